@@ -1,0 +1,142 @@
+/**
+ * Every message of triplex, described once. The wire form is one canonical byte string per message:
+ *   [WIRE_VERSION][kind tag][fields in schema order]
+ * so that correct replicas compute identical digests on any platform.
+ *
+ * Authentication fields (`auth`: a MAC authenticator with one tag per receiver; `tag`: a single MAC;
+ * `signature`: ed25519) are always the last field and are not covered by themselves: see `authPayload`.
+ */
+import { array, bool, bytes, f64, fixedBytes, type Infer, struct, u8, union, uvar } from './schema.ts';
+
+export const WIRE_VERSION = 1;
+export const DIGEST_BYTES = 32;
+export const SIGNATURE_BYTES = 64;
+export const PUBLIC_KEY_BYTES = 32;
+
+const digest = fixedBytes(DIGEST_BYTES);
+const signature = fixedBytes(SIGNATURE_BYTES);
+const tag = bytes('maxTagBytes');
+/** One MAC tag per receiver, in the receiver order the topology fixes (replica ids ascending). */
+const authenticator = array(tag, 'maxReceivers');
+
+/** A client (input unit) request. `op` is opaque to ordering (the control layer encodes a frame's sample in it). */
+export const requestSchema = struct({
+  client: uvar,
+  timestamp: uvar,
+  op: bytes('maxOpBytes'),
+  auth: authenticator,
+});
+
+/** A batch either carries the requests in full or only their digests (where every replica already holds them). */
+export const batchSchema = union({
+  full: struct({ requests: array(requestSchema, 'maxBatchRequests') }),
+  digests: struct({ digests: array(digest, 'maxBatchRequests') }),
+});
+
+const orderFields = { view: uvar, seq: uvar, batchDigest: digest, replica: uvar };
+
+const checkpointSchema = struct({ seq: uvar, stateDigest: digest, replica: uvar, signature });
+/** A prepared (P) or pre-prepared (Q) entry of a VIEW-CHANGE: batch `batchDigest` at `seq` in `view`. */
+const certEntrySchema = struct({ seq: uvar, view: uvar, batchDigest: digest });
+
+const viewChangeSchema = struct({
+  newView: uvar,
+  replica: uvar,
+  stableSeq: uvar,
+  stableDigest: digest,
+  checkpointProof: array(checkpointSchema, 'maxCheckpointProof'),
+  prepared: array(certEntrySchema, 'maxCertEntries'),
+  prePrepared: array(certEntrySchema, 'maxCertEntries'),
+  signature,
+});
+
+const committedEntrySchema = struct({ seq: uvar, view: uvar, batchDigest: digest, batch: batchSchema });
+
+export const messageSchema = union({
+  request: requestSchema,
+  'pre-prepare': struct({ ...orderFields, batch: batchSchema, auth: authenticator }),
+  prepare: struct({ ...orderFields, auth: authenticator }),
+  commit: struct({ ...orderFields, auth: authenticator }),
+  reply: struct({
+    view: uvar,
+    client: uvar,
+    timestamp: uvar,
+    replica: uvar,
+    result: bytes('maxResultBytes'),
+    tag,
+  }),
+  checkpoint: checkpointSchema,
+  'view-change': viewChangeSchema,
+  'new-view': struct({
+    view: uvar,
+    replica: uvar,
+    viewChanges: array(viewChangeSchema, 'maxViewChanges'),
+    prePrepares: array(struct({ seq: uvar, batchDigest: digest }), 'maxCertEntries'),
+    signature,
+  }),
+  'state-request': struct({ replica: uvar, fromSeq: uvar, nonce: uvar, tag }),
+  'state-reply': struct({
+    replica: uvar,
+    nonce: uvar,
+    stableSeq: uvar,
+    stableDigest: digest,
+    checkpointProof: array(checkpointSchema, 'maxCheckpointProof'),
+    snapshot: bytes('maxSnapshotBytes'),
+    entries: array(committedEntrySchema, 'maxStateEntries'),
+    more: bool,
+    tag,
+  }),
+  output: struct({
+    frame: uvar,
+    channel: uvar,
+    discrete: array(uvar, 'maxOutputFields'),
+    analog: array(f64, 'maxOutputFields'),
+    tag,
+  }),
+  heartbeat: struct({ node: uvar, role: u8, counter: uvar, status: u8, tag }),
+  'new-key': struct({ node: uvar, epoch: uvar, publicKey: fixedBytes(PUBLIC_KEY_BYTES), signature }),
+  'view-change-fetch': struct({ view: uvar, replica: uvar, tag }),
+});
+
+export type Message = Infer<typeof messageSchema>;
+export type MessageKind = Message['kind'];
+export type MessageOf<K extends MessageKind> = Extract<Message, { kind: K }>;
+
+export type Request = Infer<typeof requestSchema>;
+export type Batch = Infer<typeof batchSchema>;
+export type PrePrepare = MessageOf<'pre-prepare'>;
+export type Prepare = MessageOf<'prepare'>;
+export type Commit = MessageOf<'commit'>;
+export type Reply = MessageOf<'reply'>;
+export type Checkpoint = MessageOf<'checkpoint'>;
+export type ViewChange = MessageOf<'view-change'>;
+export type NewView = MessageOf<'new-view'>;
+export type StateRequest = MessageOf<'state-request'>;
+export type StateReply = MessageOf<'state-reply'>;
+export type Output = MessageOf<'output'>;
+export type Heartbeat = MessageOf<'heartbeat'>;
+export type NewKey = MessageOf<'new-key'>;
+export type ViewChangeFetch = MessageOf<'view-change-fetch'>;
+export type CertEntry = Infer<typeof certEntrySchema>;
+export type CommittedEntry = Infer<typeof committedEntrySchema>;
+
+/** Every kind, in tag order (the tag on the wire is the index here). */
+export const MESSAGE_KINDS: readonly MessageKind[] = messageSchema.names;
+
+/** Which field authenticates each kind. */
+export const AUTH_FIELD: { readonly [K in MessageKind]: 'auth' | 'tag' | 'signature' } = {
+  request: 'auth',
+  'pre-prepare': 'auth',
+  prepare: 'auth',
+  commit: 'auth',
+  reply: 'tag',
+  checkpoint: 'signature',
+  'view-change': 'signature',
+  'new-view': 'signature',
+  'state-request': 'tag',
+  'state-reply': 'tag',
+  output: 'tag',
+  heartbeat: 'tag',
+  'new-key': 'signature',
+  'view-change-fetch': 'tag',
+};

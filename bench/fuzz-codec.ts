@@ -19,22 +19,20 @@ const frames = Number(values.frames);
 const seed = Number(values.seed);
 const limits = { ...DEFAULT_LIMITS, maxMessageBytes: 64 * 1024 };
 const rng = new Prng(seed);
-const shape = messageSchema.shape;
-if (shape.t !== 'union') throw new Error('message schema must be a union');
+const variants = messageSchema.variants;
 
 // A pool of valid frames per kind, refreshed as the run goes, so mutations start from realistic bytes.
 const pool: Uint8Array[] = [];
 function freshFrame(): Uint8Array {
   const kind = MESSAGE_KINDS[rng.int(MESSAGE_KINDS.length)]!;
-  const body = sampleShape(shape.variants[kind]!, rng, limits, { maxLength: 4 }) as object;
+  const body = sampleShape(variants[kind]!.shape, rng, limits, { maxLength: 4 }) as object;
   return encodeMessage({ kind, ...body } as Message);
 }
 for (let i = 0; i < 256; i++) pool.push(freshFrame());
 
 function mutate(src: Uint8Array): Uint8Array {
-  const b = src.slice();
   const ops = 1 + rng.int(3);
-  let out = b;
+  let out: Uint8Array = src.slice();
   for (let i = 0; i < ops; i++) {
     switch (rng.int(6)) {
       case 0:

@@ -1,0 +1,84 @@
+/**
+ * The live terminal status of a running loop: frame, view, primary, channel health, voter decisions, latency
+ * and a progress bar. `renderStatus` is pure (tested); `StatusDisplay` redraws it in place on a TTY at most
+ * `hz` times a second, or prints a plain line every few seconds when the output is a pipe or a file.
+ */
+
+export type ChannelHealth = 'ok' | 'striking' | 'latched' | 'probation' | 'silent' | 'down';
+
+export interface StatusSnapshot {
+  readonly frame: number;
+  readonly totalFrames: number;
+  readonly t: number;
+  readonly view: number;
+  readonly primary: number;
+  readonly channels: readonly { readonly name: string; readonly health: ChannelHealth }[];
+  readonly writes: number;
+  readonly holds: number;
+  readonly failsafes: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  readonly theta: number;
+  readonly reference: number;
+  readonly lastEvent?: string;
+}
+
+const HEALTH_MARK: Record<ChannelHealth, string> = {
+  ok: 'ok',
+  striking: 'STRIKE',
+  latched: 'LATCHED',
+  probation: 'probation',
+  silent: 'silent',
+  down: 'DOWN',
+};
+
+export function progressBar(fraction: number, width: number): string {
+  const f = Math.min(1, Math.max(0, fraction));
+  const full = Math.round(f * width);
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(f * 100).toFixed(0).padStart(3)}%`;
+}
+
+/** The status block as lines of text (no colour codes, so it reads the same in a log). */
+export function renderStatus(s: StatusSnapshot): string[] {
+  const channels = s.channels.map((c) => `${c.name}:${HEALTH_MARK[c.health]}`).join('  ');
+  return [
+    `${progressBar(s.totalFrames > 0 ? s.frame / s.totalFrames : 0, 30)}  frame ${s.frame}/${s.totalFrames}  t=${s.t.toFixed(2)}s`,
+    `view ${s.view} primary r${s.primary}   theta ${s.theta.toFixed(4)} rad (cmd ${s.reference.toFixed(3)})`,
+    `channels  ${channels}`,
+    `voter     write ${s.writes}  hold ${s.holds}  failsafe ${s.failsafes}   latency p50 ${s.latencyP50Ms.toFixed(2)} ms  p99 ${s.latencyP99Ms.toFixed(2)} ms`,
+    `last      ${s.lastEvent ?? '-'}`,
+  ];
+}
+
+export interface StatusSink {
+  readonly isTTY?: boolean;
+  write(text: string): unknown;
+}
+
+export class StatusDisplay {
+  private drawnLines = 0;
+  private lastDraw = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly out: StatusSink,
+    private readonly clock: () => number,
+    private readonly hz = 10,
+    private readonly plainEverySeconds = 2,
+  ) {}
+
+  /** Offer a fresh snapshot; it is drawn only if enough time passed since the last draw. */
+  update(s: StatusSnapshot, force = false): void {
+    const now = this.clock();
+    const interval = this.out.isTTY ? 1000 / this.hz : this.plainEverySeconds * 1000;
+    if (!force && now - this.lastDraw < interval) return;
+    this.lastDraw = now;
+    const lines = renderStatus(s);
+    if (this.out.isTTY) {
+      const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}F` : '';
+      this.out.write(`${up}${lines.map((l) => `\x1b[2K${l}`).join('\n')}\n`);
+      this.drawnLines = lines.length;
+    } else {
+      this.out.write(`${lines[0]} | view ${s.view} | ${lines[3]!.replace(/^voter\s+/, '')}\n`);
+    }
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * `triplex keys ...`: key set management.
+ *
+ *   triplex keys gen --out DIR --principals name:id,name:id,... [--force]
+ *   triplex keys check --dir DIR
+ */
+import { join } from 'node:path';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import {
+  buildKeyRing,
+  generateKeySet,
+  KeyFileError,
+  loadPrivateKey,
+  loadPublicKeys,
+  type PrincipalSpec,
+  PUBLIC_FILE_NAME,
+  privateKeyPath,
+  validatePrincipals,
+} from '../runtime/keyfiles.ts';
+
+const USAGE = `usage:
+  triplex keys gen --out DIR --principals name:id,name:id,... [--force]
+      write one private key file per principal (DIR/<name>.key, mode 0600) and DIR/${PUBLIC_FILE_NAME}
+  triplex keys check --dir DIR
+      load DIR/${PUBLIC_FILE_NAME} and every private key file it lists, and derive their MAC keys`;
+
+/** Exit codes: 0 done, 1 the operation failed (key files), 2 bad command line. */
+export async function keysCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'gen':
+      return await keysGen(rest);
+    case 'check':
+      return await keysCheck(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      console.log(USAGE);
+      return sub === undefined ? 2 : 0;
+    default:
+      return usageError(`unknown keys subcommand "${sub}"`);
+  }
+}
+
+async function keysGen(argv: string[]): Promise<number> {
+  const parsed = parse(argv, {
+    out: { type: 'string' },
+    principals: { type: 'string' },
+    force: { type: 'boolean', default: false },
+  });
+  if (!parsed.ok) return usageError(parsed.message);
+  const { out, principals, force } = parsed.values as { out?: string; principals?: string; force: boolean };
+  if (out === undefined || out === '') return usageError('--out DIR is required');
+  if (principals === undefined || principals === '')
+    return usageError('--principals name:id,... is required');
+  const list = parsePrincipals(principals);
+  if (!list.ok) return usageError(list.message);
+
+  try {
+    const written = await generateKeySet(out, list.principals, { force });
+    for (const f of written.privateFiles)
+      console.log(`wrote ${f.file} (private key of ${f.name}, id ${f.id}, mode 0600)`);
+    console.log(`wrote ${written.publicFile} (public keys of ${written.privateFiles.length} principals)`);
+    return 0;
+  } catch (err) {
+    return failure(err);
+  }
+}
+
+async function keysCheck(argv: string[]): Promise<number> {
+  const parsed = parse(argv, { dir: { type: 'string' } });
+  if (!parsed.ok) return usageError(parsed.message);
+  const dir = (parsed.values as { dir?: string }).dir;
+  if (dir === undefined || dir === '') return usageError('--dir DIR is required');
+  try {
+    const publics = await loadPublicKeys(join(dir, PUBLIC_FILE_NAME));
+    for (const p of publics.principals) {
+      const self = await loadPrivateKey(privateKeyPath(dir, p.name));
+      const ring = buildKeyRing(self, publics);
+      console.log(`ok ${self.file} (id ${self.id}, MAC keys with ${ring.peers().length} principals)`);
+    }
+    return 0;
+  } catch (err) {
+    return failure(err);
+  }
+}
+
+type ParseResult = { ok: true; values: Record<string, unknown> } | { ok: false; message: string };
+
+function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): ParseResult {
+  try {
+    const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    return { ok: true, values };
+  } catch (err) {
+    return { ok: false, message: (err as Error).message };
+  }
+}
+
+type PrincipalsResult = { ok: true; principals: PrincipalSpec[] } | { ok: false; message: string };
+
+/** "fcc1:0,fcc2:1" -> [{ name: 'fcc1', id: 0 }, { name: 'fcc2', id: 1 }], validated. */
+export function parsePrincipals(text: string): PrincipalsResult {
+  const principals: PrincipalSpec[] = [];
+  for (const item of text.split(',')) {
+    const match = /^([^:]+):(\d{1,5})$/.exec(item.trim());
+    if (match === null)
+      return { ok: false, message: `bad principal "${item}": expected name:id (for example fcc1:0)` };
+    principals.push({ name: match[1]!, id: Number(match[2]) });
+  }
+  try {
+    validatePrincipals(principals);
+  } catch (err) {
+    return { ok: false, message: (err as Error).message };
+  }
+  return { ok: true, principals };
+}
+
+function usageError(message: string): number {
+  console.error(`triplex keys: ${message}\n${USAGE}`);
+  return 2;
+}
+
+function failure(err: unknown): number {
+  // A KeyFileError names the file; other errors (mkdir refused, disk full) carry node's message.
+  const message = err instanceof KeyFileError || err instanceof Error ? err.message : String(err);
+  console.error(`triplex keys: ${message}`);
+  return 1;
+}

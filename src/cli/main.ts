@@ -1,0 +1,52 @@
+/**
+ * The `triplex` command. Each subcommand lives in its own module and is loaded only when used, so a missing
+ * optional dependency (socketcan) never breaks commands that do not need it.
+ */
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  keys: {
+    summary: 'keys gen --out DIR --principals name:id,... | keys check --dir DIR',
+    load: async () => (await import('./keys.ts')).keysCommand,
+  },
+  ports: {
+    summary: 'list serial ports (falls back to scanning /dev without udev)',
+    load: async () => (await import('./ports.ts')).portsCommand,
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  triplex ${name.padEnd(6)} ${c.summary}`);
+  return [
+    'usage: triplex <command> [options]',
+    '',
+    ...lines,
+    '',
+    'Run `triplex <command> --help` for options.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`triplex: unknown command '${name}'\n${usage()}\n`);
+    return 2;
+  }
+  return (await command.load())(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`triplex: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

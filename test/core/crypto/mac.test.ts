@@ -1,0 +1,117 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  assertTagLength,
+  keyedMac,
+  MAX_TAG_LENGTH,
+  type MacBackendName,
+  MIN_TAG_LENGTH,
+  macTag,
+  macVerify,
+} from '../../../src/core/crypto/mac.ts';
+
+const SEED = 0x6d6163; // 'mac'
+const backends: readonly MacBackendName[] = ['node', 'noble'];
+const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
+const data = fc.uint8Array({ minLength: 0, maxLength: 300 });
+const tagLength = fc.integer({ min: MIN_TAG_LENGTH, max: MAX_TAG_LENGTH });
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+describe('HMAC-SHA-256 tags', () => {
+  it.each(backends)('%s backend matches RFC 4231 test case 2', (backend) => {
+    const mac = keyedMac(utf8('Jefe'), backend);
+    expect(hex(mac.mac(utf8('what do ya want for nothing?'), 32))).toBe(
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    );
+  });
+
+  it('node and noble backends produce identical tags', () => {
+    fc.assert(
+      fc.property(key, data, tagLength, (k, d, len) => {
+        expect(macTag(keyedMac(k, 'node'), d, len)).toEqual(macTag(keyedMac(k, 'noble'), d, len));
+      }),
+      { seed: SEED, numRuns: 300 },
+    );
+  });
+
+  it('noble backend gives the same tag when reused many times (scratch state is reset)', () => {
+    const noble = keyedMac(new Uint8Array(32).fill(7), 'noble');
+    const node = keyedMac(new Uint8Array(32).fill(7), 'node');
+    for (let i = 0; i < 50; i++) {
+      const d = new Uint8Array(i * 7).fill(i);
+      expect(noble.mac(d, 32)).toEqual(node.mac(d, 32));
+    }
+  });
+
+  it.each(
+    backends,
+  )('%s: truncated tags verify at every allowed length and are prefixes of the full MAC', (backend) => {
+    fc.assert(
+      fc.property(key, data, (k, d) => {
+        const mac = keyedMac(k, backend);
+        const full = mac.mac(d, 32);
+        for (let len = MIN_TAG_LENGTH; len <= MAX_TAG_LENGTH; len++) {
+          const tag = macTag(mac, d, len);
+          expect(tag.length).toBe(len);
+          expect(tag).toEqual(full.subarray(0, len));
+          expect(macVerify(mac, d, tag, len)).toBe(true);
+        }
+      }),
+      { seed: SEED + 1, numRuns: 50 },
+    );
+  });
+
+  it.each(backends)('%s: a tag made with the wrong key is rejected', (backend) => {
+    fc.assert(
+      fc.property(key, key, data, tagLength, (k1, k2, d, len) => {
+        fc.pre(hex(k1) !== hex(k2));
+        const tag = macTag(keyedMac(k1, backend), d, len);
+        expect(macVerify(keyedMac(k2, backend), d, tag, len)).toBe(false);
+      }),
+      { seed: SEED + 2, numRuns: 300 },
+    );
+  });
+
+  it.each(backends)('%s: a tag over data with any single bit flipped is rejected', (backend) => {
+    fc.assert(
+      fc.property(
+        key,
+        fc.uint8Array({ minLength: 1, maxLength: 300 }),
+        tagLength,
+        fc.nat(),
+        (k, d, len, at) => {
+          const mac = keyedMac(k, backend);
+          const tag = macTag(mac, d, len);
+          const bit = at % (d.length * 8);
+          const changed = Uint8Array.from(d);
+          changed[bit >> 3]! ^= 1 << (bit & 7);
+          expect(macVerify(mac, changed, tag, len)).toBe(false);
+        },
+      ),
+      { seed: SEED + 3, numRuns: 300 },
+    );
+  });
+
+  it('a tag with a bit flipped, or of another length, is rejected', () => {
+    fc.assert(
+      fc.property(key, data, tagLength, fc.nat(), (k, d, len, at) => {
+        const mac = keyedMac(k);
+        const tag = macTag(mac, d, len);
+        const bad = Uint8Array.from(tag);
+        bad[at % len]! ^= 1 << (at % 8);
+        expect(macVerify(mac, d, bad, len)).toBe(false);
+        expect(macVerify(mac, d, tag.subarray(0, len - 1), len)).toBe(false);
+        expect(macVerify(mac, d, mac.mac(d, 32), len === 32 ? 31 : len)).toBe(false);
+      }),
+      { seed: SEED + 4, numRuns: 200 },
+    );
+  });
+
+  it('rejects tag lengths outside 8..32 with a clear message', () => {
+    for (const bad of [0, 7, 33, 8.5, Number.NaN, -1]) {
+      expect(() => assertTagLength(bad)).toThrow(/tag length must be an integer from 8 to 32/);
+      expect(() => macTag(keyedMac(new Uint8Array(32)), new Uint8Array(1), bad)).toThrow(RangeError);
+    }
+  });
+});

@@ -1,0 +1,163 @@
+import { fromFloat, Q_ONE, qAbs, qAdd, qClamp, qMax, qMin, qMul, qSub, toFloat } from './q24.ts';
+import {
+  type AbstractState,
+  type Command,
+  type FrameInputs,
+  INITIAL_STATE,
+  type PitchLaw,
+  type PitchLawSpec,
+  type SensorMode,
+  validateSpec,
+  validateState,
+} from './spec.ts';
+
+/** Coefficients of the law in Q24, fixed at construction (the only place floats are used besides I/O). */
+interface Q24Coefficients {
+  readonly ap: number;
+  readonly oneMinusAp: number;
+  readonly shape: number;
+  readonly ad: number;
+  readonly cd: number;
+  readonly kp: number;
+  readonly kd: number;
+  readonly kiDt: number;
+  readonly maxDeflection: number;
+  readonly rateStep: number;
+  readonly maxPitchCommand: number;
+  readonly maxPlausiblePitch: number;
+}
+
+/** Below this many LSBs a coefficient has too little precision for the law (about 0.1% error). */
+const MIN_COEFFICIENT_LSB = 500;
+
+/**
+ * Implementation (b): fixed-point, Q7.24 on Int32. step() converts the frame's floats to Q24 at its
+ * boundary, then runs integer-only saturating arithmetic (see q24.ts), and converts the command back.
+ */
+export class FixedQ24PitchLaw implements PitchLaw {
+  readonly kind = 'fixed-q24' as const;
+  private readonly k: Q24Coefficients;
+  private primed = false;
+  private rf = 0;
+  private integ = 0;
+  private d = 0;
+  private yp = 0;
+  private ul = 0;
+
+  constructor(spec: PitchLawSpec, state: AbstractState = INITIAL_STATE) {
+    validateSpec(spec);
+    this.k = quantize(spec);
+    this.importState(state);
+  }
+
+  step(inputs: FrameInputs): Command {
+    const pilotValid = Number.isFinite(inputs.pitchCommand);
+    const pilot = pilotValid ? fromFloat(inputs.pitchCommand) : 0;
+    const readings = inputs.pitchSensors.map(toQ24Reading);
+    const { elevator, mode, commandLimited } = this.stepQ(pilotValid, pilot, readings);
+    return { elevator: toFloat(elevator), mode, commandLimited };
+  }
+
+  /** The integer-only step. Sensor readings are Q24 values or null (no data). */
+  private stepQ(
+    pilotValid: boolean,
+    pilot: number,
+    readings: readonly (number | null)[],
+  ): { elevator: number; mode: SensorMode; commandLimited: boolean } {
+    const k = this.k;
+    const r = pilotValid ? qClamp(pilot, -k.maxPitchCommand, k.maxPitchCommand) : this.rf;
+    const commandLimited = !pilotValid || qAbs(pilot) > k.maxPitchCommand;
+    this.rf = qAdd(qMul(k.ap, this.rf), qMul(k.oneMinusAp, r));
+    const rs = qAdd(this.rf, qMul(k.shape, qSub(r, this.rf)));
+
+    const { y, mode } = this.measureQ(readings);
+    if (!this.primed) {
+      this.yp = y;
+      this.d = 0;
+      this.primed = true;
+    }
+    this.d = qAdd(qMul(k.ad, this.d), qMul(k.cd, qSub(y, this.yp)));
+    const e = qSub(rs, y);
+    const uu = qSub(qAdd(qMul(k.kp, e), this.integ), qMul(k.kd, this.d));
+    const lo = qMax(-k.maxDeflection, qSub(this.ul, k.rateStep));
+    const hi = qMin(k.maxDeflection, qAdd(this.ul, k.rateStep));
+    const u = qClamp(uu, lo, hi);
+    const windingUp = (u < uu && e > 0) || (u > uu && e < 0);
+    if (!windingUp) this.integ = qClamp(qAdd(this.integ, qMul(k.kiDt, e)), -k.maxDeflection, k.maxDeflection);
+    this.yp = y;
+    this.ul = u;
+    return { elevator: u, mode, commandLimited };
+  }
+
+  private measureQ(readings: readonly (number | null)[]): { y: number; mode: SensorMode } {
+    const valid: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const x = readings[i];
+      if (x !== null && x !== undefined && qAbs(x) <= this.k.maxPlausiblePitch) valid.push(x);
+    }
+    const [a, b, c] = valid;
+    if (a !== undefined && b !== undefined && c !== undefined) {
+      return { y: qMax(qMin(a, b), qMin(qMax(a, b), c)), mode: 'triplex' };
+    }
+    // Halve before adding so the sum cannot overflow; the carry term restores the lost LSB.
+    if (a !== undefined && b !== undefined) return { y: (a >> 1) + (b >> 1) + (a & b & 1), mode: 'duplex' };
+    if (a !== undefined) return { y: a, mode: 'simplex' };
+    return { y: this.yp, mode: 'no-sensor' };
+  }
+
+  exportState(): AbstractState {
+    return {
+      primed: this.primed,
+      referenceFilter: toFloat(this.rf),
+      integrator: toFloat(this.integ),
+      rateEstimate: toFloat(this.d),
+      lastMeasurement: toFloat(this.yp),
+      lastElevator: toFloat(this.ul),
+    };
+  }
+
+  importState(state: AbstractState): void {
+    validateState(state);
+    this.primed = state.primed;
+    this.rf = fromFloat(state.referenceFilter);
+    this.integ = fromFloat(state.integrator);
+    this.d = fromFloat(state.rateEstimate);
+    this.yp = fromFloat(state.lastMeasurement);
+    this.ul = fromFloat(state.lastElevator);
+  }
+}
+
+function toQ24Reading(x: number | null): number | null {
+  return x === null || !Number.isFinite(x) ? null : fromFloat(x);
+}
+
+/** Quantize the spec's coefficients, refusing a spec that Q24 cannot represent well. */
+function quantize(spec: PitchLawSpec): Q24Coefficients {
+  const dt = 1 / spec.frameRate;
+  const ap = Math.exp(-dt / spec.prefilterTp);
+  const ad = Math.exp(-dt / spec.tauD);
+  const q = (name: string, x: number, mustBePrecise = true): number => {
+    if (Math.abs(x) >= 127) throw new RangeError(`FixedQ24PitchLaw: ${name} = ${x} exceeds the Q7.24 range`);
+    const v = fromFloat(x);
+    if (mustBePrecise && x !== 0 && Math.abs(v) < MIN_COEFFICIENT_LSB) {
+      throw new RangeError(`FixedQ24PitchLaw: ${name} = ${x} too small for Q24 at ${spec.frameRate} Hz`);
+    }
+    return v;
+  };
+  return {
+    ap: q('ap', ap),
+    // 1 - ap taken from the quantized ap so that the prefilter's DC gain is exactly one.
+    oneMinusAp: q('1 - ap', 1 - ap) === 0 ? 0 : Q_ONE - fromFloat(ap),
+    shape: q('Tz / Tp', spec.prefilterTz / spec.prefilterTp),
+    ad: q('ad', ad),
+    cd: q('cd', (1 - ad) / dt),
+    kp: q('kp', spec.kp),
+    kd: q('kd', spec.kd),
+    // The integrator gain may be tiny or zero: its precision only scales a slow trim.
+    kiDt: q('ki dt', spec.ki * dt, false),
+    maxDeflection: q('maxDeflection', spec.maxDeflection),
+    rateStep: q('maxRate dt', spec.maxRate * dt),
+    maxPitchCommand: q('maxPitchCommand', spec.maxPitchCommand),
+    maxPlausiblePitch: q('maxPlausiblePitch', spec.maxPlausiblePitch),
+  };
+}

@@ -6,6 +6,10 @@
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  sim: {
+    summary: 'run the simulated laptop mode (default scenario); --help for options',
+    load: async () => (await import('./sim.ts')).simCommand,
+  },
   keys: {
     summary: 'keys gen --out DIR --principals name:id,... | keys check --dir DIR',
     load: async () => (await import('./keys.ts')).keysCommand,

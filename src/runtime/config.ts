@@ -13,7 +13,7 @@ const name = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,31}$/, 'a lower-case name: letters, digits, dashes, at most 32');
 const role = z.enum(['replica', 'channel', 'voter', 'input']);
-const channelImpl = z.enum(['float64', 'fixed', 'state-space']);
+const channelImpl = z.enum(['float64', 'fixed-q24', 'modal']);
 
 const serialLink = z.strictObject({
   type: z.literal('serial'),
@@ -57,6 +57,8 @@ const schema = z.strictObject({
   name: z.string().min(1),
   f: z.number().int().min(1).max(10),
   frameRateHz: z.number().positive().max(10_000),
+  /** Input units (PBFT clients), each with its own stick and pitch sensor; hosted on the input boards. */
+  inputUnits: z.number().int().min(1).max(16).default(3),
   boards: z.array(board).min(1).max(64),
   links: z.array(link).min(1),
   timing: z
@@ -139,7 +141,7 @@ export class ConfigError extends Error {
   }
 }
 
-const IMPLS: readonly ChannelImpl[] = ['float64', 'fixed', 'state-space'];
+const IMPLS: readonly ChannelImpl[] = ['float64', 'fixed-q24', 'modal'];
 /** Assumed duration of one proactive restart, used for the window-of-vulnerability estimate. */
 const RESTART_SECONDS = 2;
 

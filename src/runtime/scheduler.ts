@@ -97,6 +97,8 @@ export class VirtualScheduler implements Scheduler {
 /**
  * Real time from `performance.now()`. Timers due now run on `setImmediate` (no 1 ms floor); later ones on
  * `setTimeout`, re-armed if Node fires early, so a frame starts at its time and not a millisecond later.
+ * A timer never runs inside `at()` itself, even when overdue: a loop that fell behind then catches up one
+ * event-loop turn at a time, letting messages be delivered in between, instead of recursing through frames.
  */
 export class RealScheduler implements Scheduler {
   private readonly origin = performance.now();
@@ -115,7 +117,8 @@ export class RealScheduler implements Scheduler {
       else if (wait > 0) handle = setImmediate(fire);
       else fn();
     };
-    fire();
+    const wait = t - this.now();
+    handle = wait > 1 ? setTimeout(fire, wait - 1) : setImmediate(fire);
     return () => {
       cancelled = true;
       if (handle !== undefined) {

@@ -31,8 +31,8 @@ describe('topology config', () => {
       expect(t.channels.map((c) => c.id)).toEqual(t.channels.map((_, i) => i));
     }
     const t = loadTopology('config/laptop.json');
-    expect(t.replicas.map((r) => r.board)).toEqual(['b0', 'b1', 'b2', 'mon']);
-    expect(t.channels.map((c) => c.impl)).toEqual(['float64', 'fixed', 'state-space']);
+    expect(t.replicas.map((r) => r.board)).toEqual(['mon', 'b0', 'b1', 'b2']);
+    expect(t.channels.map((c) => c.impl)).toEqual(['float64', 'fixed-q24', 'modal']);
   });
 
   it('names the file, the field and the problem', () => {
@@ -62,7 +62,7 @@ describe('topology config', () => {
       [
         { ...laptop, boards: [...laptop.boards, laptop.boards[0]] },
         'boards.5.name',
-        /duplicate board name 'b0'/,
+        /duplicate board name 'mon'/,
       ],
     ];
     for (const [i, [body, field, problem]] of cases.entries()) {

@@ -39,6 +39,17 @@ describe('VirtualScheduler', () => {
 });
 
 describe('RealScheduler', () => {
+  it('never runs an overdue timer inside at(): it waits for the next event-loop turn', async () => {
+    const s = new RealScheduler();
+    let ran = false;
+    s.at(s.now() - 100, () => {
+      ran = true;
+    });
+    expect(ran).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(ran).toBe(true);
+  });
+
   it('fires at or after the requested time, in order', async () => {
     const s = new RealScheduler();
     const start = s.now();

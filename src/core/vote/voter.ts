@@ -265,7 +265,9 @@ export class Voter<C extends CommandShape<C>> {
       frame,
       deadline,
       written: vote.value,
-      awaiting: new Set(early ? missing : []),
+      // Latched channels too: they are still compared after an early decision, or probation could only
+      // progress on frames where the latched channel happened to report before the majority.
+      awaiting: new Set(early ? this.config.channels.filter((ch) => !outputs.has(ch)) : []),
     };
     this.nextFrame = frame + 1;
     this.dropStale();

@@ -130,6 +130,25 @@ describe('voter basics', () => {
     });
   });
 
+  it('compares a latched channel that reports after an early decision, so its probation progresses', () => {
+    const v = new Voter(config());
+    for (let i = 0; i < 3; i++) frame(v, [cmd(0.1), cmd(0.1), cmd(0.9)]);
+    let reintegratedAt = -1;
+    for (let i = 0; i < 20 && reintegratedAt < 0; i++) {
+      const k = v.frame;
+      v.offer(k, 'a', cmd(0.2), k * 10 + 1);
+      const ready = v.offer(k, 'b', cmd(0.2), k * 10 + 2);
+      expect(ready).toMatchObject({ accepted: true, majorityReady: true });
+      v.decide(k, k * 10 + 2); // early: the latched channel has not reported yet
+      const late = v.offer(k, 'c', cmd(0.2), k * 10 + 3);
+      expect(late).toMatchObject({ accepted: true, status: 'monitored', agreed: true });
+      if (late.accepted && late.status === 'monitored' && late.events.some((e) => e.kind === 'reintegrated')) {
+        reintegratedAt = i + 1;
+      }
+    }
+    expect(reintegratedAt).toBe(10);
+  });
+
   it('works off isolated strikes (decay) instead of latching on sporadic disagreement', () => {
     const v = new Voter(config());
     for (let i = 0; i < 60; i++) frame(v, [cmd(0.1), cmd(0.1), i % 6 === 0 ? cmd(0.5) : cmd(0.1)]);

@@ -1,0 +1,67 @@
+/**
+ * Scenarios: what the pilot commands and which faults strike when. Times are seconds of simulated flight.
+ */
+import type { ChannelFaultKind } from '../src/runtime/loop/channel-fault.ts';
+
+export type ScenarioEvent =
+  | {
+      readonly atS: number;
+      readonly kind: 'channel-fault';
+      readonly channel: number;
+      readonly fault: ChannelFaultKind;
+    }
+  | { readonly atS: number; readonly kind: 'channel-repair'; readonly channel: number }
+  /** Crash the board hosting the current primary replica (view change takes over). */
+  | { readonly atS: number; readonly kind: 'crash-primary' }
+  /** Crash the board of the highest-numbered replica that is not the primary. */
+  | { readonly atS: number; readonly kind: 'crash-backup' }
+  | { readonly atS: number; readonly kind: 'crash-board'; readonly board: string };
+
+export interface PilotStep {
+  readonly atS: number;
+  /** Commanded pitch angle from this time on, rad. */
+  readonly pitch: number;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly durationS: number;
+  readonly pilot: readonly PilotStep[];
+  readonly events: readonly ScenarioEvent[];
+  /** Consecutive frames without a write the scenario tolerates (around a view change). */
+  readonly maxConsecutiveMisses: number;
+}
+
+/** The pilot's command at time t (s). */
+export function pilotAt(s: Scenario, t: number): number {
+  let pitch = 0;
+  for (const step of s.pilot) if (t >= step.atS) pitch = step.pitch;
+  return pitch;
+}
+
+/**
+ * The default laptop scenario: pitch steps; channel c1 turns Byzantine (random outputs) at 25% of the run and
+ * is repaired at 45% (latched, then reintegrated after probation); at 65% a board crashes: the primary's when
+ * the ordering core has view change (`crash: 'primary'`), otherwise a backup's. One fault at a time, inside
+ * the f = 1 budget of each role.
+ */
+export function defaultScenario(durationS = 20, crash: 'primary' | 'backup' = 'backup'): Scenario {
+  const at = (fraction: number): number => Number((durationS * fraction).toFixed(3));
+  return {
+    name: 'default',
+    description: `pitch steps of 0.2, -0.1 and 0.1 rad; channel c1 Byzantine (random) then repaired; the ${crash} board crashes`,
+    durationS,
+    pilot: [
+      { atS: at(0.05), pitch: 0.2 },
+      { atS: at(0.4), pitch: -0.1 },
+      { atS: at(0.7), pitch: 0.1 },
+    ],
+    events: [
+      { atS: at(0.25), kind: 'channel-fault', channel: 1, fault: 'random' },
+      { atS: at(0.45), kind: 'channel-repair', channel: 1 },
+      { atS: at(0.65), kind: crash === 'primary' ? 'crash-primary' : 'crash-backup' },
+    ],
+    maxConsecutiveMisses: 50,
+  };
+}

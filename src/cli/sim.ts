@@ -1,0 +1,241 @@
+/**
+ * `triplex sim` (also `npm start`): the simulated laptop mode. Flies the default scenario on the in-memory
+ * transport with real timers, shows a live status, then writes a report folder (summary.json, trace.csv,
+ * report.html, triplex.log). Exit code 0 only if every scenario assertion held.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { Rig, type RigResult } from '../../hil/rig.ts';
+import { defaultScenario } from '../../hil/scenario.ts';
+import { ConfigError, loadTopology, type Topology } from '../runtime/config.ts';
+import type { FrameRecord } from '../runtime/report/trace.ts';
+import { writeReport } from '../runtime/report/write.ts';
+import { RealScheduler } from '../runtime/scheduler.ts';
+import { type ChannelHealth, StatusDisplay } from '../runtime/status.ts';
+
+const HELP = `usage: triplex sim [options]
+  --config FILE      topology (default config/laptop.json)
+  --duration S       seconds of flight (default 20)
+  --rate HZ          frame rate, overrides the config's frameRateHz
+  --seed N           seed of sensors, link delays and faults (default 1)
+  --out DIR          report folder (default reports/sim-<time>)
+  --json             print the summary as JSON instead of text
+  --log-level LEVEL  pino level of the log file in the report folder (default info)
+  --no-status        no live status display`;
+
+interface SimArgs {
+  config: string;
+  duration: number;
+  rate: number | undefined;
+  seed: number;
+  out: string;
+  json: boolean;
+  logLevel: string;
+  status: boolean;
+}
+
+function parse(argv: string[]): SimArgs | string {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        duration: { type: 'string' },
+        rate: { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean' },
+        'log-level': { type: 'string' },
+        'no-status': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (values.help) return '';
+  const num = (name: string, fallback: number | undefined, min: number): number | undefined | string => {
+    const v = values[name];
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    return Number.isFinite(n) && n >= min ? n : `--${name} must be a number >= ${min}, got '${v}'`;
+  };
+  const duration = num('duration', 20, 0.1);
+  const rate = num('rate', undefined, 1);
+  const seed = num('seed', 1, 0);
+  for (const x of [duration, rate, seed]) if (typeof x === 'string') return x;
+  const level = (values['log-level'] as string | undefined) ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
+    return `--log-level must be one of fatal, error, warn, info, debug, trace, silent; got '${level}'`;
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return {
+    config: (values.config as string | undefined) ?? 'config/laptop.json',
+    duration: duration as number,
+    rate: rate as number | undefined,
+    seed: seed as number,
+    out: resolve((values.out as string | undefined) ?? join('reports', `sim-${stamp}`)),
+    json: values.json === true,
+    logLevel: level,
+    status: values['no-status'] !== true,
+  };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+function latencyStats(frames: readonly FrameRecord[]): { p50: number; p99: number; max: number } {
+  const xs = frames
+    .map((f) => f.latencyMs)
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
+  return { p50: percentile(xs, 0.5), p99: percentile(xs, 0.99), max: xs.at(-1) ?? Number.NaN };
+}
+
+function summarize(
+  args: SimArgs,
+  topo: Topology,
+  rig: Rig,
+  result: RigResult,
+  wallS: number,
+): Record<string, unknown> {
+  const frames = result.trace.frames;
+  const count = (k: string): number => frames.filter((f) => f.outcome === k).length;
+  const lat = latencyStats(frames);
+  const round = (x: number): number => Number(x.toFixed(3));
+  return {
+    passed: result.passed,
+    scenario: rig.scenarioName,
+    config: topo.file,
+    seed: args.seed,
+    frameRateHz: topo.frameRateHz,
+    framesFlown: result.frames,
+    framesPlanned: rig.totalFrames,
+    stoppedEarly: result.stoppedEarly,
+    wallSeconds: round(wallS),
+    voter: { write: count('write'), hold: count('hold'), failsafe: count('failsafe') },
+    latencyMs: { p50: round(lat.p50), p99: round(lat.p99), max: round(lat.max) },
+    finalView: frames.at(-1)?.view ?? 0,
+    faultBudget: topo.budget.summary,
+    assertions: result.assertions,
+    counters: rig.system.counters.toJSON(),
+    replay: `npm start -- --config ${args.config} --duration ${args.duration} --seed ${args.seed}${args.rate ? ` --rate ${args.rate}` : ''}`,
+  };
+}
+
+export async function simCommand(argv: string[]): Promise<number> {
+  const args = parse(argv);
+  if (typeof args === 'string') {
+    if (args === '') {
+      process.stdout.write(`${HELP}\n`);
+      return 0;
+    }
+    process.stderr.write(`triplex sim: ${args}\n${HELP}\n`);
+    return 2;
+  }
+  let topo: Topology;
+  try {
+    topo = loadTopology(args.config);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`triplex sim: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (args.rate !== undefined) topo = { ...topo, frameRateHz: args.rate };
+  mkdirSync(args.out, { recursive: true });
+  const logFile = join(args.out, 'triplex.log');
+  const logger = pino({ level: args.logLevel }, pino.destination({ dest: logFile, sync: false }));
+  const scheduler = new RealScheduler();
+  const scenario = defaultScenario(args.duration, 'backup');
+  const display = new StatusDisplay(process.stderr, () => scheduler.now());
+  const channelNames = topo.channels.map((c) => `c${c.id} (${c.impl})`);
+  const rig = new Rig({
+    topology: topo,
+    scheduler,
+    scenario,
+    seed: args.seed,
+    logger,
+    onFrame: (rec, r) => {
+      if (!args.status) return;
+      const recent = r.trace.frames.slice(-500);
+      const lat = latencyStats(recent);
+      const health = r.system.voter.voter.health();
+      display.update({
+        frame: rec.frame + 1,
+        totalFrames: r.totalFrames,
+        t: rec.t,
+        view: rec.view,
+        primary: rec.primary,
+        channels: topo.channels.map((c, i) => ({
+          name: `c${c.id}`,
+          health: channelHealth(health[i], r.system.channels[c.id]?.running ?? false),
+        })),
+        writes: r.trace.frames.filter((f) => f.outcome === 'write').length,
+        holds: r.trace.frames.filter((f) => f.outcome === 'hold').length,
+        failsafes: r.trace.frames.filter((f) => f.outcome === 'failsafe').length,
+        latencyP50Ms: lat.p50,
+        latencyP99Ms: lat.p99,
+        theta: rec.theta,
+        reference: rec.reference,
+        ...(r.trace.events.length > 0
+          ? { lastEvent: `${r.trace.events.at(-1)!.kind}: ${r.trace.events.at(-1)!.detail}` }
+          : {}),
+      });
+    },
+  });
+  logger.info(
+    { config: topo.file, seed: args.seed, scenario: scenario.name, budget: topo.budget.summary },
+    'sim start',
+  );
+  const onSignal = (): void => rig.stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const started = performance.now();
+  const result = await rig.run();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  await rig.system.close();
+  const summary = summarize(args, topo, rig, result, (performance.now() - started) / 1000);
+  const files = writeReport(
+    args.out,
+    `triplex sim: ${scenario.description}`,
+    summary,
+    result.trace,
+    channelNames,
+  );
+  logger.info({ passed: result.passed }, 'sim end');
+  logger.flush();
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ ...summary, report: files }, null, 2)}\n`);
+  } else {
+    const lines = [
+      '',
+      `triplex sim: ${result.passed ? 'PASSED' : 'FAILED'}  (${result.frames}/${rig.totalFrames} frames at ${topo.frameRateHz} Hz, seed ${args.seed})`,
+      ...result.assertions.map((a) => `  ${a.passed ? 'ok  ' : 'FAIL'} ${a.name}: ${a.detail}`),
+      `  voter: ${JSON.stringify(summary.voter)}  latency ms: ${JSON.stringify(summary.latencyMs)}`,
+      `  report: ${files.html}`,
+      `          ${files.summary}, ${files.csv}, ${logFile}`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return result.passed ? 0 : 1;
+}
+
+function channelHealth(
+  h: { latched: boolean; strikes: number; probation: number; consecutiveSilent: number } | undefined,
+  running: boolean,
+): ChannelHealth {
+  if (!running) return 'down';
+  if (h === undefined) return 'ok';
+  if (h.latched) return h.probation > 0 ? 'probation' : 'latched';
+  if (h.consecutiveSilent > 2) return 'silent';
+  if (h.strikes > 0) return 'striking';
+  return 'ok';
+}

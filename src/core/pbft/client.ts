@@ -1,0 +1,187 @@
+/**
+ * PBFT client (an input unit) as a pure state machine: one request outstanding at a time (PBFT's rule, which
+ * keeps the replicas' last-reply cache exact), a bounded queue behind it, retransmission with exponential
+ * back-off, and a result accepted on f+1 matching replies from distinct replicas (at least one correct).
+ *
+ * @example
+ * const c = new Client({ id: 10, config, crypto, retransmitTicks: 100 });
+ * send(c.submit(op, now));
+ * for (const a of c.step({ kind: 'receive', from, bytes })) if (a.kind === 'result') use(a.result);
+ */
+import { authPayload, decodeMessage, encodeMessage, requestAuthPayload } from '../codec/encode.ts';
+import type { Message, Reply, Request } from '../codec/messages.ts';
+import { allReplicas, type ClientId, type PbftConfig, type ReplicaId } from './config.ts';
+import type { NodeCrypto } from './crypto.ts';
+import type { ClientAction, ClientEvent, ClientInput } from './types.ts';
+
+export interface ClientOptions {
+  readonly id: ClientId;
+  readonly config: PbftConfig;
+  readonly crypto: NodeCrypto;
+  /** First retransmission timeout, in ticks. */
+  readonly retransmitTicks: number;
+  /** Back-off ceiling, in ticks. Default 16 x retransmitTicks. */
+  readonly maxRetransmitTicks?: number;
+  /** Operations queued behind the outstanding one. Default 1024. */
+  readonly maxQueued?: number;
+  /** First timestamp minus one (a restarted client continues above its last one). Default 0. */
+  readonly lastTimestamp?: number;
+}
+
+interface Outstanding {
+  readonly request: Request & { kind: 'request' };
+  readonly bytes: Uint8Array;
+  readonly sentAt: number;
+  timeout: number;
+  deadline: number;
+  attempt: number;
+  /** Replica -> result bytes as hex (first reply per replica counts). */
+  readonly votes: Map<ReplicaId, string>;
+}
+
+export type SubmitResult =
+  | { readonly ok: true; readonly timestamp: number; readonly actions: ClientAction[] }
+  | { readonly ok: false; readonly reason: 'queue-full' };
+
+export class Client {
+  readonly id: ClientId;
+  private readonly config: PbftConfig;
+  private readonly crypto: NodeCrypto;
+  private readonly replicas: ReplicaId[];
+  private readonly retransmitTicks: number;
+  private readonly maxRetransmitTicks: number;
+  private readonly maxQueued: number;
+  private timestamp: number;
+  private now = 0;
+  private outstanding: Outstanding | undefined;
+  private readonly queue: Uint8Array[] = [];
+
+  constructor(options: ClientOptions) {
+    if (options.retransmitTicks <= 0) throw new RangeError('retransmitTicks must be > 0');
+    this.id = options.id;
+    this.config = options.config;
+    this.crypto = options.crypto;
+    this.replicas = allReplicas(options.config);
+    this.retransmitTicks = options.retransmitTicks;
+    this.maxRetransmitTicks = options.maxRetransmitTicks ?? 16 * options.retransmitTicks;
+    this.maxQueued = options.maxQueued ?? 1024;
+    this.timestamp = options.lastTimestamp ?? 0;
+  }
+
+  /** Whether a request is waiting for its result. */
+  get busy(): boolean {
+    return this.outstanding !== undefined;
+  }
+
+  /** The timestamp of the outstanding request, if any. */
+  get outstandingTimestamp(): number | undefined {
+    return this.outstanding?.request.timestamp;
+  }
+
+  /** Queue an operation; it is sent at once when nothing is outstanding. */
+  submit(op: Uint8Array, now: number): SubmitResult {
+    if (now > this.now) this.now = now;
+    if (this.queue.length >= this.maxQueued) return { ok: false, reason: 'queue-full' };
+    this.queue.push(op);
+    const timestamp = this.timestamp + 1 + (this.outstanding === undefined ? 0 : this.queue.length - 1);
+    const actions: ClientAction[] = [];
+    this.sendNext(actions);
+    return { ok: true, timestamp, actions };
+  }
+
+  step(input: ClientInput): ClientAction[] {
+    const actions: ClientAction[] = [];
+    switch (input.kind) {
+      case 'receive': {
+        const decoded = decodeMessage(input.bytes, this.config.limits);
+        if (!decoded.ok) this.emit(actions, { type: 'rejected', reason: decoded.reason, from: input.from });
+        else this.onMessage(input.from, decoded.message, actions);
+        break;
+      }
+      case 'deliver':
+        this.onMessage(input.from, input.message, actions);
+        break;
+      case 'tick':
+        this.onTick(input.now, actions);
+        break;
+    }
+    return actions;
+  }
+
+  private onMessage(from: number, message: Message, actions: ClientAction[]): void {
+    if (message.kind !== 'reply') {
+      return this.emit(actions, { type: 'rejected', reason: 'unsupported-kind', from });
+    }
+    this.onReply(from, message, actions);
+  }
+
+  private onReply(from: number, reply: Reply, actions: ClientAction[]): void {
+    const o = this.outstanding;
+    if (o === undefined || reply.client !== this.id || reply.timestamp !== o.request.timestamp) {
+      return this.emit(actions, { type: 'rejected', reason: 'unexpected-reply', from });
+    }
+    if (reply.replica < 0 || reply.replica >= this.config.n || !Number.isInteger(reply.replica)) {
+      return this.emit(actions, { type: 'rejected', reason: 'unexpected-reply', from });
+    }
+    if (!this.crypto.verifyTag(reply.replica, authPayload(reply), reply.tag)) {
+      return this.emit(actions, { type: 'rejected', reason: 'bad-mac', from });
+    }
+    if (o.votes.has(reply.replica)) return;
+    const key = hex(reply.result);
+    o.votes.set(reply.replica, key);
+    let matching = 0;
+    for (const v of o.votes.values()) if (v === key) matching++;
+    if (matching < this.config.f + 1) return;
+    this.outstanding = undefined;
+    actions.push({
+      kind: 'result',
+      timestamp: o.request.timestamp,
+      result: reply.result,
+      latencyTicks: this.now - o.sentAt,
+    });
+    this.sendNext(actions);
+  }
+
+  private onTick(now: number, actions: ClientAction[]): void {
+    if (now > this.now) this.now = now;
+    const o = this.outstanding;
+    if (o === undefined || this.now < o.deadline) return;
+    o.attempt++;
+    o.timeout = Math.min(o.timeout * 2, this.maxRetransmitTicks);
+    o.deadline = this.now + o.timeout;
+    this.emit(actions, { type: 'retransmit', timestamp: o.request.timestamp, attempt: o.attempt });
+    actions.push({ kind: 'multicast', message: o.request, bytes: o.bytes });
+  }
+
+  private sendNext(actions: ClientAction[]): void {
+    if (this.outstanding !== undefined) return;
+    const op = this.queue.shift();
+    if (op === undefined) return;
+    this.timestamp++;
+    const unsigned = { client: this.id, timestamp: this.timestamp, op, auth: [] as Uint8Array[] };
+    const request = {
+      kind: 'request' as const,
+      ...unsigned,
+      auth: this.crypto.authenticator(this.replicas, requestAuthPayload(unsigned)),
+    };
+    const bytes = encodeMessage(request);
+    this.outstanding = {
+      request,
+      bytes,
+      sentAt: this.now,
+      timeout: this.retransmitTicks,
+      deadline: this.now + this.retransmitTicks,
+      attempt: 0,
+      votes: new Map(),
+    };
+    actions.push({ kind: 'multicast', message: request, bytes });
+  }
+
+  private emit(actions: ClientAction[], event: ClientEvent): void {
+    actions.push({ kind: 'event', event });
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}

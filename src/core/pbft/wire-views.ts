@@ -1,0 +1,54 @@
+/**
+ * Zero-re-encoding views into an encoded PRE-PREPARE. The codec is canonical (one byte string per message) and
+ * the authenticator is the last field, so the bytes a MAC covers (`authPayload`) are a prefix of the encoding,
+ * and the batch's encoding sits inside it. Backups use these views instead of encoding a 100-request batch
+ * twice more per PRE-PREPARE. test/core/pbft/wire-views.test.ts checks them against authPayload/encodeBatch.
+ */
+import { type PrePrepare, WIRE_VERSION } from '../codec/messages.ts';
+import { Writer } from '../codec/wire.ts';
+
+function uvarLength(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+function authenticatorLength(tags: readonly Uint8Array[]): number {
+  let n = uvarLength(tags.length);
+  for (const t of tags) n += uvarLength(t.length) + t.length;
+  return n;
+}
+
+/** The bytes the authenticator of `pp` covers, as a view into its canonical encoding `bytes`. */
+export function prePreparePayload(bytes: Uint8Array, pp: PrePrepare): Uint8Array {
+  return bytes.subarray(0, bytes.length - authenticatorLength(pp.auth));
+}
+
+/** `encodeBatch(pp.batch)` (the digest input), cut out of the canonical encoding `bytes` of `pp`. */
+export function prePrepareBatchBytes(bytes: Uint8Array, pp: PrePrepare): Uint8Array {
+  const start = 2 + uvarLength(pp.view) + uvarLength(pp.seq) + pp.batchDigest.length + uvarLength(pp.replica);
+  const end = bytes.length - authenticatorLength(pp.auth);
+  const out = new Uint8Array(1 + end - start);
+  out[0] = WIRE_VERSION;
+  out.set(bytes.subarray(start, end), 1);
+  return out;
+}
+
+/**
+ * The canonical encoding of a message whose encoding with an empty authenticator is `unsignedBytes`, once
+ * `auth` is filled in: the empty authenticator is one zero byte at the end.
+ */
+export function withAuthenticator(unsignedBytes: Uint8Array, auth: readonly Uint8Array[]): Uint8Array {
+  if (unsignedBytes[unsignedBytes.length - 1] !== 0) throw new Error('invariant: expected an empty authenticator last');
+  const w = new Writer(unsignedBytes.length + authenticatorLength(auth));
+  w.raw(unsignedBytes.subarray(0, unsignedBytes.length - 1));
+  w.uvar(auth.length);
+  for (const t of auth) {
+    w.uvar(t.length);
+    w.raw(t);
+  }
+  return w.finish();
+}

@@ -1,0 +1,38 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { authPayload, decodeMessage, encodeBatch, encodeMessage } from '../../../src/core/codec/encode.ts';
+import type { PrePrepare } from '../../../src/core/codec/messages.ts';
+import { prePrepareBatchBytes, prePreparePayload, withAuthenticator } from '../../../src/core/pbft/wire-views.ts';
+
+const bytes = (max: number) => fc.uint8Array({ maxLength: max });
+const request = fc.record({
+  client: fc.nat(),
+  timestamp: fc.maxSafeNat(),
+  op: bytes(64),
+  auth: fc.array(fc.uint8Array({ minLength: 8, maxLength: 32 }), { maxLength: 7 }),
+});
+const prePrepare: fc.Arbitrary<PrePrepare> = fc.record({
+  kind: fc.constant('pre-prepare' as const),
+  view: fc.maxSafeNat(),
+  seq: fc.maxSafeNat(),
+  batchDigest: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  replica: fc.nat(),
+  batch: fc.record({ kind: fc.constant('full' as const), requests: fc.array(request, { maxLength: 5 }) }),
+  auth: fc.array(fc.uint8Array({ minLength: 8, maxLength: 32 }), { maxLength: 31 }),
+});
+
+describe('pre-prepare wire views', () => {
+  it('match authPayload, encodeBatch and encodeMessage exactly', () => {
+    fc.assert(
+      fc.property(prePrepare, (pp) => {
+        const encoded = encodeMessage(pp);
+        const decoded = decodeMessage(encoded);
+        expect(decoded.ok && encodeMessage(decoded.message)).toEqual(encoded); // canonical round trip
+        expect(prePreparePayload(encoded, pp)).toEqual(authPayload(pp));
+        expect(prePrepareBatchBytes(encoded, pp)).toEqual(encodeBatch(pp.batch));
+        expect(withAuthenticator(encodeMessage({ ...pp, auth: [] }), pp.auth)).toEqual(encoded);
+      }),
+      { seed: 20261121, numRuns: 300 },
+    );
+  });
+});

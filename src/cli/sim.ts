@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { Rig, type RigResult } from '../../hil/rig.ts';
@@ -121,6 +122,7 @@ function summarize(
     voter: { write: count('write'), hold: count('hold'), failsafe: count('failsafe') },
     latencyMs: { p50: round(lat.p50), p99: round(lat.p99), max: round(lat.max) },
     finalView: frames.at(-1)?.view ?? 0,
+    host,
     faultBudget: topo.budget.summary,
     assertions: result.assertions,
     counters: rig.system.counters.toJSON(),
@@ -197,12 +199,26 @@ export async function simCommand(argv: string[]): Promise<number> {
   const onSignal = (): void => rig.stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const cpuStart = process.cpuUsage();
   const started = performance.now();
   const result = await rig.run();
+  loopDelay.disable();
+  const cpu = process.cpuUsage(cpuStart);
+  const ms = (ns: number): number => Number((ns / 1e6).toFixed(3));
+  const host: HostTiming = {
+    eventLoopDelayMs: {
+      p50: ms(loopDelay.percentile(50)),
+      p99: ms(loopDelay.percentile(99)),
+      max: ms(loopDelay.max),
+    },
+    cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
+  };
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await rig.system.close();
-  const summary = summarize(args, topo, rig, result, (performance.now() - started) / 1000);
+  const summary = summarize(args, topo, rig, result, (performance.now() - started) / 1000, host);
   const files = writeReport(
     args.out,
     `triplex sim: ${scenario.description}`,
@@ -220,6 +236,7 @@ export async function simCommand(argv: string[]): Promise<number> {
       `triplex sim: ${result.passed ? 'PASSED' : 'FAILED'}  (${result.frames}/${rig.totalFrames} frames at ${topo.frameRateHz} Hz, seed ${args.seed})`,
       ...result.assertions.map((a) => `  ${a.passed ? 'ok  ' : 'FAIL'} ${a.name}: ${a.detail}`),
       `  voter: ${JSON.stringify(summary.voter)}  latency ms: ${JSON.stringify(summary.latencyMs)}`,
+      `  host: event-loop delay ms ${JSON.stringify(host.eventLoopDelayMs)}, cpu ${host.cpuSeconds} s`,
       `  report: ${files.html}`,
       `          ${files.summary}, ${files.csv}, ${logFile}`,
     ];

@@ -18,9 +18,6 @@ export interface ReplicaRoutes {
 export class ReplicaHost {
   private stopped = false;
   /** Requests seen since the last cut, and how many make a full frame (one per input unit). */
-  private requestsSinceCut = 0;
-  private cutThisFrame = false;
-  private fullFrame = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly replica: Replica,
@@ -31,28 +28,13 @@ export class ReplicaHost {
     private readonly onEvent: (e: ReplicaEvent) => void = () => {},
   ) {}
 
-  deliver(from: number, message: Message): void {
-    this.run({ kind: 'deliver', from, message });
-    // Cut as soon as every input unit's sample is in: the timed cut is only the fallback for a missing unit.
-    if (message.kind === 'request' && !this.cutThisFrame && ++this.requestsSinceCut >= this.fullFrame)
-      this.frame();
+  /** Returns false when the replica rejected the message. */
+  deliver(from: number, message: Message): boolean {
+    return this.run({ kind: 'deliver', from, message });
   }
 
-  /** A new frame begins: the batch is cut after `units` requests arrive, or at the timed cut. */
-  beginFrame(units: number): void {
-    this.fullFrame = units;
-    this.cutThisFrame = false;
-    this.requestsSinceCut = 0;
-  }
-
-  /** The timed cut of the current frame (a no-op if the early cut already happened). */
-  timedCut(): void {
-    if (!this.cutThisFrame) this.frame();
-  }
-
+  /** Cut this frame's batch (the primary proposes it). */
   frame(): void {
-    this.cutThisFrame = true;
-    this.requestsSinceCut = 0;
     this.run({ kind: 'frame' });
   }
 
@@ -69,9 +51,14 @@ export class ReplicaHost {
     return !this.stopped;
   }
 
-  private run(input: ReplicaInput): void {
-    if (this.stopped) return;
-    for (const a of this.replica.step(input)) this.carryOut(a);
+  private run(input: ReplicaInput): boolean {
+    if (this.stopped) return false;
+    let accepted = true;
+    for (const a of this.replica.step(input)) {
+      if (a.kind === 'event' && a.event.type === 'rejected') accepted = false;
+      this.carryOut(a);
+    }
+    return accepted;
   }
 
   private carryOut(a: ReplicaAction): void {

@@ -1,0 +1,113 @@
+/**
+ * CAN frames as the drivers see them, node addressing in the CAN id, and frame timing on the bus.
+ */
+
+import type { PeerId } from './transport.ts';
+
+export interface CanFrame {
+  /** 11-bit (standard) or 29-bit (extended) identifier. */
+  id: number;
+  extended: boolean;
+  /** Remote transmission request (classic CAN only): no data, `dlc` says what is requested. */
+  remote: boolean;
+  /** CAN FD frame (up to 64 data bytes). */
+  fd: boolean;
+  /** CAN FD bit-rate switch for the data phase. */
+  brs: boolean;
+  data: Uint8Array;
+  /** Requested length of a remote frame (0..8); equal to data.length otherwise. */
+  dlc: number;
+}
+
+/** A data frame with defaults filled in. */
+export function canDataFrame(id: number, data: Uint8Array, opts: Partial<CanFrame> = {}): CanFrame {
+  return { id, extended: false, remote: false, fd: false, brs: false, data, dlc: data.length, ...opts };
+}
+
+/** Why a frame cannot go on the bus, or undefined when it can. */
+export function canFrameProblem(f: CanFrame): string | undefined {
+  const idMax = f.extended ? 0x1fffffff : 0x7ff;
+  if (!Number.isInteger(f.id) || f.id < 0 || f.id > idMax) return `id ${f.id} out of range`;
+  if (f.fd && f.remote) return 'CAN FD has no remote frames';
+  if (f.data.length > (f.fd ? 64 : 8))
+    return `${f.data.length} data bytes on ${f.fd ? 'CAN FD' : 'classic CAN'}`;
+  if (f.remote && (f.dlc < 0 || f.dlc > 8 || f.data.length !== 0)) return 'bad remote frame';
+  return undefined;
+}
+
+/**
+ * Bits a frame occupies on the bus, split into the part at the nominal (arbitration) bit rate and the part at
+ * the data bit rate (CAN FD with BRS). Stuff bits are estimated at the worst case, one per four bits of the
+ * stuffed region, so bus-load figures err on the safe side. Interframe space (3 bits) is included.
+ */
+export function canFrameBits(f: CanFrame): { nominal: number; data: number } {
+  const n = f.remote ? 0 : f.data.length;
+  if (!f.fd) {
+    // SOF, id, RTR/SRR+IDE(+id ext+RTR), r0, DLC, data, CRC15: stuffed. Then CRC delim, ACK, EOF, IFS.
+    const stuffed = (f.extended ? 54 : 34) + 8 * n;
+    return { nominal: stuffed + Math.floor((stuffed - 1) / 4) + 13, data: 0 };
+  }
+  const arbitration = f.extended ? 32 : 13; // SOF, id(s), SRR/IDE, r1/RRS, IDE, FDF, res
+  const crcBits = n > 16 ? 21 : 17;
+  const dataPhase = 1 + 1 + 4 + 8 * n + 4 + crcBits; // BRS, ESI, DLC, data, stuff count, CRC
+  const dynamicStuff = Math.floor((arbitration + 6 + 8 * n - 1) / 4);
+  const fixedStuff = Math.ceil((4 + crcBits) / 4);
+  const tail = 1 + 1 + 1 + 7 + 3; // CRC delim, ACK, ACK delim, EOF, IFS (nominal rate)
+  const stuffed = dataPhase + dynamicStuff + fixedStuff;
+  if (!f.brs) return { nominal: arbitration + stuffed + tail, data: 0 };
+  return { nominal: arbitration + tail, data: stuffed };
+}
+
+/** Time on the bus in microseconds. */
+export function canFrameTimeUs(f: CanFrame, bitrate: number, dataBitrate = bitrate): number {
+  const bits = canFrameBits(f);
+  return (bits.nominal * 1e6) / bitrate + (bits.data * 1e6) / dataBitrate;
+}
+
+/**
+ * Node addressing in the CAN id. Standard ids: priority (3 bits) | destination (4) | source (4), nodes
+ * 0..14, destination 15 = everyone. Extended ids: priority (5) | 0 (8) | destination (8) | source (8),
+ * nodes 0..254, 255 = everyone. Lower priority values win arbitration.
+ */
+export class CanAddressing {
+  readonly broadcastNode: number;
+  private readonly byName = new Map<PeerId, number>();
+  private readonly byNode = new Map<number, PeerId>();
+
+  constructor(
+    nodes: Record<PeerId, number>,
+    readonly extended = false,
+  ) {
+    this.broadcastNode = extended ? 0xff : 0x0f;
+    for (const [name, node] of Object.entries(nodes)) {
+      if (!Number.isInteger(node) || node < 0 || node >= this.broadcastNode) {
+        throw new RangeError(`CAN node ${name}: number ${node} outside 0..${this.broadcastNode - 1}`);
+      }
+      if (this.byNode.has(node)) throw new RangeError(`CAN node number ${node} used twice`);
+      this.byName.set(name, node);
+      this.byNode.set(node, name);
+    }
+  }
+
+  node(name: PeerId): number | undefined {
+    return this.byName.get(name);
+  }
+
+  name(node: number): PeerId | undefined {
+    return this.byNode.get(node);
+  }
+
+  names(): PeerId[] {
+    return [...this.byName.keys()];
+  }
+
+  id(priority: number, dst: number, src: number): number {
+    if (this.extended) return ((priority & 0x1f) << 24) | ((dst & 0xff) << 8) | (src & 0xff);
+    return ((priority & 0x7) << 8) | ((dst & 0xf) << 4) | (src & 0xf);
+  }
+
+  parse(id: number): { priority: number; dst: number; src: number } {
+    if (this.extended) return { priority: (id >>> 24) & 0x1f, dst: (id >>> 8) & 0xff, src: id & 0xff };
+    return { priority: (id >>> 8) & 0x7, dst: (id >>> 4) & 0xf, src: id & 0xf };
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * One serial port (a real UART, a USB adapter, or a pseudo-terminal) kept open: opens and closes are
+ * serialized, a device that disappears is reopened with exponential back-off until it comes back, a missing
+ * port is a 'down' state with a clear lastError (never a throw), writes honour back-pressure ('drain'), and
+ * optionally pace at the configured baud rate (10 bit times per byte: start, 8 data, stop), because
+ * pseudo-terminals deliver instantly whatever baud they are given.
+ *
+ * Bytes in are handed to `onData` as they arrive; framing is the owner's business (serial.ts, slcan.ts).
+ */
+
+import { realpathSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { BehaviorSubject } from 'rxjs';
+import { SerialPort } from 'serialport';
+import { type LinkState, StatsCounter } from './transport.ts';
+
+export interface BackoffOptions {
+  /** First retry delay in ms. */
+  initialMs: number;
+  /** Cap on the delay in ms. */
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5000 };
+
+/** Delay before retry number `attempt` (0-based): doubling from initialMs, capped at maxMs. No jitter. */
+export function backoffDelay(attempt: number, options: BackoffOptions = DEFAULT_BACKOFF): number {
+  const a = Math.max(0, Math.min(attempt, 30));
+  return Math.min(options.maxMs, options.initialMs * 2 ** a);
+}
+
+/** Time in ms that `bytes` take on a UART at `baudRate` with 10 bit times per byte. */
+export function uartTimeMs(bytes: number, baudRate: number): number {
+  return (bytes * 10 * 1000) / baudRate;
+}
+
+export interface SerialDeviceOptions {
+  path: string;
+  baudRate: number;
+  /** Pace writes at baudRate (default true: needed on pseudo-terminals, harmless on a real UART). */
+  pace?: boolean;
+  reconnect?: BackoffOptions;
+  /** Bytes allowed to wait for the wire; a write beyond it is dropped ('queue-full'). Default 64 KiB. */
+  maxQueueBytes?: number;
+  /** How often to check that the device path still leads to the opened device (ms, default 250). */
+  watchMs?: number;
+}
+
+interface Pending {
+  bytes: Uint8Array;
+  frame: boolean;
+  queuedAt: number;
+  /** When the last byte would leave the wire (paced); fixed when the frame reaches the head of the queue. */
+  due: number | undefined;
+}
+
+/** A write later than this past its due time is not worth a timer. */
+const TIMER_SLACK_MS = 0.25;
+
+export class SerialDevice {
+  readonly state = new BehaviorSubject<LinkState>('connecting');
+  readonly counters = new StatsCounter();
+  /** Why the device is not up, in words (e.g. 'open /dev/ttyUSB0: No such file or directory'). */
+  lastError: string | undefined;
+  /** Receives every chunk read from the port. */
+  onData: (chunk: Uint8Array) => void = () => {};
+
+  private port: SerialPort | undefined;
+  private op: Promise<void> = Promise.resolve();
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private paceTimer: NodeJS.Timeout | undefined;
+  private waitingDrain = false;
+  private wireFreeAt = 0;
+  private queue: Pending[] = [];
+  private queuedBytes = 0;
+  private stopped = true;
+  private readonly pace: boolean;
+  private readonly maxQueueBytes: number;
+  private readonly backoff: BackoffOptions;
+  private watchTimer: NodeJS.Timeout | undefined;
+  /** What the path resolved to when opened (a pty link points at a new /dev/pts/N after a restart). */
+  private openedTarget: string | undefined;
+
+  constructor(readonly options: SerialDeviceOptions) {
+    if (!Number.isInteger(options.baudRate) || options.baudRate < 50 || options.baudRate > 20_000_000) {
+      throw new RangeError(`serial ${options.path}: bad baud rate ${options.baudRate}`);
+    }
+    this.pace = options.pace ?? true;
+    this.maxQueueBytes = options.maxQueueBytes ?? 64 * 1024;
+    this.backoff = options.reconnect ?? DEFAULT_BACKOFF;
+  }
+
+  /** Start keeping the port open. Resolves after the first attempt, whether it succeeded or not. */
+  start(): Promise<void> {
+    this.stopped = false;
+    return this.serialize(() => this.tryOpen());
+  }
+
+  /** Stop: cancel retries, drop the queue, close the port. Idempotent. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    return this.serialize(async () => {
+      this.dropQueue('closed');
+      await this.closePort();
+      this.state.next('down');
+    });
+  }
+
+  /**
+   * Queue bytes for the wire. False (counted) when the port is not up or the queue is full. `frame` says
+   * whether the write counts as a frame in the statistics (an SLCAN command does not).
+   */
+  write(bytes: Uint8Array, frame = true): boolean {
+    if (this.state.value !== 'up' || this.port === undefined) {
+      this.counters.drops++;
+      this.counters.error('link-down');
+      return false;
+    }
+    if (this.queuedBytes + bytes.length > this.maxQueueBytes) {
+      this.counters.drops++;
+      this.counters.error('queue-full');
+      return false;
+    }
+    this.queue.push({ bytes, frame, queuedAt: performance.now(), due: undefined });
+    this.queuedBytes += bytes.length;
+    this.pump();
+    return true;
+  }
+
+  /** Bytes waiting for the wire. */
+  queued(): number {
+    return this.queuedBytes;
+  }
+
+  private serialize(task: () => Promise<void>): Promise<void> {
+    const next = this.op.then(task, task);
+    this.op = next.catch(() => {});
+    return this.op;
+  }
+
+  private async tryOpen(): Promise<void> {
+    if (this.stopped || this.port !== undefined) return;
+    this.state.next('connecting');
+    const port = new SerialPort({
+      path: this.options.path,
+      baudRate: this.options.baudRate,
+      autoOpen: false,
+    });
+    const error = await new Promise<Error | null>((resolve) => port.open((err) => resolve(err ?? null)));
+    if (error !== null) {
+      this.lastError = `open ${this.options.path}: ${error.message}`;
+      this.counters.error('open-failed');
+      this.state.next('down');
+      this.scheduleRetry();
+      return;
+    }
+    if (this.stopped) {
+      await closeQuietly(port);
+      return;
+    }
+    this.port = port;
+    this.openedTarget = resolvePath(this.options.path);
+    this.watch(port);
+    this.attempt = 0;
+    this.lastError = undefined;
+    this.wireFreeAt = 0;
+    port.on('data', (chunk: Buffer) => {
+      this.counters.bytesIn += chunk.length;
+      this.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+    });
+    port.on('error', (err: Error) => {
+      this.lastError = `${this.options.path}: ${err.message}`;
+      this.counters.error('port-error');
+    });
+    port.on('close', () => this.onClosed(port));
+    // A read of zero bytes (EOF, as a pty gives when its other side goes away) ends the stream without
+    // closing the port: treat it as a disconnect, or the device would look up forever.
+    port.on('end', () => {
+      this.lastError = `${this.options.path}: end of stream (device gone)`;
+      if (port.isOpen) port.close();
+      else this.onClosed(port);
+    });
+    this.state.next('up');
+  }
+
+  /**
+   * The read side does not always report a vanished device (a pty whose socat died can leave a read pending
+   * forever), so also watch the path: gone, or leading to another device, means this port is dead.
+   */
+  private watch(port: SerialPort): void {
+    clearInterval(this.watchTimer);
+    this.watchTimer = setInterval(() => {
+      if (this.port !== port) {
+        clearInterval(this.watchTimer);
+        return;
+      }
+      const target = resolvePath(this.options.path);
+      if (target !== undefined && target === this.openedTarget) return;
+      this.lastError = `${this.options.path}: device vanished`;
+      port.close(() => this.onClosed(port));
+    }, this.options.watchMs ?? 250);
+    this.watchTimer.unref?.();
+  }
+
+  /** The port closed under us (device unplugged, pty gone) or by stop(). */
+  private onClosed(port: SerialPort): void {
+    if (this.port !== port) return;
+    this.port = undefined;
+    clearInterval(this.watchTimer);
+    this.dropQueue('link-down');
+    if (this.stopped) return;
+    this.counters.error('disconnected');
+    this.lastError ??= `${this.options.path}: disconnected`;
+    this.state.next('down');
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retryTimer !== undefined) return;
+    const delay = backoffDelay(this.attempt++, this.backoff);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.serialize(() => this.tryOpen());
+    }, delay);
+    this.retryTimer.unref?.();
+  }
+
+  private async closePort(): Promise<void> {
+    const port = this.port;
+    this.port = undefined;
+    clearInterval(this.watchTimer);
+    clearTimeout(this.paceTimer);
+    this.paceTimer = undefined;
+    this.waitingDrain = false;
+    if (port?.isOpen) await closeQuietly(port);
+  }
+
+  private dropQueue(reason: string): void {
+    if (this.queue.length === 0) return;
+    this.counters.drops += this.queue.length;
+    this.counters.error(reason, this.queue.length);
+    this.queue = [];
+    this.queuedBytes = 0;
+  }
+
+  /** Move due frames to the port, one timer at a time; never more than the queue holds. */
+  private pump(): void {
+    const port = this.port;
+    while (
+      this.queue.length > 0 &&
+      port !== undefined &&
+      !this.waitingDrain &&
+      this.paceTimer === undefined
+    ) {
+      const head = this.queue[0]!;
+      const now = performance.now();
+      if (head.due === undefined) {
+        head.due = this.pace
+          ? Math.max(now, this.wireFreeAt) + uartTimeMs(head.bytes.length, this.options.baudRate)
+          : now;
+        this.wireFreeAt = head.due;
+      }
+      if (head.due > now + TIMER_SLACK_MS) {
+        this.paceTimer = setTimeout(() => {
+          this.paceTimer = undefined;
+          this.pump();
+        }, head.due - now);
+        return;
+      }
+      this.queue.shift();
+      this.queuedBytes -= head.bytes.length;
+      const ok = port.write(Buffer.from(head.bytes.buffer, head.bytes.byteOffset, head.bytes.length));
+      this.counters.bytesOut += head.bytes.length;
+      if (head.frame) {
+        this.counters.framesOut++;
+        this.counters.latency(now - head.queuedAt);
+      }
+      if (!ok) {
+        this.waitingDrain = true;
+        port.once('drain', () => {
+          this.waitingDrain = false;
+          this.pump();
+        });
+      }
+    }
+  }
+}
+
+function resolvePath(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function closeQuietly(port: SerialPort): Promise<void> {
+  return new Promise((resolve) => port.close(() => resolve()));
+}

@@ -98,12 +98,19 @@ function latencyStats(frames: readonly FrameRecord[]): { p50: number; p99: numbe
   return { p50: percentile(xs, 0.5), p99: percentile(xs, 0.99), max: xs.at(-1) ?? Number.NaN };
 }
 
+interface HostTiming {
+  /** Event-loop delay of this process, ms: a stall here delays every role at once (GC, a busy machine). */
+  readonly eventLoopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
+  readonly cpuSeconds: number;
+}
+
 function summarize(
   args: SimArgs,
   topo: Topology,
   rig: Rig,
   result: RigResult,
   wallS: number,
+  host: HostTiming,
 ): Record<string, unknown> {
   const frames = result.trace.frames;
   const count = (k: string): number => frames.filter((f) => f.outcome === k).length;

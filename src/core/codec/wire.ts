@@ -81,8 +81,14 @@ export class Writer {
     this.len += bytes.length;
   }
 
+  /** A copy of the bytes written so far. */
   finish(): Uint8Array {
     return this.buf.slice(0, this.len);
+  }
+
+  /** Forget what was written, keeping the buffer (for a scratch writer reused across messages). */
+  reset(): void {
+    this.len = 0;
   }
 }
 

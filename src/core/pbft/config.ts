@@ -70,7 +70,8 @@ export function assertConfig(c: PbftConfig): void {
   if (!Number.isInteger(c.f) || c.f < 1) bad(`f must be an integer >= 1, got ${c.f}`);
   if (!Number.isInteger(c.n) || c.n < 3 * c.f + 1) bad(`n must be >= 3f+1 = ${3 * c.f + 1}, got ${c.n}`);
   if (c.n > c.limits.maxReceivers) bad(`n ${c.n} exceeds the authenticator limit ${c.limits.maxReceivers}`);
-  if (!Number.isInteger(c.checkpointInterval) || c.checkpointInterval < 1) bad('checkpointInterval must be >= 1');
+  if (!Number.isInteger(c.checkpointInterval) || c.checkpointInterval < 1)
+    bad('checkpointInterval must be >= 1');
   if (c.watermarkWindow < c.checkpointInterval || c.watermarkWindow % c.checkpointInterval !== 0) {
     bad('watermarkWindow must be a positive multiple of checkpointInterval');
   }

@@ -12,7 +12,12 @@ export interface NodeCrypto {
   /** One MAC tag per receiver, in receiver order. */
   authenticator(receivers: readonly number[], data: Uint8Array): Uint8Array[];
   /** Our own slot of `from`'s authenticator to `receivers`. */
-  verifyAuthenticator(from: number, receivers: readonly number[], data: Uint8Array, tags: readonly Uint8Array[]): boolean;
+  verifyAuthenticator(
+    from: number,
+    receivers: readonly number[],
+    data: Uint8Array,
+    tags: readonly Uint8Array[],
+  ): boolean;
   tag(to: number, data: Uint8Array): Uint8Array;
   verifyTag(from: number, data: Uint8Array, tag: Uint8Array): boolean;
   /** ed25519 signature by this node (replicas only). */
@@ -31,7 +36,8 @@ export function keyRingCrypto(
     self: ring.self,
     digest: sha256,
     authenticator: (receivers, data) => ring.authenticator(receivers, data),
-    verifyAuthenticator: (from, receivers, data, tags) => ring.verifyAuthenticator(from, receivers, data, tags),
+    verifyAuthenticator: (from, receivers, data, tags) =>
+      ring.verifyAuthenticator(from, receivers, data, tags),
     tag: (to, data) => ring.tag(to, data),
     verifyTag: (from, data, tag) => ring.verify(from, data, tag),
     sign: (data) => {

@@ -33,7 +33,13 @@
  * We keep MACs rather than Aardvark's signatures because ed25519 verification (about 7k/s here) per request
  * would cap ordering throughput far below the MAC path.
  */
-import { decodeMessage, encodeBatch, encodeMessage, authPayload, requestAuthPayload } from '../codec/encode.ts';
+import {
+  authPayload,
+  decodeMessage,
+  encodeBatch,
+  encodeMessage,
+  requestAuthPayload,
+} from '../codec/encode.ts';
 import type {
   Checkpoint,
   Commit,
@@ -58,8 +64,15 @@ import {
 } from './config.ts';
 import type { NodeCrypto } from './crypto.ts';
 import { type CachedReply, decodeReplicaState, encodeReplicaState } from './snapshot.ts';
+import type {
+  ExecutedRequest,
+  ReplicaAction,
+  ReplicaEvent,
+  ReplicaInput,
+  ReplicaRejection,
+  Service,
+} from './types.ts';
 import { prePrepareBatchBytes, prePreparePayload, withAuthenticator } from './wire-views.ts';
-import type { ExecutedRequest, ReplicaAction, ReplicaEvent, ReplicaInput, ReplicaRejection, Service } from './types.ts';
 
 export interface ReplicaOptions {
   readonly id: ReplicaId;
@@ -249,7 +262,14 @@ export class Replica {
   // ---------------------------------------------------------------- requests
 
   private onRequest(from: number, request: Request): void {
-    if (!this.crypto.verifyAuthenticator(request.client, this.everyone, requestAuthPayload(request), request.auth)) {
+    if (
+      !this.crypto.verifyAuthenticator(
+        request.client,
+        this.everyone,
+        requestAuthPayload(request),
+        request.auth,
+      )
+    ) {
       return this.reject('bad-mac', from, 'request');
     }
     const cached = this.replies.get(request.client);
@@ -275,7 +295,8 @@ export class Replica {
     if (this.heldCount > 0) this.retryHeld();
     const batching = this.config.batching;
     if (this.isPrimary() && batching.mode === 'size') {
-      if (batching.maxDelayTicks === 0 || this.proposableCount() >= this.config.maxBatchRequests) this.cutBatches();
+      if (batching.maxDelayTicks === 0 || this.proposableCount() >= this.config.maxBatchRequests)
+        this.cutBatches();
     }
   }
 
@@ -345,7 +366,11 @@ export class Replica {
       return 'batch-digest-mismatch';
     }
     const existing = this.log.get(pp.seq)?.prePrepare;
-    if (existing !== undefined && existing.view === pp.view && !bytesEqual(existing.batchDigest, pp.batchDigest)) {
+    if (
+      existing !== undefined &&
+      existing.view === pp.view &&
+      !bytesEqual(existing.batchDigest, pp.batchDigest)
+    ) {
       return 'conflicting-pre-prepare';
     }
     const clients = new Set<ClientId>();
@@ -360,7 +385,11 @@ export class Replica {
 
   private onPrePrepare(from: number, pp: PrePrepare, bytes: Uint8Array): void {
     const existing = this.log.get(pp.seq)?.prePrepare;
-    if (existing !== undefined && existing.view === pp.view && bytesEqual(existing.batchDigest, pp.batchDigest)) {
+    if (
+      existing !== undefined &&
+      existing.view === pp.view &&
+      bytesEqual(existing.batchDigest, pp.batchDigest)
+    ) {
       return; // a retransmission of what we hold
     }
     const rejection = this.checkPrePrepare(pp, bytes);
@@ -368,7 +397,8 @@ export class Replica {
     const slot = this.slot(pp.seq);
     const authentic = pp.batch.kind === 'full' && pp.batch.requests.every((r) => this.requestAuthentic(r));
     if (!authentic) {
-      if (this.heldCount >= this.config.maxHeldPrePrepares) return this.reject('held-full', from, 'pre-prepare');
+      if (this.heldCount >= this.config.maxHeldPrePrepares)
+        return this.reject('held-full', from, 'pre-prepare');
       this.heldCount++;
       this.reject('request-auth-pending', from, 'pre-prepare');
     }
@@ -384,8 +414,14 @@ export class Replica {
   /** Rule 2 (a) and (b): own tag, or an identical request already authenticated from the client. */
   private requestAuthentic(request: Request): boolean {
     const held = this.pending.get(request.client)?.request;
-    if (held !== undefined && held.timestamp === request.timestamp && bytesEqual(held.op, request.op)) return true;
-    return this.crypto.verifyAuthenticator(request.client, this.everyone, requestAuthPayload(request), request.auth);
+    if (held !== undefined && held.timestamp === request.timestamp && bytesEqual(held.op, request.op))
+      return true;
+    return this.crypto.verifyAuthenticator(
+      request.client,
+      this.everyone,
+      requestAuthPayload(request),
+      request.auth,
+    );
   }
 
   /** Rule 2 (c): the primary plus f backups vouch for the batch. */
@@ -423,7 +459,8 @@ export class Replica {
   private onPrepare(from: number, m: Prepare): void {
     const rejection = this.checkVote(m, 'prepare');
     if (rejection !== undefined) return this.reject(rejection, from, 'prepare');
-    if (m.replica === primaryOf(this.config, m.view)) return this.reject('prepare-from-primary', from, 'prepare');
+    if (m.replica === primaryOf(this.config, m.view))
+      return this.reject('prepare-from-primary', from, 'prepare');
     const slot = this.slot(m.seq);
     if (!slot.prepares.has(m.replica)) slot.prepares.set(m.replica, hex(m.batchDigest));
     this.advance(slot);
@@ -441,7 +478,9 @@ export class Replica {
     if (!this.validReplica(m.replica) || m.replica === this.id) return 'bad-replica-id';
     if (m.view !== this.view) return 'wrong-view';
     if (!this.inWindow(m.seq)) return 'outside-watermarks';
-    if (!this.crypto.verifyAuthenticator(m.replica, othersOf(this.config, m.replica), authPayload(m), m.auth)) {
+    if (
+      !this.crypto.verifyAuthenticator(m.replica, othersOf(this.config, m.replica), authPayload(m), m.auth)
+    ) {
       return 'bad-mac';
     }
     return undefined;
@@ -458,7 +497,11 @@ export class Replica {
       slot.prepared = true;
       this.sendVote(slot, 'commit');
     }
-    if (slot.prepared && !slot.committed && this.matching(slot.commits, slot.digestHex, -1) >= this.commitsNeeded) {
+    if (
+      slot.prepared &&
+      !slot.committed &&
+      this.matching(slot.commits, slot.digestHex, -1) >= this.commitsNeeded
+    ) {
       slot.committed = true;
       this.executeReady();
     }
@@ -466,7 +509,14 @@ export class Replica {
 
   private sendVote(slot: Slot, kind: 'prepare' | 'commit'): void {
     const pp = slot.prePrepare!;
-    const unsigned = { kind, view: slot.view, seq: slot.seq, batchDigest: pp.batchDigest, replica: this.id, auth: [] };
+    const unsigned = {
+      kind,
+      view: slot.view,
+      seq: slot.seq,
+      batchDigest: pp.batchDigest,
+      replica: this.id,
+      auth: [],
+    };
     const message = { ...unsigned, auth: this.crypto.authenticator(this.others, authPayload(unsigned)) } as
       | Prepare
       | Commit;
@@ -481,7 +531,11 @@ export class Replica {
     this.out.push({ kind: 'multicast', message, bytes });
   }
 
-  private matching(votes: ReadonlyMap<ReplicaId, string>, digestHex: string | undefined, exclude: ReplicaId): number {
+  private matching(
+    votes: ReadonlyMap<ReplicaId, string>,
+    digestHex: string | undefined,
+    exclude: ReplicaId,
+  ): number {
     let count = 0;
     for (const [replica, d] of votes) if (replica !== exclude && d === digestHex) count++;
     return count;
@@ -514,13 +568,27 @@ export class Replica {
       this.sendReply(r.client, r.timestamp, result);
     }
     this.lastExecuted = slot.seq;
-    this.out.push({ kind: 'execute', seq: slot.seq, view: slot.view, batchDigest: pp.batchDigest, requests: executed });
+    this.out.push({
+      kind: 'execute',
+      seq: slot.seq,
+      view: slot.view,
+      batchDigest: pp.batchDigest,
+      requests: executed,
+    });
     this.emit({ type: 'committed', seq: slot.seq, requests: executed.length });
     if (slot.seq % this.config.checkpointInterval === 0) this.takeCheckpoint(slot.seq);
   }
 
   private sendReply(client: ClientId, timestamp: number, result: Uint8Array): void {
-    const unsigned: Reply = { kind: 'reply', view: this.view, client, timestamp, replica: this.id, result, tag: NO_TAG };
+    const unsigned: Reply = {
+      kind: 'reply',
+      view: this.view,
+      client,
+      timestamp,
+      replica: this.id,
+      result,
+      tag: NO_TAG,
+    };
     const message: Reply = { ...unsigned, tag: this.crypto.tag(client, authPayload(unsigned)) };
     this.out.push({ kind: 'reply', client, message, bytes: encodeMessage(message) });
   }
@@ -632,7 +700,8 @@ export class Replica {
     const limit = this.now - this.config.stallTicks;
     if (this.ahead.size > this.config.f) return true;
     for (const p of this.pending.values()) if (p.since <= limit) return true;
-    for (const slot of this.log.values()) if (slot.seq > this.lastExecuted && slot.firstSeen <= limit) return true;
+    for (const slot of this.log.values())
+      if (slot.seq > this.lastExecuted && slot.firstSeen <= limit) return true;
     return false;
   }
 
@@ -668,7 +737,8 @@ export class Replica {
   }
 
   private onStateRequest(from: number, m: StateRequest): void {
-    if (!this.validReplica(m.replica) || m.replica === this.id) return this.reject('bad-replica-id', from, m.kind);
+    if (!this.validReplica(m.replica) || m.replica === this.id)
+      return this.reject('bad-replica-id', from, m.kind);
     if (!this.crypto.verifyTag(m.replica, authPayload(m), m.tag)) return this.reject('bad-mac', from, m.kind);
     // Serve each peer at most twice per stall period: a flood of requests cannot multiply our work.
     const last = this.lastServed.get(m.replica) ?? Number.NEGATIVE_INFINITY;
@@ -726,11 +796,14 @@ export class Replica {
    * (seq, digest) and a snapshot hashing to that digest; the sender may be Byzantine.
    */
   private onStateReply(from: number, m: StateReply): void {
-    if (!this.validReplica(m.replica) || m.replica === this.id) return this.reject('bad-replica-id', from, m.kind);
+    if (!this.validReplica(m.replica) || m.replica === this.id)
+      return this.reject('bad-replica-id', from, m.kind);
     if (!this.crypto.verifyTag(m.replica, authPayload(m), m.tag)) return this.reject('bad-mac', from, m.kind);
     if (m.nonce !== this.nonce || m.stableSeq <= this.lastExecuted) return; // stale or unsolicited: ignore
-    if (!this.validProof(m.stableSeq, m.stableDigest, m.checkpointProof)) return this.reject('bad-state', from, m.kind);
-    if (!bytesEqual(this.crypto.digest(m.snapshot), m.stableDigest)) return this.reject('bad-state', from, m.kind);
+    if (!this.validProof(m.stableSeq, m.stableDigest, m.checkpointProof))
+      return this.reject('bad-state', from, m.kind);
+    if (!bytesEqual(this.crypto.digest(m.snapshot), m.stableDigest))
+      return this.reject('bad-state', from, m.kind);
     const state = decodeReplicaState(m.snapshot);
     if (!state.ok) return this.reject('bad-state', from, m.kind);
     this.service.restore(state.app);
@@ -750,9 +823,12 @@ export class Replica {
   private validProof(seq: number, digest: Uint8Array, proof: readonly CheckpointBody[]): boolean {
     const signers = new Set<ReplicaId>();
     for (const cp of proof) {
-      if (cp.seq !== seq || !bytesEqual(cp.stateDigest, digest) || !this.validReplica(cp.replica)) return false;
+      if (cp.seq !== seq || !bytesEqual(cp.stateDigest, digest) || !this.validReplica(cp.replica))
+        return false;
       if (signers.has(cp.replica)) return false;
-      if (!this.crypto.verifySignature(cp.replica, authPayload({ kind: 'checkpoint', ...cp }), cp.signature)) {
+      if (
+        !this.crypto.verifySignature(cp.replica, authPayload({ kind: 'checkpoint', ...cp }), cp.signature)
+      ) {
         return false;
       }
       signers.add(cp.replica);
@@ -810,7 +886,9 @@ export class Replica {
   }
 
   private reject(reason: ReplicaRejection, from: number, kind?: MessageKind): void {
-    this.emit(kind === undefined ? { type: 'rejected', reason, from } : { type: 'rejected', reason, from, kind });
+    this.emit(
+      kind === undefined ? { type: 'rejected', reason, from } : { type: 'rejected', reason, from, kind },
+    );
   }
 
   private emit(event: ReplicaEvent): void {

@@ -78,7 +78,12 @@ export type ReplicaRejection =
   | 'not-a-checkpoint-seq';
 
 export type ReplicaEvent =
-  | { readonly type: 'rejected'; readonly reason: ReplicaRejection; readonly from: number; readonly kind?: MessageKind }
+  | {
+      readonly type: 'rejected';
+      readonly reason: ReplicaRejection;
+      readonly from: number;
+      readonly kind?: MessageKind;
+    }
   | { readonly type: 'committed'; readonly seq: number; readonly requests: number }
   | { readonly type: 'checkpoint'; readonly seq: number; readonly stateDigest: Uint8Array }
   | { readonly type: 'checkpoint-stable'; readonly seq: number; readonly truncated: number }
@@ -93,11 +98,24 @@ export type ClientInput =
 
 export type ClientAction =
   /** Send the request to every replica. */
-  | { readonly kind: 'multicast'; readonly message: Request & { kind: 'request' }; readonly bytes: Uint8Array }
+  | {
+      readonly kind: 'multicast';
+      readonly message: Request & { kind: 'request' };
+      readonly bytes: Uint8Array;
+    }
   /** f+1 replicas agreed on this result. */
-  | { readonly kind: 'result'; readonly timestamp: number; readonly result: Uint8Array; readonly latencyTicks: number }
+  | {
+      readonly kind: 'result';
+      readonly timestamp: number;
+      readonly result: Uint8Array;
+      readonly latencyTicks: number;
+    }
   | { readonly kind: 'event'; readonly event: ClientEvent };
 
 export type ClientEvent =
-  | { readonly type: 'rejected'; readonly reason: RejectionReason | 'bad-mac' | 'unexpected-reply' | 'unsupported-kind'; readonly from: number }
+  | {
+      readonly type: 'rejected';
+      readonly reason: RejectionReason | 'bad-mac' | 'unexpected-reply' | 'unsupported-kind';
+      readonly from: number;
+    }
   | { readonly type: 'retransmit'; readonly timestamp: number; readonly attempt: number };

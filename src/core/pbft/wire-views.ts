@@ -42,7 +42,8 @@ export function prePrepareBatchBytes(bytes: Uint8Array, pp: PrePrepare): Uint8Ar
  * `auth` is filled in: the empty authenticator is one zero byte at the end.
  */
 export function withAuthenticator(unsignedBytes: Uint8Array, auth: readonly Uint8Array[]): Uint8Array {
-  if (unsignedBytes[unsignedBytes.length - 1] !== 0) throw new Error('invariant: expected an empty authenticator last');
+  if (unsignedBytes[unsignedBytes.length - 1] !== 0)
+    throw new Error('invariant: expected an empty authenticator last');
   const w = new Writer(unsignedBytes.length + authenticatorLength(auth));
   w.raw(unsignedBytes.subarray(0, unsignedBytes.length - 1));
   w.uvar(auth.length);

@@ -9,14 +9,28 @@ const config = pbftConfig(1);
 const keys = groupKeys(7, config.n, [100]);
 
 function reply(replica: number, timestamp: number, result: number[], tagOk = true): Reply {
-  const unsigned: Reply = { kind: 'reply', view: 0, client: 100, timestamp, replica, result: Uint8Array.from(result), tag: new Uint8Array(0) };
+  const unsigned: Reply = {
+    kind: 'reply',
+    view: 0,
+    client: 100,
+    timestamp,
+    replica,
+    result: Uint8Array.from(result),
+    tag: new Uint8Array(0),
+  };
   const tag = keys.cryptoFor(replica).tag(100, authPayload(unsigned));
   if (!tagOk) tag[0]! ^= 1;
   return { ...unsigned, tag };
 }
 
 function newClient(): Client {
-  return new Client({ id: 100, config, crypto: keys.cryptoFor(100), retransmitTicks: 10, maxRetransmitTicks: 40 });
+  return new Client({
+    id: 100,
+    config,
+    crypto: keys.cryptoFor(100),
+    retransmitTicks: 10,
+    maxRetransmitTicks: 40,
+  });
 }
 
 describe('PBFT client', () => {
@@ -51,7 +65,8 @@ describe('PBFT client', () => {
     const c = newClient();
     c.submit(Uint8Array.of(1), 0);
     const times: number[] = [];
-    for (let t = 1; t <= 200; t++) if (c.step({ kind: 'tick', now: t }).some((a) => a.kind === 'multicast')) times.push(t);
+    for (let t = 1; t <= 200; t++)
+      if (c.step({ kind: 'tick', now: t }).some((a) => a.kind === 'multicast')) times.push(t);
     // Timeouts 10, then 20, 40, 40, ... (ceiling 40).
     expect(times.slice(0, 5)).toEqual([10, 30, 70, 110, 150]);
   });

@@ -36,7 +36,13 @@ export class Group {
     this.services = Array.from({ length: n }, () => new FoldService());
     this.replicas = Array.from(
       { length: n },
-      (_, id) => new Replica({ id, config: this.config, crypto: this.keys.cryptoFor(id), service: this.services[id]! }),
+      (_, id) =>
+        new Replica({
+          id,
+          config: this.config,
+          crypto: this.keys.cryptoFor(id),
+          service: this.services[id]!,
+        }),
     );
     this.clients = clientIds.map(
       (id) => new Client({ id, config: this.config, crypto: this.keys.cryptoFor(id), retransmitTicks: 10 }),
@@ -58,7 +64,8 @@ export class Group {
     for (const a of actions) {
       if (a.kind === 'send') this.wire.push({ from: id, to: a.to, bytes: a.bytes });
       else if (a.kind === 'multicast') {
-        for (let to = 0; to < this.config.n; to++) if (to !== id) this.wire.push({ from: id, to, bytes: a.bytes });
+        for (let to = 0; to < this.config.n; to++)
+          if (to !== id) this.wire.push({ from: id, to, bytes: a.bytes });
       } else if (a.kind === 'reply') this.wire.push({ from: id, to: a.client, bytes: a.bytes });
       else if (a.kind === 'event') this.events.push({ replica: id, event: a.event });
       else if (a.kind === 'execute') {
@@ -74,8 +81,10 @@ export class Group {
 
   onClient(id: number, actions: readonly ClientAction[]): void {
     for (const a of actions) {
-      if (a.kind === 'multicast') for (let to = 0; to < this.config.n; to++) this.wire.push({ from: id, to, bytes: a.bytes });
-      else if (a.kind === 'result') this.results.push({ client: id, timestamp: a.timestamp, result: a.result });
+      if (a.kind === 'multicast')
+        for (let to = 0; to < this.config.n; to++) this.wire.push({ from: id, to, bytes: a.bytes });
+      else if (a.kind === 'result')
+        this.results.push({ client: id, timestamp: a.timestamp, result: a.result });
     }
   }
 
@@ -106,7 +115,8 @@ export class Group {
   tick(ticks = 1): void {
     for (let i = 0; i < ticks; i++) {
       this.now++;
-      for (let id = 0; id < this.config.n; id++) this.onReplica(id, this.replicas[id]!.step({ kind: 'tick', now: this.now }));
+      for (let id = 0; id < this.config.n; id++)
+        this.onReplica(id, this.replicas[id]!.step({ kind: 'tick', now: this.now }));
       for (const c of this.clients) this.onClient(c.id, c.step({ kind: 'tick', now: this.now }));
       this.pump();
     }
@@ -119,7 +129,9 @@ export class Group {
   }
 
   eventsOf(type: ReplicaEvent['type'], replica?: number): ReplicaEvent[] {
-    return this.events.filter((e) => e.event.type === type && (replica === undefined || e.replica === replica)).map((e) => e.event);
+    return this.events
+      .filter((e) => e.event.type === type && (replica === undefined || e.replica === replica))
+      .map((e) => e.event);
   }
 }
 

@@ -7,7 +7,13 @@ import { decode, Group, op } from './harness.ts';
 
 const CLIENT = 100;
 
-function request(g: Group, client: number, timestamp: number, payload: Uint8Array, breakSlots: number[] = []): Request {
+function request(
+  g: Group,
+  client: number,
+  timestamp: number,
+  payload: Uint8Array,
+  breakSlots: number[] = [],
+): Request {
   const unsigned = { client, timestamp, op: payload, auth: [] as Uint8Array[] };
   const auth = g.keys.cryptoFor(client).authenticator(allReplicas(g.config), requestAuthPayload(unsigned));
   for (const s of breakSlots) auth[s] = new Uint8Array(auth[s]!.length);
@@ -36,7 +42,10 @@ function prePrepare(
 function vote(g: Group, kind: 'prepare' | 'commit', pp: PrePrepare, replica: number): Message {
   const unsigned = { kind, view: pp.view, seq: pp.seq, batchDigest: pp.batchDigest, replica, auth: [] };
   const crypto = g.keys.cryptoFor(replica);
-  return { ...unsigned, auth: crypto.authenticator(othersOf(g.config, replica), authPayload(unsigned as Message)) } as Message;
+  return {
+    ...unsigned,
+    auth: crypto.authenticator(othersOf(g.config, replica), authPayload(unsigned as Message)),
+  } as Message;
 }
 
 /** Did backup 1 send a PREPARE for the last input? */
@@ -96,11 +105,22 @@ describe('PRE-PREPARE checks at a backup', () => {
         return { ...pp, auth: pp.auth.map((t) => t.map((b) => b ^ 0xff)) };
       },
     ],
-    ['outside-watermarks', (g) => prePrepare(g, { seq: g.config.watermarkWindow + 1, requests: [request(g, CLIENT, 1, op(1))] })],
-    ['batch-digest-mismatch', (g) => prePrepare(g, { requests: [request(g, CLIENT, 1, op(1))], digest: new Uint8Array(32) })],
+    [
+      'outside-watermarks',
+      (g) => prePrepare(g, { seq: g.config.watermarkWindow + 1, requests: [request(g, CLIENT, 1, op(1))] }),
+    ],
+    [
+      'batch-digest-mismatch',
+      (g) => prePrepare(g, { requests: [request(g, CLIENT, 1, op(1))], digest: new Uint8Array(32) }),
+    ],
     [
       'oversized-batch',
-      (g) => prePrepare(g, { requests: Array.from({ length: g.config.maxBatchRequests + 1 }, (_, i) => request(g, 200 + i, 1, op(i))) }),
+      (g) =>
+        prePrepare(g, {
+          requests: Array.from({ length: g.config.maxBatchRequests + 1 }, (_, i) =>
+            request(g, 200 + i, 1, op(i)),
+          ),
+        }),
     ],
     [
       'duplicate-request-in-batch',
@@ -187,11 +207,19 @@ describe('request authentication inside a batch', () => {
 
 describe('watermarks, checkpoints and truncation', () => {
   it('the primary proposes nothing above the high watermark until a checkpoint is stable', () => {
-    const g = new Group(1, { checkpointInterval: 2, watermarkWindow: 4, maxInFlight: 100, maxBatchRequests: 1 }, 8);
+    const g = new Group(
+      1,
+      { checkpointInterval: 2, watermarkWindow: 4, maxInFlight: 100, maxBatchRequests: 1 },
+      8,
+    );
     g.filter = () => false; // nothing reaches anyone: no checkpoint can become stable
     for (const c of g.clients) g.submit(c.id, op(c.id));
-    for (const p of g.wire.splice(0)) if (p.to === 0) g.onReplica(0, g.replicas[0]!.step({ kind: 'receive', from: p.from, bytes: p.bytes }));
-    const seqs = g.wire.map((p) => decode(p.bytes)).filter((m) => m.kind === 'pre-prepare').map((m) => (m as PrePrepare).seq);
+    for (const p of g.wire.splice(0))
+      if (p.to === 0) g.onReplica(0, g.replicas[0]!.step({ kind: 'receive', from: p.from, bytes: p.bytes }));
+    const seqs = g.wire
+      .map((p) => decode(p.bytes))
+      .filter((m) => m.kind === 'pre-prepare')
+      .map((m) => (m as PrePrepare).seq);
     expect(Math.max(...seqs)).toBe(4);
     expect(g.replicas[0]!.status().highWatermark).toBe(4);
   });
@@ -210,12 +238,20 @@ describe('watermarks, checkpoints and truncation', () => {
       expect(s.logEntries).toBe(0);
       expect(s.checkpointsHeld).toBe(0);
     }
-    expect(g.eventsOf('checkpoint-stable', 0).map((e) => (e as { seq: number }).seq)).toEqual([2, 4, 6, 8, 10]);
+    expect(g.eventsOf('checkpoint-stable', 0).map((e) => (e as { seq: number }).seq)).toEqual([
+      2, 4, 6, 8, 10,
+    ]);
   });
 
   it('ignores a checkpoint with a bad signature', () => {
     const g = new Group(1, { checkpointInterval: 2 });
-    const cp = { kind: 'checkpoint' as const, seq: 2, stateDigest: new Uint8Array(32), replica: 2, signature: new Uint8Array(64) };
+    const cp = {
+      kind: 'checkpoint' as const,
+      seq: 2,
+      stateDigest: new Uint8Array(32),
+      replica: 2,
+      signature: new Uint8Array(64),
+    };
     g.inject(1, 2, cp);
     expect(g.rejections(1)).toContain('bad-signature');
   });
@@ -303,6 +339,8 @@ describe('configuration', () => {
     expect(() => pbftConfig(1, { n: 3 })).toThrow(/3f\+1/);
     expect(() => pbftConfig(1, { checkpointInterval: 4, watermarkWindow: 6 })).toThrow(/multiple/);
     const g = new Group(1);
-    expect(() => new Replica({ id: 4, config: g.config, crypto: g.keys.cryptoFor(0), service: g.services[0]! })).toThrow();
+    expect(
+      () => new Replica({ id: 4, config: g.config, crypto: g.keys.cryptoFor(0), service: g.services[0]! }),
+    ).toThrow();
   });
 });

@@ -2,7 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { authPayload, decodeMessage, encodeBatch, encodeMessage } from '../../../src/core/codec/encode.ts';
 import type { PrePrepare } from '../../../src/core/codec/messages.ts';
-import { prePrepareBatchBytes, prePreparePayload, withAuthenticator } from '../../../src/core/pbft/wire-views.ts';
+import {
+  prePrepareBatchBytes,
+  prePreparePayload,
+  withAuthenticator,
+} from '../../../src/core/pbft/wire-views.ts';
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max });
 const request = fc.record({

@@ -142,7 +142,11 @@ describe('voter basics', () => {
       v.decide(k, k * 10 + 2); // early: the latched channel has not reported yet
       const late = v.offer(k, 'c', cmd(0.2), k * 10 + 3);
       expect(late).toMatchObject({ accepted: true, status: 'monitored', agreed: true });
-      if (late.accepted && late.status === 'monitored' && late.events.some((e) => e.kind === 'reintegrated')) {
+      if (
+        late.accepted &&
+        late.status === 'monitored' &&
+        late.events.some((e) => e.kind === 'reintegrated')
+      ) {
         reintegratedAt = i + 1;
       }
     }

@@ -36,7 +36,7 @@ export class LoopSystem {
   readonly periodMs: number;
   private readonly frontBoards: BoardRuntime[];
 
-  constructor(readonly o: LoopSystemOptions) {
+  constructor(o: LoopSystemOptions) {
     const t = o.topology;
     this.periodMs = 1000 / t.frameRateHz;
     const rng = new Prng(o.seed);

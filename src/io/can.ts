@@ -42,6 +42,7 @@ export interface CanTransportOptions {
 }
 
 export class CanTransport implements Transport {
+  readonly sharedMedium = true;
   readonly self: PeerId;
   readonly peers: readonly PeerId[];
   readonly received$: Observable<Received>;

@@ -38,6 +38,11 @@ export interface Transport {
   readonly self: PeerId;
   /** Peers reachable on this transport. */
   readonly peers: readonly PeerId[];
+  /**
+   * True when one `broadcast` reaches every peer in a single transmission (a bus): a multicast to several
+   * peers is then cheaper as a broadcast that the others ignore. False or absent for point-to-point links.
+   */
+  readonly sharedMedium?: boolean;
   /** Verified messages from peers. Completes when the transport is closed. */
   readonly received$: Observable<Received>;
   /** Link state; replays the current state to new subscribers. */

@@ -193,10 +193,12 @@ export class BoardRuntime {
       service: new FrameLogService(),
     });
     const channel = this.channel;
+    const otherReplicaBoards = t.replicas.filter((r) => r.id !== slot.id).map((r) => r.board);
     const host = new ReplicaHost(
       replica,
       {
         toReplica: (id, bytes) => this.board.send(t.replicas[id]!.board, bytes),
+        toOtherReplicas: (bytes) => this.board.multicast(otherReplicaBoards, bytes),
         toClient: (client, bytes) => {
           const unit = client - principalOf.input(0);
           if (unit < 0 || unit >= t.inputUnits) this.o.counters.add('replica.reply-to-unknown-client');
@@ -255,9 +257,8 @@ export class BoardRuntime {
         retransmitTicks: Math.max(1, Math.round(2 * this.periodMs)),
         maxQueued: 1,
       });
-      const multicast = (bytes: Uint8Array): void => {
-        for (const r of t.replicas) this.board.send(r.board, bytes);
-      };
+      const replicaBoards = t.replicas.map((r) => r.board);
+      const multicast = (bytes: Uint8Array): void => this.board.multicast(replicaBoards, bytes);
       this.inputs.push(new InputUnitHost(u, client, multicast, this.o.counters));
     }
     if (this.inputs.length === 0) return;

@@ -83,6 +83,21 @@ export class Board {
     return this.o.transport.start();
   }
 
+  /**
+   * Send to several boards: on a bus one broadcast (boards that host no consumer ignore it), elsewhere one
+   * message per board.
+   */
+  multicast(boards: readonly string[], bytes: Uint8Array): void {
+    if (this.crashed) return;
+    const others = boards.filter((b) => b !== this.o.name);
+    if (others.length < boards.length) this.send(this.o.name, bytes);
+    if (this.o.transport.sharedMedium && others.length > 1) {
+      if (!this.o.transport.broadcast(bytes)) this.o.counters.add('board.send-dropped');
+      return;
+    }
+    for (const b of others) this.send(b, bytes);
+  }
+
   /** Kill the board: from now on it is silent and deaf. */
   crash(): void {
     this.crashed = true;
@@ -104,16 +119,23 @@ export class Board {
     const fromIndex = this.boardIndex.get(from) ?? -1;
     if (REPLICA_KINDS.has(m.kind)) {
       if (this.roles.replica) this.roles.replica.deliver(fromIndex, m);
-      else this.o.counters.add(`board.misrouted.${m.kind}`);
+      else this.ignored(m.kind);
     } else if (m.kind === 'reply') {
       if (this.roles.input) this.roles.input.onReply(fromIndex, m, this.o.scheduler.now());
-      else this.o.counters.add('board.misrouted.reply');
+      else this.ignored(m.kind);
     } else if (m.kind === 'output') {
       if (this.roles.voter) this.roles.voter.onOutput(m);
-      else this.o.counters.add('board.misrouted.output');
+      else this.ignored(m.kind);
     } else {
       this.o.counters.add(`board.unhandled.${m.kind}`);
     }
+  }
+
+  /** A message for a role this board does not host: a bus broadcast, or misrouted on a point-to-point link. */
+  private ignored(kind: Message['kind']): void {
+    this.o.counters.add(
+      this.o.transport.sharedMedium ? 'board.ignored-broadcast' : `board.misrouted.${kind}`,
+    );
   }
 
   /** Names of the other boards, by index (for the `from` field the core logs). */

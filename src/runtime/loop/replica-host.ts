@@ -11,6 +11,8 @@ import type { Counters } from './counters.ts';
 export interface ReplicaRoutes {
   /** Deliver bytes to replica `id`'s board. */
   toReplica(id: number, bytes: Uint8Array): void;
+  /** Deliver bytes to every other replica's board. */
+  toOtherReplicas(bytes: Uint8Array): void;
   /** Deliver bytes to the board of client (input unit principal) `client`. */
   toClient(client: number, bytes: Uint8Array): void;
 }

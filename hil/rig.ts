@@ -1,6 +1,7 @@
 /**
  * The HIL rig in emulated mode: plant, elevator actuator and pitch sensors in software, closing the loop around
- * a LoopSystem. Each frame: apply the previous frame's voted command to the actuator and advance the plant;
+ * a ControlLoop: by default the single-process LoopSystem, or any other loop through `loop` (the voter's board
+ * of a set of board processes: src/runtime/node/board-loop.ts). Each frame: apply the previous frame's voted command to the actuator and advance the plant;
  * apply due scenario events; sample sensors and stick; start the frame in the system. Records every frame and
  * event, then checks the scenario's assertions.
  */
@@ -12,7 +13,11 @@ import { SensorTriplex } from '../src/core/plant/sensors.ts';
 import { Prng } from '../src/core/prng.ts';
 import type { ChannelEvent, DecisionRecord } from '../src/core/vote/voter.ts';
 import type { Topology } from '../src/runtime/config.ts';
-import { LoopSystem } from '../src/runtime/loop/system.ts';
+import {
+  type ControlLoop,
+  type ControlLoopFactory,
+  inProcessLoopFactory,
+} from '../src/runtime/node/control-loop.ts';
 import type { EventRecord, FrameRecord, Trace } from '../src/runtime/report/trace.ts';
 import type { Scheduler } from '../src/runtime/scheduler.ts';
 import { type AssertionResult, checkAssertions } from './assertions.ts';
@@ -26,6 +31,11 @@ export interface RigOptions {
   readonly logger: Logger;
   /** Virtual time (tests): seeded link delays in ms. Absent: real timers, in-memory links. */
   readonly virtual?: { readonly minDelayMs: number; readonly maxDelayMs: number };
+  /**
+   * Builds the loop the rig closes, given the rig's callbacks. Absent: every board in this process on a memory
+   * hub (LoopSystem), seeded from `seed`.
+   */
+  readonly loop?: ControlLoopFactory;
   /** Called after each frame is recorded (status display). */
   readonly onFrame?: (record: FrameRecord, rig: Rig) => void;
 }
@@ -39,7 +49,7 @@ export interface RigResult {
 }
 
 export class Rig {
-  readonly system: LoopSystem;
+  readonly system: ControlLoop;
   readonly trace: Trace = { frames: [], events: [] };
   readonly totalFrames: number;
   private readonly plant: PitchPlant;
@@ -56,12 +66,17 @@ export class Rig {
 
   constructor(private readonly o: RigOptions) {
     const rng = new Prng(o.seed);
-    this.system = new LoopSystem({
-      topology: o.topology,
-      scheduler: o.scheduler,
-      seed: rng.u32(),
-      logger: o.logger,
-      ...(o.virtual ? { virtual: o.virtual } : {}),
+    const loop =
+      o.loop ??
+      inProcessLoopFactory({
+        topology: o.topology,
+        scheduler: o.scheduler,
+        seed: rng.u32(),
+        logger: o.logger,
+        ...(o.virtual ? { virtual: o.virtual } : {}),
+      });
+    if (o.loop !== undefined) rng.u32(); // the same sensor stream whichever loop is flown
+    this.system = loop({
       onDecision: (rec) => this.decisions.set(rec.frame, rec),
       onChannelEvents: (events) => this.channelEvents(events),
       onChannelCommand: (channel, frame, cmd) => {
@@ -183,34 +198,43 @@ export class Rig {
       const e = this.pendingEvents.shift()!;
       switch (e.kind) {
         case 'channel-fault':
-          this.system.channels[e.channel]?.inject({ kind: e.fault, fromFrame: frame });
-          this.event(frame, 'fault-injected', `channel c${e.channel}: ${e.fault}`);
+          if (this.system.injectChannelFault(e.channel, { kind: e.fault, fromFrame: frame }))
+            this.event(frame, 'fault-injected', `channel c${e.channel}: ${e.fault}`);
+          else this.unreachable(frame, `channel c${e.channel}`);
           break;
         case 'channel-repair':
-          this.system.channels[e.channel]?.clearFault();
-          this.event(frame, 'fault-cleared', `channel c${e.channel} repaired`);
+          if (this.system.clearChannelFault(e.channel))
+            this.event(frame, 'fault-cleared', `channel c${e.channel} repaired`);
+          else this.unreachable(frame, `channel c${e.channel}`);
           break;
         case 'crash-primary': {
           const { primary } = this.system.view();
           const board = this.o.topology.replicas[primary]!.board;
-          this.system.crashBoard(board);
-          this.event(frame, 'board-crashed', `primary r${primary} (board ${board})`);
+          this.crash(frame, board, `primary r${primary} (board ${board})`);
           break;
         }
         case 'crash-backup': {
           const { primary } = this.system.view();
           const backups = this.o.topology.replicas.filter((r) => r.id !== primary);
           const victim = backups.at(-1)!;
-          this.system.crashBoard(victim.board);
-          this.event(frame, 'board-crashed', `backup r${victim.id} (board ${victim.board})`);
+          this.crash(frame, victim.board, `backup r${victim.id} (board ${victim.board})`);
           break;
         }
         case 'crash-board':
-          this.system.crashBoard(e.board);
-          this.event(frame, 'board-crashed', `board ${e.board}`);
+          this.crash(frame, e.board, `board ${e.board}`);
           break;
       }
     }
+  }
+
+  private crash(frame: number, board: string, detail: string): void {
+    if (this.system.crashBoard(board)) this.event(frame, 'board-crashed', detail);
+    else this.unreachable(frame, `board ${board}`);
+  }
+
+  /** A scenario event this loop cannot carry out (a bench with no control path): recorded, never silent. */
+  private unreachable(frame: number, what: string): void {
+    this.event(frame, 'event-not-applied', `${what} cannot be reached from the rig`);
   }
 
   private event(frame: number, kind: string, detail: string): void {

@@ -2,10 +2,12 @@
  * `triplex keys ...`: key set management.
  *
  *   triplex keys gen --out DIR --principals name:id,name:id,... [--force]
+ *   triplex keys gen --out DIR --config FILE [--force]     (every principal of a topology)
  *   triplex keys check --dir DIR
  */
 import { join } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { ConfigError, loadTopology } from '../runtime/config.ts';
 import {
   buildKeyRing,
   generateKeySet,
@@ -17,10 +19,14 @@ import {
   privateKeyPath,
   validatePrincipals,
 } from '../runtime/keyfiles.ts';
+import { topologyPrincipals } from '../runtime/loop/keys.ts';
 
 const USAGE = `usage:
   triplex keys gen --out DIR --principals name:id,name:id,... [--force]
       write one private key file per principal (DIR/<name>.key, mode 0600) and DIR/${PUBLIC_FILE_NAME}
+  triplex keys gen --out DIR --config FILE [--force]
+      the same for every principal of a topology (replica-N, channel-N, input-N, voter-N): what
+      \`triplex node --keys DIR\` loads; copy public.json and a board's own .key files to each board
   triplex keys check --dir DIR
       load DIR/${PUBLIC_FILE_NAME} and every private key file it lists, and derive their MAC keys`;
 
@@ -47,14 +53,32 @@ async function keysGen(argv: string[]): Promise<number> {
   const parsed = parse(argv, {
     out: { type: 'string' },
     principals: { type: 'string' },
+    config: { type: 'string' },
     force: { type: 'boolean', default: false },
   });
   if (!parsed.ok) return usageError(parsed.message);
-  const { out, principals, force } = parsed.values as { out?: string; principals?: string; force: boolean };
+  const { out, principals, config, force } = parsed.values as {
+    out?: string;
+    principals?: string;
+    config?: string;
+    force: boolean;
+  };
   if (out === undefined || out === '') return usageError('--out DIR is required');
-  if (principals === undefined || principals === '')
-    return usageError('--principals name:id,... is required');
-  const list = parsePrincipals(principals);
+  if (config !== undefined && principals !== undefined)
+    return usageError('give --config FILE or --principals, not both');
+  let list: PrincipalsResult;
+  if (config !== undefined) {
+    try {
+      list = { ok: true, principals: topologyPrincipals(loadTopology(config)) };
+    } catch (err) {
+      if (err instanceof ConfigError) return usageError(err.message);
+      throw err;
+    }
+  } else {
+    if (principals === undefined || principals === '')
+      return usageError('--principals name:id,... or --config FILE is required');
+    list = parsePrincipals(principals);
+  }
   if (!list.ok) return usageError(list.message);
 
   try {

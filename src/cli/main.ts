@@ -10,8 +10,12 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'run the simulated laptop mode (default scenario); --help for options',
     load: async () => (await import('./sim.ts')).simCommand,
   },
+  node: {
+    summary: 'run one board as its own process on its real links (--config FILE --board NAME); --help',
+    load: async () => (await import('./node.ts')).nodeCommand,
+  },
   keys: {
-    summary: 'keys gen --out DIR --principals name:id,... | keys check --dir DIR',
+    summary: 'keys gen --out DIR (--config FILE | --principals name:id,...) | keys check --dir DIR',
     load: async () => (await import('./keys.ts')).keysCommand,
   },
   ports: {

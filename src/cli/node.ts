@@ -1,0 +1,247 @@
+/**
+ * `triplex node --config FILE --board NAME`: the roles of one board as a process of its own, on the board's real
+ * links (serial mesh, CAN bus, UDP). With `--rig emulated` on the board that hosts the voter and the input units,
+ * the emulated HIL rig (plant, sensors, actuator) runs in this process and flies the default scenario, writing a
+ * report like `triplex sim` when given `--out`.
+ *
+ * Exit codes: 0 stopped cleanly (or, with --rig, every assertion held), 1 the scenario failed, 2 bad command
+ * line, config, key files or a missing port.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import pino, { type Logger } from 'pino';
+import { defaultScenario, type Scenario } from '../../hil/scenario.ts';
+import type { Transport } from '../io/transport.ts';
+import { ConfigError, loadTopology, type Topology } from '../runtime/config.ts';
+import { KeyFileError } from '../runtime/keyfiles.ts';
+import type { BoardKeys } from '../runtime/loop/keys.ts';
+import { BoardControlLoop, rigBoard } from '../runtime/node/board-loop.ts';
+import { BoardNode } from '../runtime/node/board-node.ts';
+import { loadBoardKeys } from '../runtime/node/keys.ts';
+import { createBoardTransport } from '../runtime/node/transports.ts';
+import { warmUp } from '../runtime/node/warm-up.ts';
+import { RealScheduler } from '../runtime/scheduler.ts';
+import { flyScenario } from './sim.ts';
+
+const HELP = `usage: triplex node --config FILE --board NAME [options]
+  --config FILE        topology (serial, can or udp links)
+  --board NAME         the board this process runs
+  --keys DIR           key directory (default ./keys): public.json and this board's private key files,
+                       written by \`triplex keys gen --config FILE --out DIR\`
+  --log-level LEVEL    fatal, error, warn, info (default), debug, trace, silent
+  --log-file FILE      write logs to FILE instead of stderr
+  --status-every S     a status line in the log every S seconds (default 10; 0: none)
+  --seed N             seed of this board's channel fault behaviours (default 1)
+  --no-pace            do not pace serial writes at the baud rate (pseudo-terminals deliver instantly)
+  --rig emulated       on the voter's board: run the emulated HIL rig here and fly the default scenario
+  --duration S         with --rig: seconds of flight (default 20)
+  --out DIR            with --rig: report folder (summary.json, trace.csv, report.html)
+  --json               with --rig: print the summary as JSON
+  --no-status          with --rig: no live status display`;
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+interface NodeArgs {
+  config: string;
+  board: string;
+  keys: string;
+  logLevel: string;
+  logFile: string | undefined;
+  statusEveryS: number;
+  seed: number;
+  rig: boolean;
+  duration: number;
+  out: string | undefined;
+  json: boolean;
+  status: boolean;
+  pace: boolean;
+}
+
+function parse(argv: string[]): NodeArgs | string {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        board: { type: 'string' },
+        keys: { type: 'string' },
+        'log-level': { type: 'string' },
+        'log-file': { type: 'string' },
+        'status-every': { type: 'string' },
+        seed: { type: 'string' },
+        rig: { type: 'string' },
+        duration: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean' },
+        'no-status': { type: 'boolean' },
+        'no-pace': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (values.help) return '';
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  if (str('config') === undefined) return '--config FILE is required';
+  if (str('board') === undefined) return '--board NAME is required';
+  const level = str('log-level') ?? 'info';
+  if (!LEVELS.includes(level)) return `--log-level must be one of ${LEVELS.join(', ')}; got '${level}'`;
+  const num = (k: string, fallback: number, min: number): number | string => {
+    const v = str(k);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    return Number.isFinite(n) && n >= min ? n : `--${k} must be a number >= ${min}, got '${v}'`;
+  };
+  const statusEveryS = num('status-every', 10, 0);
+  const seed = num('seed', 1, 0);
+  const duration = num('duration', 20, 0.1);
+  for (const x of [statusEveryS, seed, duration]) if (typeof x === 'string') return x;
+  const rig = str('rig');
+  if (rig !== undefined && rig !== 'emulated') return `--rig must be 'emulated', got '${rig}'`;
+  if (rig === undefined) {
+    for (const k of ['duration', 'out', 'json', 'no-status']) {
+      if (values[k] !== undefined) return `--${k} needs --rig emulated`;
+    }
+  }
+  return {
+    config: str('config')!,
+    board: str('board')!,
+    keys: resolve(str('keys') ?? 'keys'),
+    logLevel: level,
+    logFile: str('log-file'),
+    statusEveryS: statusEveryS as number,
+    seed: seed as number,
+    rig: rig === 'emulated',
+    duration: duration as number,
+    out: str('out') === undefined ? undefined : resolve(str('out')!),
+    json: values.json === true,
+    status: values['no-status'] !== true,
+    pace: values['no-pace'] !== true,
+  };
+}
+
+function fail(message: string): number {
+  process.stderr.write(`triplex node: ${message}\n`);
+  return 2;
+}
+
+interface Prepared {
+  topology: Topology;
+  keys: BoardKeys;
+  transport: Transport;
+}
+
+/** Config, keys and transport: every way they can be wrong is a clear message and exit code 2. */
+async function prepare(args: NodeArgs): Promise<Prepared | string> {
+  try {
+    const topology = loadTopology(args.config);
+    if (!topology.boards.some((b) => b.name === args.board)) {
+      return `${topology.file}: boards: no board named '${args.board}' (have ${topology.boards.map((b) => b.name).join(', ')})`;
+    }
+    if (args.rig) {
+      const local = rigBoard(topology);
+      if (local !== args.board) return `--rig runs on the voter's board '${local}', not '${args.board}'`;
+    }
+    const keys = await loadBoardKeys(args.keys, topology, args.board);
+    const transport = createBoardTransport(topology, args.board, { pace: args.pace });
+    return { topology, keys, transport };
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof KeyFileError) return e.message;
+    throw e;
+  }
+}
+
+function makeLogger(args: NodeArgs): Logger {
+  const dest = args.logFile
+    ? pino.destination({ dest: args.logFile, sync: false, mkdir: true })
+    : pino.destination(2);
+  return pino({ level: args.logLevel, base: { board: args.board, pid: process.pid } }, dest);
+}
+
+export async function nodeCommand(argv: string[]): Promise<number> {
+  const args = parse(argv);
+  if (typeof args === 'string') {
+    if (args === '') {
+      process.stdout.write(`${HELP}\n`);
+      return 0;
+    }
+    process.stderr.write(`triplex node: ${args}\n${HELP}\n`);
+    return 2;
+  }
+  const prepared = await prepare(args);
+  if (typeof prepared === 'string') return fail(prepared);
+  const logger = makeLogger(args);
+  return args.rig ? await runRig(args, prepared, logger) : await runBoard(args, prepared, logger);
+}
+
+/** A board without the rig: runs until SIGTERM/SIGINT, or the parent's stop, or the parent going away. */
+async function runBoard(args: NodeArgs, p: Prepared, logger: Logger): Promise<number> {
+  const warmMs = await warmUp(p.topology);
+  logger.debug({ warmMs: Math.round(warmMs) }, 'warmed up');
+  const node = new BoardNode({
+    topology: p.topology,
+    board: args.board,
+    transport: p.transport,
+    scheduler: new RealScheduler(),
+    keys: p.keys,
+    logger,
+    seed: args.seed,
+    statusEveryMs: args.statusEveryS * 1000,
+  });
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((r) => {
+    stop = r;
+  });
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  if (process.send !== undefined) {
+    node.attachParent(process, 1000, stop);
+    process.once('disconnect', stop); // the parent died: do not fly on alone
+  }
+  await node.start();
+  logger.info({ config: p.topology.file, budget: p.topology.budget.summary }, 'board started');
+  await stopped;
+  await node.close();
+  logger.flush();
+  if (process.connected) process.disconnect();
+  return 0;
+}
+
+/** The voter's board with the emulated rig: flies the scenario and reports like `triplex sim`. */
+async function runRig(args: NodeArgs, p: Prepared, logger: Logger): Promise<number> {
+  const out = args.out ?? resolve(join('reports', `node-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  mkdirSync(out, { recursive: true });
+  // No control path reaches the other boards from here: fly the pilot steps only, and say so.
+  const full = defaultScenario(args.duration, 'backup');
+  const scenario: Scenario = {
+    ...full,
+    name: 'pilot-steps',
+    description: `${full.description.split(';')[0]} (bench: faults are injected on the boards, not from the rig)`,
+    events: [],
+  };
+  return await flyScenario(p.topology, {
+    command: 'triplex node',
+    scenario,
+    seed: args.seed,
+    out,
+    json: args.json,
+    status: args.status,
+    logger,
+    logFile: args.logFile ?? '(stderr)',
+    replay: `triplex node --config ${args.config} --board ${args.board} --rig emulated --duration ${args.duration} --seed ${args.seed}`,
+    loop: (scheduler) => (callbacks) =>
+      new BoardControlLoop({
+        ...callbacks,
+        topology: p.topology,
+        transport: p.transport,
+        scheduler,
+        keys: p.keys,
+        logger,
+        seed: args.seed,
+      }),
+    afterFlight: async () => ({ links: { [args.board]: p.transport.stats() } }),
+  });
+}

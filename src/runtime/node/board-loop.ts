@@ -1,0 +1,179 @@
+/**
+ * The control loop seen from the one board that hosts the voter and the input units, with every other board in
+ * its own process (`triplex node`) on real links. The rig runs here, next to the actuator:
+ *
+ * - channel outputs for the trace are the authentic OUTPUTs the voter receives (an actuator readback, not what a
+ *   channel claims it sent);
+ * - the view and primary are learnt from authentic REPLYs: the highest view that f+1 replicas have replied in;
+ * - fault injection and crashes go through `RemoteBoards` when there is one (the parent of `triplex sim
+ *   --processes` controls its children); a bench board has none and says so (`canInjectFaults` false).
+ */
+import type { Logger } from 'pino';
+import { authPayload } from '../../core/codec/encode.ts';
+import type { Message, Output, Reply } from '../../core/codec/messages.ts';
+import { Prng } from '../../core/prng.ts';
+import type { ChannelHealth } from '../../core/vote/voter.ts';
+import type { Transport } from '../../io/transport.ts';
+import { ConfigError, type Topology } from '../config.ts';
+import { type BoardCallbacks, BoardRuntime, inputUnitBoard } from '../loop/board-runtime.ts';
+import type { ChannelFault } from '../loop/channel-fault.ts';
+import { commandFromFields } from '../loop/command-codec.ts';
+import { Counters } from '../loop/counters.ts';
+import type { BoardKeys } from '../loop/keys.ts';
+import { principalOf } from '../loop/principals.ts';
+import type { Scheduler } from '../scheduler.ts';
+import type { ControlLoop, FrameSamples } from './control-loop.ts';
+
+/** Control of the boards in other processes (fault injection, crashes, liveness). */
+export interface RemoteBoards {
+  injectChannelFault(board: string, fault: ChannelFault): boolean;
+  clearChannelFault(board: string): boolean;
+  crashBoard(board: string): boolean;
+  alive(board: string): boolean;
+}
+
+export interface BoardLoopOptions extends BoardCallbacks {
+  readonly topology: Topology;
+  readonly transport: Transport;
+  readonly scheduler: Scheduler;
+  readonly keys: BoardKeys;
+  readonly logger: Logger;
+  readonly seed: number;
+  readonly remote?: RemoteBoards;
+}
+
+/** The board that must host the rig: the voter's, which must also host every input unit. */
+export function rigBoard(t: Topology): string {
+  const board = t.voters[0]!.board;
+  for (let u = 0; u < t.inputUnits; u++) {
+    if (inputUnitBoard(t, u) !== board) {
+      throw new ConfigError(
+        t.file,
+        'boards',
+        `the rig runs on the voter's board '${board}', which must host every input unit (unit ${u} is on '${inputUnitBoard(t, u)}')`,
+      );
+    }
+  }
+  return board;
+}
+
+export class BoardControlLoop implements ControlLoop {
+  readonly runtime: BoardRuntime;
+  readonly counters = new Counters();
+  readonly periodMs: number;
+  /** Latest authentic view each replica replied in. */
+  private readonly replyViews: number[];
+  private currentView = 0;
+
+  constructor(private readonly o: BoardLoopOptions) {
+    const t = o.topology;
+    this.periodMs = 1000 / t.frameRateHz;
+    this.replyViews = t.replicas.map(() => 0);
+    this.runtime = new BoardRuntime({
+      topology: t,
+      board: rigBoard(t),
+      transport: o.transport,
+      scheduler: o.scheduler,
+      keys: o.keys,
+      logger: o.logger,
+      counters: this.counters,
+      rng: new Prng(o.seed),
+      ...(o.onDecision ? { onDecision: o.onDecision } : {}),
+      ...(o.onChannelEvents ? { onChannelEvents: o.onChannelEvents } : {}),
+    });
+    this.tapRoles();
+  }
+
+  get canInjectFaults(): boolean {
+    return this.o.remote !== undefined;
+  }
+
+  start(): Promise<void> {
+    return this.runtime.start();
+  }
+
+  frameTime(frame: number): number {
+    return frame * this.periodMs;
+  }
+
+  startFrame(frame: number, samples: FrameSamples): void {
+    this.runtime.startFrame(frame, samples);
+  }
+
+  view(): { view: number; primary: number } {
+    return { view: this.currentView, primary: this.currentView % this.o.topology.replicas.length };
+  }
+
+  injectChannelFault(channel: number, fault: ChannelFault): boolean {
+    const board = this.o.topology.channels[channel]?.board;
+    return board !== undefined && (this.o.remote?.injectChannelFault(board, fault) ?? false);
+  }
+
+  clearChannelFault(channel: number): boolean {
+    const board = this.o.topology.channels[channel]?.board;
+    return board !== undefined && (this.o.remote?.clearChannelFault(board) ?? false);
+  }
+
+  crashBoard(board: string): boolean {
+    return this.o.remote?.crashBoard(board) ?? false;
+  }
+
+  channelRunning(channel: number): boolean {
+    const board = this.o.topology.channels[channel]?.board;
+    if (board === undefined) return false;
+    // Without a control path, a channel that still reaches the voter counts as running.
+    if (this.o.remote === undefined) return !(this.voterHealth()[channel]?.consecutiveSilent ?? 0);
+    return this.o.remote.alive(board);
+  }
+
+  voterHealth(): readonly ChannelHealth[] {
+    return this.runtime.voter?.voter.health() ?? [];
+  }
+
+  close(): Promise<void> {
+    return this.runtime.close();
+  }
+
+  /** Wrap the voter and input roles to observe authentic outputs and replies on their way in. */
+  private tapRoles(): void {
+    const roles = this.runtime.board.roles;
+    const voter = roles.voter;
+    if (voter === undefined) throw new Error(`board '${this.runtime.name}' has no voter`);
+    roles.voter = {
+      onOutput: (m) => {
+        voter.onOutput(m);
+        this.observeOutput(m);
+      },
+    };
+    const input = roles.input;
+    if (input === undefined) throw new Error(`board '${this.runtime.name}' has no input units`);
+    roles.input = {
+      onReply: (from, m, now) => {
+        input.onReply(from, m, now);
+        if (m.kind === 'reply') this.observeReply(m);
+      },
+    };
+  }
+
+  private observeOutput(m: Output): void {
+    const ring = this.o.keys.ring(principalOf.voter(0));
+    if (!this.o.topology.channels[m.channel]) return;
+    if (!ring.verify(principalOf.channel(m.channel), authPayload(m as Message), m.tag)) return;
+    const command = commandFromFields(m.discrete, m.analog);
+    if (command !== undefined) this.o.onChannelCommand?.(m.channel, m.frame, command);
+  }
+
+  private observeReply(m: Reply): void {
+    const t = this.o.topology;
+    const unit = m.client - principalOf.input(0);
+    if (unit < 0 || unit >= t.inputUnits || m.replica >= t.replicas.length) return;
+    const ring = this.o.keys.ring(m.client);
+    if (!ring.verify(principalOf.replica(m.replica), authPayload(m as Message), m.tag)) return;
+    if (m.view <= this.replyViews[m.replica]!) return;
+    this.replyViews[m.replica] = m.view;
+    // The highest view at least f+1 replicas (so at least one correct one) have replied in.
+    const sorted = [...this.replyViews].sort((a, b) => b - a);
+    const view = sorted[t.f]!;
+    if (view > this.currentView) this.currentView = view;
+  }
+}

@@ -1,0 +1,358 @@
+/**
+ * Board processes on a laptop (`triplex sim --processes`): every board but the rig's runs as a child
+ * `triplex node` process, joined to the others by pseudo-terminal pairs made with socat (a serial mesh: one pair
+ * per link) or by the emulated CAN bus (run here, presenting each board an SLCAN adapter on a pty). A fresh key
+ * set is generated for the run. The rig's own board is built by the caller on `topology` (rewritten to the pty
+ * paths) with `createBoardTransport`.
+ *
+ * Children are real processes. They are always killed: `close()` sends SIGTERM, then SIGKILL after a grace
+ * period; a child whose parent vanishes exits on its own (the IPC channel disconnects).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import { type EmulatedBusSetup, startEmulatedCanBus } from '../../io/can-emu.ts';
+import { PtyPair } from '../../io/pty.ts';
+import { type LinkConfig, parseTopology, type Topology, type TopologyFile } from '../config.ts';
+import { generateKeySet } from '../keyfiles.ts';
+import type { ChannelFault } from '../loop/channel-fault.ts';
+import { topologyPrincipals } from '../loop/keys.ts';
+import type { RemoteBoards } from './board-loop.ts';
+import { type BoardStatus, type FromBoard, parseFromBoard, type ToBoard } from './ipc.ts';
+
+export type ClusterLink = 'serial' | 'can';
+
+export interface ClusterOptions {
+  /** The topology to run; its links are replaced by pty links of the chosen kind. */
+  readonly topology: Topology;
+  readonly link: ClusterLink;
+  /** Board that stays in this process (the rig's). */
+  readonly localBoard: string;
+  /** Scratch directory for ptys, the rewritten config and the key set (created; removed by the caller). */
+  readonly workDir: string;
+  /** Where each child writes its log (node-<board>.log). */
+  readonly logDir: string;
+  readonly logLevel: string;
+  readonly seed: number;
+  readonly logger: Logger;
+  /** How long the children may take to bring their links up (ms, default 20000). */
+  readonly readyTimeoutMs?: number;
+  /** Serial baud rate of generated links (default 921600). */
+  readonly baud?: number;
+  /** Pace serial writes at the baud rate (default true; false passes --no-pace to the boards). */
+  readonly pace?: boolean;
+}
+
+interface Child {
+  readonly board: string;
+  readonly process: ChildProcess;
+  readonly stderr: string[];
+  ready: boolean;
+  exited: boolean;
+  last: BoardStatus | undefined;
+  final: BoardStatus | undefined;
+}
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+/** Lines of a child's stderr kept for error messages. */
+const STDERR_LINES = 40;
+
+/** A clear error when socat is not installed (the pty pairs need it). */
+export function requireSocat(): void {
+  const r = spawnSync('socat', ['-V'], { stdio: 'ignore' });
+  if (r.error !== undefined) {
+    throw new Error(
+      `socat is needed for board processes joined by pseudo-terminals but could not be run (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}): install it (apt-get install socat, brew install socat)`,
+    );
+  }
+}
+
+/** The node arguments that run the triplex CLI in a process of its own, through tsx (as bin/triplex.mjs does). */
+export function triplexCommand(args: readonly string[]): { command: string; args: string[] } {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return { command: process.execPath, args: ['--import', tsx, MAIN, ...args] };
+}
+
+export class ProcessCluster implements RemoteBoards {
+  private readonly children = new Map<string, Child>();
+  private readonly pairs: PtyPair[] = [];
+  private bus: EmulatedBusSetup | undefined;
+  private closing = false;
+  /** Last resort when this process exits without close() (an uncaught error): kill children and socat now. */
+  private readonly killAllSync = (): void => {
+    for (const c of this.children.values()) if (!c.exited) c.process.kill('SIGKILL');
+    for (const p of this.pairs) if (p.pid !== undefined) killQuietly(p.pid);
+  };
+
+  private constructor(
+    private readonly o: ClusterOptions,
+    /** The run's topology: links rewritten to the pty paths. */
+    readonly topology: Topology,
+    readonly configFile: string,
+    readonly keysDir: string,
+  ) {}
+
+  /** Sets up links and keys, spawns the board processes and waits until every one reports its links up. */
+  static async start(o: ClusterOptions): Promise<ProcessCluster> {
+    requireSocat();
+    mkdirSync(o.workDir, { recursive: true, mode: 0o700 });
+    mkdirSync(o.logDir, { recursive: true });
+    const keysDir = join(o.workDir, 'keys');
+    await generateKeySet(
+      keysDir,
+      topologyPrincipals(o.topology).map((p) => ({ id: p.id, name: p.name })),
+    );
+    const partial = new ProcessCluster(o, o.topology, '', keysDir);
+    process.on('exit', partial.killAllSync);
+    try {
+      const links = await partial.makeLinks();
+      const file = join(o.workDir, 'config.json');
+      const raw: TopologyFile = { ...stripResolved(o.topology), links };
+      writeFileSync(file, `${JSON.stringify(raw, null, 2)}\n`);
+      const cluster = new ProcessCluster(o, parseTopology(raw, file), file, keysDir);
+      cluster.pairs.push(...partial.pairs);
+      cluster.bus = partial.bus;
+      partial.pairs.length = 0;
+      partial.bus = undefined;
+      process.off('exit', partial.killAllSync);
+      process.on('exit', cluster.killAllSync);
+      try {
+        cluster.spawnAll();
+        await cluster.waitReady(o.readyTimeoutMs ?? 20_000);
+      } catch (e) {
+        await cluster.close();
+        throw e;
+      }
+      return cluster;
+    } catch (e) {
+      await partial.close();
+      throw e;
+    }
+  }
+
+  /** Boards running as child processes. */
+  get boards(): string[] {
+    return [...this.children.keys()];
+  }
+
+  pid(board: string): number | undefined {
+    return this.children.get(board)?.process.pid;
+  }
+
+  /** Pty path of `board`'s end of the serial link to `peer` (serial clusters only). */
+  devicePath(board: string, peer: string): string | undefined {
+    for (const l of this.topology.links) {
+      if (l.type === 'serial' && l.between.includes(board) && l.between.includes(peer))
+        return l.devices[board];
+    }
+    return undefined;
+  }
+
+  /** How a child ended (undefined while it runs): SIGKILL for a crash, code 0 for a clean stop. */
+  exitOf(board: string): { code: number | null; signal: NodeJS.Signals | null } | undefined {
+    const c = this.children.get(board);
+    if (c === undefined || !c.exited) return undefined;
+    return { code: c.process.exitCode, signal: c.process.signalCode };
+  }
+
+  alive(board: string): boolean {
+    const c = this.children.get(board);
+    return c !== undefined && !c.exited;
+  }
+
+  injectChannelFault(board: string, fault: ChannelFault): boolean {
+    return this.send(board, { type: 'fault', fault });
+  }
+
+  clearChannelFault(board: string): boolean {
+    return this.send(board, { type: 'repair' });
+  }
+
+  /** A real crash: SIGKILL, no chance to close anything. */
+  crashBoard(board: string): boolean {
+    const c = this.children.get(board);
+    if (c === undefined || c.exited) return false;
+    c.process.kill('SIGKILL');
+    return true;
+  }
+
+  /** Latest status each child reported (final if it stopped cleanly). */
+  statuses(): Record<string, BoardStatus | { exited: true }> {
+    const out: Record<string, BoardStatus | { exited: true }> = {};
+    for (const c of this.children.values()) {
+      const s = c.final ?? c.last;
+      out[c.board] = s ?? { exited: true };
+    }
+    return out;
+  }
+
+  /** Stop every child (SIGTERM, then SIGKILL after `graceMs`), then the links. Idempotent; never throws. */
+  async close(graceMs = 3000): Promise<void> {
+    this.closing = true;
+    process.off('exit', this.killAllSync);
+    await Promise.all([...this.children.values()].map((c) => stopChild(c, graceMs)));
+    this.bus?.bus.close();
+    await this.bus?.close().catch(() => undefined);
+    this.bus = undefined;
+    await Promise.all(this.pairs.splice(0).map((p) => p.close().catch(() => undefined)));
+  }
+
+  private send(board: string, m: ToBoard): boolean {
+    const c = this.children.get(board);
+    if (c === undefined || c.exited || !c.process.connected) return false;
+    try {
+      return c.process.send(m);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Pty links for the run: the topology's own links when of the chosen kind, else a generated mesh or bus. */
+  private async makeLinks(): Promise<LinkConfig[]> {
+    const t = this.o.topology;
+    const names = t.boards.map((b) => b.name);
+    if (this.o.link === 'can') {
+      const own = t.links.find((l) => l.type === 'can');
+      const bitrate = own?.bitrate ?? 1_000_000;
+      const dataBitrate = own?.dataBitrate;
+      this.bus = await startEmulatedCanBus(
+        join(this.o.workDir, 'can'),
+        names,
+        dataBitrate ? { bitrate, dataBitrate } : { bitrate },
+      );
+      return [
+        {
+          type: 'can',
+          driver: 'emulated',
+          bitrate,
+          ...(dataBitrate ? { dataBitrate } : {}),
+          devices: { ...this.bus.paths },
+          baseId: own?.baseId ?? 0x100,
+        },
+      ];
+    }
+    const own = t.links.filter((l): l is Extract<LinkConfig, { type: 'serial' }> => l.type === 'serial');
+    const pairs: [string, string, number][] =
+      own.length > 0
+        ? own.map((l) => [l.between[0], l.between[1], l.baud])
+        : names.flatMap((a, i) =>
+            names.slice(i + 1).map((b): [string, string, number] => [a, b, this.o.baud ?? 921_600]),
+          );
+    const links: LinkConfig[] = [];
+    for (const [i, [a, b, baud]] of pairs.entries()) {
+      const pair = await PtyPair.open(join(this.o.workDir, `l${i}-${a}`), join(this.o.workDir, `l${i}-${b}`));
+      this.pairs.push(pair);
+      links.push({ type: 'serial', between: [a, b], devices: { [a]: pair.a, [b]: pair.b }, baud });
+    }
+    return links;
+  }
+
+  private spawnAll(): void {
+    for (const b of this.topology.boards) {
+      if (b.name === this.o.localBoard) continue;
+      const { command, args } = triplexCommand([
+        'node',
+        '--config',
+        this.configFile,
+        '--board',
+        b.name,
+        '--keys',
+        this.keysDir,
+        '--log-level',
+        this.o.logLevel,
+        '--log-file',
+        join(this.o.logDir, `node-${b.name}.log`),
+        '--seed',
+        String(this.o.seed),
+        ...(this.o.pace === false ? ['--no-pace'] : []),
+      ]);
+      const proc = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], cwd: ROOT });
+      const child: Child = {
+        board: b.name,
+        process: proc,
+        stderr: [],
+        ready: false,
+        exited: false,
+        last: undefined,
+        final: undefined,
+      };
+      proc.stderr?.setEncoding('utf8');
+      proc.stderr?.on('data', (s: string) => {
+        child.stderr.push(...s.split('\n').filter((l) => l !== ''));
+        child.stderr.splice(0, Math.max(0, child.stderr.length - STDERR_LINES));
+      });
+      proc.on('message', (raw) => this.onMessage(child, raw));
+      proc.on('exit', (code, signal) => {
+        child.exited = true;
+        if (!this.closing) {
+          this.o.logger.warn({ board: b.name, code, signal }, 'board process exited');
+        }
+      });
+      proc.on('error', (e) => this.o.logger.error({ board: b.name, err: e.message }, 'board process error'));
+      this.children.set(b.name, child);
+    }
+  }
+
+  private onMessage(child: Child, raw: unknown): void {
+    const m: FromBoard | undefined = parseFromBoard(raw);
+    if (m === undefined) return;
+    if (m.type === 'ready') child.ready = true;
+    else if (m.type === 'status') child.last = m.status;
+    else child.final = m.status;
+  }
+
+  private async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let i = 0; i < 100_000; i++) {
+      const children = [...this.children.values()];
+      const dead = children.find((c) => c.exited);
+      if (dead !== undefined) {
+        throw new Error(
+          `board process '${dead.board}' exited during start (code ${dead.process.exitCode}):\n  ${dead.stderr.join('\n  ')}`,
+        );
+      }
+      if (children.every((c) => c.ready)) return;
+      if (Date.now() > deadline) {
+        const waiting = children.filter((c) => !c.ready).map((c) => c.board);
+        throw new Error(`board processes not ready within ${timeoutMs} ms: ${waiting.join(', ')}`);
+      }
+      await sleep(20);
+    }
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+async function stopChild(c: Child, graceMs: number): Promise<void> {
+  if (c.exited) return;
+  const exited = new Promise<void>((r) => c.process.once('exit', () => r()));
+  // Ask over IPC first (the child then sends its final status), and signal as well.
+  try {
+    if (c.process.connected) c.process.send({ type: 'stop' } satisfies ToBoard);
+  } catch {
+    // already gone
+  }
+  c.process.kill('SIGTERM');
+  await Promise.race([exited, sleep(graceMs)]);
+  if (!c.exited) {
+    c.process.kill('SIGKILL');
+    await Promise.race([exited, sleep(1000)]);
+  }
+}
+
+/** The file form of a resolved topology (drops the fields the loader computes). */
+function stripResolved(t: Topology): TopologyFile {
+  const { file: _f, replicas: _r, channels: _c, voters: _v, inputs: _i, budget: _b, ...rest } = t;
+  return rest;
+}

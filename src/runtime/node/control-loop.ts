@@ -1,0 +1,78 @@
+/**
+ * The control loop as the plant side (the HIL rig) sees it: start a frame with the sampled inputs, hear the
+ * voter's decisions and the channels' outputs through BoardCallbacks, and reach into the boards for fault
+ * injection. Two implementations: every board in this process (`inProcessLoop`, the laptop's LoopSystem), or
+ * only the voter/input board here and the others in their own processes (`BoardControlLoop`, board-loop.ts).
+ */
+import type { ChannelHealth } from '../../core/vote/voter.ts';
+import type { BoardCallbacks } from '../loop/board-runtime.ts';
+import type { ChannelFault } from '../loop/channel-fault.ts';
+import type { Counters } from '../loop/counters.ts';
+import { LoopSystem, type LoopSystemOptions } from '../loop/system.ts';
+
+export type FrameSamples = readonly { stick: number; pitch: number | null }[];
+
+export interface ControlLoop {
+  readonly periodMs: number;
+  /** Counters of the boards in this process. */
+  readonly counters: Counters;
+  /** Whether channel faults and board crashes can be injected (false on a bench with no control path). */
+  readonly canInjectFaults: boolean;
+  start(): Promise<void>;
+  /** Time at which frame k starts (scheduler ms). */
+  frameTime(frame: number): number;
+  /** Frame k starts now: input units submit their samples and the voter arms the frame's deadline. */
+  startFrame(frame: number, samples: FrameSamples): void;
+  /** The current view and primary, as far as this side knows. */
+  view(): { view: number; primary: number };
+  /** Make channel c Byzantine; false when it cannot be reached. */
+  injectChannelFault(channel: number, fault: ChannelFault): boolean;
+  clearChannelFault(channel: number): boolean;
+  /** Kill a board as a process crash would; false when it cannot be reached. */
+  crashBoard(board: string): boolean;
+  /** Whether channel c's process/role is still running. */
+  channelRunning(channel: number): boolean;
+  voterHealth(): readonly ChannelHealth[];
+  close(): Promise<void>;
+}
+
+/** A ControlLoop factory: the rig passes its callbacks when it builds the loop. */
+export type ControlLoopFactory = (callbacks: BoardCallbacks) => ControlLoop;
+
+/** The single-process laptop system (every board on a memory hub) as a ControlLoop. */
+export function inProcessLoop(system: LoopSystem): ControlLoop {
+  return {
+    periodMs: system.periodMs,
+    counters: system.counters,
+    canInjectFaults: true,
+    start: () => system.start(),
+    frameTime: (frame) => system.frameTime(frame),
+    startFrame: (frame, samples) => system.startFrame(frame, samples),
+    view: () => system.view(),
+    injectChannelFault: (channel, fault) => {
+      const host = system.channels[channel];
+      host?.inject(fault);
+      return host !== undefined;
+    },
+    clearChannelFault: (channel) => {
+      const host = system.channels[channel];
+      host?.clearFault();
+      return host !== undefined;
+    },
+    crashBoard: (board) => {
+      if (!system.boards.has(board)) return false;
+      system.crashBoard(board);
+      return true;
+    },
+    channelRunning: (channel) => system.channels[channel]?.running ?? false,
+    voterHealth: () => system.voter.voter.health(),
+    close: () => system.close(),
+  };
+}
+
+/** A factory for the in-process system; `options` without the callbacks the rig supplies. */
+export function inProcessLoopFactory(
+  options: Omit<LoopSystemOptions, keyof BoardCallbacks>,
+): ControlLoopFactory {
+  return (callbacks) => inProcessLoop(new LoopSystem({ ...options, ...callbacks }));
+}

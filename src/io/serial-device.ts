@@ -69,7 +69,7 @@ export class SerialDevice {
   private op: Promise<void> = Promise.resolve();
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
-  private paceTimer: NodeJS.Timeout | undefined;
+  private paceTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private waitingDrain = false;
   private wireFreeAt = 0;
   private queue: Pending[] = [];
@@ -232,7 +232,8 @@ export class SerialDevice {
     const port = this.port;
     this.port = undefined;
     clearInterval(this.watchTimer);
-    clearTimeout(this.paceTimer);
+    clearTimeout(this.paceTimer as NodeJS.Timeout | undefined);
+    clearImmediate(this.paceTimer as NodeJS.Immediate | undefined);
     this.paceTimer = undefined;
     this.waitingDrain = false;
     if (port?.isOpen) await closeQuietly(port);
@@ -264,10 +265,14 @@ export class SerialDevice {
         this.wireFreeAt = head.due;
       }
       if (head.due > now + TIMER_SLACK_MS) {
-        this.paceTimer = setTimeout(() => {
+        // setTimeout fires up to a millisecond late; aim a millisecond early and finish on setImmediate, so
+        // pacing costs what the wire would and not a timer tick more per hop.
+        const wait = head.due - now;
+        const resume = (): void => {
           this.paceTimer = undefined;
           this.pump();
-        }, head.due - now);
+        };
+        this.paceTimer = wait > 1 ? setTimeout(resume, wait - 1) : setImmediate(resume);
         return;
       }
       this.queue.shift();

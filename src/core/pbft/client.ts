@@ -8,11 +8,12 @@
  * send(c.submit(op, now));
  * for (const a of c.step({ kind: 'receive', from, bytes })) if (a.kind === 'result') use(a.result);
  */
-import { authPayload, decodeMessage, encodeMessage, requestAuthPayload } from '../codec/encode.ts';
+import { decodeMessage, encodeMessage } from '../codec/encode.ts';
 import type { Message, Reply, Request } from '../codec/messages.ts';
 import { allReplicas, type ClientId, type PbftConfig, type ReplicaId } from './config.ts';
 import type { NodeCrypto } from './crypto.ts';
 import type { ClientAction, ClientEvent, ClientInput } from './types.ts';
+import { payloadOf, withAuthenticator } from './wire-views.ts';
 
 export interface ClientOptions {
   readonly id: ClientId;
@@ -95,11 +96,11 @@ export class Client {
       case 'receive': {
         const decoded = decodeMessage(input.bytes, this.config.limits);
         if (!decoded.ok) this.emit(actions, { type: 'rejected', reason: decoded.reason, from: input.from });
-        else this.onMessage(input.from, decoded.message, actions);
+        else this.onMessage(input.from, decoded.message, input.bytes, actions);
         break;
       }
       case 'deliver':
-        this.onMessage(input.from, input.message, actions);
+        this.onMessage(input.from, input.message, encodeMessage(input.message), actions);
         break;
       case 'tick':
         this.onTick(input.now, actions);
@@ -108,23 +109,27 @@ export class Client {
     return actions;
   }
 
-  private onMessage(from: number, message: Message, actions: ClientAction[]): void {
+  private onMessage(from: number, message: Message, bytes: Uint8Array, actions: ClientAction[]): void {
     if (message.kind !== 'reply') {
-      return this.emit(actions, { type: 'rejected', reason: 'unsupported-kind', from });
+      this.emit(actions, { type: 'rejected', reason: 'unsupported-kind', from });
+      return;
     }
-    this.onReply(from, message, actions);
+    this.onReply(from, message, bytes, actions);
   }
 
-  private onReply(from: number, reply: Reply, actions: ClientAction[]): void {
+  private onReply(from: number, reply: Reply, bytes: Uint8Array, actions: ClientAction[]): void {
     const o = this.outstanding;
     if (o === undefined || reply.client !== this.id || reply.timestamp !== o.request.timestamp) {
-      return this.emit(actions, { type: 'rejected', reason: 'unexpected-reply', from });
+      this.emit(actions, { type: 'rejected', reason: 'unexpected-reply', from });
+      return;
     }
     if (reply.replica < 0 || reply.replica >= this.config.n || !Number.isInteger(reply.replica)) {
-      return this.emit(actions, { type: 'rejected', reason: 'unexpected-reply', from });
+      this.emit(actions, { type: 'rejected', reason: 'unexpected-reply', from });
+      return;
     }
-    if (!this.crypto.verifyTag(reply.replica, authPayload(reply), reply.tag)) {
-      return this.emit(actions, { type: 'rejected', reason: 'bad-mac', from });
+    if (!this.crypto.verifyTag(reply.replica, payloadOf(bytes, reply), reply.tag)) {
+      this.emit(actions, { type: 'rejected', reason: 'bad-mac', from });
+      return;
     }
     if (o.votes.has(reply.replica)) return;
     const key = hex(reply.result);
@@ -158,13 +163,14 @@ export class Client {
     const op = this.queue.shift();
     if (op === undefined) return;
     this.timestamp++;
-    const unsigned = { client: this.id, timestamp: this.timestamp, op, auth: [] as Uint8Array[] };
-    const request = {
-      kind: 'request' as const,
-      ...unsigned,
-      auth: this.crypto.authenticator(this.replicas, requestAuthPayload(unsigned)),
-    };
-    const bytes = encodeMessage(request);
+    const unsigned = { kind: 'request' as const, client: this.id, timestamp: this.timestamp, op, auth: [] };
+    const unsignedBytes = encodeMessage(unsigned);
+    const auth = this.crypto.authenticator(
+      this.replicas,
+      unsignedBytes.subarray(0, unsignedBytes.length - 1),
+    );
+    const request = { ...unsigned, auth };
+    const bytes = withAuthenticator(unsignedBytes, auth);
     this.outstanding = {
       request,
       bytes,

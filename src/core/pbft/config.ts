@@ -36,6 +36,21 @@ export interface PbftConfig {
   readonly maxHeldPrePrepares: number;
   /** Protocol messages one retransmission answer may carry (bounds work per state-request). */
   readonly maxRetransmitMessages: number;
+  /** Ticks a backup waits for a request it holds to execute before it suspects the primary. */
+  readonly requestTimeoutTicks: number;
+  /**
+   * Primary monitoring (Aardvark's idea: a primary must keep up a rate, not merely beat a timeout). Size mode:
+   * ticks a backup lets a request it authenticated wait for a PRE-PREPARE while the primary has room to
+   * propose. Frame mode: frames a backup lets pass without a batch while it holds unproposed requests.
+   */
+  readonly proposalTimeoutTicks: number;
+  readonly maxMissedFrames: number;
+  /** First view-change timeout; doubles with each view change that does not complete, reset on progress. */
+  readonly viewChangeTimeoutTicks: number;
+  /** Ceiling of the growing view-change timeout. */
+  readonly maxViewChangeTimeoutTicks: number;
+  /** VIEW-CHANGEs for views further than this above ours are refused (a Byzantine replica cannot announce huge views). */
+  readonly maxViewAhead: number;
   readonly limits: DecodeLimits;
 }
 
@@ -55,6 +70,12 @@ export function pbftConfig(f: number, overrides: Partial<PbftConfig> = {}): Pbft
     stallTicks: 50,
     maxHeldPrePrepares: 64,
     maxRetransmitMessages: 256,
+    requestTimeoutTicks: 250,
+    proposalTimeoutTicks: 60,
+    maxMissedFrames: 3,
+    viewChangeTimeoutTicks: 250,
+    maxViewChangeTimeoutTicks: 250 * 16,
+    maxViewAhead: 4 * n,
     limits: DEFAULT_LIMITS,
     ...overrides,
   };
@@ -80,6 +101,14 @@ export function assertConfig(c: PbftConfig): void {
   }
   if (c.maxInFlight < 1) bad('maxInFlight must be >= 1');
   if (2 * c.f + 1 > c.limits.maxCheckpointProof) bad('checkpoint proof (2f+1) exceeds maxCheckpointProof');
+  if (c.n > c.limits.maxViewChanges)
+    bad('n exceeds maxViewChanges (a NEW-VIEW must carry up to n VIEW-CHANGEs)');
+  if (c.watermarkWindow > c.limits.maxCertEntries)
+    bad('watermarkWindow exceeds maxCertEntries (VIEW-CHANGE entries)');
+  if (c.maxViewAhead < 1) bad('maxViewAhead must be >= 1');
+  if (c.viewChangeTimeoutTicks <= 0 || c.maxViewChangeTimeoutTicks < c.viewChangeTimeoutTicks) {
+    bad('view-change timeouts must be positive and the ceiling at least the first');
+  }
 }
 
 /** 2f + 1: the size of a quorum certificate. */

@@ -41,16 +41,21 @@ import {
   requestAuthPayload,
 } from '../codec/encode.ts';
 import type {
+  Batch,
+  CertEntry,
   Checkpoint,
   Commit,
   Message,
   MessageKind,
+  NewView,
   PrePrepare,
   Prepare,
   Reply,
   Request,
   StateReply,
   StateRequest,
+  ViewChange,
+  ViewChangeFetch,
 } from '../codec/messages.ts';
 import {
   allReplicas,
@@ -63,6 +68,7 @@ import {
   type ReplicaId,
 } from './config.ts';
 import type { NodeCrypto } from './crypto.ts';
+import { decideNewView, type NewViewDecision, sameChoices, type ViewChangeBody } from './new-view.ts';
 import { type CachedReply, decodeReplicaState, encodeReplicaState } from './snapshot.ts';
 import type {
   ExecutedRequest,
@@ -72,7 +78,13 @@ import type {
   ReplicaRejection,
   Service,
 } from './types.ts';
-import { prePrepareBatchBytes, prePreparePayload, withAuthenticator } from './wire-views.ts';
+import {
+  payloadOf,
+  prePrepareBatchBytes,
+  prePreparePayload,
+  withAuthenticator,
+  withTag,
+} from './wire-views.ts';
 
 export interface ReplicaOptions {
   readonly id: ReplicaId;
@@ -103,6 +115,11 @@ interface Slot {
   prepared: boolean;
   committed: boolean;
   readonly firstSeen: number;
+  /** Latest (view, digest) this replica prepared / pre-prepared at this seq: its P and Q entries. */
+  pInfo: CertEntry | undefined;
+  qInfo: CertEntry | undefined;
+  /** The digest a NEW-VIEW fixed for this seq in the current view: any other PRE-PREPARE conflicts. */
+  fixedDigestHex: string | undefined;
 }
 
 interface Pending {
@@ -118,6 +135,10 @@ interface OwnSnapshot {
 }
 
 const NO_TAG = new Uint8Array(0);
+/** Messages buffered while a NEW-VIEW is awaited (a view's worth for a group of a few replicas). */
+const EARLY_BUFFER_LIMIT = 1024;
+/** State replies are accepted for this many of our most recent state requests. */
+const RECENT_ASKS = 4;
 
 /** A checkpoint as carried inside a certificate (no kind tag of its own). */
 type CheckpointBody = Omit<Checkpoint, 'kind'>;
@@ -148,10 +169,28 @@ export class Replica {
   private heldCount = 0;
   private lastStallRequest = Number.NEGATIVE_INFINITY;
   private readonly lastServed = new Map<ReplicaId, number>();
+  private readonly lastFetchServed = new Map<ReplicaId, number>();
   private nonce = 0;
   private out: ReplicaAction[] = [];
   private readonly preparesNeeded: number;
   private readonly commitsNeeded: number;
+  /** False between sending a VIEW-CHANGE and accepting the NEW-VIEW of `view`. */
+  private active = true;
+  private readonly viewChanges = new Map<number, Map<ReplicaId, ViewChange>>();
+  private lastNewView: NewView | undefined;
+  private viewChangeSince = 0;
+  private viewChangeDeadline = Number.POSITIVE_INFINITY;
+  private viewChangeTimeout: number;
+  /** Last time a batch executed or a view became active (request timers measure from here). */
+  private progressAt = 0;
+  /** Batch contents by digest, for re-proposal in a new view (seqs inside the window only). */
+  private readonly batches = new Map<string, { readonly seq: number; readonly batch: Batch }>();
+  private readonly nullDigest: Uint8Array;
+  private viewActiveSince = 0;
+  /** Frames seen without a batch while holding unproposed requests (frame-mode primary monitoring). */
+  private missedFrames = 0;
+  /** Messages of the view being installed that arrived before its NEW-VIEW (bounded; replayed after it). */
+  private early: { from: number; message: PrePrepare | Prepare | Commit; bytes: Uint8Array }[] = [];
 
   constructor(options: ReplicaOptions) {
     assertConfig(options.config);
@@ -166,6 +205,8 @@ export class Replica {
     this.everyone = allReplicas(this.config);
     this.preparesNeeded = options.unsafeTestQuorums?.prepares ?? 2 * this.config.f;
     this.commitsNeeded = options.unsafeTestQuorums?.commits ?? quorum(this.config);
+    this.viewChangeTimeout = this.config.viewChangeTimeoutTicks;
+    this.nullDigest = this.crypto.digest(encodeBatch({ kind: 'full', requests: [] }));
   }
 
   /** Feed one input; returns the actions to perform, in order. */
@@ -179,13 +220,13 @@ export class Replica {
         break;
       }
       case 'deliver':
-        this.onMessage(input.from, input.message, undefined);
+        this.onMessage(input.from, input.message, encodeMessage(input.message));
         break;
       case 'tick':
         this.onTick(input.now);
         break;
       case 'frame':
-        if (this.config.batching.mode === 'frame') this.cutBatch();
+        if (this.config.batching.mode === 'frame') this.onFrame();
         break;
     }
     const actions = this.out;
@@ -196,6 +237,7 @@ export class Replica {
   /** Read-only view for tests, the runtime and the benchmark. */
   status(): {
     view: number;
+    active: boolean;
     primary: ReplicaId;
     lastExecuted: number;
     lowWatermark: number;
@@ -209,6 +251,7 @@ export class Replica {
     for (const m of this.checkpoints.values()) checkpointsHeld += m.size;
     return {
       view: this.view,
+      active: this.active,
       primary: primaryOf(this.config, this.view),
       lastExecuted: this.lastExecuted,
       lowWatermark: this.low,
@@ -227,25 +270,43 @@ export class Replica {
 
   // ---------------------------------------------------------------- dispatch
 
-  private onMessage(from: number, message: Message, bytes: Uint8Array | undefined): void {
+  /** `bytes` is the canonical encoding of `message` (MAC payloads are views into it, see wire-views.ts). */
+  private onMessage(from: number, message: Message, bytes: Uint8Array): void {
     switch (message.kind) {
       case 'request':
-        return this.onRequest(from, message);
+        this.onRequest(from, message, bytes);
+        return;
       case 'pre-prepare':
-        return this.onPrePrepare(from, message, bytes ?? encodeMessage(message));
+        this.onPrePrepare(from, message, bytes);
+        return;
       case 'prepare':
-        return this.onPrepare(from, message);
+        this.onPrepare(from, message, bytes);
+        return;
       case 'commit':
-        return this.onCommit(from, message);
+        this.onCommit(from, message, bytes);
+        return;
       case 'checkpoint':
-        return this.onCheckpoint(from, message);
+        this.onCheckpoint(from, message);
+        return;
       case 'state-request':
-        return this.onStateRequest(from, message);
+        this.onStateRequest(from, message);
+        return;
       case 'state-reply':
-        return this.onStateReply(from, message);
+        this.onStateReply(from, message);
+        return;
+      case 'view-change':
+        this.onViewChange(from, message);
+        return;
+      case 'new-view':
+        this.onNewView(from, message);
+        return;
+      case 'view-change-fetch':
+        this.onViewChangeFetch(from, message);
+        return;
       default:
         // View change and the other kinds are handled by later layers (issue 4) or other roles.
-        return this.reject('unsupported-kind', from, message.kind);
+        this.reject('unsupported-kind', from, message.kind);
+        return;
     }
   }
 
@@ -257,20 +318,17 @@ export class Replica {
       if (oldest !== undefined && this.now - oldest >= batching.maxDelayTicks) this.cutBatches();
     }
     if (this.isStalled()) this.askForRetransmission();
+    this.checkTimers();
   }
 
   // ---------------------------------------------------------------- requests
 
-  private onRequest(from: number, request: Request): void {
+  private onRequest(from: number, request: Request & { kind: 'request' }, bytes: Uint8Array): void {
     if (
-      !this.crypto.verifyAuthenticator(
-        request.client,
-        this.everyone,
-        requestAuthPayload(request),
-        request.auth,
-      )
+      !this.crypto.verifyAuthenticator(request.client, this.everyone, payloadOf(bytes, request), request.auth)
     ) {
-      return this.reject('bad-mac', from, 'request');
+      this.reject('bad-mac', from, 'request');
+      return;
     }
     const cached = this.replies.get(request.client);
     if (cached !== undefined && request.timestamp <= cached.timestamp) {
@@ -280,16 +338,19 @@ export class Replica {
         this.emit({ type: 'cached-reply', client: request.client, timestamp: request.timestamp });
         return;
       }
-      return this.reject('stale-request', from, 'request');
+      this.reject('stale-request', from, 'request');
+      return;
     }
     const existing = this.pending.get(request.client);
     if (existing !== undefined) {
       if (existing.request.timestamp >= request.timestamp || existing.inFlight) {
-        return this.reject('duplicate-request', from, 'request');
+        this.reject('duplicate-request', from, 'request');
+        return;
       }
       this.pending.delete(request.client);
     } else if (this.pending.size >= this.config.maxPendingRequests) {
-      return this.reject('pending-full', from, 'request');
+      this.reject('pending-full', from, 'request');
+      return;
     }
     this.pending.set(request.client, { request, since: this.now, inFlight: false });
     if (this.heldCount > 0) this.retryHeld();
@@ -309,7 +370,7 @@ export class Replica {
 
   /** Primary: propose one batch of pending requests. Returns whether one was proposed. */
   private cutBatch(): boolean {
-    if (!this.isPrimary()) return false;
+    if (!this.isPrimary() || !this.active) return false;
     const seq = this.lastAssigned + 1;
     if (seq > this.low + this.config.watermarkWindow) return false;
     if (this.lastAssigned - this.lastExecuted >= this.config.maxInFlight) return false;
@@ -322,11 +383,17 @@ export class Replica {
     }
     if (requests.length === 0) return false;
     const batch = { kind: 'full' as const, requests };
+    this.propose(seq, batch, this.crypto.digest(encodeBatch(batch)));
+    return true;
+  }
+
+  /** Primary: send PRE-PREPARE (view, seq, batch) and record it as accepted. */
+  private propose(seq: number, batch: Batch, batchDigest: Uint8Array): void {
     const unsigned: PrePrepare = {
       kind: 'pre-prepare',
       view: this.view,
       seq,
-      batchDigest: this.crypto.digest(encodeBatch(batch)),
+      batchDigest,
       replica: this.id,
       batch,
       auth: [],
@@ -336,16 +403,18 @@ export class Replica {
     const auth = this.crypto.authenticator(this.others, unsignedBytes.subarray(0, unsignedBytes.length - 1));
     const message: PrePrepare = { ...unsigned, auth };
     const bytes = withAuthenticator(unsignedBytes, auth);
-    this.lastAssigned = seq;
+    if (seq > this.lastAssigned) this.lastAssigned = seq;
     const slot = this.slot(seq);
     slot.prePrepare = message;
     slot.prePrepareBytes = bytes;
     slot.digestHex = hex(message.batchDigest);
     slot.view = this.view;
     slot.authentic = true;
+    slot.qInfo = { seq, view: this.view, batchDigest };
+    this.rememberBatch(slot.digestHex, seq, batch);
+    this.markInFlight(message);
     this.out.push({ kind: 'multicast', message, bytes });
     this.advance(slot);
-    return true;
   }
 
   // ---------------------------------------------------------------- PRE-PREPARE
@@ -353,6 +422,7 @@ export class Replica {
   /** Every check of the design, in order; the first failure is the counted reason. */
   private checkPrePrepare(pp: PrePrepare, bytes: Uint8Array): ReplicaRejection | undefined {
     if (pp.view !== this.view) return 'wrong-view';
+    if (!this.active) return 'view-change-in-progress';
     if (pp.replica !== primaryOf(this.config, pp.view)) return 'not-from-primary';
     if (pp.replica === this.id) return 'not-for-replica';
     const payload = prePreparePayload(bytes, pp);
@@ -373,17 +443,24 @@ export class Replica {
     ) {
       return 'conflicting-pre-prepare';
     }
+    const fixed = this.log.get(pp.seq)?.fixedDigestHex;
+    if (fixed !== undefined && fixed !== hex(pp.batchDigest)) return 'conflicting-pre-prepare';
+    // Freshness is judged only for new proposals. A batch a NEW-VIEW carried over (or one at a seq we already
+    // executed) may hold requests we executed: agreement on it must still complete for replicas that have not,
+    // and the reply cache makes their second execution a no-op.
+    const carriedOver = fixed !== undefined || pp.seq <= this.lastExecuted;
     const clients = new Set<ClientId>();
     for (const r of pp.batch.requests) {
       if (clients.has(r.client)) return 'duplicate-request-in-batch';
       clients.add(r.client);
       const cached = this.replies.get(r.client);
-      if (cached !== undefined && r.timestamp <= cached.timestamp) return 'stale-request';
+      if (!carriedOver && cached !== undefined && r.timestamp <= cached.timestamp) return 'stale-request';
     }
     return undefined;
   }
 
   private onPrePrepare(from: number, pp: PrePrepare, bytes: Uint8Array): void {
+    if (this.bufferEarly(from, pp, bytes)) return;
     const existing = this.log.get(pp.seq)?.prePrepare;
     if (
       existing !== undefined &&
@@ -392,13 +469,19 @@ export class Replica {
     ) {
       return; // a retransmission of what we hold
     }
+    if (pp.view < this.view) this.rememberOldBatch(pp, bytes);
     const rejection = this.checkPrePrepare(pp, bytes);
-    if (rejection !== undefined) return this.reject(rejection, from, 'pre-prepare');
+    if (rejection !== undefined) {
+      this.reject(rejection, from, 'pre-prepare');
+      return;
+    }
     const slot = this.slot(pp.seq);
     const authentic = pp.batch.kind === 'full' && pp.batch.requests.every((r) => this.requestAuthentic(r));
     if (!authentic) {
-      if (this.heldCount >= this.config.maxHeldPrePrepares)
-        return this.reject('held-full', from, 'pre-prepare');
+      if (this.heldCount >= this.config.maxHeldPrePrepares) {
+        this.reject('held-full', from, 'pre-prepare');
+        return;
+      }
       this.heldCount++;
       this.reject('request-auth-pending', from, 'pre-prepare');
     }
@@ -407,6 +490,9 @@ export class Replica {
     slot.prePrepareBytes = bytes;
     slot.digestHex = hex(pp.batchDigest);
     slot.authentic = authentic;
+    slot.qInfo = { seq: pp.seq, view: pp.view, batchDigest: pp.batchDigest };
+    this.missedFrames = 0;
+    if (pp.batch.kind === 'full') this.rememberBatch(slot.digestHex, pp.seq, pp.batch);
     this.markInFlight(pp);
     this.advance(slot);
   }
@@ -456,30 +542,46 @@ export class Replica {
 
   // ---------------------------------------------------------------- PREPARE / COMMIT
 
-  private onPrepare(from: number, m: Prepare): void {
-    const rejection = this.checkVote(m, 'prepare');
-    if (rejection !== undefined) return this.reject(rejection, from, 'prepare');
-    if (m.replica === primaryOf(this.config, m.view))
-      return this.reject('prepare-from-primary', from, 'prepare');
+  private onPrepare(from: number, m: Prepare, bytes: Uint8Array): void {
+    if (this.bufferEarly(from, m, bytes)) return;
+    const rejection = this.checkVote(m, bytes);
+    if (rejection !== undefined) {
+      this.reject(rejection, from, 'prepare');
+      return;
+    }
+    if (m.replica === primaryOf(this.config, m.view)) {
+      this.reject('prepare-from-primary', from, 'prepare');
+      return;
+    }
     const slot = this.slot(m.seq);
     if (!slot.prepares.has(m.replica)) slot.prepares.set(m.replica, hex(m.batchDigest));
     this.advance(slot);
   }
 
-  private onCommit(from: number, m: Commit): void {
-    const rejection = this.checkVote(m, 'commit');
-    if (rejection !== undefined) return this.reject(rejection, from, 'commit');
+  private onCommit(from: number, m: Commit, bytes: Uint8Array): void {
+    if (this.bufferEarly(from, m, bytes)) return;
+    const rejection = this.checkVote(m, bytes);
+    if (rejection !== undefined) {
+      this.reject(rejection, from, 'commit');
+      return;
+    }
     const slot = this.slot(m.seq);
     if (!slot.commits.has(m.replica)) slot.commits.set(m.replica, hex(m.batchDigest));
     this.advance(slot);
   }
 
-  private checkVote(m: Prepare | Commit, _kind: MessageKind): ReplicaRejection | undefined {
+  private checkVote(m: Prepare | Commit, bytes: Uint8Array): ReplicaRejection | undefined {
     if (!this.validReplica(m.replica) || m.replica === this.id) return 'bad-replica-id';
     if (m.view !== this.view) return 'wrong-view';
+    if (!this.active) return 'view-change-in-progress';
     if (!this.inWindow(m.seq)) return 'outside-watermarks';
     if (
-      !this.crypto.verifyAuthenticator(m.replica, othersOf(this.config, m.replica), authPayload(m), m.auth)
+      !this.crypto.verifyAuthenticator(
+        m.replica,
+        othersOf(this.config, m.replica),
+        payloadOf(bytes, m),
+        m.auth,
+      )
     ) {
       return 'bad-mac';
     }
@@ -495,6 +597,7 @@ export class Replica {
     if (this.id !== primary && slot.ownPrepare === undefined) this.sendVote(slot, 'prepare');
     if (!slot.prepared && this.matching(slot.prepares, slot.digestHex, primary) >= this.preparesNeeded) {
       slot.prepared = true;
+      slot.pInfo = { seq: slot.seq, view: slot.view, batchDigest: slot.prePrepare.batchDigest };
       this.sendVote(slot, 'commit');
     }
     if (
@@ -517,10 +620,10 @@ export class Replica {
       replica: this.id,
       auth: [],
     };
-    const message = { ...unsigned, auth: this.crypto.authenticator(this.others, authPayload(unsigned)) } as
-      | Prepare
-      | Commit;
-    const bytes = encodeMessage(message);
+    const unsignedBytes = encodeMessage(unsigned as Prepare | Commit);
+    const auth = this.crypto.authenticator(this.others, unsignedBytes.subarray(0, unsignedBytes.length - 1));
+    const message = { ...unsigned, auth } as Prepare | Commit;
+    const bytes = withAuthenticator(unsignedBytes, auth);
     if (kind === 'prepare') {
       slot.ownPrepare = bytes;
       slot.prepares.set(this.id, slot.digestHex!);
@@ -568,6 +671,8 @@ export class Replica {
       this.sendReply(r.client, r.timestamp, result);
     }
     this.lastExecuted = slot.seq;
+    this.progressAt = this.now;
+    this.viewChangeTimeout = this.config.viewChangeTimeoutTicks;
     this.out.push({
       kind: 'execute',
       seq: slot.seq,
@@ -589,8 +694,14 @@ export class Replica {
       result,
       tag: NO_TAG,
     };
-    const message: Reply = { ...unsigned, tag: this.crypto.tag(client, authPayload(unsigned)) };
-    this.out.push({ kind: 'reply', client, message, bytes: encodeMessage(message) });
+    const unsignedBytes = encodeMessage(unsigned);
+    const tag = this.crypto.tag(client, unsignedBytes.subarray(0, unsignedBytes.length - 1));
+    this.out.push({
+      kind: 'reply',
+      client,
+      message: { ...unsigned, tag },
+      bytes: withTag(unsignedBytes, tag),
+    });
   }
 
   // ---------------------------------------------------------------- checkpoints
@@ -614,13 +725,18 @@ export class Replica {
   }
 
   private onCheckpoint(from: number, cp: Checkpoint): void {
-    if (!this.validReplica(cp.replica)) return this.reject('bad-replica-id', from, 'checkpoint');
+    if (!this.validReplica(cp.replica)) {
+      this.reject('bad-replica-id', from, 'checkpoint');
+      return;
+    }
     if (cp.seq === 0 || cp.seq % this.config.checkpointInterval !== 0) {
-      return this.reject('not-a-checkpoint-seq', from, 'checkpoint');
+      this.reject('not-a-checkpoint-seq', from, 'checkpoint');
+      return;
     }
     if (cp.seq <= this.low) return; // already stable here: a harmless retransmission
     if (!this.crypto.verifySignature(cp.replica, authPayload(cp), cp.signature)) {
-      return this.reject('bad-signature', from, 'checkpoint');
+      this.reject('bad-signature', from, 'checkpoint');
+      return;
     }
     if (cp.seq > this.low + this.config.watermarkWindow) {
       // Beyond our window: keep only the evidence that we fell behind (bounded: one number per replica).
@@ -686,6 +802,8 @@ export class Replica {
     }
     for (const s of this.checkpoints.keys()) if (s <= seq) this.checkpoints.delete(s);
     for (const s of this.snapshots.keys()) if (s < seq) this.snapshots.delete(s);
+    for (const [d, b] of this.batches) if (b.seq <= seq) this.batches.delete(d);
+    for (const v of this.viewChanges.keys()) if (v < this.view) this.viewChanges.delete(v);
     for (const [r, s] of this.ahead) if (s <= seq + this.config.watermarkWindow) this.ahead.delete(r);
     if (this.lastAssigned < seq) this.lastAssigned = seq;
     this.emit({ type: 'checkpoint-stable', seq, truncated: before - this.log.size });
@@ -699,6 +817,14 @@ export class Replica {
   private isStalled(): boolean {
     const limit = this.now - this.config.stallTicks;
     if (this.ahead.size > this.config.f) return true;
+    if (!this.active && this.viewChangeSince <= limit) return true;
+    // A seq the NEW-VIEW fixed whose PRE-PREPARE has not come: ask, even if we executed it already (the
+    // others may need our votes on it to finish, and we need the PRE-PREPARE to vote).
+    if (this.active && this.viewActiveSince <= limit) {
+      for (const slot of this.log.values()) {
+        if (slot.fixedDigestHex !== undefined && slot.prePrepare === undefined) return true;
+      }
+    }
     for (const p of this.pending.values()) if (p.since <= limit) return true;
     for (const slot of this.log.values())
       if (slot.seq > this.lastExecuted && slot.firstSeen <= limit) return true;
@@ -724,6 +850,7 @@ export class Replica {
       const message: StateRequest = { ...unsigned, tag: this.crypto.tag(to, authPayload(unsigned)) };
       this.out.push({ kind: 'send', to, message, bytes: encodeMessage(message) });
     }
+    if (!this.active) this.fetchViewChanges();
     const primary = primaryOf(this.config, this.view);
     if (primary === this.id) return;
     let forwarded = 0;
@@ -737,9 +864,14 @@ export class Replica {
   }
 
   private onStateRequest(from: number, m: StateRequest): void {
-    if (!this.validReplica(m.replica) || m.replica === this.id)
-      return this.reject('bad-replica-id', from, m.kind);
-    if (!this.crypto.verifyTag(m.replica, authPayload(m), m.tag)) return this.reject('bad-mac', from, m.kind);
+    if (!this.validReplica(m.replica) || m.replica === this.id) {
+      this.reject('bad-replica-id', from, m.kind);
+      return;
+    }
+    if (!this.crypto.verifyTag(m.replica, authPayload(m), m.tag)) {
+      this.reject('bad-mac', from, m.kind);
+      return;
+    }
     // Serve each peer at most twice per stall period: a flood of requests cannot multiply our work.
     const last = this.lastServed.get(m.replica) ?? Number.NEGATIVE_INFINITY;
     if (this.now - last < this.config.stallTicks / 2) return;
@@ -752,6 +884,10 @@ export class Replica {
       budget.left--;
       this.out.push({ kind: 'send', to, message, bytes });
     };
+    // Signed view-change state first: a peer that missed the NEW-VIEW (or our VIEW-CHANGE) can catch up.
+    if (this.lastNewView !== undefined) send(this.lastNewView, encodeMessage(this.lastNewView));
+    const ownViewChange = this.viewChanges.get(this.view)?.get(this.id);
+    if (!this.active && ownViewChange !== undefined) send(ownViewChange, encodeMessage(ownViewChange));
     // The stable certificate (signed, so relayable) lets a peer that executed that far make it stable too.
     for (const body of this.stableProof) {
       const cp: Checkpoint = { kind: 'checkpoint', ...body };
@@ -796,16 +932,31 @@ export class Replica {
    * (seq, digest) and a snapshot hashing to that digest; the sender may be Byzantine.
    */
   private onStateReply(from: number, m: StateReply): void {
-    if (!this.validReplica(m.replica) || m.replica === this.id)
-      return this.reject('bad-replica-id', from, m.kind);
-    if (!this.crypto.verifyTag(m.replica, authPayload(m), m.tag)) return this.reject('bad-mac', from, m.kind);
-    if (m.nonce !== this.nonce || m.stableSeq <= this.lastExecuted) return; // stale or unsolicited: ignore
-    if (!this.validProof(m.stableSeq, m.stableDigest, m.checkpointProof))
-      return this.reject('bad-state', from, m.kind);
-    if (!bytesEqual(this.crypto.digest(m.snapshot), m.stableDigest))
-      return this.reject('bad-state', from, m.kind);
+    if (!this.validReplica(m.replica) || m.replica === this.id) {
+      this.reject('bad-replica-id', from, m.kind);
+      return;
+    }
+    if (!this.crypto.verifyTag(m.replica, authPayload(m), m.tag)) {
+      this.reject('bad-mac', from, m.kind);
+      return;
+    }
+    // Answers to one of our last few asks (a retry must not make a slow answer useless); the proof below, not
+    // the nonce, is what makes the state trustworthy, and it must move us forward.
+    const recentAsk = m.nonce <= this.nonce && m.nonce > this.nonce - RECENT_ASKS;
+    if (!recentAsk || m.stableSeq <= this.lastExecuted) return; // stale or unsolicited: ignore
+    if (!this.validProof(m.stableSeq, m.stableDigest, m.checkpointProof)) {
+      this.reject('bad-state', from, m.kind);
+      return;
+    }
+    if (!bytesEqual(this.crypto.digest(m.snapshot), m.stableDigest)) {
+      this.reject('bad-state', from, m.kind);
+      return;
+    }
     const state = decodeReplicaState(m.snapshot);
-    if (!state.ok) return this.reject('bad-state', from, m.kind);
+    if (!state.ok) {
+      this.reject('bad-state', from, m.kind);
+      return;
+    }
     this.service.restore(state.app);
     this.replies.clear();
     for (const [c, r] of state.replies) this.replies.set(c, r);
@@ -834,6 +985,371 @@ export class Replica {
       signers.add(cp.replica);
     }
     return signers.size >= quorum(this.config);
+  }
+
+  // ---------------------------------------------------------------- view change
+
+  /**
+   * Request timer: a replica that waits on work it can check itself (a request it authenticated, or a slot
+   * whose agreement started) and sees nothing execute for requestTimeoutTicks votes to leave the view. The
+   * primary runs it too: a view whose backups cannot complete agreement must be left even if its primary
+   * is correct, or one lagging backup can wedge the group. View-change timer (Castro): it starts only once
+   * 2f+1 VIEW-CHANGEs for the view are held, so a lone replica that lost a NEW-VIEW cannot run away through
+   * views; on expiry the next view is tried and the timeout doubles (to a ceiling), so after GST some view
+   * lasts long enough; it resets when a batch executes.
+   */
+  private checkTimers(): void {
+    if (!this.active) {
+      if (this.now >= this.viewChangeDeadline) this.startViewChange(this.view + 1, 'view-change-timeout');
+      return;
+    }
+    if (this.proposalOverdue()) {
+      this.startViewChange(this.view + 1, 'slow-primary');
+      return;
+    }
+    const limit = this.now - this.config.requestTimeoutTicks;
+    if (this.progressAt > limit) return;
+    let waiting = false;
+    for (const p of this.pending.values()) if (p.since <= limit) waiting = true;
+    for (const slot of this.log.values()) {
+      if (slot.seq > this.lastExecuted && slot.prePrepare !== undefined && slot.firstSeen <= limit)
+        waiting = true;
+    }
+    if (waiting) this.startViewChange(this.view + 1, 'request-timeout');
+  }
+
+  /** A control frame: the primary cuts its batch; a backup counts frames it waited on a batch. */
+  private onFrame(): void {
+    if (this.isPrimary()) {
+      this.cutBatch();
+      return;
+    }
+    if (!this.active || !this.primaryHasRoom() || this.proposableCount() === 0) {
+      this.missedFrames = 0;
+      return;
+    }
+    this.missedFrames++;
+    if (this.missedFrames > this.config.maxMissedFrames) this.startViewChange(this.view + 1, 'slow-primary');
+  }
+
+  /**
+   * Size mode monitoring: a request we authenticated has waited proposalTimeoutTicks (since it arrived or the
+   * view began) for a PRE-PREPARE although the primary had room to propose it.
+   */
+  private proposalOverdue(): boolean {
+    if (this.config.batching.mode !== 'size' || this.isPrimary() || !this.primaryHasRoom()) return false;
+    const limit = this.now - this.config.proposalTimeoutTicks;
+    if (this.viewActiveSince > limit) return false;
+    for (const p of this.pending.values()) if (!p.inFlight && p.since <= limit) return true;
+    return false;
+  }
+
+  /** Whether, as far as this backup can see, the primary's window and pipeline allow another batch. */
+  private primaryHasRoom(): boolean {
+    let highest = this.lastExecuted;
+    for (const slot of this.log.values())
+      if (slot.prePrepare !== undefined && slot.seq > highest) highest = slot.seq;
+    return (
+      highest < this.low + this.config.watermarkWindow &&
+      highest - this.lastExecuted < this.config.maxInFlight
+    );
+  }
+
+  /** Start the view-change timer once 2f+1 VIEW-CHANGEs for the current view are in. */
+  private armViewChangeTimer(): void {
+    if (this.active || this.viewChangeDeadline !== Number.POSITIVE_INFINITY) return;
+    if ((this.viewChanges.get(this.view)?.size ?? 0) < quorum(this.config)) return;
+    this.viewChangeDeadline = this.now + this.viewChangeTimeout;
+    this.viewChangeTimeout = Math.min(2 * this.viewChangeTimeout, this.config.maxViewChangeTimeoutTicks);
+  }
+
+  private startViewChange(
+    view: number,
+    reason: 'request-timeout' | 'slow-primary' | 'view-change-timeout' | 'joined' | 'bad-new-view',
+  ): void {
+    if (view <= this.view && !(view === this.view && this.active)) return;
+    this.view = view;
+    this.active = false;
+    this.early = [];
+    this.missedFrames = 0;
+    this.viewChangeSince = this.now;
+    this.viewChangeDeadline = Number.POSITIVE_INFINITY;
+    const prepared: CertEntry[] = [];
+    const prePrepared: CertEntry[] = [];
+    for (const slot of this.log.values()) {
+      if (slot.seq <= this.low) continue;
+      if (slot.pInfo !== undefined) prepared.push(slot.pInfo);
+      if (slot.qInfo !== undefined) prePrepared.push(slot.qInfo);
+    }
+    const byAscendingSeq = (a: CertEntry, b: CertEntry): number => a.seq - b.seq;
+    const unsigned: ViewChange = {
+      kind: 'view-change',
+      newView: view,
+      replica: this.id,
+      stableSeq: this.low,
+      stableDigest: this.stableProof[0]?.stateDigest ?? new Uint8Array(32),
+      checkpointProof: this.low > 0 ? this.stableProof : [],
+      prepared: prepared.sort(byAscendingSeq),
+      prePrepared: prePrepared.sort(byAscendingSeq),
+      signature: new Uint8Array(64),
+    };
+    const message: ViewChange = { ...unsigned, signature: this.crypto.sign(authPayload(unsigned)) };
+    this.recordViewChange(message);
+    this.out.push({ kind: 'multicast', message, bytes: encodeMessage(message) });
+    this.emit({ type: 'view-change', view, reason });
+    this.armViewChangeTimer();
+    this.tryNewView();
+  }
+
+  private onViewChange(from: number, vc: ViewChange): void {
+    if (vc.replica === this.id) return; // our own, relayed back by a peer
+    if (!this.validReplica(vc.replica)) {
+      this.reject('bad-replica-id', from, vc.kind);
+      return;
+    }
+    if (vc.newView < this.view || (vc.newView === this.view && this.active)) return; // stale
+    if (vc.newView > this.view + this.config.maxViewAhead) {
+      this.reject('view-too-far', from, vc.kind);
+      return;
+    }
+    if (this.viewChanges.get(vc.newView)?.has(vc.replica) === true) return; // first one per replica counts
+    const problem = this.checkViewChange(vc, vc.newView);
+    if (problem !== undefined) {
+      this.reject(problem, from, vc.kind);
+      return;
+    }
+    this.recordViewChange(vc);
+    this.maybeJoin();
+    this.armViewChangeTimer();
+    this.tryNewView();
+  }
+
+  /** A VIEW-CHANGE is valid on its own: signed by its replica, checkpoint proven, entries below its view. */
+  private checkViewChange(vc: ViewChangeBody, view: number): ReplicaRejection | undefined {
+    if (vc.newView !== view || !this.validReplica(vc.replica)) return 'bad-view-change';
+    const payload = authPayload({ kind: 'view-change', ...vc });
+    if (!this.crypto.verifySignature(vc.replica, payload, vc.signature)) return 'bad-signature';
+    if (vc.stableSeq > 0 && !this.validProof(vc.stableSeq, vc.stableDigest, vc.checkpointProof)) {
+      return 'bad-view-change';
+    }
+    for (const e of [...vc.prepared, ...vc.prePrepared]) if (e.view >= vc.newView) return 'bad-view-change';
+    return undefined;
+  }
+
+  /** Stuck in a view change: ask every peer for the VIEW-CHANGEs (and NEW-VIEW) it holds for our view. */
+  private fetchViewChanges(): void {
+    for (const to of this.others) {
+      const unsigned: ViewChangeFetch = {
+        kind: 'view-change-fetch',
+        view: this.view,
+        replica: this.id,
+        tag: NO_TAG,
+      };
+      const message: ViewChangeFetch = { ...unsigned, tag: this.crypto.tag(to, authPayload(unsigned)) };
+      this.out.push({ kind: 'send', to, message, bytes: encodeMessage(message) });
+    }
+  }
+
+  /** Relay the signed VIEW-CHANGEs we hold for the asked view (they verify whoever forwards them). */
+  private onViewChangeFetch(from: number, m: ViewChangeFetch): void {
+    if (!this.validReplica(m.replica) || m.replica === this.id) {
+      this.reject('bad-replica-id', from, m.kind);
+      return;
+    }
+    if (!this.crypto.verifyTag(m.replica, authPayload(m), m.tag)) {
+      this.reject('bad-mac', from, m.kind);
+      return;
+    }
+    const last = this.lastFetchServed.get(m.replica) ?? Number.NEGATIVE_INFINITY;
+    if (this.now - last < this.config.stallTicks / 2) return;
+    this.lastFetchServed.set(m.replica, this.now);
+    for (const vc of this.viewChanges.get(m.view)?.values() ?? []) {
+      this.out.push({ kind: 'send', to: m.replica, message: vc, bytes: encodeMessage(vc) });
+    }
+    const nv = this.lastNewView;
+    if (nv !== undefined && nv.view >= m.view) {
+      this.out.push({ kind: 'send', to: m.replica, message: nv, bytes: encodeMessage(nv) });
+    }
+  }
+
+  private recordViewChange(vc: ViewChange): void {
+    let byReplica = this.viewChanges.get(vc.newView);
+    if (byReplica === undefined) {
+      byReplica = new Map();
+      this.viewChanges.set(vc.newView, byReplica);
+    }
+    if (!byReplica.has(vc.replica)) byReplica.set(vc.replica, vc);
+  }
+
+  /** f+1 replicas want a view above ours: at least one is correct, so join the smallest such view. */
+  private maybeJoin(): void {
+    const lowest = new Map<ReplicaId, number>();
+    for (const [view, byReplica] of this.viewChanges) {
+      if (view <= this.view) continue;
+      for (const r of byReplica.keys()) lowest.set(r, Math.min(view, lowest.get(r) ?? view));
+    }
+    if (lowest.size < this.config.f + 1) return;
+    this.startViewChange(Math.min(...lowest.values()), 'joined');
+  }
+
+  /** New primary: once the VIEW-CHANGEs it holds decide every sequence number, send NEW-VIEW. */
+  private tryNewView(): void {
+    if (this.active || !this.isPrimary()) return;
+    const set = [...(this.viewChanges.get(this.view)?.values() ?? [])];
+    const decision = this.decide(set);
+    if (!decision.ok) return;
+    const unsigned: NewView = {
+      kind: 'new-view',
+      view: this.view,
+      replica: this.id,
+      viewChanges: set,
+      prePrepares: decision.chosen,
+      signature: new Uint8Array(64),
+    };
+    const message: NewView = { ...unsigned, signature: this.crypto.sign(authPayload(unsigned)) };
+    this.out.push({ kind: 'multicast', message, bytes: encodeMessage(message) });
+    this.installNewView(message, decision);
+  }
+
+  private decide(set: readonly ViewChangeBody[]): NewViewDecision {
+    return decideNewView(set, this.config.f, this.config.watermarkWindow, this.nullDigest);
+  }
+
+  /**
+   * Backups accept a NEW-VIEW only if its V set is 2f+1 valid VIEW-CHANGEs for that view and recomputing the
+   * decision from V gives exactly its list. A valid NEW-VIEW proves 2f+1 replicas moved there, so (unlike a
+   * lone VIEW-CHANGE) it is accepted for any higher view: a replica left far behind can rejoin.
+   */
+  private onNewView(from: number, nv: NewView): void {
+    if (nv.view < this.view || (nv.view === this.view && this.active)) return; // stale or a duplicate
+    if (nv.replica !== primaryOf(this.config, nv.view)) {
+      this.reject('not-from-primary', from, nv.kind);
+      return;
+    }
+    if (!this.crypto.verifySignature(nv.replica, authPayload(nv), nv.signature)) {
+      this.reject('bad-signature', from, nv.kind);
+      return;
+    }
+    const signers = new Set<ReplicaId>();
+    for (const vc of nv.viewChanges) {
+      if (signers.has(vc.replica) || this.checkViewChange(vc, nv.view) !== undefined) {
+        this.reject('bad-new-view', from, nv.kind);
+        return;
+      }
+      signers.add(vc.replica);
+    }
+    const decision = this.decide(nv.viewChanges);
+    if (!decision.ok || !sameChoices(decision.chosen, nv.prePrepares)) {
+      this.reject('bad-new-view', from, nv.kind);
+      // The primary of nv.view is faulty: move past it.
+      this.view = Math.max(this.view, nv.view);
+      this.active = true; // let startViewChange leave this view
+      this.startViewChange(nv.view + 1, 'bad-new-view');
+      return;
+    }
+    this.view = nv.view;
+    this.installNewView(nv, decision);
+  }
+
+  private installNewView(nv: NewView, decision: NewViewDecision & { ok: true }): void {
+    this.active = true;
+    this.viewChangeDeadline = Number.POSITIVE_INFINITY;
+    this.lastNewView = nv;
+    this.progressAt = this.now;
+    this.viewActiveSince = this.now;
+    if (decision.stableSeq > this.low && decision.proofFrom !== undefined) {
+      this.adoptStable(decision.stableSeq, decision.proofFrom.checkpointProof);
+    }
+    // Agreement restarts in the new view; P and Q entries survive for the next view change.
+    for (const slot of this.log.values()) {
+      slot.view = this.view;
+      slot.prePrepare = undefined;
+      slot.prePrepareBytes = undefined;
+      slot.digestHex = undefined;
+      slot.authentic = false;
+      slot.prepares.clear();
+      slot.commits.clear();
+      slot.ownPrepare = undefined;
+      slot.ownCommit = undefined;
+      slot.prepared = false;
+      slot.committed = false;
+      slot.fixedDigestHex = undefined;
+    }
+    this.heldCount = 0;
+    for (const p of this.pending.values()) p.inFlight = false;
+    let reproposed = 0;
+    for (const c of nv.prePrepares) {
+      if (!this.inWindow(c.seq)) continue;
+      this.slot(c.seq).fixedDigestHex = hex(c.batchDigest);
+      reproposed++;
+    }
+    this.lastAssigned = Math.max(this.low, ...nv.prePrepares.map((c) => c.seq));
+    for (const v of this.viewChanges.keys()) if (v <= this.view) this.viewChanges.delete(v);
+    this.emit({ type: 'new-view', view: this.view, stableSeq: decision.stableSeq, reproposed });
+    if (this.isPrimary()) {
+      for (const c of nv.prePrepares) this.reproposeIfKnown(c.seq);
+      if (this.config.batching.mode === 'size') this.cutBatches();
+    }
+    const early = this.early;
+    this.early = [];
+    for (const e of early) if (e.message.view === this.view) this.onMessage(e.from, e.message, e.bytes);
+  }
+
+  /**
+   * During a view change, keep (bounded) the PRE-PREPAREs and votes of the view being installed: the NEW-VIEW
+   * may be overtaken by them, and dropping them would leave this replica unable to vote until a retransmission.
+   */
+  private bufferEarly(from: number, message: PrePrepare | Prepare | Commit, bytes: Uint8Array): boolean {
+    if (this.active || message.view !== this.view) return false;
+    if (this.early.length >= EARLY_BUFFER_LIMIT) {
+      this.reject('view-change-in-progress', from, message.kind);
+      return true;
+    }
+    this.early.push({ from, message, bytes });
+    return true;
+  }
+
+  /** New primary: re-propose the batch a NEW-VIEW fixed at `seq`, once its content is known here. */
+  private reproposeIfKnown(seq: number): void {
+    const slot = this.log.get(seq);
+    if (slot === undefined || slot.fixedDigestHex === undefined || slot.prePrepare !== undefined) return;
+    if (!this.active || !this.isPrimary()) return;
+    const known = this.batches.get(slot.fixedDigestHex);
+    if (slot.fixedDigestHex === hex(this.nullDigest)) {
+      this.propose(seq, { kind: 'full', requests: [] }, this.nullDigest);
+    } else if (known !== undefined) {
+      this.propose(seq, known.batch, this.crypto.digest(encodeBatch(known.batch)));
+    }
+  }
+
+  /** The new view starts above our stable checkpoint: take its proof; state transfer fills the gap. */
+  private adoptStable(seq: number, proof: readonly CheckpointBody[]): void {
+    const own = this.snapshots.get(seq);
+    if (own !== undefined && proof[0] !== undefined && bytesEqual(own.digest, proof[0].stateDigest)) {
+      this.makeStable(seq, proof);
+      return;
+    }
+    this.makeStable(seq, proof);
+    if (this.lastExecuted < seq) this.lastStallRequest = Number.NEGATIVE_INFINITY;
+  }
+
+  private rememberBatch(digestHex: string, seq: number, batch: Batch): void {
+    if (this.batches.has(digestHex) || !this.inWindow(seq)) return;
+    if (this.batches.size >= 4 * this.config.watermarkWindow) return; // bounded; a correct view needs one per seq
+    this.batches.set(digestHex, { seq, batch });
+    this.reproposeIfKnown(seq);
+  }
+
+  /**
+   * A PRE-PREPARE from an earlier view is no longer acceptable, but its batch may be the one a NEW-VIEW fixed:
+   * keep the content when it hashes to its digest (the digest, not the sender, makes it trustworthy).
+   */
+  private rememberOldBatch(pp: PrePrepare, bytes: Uint8Array): void {
+    if (pp.batch.kind !== 'full' || !this.inWindow(pp.seq)) return;
+    const digestHex = hex(pp.batchDigest);
+    if (this.batches.has(digestHex)) return;
+    if (!bytesEqual(this.crypto.digest(prePrepareBatchBytes(bytes, pp)), pp.batchDigest)) return;
+    this.rememberBatch(digestHex, pp.seq, pp.batch);
   }
 
   // ---------------------------------------------------------------- helpers
@@ -868,6 +1384,9 @@ export class Replica {
         prepared: false,
         committed: false,
         firstSeen: this.now,
+        pInfo: undefined,
+        qInfo: undefined,
+        fixedDigestHex: undefined,
       };
       this.log.set(seq, slot);
     }

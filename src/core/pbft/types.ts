@@ -75,7 +75,11 @@ export type ReplicaRejection =
   | 'checkpoint-mismatch'
   | 'bad-state'
   | 'unsupported-kind'
-  | 'not-a-checkpoint-seq';
+  | 'not-a-checkpoint-seq'
+  | 'view-change-in-progress'
+  | 'view-too-far'
+  | 'bad-view-change'
+  | 'bad-new-view';
 
 export type ReplicaEvent =
   | {
@@ -89,7 +93,20 @@ export type ReplicaEvent =
   | { readonly type: 'checkpoint-stable'; readonly seq: number; readonly truncated: number }
   | { readonly type: 'state-restored'; readonly seq: number; readonly from: ReplicaId }
   | { readonly type: 'retransmit'; readonly to: ReplicaId; readonly messages: number }
-  | { readonly type: 'cached-reply'; readonly client: ClientId; readonly timestamp: number };
+  | { readonly type: 'cached-reply'; readonly client: ClientId; readonly timestamp: number }
+  /** This replica moved to `view` and sent its VIEW-CHANGE (`reason`: why it suspects the primary). */
+  | {
+      readonly type: 'view-change';
+      readonly view: number;
+      readonly reason: 'request-timeout' | 'slow-primary' | 'view-change-timeout' | 'joined' | 'bad-new-view';
+    }
+  /** A NEW-VIEW was accepted (or sent) and `view` is active; `reproposed` batches carried over (nulls included). */
+  | {
+      readonly type: 'new-view';
+      readonly view: number;
+      readonly stableSeq: number;
+      readonly reproposed: number;
+    };
 
 export type ClientInput =
   | { readonly kind: 'receive'; readonly from: number; readonly bytes: Uint8Array }

@@ -4,7 +4,7 @@
  * and the batch's encoding sits inside it. Backups use these views instead of encoding a 100-request batch
  * twice more per PRE-PREPARE. test/core/pbft/wire-views.test.ts checks them against authPayload/encodeBatch.
  */
-import { type PrePrepare, WIRE_VERSION } from '../codec/messages.ts';
+import { AUTH_FIELD, type Message, type PrePrepare, WIRE_VERSION } from '../codec/messages.ts';
 import { Writer } from '../codec/wire.ts';
 
 function uvarLength(v: number): number {
@@ -52,4 +52,35 @@ export function withAuthenticator(unsignedBytes: Uint8Array, auth: readonly Uint
     w.raw(t);
   }
   return w.finish();
+}
+
+/**
+ * The bytes `authPayload(message)` would produce, as a view into `bytes`, the canonical encoding of `message`
+ * (for instance the bytes it was decoded from). Every kind has its authentication field last.
+ */
+export function payloadOf(bytes: Uint8Array, message: Message): Uint8Array {
+  return bytes.subarray(0, bytes.length - authFieldLength(message));
+}
+
+/** `withAuthenticator` for kinds authenticated by a single tag (reply, state messages). */
+export function withTag(unsignedBytes: Uint8Array, tag: Uint8Array): Uint8Array {
+  if (unsignedBytes[unsignedBytes.length - 1] !== 0) throw new Error('invariant: expected an empty tag last');
+  const w = new Writer(unsignedBytes.length + uvarLength(tag.length) + tag.length);
+  w.raw(unsignedBytes.subarray(0, unsignedBytes.length - 1));
+  w.uvar(tag.length);
+  w.raw(tag);
+  return w.finish();
+}
+
+function authFieldLength(message: Message): number {
+  switch (AUTH_FIELD[message.kind]) {
+    case 'auth':
+      return authenticatorLength((message as { auth: readonly Uint8Array[] }).auth);
+    case 'tag': {
+      const tag = (message as { tag: Uint8Array }).tag;
+      return uvarLength(tag.length) + tag.length;
+    }
+    case 'signature':
+      return (message as { signature: Uint8Array }).signature.length;
+  }
 }

@@ -3,9 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { authPayload, decodeMessage, encodeBatch, encodeMessage } from '../../../src/core/codec/encode.ts';
 import type { PrePrepare } from '../../../src/core/codec/messages.ts';
 import {
+  payloadOf,
   prePrepareBatchBytes,
   prePreparePayload,
   withAuthenticator,
+  withTag,
 } from '../../../src/core/pbft/wire-views.ts';
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max });
@@ -37,6 +39,55 @@ describe('pre-prepare wire views', () => {
         expect(withAuthenticator(encodeMessage({ ...pp, auth: [] }), pp.auth)).toEqual(encoded);
       }),
       { seed: 20261121, numRuns: 300 },
+    );
+  });
+});
+
+describe('payloadOf and withTag', () => {
+  const tags = fc.array(fc.uint8Array({ minLength: 8, maxLength: 32 }), { maxLength: 31 });
+  const digest = fc.uint8Array({ minLength: 32, maxLength: 32 });
+  const message = fc.oneof(
+    fc.record({
+      kind: fc.constant('request' as const),
+      client: fc.nat(),
+      timestamp: fc.maxSafeNat(),
+      op: bytes(64),
+      auth: tags,
+    }),
+    fc.record({
+      kind: fc.constantFrom('prepare' as const, 'commit' as const),
+      view: fc.maxSafeNat(),
+      seq: fc.maxSafeNat(),
+      batchDigest: digest,
+      replica: fc.nat(),
+      auth: tags,
+    }),
+    fc.record({
+      kind: fc.constant('reply' as const),
+      view: fc.nat(),
+      client: fc.nat(),
+      timestamp: fc.maxSafeNat(),
+      replica: fc.nat(),
+      result: bytes(64),
+      tag: fc.uint8Array({ maxLength: 32 }),
+    }),
+    fc.record({
+      kind: fc.constant('checkpoint' as const),
+      seq: fc.maxSafeNat(),
+      stateDigest: digest,
+      replica: fc.nat(),
+      signature: fc.uint8Array({ minLength: 64, maxLength: 64 }),
+    }),
+  );
+  it('payloadOf is authPayload as a view; withTag seals a reply like encodeMessage', () => {
+    fc.assert(
+      fc.property(message, (m) => {
+        const encoded = encodeMessage(m);
+        expect(payloadOf(encoded, m)).toEqual(authPayload(m));
+        if (m.kind === 'reply')
+          expect(withTag(encodeMessage({ ...m, tag: new Uint8Array(0) }), m.tag)).toEqual(encoded);
+      }),
+      { seed: 20261122, numRuns: 400 },
     );
   });
 });

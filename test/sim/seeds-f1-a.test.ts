@@ -1,0 +1,5 @@
+import { describe } from 'vitest';
+import { seededSuite } from './seeds.ts';
+
+// 150 seeded simulations: random network faults before GST and random issue-3 catalog behaviours (up to f).
+describe('seeded simulations f=1 from seed 1', () => seededSuite(1, 1, 150));

@@ -4,8 +4,9 @@
  * MAC path (client authenticator, server verifies, executes, MACs its reply, client verifies), so the BFT
  * overhead is a ratio measured in the same run. Prints JSON.
  *
- *   npm run bench:ordering            # all cases
- *   npm run bench:ordering -- --quick # fewer requests
+ *   npm run bench:ordering                 # all cases
+ *   npm run bench:ordering -- --quick      # fewer requests
+ *   npm run bench:ordering -- --processes  # replicas and clients in separate processes over UDP (ordering-processes.ts)
  *
  * Note: all four replicas share one core here, so the ratio includes 4x the replica work of a deployment.
  */
@@ -422,4 +423,6 @@ function main(): void {
   );
 }
 
-main();
+// Across OS processes is a different harness (child processes over UDP loopback); it takes the same flag style.
+if (process.argv.includes('--processes')) await import('./ordering-processes.ts');
+else main();

@@ -20,6 +20,7 @@ import {
 } from '../src/runtime/node/control-loop.ts';
 import type { EventRecord, FrameRecord, Trace } from '../src/runtime/report/trace.ts';
 import type { Scheduler } from '../src/runtime/scheduler.ts';
+import { behaviour } from '../src/sim/byzantine.ts';
 import { type AssertionResult, checkAssertions } from './assertions.ts';
 import { pilotAt, type Scenario, type ScenarioEvent } from './scenario.ts';
 
@@ -59,6 +60,8 @@ export class Rig {
   private readonly channelOutputs = new Map<number, (number | null)[]>();
   private readonly sampled = new Map<number, { theta: number; reference: number }>();
   private readonly pendingEvents: ScenarioEvent[];
+  /** Byzantine replica behaviours draw from here (forked after the sensors, so sensor noise is unchanged). */
+  private readonly faultRng: Prng;
   private lastView = 0;
   private stopped = false;
   private finish: (() => void) | undefined;
@@ -92,6 +95,7 @@ export class Rig {
     });
     this.plant = new PitchPlant(o.topology.frameRateHz);
     this.sensors = new SensorTriplex(rng.fork());
+    this.faultRng = rng.fork();
     this.dt = 1 / o.topology.frameRateHz;
     this.totalFrames = Math.round(o.scenario.durationS * o.topology.frameRateHz);
     this.pendingEvents = [...o.scenario.events].sort((a, b) => a.atS - b.atS);
@@ -223,6 +227,26 @@ export class Rig {
         case 'crash-board':
           this.crash(frame, e.board, `board ${e.board}`);
           break;
+        case 'replica-byzantine': {
+          const id = e.replica === 'primary' ? this.system.view().primary : e.replica;
+          const entry = behaviour(e.behaviour);
+          const gst = this.o.scheduler.now();
+          const rng = this.faultRng.fork();
+          const applied = this.system.makeReplicaByzantine(id, (inside) =>
+            entry.create({
+              id,
+              config: inside.config,
+              crypto: inside.crypto,
+              rng,
+              nodes: inside.nodes,
+              replica: inside.replica,
+              gst,
+            }),
+          );
+          if (applied) this.event(frame, 'replica-byzantine', `r${id}: ${entry.name} (${entry.summary})`);
+          else this.unreachable(frame, `replica r${id}`);
+          break;
+        }
       }
     }
   }

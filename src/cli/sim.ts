@@ -223,7 +223,7 @@ export async function simCommand(argv: string[]): Promise<number> {
     `${args.rate ? ` --rate ${args.rate}` : ''}${args.processes ? ` --processes --link ${linkOf(args, topo)}${args.pace ? '' : ' --no-pace'}` : ''}`;
   const fly: FlyOptions = {
     command: 'triplex sim',
-    scenario: defaultScenario(args.duration, 'backup'),
+    scenario: defaultScenario(args.duration, 'primary'),
     seed: args.seed,
     out: args.out,
     json: args.json,

@@ -69,7 +69,15 @@ describe('voted loop through PBFT (virtual time)', () => {
     }
   });
 
-  it('flies the default scenario (Byzantine channel, repair, board crash) with every assertion held', async () => {
+  it('flies the default scenario (Byzantine channel, repair, primary crash) with every assertion held', async () => {
+    const r = await fly(defaultScenario(20, 'primary'), 13);
+    expect(r.assertions.filter((a) => !a.passed)).toEqual([]);
+    expect(r.trace.events.map((e) => e.kind)).toEqual(
+      expect.arrayContaining(['board-crashed', 'view-change']),
+    );
+  });
+
+  it('flies the default scenario with a backup crash instead', async () => {
     const r = await fly(defaultScenario(20, 'backup'), 13);
     expect(r.assertions.filter((a) => !a.passed)).toEqual([]);
     expect(r.trace.events.map((e) => e.kind)).toEqual(

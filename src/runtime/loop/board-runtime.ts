@@ -13,7 +13,7 @@ import { createPitchLaw } from '../../core/control/index.ts';
 import { type Command, defaultPitchLawSpec } from '../../core/control/spec.ts';
 import { Client } from '../../core/pbft/client.ts';
 import { type PbftConfig, pbftConfig } from '../../core/pbft/config.ts';
-import { keyRingCrypto } from '../../core/pbft/crypto.ts';
+import { keyRingCrypto, type NodeCrypto } from '../../core/pbft/crypto.ts';
 import { Replica } from '../../core/pbft/replica.ts';
 import type { ReplicaEvent } from '../../core/pbft/types.ts';
 import type { Prng } from '../../core/prng.ts';
@@ -29,7 +29,7 @@ import { decodeInputSample } from './input-sample.ts';
 import { InputUnitHost } from './input-unit.ts';
 import type { BoardKeys } from './keys.ts';
 import { principalOf } from './principals.ts';
-import { ReplicaHost } from './replica-host.ts';
+import { ReplicaHost, type ReplicaStepper } from './replica-host.ts';
 import { FrameLogService } from './service.ts';
 import { channelName, VoterHost } from './voter-host.ts';
 
@@ -38,6 +38,15 @@ export interface BoardCallbacks {
   readonly onChannelEvents?: (events: readonly ChannelEvent[]) => void;
   readonly onChannelCommand?: (channel: number, frame: number, command: Command) => void;
   readonly onReplicaEvent?: (replica: number, event: ReplicaEvent) => void;
+}
+
+/** What a Byzantine behaviour needs to wrap a board's replica (its own keys: a faulty node can always use them). */
+export interface ReplicaInside {
+  readonly replica: Replica;
+  readonly crypto: NodeCrypto;
+  readonly config: PbftConfig;
+  /** Nodes by index: replicas 0..n-1, then the input units. */
+  readonly nodes: number;
 }
 
 export interface BoardRuntimeOptions extends BoardCallbacks {
@@ -85,7 +94,9 @@ export class BoardRuntime {
   private frameSeen = -1;
   private requestsThisFrame = 0;
   private cutThisFrame = false;
+  private cutSinceTick = false;
   private cancelTicks: (() => void) | undefined;
+  private replicaCrypto: NodeCrypto | undefined;
 
   constructor(private readonly o: BoardRuntimeOptions) {
     const t = o.topology;
@@ -132,6 +143,20 @@ export class BoardRuntime {
     }
   }
 
+  /** Turn this board's replica Byzantine: `make` wraps the correct replica in a behaviour (the HIL catalog). */
+  makeReplicaByzantine(make: (inside: ReplicaInside) => ReplicaStepper): boolean {
+    const host = this.replica;
+    if (host === undefined || this.replicaCrypto === undefined) return false;
+    const inside = {
+      replica: host.replica,
+      crypto: this.replicaCrypto,
+      config: host.replica.config,
+      nodes: host.replica.config.n + this.o.topology.inputUnits,
+    };
+    host.becomeByzantine(make(inside));
+    return true;
+  }
+
   /** The process died: silent and deaf from now on. */
   crash(): void {
     this.board.crash();
@@ -146,9 +171,18 @@ export class BoardRuntime {
     await this.board.close();
   }
 
+  /**
+   * Once per frame period: the replica's time tick, and a cut if none happened since the last tick. Fresh
+   * samples usually cut earlier; this periodic cut is what keeps one batch per frame when no fresh sample
+   * arrives, as after a view change, when the input units only retransmit the request the old primary
+   * dropped: without it a new primary would never propose and its backups would vote it out in turn.
+   */
   private tickEvery(at: number): void {
     this.cancelTicks = this.o.scheduler.at(at, () => {
-      this.replica?.tick(Math.round(this.o.scheduler.now()));
+      const host = this.replica!;
+      host.tick(Math.round(this.o.scheduler.now()));
+      if (!this.cutSinceTick) host.frame();
+      this.cutSinceTick = false;
       this.tickEvery(at + this.periodMs);
     });
   }
@@ -182,14 +216,15 @@ export class BoardRuntime {
     const t = this.o.topology;
     const slot = t.replicas.find((r) => r.board === this.o.board);
     if (slot === undefined) return undefined;
+    this.replicaCrypto = keyRingCrypto(
+      this.o.keys.ring(principalOf.replica(slot.id)),
+      this.o.keys.signer(slot.id),
+      this.o.keys.replicaPublicKeys,
+    );
     const replica = new Replica({
       id: slot.id,
       config: topologyPbftConfig(t),
-      crypto: keyRingCrypto(
-        this.o.keys.ring(principalOf.replica(slot.id)),
-        this.o.keys.signer(slot.id),
-        this.o.keys.replicaPublicKeys,
-      ),
+      crypto: this.replicaCrypto,
       service: new FrameLogService(),
     });
     const channel = this.channel;
@@ -238,6 +273,7 @@ export class BoardRuntime {
   private cut(host: ReplicaHost): void {
     if (this.cutThisFrame) return;
     this.cutThisFrame = true;
+    this.cutSinceTick = true;
     host.frame();
   }
 

@@ -6,7 +6,21 @@ import type { Logger } from 'pino';
 import type { Message } from '../../core/codec/messages.ts';
 import type { Replica } from '../../core/pbft/replica.ts';
 import type { ReplicaAction, ReplicaEvent, ReplicaInput } from '../../core/pbft/types.ts';
+
+/** Bytes a faulty replica sends as it likes, to a node by index (replicas 0..n-1, then input units). */
+export interface RawSend {
+  readonly kind: 'raw';
+  readonly to: number;
+  readonly bytes: Uint8Array;
+}
+
+/** What drives the replica: the correct state machine itself, or a Byzantine behaviour wrapped around it. */
+export interface ReplicaStepper {
+  step(input: ReplicaInput): readonly (ReplicaAction | RawSend)[];
+}
+
 import type { Counters } from './counters.ts';
+import { INPUT_BASE } from './principals.ts';
 
 export interface ReplicaRoutes {
   /** Deliver bytes to replica `id`'s board. */
@@ -19,6 +33,7 @@ export interface ReplicaRoutes {
 
 export class ReplicaHost {
   private stopped = false;
+  private stepper: ReplicaStepper;
   /** Requests seen since the last cut, and how many make a full frame (one per input unit). */
 
   constructor(
@@ -28,7 +43,9 @@ export class ReplicaHost {
     private readonly log: Logger,
     private readonly onExecute: (a: Extract<ReplicaAction, { kind: 'execute' }>) => void,
     private readonly onEvent: (e: ReplicaEvent) => void = () => {},
-  ) {}
+  ) {
+    this.stepper = replica;
+  }
 
   /** Returns false when the replica rejected the message. */
   deliver(from: number, message: Message): boolean {
@@ -44,6 +61,11 @@ export class ReplicaHost {
     this.run({ kind: 'tick', now });
   }
 
+  /** From now on a Byzantine behaviour (wrapping the correct replica) decides what this replica sends. */
+  becomeByzantine(stepper: ReplicaStepper): void {
+    this.stepper = stepper;
+  }
+
   /** The board died: nothing more goes in or out. */
   stop(): void {
     this.stopped = true;
@@ -56,15 +78,19 @@ export class ReplicaHost {
   private run(input: ReplicaInput): boolean {
     if (this.stopped) return false;
     let accepted = true;
-    for (const a of this.replica.step(input)) {
+    for (const a of this.stepper.step(input)) {
       if (a.kind === 'event' && a.event.type === 'rejected') accepted = false;
       this.carryOut(a);
     }
     return accepted;
   }
 
-  private carryOut(a: ReplicaAction): void {
+  private carryOut(a: ReplicaAction | RawSend): void {
     switch (a.kind) {
+      case 'raw':
+        if (a.to < this.replica.config.n) this.routes.toReplica(a.to, a.bytes);
+        else this.routes.toClient(INPUT_BASE + a.to - this.replica.config.n, a.bytes);
+        return;
       case 'send':
         this.routes.toReplica(a.to, a.bytes);
         return;

@@ -9,11 +9,11 @@ import { Prng } from '../../core/prng.ts';
 import { MemoryHub } from '../../io/memory.ts';
 import type { Topology } from '../config.ts';
 import type { Scheduler } from '../scheduler.ts';
-import { type BoardCallbacks, BoardRuntime } from './board-runtime.ts';
+import { type BoardCallbacks, BoardRuntime, type ReplicaInside } from './board-runtime.ts';
 import type { ChannelHost } from './channel-host.ts';
 import { Counters } from './counters.ts';
 import { seededKeys } from './keys.ts';
-import type { ReplicaHost } from './replica-host.ts';
+import type { ReplicaHost, ReplicaStepper } from './replica-host.ts';
 import type { VoterHost } from './voter-host.ts';
 
 export interface LoopSystemOptions extends BoardCallbacks {
@@ -36,8 +36,11 @@ export class LoopSystem {
   readonly periodMs: number;
   private readonly frontBoards: BoardRuntime[];
 
+  private readonly topology: Topology;
+
   constructor(o: LoopSystemOptions) {
     const t = o.topology;
+    this.topology = t;
     this.periodMs = 1000 / t.frameRateHz;
     const rng = new Prng(o.seed);
     const keys = seededKeys(t, rng.u32());
@@ -86,6 +89,12 @@ export class LoopSystem {
       if (s.view >= best.view) best = { view: s.view, primary: s.primary };
     }
     return best;
+  }
+
+  /** Replace replica `id`'s behaviour by a Byzantine one built around it. */
+  makeReplicaByzantine(id: number, make: (inside: ReplicaInside) => ReplicaStepper): boolean {
+    const slot = this.topology.replicas[id];
+    return slot !== undefined && (this.boards.get(slot.board)?.makeReplicaByzantine(make) ?? false);
   }
 
   /** Kill a board as a process crash would: all its roles go silent. */

@@ -114,6 +114,11 @@ export class BoardControlLoop implements ControlLoop {
     return board !== undefined && (this.o.remote?.clearChannelFault(board) ?? false);
   }
 
+  /** Replicas run in other processes: a behaviour cannot be injected from here (the event is recorded as not applied). */
+  makeReplicaByzantine(): boolean {
+    return false;
+  }
+
   crashBoard(board: string): boolean {
     return this.o.remote?.crashBoard(board) ?? false;
   }

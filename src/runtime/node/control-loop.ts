@@ -5,9 +5,10 @@
  * only the voter/input board here and the others in their own processes (`BoardControlLoop`, board-loop.ts).
  */
 import type { ChannelHealth } from '../../core/vote/voter.ts';
-import type { BoardCallbacks } from '../loop/board-runtime.ts';
+import type { BoardCallbacks, ReplicaInside } from '../loop/board-runtime.ts';
 import type { ChannelFault } from '../loop/channel-fault.ts';
 import type { Counters } from '../loop/counters.ts';
+import type { ReplicaStepper } from '../loop/replica-host.ts';
 import { LoopSystem, type LoopSystemOptions } from '../loop/system.ts';
 
 export type FrameSamples = readonly { stick: number; pitch: number | null }[];
@@ -28,6 +29,8 @@ export interface ControlLoop {
   /** Make channel c Byzantine; false when it cannot be reached. */
   injectChannelFault(channel: number, fault: ChannelFault): boolean;
   clearChannelFault(channel: number): boolean;
+  /** Make replica `id` Byzantine (`make` wraps the correct replica); false when it cannot be reached. */
+  makeReplicaByzantine(id: number, make: (inside: ReplicaInside) => ReplicaStepper): boolean;
   /** Kill a board as a process crash would; false when it cannot be reached. */
   crashBoard(board: string): boolean;
   /** Whether channel c's process/role is still running. */
@@ -59,6 +62,7 @@ export function inProcessLoop(system: LoopSystem): ControlLoop {
       host?.clearFault();
       return host !== undefined;
     },
+    makeReplicaByzantine: (id, make) => system.makeReplicaByzantine(id, make),
     crashBoard: (board) => {
       if (!system.boards.has(board)) return false;
       system.crashBoard(board);

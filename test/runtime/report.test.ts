@@ -28,7 +28,15 @@ describe('report', () => {
       frames: frames(5000),
       events: [{ frame: 101, t: 2.02, kind: 'view-change', detail: 'view 1 <script>' }],
     };
-    const files = writeReport(dir, 'test run', { passed: true, frames: 5000 }, trace, ['c0', 'c1', 'c2']);
+    const assertions = [
+      { name: 'no-failsafe', passed: true, detail: '0 failsafe frames' },
+      { name: 'tracks-step-0', passed: false, detail: 'off by 0.3 rad' },
+    ];
+    const files = writeReport(dir, 'test run', { passed: true, frames: 5000, assertions }, trace, [
+      'c0',
+      'c1',
+      'c2',
+    ]);
     const summary = JSON.parse(readFileSync(files.summary, 'utf8'));
     expect(summary.passed).toBe(true);
     expect(summary.events).toHaveLength(1);
@@ -41,6 +49,7 @@ describe('report', () => {
     const html = readFileSync(files.html, 'utf8');
     expect(html.match(/<svg /g)).toHaveLength(5);
     expect(html).toContain('Pitch angle and command');
+    expect(html).toContain('<td class="fail">FAIL</td><td>tracks-step-0</td><td>off by 0.3 rad</td>');
     expect(html).not.toMatch(/<script|src=|href=/); // no scripts, nothing fetched
     expect(html).toContain('view 1 &lt;script&gt;'); // event text is escaped
     // Decimation keeps each path bounded however long the run.

@@ -79,7 +79,17 @@ export function htmlReport(input: HtmlReportInput): string {
       ],
     }),
   ];
+  const assertions = Array.isArray(input.summary.assertions)
+    ? (input.summary.assertions as { name: string; passed: boolean; detail: string }[])
+    : [];
+  const assertionRows = assertions
+    .map(
+      (a) =>
+        `<tr><td class="${a.passed ? 'ok' : 'fail'}">${a.passed ? 'ok' : 'FAIL'}</td><td>${esc(a.name)}</td><td>${esc(a.detail)}</td></tr>`,
+    )
+    .join('');
   const summaryRows = Object.entries(input.summary)
+    .filter(([k]) => k !== 'assertions')
     .map(
       ([k, v]) =>
         `<tr><th>${esc(k)}</th><td>${esc(typeof v === 'object' ? JSON.stringify(v) : String(v))}</td></tr>`,
@@ -95,8 +105,9 @@ export function htmlReport(input: HtmlReportInput): string {
 <html lang="en"><head><meta charset="utf-8"><title>${esc(input.title)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}
 th,td{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left;vertical-align:top}th{background:#f4f4f4}
-svg{display:block;margin:12px 0}</style></head>
+svg{display:block;margin:12px 0}.ok{color:#2a7a2a;font-weight:bold}.fail{color:#c00;font-weight:bold}</style></head>
 <body><h1>${esc(input.title)}</h1>
+<h2>Assertions</h2><table><tr><th></th><th>assertion</th><th>measured</th></tr>${assertionRows}</table>
 <h2>Summary</h2><table>${summaryRows}</table>
 <h2>Plots</h2>${charts.join('\n')}
 <h2>Events</h2><table><tr><th>t (s)</th><th>frame</th><th>kind</th><th>detail</th></tr>${eventRows}</table>

@@ -30,7 +30,7 @@ export interface ChartSpec {
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-function extent(values: Iterable<number>): [number, number] {
+function extent(values: Iterable<number>, pad = true): [number, number] {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
   for (const v of values) {
@@ -39,8 +39,8 @@ function extent(values: Iterable<number>): [number, number] {
   }
   if (!Number.isFinite(lo)) return [0, 1];
   if (lo === hi) return [lo - 1, hi + 1];
-  const pad = (hi - lo) * 0.05;
-  return [lo - pad, hi + pad];
+  const margin = pad ? (hi - lo) * 0.05 : 0;
+  return [lo - margin, hi + margin];
 }
 
 /** Indices to draw: the first, min and max of each bucket, and the last. */
@@ -68,7 +68,7 @@ export function lineChart(spec: ChartSpec): string {
   const m = { left: 60, right: 150, top: 28, bottom: 32 };
   const w = width - m.left - m.right;
   const h = height - m.top - m.bottom;
-  const [x0, x1] = extent(spec.xs);
+  const [x0, x1] = extent(spec.xs, false);
   const [y0, y1] = extent(spec.series.flatMap((s) => s.ys.filter((y): y is number => y !== null)));
   const sx = (x: number): number => m.left + ((x - x0) / (x1 - x0)) * w;
   const sy = (y: number): number => m.top + h - ((y - y0) / (y1 - y0)) * h;

@@ -8,6 +8,8 @@
  * clock.at(20, () => console.log('frame 1'));
  * clock.runUntil(1000);
  */
+import { EventQueue } from '../core/event-queue.ts';
+
 export interface Scheduler {
   now(): number;
   /** Run `fn` at time `t` (or as soon as possible if `t` has passed). Returns a cancel function. */
@@ -15,17 +17,14 @@ export interface Scheduler {
 }
 
 interface Timer {
-  readonly t: number;
-  readonly order: number;
   readonly fn: () => void;
   cancelled: boolean;
 }
 
-/** A binary-heap event queue on virtual time; ties run in scheduling order, so runs are deterministic. */
+/** Timers on virtual time; ties run in scheduling order, so runs are deterministic. */
 export class VirtualScheduler implements Scheduler {
   private time = 0;
-  private counter = 0;
-  private readonly heap: Timer[] = [];
+  private readonly queue = new EventQueue<Timer>();
 
   constructor(private readonly maxPending = 1_000_000) {}
 
@@ -34,63 +33,27 @@ export class VirtualScheduler implements Scheduler {
   }
 
   at(t: number, fn: () => void): () => void {
-    if (this.heap.length >= this.maxPending)
+    if (this.queue.size >= this.maxPending)
       throw new Error(`VirtualScheduler: more than ${this.maxPending} pending timers`);
-    const timer: Timer = { t: Math.max(t, this.time), order: this.counter++, fn, cancelled: false };
-    this.push(timer);
+    const timer: Timer = { fn, cancelled: false };
+    this.queue.push(Math.max(t, this.time), timer);
     return () => {
       timer.cancelled = true;
     };
   }
 
   get pending(): number {
-    return this.heap.length;
+    return this.queue.size;
   }
 
   /** Runs every timer due at or before `t`, then sets the clock to `t`. */
   runUntil(t: number): void {
-    for (;;) {
-      const top = this.heap[0];
-      if (top === undefined || top.t > t) break;
-      this.pop();
-      this.time = top.t;
-      if (!top.cancelled) top.fn();
+    for (let due = this.queue.peekTime(); due !== undefined && due <= t; due = this.queue.peekTime()) {
+      const next = this.queue.pop()!;
+      this.time = next.time;
+      if (!next.value.cancelled) next.value.fn();
     }
     this.time = Math.max(this.time, t);
-  }
-
-  private less(a: Timer, b: Timer): boolean {
-    return a.t < b.t || (a.t === b.t && a.order < b.order);
-  }
-
-  private push(x: Timer): void {
-    const h = this.heap;
-    h.push(x);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  private pop(): void {
-    const h = this.heap;
-    const last = h.pop()!;
-    if (h.length === 0) return;
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-      if (m === i) break;
-      [h[i], h[m]] = [h[m]!, h[i]!];
-      i = m;
-    }
   }
 }
 

@@ -7,6 +7,7 @@
  * const result = runSimulation({ seed: 1234, f: 2 }); // throws on any violation
  */
 
+import { EventQueue } from '../core/event-queue.ts';
 import { Client } from '../core/pbft/client.ts';
 import { type PbftConfig, pbftConfig, type ReplicaId } from '../core/pbft/config.ts';
 import { Replica, type ReplicaOptions } from '../core/pbft/replica.ts';
@@ -16,7 +17,6 @@ import { behaviour, behaviours, type SimAction, type SimReplica } from './byzant
 import { InvariantChecker } from './invariants.ts';
 import { groupKeys } from './keys.ts';
 import { Network, type NetworkParams, type Partition } from './network.ts';
-import { EventQueue } from './queue.ts';
 import { FoldService } from './service.ts';
 
 /** Behaviours drawn for faulty replicas by default: the whole catalog (any replica, the first primary included). */

@@ -1,10 +1,18 @@
-/** Min-heap of timed events; ties broken by insertion order, so a run is a pure function of its seed. */
+/**
+ * Min-heap of timed events; ties broken by insertion order, so a run is a pure function of its seed. The
+ * simulator's event loop and the runtime's virtual clock both run on it.
+ */
 export class EventQueue<T> {
   private readonly heap: { time: number; order: number; value: T }[] = [];
   private order = 0;
 
   get size(): number {
     return this.heap.length;
+  }
+
+  /** Time of the earliest event, without removing it. */
+  peekTime(): number | undefined {
+    return this.heap[0]?.time;
   }
 
   push(time: number, value: T): void {

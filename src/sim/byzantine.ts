@@ -1,7 +1,9 @@
 /**
  * The Byzantine catalog: named, documented behaviours that replace a replica. The simulator (and later the
  * HIL rig) injects them by name. Each entry wraps a real replica so a faulty node stays plausible (it speaks
- * the protocol) while it misbehaves in one specific way. Issue 4 registers the primary attacks here.
+ * the protocol) while it misbehaves in one specific way. The HIL rig injects them into a loop replica with the
+ * scenario event 'replica-byzantine'. The catalog's one client entry, the flooding client, replaces a client
+ * rather than a replica: see flood.ts (`SimOptions.floodingClients`, `--flooders N`).
  */
 import { authPayload, decodeMessage, encodeBatch, encodeMessage } from '../core/codec/encode.ts';
 import type { Request } from '../core/codec/messages.ts';

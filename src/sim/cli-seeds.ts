@@ -5,14 +5,20 @@
  *   npm run sim:seeds -- --seed 1234 --f 2        # replay one seed (prints its result or the violation)
  *   options: --start S (first seed), --f F (fix f), --workers W, --behaviours a,b,c
  *   replay only: --faulty N (faulty replicas besides --primary), --primary NAME (behaviour of replica 0),
- *                --backups-only true (random faulty replicas exclude replica 0)
+ *                --backups-only true (random faulty replicas exclude replica 0), --flooders N (flooding clients)
+ *   In a many-seed run every fifth seed also has a flooding client (src/sim/flood.ts); its replay says so.
  *
  * Exit status 1 when any seed violates an invariant; each violation lists its replay command.
  */
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { InvariantViolation } from './invariants.ts';
-import { replayCommand, runSimulation, type SimOptions, type SimResult } from './simulator.ts';
+import { replayCommandFor, runSimulation, type SimOptions, type SimResult } from './simulator.ts';
+
+/** The catalog's client entry mixed into many-seed runs: every fifth seed has one flooding client. */
+function floodersFor(seed: number): number {
+  return seed % 5 === 0 ? 1 : 0;
+}
 
 interface Job {
   readonly seeds: readonly { seed: number; f: number }[];
@@ -45,10 +51,14 @@ function runJob(job: Job): Partial {
     maxLatencyAfterGstMs: 0,
   };
   for (const { seed, f } of job.seeds) {
+    const options: SimOptions = {
+      seed,
+      f,
+      ...(job.behaviours === undefined ? {} : { behaviours: job.behaviours }),
+      ...(floodersFor(seed) > 0 ? { floodingClients: floodersFor(seed) } : {}),
+    };
     try {
-      const r: SimResult = runSimulation(
-        job.behaviours === undefined ? { seed, f } : { seed, f, behaviours: job.behaviours },
-      );
+      const r: SimResult = runSimulation(options);
       out.simulatedMs += r.simulatedMs;
       out.requests += r.requestsCompleted;
       out.batches += r.batchesExecuted;
@@ -56,7 +66,7 @@ function runJob(job: Job): Partial {
     } catch (e) {
       const message =
         e instanceof InvariantViolation ? e.message : `crash: ${e instanceof Error ? e.stack : String(e)}`;
-      out.violations.push({ seed, f, message, replay: replayCommand(seed, f) });
+      out.violations.push({ seed, f, message, replay: replayCommandFor(options) });
     }
     out.seedsRun++;
   }
@@ -108,6 +118,7 @@ async function main(): Promise<void> {
       ...(args.has('faulty') ? { faultyBackups: int(args, 'faulty', 0) } : {}),
       ...(args.has('primary') ? { primaryBehaviour: args.get('primary')! } : {}),
       ...(args.get('backups-only') === 'true' ? { faultyMayIncludePrimary: false } : {}),
+      ...(args.has('flooders') ? { floodingClients: int(args, 'flooders', 0) } : {}),
     };
     try {
       const r = runSimulation(options);

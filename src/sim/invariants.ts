@@ -33,6 +33,7 @@ export class InvariantChecker {
   private readonly committed = new Map<number, { digest: string; replica: number }>();
   private readonly replicas = new Map<number, ReplicaTrack>();
   private readonly issued = new Map<string, Issued>();
+  private readonly faultyIssued = new Map<string, Set<string>>();
   checks = 0;
 
   constructor(
@@ -56,6 +57,20 @@ export class InvariantChecker {
   /** A correct client issued a request. */
   onIssue(client: number, timestamp: number, op: Uint8Array, now: number): void {
     this.issued.set(`${client}:${timestamp}`, { opHex: hexOf(op), issuedAt: now, completedAt: undefined });
+  }
+
+  /**
+   * A faulty (flooding) client sent a request: executing it is valid (the client did issue it), but nobody
+   * waits for it, so liveness does not judge it. Several ops may share a timestamp; each is remembered.
+   */
+  onFaultyIssue(client: number, timestamp: number, op: Uint8Array): void {
+    const key = `${client}:${timestamp}`;
+    let ops = this.faultyIssued.get(key);
+    if (ops === undefined) {
+      ops = new Set();
+      this.faultyIssued.set(key, ops);
+    }
+    ops.add(hexOf(op));
   }
 
   /** A correct client accepted a result (f+1 matching replies). */
@@ -90,9 +105,10 @@ export class InvariantChecker {
     for (const r of requests) {
       const key = `${r.client}:${r.timestamp}`;
       const issued = this.issued.get(key);
-      if (issued === undefined)
+      const byFaulty = this.faultyIssued.get(key);
+      if (issued === undefined && byFaulty === undefined)
         this.fail('validity: executed requests were issued', `replica ${replica} executed ${key}`);
-      if (issued.opHex !== hexOf(r.op))
+      if (issued !== undefined ? issued.opHex !== hexOf(r.op) : !byFaulty!.has(hexOf(r.op)))
         this.fail('validity: executed requests were issued', `${key} op differs`);
       if (t.executed.has(key))
         this.fail('no request executes twice', `replica ${replica} executed ${key} again`);

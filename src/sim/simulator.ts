@@ -14,6 +14,7 @@ import { Replica, type ReplicaOptions } from '../core/pbft/replica.ts';
 import type { ClientAction, ReplicaEvent, ReplicaInput } from '../core/pbft/types.ts';
 import { Prng } from '../core/prng.ts';
 import { behaviour, behaviours, type SimAction, type SimReplica } from './byzantine.ts';
+import { FloodingClient } from './flood.ts';
 import { InvariantChecker } from './invariants.ts';
 import { groupKeys } from './keys.ts';
 import { Network, type NetworkParams, type Partition } from './network.ts';
@@ -40,6 +41,8 @@ export interface SimOptions {
   readonly network?: Partial<NetworkParams>;
   readonly clients?: number;
   readonly requestsPerClient?: number;
+  /** Flooding clients (the catalog's client entry, src/sim/flood.ts) besides the correct ones. Default 0. */
+  readonly floodingClients?: number;
   /** Stop after this much virtual time whatever happens (default: derived from the liveness bound). */
   readonly horizonMs?: number;
 }
@@ -73,6 +76,7 @@ export function replayCommandFor(o: SimOptions): string {
   if (o.faultyBackups !== undefined) parts.push(`--faulty ${o.faultyBackups}`);
   if (o.primaryBehaviour !== undefined) parts.push(`--primary ${o.primaryBehaviour}`);
   if (o.faultyMayIncludePrimary === false) parts.push('--backups-only true');
+  if ((o.floodingClients ?? 0) > 0) parts.push(`--flooders ${o.floodingClients}`);
   return parts.join(' ');
 }
 
@@ -99,7 +103,8 @@ export function runSimulation(options: SimOptions): SimResult {
   const clientCount = options.clients ?? 2 + scenarioRng.int(3);
   const requestsPerClient = options.requestsPerClient ?? 5 + scenarioRng.int(8);
   const clientIds = Array.from({ length: clientCount }, (_, i) => n + i);
-  const nodes = n + clientCount;
+  const flooderIds = Array.from({ length: options.floodingClients ?? 0 }, (_, i) => n + clientCount + i);
+  const nodes = n + clientCount + flooderIds.length;
 
   const k = 2 + scenarioRng.int(6);
   const batchingMode: 'frame' | 'size' = scenarioRng.chance(0.5) ? 'frame' : 'size';
@@ -141,7 +146,7 @@ export function runSimulation(options: SimOptions): SimResult {
     60 * params.maxDelayAfterGst +
     (f + 1) * (REQUEST_TIMEOUT_MS + MAX_VIEW_CHANGE_TIMEOUT_MS);
 
-  const keys = groupKeys(seed, n, clientIds);
+  const keys = groupKeys(seed, n, [...clientIds, ...flooderIds]);
   const checker = new InvariantChecker(seed, replayCommandFor(options));
   const network = new Network(params, rng.fork(), nodes);
   const faultRng = rng.fork();
@@ -186,6 +191,11 @@ export function runSimulation(options: SimOptions): SimResult {
       }),
   );
   const remaining = new Map<number, number>(clientIds.map((id) => [id, requestsPerClient]));
+  const floodRng = rng.fork();
+  const allReplicas = Array.from({ length: n }, (_, i) => i);
+  const flooders = flooderIds.map(
+    (id) => new FloodingClient(id, allReplicas, keys.cryptoFor(id), floodRng.fork()),
+  );
 
   const queue = new EventQueue<SimEvent>();
   const rejections: Record<string, number> = {};
@@ -266,13 +276,19 @@ export function runSimulation(options: SimOptions): SimResult {
       case 'deliver':
         if (e.to < n)
           onReplicaActions(e.to, replicas[e.to]!.step({ kind: 'receive', from: e.from, bytes: e.bytes }));
-        else
+        else if (e.to < n + clientCount)
           onClientActions(e.to, clients[e.to - n]!.step({ kind: 'receive', from: e.from, bytes: e.bytes }));
+        // Replies to a flooding client are dropped: it does not listen.
         break;
       case 'tick': {
         const tick: ReplicaInput = { kind: 'tick', now };
         for (let id = 0; id < n; id++) onReplicaActions(id, replicas[id]!.step(tick));
         for (const c of clients) onClientActions(c.id, c.step(tick));
+        for (const fl of flooders) {
+          const { fresh, all } = fl.burst();
+          for (const r of fresh) checker.onFaultyIssue(fl.id, r.timestamp, r.op);
+          for (const bytes of all) for (let to = 0; to < n; to++) transmit(fl.id, to, bytes);
+        }
         queue.push(now + TICK_MS, { kind: 'tick' });
         break;
       }

@@ -847,8 +847,7 @@ export class Replica {
         nonce: this.nonce,
         tag: NO_TAG,
       };
-      const message: StateRequest = { ...unsigned, tag: this.crypto.tag(to, authPayload(unsigned)) };
-      this.out.push({ kind: 'send', to, message, bytes: encodeMessage(message) });
+      this.sendTagged(to, unsigned);
     }
     if (!this.active) this.fetchViewChanges();
     const primary = primaryOf(this.config, this.view);
@@ -864,14 +863,7 @@ export class Replica {
   }
 
   private onStateRequest(from: number, m: StateRequest): void {
-    if (!this.validReplica(m.replica) || m.replica === this.id) {
-      this.reject('bad-replica-id', from, m.kind);
-      return;
-    }
-    if (!this.crypto.verifyTag(m.replica, authPayload(m), m.tag)) {
-      this.reject('bad-mac', from, m.kind);
-      return;
-    }
+    if (!this.taggedFromPeer(from, m)) return;
     // Serve each peer at most twice per stall period: a flood of requests cannot multiply our work.
     const last = this.lastServed.get(m.replica) ?? Number.NEGATIVE_INFINITY;
     if (this.now - last < this.config.stallTicks / 2) return;
@@ -923,8 +915,26 @@ export class Replica {
       more: false,
       tag: NO_TAG,
     };
-    const message: StateReply = { ...unsigned, tag: this.crypto.tag(to, authPayload(unsigned)) };
+    this.sendTagged(to, unsigned);
+  }
+
+  /** Tag a point-to-point message for replica `to` and send it. */
+  private sendTagged(to: ReplicaId, unsigned: StateRequest | StateReply | ViewChangeFetch): void {
+    const message = { ...unsigned, tag: this.crypto.tag(to, authPayload(unsigned)) };
     this.out.push({ kind: 'send', to, message, bytes: encodeMessage(message) });
+  }
+
+  /** A point-to-point message from another replica with a valid tag; otherwise the rejection is counted. */
+  private taggedFromPeer(from: number, m: StateRequest | StateReply | ViewChangeFetch): boolean {
+    if (!this.validReplica(m.replica) || m.replica === this.id) {
+      this.reject('bad-replica-id', from, m.kind);
+      return false;
+    }
+    if (!this.crypto.verifyTag(m.replica, authPayload(m), m.tag)) {
+      this.reject('bad-mac', from, m.kind);
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -932,14 +942,7 @@ export class Replica {
    * (seq, digest) and a snapshot hashing to that digest; the sender may be Byzantine.
    */
   private onStateReply(from: number, m: StateReply): void {
-    if (!this.validReplica(m.replica) || m.replica === this.id) {
-      this.reject('bad-replica-id', from, m.kind);
-      return;
-    }
-    if (!this.crypto.verifyTag(m.replica, authPayload(m), m.tag)) {
-      this.reject('bad-mac', from, m.kind);
-      return;
-    }
+    if (!this.taggedFromPeer(from, m)) return;
     // Answers to one of our last few asks (a retry must not make a slow answer useless); the proof below, not
     // the nonce, is what makes the state trustworthy, and it must move us forward.
     const recentAsk = m.nonce <= this.nonce && m.nonce > this.nonce - RECENT_ASKS;
@@ -1145,21 +1148,13 @@ export class Replica {
         replica: this.id,
         tag: NO_TAG,
       };
-      const message: ViewChangeFetch = { ...unsigned, tag: this.crypto.tag(to, authPayload(unsigned)) };
-      this.out.push({ kind: 'send', to, message, bytes: encodeMessage(message) });
+      this.sendTagged(to, unsigned);
     }
   }
 
   /** Relay the signed VIEW-CHANGEs we hold for the asked view (they verify whoever forwards them). */
   private onViewChangeFetch(from: number, m: ViewChangeFetch): void {
-    if (!this.validReplica(m.replica) || m.replica === this.id) {
-      this.reject('bad-replica-id', from, m.kind);
-      return;
-    }
-    if (!this.crypto.verifyTag(m.replica, authPayload(m), m.tag)) {
-      this.reject('bad-mac', from, m.kind);
-      return;
-    }
+    if (!this.taggedFromPeer(from, m)) return;
     const last = this.lastFetchServed.get(m.replica) ?? Number.NEGATIVE_INFINITY;
     if (this.now - last < this.config.stallTicks / 2) return;
     this.lastFetchServed.set(m.replica, this.now);

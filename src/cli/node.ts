@@ -22,6 +22,7 @@ import { loadBoardKeys } from '../runtime/node/keys.ts';
 import { createBoardTransport } from '../runtime/node/transports.ts';
 import { warmUp } from '../runtime/node/warm-up.ts';
 import { RealScheduler } from '../runtime/scheduler.ts';
+import { numberOption } from './args.ts';
 import { flyScenario } from './sim.ts';
 
 const HELP = `usage: triplex node --config FILE --board NAME [options]
@@ -89,12 +90,8 @@ function parse(argv: string[]): NodeArgs | string {
   if (str('board') === undefined) return '--board NAME is required';
   const level = str('log-level') ?? 'info';
   if (!LEVELS.includes(level)) return `--log-level must be one of ${LEVELS.join(', ')}; got '${level}'`;
-  const num = (k: string, fallback: number, min: number): number | string => {
-    const v = str(k);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    return Number.isFinite(n) && n >= min ? n : `--${k} must be a number >= ${min}, got '${v}'`;
-  };
+  const num = (k: string, fallback: number, min: number): number | string =>
+    numberOption(str(k), k, fallback, min);
   const statusEveryS = num('status-every', 10, 0);
   const seed = num('seed', 1, 0);
   const duration = num('duration', 20, 0.1);

@@ -28,6 +28,7 @@ import type { FrameRecord } from '../runtime/report/trace.ts';
 import { writeReport } from '../runtime/report/write.ts';
 import { RealScheduler, VirtualScheduler } from '../runtime/scheduler.ts';
 import { type ChannelHealth, StatusDisplay } from '../runtime/status.ts';
+import { numberOption } from './args.ts';
 
 const HELP = `usage: triplex sim [options]
   --config FILE      topology (default config/laptop.json)
@@ -82,12 +83,8 @@ function parse(argv: string[]): SimArgs | string {
     return (e as Error).message;
   }
   if (values.help) return '';
-  const num = (name: string, fallback: number | undefined, min: number): number | undefined | string => {
-    const v = values[name];
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    return Number.isFinite(n) && n >= min ? n : `--${name} must be a number >= ${min}, got '${v}'`;
-  };
+  const num = (name: string, fallback: number | undefined, min: number): number | undefined | string =>
+    numberOption(values[name], name, fallback, min);
   const duration = num('duration', 20, 0.1);
   const rate = num('rate', undefined, 1);
   const seed = num('seed', 1, 0);

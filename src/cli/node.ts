@@ -22,7 +22,7 @@ import { loadBoardKeys } from '../runtime/node/keys.ts';
 import { createBoardTransport } from '../runtime/node/transports.ts';
 import { warmUp } from '../runtime/node/warm-up.ts';
 import { RealScheduler } from '../runtime/scheduler.ts';
-import { numberOption } from './args.ts';
+import { LOG_LEVELS, numberOption } from './args.ts';
 import { flyScenario } from './sim.ts';
 
 const HELP = `usage: triplex node --config FILE --board NAME [options]
@@ -40,8 +40,6 @@ const HELP = `usage: triplex node --config FILE --board NAME [options]
   --out DIR            with --rig: report folder (summary.json, trace.csv, report.html)
   --json               with --rig: print the summary as JSON
   --no-status          with --rig: no live status display`;
-
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 interface NodeArgs {
   config: string;
@@ -89,7 +87,8 @@ function parse(argv: string[]): NodeArgs | string {
   if (str('config') === undefined) return '--config FILE is required';
   if (str('board') === undefined) return '--board NAME is required';
   const level = str('log-level') ?? 'info';
-  if (!LEVELS.includes(level)) return `--log-level must be one of ${LEVELS.join(', ')}; got '${level}'`;
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    return `--log-level must be one of ${LOG_LEVELS.join(', ')}; got '${level}'`;
   const num = (k: string, fallback: number, min: number): number | string =>
     numberOption(str(k), k, fallback, min);
   const statusEveryS = num('status-every', 10, 0);

@@ -28,7 +28,7 @@ import type { FrameRecord } from '../runtime/report/trace.ts';
 import { writeReport } from '../runtime/report/write.ts';
 import { RealScheduler, VirtualScheduler } from '../runtime/scheduler.ts';
 import { type ChannelHealth, StatusDisplay } from '../runtime/status.ts';
-import { numberOption } from './args.ts';
+import { LOG_LEVELS, numberOption } from './args.ts';
 
 const HELP = `usage: triplex sim [options]
   --config FILE      topology (default config/laptop.json)
@@ -90,8 +90,8 @@ function parse(argv: string[]): SimArgs | string {
   const seed = num('seed', 1, 0);
   for (const x of [duration, rate, seed]) if (typeof x === 'string') return x;
   const level = (values['log-level'] as string | undefined) ?? 'info';
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
-    return `--log-level must be one of fatal, error, warn, info, debug, trace, silent; got '${level}'`;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    return `--log-level must be one of ${LOG_LEVELS.join(', ')}; got '${level}'`;
   }
   const processes = values.processes === true;
   const link = values.link as string | undefined;

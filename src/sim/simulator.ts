@@ -191,11 +191,6 @@ export function runSimulation(options: SimOptions): SimResult {
       }),
   );
   const remaining = new Map<number, number>(clientIds.map((id) => [id, requestsPerClient]));
-  const floodRng = rng.fork();
-  const allReplicas = Array.from({ length: n }, (_, i) => i);
-  const flooders = flooderIds.map(
-    (id) => new FloodingClient(id, allReplicas, keys.cryptoFor(id), floodRng.fork()),
-  );
 
   const queue = new EventQueue<SimEvent>();
   const rejections: Record<string, number> = {};
@@ -261,6 +256,12 @@ export function runSimulation(options: SimOptions): SimResult {
   };
 
   const clientRng = rng.fork();
+  // Forked after every earlier stream, so adding flooders never changes the scenario a seed replays.
+  const floodRng = rng.fork();
+  const allReplicas = Array.from({ length: n }, (_, i) => i);
+  const flooders = flooderIds.map(
+    (id) => new FloodingClient(id, allReplicas, keys.cryptoFor(id), floodRng.fork()),
+  );
   for (const id of clientIds) queue.push(clientRng.float() * gst, { kind: 'submit', client: id });
   queue.push(0, { kind: 'tick' });
   if (batchingMode === 'frame') queue.push(frameMs, { kind: 'frame' });

@@ -183,8 +183,13 @@ export class Replica {
   private viewChangeTimeout: number;
   /** Last time a batch executed or a view became active (request timers measure from here). */
   private progressAt = 0;
-  /** Batch contents by digest, for re-proposal in a new view (seqs inside the window only). */
-  private readonly batches = new Map<string, { readonly seq: number; readonly batch: Batch }>();
+  /**
+   * Batch contents by digest, for re-proposal in a new view (seqs inside the window only). `lastSeq` is the
+   * highest seq the batch was seen at: one batch can be proposed at several seqs (a request proposed again after
+   * a view change), and truncation must keep it until the last of them is stable, or a NEW-VIEW can fix a seq
+   * to a digest whose content no replica holds any more, and every later view stalls on it.
+   */
+  private readonly batches = new Map<string, { lastSeq: number; readonly batch: Batch }>();
   private readonly nullDigest: Uint8Array;
   private viewActiveSince = 0;
   /** Frames seen without a batch while holding unproposed requests (frame-mode primary monitoring). */
@@ -802,7 +807,7 @@ export class Replica {
     }
     for (const s of this.checkpoints.keys()) if (s <= seq) this.checkpoints.delete(s);
     for (const s of this.snapshots.keys()) if (s < seq) this.snapshots.delete(s);
-    for (const [d, b] of this.batches) if (b.seq <= seq) this.batches.delete(d);
+    for (const [d, b] of this.batches) if (b.lastSeq <= seq) this.batches.delete(d);
     for (const v of this.viewChanges.keys()) if (v < this.view) this.viewChanges.delete(v);
     for (const [r, s] of this.ahead) if (s <= seq + this.config.watermarkWindow) this.ahead.delete(r);
     if (this.lastAssigned < seq) this.lastAssigned = seq;
@@ -1329,9 +1334,15 @@ export class Replica {
   }
 
   private rememberBatch(digestHex: string, seq: number, batch: Batch): void {
-    if (this.batches.has(digestHex) || !this.inWindow(seq)) return;
-    if (this.batches.size >= 4 * this.config.watermarkWindow) return; // bounded; a correct view needs one per seq
-    this.batches.set(digestHex, { seq, batch });
+    if (!this.inWindow(seq)) return;
+    const known = this.batches.get(digestHex);
+    if (known !== undefined) {
+      // Seen again at a later seq: keep the content until that seq is stable too.
+      if (seq > known.lastSeq) known.lastSeq = seq;
+    } else {
+      if (this.batches.size >= 4 * this.config.watermarkWindow) return; // bounded; a correct view needs one per seq
+      this.batches.set(digestHex, { lastSeq: seq, batch });
+    }
     this.reproposeIfKnown(seq);
   }
 
@@ -1342,7 +1353,11 @@ export class Replica {
   private rememberOldBatch(pp: PrePrepare, bytes: Uint8Array): void {
     if (pp.batch.kind !== 'full' || !this.inWindow(pp.seq)) return;
     const digestHex = hex(pp.batchDigest);
-    if (this.batches.has(digestHex)) return;
+    const known = this.batches.get(digestHex);
+    if (known !== undefined) {
+      this.rememberBatch(digestHex, pp.seq, known.batch); // content already verified: only its lifetime grows
+      return;
+    }
     if (!bytesEqual(this.crypto.digest(prePrepareBatchBytes(bytes, pp)), pp.batchDigest)) return;
     this.rememberBatch(digestHex, pp.seq, pp.batch);
   }

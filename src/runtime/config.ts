@@ -33,7 +33,10 @@ const canLink = z.strictObject({
   dataBitrate: z.number().int().positive().max(8_000_000).optional(),
   /** Interface name (socketcan) or serial device (slcan) per board; unused for the emulated bus. */
   devices: z.record(name, z.string().min(1)).default({}),
-  /** Base CAN identifier; board i sends with baseId + i (lower id wins arbitration). */
+  /**
+   * Base CAN identifier. Ids are priority | destination | source (board i is CAN node i); only the top bits of
+   * baseId are used, as the priority field (11-bit ids: baseId >> 8), so a lower baseId wins arbitration.
+   */
   baseId: z.number().int().min(0).max(0x7ff).default(0x100),
 });
 

@@ -136,3 +136,28 @@ export type ClientEvent =
       readonly from: number;
     }
   | { readonly type: 'retransmit'; readonly timestamp: number; readonly attempt: number };
+
+/**
+ * Bytes a faulty node sends exactly as it likes, to a node by index (replicas 0..n-1, then the clients in
+ * order). Only Byzantine behaviours produce it: a correct replica speaks through `ReplicaAction`.
+ */
+export interface RawSend {
+  readonly kind: 'raw';
+  readonly to: number;
+  readonly bytes: Uint8Array;
+}
+
+/** What a replica's host may carry out: a protocol action, or raw bytes from a faulty node. */
+export type StepOutput = ReplicaAction | RawSend;
+
+/**
+ * The one Byzantine seam: what drives a replica slot. A correct `Replica` is one; every catalog behaviour
+ * wraps a correct replica and is one too. The simulator, the loop and the rig all hold their replicas as this.
+ *
+ * @example
+ * const slot: ReplicaStepper = faulty ? behaviour('equivocate').create(ctx) : new Replica(options);
+ * for (const out of slot.step({ kind: 'tick', now })) host.carryOut(out);
+ */
+export interface ReplicaStepper {
+  step(input: ReplicaInput): readonly StepOutput[];
+}

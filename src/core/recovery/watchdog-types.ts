@@ -126,7 +126,9 @@ export type RoleEvent =
     }
   | { readonly kind: 'deferred'; readonly group: number; readonly at: number; readonly why: string }
   | { readonly kind: 'handover-timeout'; readonly group: number; readonly at: number }
-  | { readonly kind: 'unkillable'; readonly role: string; readonly pid: number; readonly at: number };
+  | { readonly kind: 'unkillable'; readonly role: string; readonly pid: number; readonly at: number }
+  /** The supervisor's own ticks stalled for `stalledMs`: the roles were not judged for that time. */
+  | { readonly kind: 'stall'; readonly at: number; readonly stalledMs: number };
 
 export type WatchdogAction =
   | { readonly type: 'spawn'; readonly role: string }

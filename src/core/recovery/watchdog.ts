@@ -31,6 +31,7 @@ import { assert } from '../assert.ts';
 import {
   type RestartCause,
   silenceBoundMs,
+  tickMs,
   type WatchdogAction,
   type WatchdogConfig,
   type WatchdogInput,
@@ -45,7 +46,7 @@ type Phase =
   | {
       readonly p: 'starting';
       readonly pid: number;
-      readonly since: number;
+      since: number;
       readonly cause: RestartCause;
       readonly faultAt: number;
     }
@@ -83,6 +84,8 @@ export interface WatchdogCounters {
   staleExits: number;
   deferrals: number;
   handoverTimeouts: number;
+  /** Ticks that came late by more than the silence bound: the supervisor itself was stalled. */
+  supervisorStalls: number;
 }
 
 /** Most roles on one board (a board hosts a handful). */
@@ -97,10 +100,12 @@ export class Watchdog {
     staleExits: 0,
     deferrals: 0,
     handoverTimeouts: 0,
+    supervisorStalls: 0,
   };
   private readonly roles = new Map<string, RoleState>();
   private readonly groups = new Map<number, GroupState>();
   private started = false;
+  private lastTick: number | undefined;
   private readySent = false;
   private shuttingDown = false;
 
@@ -212,6 +217,7 @@ export class Watchdog {
 
   private onTick(now: number, out: WatchdogAction[]): void {
     const c = this.config;
+    this.excuseStall(now, out);
     for (const r of this.roles.values()) {
       const ph = r.phase;
       if (ph.p === 'waiting') {
@@ -237,6 +243,27 @@ export class Watchdog {
       }
     }
     if (!this.shuttingDown && c.periodMs > 0) this.proactive(now, out);
+  }
+
+  /**
+   * A tick that comes late by more than the silence bound means the supervisor itself was stalled (a blocked
+   * event loop, a host stall): the roles' heartbeats sit unread in their pipes, and timers run before I/O, so
+   * judging silence now would kill every role at once for the supervisor's fault. The stall is taken out of
+   * every role's observation window instead; a role that is really hung is still killed one bound later.
+   */
+  private excuseStall(now: number, out: WatchdogAction[]): void {
+    const last = this.lastTick;
+    this.lastTick = now;
+    if (last === undefined) return;
+    const late = now - last - tickMs(this.config);
+    if (late <= silenceBoundMs(this.config)) return;
+    this.counters.supervisorStalls += 1;
+    out.push({ type: 'event', event: { kind: 'stall', at: now, stalledMs: now - last } });
+    for (const r of this.roles.values()) {
+      const ph = r.phase;
+      if (ph.p === 'up') ph.lastBeat = Math.max(ph.lastBeat, Math.min(now, ph.lastBeat + late));
+      else if (ph.p === 'starting') ph.since += late;
+    }
   }
 
   private proactive(now: number, out: WatchdogAction[]): void {

@@ -46,6 +46,8 @@ class SimBoard {
   /** Role -> what the next process of that role does. */
   readonly behaviour = new Map<string, Partial<Pick<Proc, 'mute' | 'ignoresTerm'>>>();
   private nextPid = 1000;
+  private stalledUntil = 0;
+  private readonly held: WatchdogInput[] = [];
 
   constructor(
     readonly config: WatchdogConfig,
@@ -65,8 +67,26 @@ class SimBoard {
   }
 
   feed(input: WatchdogInput): void {
+    if (this.stalledUntil > this.clock.now()) {
+      if (input.type !== 'tick') this.held.push(input);
+      return;
+    }
     this.apply(this.dog.step(input));
     this.trackDown();
+  }
+
+  /**
+   * The supervisor's event loop blocks for `ms`: no ticks, and what the processes report waits in the pipes. At
+   * the end the timer runs first, then the held input is read (now = the end), as in libuv.
+   */
+  stall(ms: number): void {
+    const end = this.clock.now() + ms;
+    this.stalledUntil = end;
+    this.clock.at(end, () => {
+      this.stalledUntil = 0;
+      this.feed({ type: 'tick', now: end });
+      for (const input of this.held.splice(0)) this.feed({ ...input, now: end });
+    });
   }
 
   run(until: number): void {
@@ -273,6 +293,22 @@ describe('watchdog: start and faults', () => {
       expect(delays[i + 1]).toBeGreaterThanOrEqual(want);
       expect(delays[i + 1]).toBeLessThanOrEqual(want + tickMs(c));
     }
+  });
+
+  it('a stall of the supervisor itself is not blamed on the roles; a role hung meanwhile is still caught', () => {
+    const c = watchdogConfig();
+    const b = new SimBoard(c, ROLES);
+    b.run(20_000);
+    b.stall(3_000);
+    b.run(23_000 + 5 * c.heartbeatPeriodMs);
+    expect(b.events.filter((e) => e.kind === 'killing')).toEqual([]);
+    expect(b.dog.counters.supervisorStalls).toBe(1);
+    expect(b.events.find((e) => e.kind === 'stall')).toMatchObject({ at: 23_000 });
+    const pid = b.freeze('channel-0');
+    b.run(25_000);
+    expect(b.events.filter((e) => e.kind === 'killing').map((e) => e.kind === 'killing' && e.pid)).toEqual([
+      pid,
+    ]);
   });
 
   it('ignores heartbeats and exits of processes it no longer runs', () => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { boardRolePlan } from '../../../src/core/recovery/board-plan.ts';
 import { pbftQuorum, recoveryBudget } from '../../../src/core/recovery/budget.ts';
 import {
   handoverFor,
@@ -223,5 +224,33 @@ describe('window of vulnerability', () => {
     const w = vulnerabilityWindow({ periodMs, stepBudgetMs });
     expect(w.bounded && w.tvMs).toBe(tv);
     expect(w.bounded && w.tvMs).toBe(w.bounded && 2 * w.tkMs + w.trMs);
+  });
+});
+
+describe("a board's share of the schedule", () => {
+  it('default topology: b0 restarts its replica and channel together, aiu its units and voter one by one', () => {
+    const t = loadTopology('config/laptop.json');
+    const r = recoverySchedule(t, { periodSeconds: 60 });
+    const s = r.ok ? r.schedule : undefined;
+    expect(boardRolePlan(t, 'b0', s)).toEqual([
+      { name: 'replica-1', kind: 'replica', id: 1, group: 2, proactiveOffsetMs: 15_000, handover: true },
+      { name: 'channel-0', kind: 'channel', id: 0, group: 2, proactiveOffsetMs: 15_000, handover: true },
+    ]);
+    expect(boardRolePlan(t, 'aiu', s).map((p) => [p.name, p.group, p.proactiveOffsetMs, p.handover])).toEqual(
+      [
+        ['input-2', 4, 30_000, false],
+        ['input-1', 5, 37_500, false],
+        ['input-0', 6, 45_000, false],
+        ['voter-0', 7, 52_500, false],
+      ],
+    );
+    // Recovery off: the same roles and groups, no offsets.
+    const off = boardRolePlan(t, 'aiu');
+    expect(off.map((p) => p.name)).toEqual(['input-2', 'input-1', 'input-0', 'voter-0']);
+    expect(off.every((p) => p.proactiveOffsetMs === undefined)).toBe(true);
+    // Every role of the topology is on exactly one board's plan.
+    const all = t.boards.flatMap((b) => boardRolePlan(t, b.name, s).map((p) => p.name));
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.length).toBe(4 + 3 + 3 + 1);
   });
 });

@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { boardRolePlan } from '../../../src/core/recovery/board-plan.ts';
+import { recoverySchedule } from '../../../src/core/recovery/schedule.ts';
 import { watchdogConfig } from '../../../src/core/recovery/watchdog.ts';
+import { loadTopology } from '../../../src/runtime/config.ts';
 import { RealScheduler } from '../../../src/runtime/scheduler.ts';
 import { HeartbeatReader } from '../../../src/runtime/supervisor/heartbeat.ts';
 import {
@@ -286,6 +289,34 @@ describe('supervisor with real processes', () => {
     const channelKills = kills.filter((e) => e.role === 'channel-1').map((e) => e.at);
     expect(channelKills.slice(0, replicaKills.length)).toEqual(replicaKills.slice(0, channelKills.length));
     expect(sup.liveChildren()).toBe(4);
+  });
+
+  it('rotates a board on its share of the topology schedule (default topology, aiu, time-compressed)', async () => {
+    const t = loadTopology('config/laptop.json');
+    const r = recoverySchedule(t, { periodSeconds: 4, restartSeconds: 0.35, handoverSeconds: 0.1 });
+    if (!r.ok) throw new Error(r.detail);
+    const plan = boardRolePlan(t, 'aiu', r.schedule);
+    const sup = startSupervisor(
+      plan.map((p) =>
+        shRole(p.name, p.group, { proactiveOffsetMs: p.proactiveOffsetMs!, handover: p.handover }),
+      ),
+      { periodMs: r.schedule.periodMs, k: t.recovery.k, heartbeatPeriodMs: 50, missedHeartbeats: 20 },
+    );
+    const kills = () =>
+      sup
+        .events()
+        .filter(
+          (e): e is Extract<SupervisorEvent, { kind: 'killing' }> =>
+            e.kind === 'killing' && e.cause === 'proactive',
+        );
+    await waitFor('two rounds', () =>
+      plan.every((p) => kills().filter((k) => k.role === p.name).length >= 2),
+    );
+    // In schedule order within each round: input-2, input-1, input-0, voter-0.
+    const order = kills().map((k) => k.role);
+    const round = plan.map((p) => p.name);
+    const firstRound = order.slice(order.indexOf(round[0]!), order.indexOf(round[0]!) + round.length);
+    expect(firstRound).toEqual(round);
   });
 
   it('flat memory and no leftover process over many restarts (a separate process with --expose-gc)', () => {

@@ -9,7 +9,6 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { defaultScenario, type Scenario } from '../../hil/scenario.ts';
 import type { Transport } from '../io/transport.ts';
@@ -22,102 +21,8 @@ import { loadBoardKeys } from '../runtime/node/keys.ts';
 import { createBoardTransport } from '../runtime/node/transports.ts';
 import { warmUp } from '../runtime/node/warm-up.ts';
 import { RealScheduler } from '../runtime/scheduler.ts';
-import { LOG_LEVELS, numberOption } from './args.ts';
-import { flyScenario } from './sim.ts';
-
-const HELP = `usage: triplex node --config FILE --board NAME [options]
-  --config FILE        topology (serial, can or udp links)
-  --board NAME         the board this process runs
-  --keys DIR           key directory (default ./keys): public.json and this board's private key files,
-                       written by \`triplex keys gen --config FILE --out DIR\`
-  --log-level LEVEL    fatal, error, warn, info (default), debug, trace, silent
-  --log-file FILE      write logs to FILE instead of stderr
-  --status-every S     a status line in the log every S seconds (default 10; 0: none)
-  --seed N             seed of this board's channel fault behaviours (default 1)
-  --no-pace            do not pace serial writes at the baud rate (pseudo-terminals deliver instantly)
-  --rig emulated       on the voter's board: run the emulated HIL rig here and fly the default scenario
-  --duration S         with --rig: seconds of flight (default 20)
-  --out DIR            with --rig: report folder (summary.json, trace.csv, report.html)
-  --json               with --rig: print the summary as JSON
-  --no-status          with --rig: no live status display`;
-
-interface NodeArgs {
-  config: string;
-  board: string;
-  keys: string;
-  logLevel: string;
-  logFile: string | undefined;
-  statusEveryS: number;
-  seed: number;
-  rig: boolean;
-  duration: number;
-  out: string | undefined;
-  json: boolean;
-  status: boolean;
-  pace: boolean;
-}
-
-function parse(argv: string[]): NodeArgs | string {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        board: { type: 'string' },
-        keys: { type: 'string' },
-        'log-level': { type: 'string' },
-        'log-file': { type: 'string' },
-        'status-every': { type: 'string' },
-        seed: { type: 'string' },
-        rig: { type: 'string' },
-        duration: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean' },
-        'no-status': { type: 'boolean' },
-        'no-pace': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    return (e as Error).message;
-  }
-  if (values.help) return '';
-  const str = (k: string): string | undefined => values[k] as string | undefined;
-  if (str('config') === undefined) return '--config FILE is required';
-  if (str('board') === undefined) return '--board NAME is required';
-  const level = str('log-level') ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(level))
-    return `--log-level must be one of ${LOG_LEVELS.join(', ')}; got '${level}'`;
-  const num = (k: string, fallback: number, min: number): number | string =>
-    numberOption(str(k), k, fallback, min);
-  const statusEveryS = num('status-every', 10, 0);
-  const seed = num('seed', 1, 0);
-  const duration = num('duration', 20, 0.1);
-  for (const x of [statusEveryS, seed, duration]) if (typeof x === 'string') return x;
-  const rig = str('rig');
-  if (rig !== undefined && rig !== 'emulated') return `--rig must be 'emulated', got '${rig}'`;
-  if (rig === undefined) {
-    for (const k of ['duration', 'out', 'json', 'no-status']) {
-      if (values[k] !== undefined) return `--${k} needs --rig emulated`;
-    }
-  }
-  return {
-    config: str('config')!,
-    board: str('board')!,
-    keys: resolve(str('keys') ?? 'keys'),
-    logLevel: level,
-    logFile: str('log-file'),
-    statusEveryS: statusEveryS as number,
-    seed: seed as number,
-    rig: rig === 'emulated',
-    duration: duration as number,
-    out: str('out') === undefined ? undefined : resolve(str('out')!),
-    json: values.json === true,
-    status: values['no-status'] !== true,
-    pace: values['no-pace'] !== true,
-  };
-}
+import { NODE_HELP, type NodeArgs, parseNodeArgs } from './args.ts';
+import { flyScenario } from './fly.ts';
 
 function fail(message: string): number {
   process.stderr.write(`triplex node: ${message}\n`);
@@ -158,13 +63,13 @@ function makeLogger(args: NodeArgs): Logger {
 }
 
 export async function nodeCommand(argv: string[]): Promise<number> {
-  const args = parse(argv);
+  const args = parseNodeArgs(argv);
   if (typeof args === 'string') {
     if (args === '') {
-      process.stdout.write(`${HELP}\n`);
+      process.stdout.write(`${NODE_HELP}\n`);
       return 0;
     }
-    process.stderr.write(`triplex node: ${args}\n${HELP}\n`);
+    process.stderr.write(`triplex node: ${args}\n${NODE_HELP}\n`);
     return 2;
   }
   const prepared = await prepare(args);

@@ -14,8 +14,9 @@ import type { ControlLoopFactory } from '../src/runtime/node/control-loop.ts';
 import { warmUp } from '../src/runtime/node/warm-up.ts';
 import type { FrameRecord, Trace } from '../src/runtime/report/trace.ts';
 import { RealScheduler } from '../src/runtime/scheduler.ts';
+import { checkAssertions } from './assertions.ts';
 import { Rig, type RigResult } from './rig.ts';
-import type { Scenario } from './scenario.ts';
+import type { Scenario, ScenarioEvent } from './scenario.ts';
 
 /** What a flight needs besides the topology. */
 export interface FlightPlan {
@@ -136,8 +137,47 @@ export async function fly(plan: FlightPlan): Promise<FlightResult> {
   };
   const wallSeconds = (performance.now() - started) / 1000;
   await rig.system.close();
-  logger.info({ passed: result.passed }, `${plan.command} end`);
+  if (result.stoppedEarly) result = judgeFlown(scenario, topology, result);
+  logger.info({ passed: result.passed, stoppedEarly: result.stoppedEarly }, `${plan.command} end`);
   return { rig, result, trace: result.trace, outcomes, host, wallSeconds };
+}
+
+/**
+ * Frames after an event's onset that its assertion needs before it can be judged: a Byzantine channel must be
+ * latched within persistence + 10 frames (hil/assertions.ts), a crashed primary replaced within a view-change
+ * timeout plus the misses the scenario allows.
+ */
+function judgementWindow(e: ScenarioEvent, scenario: Scenario, t: Topology): number {
+  switch (e.kind) {
+    case 'channel-fault':
+      return t.voter.persistence + 10;
+    case 'crash-primary':
+      return t.timing.viewChangeTimeoutFrames + scenario.maxConsecutiveMisses;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * The part of `scenario` an interrupted flight of `frames` frames reached: its duration cut to the frames flown,
+ * and only the events whose judgement window was flown. Events not yet reached are not judged.
+ */
+export function flownPart(scenario: Scenario, t: Topology, frames: number): Scenario {
+  const rate = t.frameRateHz;
+  return {
+    ...scenario,
+    durationS: frames / rate,
+    pilot: scenario.pilot.filter((p) => Math.round(p.atS * rate) < frames),
+    events: scenario.events.filter(
+      (e) => Math.round(e.atS * rate) + judgementWindow(e, scenario, t) <= frames,
+    ),
+  };
+}
+
+/** Re-judges an interrupted flight on what it flew; the `completed` assertion still says it was cut short. */
+function judgeFlown(scenario: Scenario, t: Topology, result: RigResult): RigResult {
+  const assertions = checkAssertions(flownPart(scenario, t, result.frames), t, result.trace, true);
+  return { ...result, assertions, passed: assertions.every((a) => a.passed) };
 }
 
 /** p-quantile of an ascending list (NaN when empty). */

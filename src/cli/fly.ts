@@ -10,6 +10,8 @@ import type { ControlLoopFactory } from '../runtime/node/control-loop.ts';
 import { writeReport } from '../runtime/report/write.ts';
 import type { RealScheduler } from '../runtime/scheduler.ts';
 import { channelHealthOf, StatusDisplay } from '../runtime/status.ts';
+import { EXIT } from './args.ts';
+import type { Interrupt } from './interrupt.ts';
 
 /** What a flight needs besides the topology: shared by `triplex sim` (both modes) and `triplex node --rig`. */
 export interface FlyOptions {
@@ -28,32 +30,26 @@ export interface FlyOptions {
   readonly loop?: (scheduler: RealScheduler) => ControlLoopFactory;
   /** Called after the flight and the loop's close: summary fields to add (board processes' statistics). */
   readonly afterFlight?: () => Promise<Record<string, unknown>>;
+  /** Ctrl-C and SIGTERM: the flight stops after its current frame, the report is still written. */
+  readonly interrupt: Interrupt;
 }
 
 /** Flies `fly.scenario` on real timers with the live status, writes the report; the exit code of the run. */
 export async function flyScenario(topo: Topology, options: FlyOptions): Promise<number> {
   const display = new StatusDisplay(process.stderr, () => performance.now());
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const { interrupt } = options;
+  interrupt.finishing = 'finishing the current frame and writing the report';
   const plan: FlightPlan = {
     command: options.command,
     topology: topo,
     scenario: options.scenario,
     seed: options.seed,
     logger: options.logger,
-    signal: controller.signal,
+    signal: interrupt.signal,
     ...(options.loop ? { loop: options.loop } : {}),
     ...(options.status ? { onFrame: (p: FlightProgress) => showStatus(display, topo, p) } : {}),
   };
-  let flight: Awaited<ReturnType<typeof fly>>;
-  try {
-    flight = await fly(plan);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const flight = await fly(plan);
   const extra = options.afterFlight ? await options.afterFlight() : {};
   const summary = { ...summarize(plan, flight, { replay: options.replay }), ...extra };
   const channelNames = topo.channels.map((c) => `c${c.id} (${c.impl})`);
@@ -80,7 +76,8 @@ export async function flyScenario(topo: Topology, options: FlyOptions): Promise<
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }
-  return result.passed ? 0 : 1;
+  if (interrupt.signal.aborted) return EXIT.interrupted;
+  return result.passed ? EXIT.ok : EXIT.failed;
 }
 
 /** The live status; the snapshot is only built when the display will draw it. */

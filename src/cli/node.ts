@@ -21,12 +21,13 @@ import { loadBoardKeys } from '../runtime/node/keys.ts';
 import { createBoardTransport } from '../runtime/node/transports.ts';
 import { warmUp } from '../runtime/node/warm-up.ts';
 import { RealScheduler } from '../runtime/scheduler.ts';
-import { NODE_HELP, type NodeArgs, parseNodeArgs } from './args.ts';
+import { checkFlightLength, EXIT, NODE_HELP, type NodeArgs, parseNodeArgs } from './args.ts';
 import { flyScenario } from './fly.ts';
+import type { Interrupt } from './interrupt.ts';
 
 function fail(message: string): number {
   process.stderr.write(`triplex node: ${message}\n`);
-  return 2;
+  return EXIT.usage;
 }
 
 interface Prepared {
@@ -62,24 +63,31 @@ function makeLogger(args: NodeArgs): Logger {
   return pino({ level: args.logLevel, base: { board: args.board, pid: process.pid } }, dest);
 }
 
-export async function nodeCommand(argv: string[]): Promise<number> {
+export async function nodeCommand(argv: string[], interrupt: Interrupt): Promise<number> {
   const args = parseNodeArgs(argv);
   if (typeof args === 'string') {
     if (args === '') {
       process.stdout.write(`${NODE_HELP}\n`);
-      return 0;
+      return EXIT.ok;
     }
-    process.stderr.write(`triplex node: ${args}\n${NODE_HELP}\n`);
-    return 2;
+    process.stderr.write(`triplex node: ${args}\n(triplex node --help lists the options)\n`);
+    return EXIT.usage;
   }
   const prepared = await prepare(args);
   if (typeof prepared === 'string') return fail(prepared);
+  if (args.rig) {
+    const tooLong = checkFlightLength(args.duration, prepared.topology.frameRateHz);
+    if (tooLong !== undefined) return fail(tooLong);
+  }
   const logger = makeLogger(args);
-  return args.rig ? await runRig(args, prepared, logger) : await runBoard(args, prepared, logger);
+  return args.rig
+    ? await runRig(args, prepared, logger, interrupt)
+    : await runBoard(args, prepared, logger, interrupt);
 }
 
 /** A board without the rig: runs until SIGTERM/SIGINT, or the parent's stop, or the parent going away. */
-async function runBoard(args: NodeArgs, p: Prepared, logger: Logger): Promise<number> {
+async function runBoard(args: NodeArgs, p: Prepared, logger: Logger, interrupt: Interrupt): Promise<number> {
+  interrupt.finishing = "closing this board's roles and links";
   const warmMs = await warmUp(p.topology);
   logger.debug({ warmMs: Math.round(warmMs) }, 'warmed up');
   const node = new BoardNode({
@@ -96,8 +104,8 @@ async function runBoard(args: NodeArgs, p: Prepared, logger: Logger): Promise<nu
   const stopped = new Promise<void>((r) => {
     stop = r;
   });
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  if (interrupt.signal.aborted) stop();
+  interrupt.signal.addEventListener('abort', stop, { once: true });
   if (process.send !== undefined) {
     node.attachParent(process, 1000, stop);
     process.once('disconnect', stop); // the parent died: do not fly on alone
@@ -108,11 +116,11 @@ async function runBoard(args: NodeArgs, p: Prepared, logger: Logger): Promise<nu
   await node.close();
   logger.flush();
   if (process.connected) process.disconnect();
-  return 0;
+  return EXIT.ok;
 }
 
 /** The voter's board with the emulated rig: flies the scenario and reports like `triplex sim`. */
-async function runRig(args: NodeArgs, p: Prepared, logger: Logger): Promise<number> {
+async function runRig(args: NodeArgs, p: Prepared, logger: Logger, interrupt: Interrupt): Promise<number> {
   const out = args.out ?? resolve(join('reports', `node-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   mkdirSync(out, { recursive: true });
   // No control path reaches the other boards from here: fly the pilot steps only, and say so.
@@ -144,5 +152,6 @@ async function runRig(args: NodeArgs, p: Prepared, logger: Logger): Promise<numb
         seed: args.seed,
       }),
     afterFlight: async () => ({ links: { [args.board]: p.transport.stats() } }),
+    interrupt,
   });
 }

@@ -19,18 +19,19 @@ import { BoardControlLoop, rigBoard } from '../runtime/node/board-loop.ts';
 import { type ClusterLink, ProcessCluster } from '../runtime/node/cluster.ts';
 import { loadBoardKeys } from '../runtime/node/keys.ts';
 import { createBoardTransport } from '../runtime/node/transports.ts';
-import { parseSimArgs, SIM_HELP, type SimArgs } from './args.ts';
+import { checkFlightLength, EXIT, parseSimArgs, SIM_HELP, type SimArgs } from './args.ts';
 import { type FlyOptions, flyScenario } from './fly.ts';
+import type { Interrupt } from './interrupt.ts';
 
-export async function simCommand(argv: string[]): Promise<number> {
+export async function simCommand(argv: string[], interrupt: Interrupt): Promise<number> {
   const args = parseSimArgs(argv);
   if (typeof args === 'string') {
     if (args === '') {
       process.stdout.write(`${SIM_HELP}\n`);
-      return 0;
+      return EXIT.ok;
     }
-    process.stderr.write(`triplex sim: ${args}\n${SIM_HELP}\n`);
-    return 2;
+    process.stderr.write(`triplex sim: ${args}\n(triplex sim --help lists the options)\n`);
+    return EXIT.usage;
   }
   let topo: Topology;
   try {
@@ -38,11 +39,16 @@ export async function simCommand(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`triplex sim: ${e.message}\n`);
-      return 2;
+      return EXIT.usage;
     }
     throw e;
   }
   if (args.rate !== undefined) topo = { ...topo, frameRateHz: args.rate };
+  const tooLong = checkFlightLength(args.duration, topo.frameRateHz);
+  if (tooLong !== undefined) {
+    process.stderr.write(`triplex sim: ${tooLong}\n`);
+    return EXIT.usage;
+  }
   mkdirSync(args.out, { recursive: true });
   const logFile = join(args.out, 'triplex.log');
   const logger = pino({ level: args.logLevel }, pino.destination({ dest: logFile, sync: false }));
@@ -59,6 +65,7 @@ export async function simCommand(argv: string[]): Promise<number> {
     logger,
     logFile,
     replay,
+    interrupt,
   };
   if (!args.processes) return await flyScenario(topo, fly);
   return await flyProcesses(args, topo, fly);
@@ -79,8 +86,7 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
   const workDir = mkdtempSync(join(tmpdir(), 'triplex-sim-'));
   let cluster: ProcessCluster | undefined;
   // Ctrl-C while the boards start: they get the signal too and exit, the start fails, `finally` cleans up.
-  const duringStart = (): void => {};
-  process.once('SIGINT', duringStart);
+  fly.interrupt.finishing = 'stopping the board processes';
   try {
     let setup: { running: ProcessCluster; keys: BoardKeys; transport: Transport; local: string };
     try {
@@ -103,9 +109,7 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
       setup = { running: cluster, keys, transport, local };
     } catch (e) {
       process.stderr.write(`triplex sim: ${(e as Error).message}\n`);
-      return 2;
-    } finally {
-      process.off('SIGINT', duringStart);
+      return fly.interrupt.signal.aborted ? EXIT.interrupted : EXIT.usage;
     }
     const { running, keys, transport, local } = setup;
     return await flyScenario(running.topology, {

@@ -104,10 +104,11 @@ describe('systemd units', () => {
       expect.arrayContaining(['CPUSchedulingPolicy=fifo', 'CPUSchedulingPriority=40']),
     );
     expect(realtime).toMatch(/fallback/);
-    // ExecStart runs node on the CLI directly: bin/triplex.mjs would make the notifying process a child.
+    // The process systemd starts is the one that notifies: bin/triplex.mjs runs the CLI in-process.
     expect(s.find((l) => l.startsWith('ExecStart='))).toMatch(
-      /^ExecStart=\/usr\/bin\/node --import tsx .*src\/cli\/main\.ts node --board %i/,
+      /^ExecStart=\/usr\/bin\/node \/opt\/triplex\/bin\/triplex\.mjs node --board %i/,
     );
+    expect(readFileSync(join(ROOT, 'bin', 'triplex.mjs'), 'utf8')).not.toMatch(/spawn/);
   });
 
   it("the hardware watchdog is systemd's", () => {

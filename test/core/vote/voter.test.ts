@@ -135,7 +135,10 @@ describe('voter basics', () => {
     expect(v.closeDue(7.9)).toEqual([]);
     const [j] = v.closeDue(8);
     expect(j).toMatchObject({ frame: 0, judged: false, agreed: [], dissenters: [] }); // |V| = 2 < 2f+1
-    expect(v.health().find((h) => h.channel === 'c')).toMatchObject({ silentFrames: 1, consecutiveSilent: 1 });
+    expect(v.health().find((h) => h.channel === 'c')).toMatchObject({
+      silentFrames: 1,
+      consecutiveSilent: 1,
+    });
     expect(v.offer(0, 'c', cmd(0.1), 8.5)).toEqual({ accepted: false, reason: 'late' });
   });
 

@@ -24,7 +24,8 @@ const silent = [0, 1, 2].map((faulty) =>
 
 function worst(a: InputLoopRun, b: InputLoopRun, from = 0): number {
   let w = 0;
-  for (let k = from; k < FRAMES; k++) w = Math.max(w, Math.abs((a.elevator[k] as number) - (b.elevator[k] as number)));
+  for (let k = from; k < FRAMES; k++)
+    w = Math.max(w, Math.abs((a.elevator[k] as number) - (b.elevator[k] as number)));
   return w;
 }
 
@@ -40,7 +41,15 @@ describe('the loop with one faulty input unit of three', () => {
   for (const fault of INPUT_FAULTS) {
     for (const faulty of [0, 1, 2]) {
       it(`${fault}, unit ${faulty}: no hold, no channel struck, no worse than the unit falling silent`, () => {
-        const run = flyInputs({ frameRate: RATE, frames: FRAMES, pilot, seed: 3, faulty, fault, onset: ONSET });
+        const run = flyInputs({
+          frameRate: RATE,
+          frames: FRAMES,
+          pilot,
+          seed: 3,
+          faulty,
+          fault,
+          onset: ONSET,
+        });
         expect(run.consistent).toBe(true);
         expect(run.records.filter((r) => r.kind !== 'write')).toEqual([]);
         expect(run.records.flatMap((r) => r.events)).toEqual([]);
@@ -63,7 +72,9 @@ describe('the loop with one faulty input unit of three', () => {
 
   it('records the law’s own sensitivity to losing a sensor (for the report)', () => {
     const lost = Math.max(...silent.map((s) => worst(s, clean)));
-    console.log(`losing one of three pitch sensors moves the voted elevator by up to ${lost.toExponential(2)} rad`);
+    console.log(
+      `losing one of three pitch sensors moves the voted elevator by up to ${lost.toExponential(2)} rad`,
+    );
     expect(lost).toBeGreaterThan(0);
   });
 });

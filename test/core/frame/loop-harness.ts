@@ -4,8 +4,17 @@
  * channel turns the batch into law inputs with its own FrameInputsMachine and steps its implementation, and
  * the output voter (driven as the runtime's host drives it) writes the actuator. One unit may lie.
  */
-import { CONTROL_IMPL_KINDS, type Command, createPitchLaw, defaultPitchLawSpec } from '../../../src/core/control/index.ts';
-import { FrameInputsMachine, pitchFrameInputsConfig, type UnitHealth } from '../../../src/core/frame/inputs.ts';
+import {
+  CONTROL_IMPL_KINDS,
+  type Command,
+  createPitchLaw,
+  defaultPitchLawSpec,
+} from '../../../src/core/control/index.ts';
+import {
+  FrameInputsMachine,
+  pitchFrameInputsConfig,
+  type UnitHealth,
+} from '../../../src/core/frame/inputs.ts';
 import { encodeInputSample, type InputSample } from '../../../src/core/frame/sample.ts';
 import type { ExecutedRequest } from '../../../src/core/pbft/types.ts';
 import { ElevatorActuator, PitchPlant, SensorTriplex } from '../../../src/core/plant/index.ts';
@@ -40,7 +49,9 @@ export function flyInputs(o: {
   const dt = 1 / o.frameRate;
   const spec = defaultPitchLawSpec(o.frameRate);
   const laws = CONTROL_IMPL_KINDS.map((kind) => createPitchLaw(kind, spec));
-  const machines = laws.map(() => new FrameInputsMachine(pitchFrameInputsConfig({ units: 3, firstClient: FIRST_CLIENT, spec })));
+  const machines = laws.map(
+    () => new FrameInputsMachine(pitchFrameInputsConfig({ units: 3, firstClient: FIRST_CLIENT, spec })),
+  );
   const voter = new Voter(pitchVoterConfig({ channels: CHANNELS, frameRate: o.frameRate }));
   const plant = new PitchPlant(o.frameRate);
   const act = new ElevatorActuator();
@@ -69,7 +80,12 @@ export function flyInputs(o: {
       const sample = u === o.faulty && k >= (o.onset ?? 0) ? lie(o.fault, good, k) : good;
       if (u === o.faulty) history.push(good);
       if (sample !== undefined)
-        batch.push({ client: FIRST_CLIENT + u, timestamp: ++ts, op: encodeInputSample(sample), result: new Uint8Array(0) });
+        batch.push({
+          client: FIRST_CLIENT + u,
+          timestamp: ++ts,
+          op: encodeInputSample(sample),
+          result: new Uint8Array(0),
+        });
     }
     const outcomes = machines.map((m) => m.step(batch));
     const first = JSON.stringify(outcomes[0]);

@@ -108,45 +108,52 @@ export function flyVoted(opts: {
     const correct = laws.map((law) => law.step(inputs));
     outputs.push(correct);
     const arrivals: Arrival<Command>[] = [];
-    correct.forEach((cmd, i) => {
+    for (const [i, cmd] of correct.entries()) {
       const channel = CHANNELS[i] as string;
       const time = start + dt * (0.2 + 0.1 * i);
       if (i !== opts.faulty || k < onset || fault.kind === 'none') {
         arrivals.push({ channel, command: cmd, time });
-        return;
+        continue;
       }
       if (stuckAt === null) stuckAt = cmd;
       const t = (k - onset) * dt;
-      const lie = (command: Command, at = time) => arrivals.push({ channel, command, time: at });
+      const lie = (command: Command, at = time): void => {
+        arrivals.push({ channel, command, time: at });
+      };
       switch (fault.kind) {
         case 'stuck':
-          return lie(stuckAt);
+          lie(stuckAt);
+          break;
         case 'random':
-          return lie({
+          lie({
             elevator: (byz.float() * 2 - 1) * 0.436,
             mode: cmd.mode,
             commandLimited: byz.chance(0.5),
           });
+          break;
         case 'drift':
-          return lie({ ...cmd, elevator: cmd.elevator + fault.ratePerSecond * t });
+          lie({ ...cmd, elevator: cmd.elevator + fault.ratePerSecond * t });
+          break;
         case 'oscillating':
-          return lie({
+          lie({
             ...cmd,
             elevator: cmd.elevator + fault.amplitude * Math.sin(2 * Math.PI * fault.hz * t),
           });
+          break;
         case 'silent':
-          return;
+          break;
         case 'late':
           // Correct value, delivered after the deadline (and after the decision).
-          return lie(cmd, start + dt * 1.5);
+          lie(cmd, start + dt * 1.5);
+          break;
         case 'adaptive': {
           const others = correct.filter((_, j) => j !== i).map((c) => c.elevator);
           const [a, b] = others as [number, number];
           const away = a >= b ? 1 : -1;
-          return lie({ ...cmd, elevator: a + away * 1.99 * tolerance }, start + dt * 0.05);
+          lie({ ...cmd, elevator: a + away * 1.99 * tolerance }, start + dt * 0.05);
         }
       }
-    });
+    }
     const run = runFrame(voter, k, arrivals);
     const record = run.record;
     events.push(run.events);

@@ -44,7 +44,9 @@
  *   mode           := sensorMode, decided by input voting from unit health (see sensorModeOf).
  * The earlier raw form (FrameInputs: three sensor readings) is converted by `lawInputsOf` before any
  * implementation sees it, so its sensor plausibility (isPlausiblePitch, on the binary64 reading) and its
- * mode are decided once, in the specification's arithmetic, for all implementations.
+ * mode are decided once, in the specification's arithmetic, for all implementations. The remaining
+ * comparisons of a frame (the clamps, the anti-windup test) only shape the analog elevator; there they may
+ * differ by an implementation's rounding, which the voter's analog tolerance absorbs.
  *
  * The abstract state (AbstractState) is exactly the set of variables carried between frames above, in
  * these units; every implementation converts to and from it.

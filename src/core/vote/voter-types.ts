@@ -151,7 +151,8 @@ export function validateVoterConfig<C extends CommandShape<C>>(c: VoterConfig<C>
   ] as const) {
     if (!Number.isSafeInteger(c[key]) || c[key] < 1) fail(`${key} must be a positive integer, got ${c[key]}`);
   }
-  if (!Number.isSafeInteger(c.maxFramesAhead) || c.maxFramesAhead < 0) fail('maxFramesAhead must be >= 0');
+  if (!Number.isSafeInteger(c.maxFramesAhead) || c.maxFramesAhead < 0 || c.maxFramesAhead > 100_000)
+    fail(`maxFramesAhead must be in [0, 1e5], got ${c.maxFramesAhead}`);
   const w = c.receiptWindow ?? DEFAULT_RECEIPT_WINDOW;
   if (!Number.isSafeInteger(w) || w < 1 || w > 1_000_000) fail(`receiptWindow must be in [1, 1e6], got ${w}`);
   if (!Number.isSafeInteger(c.firstFrame) || c.firstFrame < 0)

@@ -54,7 +54,9 @@
  * - a written value is within T_x of every correct output: the standard R is within S; an early value has
  *   f + 1 supporters within B_x, one of them correct, so it is within B_x + S <= T_x of every correct one;
  * - never a written value that fewer than f + 1 voted channels support (asserted).
- * A faulty channel can still delay a decision to its deadline (by never completing V or the early quorum).
+ * Latency: when the correct outputs also agree within B_x of their own mid-value, the correct channels alone
+ * make the early round writable, so no faulty channel can hold the write past the last correct arrival;
+ * otherwise a faulty one that stays silent delays it to the deadline (never past it).
  * Replays: a channel's late count only grows for a first copy received after the deadline, and its receipt
  * memory is bounded: receiptWindow + maxFramesAhead + 1 frame numbers per channel.
  */

@@ -54,9 +54,10 @@
  * - a written value is within T_x of every correct output: the standard R is within S; an early value has
  *   f + 1 supporters within B_x, one of them correct, so it is within B_x + S <= T_x of every correct one;
  * - never a written value that fewer than f + 1 voted channels support (asserted).
- * Latency: when the correct outputs also agree within B_x of their own mid-value, the correct channels alone
- * make the early round writable, so no faulty channel can hold the write past the last correct arrival;
- * otherwise a faulty one that stays silent delays it to the deadline (never past it).
+ * Latency: when correct outputs also agree pairwise within B_x, then at the last correct arrival R lies
+ * between correct values (as above), within B_x of each of the m - f >= f + 1 correct ones, so the frame is
+ * ready: no faulty channel can hold the write past the last correct arrival. Otherwise a silent faulty
+ * channel can delay it to the deadline (never past it).
  * Replays: a channel's late count only grows for a first copy received after the deadline, and its receipt
  * memory is bounded: receiptWindow + maxFramesAhead + 1 frame numbers per channel.
  */

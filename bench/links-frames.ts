@@ -6,12 +6,8 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import {
-  CanReassembler,
-  CanSegmenter,
-  canFdPad,
-  canFrameCount,
-} from '../src/core/codec/framing/can-segment.ts';
+import { CanReassembler } from '../src/core/codec/framing/can-reassembly.ts';
+import { CanSegmenter, canFdPad, canFrameCount } from '../src/core/codec/framing/can-segment.ts';
 import { cobsDecode, cobsEncode } from '../src/core/codec/framing/cobs.ts';
 import { crc32c } from '../src/core/codec/framing/crc.ts';
 import { encodeSerialFrame, SerialDeframer } from '../src/core/codec/framing/serial-frame.ts';

@@ -90,6 +90,13 @@ export class StatsCounter {
     this.errors[reason] = (this.errors[reason] ?? 0) + n;
   }
 
+  /** Count `n` messages dropped on the way out for `reason`; returns false for `return counters.drop(...)`. */
+  drop(reason: string, n = 1): false {
+    this.drops += n;
+    this.error(reason, n);
+    return false;
+  }
+
   /** Record one send-to-wire latency sample. */
   latency(ms: number): void {
     this.latencyCount++;

@@ -63,13 +63,19 @@ export class EmulatedCanBus {
     return member;
   }
 
-  /** Bus load so far (busy time over elapsed time), frames carried and mean queue-to-delivery latency. */
-  stats(): { load: number; frames: number; meanLatencyMs: number } {
+  /**
+   * Bus load so far (busy time over elapsed time), frames carried, mean queue-to-delivery latency, and the
+   * running totals behind them (busy and elapsed ms) so a caller can take the load of an interval.
+   */
+  stats(): { load: number; frames: number; meanLatencyMs: number; busyMs: number; elapsedMs: number } {
     const elapsed = performance.now() - this.startedAt;
+    const busy = this.model.busyMs();
     return {
-      load: elapsed > 0 ? this.model.busyMs() / elapsed : 0,
+      load: elapsed > 0 ? busy / elapsed : 0,
       frames: this.delivered,
       meanLatencyMs: this.delivered > 0 ? this.latencySum / this.delivered : 0,
+      busyMs: busy,
+      elapsedMs: elapsed,
     };
   }
 

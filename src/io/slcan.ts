@@ -157,9 +157,9 @@ export class SlcanHost implements CanDriver {
   send(frame: CanFrame): boolean {
     const problem =
       canFrameProblem(frame) ?? (frame.fd && !this.fd ? 'CAN FD frame on a classic adapter' : undefined);
-    if (problem !== undefined) return this.refuse('bad-frame');
-    if (this.state.value !== 'up') return this.refuse('link-down');
-    if (this.outstanding.length >= this.maxOutstanding) return this.refuse('adapter-busy');
+    if (problem !== undefined) return this.counters.drop('bad-frame');
+    if (this.state.value !== 'up') return this.counters.drop('link-down');
+    if (this.outstanding.length >= this.maxOutstanding) return this.counters.drop('adapter-busy');
     return this.writeCommand(encodeSlcanFrame(frame), 'ok', this.ackTransmit, undefined, true);
   }
 
@@ -200,12 +200,6 @@ export class SlcanHost implements CanDriver {
       this.armTimeoutCheck();
     }
     return true;
-  }
-
-  private refuse(reason: string): false {
-    this.counters.drops++;
-    this.counters.error(reason);
-    return false;
   }
 
   private onDeviceState(s: LinkState): void {

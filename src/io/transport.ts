@@ -127,6 +127,19 @@ export class StatsCounter {
   }
 }
 
+/**
+ * Broadcast on a point-to-point transport: one send per peer, every peer tried even after a failure. Returns
+ * false when any copy was dropped (each transport's send counts its own drops).
+ *
+ * @example
+ * broadcast(bytes: Uint8Array): boolean { return broadcastEach(this.peers, (p) => this.send(p, bytes)); }
+ */
+export function broadcastEach(peers: readonly PeerId[], send: (peer: PeerId) => boolean): boolean {
+  let all = true;
+  for (const peer of peers) all = send(peer) && all;
+  return all;
+}
+
 /** Sum several LinkStats (a mesh of point-to-point links reported as one transport). */
 export function sumStats(all: readonly LinkStats[]): LinkStats {
   const out = new StatsCounter();

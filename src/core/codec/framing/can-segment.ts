@@ -131,7 +131,7 @@ export class CanFrameCursor {
     const take = Math.min(message.length - this.offset, frameData - CONSECUTIVE_HEADER);
     const frame = new Uint8Array(this.padded(CONSECUTIVE_HEADER + take));
     frame[0] = this.header | (this.index % INDEX_MOD);
-    frame.set(message.subarray(this.offset, this.offset + take), CONSECUTIVE_HEADER);
+    for (let i = 0, r = this.offset; i < take; i++, r++) frame[CONSECUTIVE_HEADER + i] = message[r]!;
     this.offset += take;
     return frame;
   }

@@ -15,7 +15,7 @@
  *
  *   npm run bench:links                                  # everything (a few minutes)
  *   npm run bench:links -- --no-latency --no-real        # the deterministic parts (seconds)
- *   npm run bench:links -- --frames 500 --real-seconds 10 --real-rate 5 --latency-seconds 10
+ *   npm run bench:links -- --frames 500 --real-frames 80 --real-rate 5 --latency-seconds 10
  *   npm run bench:links:frames | bench:links:bound | bench:links:latency   # one part alone
  */
 import { loadavg } from 'node:os';
@@ -159,7 +159,7 @@ async function real(t: Topology, o: LinksOptions): Promise<RealRun[]> {
   const out: RealRun[] = [];
   for (const link of links) {
     for (const viewChange of [false, true]) {
-      out.push(await realRun(t, link, { rateHz: o.realRateHz, seconds: o.realSeconds, viewChange }));
+      out.push(await realRun(t, link, { rateHz: o.realRateHz, frames: o.realFrames, viewChange }));
     }
   }
   return out;
@@ -189,7 +189,7 @@ async function main(): Promise<void> {
     bound,
     cuts: cutsTable(laptop),
     achieved: await achieved(laptop, o, bound),
-    real: o.real ? { rateHz: o.realRateHz, seconds: o.realSeconds, runs: await real(laptop, o) } : 'skipped',
+    real: o.real ? { rateHz: o.realRateHz, frames: o.realFrames, runs: await real(laptop, o) } : 'skipped',
     latencyAcrossProcesses: o.latency
       ? { rateHz: o.latencyRate, seconds: o.latencySeconds, runs: await latencyRuns(o) }
       : 'skipped',

@@ -6,7 +6,8 @@ export interface LinksOptions {
   warmupFrames: number;
   /** Run the loop over real transports (emulated CAN bus on SLCAN ptys, pty serial mesh) in this process. */
   real: boolean;
-  realSeconds: number;
+  /** Frames measured per real-transport run (the view change needs about viewChangeTimeoutFrames of them). */
+  realFrames: number;
   realRateHz: number;
   /** The cross-process latency runs (`triplex node` on UDP, `triplex sim --processes`). */
   latency: boolean;
@@ -18,8 +19,8 @@ export const DEFAULT_OPTIONS: LinksOptions = {
   frames: 400,
   warmupFrames: 50,
   real: true,
-  realSeconds: 6,
-  realRateHz: 20,
+  realFrames: 60,
+  realRateHz: 5,
   latency: true,
   latencySeconds: 15,
   latencyRate: 100,
@@ -39,7 +40,7 @@ export function parseLinksArgs(
     };
     if (a === '--frames') o.frames = Math.floor(num());
     else if (a === '--warmup-frames') o.warmupFrames = Math.floor(num());
-    else if (a === '--real-seconds') o.realSeconds = num();
+    else if (a === '--real-frames') o.realFrames = Math.floor(num());
     else if (a === '--real-rate') o.realRateHz = num();
     else if (a === '--no-real') o.real = false;
     else if (a === '--latency-seconds') o.latencySeconds = num();

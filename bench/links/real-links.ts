@@ -4,7 +4,7 @@
  * and arbitration from CanBusModel), or SerialTransport on a mesh of socat pty pairs paced at the baud rate.
  * Measured over a window of frames: bus time (CAN: what the emulated bus was busy with) or bytes on the busiest
  * serial direction, per control frame, the frame rate that allows within 50% load, and whether the loop kept
- * up (voter writes). Optionally the view-0 primary's board crashes a quarter into the window.
+ * up (voter writes). Optionally the view-0 primary's board crashes a sixth into the window.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,8 +33,9 @@ export type RealLink =
 
 export interface RealRunOptions {
   readonly rateHz: number;
-  readonly seconds: number;
-  readonly warmupSeconds?: number;
+  /** Frames measured, after `warmupFrames` (default one second's worth). */
+  readonly frames: number;
+  readonly warmupFrames?: number;
   readonly viewChange: boolean;
 }
 
@@ -143,6 +144,19 @@ export async function realRun(t: Topology, link: RealLink, o: RealRunOptions): P
   const boards: BoardRuntime[] = [];
   try {
     built = link.kind === 'can' ? await buildCan(topo, dir, link) : await buildSerial(topo, dir, link.baud);
+    // Links up first: the scheduler's clock (and so frame 0, which the voter's deadlines count from) starts
+    // once they are, as `triplex sim` starts its clock after its warm-up.
+    await Promise.all(
+      [...built.transports.values()].map(async (tr) => {
+        await tr.start();
+        await firstValueFrom(
+          tr.state$.pipe(
+            filter((s) => s === 'up'),
+            timeout(10_000),
+          ),
+        );
+      }),
+    );
     const scheduler = new RealScheduler();
     const rng = new Prng(11);
     const keys = seededKeys(topo, rng.u32());
@@ -171,28 +185,18 @@ export async function realRun(t: Topology, link: RealLink, o: RealRunOptions): P
       );
     }
     await Promise.all(boards.map((b) => b.start()));
-    await Promise.all(
-      boards.map((b) =>
-        firstValueFrom(
-          built!.transports.get(b.name)!.state$.pipe(
-            filter((s) => s === 'up'),
-            timeout(10_000),
-          ),
-        ),
-      ),
-    );
     const periodMs = 1000 / o.rateHz;
-    const warmup = Math.round((o.warmupSeconds ?? 1) * o.rateHz);
-    const frames = Math.round(o.seconds * o.rateHz);
-    const crashAt = o.viewChange ? warmup + Math.floor(frames / 4) : -1;
+    const frames = o.frames;
+    const first = 0;
+    const warmup = o.warmupFrames ?? Math.ceil(o.rateHz);
+    const crashAt = o.viewChange ? warmup + Math.floor(frames / 6) : -1;
     const primary = boards.find((b) => b.name === topo.replicas.find((r) => r.id === 0)!.board)!;
     const front = boards.filter((b) => b.inputs.length > 0 || b.voter !== undefined);
     let before: ReturnType<Built['sample']> | undefined;
     let after: ReturnType<Built['sample']> | undefined;
-    const start = scheduler.now() + 50;
     await new Promise<void>((done) => {
-      for (let k = 0; k <= warmup + frames; k++) {
-        scheduler.at(start + k * periodMs, () => {
+      for (let k = first; k <= warmup + frames; k++) {
+        scheduler.at(k * periodMs, () => {
           if (k === warmup) {
             before = built!.sample();
             measuring = true;

@@ -88,6 +88,7 @@ export class CanTransport implements Transport {
   private queuedBytes = 0;
   private pumping = false;
   private expiry: NodeJS.Timeout | undefined;
+  private starting: Promise<void> | undefined;
   private closed = false;
 
   constructor(private readonly options: CanTransportOptions) {
@@ -121,7 +122,13 @@ export class CanTransport implements Transport {
     this.received$ = this.rx.asObservable();
   }
 
-  async start(): Promise<void> {
+  /** Idempotent: a second call waits for the first. */
+  start(): Promise<void> {
+    this.starting ??= this.open();
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
     const every = Math.max(10, this.timeoutMs / 2);
     this.expiry = setInterval(() => this.reassembler.expire(performance.now()), every);
     this.expiry.unref?.();

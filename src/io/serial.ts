@@ -54,6 +54,7 @@ export class SerialTransport implements Transport {
   private readonly channels = new Map<PeerId, PeerChannel>();
   private readonly local = new StatsCounter();
   private readonly aggregate = new BehaviorSubject<LinkState>('connecting');
+  private starting: Promise<void> | undefined;
   private closed = false;
 
   constructor(private readonly options: SerialTransportOptions) {
@@ -84,8 +85,12 @@ export class SerialTransport implements Transport {
     this.received$ = this.rx.asObservable();
   }
 
-  async start(): Promise<void> {
-    await Promise.all([...this.channels.values()].map((c) => c.device.start()));
+  /** Idempotent: a second call waits for the first. */
+  start(): Promise<void> {
+    this.starting ??= Promise.all([...this.channels.values()].map((c) => c.device.start())).then(
+      () => undefined,
+    );
+    return this.starting;
   }
 
   send(peer: PeerId, bytes: Uint8Array): boolean {

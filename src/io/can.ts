@@ -45,9 +45,10 @@ export interface CanTransportOptions {
   /** Largest message sent or accepted (default and at most CAN_MAX_MESSAGE_LIMIT). */
   maxMessage?: number;
   /**
-   * Partial messages with no progress for this long are dropped (ms, default 2000). A long message of a node
+   * Partial messages with no progress for this long are dropped (ms, default 5000). A long message of a node
    * with a high id can wait behind other nodes' long messages (a view change on classic CAN keeps the bus busy
-   * for about a second), so this is well above the bus time of the largest message.
+   * for a second or more, longer when it repeats), so this is well above the bus time of the largest message.
+   * A long timeout costs little: the byte budgets, not the timeout, bound what stale partials hold.
    */
   reassemblyTimeoutMs?: number;
   maxPartialsPerSender?: number;
@@ -103,7 +104,7 @@ export class CanTransport implements Transport {
     this.maxMessage = options.maxMessage ?? CAN_MAX_MESSAGE_LIMIT;
     this.maxQueueBytes = options.maxQueueBytes ?? 1 << 20;
     this.priority = options.priority ?? 4;
-    this.timeoutMs = options.reassemblyTimeoutMs ?? 2000;
+    this.timeoutMs = options.reassemblyTimeoutMs ?? 5000;
     this.reassembler = new CanReassembler({
       frameData: this.frameData,
       maxMessage: this.maxMessage,

@@ -19,6 +19,8 @@ import { type OrderingInput, worstCaseSizes } from './worst-case.ts';
 export interface LinkSpec {
   /** How problems name the link, e.g. 'links.0 (can-fd-1M-2M)'. */
   readonly name: string;
+  /** The config field of the link, e.g. 'links.0' (for a ConfigError); default: the name. */
+  readonly field?: string;
   readonly link: LinkKind;
   /** Largest message the transport is configured to carry (default: the framing's limit). */
   readonly maxMessage?: number;
@@ -26,6 +28,8 @@ export interface LinkSpec {
 
 export interface LinkProblem {
   readonly link: string;
+  /** The config field of the link ('links.0'). */
+  readonly field: string;
   readonly kind: MessageKind;
   readonly bytes: number;
   readonly limit: number;
@@ -57,6 +61,7 @@ export function linkProblems(
     .sort((a, b) => sizes[b] - sizes[a])
     .map((kind) => ({
       link: spec.name,
+      field: spec.field ?? spec.name,
       kind,
       bytes: sizes[kind],
       limit,
@@ -98,6 +103,7 @@ export function linkSpecs(
     const max = maxMessage[l.type];
     return {
       name: `links.${i} (${linkKindName(link)}${between})`,
+      field: `links.${i}`,
       link,
       ...(max !== undefined ? { maxMessage: max } : {}),
     };

@@ -13,6 +13,7 @@ import { SensorTriplex } from '../src/core/plant/sensors.ts';
 import { Prng } from '../src/core/prng.ts';
 import type { ChannelEvent, DecisionRecord } from '../src/core/vote/voter.ts';
 import type { Topology } from '../src/runtime/config.ts';
+import { type BoardCallbacks, plantPortsFrom } from '../src/runtime/loop/ports.ts';
 import {
   type ControlLoop,
   type ControlLoopFactory,
@@ -79,7 +80,7 @@ export class Rig {
         ...(o.virtual ? { virtual: o.virtual } : {}),
       });
     if (o.loop !== undefined) rng.u32(); // the same sensor stream whichever loop is flown
-    this.system = loop({
+    const callbacks: BoardCallbacks = {
       onDecision: (rec) => this.decisions.set(rec.frame, rec),
       onChannelEvents: (events) => this.channelEvents(events),
       onChannelCommand: (channel, frame, cmd) => {
@@ -92,7 +93,8 @@ export class Rig {
         }
         row[channel] = cmd.elevator;
       },
-    });
+    };
+    this.system = loop(plantPortsFrom(callbacks));
     this.plant = new PitchPlant(o.topology.frameRateHz);
     this.sensors = new SensorTriplex(rng.fork());
     this.faultRng = rng.fork();

@@ -1,19 +1,24 @@
 /**
- * One compute channel: takes the batches its co-located replica executes, turns each into a frame's inputs,
- * runs one step of its control-law implementation, and sends a MAC'd OUTPUT to the voter.
+ * One compute channel: takes the batches its co-located replica executes (an `ExecutedBatchSink`), turns each
+ * into a frame's inputs, runs one step of its control-law implementation, and sends a MAC'd OUTPUT to the voter
+ * (through its `OutputSink`).
+ *
+ * @example
+ * const channel = new ChannelHost({ id: 0, law, ring, output: { toVoter: (b) => board.send('aiu', b) }, ... });
+ * replicaHost = new ReplicaHost({ ..., batches: channel });
  */
 import type { Logger } from 'pino';
 import { authPayload, encodeMessage } from '../../core/codec/encode.ts';
 import type { Output } from '../../core/codec/messages.ts';
 import type { AbstractState, Command, PitchLaw } from '../../core/control/spec.ts';
 import type { KeyRing } from '../../core/crypto/keyring.ts';
-import type { ExecutedRequest } from '../../core/pbft/types.ts';
 import type { Prng } from '../../core/prng.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { applyChannelFault, type ChannelFault, type FaultState } from './channel-fault.ts';
 import { commandFields } from './command-codec.ts';
 import type { Counters } from './counters.ts';
 import { batchFrame } from './frame-inputs.ts';
+import type { ChannelCommandTap, ExecutedBatch, ExecutedBatchSink, OutputSink } from './ports.ts';
 
 export interface ChannelHostOptions {
   readonly id: number;
@@ -26,13 +31,13 @@ export interface ChannelHostOptions {
   readonly rng: Prng;
   readonly counters: Counters;
   readonly log: Logger;
-  /** Send the encoded OUTPUT to the voter's board. */
-  readonly send: (bytes: Uint8Array) => void;
-  /** Observe every command sent to the voter (after any injected fault), when it is sent: the recorder's trace. */
-  readonly onCommand?: (frame: number, command: Command) => void;
+  /** Where the encoded OUTPUT goes: the voter's board. */
+  readonly output: OutputSink;
+  /** Sees every command sent to the voter (after any injected fault), when it is sent. */
+  readonly commands?: ChannelCommandTap;
 }
 
-export class ChannelHost {
+export class ChannelHost implements ExecutedBatchSink {
   private lastFrame = -1;
   private fault: ChannelFault | undefined;
   private readonly faultState: FaultState = { stuckValue: undefined };
@@ -76,9 +81,9 @@ export class ChannelHost {
   }
 
   /** A committed batch, in sequence order, from the co-located replica. */
-  onExecute(requests: readonly ExecutedRequest[]): void {
+  executed(batch: ExecutedBatch): void {
     if (this.stopped) return;
-    const bf = batchFrame(requests, this.o.unitCount);
+    const bf = batchFrame(batch.requests, this.o.unitCount);
     if (bf === undefined) return;
     if (bf.malformed > 0) this.o.counters.add('channel.malformed-samples', bf.malformed);
     // A batch that only carries frames already computed (late samples) changes nothing.
@@ -104,8 +109,8 @@ export class ChannelHost {
     const bytes = this.encode(frame, out.command);
     const send = (): void => {
       if (this.stopped) return;
-      this.o.onCommand?.(frame, out.command);
-      this.o.send(bytes);
+      this.o.commands?.channelCommand(this.o.id, frame, out.command);
+      this.o.output.toVoter(bytes);
     };
     if (out.delayMs > 0) this.o.scheduler.at(this.o.scheduler.now() + out.delayMs, send);
     else send();

@@ -4,21 +4,22 @@
  * sample waits in a queue of one and a newer sample replaces it (counted as superseded).
  */
 
-import type { Message } from '../../core/codec/messages.ts';
+import type { Reply } from '../../core/codec/messages.ts';
 import type { Client } from '../../core/pbft/client.ts';
 import type { ClientAction } from '../../core/pbft/types.ts';
 import type { Counters } from './counters.ts';
 import { encodeInputSample } from './input-sample.ts';
+import type { RequestSink } from './ports.ts';
 
 export class InputUnitHost {
   private waiting: Uint8Array | undefined;
   private stopped = false;
-  /** Frame -> time the sample was taken, for the last few frames (latency accounting). */
 
   constructor(
     readonly unit: number,
     private readonly client: Client,
-    private readonly multicast: (bytes: Uint8Array) => void,
+    /** Where this unit's requests go: every replica. */
+    private readonly requests: RequestSink,
     private readonly counters: Counters,
   ) {}
 
@@ -39,7 +40,8 @@ export class InputUnitHost {
     this.submit(op, now);
   }
 
-  onReply(from: number, message: Message, now: number): void {
+  /** A REPLY for this unit (its client authenticates it). */
+  reply(from: number, message: Reply, now: number): void {
     if (this.stopped) return;
     this.carryOut(this.client.step({ kind: 'deliver', from, message }));
     if (!this.client.busy && this.waiting !== undefined) {
@@ -68,7 +70,7 @@ export class InputUnitHost {
 
   private carryOut(actions: readonly ClientAction[]): void {
     for (const a of actions) {
-      if (a.kind === 'multicast') this.multicast(a.bytes);
+      if (a.kind === 'multicast') this.requests.toReplicas(a.bytes);
       else if (a.kind === 'result') this.counters.add('input.acknowledged');
       else if (a.event.type === 'retransmit') this.counters.add('input.retransmit');
       else this.counters.add(`input.rejected.${a.event.reason}`);

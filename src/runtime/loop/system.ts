@@ -2,21 +2,23 @@
  * The whole control loop of a topology in one process: one BoardRuntime per board, joined by an in-memory hub.
  * The same code runs under the virtual clock (tests: deterministic, every message a scheduler event) and under
  * real timers (`triplex sim`). The plant side (sensors, actuator, plant, scenario) drives it from outside
- * through `startFrame` and the decision callback: see hil/rig.ts.
+ * through `startFrame` and plugs into the voter board's `ActuatorPort` (ports.ts): see hil/rig.ts.
  */
 import type { Logger } from 'pino';
+import type { ReplicaStepper } from '../../core/pbft/types.ts';
 import { Prng } from '../../core/prng.ts';
 import { MemoryHub } from '../../io/memory.ts';
 import type { Topology } from '../config.ts';
 import type { Scheduler } from '../scheduler.ts';
-import { type BoardCallbacks, BoardRuntime, type ReplicaInside } from './board-runtime.ts';
+import { BoardRuntime, type ReplicaInside } from './board-runtime.ts';
 import type { ChannelHost } from './channel-host.ts';
 import { Counters } from './counters.ts';
 import { seededKeys } from './keys.ts';
-import type { ReplicaHost, ReplicaStepper } from './replica-host.ts';
+import { type PlantPorts, plantPortsOf } from './ports.ts';
+import type { ReplicaHost } from './replica-host.ts';
 import type { VoterHost } from './voter-host.ts';
 
-export interface LoopSystemOptions extends BoardCallbacks {
+export interface LoopSystemOptions extends PlantPorts {
   readonly topology: Topology;
   readonly scheduler: Scheduler;
   readonly seed: number;
@@ -50,7 +52,11 @@ export class LoopSystem {
     const linkDelayMs = v ? () => v.minDelayMs + delayRng.float() * (v.maxDelayMs - v.minDelayMs) : undefined;
     for (const b of t.boards) {
       const runtime = new BoardRuntime({
-        ...o,
+        ...plantPortsOf(o),
+        topology: t,
+        scheduler: o.scheduler,
+        logger: o.logger,
+        ...(o.cutFraction !== undefined ? { cutFraction: o.cutFraction } : {}),
         board: b.name,
         transport: hub.join(b.name),
         keys,

@@ -1,14 +1,16 @@
 /**
- * The control loop as the plant side (the HIL rig) sees it: start a frame with the sampled inputs, hear the
- * voter's decisions and the channels' outputs through BoardCallbacks, and reach into the boards for fault
- * injection. Two implementations: every board in this process (`inProcessLoop`, the laptop's LoopSystem), or
+ * The control loop as the plant side (the HIL rig) sees it: start a frame with the sampled inputs, take the
+ * voter's decisions at the `ActuatorPort` and watch the channels through the other `PlantPorts` (ports.ts), and
+ * reach into the boards for fault injection. Two implementations: every board in this process (`inProcessLoop`, the laptop's LoopSystem), or
  * only the voter/input board here and the others in their own processes (`BoardControlLoop`, board-loop.ts).
  */
+
+import type { ReplicaStepper } from '../../core/pbft/types.ts';
 import type { ChannelHealth } from '../../core/vote/voter.ts';
-import type { BoardCallbacks, ReplicaInside } from '../loop/board-runtime.ts';
+import type { ReplicaInside } from '../loop/board-runtime.ts';
 import type { ChannelFault } from '../loop/channel-fault.ts';
 import type { Counters } from '../loop/counters.ts';
-import type { ReplicaStepper } from '../loop/replica-host.ts';
+import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
 import { LoopSystem, type LoopSystemOptions } from '../loop/system.ts';
 
 export type FrameSamples = readonly { stick: number; pitch: number | null }[];
@@ -39,8 +41,8 @@ export interface ControlLoop {
   close(): Promise<void>;
 }
 
-/** A ControlLoop factory: the rig passes its callbacks when it builds the loop. */
-export type ControlLoopFactory = (callbacks: BoardCallbacks) => ControlLoop;
+/** A ControlLoop factory: the rig passes the ports it plugs in (its actuator first) when it builds the loop. */
+export type ControlLoopFactory = (ports: PlantPorts) => ControlLoop;
 
 /** The single-process laptop system (every board on a memory hub) as a ControlLoop. */
 export function inProcessLoop(system: LoopSystem): ControlLoop {
@@ -74,9 +76,7 @@ export function inProcessLoop(system: LoopSystem): ControlLoop {
   };
 }
 
-/** A factory for the in-process system; `options` without the callbacks the rig supplies. */
-export function inProcessLoopFactory(
-  options: Omit<LoopSystemOptions, keyof BoardCallbacks>,
-): ControlLoopFactory {
-  return (callbacks) => inProcessLoop(new LoopSystem({ ...options, ...callbacks }));
+/** A factory for the in-process system; `options` without the ports the rig supplies. */
+export function inProcessLoopFactory(options: Omit<LoopSystemOptions, keyof PlantPorts>): ControlLoopFactory {
+  return (ports) => inProcessLoop(new LoopSystem({ ...options, ...plantPortsOf(ports) }));
 }

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { encodeMessage } from '../../src/core/codec/encode.ts';
-import { DEFAULT_LIMITS } from '../../src/core/codec/limits.ts';
-import type { Message } from '../../src/core/codec/messages.ts';
-import { MemoryHub } from '../../src/io/memory.ts';
-import { Board } from '../../src/runtime/loop/board.ts';
-import { Counters } from '../../src/runtime/loop/counters.ts';
-import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
+import { encodeMessage } from '../../../src/core/codec/encode.ts';
+import { DEFAULT_LIMITS } from '../../../src/core/codec/limits.ts';
+import type { Message } from '../../../src/core/codec/messages.ts';
+import { MemoryHub } from '../../../src/io/memory.ts';
+import { Board } from '../../../src/runtime/loop/board.ts';
+import { Counters } from '../../../src/runtime/loop/counters.ts';
+import { VirtualScheduler } from '../../../src/runtime/scheduler.ts';
 
 const prepare: Message = {
   kind: 'prepare',
@@ -25,7 +25,7 @@ async function boards(shared: boolean) {
     const transport = hub.join(name);
     if (shared) Object.defineProperty(transport, 'sharedMedium', { value: true });
     const board = new Board({ name, index, transport, scheduler, limits: DEFAULT_LIMITS, counters });
-    if (name !== 'd') board.roles.replica = { deliver: () => got[name]!++ };
+    if (name !== 'd') board.roles.replica = { receive: () => got[name]!++ };
     return { board, transport };
   });
   await Promise.all(all.map((x) => x.board.start()));

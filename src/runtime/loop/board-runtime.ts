@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { decodeMessage } from '../../core/codec/encode.ts';
 import { DEFAULT_LIMITS } from '../../core/codec/limits.ts';
 import { createPitchLaw } from '../../core/control/index.ts';
-import { defaultPitchLawSpec } from '../../core/control/spec.ts';
+import { type Command, defaultPitchLawSpec } from '../../core/control/spec.ts';
 import { majorityQuorum } from '../../core/frame/clock.ts';
 import { Client } from '../../core/pbft/client.ts';
 import { type PbftConfig, pbftConfig } from '../../core/pbft/config.ts';
@@ -23,6 +23,7 @@ import { Replica } from '../../core/pbft/replica.ts';
 import type { ReplicaStepper } from '../../core/pbft/types.ts';
 import type { Prng } from '../../core/prng.ts';
 import { pitchVoterConfig } from '../../core/vote/pitch.ts';
+import type { VoterConfig } from '../../core/vote/voter.ts';
 import type { Transport } from '../../io/transport.ts';
 import type { Topology } from '../config.ts';
 import type { Scheduler } from '../scheduler.ts';
@@ -77,6 +78,25 @@ export function topologyPbftConfig(t: Topology): PbftConfig {
     maxBatchRequests: Math.max(4, t.inputUnits * 4),
     stallTicks: Math.round(4 * periodMs),
   });
+}
+
+/** The output voter of a topology, timed in the runtime's milliseconds (frame k starts at k periods). */
+export function topologyVoterConfig(t: Topology): VoterConfig<Command> {
+  const periodMs = 1000 / t.frameRateHz;
+  const config = pitchVoterConfig({
+    channels: t.channels.map((c) => channelName(c.id)),
+    f: t.f,
+    frameRate: t.frameRateHz,
+    elevatorTolerance: t.voter.tolerance,
+    strikeThreshold: t.voter.persistence,
+    probationSeconds: t.voter.probationFrames / t.frameRateHz,
+    failsafeAfterMisses: t.voter.failsafeAfterMisses,
+    deadlineFraction: t.timing.deadlineFraction,
+  });
+  return {
+    ...config,
+    timing: { origin: 0, period: periodMs, deadline: periodMs * t.timing.deadlineFraction },
+  };
 }
 
 /** Which board hosts input unit u (units are spread over the input boards in order). */
@@ -299,22 +319,8 @@ export class BoardRuntime {
   private makeVoter(): VoterHost | undefined {
     const t = this.o.topology;
     if (t.voters[0]?.board !== this.o.board) return undefined;
-    const config = pitchVoterConfig({
-      channels: t.channels.map((c) => channelName(c.id)),
-      f: t.f,
-      frameRate: t.frameRateHz,
-      elevatorTolerance: t.voter.tolerance,
-      strikeThreshold: t.voter.persistence,
-      probationSeconds: t.voter.probationFrames / t.frameRateHz,
-      failsafeAfterMisses: t.voter.failsafeAfterMisses,
-      deadlineFraction: t.timing.deadlineFraction,
-    });
     const host = new VoterHost({
-      // The runtime's clock is in milliseconds; the voter's timing follows it.
-      config: {
-        ...config,
-        timing: { origin: 0, period: this.periodMs, deadline: this.periodMs * t.timing.deadlineFraction },
-      },
+      config: topologyVoterConfig(t),
       ring: this.o.keys.ring(principalOf.voter(0)),
       scheduler: this.o.scheduler,
       counters: this.o.counters,

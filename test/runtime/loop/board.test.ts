@@ -3,7 +3,7 @@ import { encodeMessage } from '../../../src/core/codec/encode.ts';
 import { DEFAULT_LIMITS } from '../../../src/core/codec/limits.ts';
 import type { Message } from '../../../src/core/codec/messages.ts';
 import { MemoryHub } from '../../../src/io/memory.ts';
-import { Board } from '../../../src/runtime/loop/board.ts';
+import { Board, peekKind } from '../../../src/runtime/loop/board.ts';
 import { Counters } from '../../../src/runtime/loop/counters.ts';
 import { VirtualScheduler } from '../../../src/runtime/scheduler.ts';
 
@@ -64,5 +64,80 @@ describe('board multicast', () => {
     scheduler.runUntil(1);
     expect(got.b).toBe(0);
     expect(counters.get('board.rejected.unknown-kind')).toBe(1);
+  });
+});
+
+describe('board dispatch', () => {
+  async function pair() {
+    const hub = new MemoryHub({ delivery: 'sync' });
+    const scheduler = new VirtualScheduler();
+    const counters = new Counters();
+    const a = new Board({
+      name: 'a',
+      index: 0,
+      transport: hub.join('a'),
+      scheduler,
+      limits: DEFAULT_LIMITS,
+      counters,
+    });
+    const tb = hub.join('b');
+    const b = new Board({ name: 'b', index: 1, transport: tb, scheduler, limits: DEFAULT_LIMITS, counters });
+    b.setBoardIndex(['a', 'b']);
+    await Promise.all([a.start(), b.start()]);
+    return { a, b, counters, scheduler };
+  }
+
+  it('hands replica-bound bytes to the replica undecoded, exactly as received, with the sender index', async () => {
+    const { a, b, scheduler } = await pair();
+    const got: [number, Uint8Array][] = [];
+    b.roles.replica = { receive: (from, bytes) => got.push([from, bytes]) };
+    const bytes = encodeMessage(prepare);
+    a.send('b', bytes);
+    scheduler.runUntil(1);
+    expect(got).toEqual([[0, bytes]]);
+  });
+
+  it('decodes REPLY and OUTPUT for their inboxes; an undecodable one is counted, a role not hosted is counted', async () => {
+    const { a, b, counters, scheduler } = await pair();
+    const outputs: number[] = [];
+    b.roles.voter = { output: (m) => outputs.push(m.frame) };
+    const output: Message = {
+      kind: 'output',
+      frame: 9,
+      channel: 0,
+      discrete: [0, 0],
+      analog: [0.1],
+      tag: new Uint8Array(8),
+    };
+    const bytes = encodeMessage(output);
+    a.send('b', bytes);
+    a.send('b', bytes.subarray(0, bytes.length - 3));
+    const reply: Message = {
+      kind: 'reply',
+      view: 0,
+      client: 100,
+      timestamp: 1,
+      replica: 0,
+      result: new Uint8Array(0),
+      tag: new Uint8Array(8),
+    };
+    a.send('b', encodeMessage(reply));
+    scheduler.runUntil(1);
+    expect(outputs).toEqual([9]);
+    expect(counters.get('board.rejected.truncated')).toBe(1);
+    expect(counters.get('board.misrouted.reply')).toBe(1);
+  });
+
+  it('reads the kind from the header alone', () => {
+    const bytes = encodeMessage(prepare);
+    expect(peekKind(bytes, DEFAULT_LIMITS)).toEqual({ ok: true, kind: 'prepare' });
+    expect(peekKind(new Uint8Array(0), DEFAULT_LIMITS)).toEqual({ ok: false, reason: 'empty' });
+    expect(peekKind(new Uint8Array([1]), DEFAULT_LIMITS)).toEqual({ ok: false, reason: 'truncated' });
+    expect(peekKind(new Uint8Array([2, 0]), DEFAULT_LIMITS)).toEqual({ ok: false, reason: 'bad-version' });
+    expect(peekKind(new Uint8Array([1, 250]), DEFAULT_LIMITS)).toEqual({ ok: false, reason: 'unknown-kind' });
+    expect(peekKind(new Uint8Array(DEFAULT_LIMITS.maxMessageBytes + 1), DEFAULT_LIMITS)).toEqual({
+      ok: false,
+      reason: 'too-long',
+    });
   });
 });

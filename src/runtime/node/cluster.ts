@@ -300,8 +300,14 @@ export class ProcessCluster implements RemoteBoards {
       }
       if (children.every((c) => c.ready)) return;
       if (Date.now() > deadline) {
-        const waiting = children.filter((c) => !c.ready).map((c) => c.board);
-        throw new Error(`board processes not ready within ${timeoutMs} ms: ${waiting.join(', ')}`);
+        const waiting = children.filter((c) => !c.ready);
+        const said = waiting
+          .filter((c) => c.proc.stderrLines.length > 0)
+          .map((c) => `\n  ${c.board}: ${c.proc.stderrLines.join('\n    ')}`)
+          .join('');
+        throw new Error(
+          `board processes not ready within ${timeoutMs} ms: ${waiting.map((c) => c.board).join(', ')}${said}`,
+        );
       }
       await sleep(20);
     }

@@ -9,6 +9,7 @@ import { defaultScenario, type Scenario } from '../../hil/scenario.ts';
 import { stepMetrics, TUTORIAL_CRITERIA } from '../../src/core/control/metrics.ts';
 import { loadTopology } from '../../src/runtime/config.ts';
 import { CHANNEL_FAULT_KINDS, type ChannelFaultKind } from '../../src/runtime/loop/channel-fault.ts';
+import { INPUT_FAULT_KINDS, type InputFaultKind } from '../../src/runtime/loop/input-fault.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
 
 const topology = loadTopology('config/laptop.json');
@@ -129,4 +130,50 @@ describe('one Byzantine channel of each kind', () => {
       }
     });
   }
+});
+
+/**
+ * One lying input unit of three, by kind (src/runtime/loop/input-fault.ts), injected into unit 2 from 2 s on.
+ * Input voting (issue 9) is not in the channels yet. Until it is, a far-future unit drives the loop to failsafe
+ * (`it.fails` marks that, so the test flips when it is fixed), and stuck, random, replay and off move the voted
+ * elevator by up to about 3x the tolerance: each unit carries one of the three pitch sensors, so the law loses
+ * or mis-reads one. What holds now is no failsafe and every frame written (and, for two-faced, the fault-free
+ * trace itself: the batch carries one face, the same on every channel).
+ */
+describe('one Byzantine input unit of each kind', () => {
+  const durationS = 8;
+  const onsetFrame = 2 * topology.frameRateHz;
+  const clean = fly({ ...step, name: 'clean-inputs', durationS }, 31);
+
+  async function flyWith(kind: InputFaultKind): Promise<{ r: RigResult; worst: number }> {
+    const scheduler = new VirtualScheduler();
+    const rig = new Rig({
+      topology,
+      scheduler,
+      scenario: { ...step, name: `input-${kind}`, durationS },
+      seed: 31,
+      logger: silent,
+      virtual: { minDelayMs: 0.05, maxDelayMs: 0.6 },
+    });
+    expect(rig.system.injectInputFault(2, { kind, fromFrame: onsetFrame })).toBe(true);
+    const [base, r] = [await clean, await rig.runVirtual((t) => scheduler.runUntil(t))];
+    const worst = Math.max(...r.trace.frames.map((f, i) => Math.abs(f.voted - base.trace.frames[i]!.voted)));
+    return { r, worst };
+  }
+
+  for (const kind of INPUT_FAULT_KINDS) {
+    const run = kind === 'far-future' ? it.fails : it;
+    run(`${kind} (unit 2): no failsafe, every frame written`, async () => {
+      const { r, worst } = await flyWith(kind);
+      const outcomes = r.trace.frames.map((f) => f.outcome);
+      if (outcomes.some((o) => o !== 'write')) {
+        console.error(`input fault ${kind}: frames not written; replay: seed 31, worst difference ${worst}`);
+      }
+      expect(outcomes.every((o) => o === 'write')).toBe(true);
+      if (kind === 'two-faced') expect(worst).toBeLessThanOrEqual(topology.voter.tolerance);
+    });
+  }
+  it.todo(
+    'every kind: no voted frame outside tolerance of the fault-free trace (needs input voting, issue 9)',
+  );
 });

@@ -31,10 +31,11 @@ import { Board, peekKind } from './board.ts';
 import { ChannelHost } from './channel-host.ts';
 import type { Counters } from './counters.ts';
 import { FrameCutter } from './frame-cutter.ts';
+import type { InputFault } from './input-fault.ts';
 import { decodeInputSample } from './input-sample.ts';
 import { InputUnitHost } from './input-unit.ts';
 import type { BoardKeys } from './keys.ts';
-import type { PlantPorts, ReplicaRoutes } from './ports.ts';
+import type { PlantPorts, ReplicaRoutes, RequestSink } from './ports.ts';
 import { INPUT_BASE, principalOf } from './principals.ts';
 import { ReplicaHost } from './replica-host.ts';
 import { FrameLogService } from './service.ts';
@@ -175,6 +176,19 @@ export class BoardRuntime {
     return true;
   }
 
+  /** Make input unit `unit` Byzantine (input-fault.ts); false when this board does not host it. */
+  injectInputFault(unit: number, fault: InputFault): boolean {
+    const host = this.inputs.find((u) => u.unit === unit);
+    host?.inject(fault);
+    return host !== undefined;
+  }
+
+  clearInputFault(unit: number): boolean {
+    const host = this.inputs.find((u) => u.unit === unit);
+    host?.clearFault();
+    return host !== undefined;
+  }
+
   /** The process died: silent and deaf from now on. */
   crash(): void {
     this.board.crash();
@@ -290,21 +304,36 @@ export class BoardRuntime {
     const t = this.o.topology;
     const pbft = topologyPbftConfig(t);
     const replicaBoards = t.replicas.map((r) => r.board);
-    const requests = { toReplicas: (bytes: Uint8Array) => this.board.multicast(replicaBoards, bytes) };
+    const requests: RequestSink = {
+      toReplicas: (bytes) => this.board.multicast(replicaBoards, bytes),
+      toReplica: (id, bytes) => this.board.send(t.replicas[id]!.board, bytes),
+    };
     for (let u = 0; u < t.inputUnits; u++) {
       if (inputUnitBoard(t, u) !== this.o.board) continue;
-      const client = new Client({
-        id: principalOf.input(u),
-        config: pbft,
-        crypto: keyRingCrypto(
-          this.o.keys.ring(principalOf.input(u)),
-          undefined,
-          this.o.keys.replicaPublicKeys,
-        ),
-        retransmitTicks: Math.max(1, Math.round(2 * this.periodMs)),
-        maxQueued: 1,
-      });
-      this.inputs.push(new InputUnitHost(u, client, requests, this.o.counters));
+      const client = (lastTimestamp?: number): Client =>
+        new Client({
+          id: principalOf.input(u),
+          config: pbft,
+          crypto: keyRingCrypto(
+            this.o.keys.ring(principalOf.input(u)),
+            undefined,
+            this.o.keys.replicaPublicKeys,
+          ),
+          retransmitTicks: Math.max(1, Math.round(2 * this.periodMs)),
+          maxQueued: 1,
+          ...(lastTimestamp !== undefined ? { lastTimestamp } : {}),
+        });
+      this.inputs.push(
+        new InputUnitHost({
+          unit: u,
+          client: client(),
+          requests,
+          replicas: t.replicas.length,
+          counters: this.o.counters,
+          rng: this.o.rng.fork(),
+          twin: client,
+        }),
+      );
     }
     if (this.inputs.length === 0) return;
     this.board.roles.input = {

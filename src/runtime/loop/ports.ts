@@ -30,6 +30,8 @@ import type { ChannelEvent, DecisionRecord } from '../../core/vote/voter.ts';
 /** An input unit's encoded, MAC'd REQUEST on its way to every replica. */
 export interface RequestSink {
   toReplicas(bytes: Uint8Array): void;
+  /** To replica `id` only: what a two-faced unit uses to tell replicas different things. */
+  toReplica(id: number, bytes: Uint8Array): void;
 }
 
 /** A board's replica role: the bytes of a replica-bound message off the link (decoded once, by the replica). */

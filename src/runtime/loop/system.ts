@@ -13,6 +13,7 @@ import type { Scheduler } from '../scheduler.ts';
 import { BoardRuntime, type ReplicaInside } from './board-runtime.ts';
 import type { ChannelHost } from './channel-host.ts';
 import { Counters } from './counters.ts';
+import type { InputFault } from './input-fault.ts';
 import { seededKeys } from './keys.ts';
 import { type PlantPorts, plantPortsOf } from './ports.ts';
 import type { ReplicaHost } from './replica-host.ts';
@@ -101,6 +102,15 @@ export class LoopSystem {
   makeReplicaByzantine(id: number, make: (inside: ReplicaInside) => ReplicaStepper): boolean {
     const slot = this.topology.replicas[id];
     return slot !== undefined && (this.boards.get(slot.board)?.makeReplicaByzantine(make) ?? false);
+  }
+
+  /** Make input unit `unit` Byzantine from `fault.fromFrame` on; false when there is no such unit. */
+  injectInputFault(unit: number, fault: InputFault): boolean {
+    return [...this.boards.values()].some((b) => b.injectInputFault(unit, fault));
+  }
+
+  clearInputFault(unit: number): boolean {
+    return [...this.boards.values()].some((b) => b.clearInputFault(unit));
   }
 
   /** Kill a board as a process crash would: all its roles go silent. */

@@ -19,6 +19,7 @@ import { BoardRuntime, inputUnitBoard } from '../loop/board-runtime.ts';
 import type { ChannelFault } from '../loop/channel-fault.ts';
 import { commandFromFields } from '../loop/command-codec.ts';
 import { Counters } from '../loop/counters.ts';
+import type { InputFault } from '../loop/input-fault.ts';
 import type { BoardKeys } from '../loop/keys.ts';
 import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
 import { principalOf } from '../loop/principals.ts';
@@ -113,6 +114,15 @@ export class BoardControlLoop implements ControlLoop {
   clearChannelFault(channel: number): boolean {
     const board = this.o.topology.channels[channel]?.board;
     return board !== undefined && (this.o.remote?.clearChannelFault(board) ?? false);
+  }
+
+  /** The input units run on this board: their faults are injected here, no control path needed. */
+  injectInputFault(unit: number, fault: InputFault): boolean {
+    return this.runtime.injectInputFault(unit, fault);
+  }
+
+  clearInputFault(unit: number): boolean {
+    return this.runtime.clearInputFault(unit);
   }
 
   /** Replicas run in other processes: a behaviour cannot be injected from here (the event is recorded as not applied). */

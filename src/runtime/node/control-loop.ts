@@ -10,6 +10,7 @@ import type { ChannelHealth } from '../../core/vote/voter.ts';
 import type { ReplicaInside } from '../loop/board-runtime.ts';
 import type { ChannelFault } from '../loop/channel-fault.ts';
 import type { Counters } from '../loop/counters.ts';
+import type { InputFault } from '../loop/input-fault.ts';
 import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
 import { LoopSystem, type LoopSystemOptions } from '../loop/system.ts';
 
@@ -31,6 +32,9 @@ export interface ControlLoop {
   /** Make channel c Byzantine; false when it cannot be reached. */
   injectChannelFault(channel: number, fault: ChannelFault): boolean;
   clearChannelFault(channel: number): boolean;
+  /** Make input unit u Byzantine (input-fault.ts); false when it cannot be reached. */
+  injectInputFault(unit: number, fault: InputFault): boolean;
+  clearInputFault(unit: number): boolean;
   /** Make replica `id` Byzantine (`make` wraps the correct replica); false when it cannot be reached. */
   makeReplicaByzantine(id: number, make: (inside: ReplicaInside) => ReplicaStepper): boolean;
   /** Kill a board as a process crash would; false when it cannot be reached. */
@@ -64,6 +68,8 @@ export function inProcessLoop(system: LoopSystem): ControlLoop {
       host?.clearFault();
       return host !== undefined;
     },
+    injectInputFault: (unit, fault) => system.injectInputFault(unit, fault),
+    clearInputFault: (unit) => system.clearInputFault(unit),
     makeReplicaByzantine: (id, make) => system.makeReplicaByzantine(id, make),
     crashBoard: (board) => {
       if (!system.boards.has(board)) return false;

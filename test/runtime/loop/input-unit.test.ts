@@ -7,8 +7,10 @@ import { decodeMessage, requestAuthPayload } from '../../../src/core/codec/encod
 import type { Request } from '../../../src/core/codec/messages.ts';
 import { Client } from '../../../src/core/pbft/client.ts';
 import { keyRingCrypto } from '../../../src/core/pbft/crypto.ts';
+import { Prng } from '../../../src/core/prng.ts';
 import { topologyPbftConfig } from '../../../src/runtime/loop/board-runtime.ts';
 import { Counters } from '../../../src/runtime/loop/counters.ts';
+import { FAR_FUTURE_FRAMES, REPLAY_AGE_FRAMES } from '../../../src/runtime/loop/input-fault.ts';
 import { decodeInputSample } from '../../../src/runtime/loop/input-sample.ts';
 import { InputUnitHost } from '../../../src/runtime/loop/input-unit.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';
@@ -16,30 +18,45 @@ import { keys, reply, topology } from './fixtures.ts';
 
 const UNIT = 1;
 
+const N = topology.replicas.length;
+
 function unit() {
   const counters = new Counters();
+  /** Requests as each replica received them. */
   const sent: Request[] = [];
-  const client = new Client({
-    id: principalOf.input(UNIT),
-    config: topologyPbftConfig(topology),
-    crypto: keyRingCrypto(keys.ring(principalOf.input(UNIT)), undefined, keys.replicaPublicKeys),
-    retransmitTicks: 40,
-    maxQueued: 1,
-  });
-  const host = new InputUnitHost(
-    UNIT,
-    client,
-    {
+  const byReplica: Request[][] = Array.from({ length: N }, () => []);
+  const client = (lastTimestamp?: number): Client =>
+    new Client({
+      id: principalOf.input(UNIT),
+      config: topologyPbftConfig(topology),
+      crypto: keyRingCrypto(keys.ring(principalOf.input(UNIT)), undefined, keys.replicaPublicKeys),
+      retransmitTicks: 40,
+      maxQueued: 1,
+      ...(lastTimestamp !== undefined ? { lastTimestamp } : {}),
+    });
+  const request = (bytes: Uint8Array): Request => {
+    const d = decodeMessage(bytes);
+    if (!d.ok || d.message.kind !== 'request')
+      throw new Error('input unit sent something that is not a REQUEST');
+    return d.message;
+  };
+  const host = new InputUnitHost({
+    unit: UNIT,
+    client: client(),
+    requests: {
       toReplicas: (bytes) => {
-        const d = decodeMessage(bytes);
-        if (!d.ok || d.message.kind !== 'request')
-          throw new Error('input unit sent something that is not a REQUEST');
-        sent.push(d.message);
+        const r = request(bytes);
+        sent.push(r);
+        for (const list of byReplica) list.push(r);
       },
+      toReplica: (id, bytes) => byReplica[id]!.push(request(bytes)),
     },
+    replicas: N,
     counters,
-  );
-  return { host, counters, sent };
+    rng: new Prng(9),
+    twin: client,
+  });
+  return { host, counters, sent, byReplica };
 }
 
 const ack = (frame: number): Uint8Array => new Uint8Array([frame]);
@@ -113,5 +130,96 @@ describe('InputUnitHost', () => {
     u.host.sample(1, 0.1, 0.01, 120);
     u.host.tick(400);
     expect(u.sent).toHaveLength(before);
+  });
+
+  /** Flies `frames` frames, every request answered at once by f+1 replicas; returns what every replica got. */
+  function fly(u: ReturnType<typeof unit>, frames: number, stick = (k: number) => 0.01 * k): void {
+    for (let k = 0; k < frames; k++) {
+      const before = u.byReplica[0]!.length;
+      u.host.sample(k, stick(k), 0.02, 20 * k);
+      const last = u.byReplica[0]!.at(-1);
+      if (last !== undefined && u.byReplica[0]!.length > before) {
+        u.host.reply(0, reply(0, UNIT, last.timestamp, ack(k)), 20 * k + 1);
+        u.host.reply(1, reply(1, UNIT, last.timestamp, ack(k)), 20 * k + 1);
+      }
+    }
+  }
+  const frames = (rs: readonly Request[]) => rs.map((r) => decodeInputSample(r.op)!.frame);
+
+  it('far-future: correct values under frame numbers a million ahead, from its first faulty frame', () => {
+    const u = unit();
+    u.host.inject({ kind: 'far-future', fromFrame: 3 });
+    fly(u, 5);
+    expect(frames(u.sent)).toEqual([0, 1, 2, 3 + FAR_FUTURE_FRAMES, 4 + FAR_FUTURE_FRAMES]);
+    expect(decodeInputSample(u.sent[4]!.op)!.stick).toBeCloseTo(0.04, 12);
+  });
+
+  it('stuck: the first faulty values forever, the frame numbers still counting', () => {
+    const u = unit();
+    u.host.inject({ kind: 'stuck', fromFrame: 2 });
+    fly(u, 6);
+    expect(frames(u.sent)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(u.sent.map((r) => decodeInputSample(r.op)!.stick)).toEqual([0, 0.01, 0.02, 0.02, 0.02, 0.02]);
+  });
+
+  it('random: values drawn from its own stream, not the true ones', () => {
+    const u = unit();
+    u.host.inject({ kind: 'random', fromFrame: 0 });
+    fly(u, 20, () => 0.1);
+    const sticks = u.sent.map((r) => decodeInputSample(r.op)!.stick);
+    expect(new Set(sticks).size).toBe(20);
+    expect(sticks.every((s) => Math.abs(s) <= 0.5 && s !== 0.1)).toBe(true);
+  });
+
+  it('replay: the samples of REPLAY_AGE_FRAMES frames ago, sent afresh (new timestamps)', () => {
+    const u = unit();
+    u.host.inject({ kind: 'replay', fromFrame: 40 });
+    fly(u, 45);
+    expect(frames(u.sent).slice(38)).toEqual([
+      38,
+      39,
+      40 - REPLAY_AGE_FRAMES,
+      41 - REPLAY_AGE_FRAMES,
+      42 - 25,
+      43 - 25,
+      44 - 25,
+    ]);
+    const ts = u.sent.map((r) => r.timestamp);
+    expect(ts).toEqual([...ts].sort((a, b) => a - b));
+    expect(new Set(ts).size).toBe(ts.length);
+  });
+
+  it('two-faced: half the replicas get one sample, the others a different one, under the same timestamp', () => {
+    const u = unit();
+    u.host.inject({ kind: 'two-faced', fromFrame: 1 });
+    fly(u, 3);
+    const face = (r: number) =>
+      u.byReplica[r]!.map((q) => [
+        q.timestamp,
+        decodeInputSample(q.op)!.frame,
+        decodeInputSample(q.op)!.stick,
+      ]);
+    expect(face(0)).toEqual(face(1));
+    expect(face(2)).toEqual(face(3));
+    expect(face(0)[0]).toEqual(face(2)[0]); // frame 0: the truth, to all
+    for (const k of [1, 2]) {
+      expect(face(0)[k]![0]).toBe(face(2)[k]![0]);
+      expect(face(0)[k]![1]).toBe(face(2)[k]![1]);
+      expect(face(0)[k]![2]).not.toBe(face(2)[k]![2]);
+    }
+    // Both faces are authentic for every replica.
+    const second = u.byReplica[3]!.at(-1)!;
+    const ring = keys.ring(principalOf.replica(3));
+    expect(ring.verify(principalOf.input(UNIT), requestAuthPayload(second), second.auth[3]!)).toBe(true);
+  });
+
+  it('off: nothing at all; cleared: the truth again', () => {
+    const u = unit();
+    u.host.inject({ kind: 'off', fromFrame: 1 });
+    fly(u, 3);
+    expect(frames(u.sent)).toEqual([0]);
+    u.host.clearFault();
+    u.host.sample(3, 0.1, 0.02, 60);
+    expect(frames(u.sent)).toEqual([0, 3]);
   });
 });

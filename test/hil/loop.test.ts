@@ -134,46 +134,88 @@ describe('one Byzantine channel of each kind', () => {
 
 /**
  * One lying input unit of three, by kind (src/runtime/loop/input-fault.ts), injected into unit 2 from 2 s on.
- * Input voting (issue 9) is not in the channels yet. Until it is, a far-future unit drives the loop to failsafe
- * (`it.fails` marks that, so the test flips when it is fixed), and stuck, random, replay and off move the voted
- * elevator by up to about 3x the tolerance: each unit carries one of the three pitch sensors, so the law loses
- * or mis-reads one. What holds now is no failsafe and every frame written (and, for two-faced, the fault-free
- * trace itself: the batch carries one face, the same on every channel).
+ * Every channel votes the inputs of each committed batch (src/core/frame/inputs.ts), so the liar is outvoted:
+ * every frame written, no failsafe, and the liar shown in the input health.
+ *
+ * The reference is the run in which unit 2 falls silent at the same frame, not the fault-free run: losing one
+ * of three pitch sensors (any fault, silence included) turns the voted pitch from the median of three into the
+ * mean of two, which differs by sensor noise, and the law's derivative path amplifies that to about 0.02 rad of
+ * elevator, twice the voter tolerance, whatever the voter does (test/core/frame/input-loop.test.ts measures the
+ * same in the pure loop). A liar must cost no more than that loss.
  */
 describe('one Byzantine input unit of each kind', () => {
   const durationS = 8;
   const onsetFrame = 2 * topology.frameRateHz;
-  const clean = fly({ ...step, name: 'clean-inputs', durationS }, 31);
+  const frames = durationS * topology.frameRateHz;
+  const tolerance = topology.voter.tolerance;
 
-  async function flyWith(kind: InputFaultKind): Promise<{ r: RigResult; worst: number }> {
+  async function flyWith(kind: InputFaultKind | undefined): Promise<{ r: RigResult; rig: Rig }> {
     const scheduler = new VirtualScheduler();
     const rig = new Rig({
       topology,
       scheduler,
-      scenario: { ...step, name: `input-${kind}`, durationS },
+      scenario: { ...step, name: `input-${kind ?? 'clean'}`, durationS },
       seed: 31,
       logger: silent,
       virtual: { minDelayMs: 0.05, maxDelayMs: 0.6 },
     });
-    expect(rig.system.injectInputFault(2, { kind, fromFrame: onsetFrame })).toBe(true);
-    const [base, r] = [await clean, await rig.runVirtual((t) => scheduler.runUntil(t))];
-    const worst = Math.max(...r.trace.frames.map((f, i) => Math.abs(f.voted - base.trace.frames[i]!.voted)));
-    return { r, worst };
+    if (kind !== undefined)
+      expect(rig.system.injectInputFault(2, { kind, fromFrame: onsetFrame })).toBe(true);
+    return { r: await rig.runVirtual((t) => scheduler.runUntil(t)), rig };
   }
+  const worst = (a: RigResult, b: RigResult, from = 0): number =>
+    Math.max(
+      ...a.trace.frames.slice(from).map((f, i) => Math.abs(f.voted - b.trace.frames[from + i]!.voted)),
+    );
+  const clean = flyWith(undefined);
+  const off = flyWith('off');
 
   for (const kind of INPUT_FAULT_KINDS) {
-    const run = kind === 'far-future' ? it.fails : it;
-    run(`${kind} (unit 2): no failsafe, every frame written`, async () => {
-      const { r, worst } = await flyWith(kind);
-      const outcomes = r.trace.frames.map((f) => f.outcome);
-      if (outcomes.some((o) => o !== 'write')) {
-        console.error(`input fault ${kind}: frames not written; replay: seed 31, worst difference ${worst}`);
+    it(`${kind} (unit 2): every frame written, no worse than the unit falling silent, shown in the health`, async () => {
+      const [{ r, rig }, base, reference] = [await flyWith(kind), (await clean).r, (await off).r];
+      const vsClean = worst(r, base);
+      const vsOff = worst(r, reference);
+      const health = rig.system.inputHealth();
+      const shown = JSON.stringify(health.map(({ fields: _f, ...h }) => h));
+      if (r.trace.frames.some((f) => f.outcome !== 'write') || vsOff > 2.5 * tolerance)
+        console.error(
+          `input fault ${kind}: replay: seed 31; vs fault-free ${vsClean}, vs silent ${vsOff}; ${shown}`,
+        );
+      expect(r.trace.frames.map((f) => f.outcome).filter((o) => o !== 'write')).toEqual([]);
+      expect(health.filter((h) => h.unit !== 2 && h.latched)).toEqual([]);
+      const u2 = health[2]!;
+      switch (kind) {
+        case 'far-future':
+        case 'replay':
+        case 'off':
+          // Never used after onset: as if silent (far-future past the window, replayed frames stale).
+          expect(vsOff).toBeLessThan(tolerance / 10);
+          expect(u2.used).toBeLessThanOrEqual(onsetFrame + 1);
+          expect(
+            kind === 'far-future' ? u2.ahead : kind === 'replay' ? u2.stale : u2.missing,
+          ).toBeGreaterThan(frames - onsetFrame - 5);
+          break;
+        case 'stuck':
+        case 'random':
+          // A value liar: outvoted at once (mid-value select), latched within a few frames.
+          expect(u2.latched).toBe(true);
+          expect(vsOff).toBeLessThan(2.5 * tolerance);
+          expect(worst(r, reference, onsetFrame + 100)).toBeLessThan(tolerance / 5);
+          break;
+        case 'two-faced':
+          // Every channel sees the one face the batch carries (here the true one): the fault-free trace.
+          expect(vsClean).toBeLessThanOrEqual(tolerance);
+          break;
       }
-      expect(outcomes.every((o) => o === 'write')).toBe(true);
-      if (kind === 'two-faced') expect(worst).toBeLessThanOrEqual(topology.voter.tolerance);
     });
   }
-  it.todo(
-    'every kind: no voted frame outside tolerance of the fault-free trace (needs input voting, issue 9)',
-  );
+
+  it('losing one of three units costs about twice the voter tolerance (the law, not the voter; for the report)', async () => {
+    const lost = worst((await off).r, (await clean).r);
+    console.log(
+      `input unit 2 silent from frame ${onsetFrame}: voted elevator moves by up to ${lost.toExponential(2)} rad`,
+    );
+    expect(lost).toBeGreaterThan(0);
+    expect(lost).toBeLessThan(3 * tolerance);
+  });
 });

@@ -16,6 +16,8 @@ import { DEFAULT_LIMITS } from '../../core/codec/limits.ts';
 import { createPitchLaw } from '../../core/control/index.ts';
 import { type Command, defaultPitchLawSpec } from '../../core/control/spec.ts';
 import { majorityQuorum } from '../../core/frame/clock.ts';
+import { pitchFrameInputsConfig } from '../../core/frame/inputs.ts';
+import { decodeInputSample } from '../../core/frame/sample.ts';
 import { Client } from '../../core/pbft/client.ts';
 import { type PbftConfig, pbftConfig } from '../../core/pbft/config.ts';
 import { keyRingCrypto, type NodeCrypto } from '../../core/pbft/crypto.ts';
@@ -32,7 +34,6 @@ import { ChannelHost } from './channel-host.ts';
 import type { Counters } from './counters.ts';
 import { FrameCutter } from './frame-cutter.ts';
 import type { InputFault } from './input-fault.ts';
-import { decodeInputSample } from './input-sample.ts';
 import { InputUnitHost } from './input-unit.ts';
 import type { BoardKeys } from './keys.ts';
 import type { PlantPorts, ReplicaRoutes, RequestSink } from './ports.ts';
@@ -212,12 +213,13 @@ export class BoardRuntime {
     const slot = t.channels.find((c) => c.board === this.o.board);
     if (slot === undefined) return undefined;
     const voterBoard = t.voters[0]!.board;
+    const spec = defaultPitchLawSpec(t.frameRateHz);
     return new ChannelHost({
       id: slot.id,
-      law: createPitchLaw(slot.impl, defaultPitchLawSpec(t.frameRateHz)),
+      law: createPitchLaw(slot.impl, spec),
       ring: this.o.keys.ring(principalOf.channel(slot.id)),
       voterPrincipal: principalOf.voter(0),
-      unitCount: t.inputUnits,
+      inputs: pitchFrameInputsConfig({ units: t.inputUnits, firstClient: INPUT_BASE, spec }),
       periodMs: this.periodMs,
       scheduler: this.o.scheduler,
       rng: this.o.rng.fork(),

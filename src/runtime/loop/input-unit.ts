@@ -14,12 +14,12 @@
  */
 
 import type { Reply } from '../../core/codec/messages.ts';
+import { encodeInputSample } from '../../core/frame/sample.ts';
 import type { Client } from '../../core/pbft/client.ts';
 import type { ClientAction } from '../../core/pbft/types.ts';
 import type { Prng } from '../../core/prng.ts';
 import type { Counters } from './counters.ts';
 import { applyInputFault, type InputFault, InputFaultMemory, type UnitSample } from './input-fault.ts';
-import { encodeInputSample } from './input-sample.ts';
 import type { RequestSink } from './ports.ts';
 
 export interface InputUnitHostOptions {

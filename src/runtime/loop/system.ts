@@ -5,6 +5,7 @@
  * through `startFrame` and plugs into the voter board's `ActuatorPort` (ports.ts): see hil/rig.ts.
  */
 import type { Logger } from 'pino';
+import type { UnitHealth } from '../../core/frame/inputs.ts';
 import type { ReplicaStepper } from '../../core/pbft/types.ts';
 import { Prng } from '../../core/prng.ts';
 import { MemoryHub } from '../../io/memory.ts';
@@ -102,6 +103,14 @@ export class LoopSystem {
   makeReplicaByzantine(id: number, make: (inside: ReplicaInside) => ReplicaStepper): boolean {
     const slot = this.topology.replicas[id];
     return slot !== undefined && (this.boards.get(slot.board)?.makeReplicaByzantine(make) ?? false);
+  }
+
+  /**
+   * The input units' health as the channels' input voters judge it (the same on every correct channel: they run
+   * the same machine on the same batches); from the first running channel, empty when none runs.
+   */
+  inputHealth(): UnitHealth[] {
+    return this.channels.find((c) => c.running)?.inputHealth() ?? [];
   }
 
   /** Make input unit `unit` Byzantine from `fault.fromFrame` on; false when there is no such unit. */

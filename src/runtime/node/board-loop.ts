@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import { authPayload } from '../../core/codec/encode.ts';
 import type { Message, Output, Reply } from '../../core/codec/messages.ts';
+import type { UnitHealth } from '../../core/frame/inputs.ts';
 import { Prng } from '../../core/prng.ts';
 import type { ChannelHealth } from '../../core/vote/voter.ts';
 import type { Transport } from '../../io/transport.ts';
@@ -32,6 +33,8 @@ export interface RemoteBoards {
   clearChannelFault(board: string): boolean;
   crashBoard(board: string): boolean;
   alive(board: string): boolean;
+  /** The input units' health, as the latest status of a channel board reports it. */
+  inputHealth?(): readonly UnitHealth[];
 }
 
 export interface BoardLoopOptions extends PlantPorts {
@@ -140,6 +143,11 @@ export class BoardControlLoop implements ControlLoop {
     // Without a control path, a channel that still reaches the voter counts as running.
     if (this.o.remote === undefined) return !(this.voterHealth()[channel]?.consecutiveSilent ?? 0);
     return this.o.remote.alive(board);
+  }
+
+  /** Channels run in other processes: their input voters' judgement comes with their status, when reachable. */
+  inputHealth(): readonly UnitHealth[] {
+    return this.o.remote?.inputHealth?.() ?? [];
   }
 
   voterHealth(): readonly ChannelHealth[] {

@@ -98,6 +98,7 @@ export class BoardNode {
       linkState: this.linkState,
       counters: this.counters.toJSON(),
       ...(replica ? { view: replica.view, lastExecuted: replica.lastExecuted } : {}),
+      ...(this.runtime.channel ? { inputs: this.runtime.channel.inputHealth() } : {}),
     };
   }
 

@@ -13,6 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { UnitHealth } from '../../core/frame/inputs.ts';
 import { type EmulatedBusSetup, startEmulatedCanBus } from '../../io/can-emu.ts';
 import { PtyPair } from '../../io/pty.ts';
 import { type LinkConfig, parseTopology, type Topology, type TopologyFile } from '../config.ts';
@@ -170,6 +171,15 @@ export class ProcessCluster implements RemoteBoards {
     if (c === undefined || c.proc.exited) return false;
     c.proc.kill();
     return true;
+  }
+
+  /** The input units' health from the latest status of a live channel board (every channel judges the same). */
+  inputHealth(): readonly UnitHealth[] {
+    for (const c of this.children.values()) {
+      const inputs = (c.final ?? c.last)?.inputs;
+      if (!c.proc.exited && inputs !== undefined) return inputs;
+    }
+    return [];
   }
 
   /** Latest status each child reported (final if it stopped cleanly). */

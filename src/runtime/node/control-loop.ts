@@ -5,6 +5,7 @@
  * only the voter/input board here and the others in their own processes (`BoardControlLoop`, board-loop.ts).
  */
 
+import type { UnitHealth } from '../../core/frame/inputs.ts';
 import type { ReplicaStepper } from '../../core/pbft/types.ts';
 import type { ChannelHealth } from '../../core/vote/voter.ts';
 import type { ReplicaInside } from '../loop/board-runtime.ts';
@@ -42,6 +43,8 @@ export interface ControlLoop {
   /** Whether channel c's process/role is still running. */
   channelRunning(channel: number): boolean;
   voterHealth(): readonly ChannelHealth[];
+  /** Each input unit's health as the channels' input voters judge it (empty when no channel is in reach). */
+  inputHealth(): readonly UnitHealth[];
   close(): Promise<void>;
 }
 
@@ -78,6 +81,7 @@ export function inProcessLoop(system: LoopSystem): ControlLoop {
     },
     channelRunning: (channel) => system.channels[channel]?.running ?? false,
     voterHealth: () => system.voter.voter.health(),
+    inputHealth: () => system.inputHealth(),
     close: () => system.close(),
   };
 }

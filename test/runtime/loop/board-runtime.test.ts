@@ -1,6 +1,7 @@
 /**
  * The boards of the laptop topology wired by BoardRuntime on a memory hub, on virtual time: the frame clock is
- * fed only authentic samples, and one input unit's frame numbers cannot move it.
+ * fed only authentic samples, and one input unit's frame numbers cannot move it (nor, through the channels'
+ * input voting, the frames the voter writes).
  */
 import { describe, expect, it } from 'vitest';
 import { Client } from '../../../src/core/pbft/client.ts';
@@ -68,10 +69,11 @@ describe('BoardRuntime frame clock wiring', () => {
     expect(b.replicas.map((r) => r.cutter!.frame)).toEqual(b.replicas.map(() => 39));
     // Its authentic requests are still ordered (the replicas accept them); only the clock refuses the frame.
     expect(b.counters.get('clock.rejected.too-far-ahead')).toBe(30 * b.replicas.length);
-    // Without its sample in, each of those frames is cut at the timed cut instead. (The channels still take the
-    // batch's newest frame from the liar's sample: that is the input voter's job, not the clock's.)
+    // Without its sample in, each of those frames is cut at the timed cut instead; the channels' input voting
+    // outvotes the liar's frame numbers, so every frame is still written.
     expect(b.counters.get('clock.cut.complete')).toBe(10 * b.replicas.length);
     expect(b.counters.get('clock.cut.timed')).toBe(30 * b.replicas.length);
+    expect(b.writes).toEqual(Array.from({ length: 40 }, (_, k) => k));
   });
 
   it('forged requests (MACs under other keys) reach no frame clock', async () => {

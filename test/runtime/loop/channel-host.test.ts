@@ -7,11 +7,12 @@ import { authPayload, decodeMessage } from '../../../src/core/codec/encode.ts';
 import type { Output } from '../../../src/core/codec/messages.ts';
 import { createPitchLaw } from '../../../src/core/control/index.ts';
 import { type Command, defaultPitchLawSpec } from '../../../src/core/control/spec.ts';
+import { pitchFrameInputsConfig } from '../../../src/core/frame/inputs.ts';
 import { Prng } from '../../../src/core/prng.ts';
 import { ChannelHost } from '../../../src/runtime/loop/channel-host.ts';
 import { commandFromFields } from '../../../src/runtime/loop/command-codec.ts';
 import { Counters } from '../../../src/runtime/loop/counters.ts';
-import { principalOf } from '../../../src/runtime/loop/principals.ts';
+import { INPUT_BASE, principalOf } from '../../../src/runtime/loop/principals.ts';
 import { VirtualScheduler } from '../../../src/runtime/scheduler.ts';
 import { batch, executed, frameBatch, keys, periodMs, sampleOp, silent, topology } from './fixtures.ts';
 
@@ -34,7 +35,7 @@ function channel(id = 1, impl: 'float64' | 'fixed-q24' | 'modal' = 'fixed-q24') 
     law: createPitchLaw(impl, spec),
     ring: keys.ring(principalOf.channel(id)),
     voterPrincipal: principalOf.voter(0),
-    unitCount: 3,
+    inputs: pitchFrameInputsConfig({ units: 3, firstClient: INPUT_BASE, spec }),
     periodMs,
     scheduler,
     rng: new Prng(3),
@@ -77,17 +78,53 @@ describe('ChannelHost', () => {
     c.host.executed(frameBatch(2, 0.5, pitch));
     c.host.executed(frameBatch(6, 0.1, pitch));
     expect(c.sent.map((s) => s.message.frame)).toEqual([3, 6]);
-    expect(c.counters.get('channel.stale-batch')).toBe(2);
+    expect(c.counters.get('channel.no-frame.no-quorum')).toBe(2);
     expect(c.counters.get('channel.skipped-frames')).toBe(2);
   });
 
-  it('counts malformed samples and ignores a batch with none usable', () => {
+  it('a frame needs samples from a quorum of units (f + 1); malformed and impostor samples do not count', () => {
     const c = channel();
-    c.host.executed(batch([executed(0, new Uint8Array([1])), executed(1, sampleOp(1, 0, 0.1, 0.01, 2))]));
+    const impostor = executed(1, sampleOp(1, 0, 0.1, 0.01, 2)); // unit 1 speaking for unit 2
+    c.host.executed(
+      batch([executed(0, new Uint8Array([1])), impostor, executed(2, sampleOp(2, 0, 0.1, 0.01))]),
+    );
     expect(c.sent).toEqual([]);
-    c.host.executed(batch([executed(0, new Uint8Array([1])), executed(1, sampleOp(1, 0, 0.1, 0.01))]));
+    expect(c.counters.get('channel.no-frame.no-quorum')).toBe(1);
+    c.host.executed(
+      batch([
+        executed(0, new Uint8Array([1])),
+        executed(1, sampleOp(1, 0, 0.1, 0.01)),
+        executed(2, sampleOp(2, 0, 0.1, 0.01)),
+      ]),
+    );
     expect(c.sent).toHaveLength(1);
-    expect(c.counters.get('channel.malformed-samples')).toBe(1);
+    const health = c.host.inputHealth();
+    expect(health.map((h) => [h.malformed, h.impostor])).toEqual([
+      [2, 0],
+      [0, 1],
+      [0, 0],
+    ]);
+  });
+
+  it('one unit far in the future is outvoted: the frame stays with the other two', () => {
+    const c = channel();
+    const lie = (k: number) =>
+      batch([
+        executed(0, sampleOp(0, k, 0.1, 0.01)),
+        executed(1, sampleOp(1, k, 0.1, 0.011)),
+        executed(2, sampleOp(2, k + 1_000_000, 0.1, 0.5)),
+      ]);
+    for (let k = 0; k < 10; k++) c.host.executed(lie(k));
+    expect(c.sent.map((s) => s.message.frame)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(c.host.inputHealth()[2]!.ahead).toBe(10);
+  });
+
+  it('a unit that keeps lying about its values is latched and reported', () => {
+    const c = channel();
+    for (let k = 0; k < 12; k++) c.host.executed(frameBatch(k, 0.1, [0.01, 0.011, 0.4]));
+    expect(c.host.inputHealth()[2]!.latched).toBe(true);
+    expect(c.counters.get('channel.input-latched')).toBeGreaterThanOrEqual(1);
+    expect(c.sent.every((s) => s.command.mode !== 'triplex')).toBe(true);
   });
 
   it('an injected fault changes what is sent from its frame on; clearing it restores the correct command', () => {
@@ -139,9 +176,9 @@ describe('ChannelHost', () => {
     const a = channel(0, 'float64');
     const b = channel(2, 'modal');
     for (let k = 0; k < 20; k++) a.host.executed(frameBatch(k, 0.2, pitch));
-    const { frame, state } = a.host.exportState();
-    expect(frame).toBe(19);
-    b.host.importState(frame, state);
+    const state = a.host.exportState();
+    expect(state.frame).toBe(19);
+    b.host.importState(state);
     b.host.executed(frameBatch(19, 0.2, pitch));
     expect(b.sent).toEqual([]); // frame 19 is already computed in the imported state
     a.host.executed(frameBatch(20, 0.2, pitch));

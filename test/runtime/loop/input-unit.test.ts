@@ -5,13 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, requestAuthPayload } from '../../../src/core/codec/encode.ts';
 import type { Request } from '../../../src/core/codec/messages.ts';
+import { decodeInputSample } from '../../../src/core/frame/sample.ts';
 import { Client } from '../../../src/core/pbft/client.ts';
 import { keyRingCrypto } from '../../../src/core/pbft/crypto.ts';
 import { Prng } from '../../../src/core/prng.ts';
 import { topologyPbftConfig } from '../../../src/runtime/loop/board-runtime.ts';
 import { Counters } from '../../../src/runtime/loop/counters.ts';
 import { FAR_FUTURE_FRAMES, REPLAY_AGE_FRAMES } from '../../../src/runtime/loop/input-fault.ts';
-import { decodeInputSample } from '../../../src/runtime/loop/input-sample.ts';
 import { InputUnitHost } from '../../../src/runtime/loop/input-unit.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';
 import { keys, reply, topology } from './fixtures.ts';

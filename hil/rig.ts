@@ -51,6 +51,8 @@ export interface RigOptions {
   readonly bench?: BenchFactory;
   /** The fault-free reference run of the same scenario and seed (for deviation assertions). */
   readonly reference?: Trace;
+  /** Called once the bench has started, just before frame 0 (a wall clock moves its time 0 here). */
+  readonly onStarted?: () => void;
   /** Called after each frame is recorded (status display, telemetry). */
   readonly onFrame?: (record: FrameRecord, rig: Rig) => void;
 }
@@ -156,6 +158,7 @@ export class Rig {
   /** Runs the scenario to its end (or until `stop`). Under a VirtualScheduler, call `runVirtual` instead. */
   async run(): Promise<RigResult> {
     await this.system.start();
+    this.o.onStarted?.();
     return new Promise((resolve) => {
       this.finish = () => resolve(this.result());
       this.schedule(0);

@@ -216,6 +216,6 @@ function hexBytes(s: string): Uint8Array {
 export function keySetId(replicaPublicKeys: ReadonlyMap<number, Uint8Array>): string {
   const ids = [...replicaPublicKeys.keys()].sort((a, b) => a - b);
   const all = new Uint8Array(ids.length * 32);
-  ids.forEach((id, i) => all.set(replicaPublicKeys.get(id)!.subarray(0, 32), i * 32));
+  for (const [i, id] of ids.entries()) all.set(replicaPublicKeys.get(id)!.subarray(0, 32), i * 32);
   return hex(sha256(all).subarray(0, 8));
 }

@@ -73,8 +73,11 @@ export async function runScenario(loaded: LoadedScenario, o: RunOptions): Promis
     pace: o.pace,
     ...(keys ? { keys } : {}),
   });
+  const lockstepLikely =
+    o.timing === 'lockstep' || (o.timing === 'auto' && !discovery.boards.some((b) => b.kind === 'real'));
+  for (const b of discovery.boards)
+    o.say?.(`  ${b.board.padEnd(6)} ${label(b.kind, lockstepLikely ? 'lockstep' : 'realtime')}: ${b.why}`);
   const timing = chooseTiming(discovery, o);
-  for (const b of discovery.boards) o.say?.(`  ${b.board.padEnd(6)} ${label(b.kind, timing)}: ${b.why}`);
   const reference = needsReference(scenario) ? referenceRun(loaded, o) : undefined;
   const { result, boards } = await fly(loaded, timing, discovery, o, await reference, dir);
   const wallSeconds = (performance.now() - started) / 1000;

@@ -229,6 +229,16 @@ async function runCommand(argv: string[]): Promise<number> {
   const references = new Map<string, Trace>();
   const outcomes: ScenarioOutcome[] = [];
   let errors = 0;
+  // The per-board verdicts are printed in full once, then only when they change from one scenario to the next.
+  let lastBoards = '';
+  let boards: string[] = [];
+  const flushBoards = (): void => {
+    const block = boards.join('\n');
+    if (block !== lastBoards) process.stdout.write(`${block}\n`);
+    else process.stdout.write('  boards as above\n');
+    lastBoards = block;
+    boards = [];
+  };
   try {
     for (const loaded of scenarios) {
       const name = loaded.scenario.name;
@@ -248,13 +258,15 @@ async function runCommand(argv: string[]): Promise<number> {
           pace: a.pace,
           probeTimeoutMs: a.probeTimeoutMs,
           references,
-          say: (line) => process.stdout.write(`${line}\n`),
+          say: (line) => boards.push(line),
         });
+        flushBoards();
         outcomes.push(o);
         printOutcome(o);
       } catch (e) {
         if (!(e instanceof RunError)) throw e;
         errors++;
+        if (boards.length > 0) flushBoards();
         process.stdout.write(`  ERROR ${e.message}\n`);
         outcomes.push(errorOutcome(loaded, e.message));
       }

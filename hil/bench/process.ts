@@ -11,7 +11,7 @@
  * Faults: channel faults reach emulated boards over their control channel, crashes and hangs by signal; links
  * and voter links are faulted on the rig board's side; nothing reaches a real board but its links to the rig.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -72,6 +72,8 @@ export class ProcessBench {
   /** The run's topology (links rewritten to the ports and ptys of this run). */
   topology: Topology;
   private keysDir = '';
+  /** A throwaway key set this bench generated (removed on close: private keys do not stay in a report folder). */
+  private generatedKeys: string | undefined;
 
   private constructor(readonly options: ProcessBenchOptions) {
     const o = options;
@@ -140,6 +142,7 @@ export class ProcessBench {
       );
     }
     this.keysDir = join(this.options.workDir, 'keys');
+    this.generatedKeys = this.keysDir;
     await generateKeySet(this.keysDir, topologyPrincipals(this.options.topology), { force: true });
   }
 
@@ -260,6 +263,7 @@ export class ProcessBench {
     await this.bus?.close().catch(() => undefined);
     this.bus = undefined;
     await Promise.all(this.pairs.splice(0).map((p) => p.close().catch(() => undefined)));
+    if (this.generatedKeys !== undefined) rmSync(this.generatedKeys, { recursive: true, force: true });
   }
 }
 

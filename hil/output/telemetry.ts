@@ -10,6 +10,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventRecord, FrameRecord } from '../../src/runtime/report/trace.ts';
 
 /** Largest datagram sent (a frame line is a few hundred bytes; anything larger is cut, counted). */
@@ -62,6 +63,7 @@ export function openTelemetry(target: string): TelemetrySink {
 function udpSink(target: string, host: string, port: number): TelemetrySink {
   let sent = 0;
   let failed = 0;
+  let pending = 0;
   const socket: Socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   socket.on('error', () => {
     failed++;
@@ -69,7 +71,9 @@ function udpSink(target: string, host: string, port: number): TelemetrySink {
   socket.unref();
   const send = (line: string): void => {
     const buf = Buffer.from(line.length > MAX_DATAGRAM ? line.slice(0, MAX_DATAGRAM) : line);
+    pending++;
     socket.send(buf, port, host, (err) => {
+      pending--;
       if (err) failed++;
       else sent++;
     });
@@ -79,7 +83,11 @@ function udpSink(target: string, host: string, port: number): TelemetrySink {
     frame: (s, f) => send(frameLine(s, f)),
     event: (s, e) => send(JSON.stringify({ type: 'event', scenario: s, ...e })),
     stats: () => ({ sent, failed }),
-    close: () => new Promise((resolve) => socket.close(() => resolve())),
+    // Datagrams queued before the socket was bound go out on later turns of the event loop: let them, briefly.
+    close: async () => {
+      for (let i = 0; i < 200 && pending > 0; i++) await sleep(10);
+      await new Promise<void>((resolve) => socket.close(() => resolve()));
+    },
   };
 }
 

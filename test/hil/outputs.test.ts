@@ -4,6 +4,7 @@
  * on every topic; the JUnit file is well-formed XML in the testsuite/testcase/failure shape; telemetry writes one
  * JSON line per frame.
  */
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import type { ScenarioOutcome } from '../../hil/output/outcome.ts';
 import { openTelemetry } from '../../hil/output/telemetry.ts';
 import { runScenario } from '../../hil/run.ts';
 import { loadScenarioFile, parseScenarioText } from '../../hil/scenario/load.ts';
-import type { Trace } from '../../src/runtime/report/trace.ts';
+import type { EventRecord, Trace } from '../../src/runtime/report/trace.ts';
 import { parseXml, type XmlElement } from './xml.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'triplex-hil-out-'));
@@ -171,6 +172,24 @@ describe('telemetry', () => {
       }),
     );
     expect(lines.some((l) => l.type === 'event' && l.kind === 'fault-injected')).toBe(true);
+  });
+});
+
+describe('telemetry over UDP', () => {
+  it('sends one datagram per line to udp://HOST:PORT and flushes them on close', async () => {
+    const rx = createSocket('udp4');
+    const got: string[] = [];
+    rx.on('message', (m) => got.push(m.toString()));
+    await new Promise<void>((r) => rx.bind(0, '127.0.0.1', () => r()));
+    const sink = openTelemetry(`udp://127.0.0.1:${rx.address().port}`);
+    const trace = JSON.parse(read(a, 'summary.json').toString()) as { events: EventRecord[] };
+    for (const e of trace.events.slice(0, 3)) sink.event('outputs', e);
+    await sink.close();
+    for (let i = 0; i < 100 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    rx.close();
+    expect(got.map((g) => JSON.parse(g).type)).toEqual(['event', 'event', 'event']);
+    expect(sink.stats()).toEqual({ sent: 3, failed: 0 });
+    expect(() => openTelemetry('udp://127.0.0.1:notaport')).toThrow(/expected udp:\/\/HOST:PORT/);
   });
 });
 

@@ -161,7 +161,9 @@ export class Rig {
     this.o.onStarted?.();
     return new Promise((resolve) => {
       this.finish = () => resolve(this.result());
-      this.schedule(0);
+      // Stopped while the bench started: settle now, there is no frame to wait for.
+      if (this.stopped) this.finish();
+      else this.schedule(0);
     });
   }
 

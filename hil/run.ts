@@ -54,6 +54,8 @@ export interface RunOptions {
   readonly probeTimeoutMs: number;
   /** Fault-free reference runs already flown, by key (a library shares them). */
   readonly references?: Map<string, Trace>;
+  /** Aborted (Ctrl-C): a flight stops after its current frame; its report covers what was flown. */
+  readonly signal?: AbortSignal;
   /** Progress lines for the console (per-board verdicts). */
   readonly say?: (line: string) => void;
 }
@@ -208,7 +210,12 @@ async function flyLockstep(
   seed: number,
   logger: Logger,
   reference: Trace | undefined,
-  extra: { speedup?: number; telemetry?: TelemetrySink; why?: Record<string, string> } = {},
+  extra: {
+    speedup?: number;
+    telemetry?: TelemetrySink;
+    why?: Record<string, string>;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<RigResult & { boards: readonly BoardInfo[] }> {
   const scheduler = new VirtualScheduler();
   const bench: BenchFactory = (hooks) =>
@@ -259,6 +266,7 @@ async function fly(
     const r = await flyLockstep(scenario, topology, seed, o.logger, reference, {
       ...(o.speedup !== undefined ? { speedup: o.speedup } : {}),
       ...(o.telemetry ? { telemetry: o.telemetry } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
       why,
     });
     return { result: r, boards: r.boards };
@@ -304,14 +312,14 @@ async function fly(
       ...(o.telemetry ? { onFrame: telemetryHook(o.telemetry, scenario.name) } : {}),
     });
     const stop = (): void => rig.stop();
-    process.once('SIGINT', stop);
+    o.signal?.addEventListener('abort', stop, { once: true });
     try {
       const result = await rig.run();
       const boards = rig.system.boards();
       await rig.system.close();
       return { result, boards };
     } finally {
-      process.off('SIGINT', stop);
+      o.signal?.removeEventListener('abort', stop);
     }
   } finally {
     await processBench?.close();

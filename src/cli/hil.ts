@@ -24,7 +24,23 @@ import { RunError, runScenario, type Timing } from '../../hil/run.ts';
 import { type LoadedScenario, loadScenarioFile, ScenarioError } from '../../hil/scenario/load.ts';
 import type { Trace } from '../../src/runtime/report/trace.ts';
 import { ConfigError, loadTopology } from '../runtime/config.ts';
-import { LOG_LEVELS, numberOption } from './args.ts';
+import { EXIT, LOG_LEVELS } from './args.ts';
+import type { Interrupt } from './interrupt.ts';
+
+/** A numeric option within [min, max], its fallback when absent, or the message naming what is wrong. */
+function numberOption<F extends number | undefined>(
+  value: string | undefined,
+  name: string,
+  fallback: F,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | F | string {
+  if (value === undefined) return fallback;
+  const n = value.trim() === '' ? Number.NaN : Number(value);
+  return Number.isFinite(n) && n >= min && n <= max
+    ? n
+    : `--${name} must be a number from ${min} to ${max}, got '${value}'`;
+}
 
 const HELP = `usage: triplex hil <command> [options]
   list [--grid] [--tag T]            the scenario library, one line each; --grid: every fault cell of the
@@ -55,13 +71,13 @@ function fail(message: string): number {
   return 2;
 }
 
-export async function hilCommand(argv: string[]): Promise<number> {
+export async function hilCommand(argv: string[], interrupt?: Interrupt): Promise<number> {
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'list':
       return listCommand(rest);
     case 'run':
-      return await runCommand(rest);
+      return await runCommand(rest, interrupt?.signal);
     case 'probe':
       return await probeCommand(rest);
     case 'board':
@@ -149,7 +165,7 @@ function runArgs(argv: string[]): RunArgs | string {
   if (p.positionals.length === 0) return 'name at least one scenario (a file, a library name, or library)';
   if (v.lockstep && v.realtime) return '--lockstep and --realtime exclude each other';
   const speedup = numberOption(v.speedup as string | undefined, 'speedup', undefined, 1e-3);
-  const seed = numberOption(v.seed as string | undefined, 'seed', undefined, 0);
+  const seed = numberOption(v.seed as string | undefined, 'seed', undefined, 0, 0xffff_ffff);
   const probe = numberOption(v['probe-timeout'] as string | undefined, 'probe-timeout', 1500, 1);
   for (const x of [speedup, seed, probe]) if (typeof x === 'string') return x;
   const level = (v['log-level'] as string | undefined) ?? 'warn';
@@ -201,7 +217,7 @@ function reload(l: LoadedScenario, a: RunArgs): LoadedScenario {
   return { ...loaded, scenario: { ...s, spec: { ...s.spec!, seed: a.seed } } };
 }
 
-async function runCommand(argv: string[]): Promise<number> {
+async function runCommand(argv: string[], signal: AbortSignal | undefined): Promise<number> {
   const a = runArgs(argv);
   if (typeof a === 'string') {
     if (a === '') {
@@ -241,6 +257,7 @@ async function runCommand(argv: string[]): Promise<number> {
   };
   try {
     for (const loaded of scenarios) {
+      if (signal?.aborted) break;
       const name = loaded.scenario.name;
       process.stdout.write(`${name}: ${loaded.scenario.description}\n`);
       const logFile = join(a.out, name, 'hil.log');
@@ -258,6 +275,7 @@ async function runCommand(argv: string[]): Promise<number> {
           pace: a.pace,
           probeTimeoutMs: a.probeTimeoutMs,
           references,
+          ...(signal ? { signal } : {}),
           say: (line) => boards.push(line),
         });
         flushBoards();
@@ -281,8 +299,9 @@ async function runCommand(argv: string[]): Promise<number> {
   }
   printTable(outcomes);
   process.stdout.write(`index: ${index}${a.junit ? `\njunit: ${resolve(a.junit)}` : ''}\n`);
-  if (errors > 0) return 2;
-  return outcomes.some((o) => failing(o.verdict)) ? 1 : 0;
+  if (signal?.aborted) return EXIT.interrupted;
+  if (errors > 0) return EXIT.usage;
+  return outcomes.some((o) => failing(o.verdict)) ? EXIT.failed : EXIT.ok;
 }
 
 function errorOutcome(l: LoadedScenario, message: string): ScenarioOutcome {

@@ -340,9 +340,14 @@ function rigRow(what: string, meanings: Record<GenericType, string>): Row {
   return row;
 }
 
+/** The catalog's replica behaviours (a behaviour of another role would need an injector the rig does not have). */
+function replicaBehaviours(): readonly ReturnType<typeof behaviours>[number][] {
+  return behaviours().filter((b) => (b.role as string) === 'any' || (b.role as string) === 'primary');
+}
+
 /** Catalog types of a component: replica behaviours and channel behaviours, by name. */
 export function catalogTypes(component: Component): readonly string[] {
-  if (component === 'replica') return behaviours().map((b) => b.name);
+  if (component === 'replica') return replicaBehaviours().map((b) => b.name);
   if (component === 'channel') return CHANNEL_FAULT_KINDS;
   return [];
 }

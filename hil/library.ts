@@ -82,8 +82,19 @@ export function gridLines(cov: readonly CellCoverage[]): string[] {
   return cov.map(({ cell, scenarios }) => {
     const name = `${cell.component} ${cell.type}`.padEnd(30);
     if (!cell.applies) return `${name} does not apply: ${cell.why}`;
-    const reach = BACKENDS.map((b) => `${b}: ${cell.reach[b] === true ? 'yes' : 'no'}`).join(', ');
+    const reach = BACKENDS.map((b) => {
+      const r = cell.reach[b];
+      return `${b}: ${r === true ? 'yes' : `no (${r})`}`;
+    }).join('; ');
     const lib = scenarios.length > 0 ? scenarios.join(', ') : 'NOT IN THE LIBRARY';
     return `${name} ${reach}; library: ${lib}`;
   });
 }
+
+/** The grid's legend: backends, and what "not applied" means. */
+export const GRID_LEGEND = [
+  'Each cell: where the rig can apply it (in-process: the board emulated in the rig process; child: an emulated',
+  'board process; real: hardware), and the library scenarios that apply it. A scenario with a cell its bench',
+  'cannot apply reports it as not applied and fails, unless it says allowUnapplied.',
+  '',
+];

@@ -370,6 +370,7 @@ export class Rig {
 
 /** Event names: the built-in scenarios' names where a fault stands for one of their events. */
 function eventKind(e: TimelineEntry): string {
+  if (e.legacy === 'replica-byzantine') return 'replica-byzantine';
   if (e.fault.component === 'board' && (e.baseType === 'crash' || e.baseType === 'off'))
     return 'board-crashed';
   if (e.fault.component === 'replica' && !['crash', 'hang', 'delayed'].includes(e.baseType))

@@ -14,7 +14,14 @@ import { dirname, join, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import pino from 'pino';
 import { discover } from '../../hil/bench/discovery.ts';
-import { coverage, gridLines, listLines, loadLibrary, resolveScenario } from '../../hil/library.ts';
+import {
+  coverage,
+  GRID_LEGEND,
+  gridLines,
+  listLines,
+  loadLibrary,
+  resolveScenario,
+} from '../../hil/library.ts';
 import { runBenchBoard } from '../../hil/link/bench-board.ts';
 import { junitXml } from '../../hil/output/junit.ts';
 import { failing, type ScenarioOutcome } from '../../hil/output/outcome.ts';
@@ -120,7 +127,7 @@ function listCommand(argv: string[]): number {
   const entries = loadLibrary().filter(
     (e) => p.values.tag === undefined || e.loaded?.scenario.spec?.tags.includes(p.values.tag as string),
   );
-  const lines = p.values.grid ? gridLines(coverage(loadLibrary())) : listLines(entries);
+  const lines = p.values.grid ? [...GRID_LEGEND, ...gridLines(coverage(loadLibrary()))] : listLines(entries);
   process.stdout.write(`${lines.join('\n')}\n`);
   return entries.some((e) => e.error) ? 2 : 0;
 }

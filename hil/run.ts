@@ -96,7 +96,7 @@ export async function runScenario(loaded: LoadedScenario, o: RunOptions): Promis
     assertions: result.assertions,
     ...(timing === 'realtime' ? { wallSeconds: Number(wallSeconds.toFixed(3)) } : {}),
     ...(spec.knownIssue ? { knownIssue: spec.knownIssue } : {}),
-    replay: `triplex hil run ${loaded.file} --${timing}`,
+    replay: `triplex hil run ${loaded.file} --config ${topology.file} --seed ${spec.seed} --${timing}`,
   };
   const channelNames = topology.channels.map((c) => `c${c.id} (${c.impl})`);
   const files = writeScenarioReport({

@@ -4,12 +4,14 @@
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { LoopBench } from '../../hil/bench/legacy.ts';
 import { Rig, type RigResult } from '../../hil/rig.ts';
 import { defaultScenario, type Scenario } from '../../hil/scenario.ts';
 import { stepMetrics, TUTORIAL_CRITERIA } from '../../src/core/control/metrics.ts';
 import { loadTopology } from '../../src/runtime/config.ts';
 import { CHANNEL_FAULT_KINDS, type ChannelFaultKind } from '../../src/runtime/loop/channel-fault.ts';
 import { INPUT_FAULT_KINDS, type InputFaultKind } from '../../src/runtime/loop/input-fault.ts';
+import type { ControlLoop } from '../../src/runtime/node/control-loop.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
 
 const topology = loadTopology('config/laptop.json');
@@ -149,7 +151,7 @@ describe('one Byzantine input unit of each kind', () => {
   const frames = durationS * topology.frameRateHz;
   const tolerance = topology.voter.tolerance;
 
-  async function flyWith(kind: InputFaultKind | undefined): Promise<{ r: RigResult; rig: Rig }> {
+  async function flyWith(kind: InputFaultKind | undefined): Promise<{ r: RigResult; loop: ControlLoop }> {
     const scheduler = new VirtualScheduler();
     const rig = new Rig({
       topology,
@@ -159,9 +161,11 @@ describe('one Byzantine input unit of each kind', () => {
       logger: silent,
       virtual: { minDelayMs: 0.05, maxDelayMs: 0.6 },
     });
-    if (kind !== undefined)
-      expect(rig.system.injectInputFault(2, { kind, fromFrame: onsetFrame })).toBe(true);
-    return { r: await rig.runVirtual((t) => scheduler.runUntil(t)), rig };
+    // The in-process bench wraps the LoopSystem's ControlLoop: input-unit faults of the runtime are injected there.
+    if (!(rig.system instanceof LoopBench)) throw new Error('expected the in-process loop bench');
+    const loop = rig.system.loop;
+    if (kind !== undefined) expect(loop.injectInputFault(2, { kind, fromFrame: onsetFrame })).toBe(true);
+    return { r: await rig.runVirtual((t) => scheduler.runUntil(t)), loop };
   }
   const worst = (a: RigResult, b: RigResult, from = 0): number =>
     Math.max(
@@ -172,10 +176,10 @@ describe('one Byzantine input unit of each kind', () => {
 
   for (const kind of INPUT_FAULT_KINDS) {
     it(`${kind} (unit 2): every frame written, no worse than the unit falling silent, shown in the health`, async () => {
-      const [{ r, rig }, base, reference] = [await flyWith(kind), (await clean).r, (await off).r];
+      const [{ r, loop }, base, reference] = [await flyWith(kind), (await clean).r, (await off).r];
       const vsClean = worst(r, base);
       const vsOff = worst(r, reference);
-      const health = rig.system.inputHealth();
+      const health = loop.inputHealth();
       const shown = JSON.stringify(health.map(({ fields: _f, ...h }) => h));
       if (r.trace.frames.some((f) => f.outcome !== 'write') || vsOff > 2.5 * tolerance)
         console.error(

@@ -101,6 +101,14 @@ export interface PlantPorts {
   readonly channelHealth?: ChannelHealthSink;
   readonly channelCommands?: ChannelCommandTap;
   readonly replicaEvents?: ReplicaEventTap;
+  /**
+   * The callback names of the old form are refused at compile time: spread into options they would otherwise
+   * be silently ignored (wrap them with `plantPortsFrom`).
+   */
+  readonly onDecision?: never;
+  readonly onChannelEvents?: never;
+  readonly onChannelCommand?: never;
+  readonly onReplicaEvent?: never;
 }
 
 /**

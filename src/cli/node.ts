@@ -22,7 +22,7 @@ import { createBoardTransport } from '../runtime/node/transports.ts';
 import { warmUp } from '../runtime/node/warm-up.ts';
 import { RealScheduler } from '../runtime/scheduler.ts';
 import { checkFlightLength, EXIT, NODE_HELP, type NodeArgs, parseNodeArgs } from './args.ts';
-import { flyScenario } from './fly.ts';
+import { flyScenario, linkSampler } from './fly.ts';
 import type { Interrupt } from './interrupt.ts';
 
 function fail(message: string): number {
@@ -152,6 +152,7 @@ async function runRig(args: NodeArgs, p: Prepared, logger: Logger, interrupt: In
         seed: args.seed,
       }),
     afterFlight: async () => ({ links: { [args.board]: p.transport.stats() } }),
+    links: linkSampler(args.board, p.transport),
     interrupt,
   });
 }

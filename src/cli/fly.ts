@@ -81,6 +81,8 @@ export async function flyScenario(topo: Topology, options: FlyOptions): Promise<
   options.logger.flush();
   if (options.json) process.stdout.write(`${JSON.stringify({ ...summary, report: files }, null, 2)}\n`);
   else process.stdout.write(`${summaryText(options, topo, flight, story, summary, files).join('\n')}\n`);
+  // A signal that came while the report was written (synchronously) is delivered now: it still means 130.
+  await new Promise((r) => setImmediate(r));
   if (interrupt.signal.aborted) return EXIT.interrupted;
   return flight.result.passed ? EXIT.ok : EXIT.failed;
 }

@@ -361,7 +361,16 @@ export interface FlightStory {
   readonly episodesTotal: number;
 }
 
-export function storyOf(plan: FlightPlan, flight: FlightResult, interrupted: boolean): FlightStory {
+/**
+ * The story of a flight; `remoteBoards` are the boards that flew in other processes (their hosts are not
+ * measured by this one).
+ */
+export function storyOf(
+  plan: FlightPlan,
+  flight: FlightResult,
+  interrupted: boolean,
+  remoteBoards: readonly string[] = [],
+): FlightStory {
   const { trace, result, rig } = flight;
   const episodes = attribute({
     frames: trace.frames,
@@ -369,6 +378,7 @@ export function storyOf(plan: FlightPlan, flight: FlightResult, interrupted: boo
     samples: trace.samples,
     incidents: trace.incidents,
     timing: timingOf(plan.topology),
+    remoteBoards,
   });
   const verdict = verdictOf({
     assertions: result.assertions,

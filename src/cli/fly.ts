@@ -43,6 +43,8 @@ export interface FlyOptions {
   readonly afterFlight?: () => Promise<Record<string, unknown>>;
   /** Ctrl-C and SIGTERM: the flight stops after its current frame, the report is still written. */
   readonly interrupt: Interrupt;
+  /** Boards that fly in other processes (their host stalls are not measured here). */
+  readonly remoteBoards?: readonly string[];
   /** This board's link statistics by link name (sampled each frame, to attribute missed frames to a link). */
   readonly links?: () => Readonly<Record<string, LinkStats>>;
 }
@@ -65,7 +67,7 @@ export async function flyScenario(topo: Topology, options: FlyOptions): Promise<
   };
   const flight = await fly(plan);
   const extra = options.afterFlight ? await options.afterFlight() : {};
-  const story = storyOf(plan, flight, interrupt.signal.aborted);
+  const story = storyOf(plan, flight, interrupt.signal.aborted, options.remoteBoards ?? []);
   const summary = { ...summarize(plan, flight, story, { replay: options.replay }), ...extra };
   const files = writeReport(options.out, {
     title: `${options.command}: ${options.scenario.description}`,

@@ -153,6 +153,7 @@ async function runRig(args: NodeArgs, p: Prepared, logger: Logger, interrupt: In
       }),
     afterFlight: async () => ({ links: { [args.board]: p.transport.stats() } }),
     links: linkSampler(args.board, p.transport),
+    remoteBoards: p.topology.boards.map((b) => b.name).filter((b) => b !== args.board),
     interrupt,
   });
 }

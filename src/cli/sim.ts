@@ -115,6 +115,7 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
     return await flyScenario(running.topology, {
       ...fly,
       links: linkSampler(local, transport),
+      remoteBoards: running.boards,
       loop: (scheduler) => (callbacks) =>
         new BoardControlLoop({
           ...callbacks,

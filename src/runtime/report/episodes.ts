@@ -44,6 +44,8 @@ export interface AttributionInput {
   readonly samples?: readonly FrameSample[];
   readonly incidents?: readonly Incident[];
   readonly timing: AttributionTiming;
+  /** Boards in other processes: their hosts are not measured here, which an unexplained episode says. */
+  readonly remoteBoards?: readonly string[];
 }
 
 /** Counters of the runtime that say a message was lost or refused on its way between boards. */
@@ -126,7 +128,7 @@ function causesOf(first: number, last: number, input: AttributionInput, index: I
   if (link) causes.push(link);
   const protocol = protocolCause(first, last, input, index.records, inWindow);
   if (protocol) causes.push(protocol);
-  if (causes.length === 0) causes.push(unexplained(from, last, index, inWindow));
+  if (causes.length === 0) causes.push(unexplained(from, last, index, inWindow, input.remoteBoards ?? []));
   return causes;
 }
 
@@ -213,7 +215,13 @@ function protocolCause(
 }
 
 /** Nothing measured explains it: say what was seen, so that the next run can measure more. */
-function unexplained(from: number, last: number, index: Index, incidents: readonly Incident[]): Cause {
+function unexplained(
+  from: number,
+  last: number,
+  index: Index,
+  incidents: readonly Incident[],
+  remote: readonly string[],
+): Cause {
   const { samples, records } = index;
   let worst = 0;
   let wait = 0;
@@ -231,6 +239,9 @@ function unexplained(from: number, last: number, index: Index, incidents: readon
       : 'no event-loop measurements',
     `as few as ${Number.isFinite(outputs) ? outputs : 0} channel outputs before the frame ended`,
     ...(late > 0 ? [`${late} channel outputs arrived after the deadline`] : []),
+    ...(remote.length > 0
+      ? [`boards ${remote.join(', ')} run in other processes, whose host stalls are not measured here`]
+      : []),
   ];
   return {
     kind: 'unexplained',

@@ -8,14 +8,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { SUPPORTED_FRAME_RATE_HZ } from '../core/control/spec.ts';
 import { lineColumn, scanJson } from './json-scan.ts';
 
 /**
- * The frame rates the whole loop can run, and so the bounds of `frameRateHz` and `--rate`. The control laws
- * (src/core/control) are specified and tested for 1 to 1000 Hz: below 1 Hz the fixed-point law's derivative
- * pole underflows Q24, above a few kHz its prefilter does; the real scheduler's timers have 1 ms resolution.
+ * The frame rates the whole loop can run, and so the bounds of `frameRateHz` and `--rate`: those every control
+ * law implementation runs at (SUPPORTED_FRAME_RATE_HZ, src/core/control/spec.ts), which the real scheduler's
+ * 1 ms timer resolution also allows.
  */
-export const FRAME_RATE_HZ = { min: 1, max: 1000 } as const;
+export const FRAME_RATE_HZ = SUPPORTED_FRAME_RATE_HZ;
 
 const name = z
   .string()

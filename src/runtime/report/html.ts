@@ -5,11 +5,11 @@
  * numbered events that every plot marks; the plots; the run's figures as tables. It fits the page's width.
  */
 import { type ChartsInput, eventColor, reportCharts } from './charts.ts';
-import { type Episode, MAX_EPISODES } from './episodes.ts';
+import { attribute, type Episode, MAX_EPISODES } from './episodes.ts';
 import { esc } from './svg.ts';
 import { countersHtml, valueHtml } from './tables.ts';
 import type { EventRecord, FrameRecord, FrameSample } from './trace.ts';
-import type { Verdict } from './verdict.ts';
+import { type Verdict, verdictOf } from './verdict.ts';
 
 export interface HtmlReportInput {
   readonly title: string;
@@ -17,8 +17,10 @@ export interface HtmlReportInput {
   readonly frames: readonly FrameRecord[];
   readonly events: readonly EventRecord[];
   readonly channelNames: readonly string[];
-  readonly verdict: Verdict;
-  readonly episodes: readonly Episode[];
+  /** Absent: judged from `summary.assertions` (and `summary.stoppedEarly`). */
+  readonly verdict?: Verdict;
+  /** Absent: found in `frames`, attributed from the events alone (no host samples). */
+  readonly episodes?: readonly Episode[];
   readonly samples?: readonly FrameSample[];
   /** The voter's deadline after each frame's start, ms. */
   readonly deadlineMs?: number;
@@ -28,6 +30,7 @@ interface AssertionRow {
   readonly name: string;
   readonly passed: boolean;
   readonly detail: string;
+  readonly notApplicable?: boolean;
 }
 
 /** Summary keys shown in their own sections, not again in the tables at the end. */
@@ -106,7 +109,7 @@ function assertionsHtml(assertions: readonly AssertionRow[]): string {
   const rows = assertions
     .map(
       (a) =>
-        `<tr><td class="${a.passed ? 'ok' : 'fail'}">${a.passed ? 'ok' : 'FAIL'}</td><td>${esc(a.name)}</td><td>${esc(a.detail)}</td></tr>`,
+        `<tr><td class="${a.notApplicable ? 'muted' : a.passed ? 'ok' : 'fail'}">${a.notApplicable ? 'n/a' : a.passed ? 'ok' : 'FAIL'}</td><td>${esc(a.name)}</td><td>${esc(a.detail)}</td></tr>`,
     )
     .join('');
   return `<div class="scroll"><table><tr><th></th><th>assertion</th><th>measured</th></tr>${rows}</table></div>`;
@@ -140,10 +143,40 @@ function summaryHtml(s: Record<string, unknown>): string {
   return `<div class="tables"><div><h3>run</h3>${valueHtml(run)}</div>${groups.join('')}</div>${countersPart}`;
 }
 
-export function htmlReport(input: HtmlReportInput): string {
-  const assertions = Array.isArray(input.summary['assertions'])
-    ? (input.summary['assertions'] as AssertionRow[])
+/** The verdict a caller did not give: from the summary's assertions and whether the run stopped early. */
+function verdictFrom(summary: Record<string, unknown>, assertions: readonly AssertionRow[]): Verdict {
+  const flown = typeof summary['framesFlown'] === 'number' ? summary['framesFlown'] : 0;
+  const planned = typeof summary['framesPlanned'] === 'number' ? summary['framesPlanned'] : flown;
+  return verdictOf({
+    assertions,
+    interrupted: summary['stoppedEarly'] === true,
+    framesFlown: flown,
+    framesPlanned: planned,
+  });
+}
+
+/** Episodes a caller did not give, attributed at the config defaults (deadline at 0.8 of the period). */
+function episodesFrom(input: HtmlReportInput): Episode[] {
+  const rate = typeof input.summary['frameRateHz'] === 'number' ? input.summary['frameRateHz'] : 50;
+  const periodMs = 1000 / rate;
+  const deadlineMs = input.deadlineMs ?? periodMs * 0.8;
+  return attribute({
+    frames: input.frames,
+    events: input.events,
+    ...(input.samples ? { samples: input.samples } : {}),
+    timing: { periodMs, deadlineMs, viewChangeTimeoutFrames: 25 },
+  });
+}
+
+export function htmlReport(given: HtmlReportInput): string {
+  const assertions = Array.isArray(given.summary['assertions'])
+    ? (given.summary['assertions'] as AssertionRow[])
     : [];
+  const input = {
+    ...given,
+    verdict: given.verdict ?? verdictFrom(given.summary, assertions),
+    episodes: given.episodes ?? episodesFrom(given),
+  };
   const total = typeof input.summary['episodesTotal'] === 'number' ? input.summary['episodesTotal'] : 0;
   const cut = Math.max(0, total - Math.min(total, MAX_EPISODES));
   const charts: ChartsInput = {

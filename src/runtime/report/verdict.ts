@@ -11,6 +11,8 @@ export interface AssertionLike {
   readonly name: string;
   readonly passed: boolean;
   readonly detail: string;
+  /** Cannot be checked yet: neither passes nor fails the run. */
+  readonly notApplicable?: boolean;
 }
 
 export interface Verdict {
@@ -29,7 +31,7 @@ export interface VerdictInput {
 
 export function verdictOf(v: VerdictInput): Verdict {
   const judged = v.interrupted ? v.assertions.filter((a) => a.name !== 'completed') : v.assertions;
-  const firstFailed = judged.find((a) => !a.passed);
+  const firstFailed = judged.find((a) => !a.passed && a.notApplicable !== true);
   const failure = firstFailed ? `${firstFailed.name}: ${firstFailed.detail}` : '';
   if (v.interrupted) {
     const flown = `INTERRUPTED after ${v.framesFlown} of ${v.framesPlanned} frames`;
@@ -42,5 +44,10 @@ export function verdictOf(v: VerdictInput): Verdict {
     };
   }
   if (firstFailed) return { state: 'failed', headline: `FAILED: ${failure}`, firstFailed };
-  return { state: 'passed', headline: `PASSED: all ${v.assertions.length} assertions held` };
+  const na = v.assertions.filter((a) => a.notApplicable === true).length;
+  const held = v.assertions.length - na;
+  return {
+    state: 'passed',
+    headline: `PASSED: all ${held} assertions held${na > 0 ? ` (${na} not applicable yet)` : ''}`,
+  };
 }

@@ -176,10 +176,12 @@ export async function realRun(t: Topology, link: RealLink, o: RealRunOptions): P
           logger,
           counters,
           rng: rng.fork(),
-          onDecision: (rec) => {
-            if (!measuring) return;
-            decisions++;
-            if (rec.kind === 'write') writes++;
+          actuator: {
+            write: (rec) => {
+              if (!measuring) return;
+              decisions++;
+              if (rec.kind === 'write') writes++;
+            },
           },
         }),
       );

@@ -131,10 +131,12 @@ export async function recordTraffic(t: Topology, o: RecordOptions): Promise<Reco
         counters,
         rng: rng.fork(),
         linkDelayMs: () => 0.2,
-        onDecision: (rec) => {
-          if (!measuring) return;
-          decisions++;
-          if (rec.kind === 'write') written++;
+        actuator: {
+          write: (rec) => {
+            if (!measuring) return;
+            decisions++;
+            if (rec.kind === 'write') written++;
+          },
         },
       }),
     );

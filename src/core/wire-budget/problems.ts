@@ -21,6 +21,8 @@ export interface LinkSpec {
   readonly name: string;
   /** The config field of the link, e.g. 'links.0' (for a ConfigError); default: the name. */
   readonly field?: string;
+  /** Index of the link in the topology's `links`. */
+  readonly index?: number;
   readonly link: LinkKind;
   /** Largest message the transport is configured to carry (default: the framing's limit). */
   readonly maxMessage?: number;
@@ -28,8 +30,9 @@ export interface LinkSpec {
 
 export interface LinkProblem {
   readonly link: string;
-  /** The config field of the link ('links.0'). */
+  /** The config field of the link ('links.0'), and its index in `links` when known. */
   readonly field: string;
+  readonly index?: number;
   readonly kind: MessageKind;
   readonly bytes: number;
   readonly limit: number;
@@ -62,6 +65,7 @@ export function linkProblems(
     .map((kind) => ({
       link: spec.name,
       field: spec.field ?? spec.name,
+      ...(spec.index !== undefined ? { index: spec.index } : {}),
       kind,
       bytes: sizes[kind],
       limit,
@@ -104,6 +108,7 @@ export function linkSpecs(
     return {
       name: `links.${i} (${linkKindName(link)}${between})`,
       field: `links.${i}`,
+      index: i,
       link,
       ...(max !== undefined ? { maxMessage: max } : {}),
     };

@@ -1,0 +1,49 @@
+/**
+ * The firmware's decisions as the TypeScript voter states them: channel indices back to names, OUTPUT fields
+ * back to a Command. A firmware decision converted here is deep-equal to the DecisionRecord the TypeScript
+ * Voter produces for the same inputs (test/firmware/differential.test.ts shows it frame by frame).
+ */
+import type { Command } from '../../core/control/spec.ts';
+import type { ChannelEvent, ChannelHealth, DecisionRecord } from '../../core/vote/voter.ts';
+import { commandFromFields } from '../loop/command-codec.ts';
+import type { FirmwareChannelHealth, FirmwareDecision, FirmwareEvent } from './protocol.ts';
+
+export function channelEventOf(e: FirmwareEvent, channels: readonly string[]): ChannelEvent {
+  const channel = channels[e.channel] ?? `?${e.channel}`;
+  return e.kind === 'strike'
+    ? { kind: 'strike', channel, frame: e.frame, strikes: e.strikes }
+    : { kind: e.kind, channel, frame: e.frame };
+}
+
+export function decisionRecordOf(d: FirmwareDecision, channels: readonly string[]): DecisionRecord<Command> {
+  const names = (xs: readonly number[]): string[] => xs.map((i) => channels[i] ?? `?${i}`);
+  const value = commandFromFields(d.discrete, d.analog);
+  if (value === undefined) throw new RangeError(`firmware wrote a value no channel can send: ${d.discrete}`);
+  return {
+    frame: d.frame,
+    time: d.time,
+    kind: d.kind,
+    value,
+    reason: d.reason,
+    early: d.early,
+    reported: names(d.reported),
+    contributors: names(d.contributors),
+    dissenters: names(d.dissenters),
+    missing: names(d.missing),
+    latched: names(d.latched),
+    strikes: Object.fromEntries(channels.map((c, i) => [c, d.strikes[i] ?? 0])),
+    events: d.events.map((e) => channelEventOf(e, channels)),
+    consecutiveMisses: d.consecutiveMisses,
+  };
+}
+
+export function channelHealthOf(
+  h: readonly FirmwareChannelHealth[],
+  channels: readonly string[],
+): ChannelHealth[] {
+  return channels.map((channel, i) => {
+    const s = h[i];
+    if (s === undefined) throw new RangeError(`no firmware health for channel ${channel}`);
+    return { channel, ...s };
+  });
+}

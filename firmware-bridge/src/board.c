@@ -214,7 +214,7 @@ static void handle_request(fw_board *b, const uint8_t *payload, size_t n) {
     const double now = fw_read_f64(&r);
     const uint64_t frame = type == FW_REQ_TICK ? fw_read_uvar(&r) : 0u;
     const int bad = r.status != FW_DEC_OK || !finite(now) ||
-                    (type == FW_REQ_TICK ? fw_reader_remaining(&r) != 0u : fw_reader_remaining(&r) == 0u);
+                    (type == FW_REQ_TICK && fw_reader_remaining(&r) != 0u);
     if (bad) {
       error_response(b, seq, FW_ERR_MALFORMED_REQUEST);
       return;

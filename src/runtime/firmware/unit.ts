@@ -22,6 +22,7 @@ import {
   encodeRequest,
   type FirmwareRequest,
   type FirmwareResponse,
+  type FirmwareStatus,
 } from './protocol.ts';
 import { FW_LIMITS, provisionImage } from './provision.ts';
 import { build } from './toolchain.ts';
@@ -187,6 +188,13 @@ export class FirmwareUnit {
     throw new Error('FirmwareUnit.requestSync: no answer after a million reads');
   }
 
+  /** The unit's counters and channel health (STATUS), in either mode. */
+  async status(): Promise<FirmwareStatus> {
+    const r = this.link.sync ? this.requestSync({ type: 'status' }) : await this.request({ type: 'status' });
+    if (r === 'lost' || r.type !== 'status') throw new Error(`firmware STATUS failed: ${JSON.stringify(r)}`);
+    return r.status;
+  }
+
   /** Send a request without waiting (HANG, or pipelining). Returns its sequence number. */
   send(r: Request): number {
     const seq = this.seq++;
@@ -199,18 +207,29 @@ export class FirmwareUnit {
     this.link.write(bytes);
   }
 
-  /** Wait for the next BOOT (a reset), up to timeoutMs of wall clock. */
-  async waitBoot(timeoutMs: number): Promise<BootRecord | undefined> {
+  get mode(): 'sync' | 'async' {
+    return this.link.sync ? 'sync' : 'async';
+  }
+
+  /** Sync mode: block until the next BOOT (a reset), up to timeoutMs of wall clock. */
+  waitBootSync(timeoutMs: number): BootRecord | undefined {
+    const link = this.syncLink();
     const seen = this.boots.length;
-    if (this.link.sync) {
-      const started = Date.now();
-      while (this.boots.length === seen && Date.now() - started < timeoutMs) {
-        const chunk = this.link.read(Math.max(1, timeoutMs - (Date.now() - started)));
-        if (chunk === null || chunk.length === 0) break;
-        this.receive(chunk);
-      }
-      return this.boots[seen];
+    const started = Date.now();
+    for (let i = 0; this.boots.length === seen && i < 1_000_000; i++) {
+      const left = timeoutMs - (Date.now() - started);
+      if (left <= 0) break;
+      const chunk = link.read(left);
+      if (chunk === null || chunk.length === 0) break;
+      this.receive(chunk);
     }
+    return this.boots[seen];
+  }
+
+  /** Async mode: wait for the next BOOT (a reset), up to timeoutMs of wall clock. */
+  async waitBoot(timeoutMs: number): Promise<BootRecord | undefined> {
+    if (this.link.sync) return this.waitBootSync(timeoutMs);
+    const seen = this.boots.length;
     for (let waited = 0; this.boots.length === seen && waited < timeoutMs && !this.exited; waited += 10) {
       await new Promise((r) => setTimeout(r, 10));
     }

@@ -1,0 +1,165 @@
+/**
+ * The firmware unit in the role of VoterHost (src/runtime/loop/voter-host.ts): it receives the channels' OUTPUT
+ * messages and the frame deadlines, and reports every decision and channel event back through the same
+ * callbacks, with the same counters. The voting itself happens in the C firmware (host build or Cortex-M3
+ * under QEMU); this side only forwards bytes with the time they arrived and converts the answers.
+ *
+ * In 'sync' mode (a FIFO link) each call blocks until the unit answers, so under a VirtualScheduler the
+ * decisions arrive at exactly the point the TypeScript voter would make them. In 'async' mode (real time)
+ * they arrive when the unit's answer does.
+ *
+ * @example
+ * const host = new FirmwareVoterHost({ config, unit, scheduler, counters, log, onDecision });
+ * board.roles.voter = host;          // OUTPUT messages
+ * host.armFrame(frame);              // at each frame start, as VoterHost.armFrame
+ */
+import type { Logger } from 'pino';
+import { encodeMessage } from '../../core/codec/encode.ts';
+import type { Output } from '../../core/codec/messages.ts';
+import type { Command } from '../../core/control/spec.ts';
+import type { ChannelEvent, ChannelHealth, DecisionRecord, VoterConfig } from '../../core/vote/voter.ts';
+import type { Counters } from '../loop/counters.ts';
+import type { Scheduler } from '../scheduler.ts';
+import { type FirmwareResponse, offerCode } from './protocol.ts';
+import { channelEventOf, channelHealthOf, decisionRecordOf } from './record.ts';
+import type { Answer, BootRecord, FirmwareUnit, Request } from './unit.ts';
+
+export interface FirmwareVoterHostOptions {
+  /** The configuration the unit was provisioned from (provision.ts firmwareConfigForCommand). */
+  readonly config: VoterConfig<Command>;
+  readonly unit: FirmwareUnit;
+  readonly scheduler: Scheduler;
+  readonly counters: Counters;
+  readonly log: Logger;
+  readonly onDecision: (record: DecisionRecord<Command>) => void;
+  readonly onChannelEvents?: (events: readonly ChannelEvent[]) => void;
+  /**
+   * Frames a hung unit stays down before its watchdog has reset it, in the rig's time (sync mode: virtual
+   * time cannot see the real reset take time). Default: the watchdog timeout of the Cortex-M3 build, 2 s.
+   */
+  readonly hangFrames?: number;
+}
+
+export class FirmwareVoterHost {
+  private readonly channels: readonly string[];
+  /** While set, the unit is hung: nothing reaches it (a UART overruns) until this frame. */
+  private downUntilFrame = -1;
+  private currentFrame = 0;
+  private lastHealth: ChannelHealth[] = [];
+
+  constructor(private readonly o: FirmwareVoterHostOptions) {
+    this.channels = o.config.channels;
+  }
+
+  /** Deadline of a frame, in scheduler time (voter.ts deadlineOf). */
+  deadlineOf(frame: number): number {
+    const t = this.o.config.timing;
+    return t.origin + frame * t.period + t.deadline;
+  }
+
+  /** Arm the deadline of `frame` (the rig calls this as each frame starts). */
+  armFrame(frame: number): void {
+    this.currentFrame = frame;
+    this.o.scheduler.at(this.deadlineOf(frame), () => {
+      if (this.isDown(frame)) return;
+      this.ask({ type: 'tick', time: this.o.scheduler.now(), frame });
+    });
+  }
+
+  /** A decoded OUTPUT (the board decoded it): re-encoded, byte-identical as the codec is canonical. */
+  onOutput(message: Output): void {
+    this.onBytes(encodeMessage(message));
+  }
+
+  /** The bytes of a network message as received (a rig that forwards without decoding). */
+  onBytes(bytes: Uint8Array): void {
+    if (this.isDown(this.currentFrame)) {
+      this.o.counters.add('firmware.dropped-while-down');
+      return;
+    }
+    this.ask({ type: 'deliver', time: this.o.scheduler.now(), message: bytes });
+  }
+
+  /**
+   * Make the unit hang in its frame loop (test builds: a scenario fault). Its watchdog resets it; until then,
+   * for `hangFrames` frames, it hears nothing. In sync mode this waits (real time) for the reset here.
+   */
+  hang(): void {
+    const frames = this.o.hangFrames ?? Math.ceil(2 / (this.o.config.timing.period / 1000));
+    this.downUntilFrame = this.currentFrame + frames;
+    this.o.counters.add('firmware.hang-injected');
+    this.o.unit.send({ type: 'hang' });
+    if (this.o.unit.mode === 'sync') void this.o.unit.waitBootSync(30_000);
+  }
+
+  /** Channel health as the unit last reported it (sync: asked now). */
+  health(): readonly ChannelHealth[] {
+    if (this.o.unit.mode === 'sync') {
+      const r = this.o.unit.requestSync({ type: 'status' });
+      if (r !== 'lost' && r.type === 'status')
+        this.lastHealth = channelHealthOf(r.status.channels, this.channels);
+    } else {
+      void this.o.unit.request({ type: 'status' }).then((r) => {
+        if (r !== 'lost' && r.type === 'status')
+          this.lastHealth = channelHealthOf(r.status.channels, this.channels);
+      });
+    }
+    return this.lastHealth;
+  }
+
+  /** Called by the unit's onBoot (wire it when starting the unit): a restart is logged and counted. */
+  onBoot(boot: BootRecord): void {
+    if (boot.resetCause === 'watchdog') {
+      this.o.counters.add('firmware.watchdog-reset');
+      this.o.log.warn({ bootCount: boot.bootCount }, 'firmware voter reset by its watchdog');
+    }
+    if (boot.provision !== 'ok')
+      this.o.log.error({ provision: boot.provision }, 'firmware voter not provisioned');
+  }
+
+  private isDown(frame: number): boolean {
+    if (frame < this.downUntilFrame) return true;
+    this.downUntilFrame = -1;
+    return false;
+  }
+
+  private ask(r: Request): void {
+    if (this.o.unit.mode === 'sync') this.answer(this.o.unit.requestSync(r));
+    else void this.o.unit.request(r).then((a) => this.answer(a));
+  }
+
+  private answer(a: Answer): void {
+    if (a === 'lost') {
+      this.o.counters.add('firmware.request-lost');
+      return;
+    }
+    this.handle(a);
+  }
+
+  private handle(r: FirmwareResponse): void {
+    if (r.type === 'error') {
+      this.o.counters.add(`firmware.error.${r.error}`);
+      return;
+    }
+    if (r.type === 'offer') {
+      const code = offerCode(r.code);
+      if (code.kind === 'voter-rejected') this.o.counters.add(`voter.rejected.${code.reason}`);
+      else if (code.kind === 'decode-rejected') this.o.counters.add(`board.rejected.${code.reason}`);
+      if (r.events.length > 0) this.report(r.events.map((e) => channelEventOf(e, this.channels)));
+    }
+    if ((r.type === 'offer' || r.type === 'tick') && r.decision !== null) {
+      const record = decisionRecordOf(r.decision, this.channels);
+      this.o.counters.add(`voter.${record.kind}`);
+      this.report(record.events);
+      this.o.onDecision(record);
+    }
+  }
+
+  private report(events: readonly ChannelEvent[]): void {
+    if (events.length === 0) return;
+    for (const e of events) {
+      if (e.kind !== 'strike') this.o.log.warn({ channel: e.channel, frame: e.frame }, `channel ${e.kind}`);
+    }
+    this.o.onChannelEvents?.(events);
+  }
+}

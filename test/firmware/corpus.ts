@@ -156,8 +156,11 @@ interface ChannelPlan {
   stuck: number;
 }
 
-/** Generate `frames` frames of traffic for `setup`, deterministically from `seed`. */
-export function generateCorpus(setup: CorpusSetup, frames: number, seed: number): Corpus {
+/**
+ * Generate `frames` frames of traffic for `setup`, deterministically from `seed`. `faults: false` gives the
+ * typical frame: every channel correct and in time, no garbage (what fw:size measures cycles on).
+ */
+export function generateCorpus(setup: CorpusSetup, frames: number, seed: number, faults = true): Corpus {
   const rng = new Prng(seed);
   const text = new TextEncoder();
   const keys = setup.channelIds.map((id) => sha256(text.encode(`triplex/fw-corpus/${seed}/${id}`)));
@@ -200,7 +203,7 @@ export function generateCorpus(setup: CorpusSetup, frames: number, seed: number)
     elevator = Math.max(-0.4, Math.min(0.4, elevator + (rng.float() - 0.5) * 0.02));
     if (rng.chance(0.02)) mode = rng.int(4);
     if (rng.chance(0.02)) limited = 1 - limited;
-    if (outage < k && rng.chance(0.004)) outage = k + 2 + rng.int(3 * setup.failsafeAfterMisses);
+    if (faults && outage < k && rng.chance(0.004)) outage = k + 2 + rng.int(3 * setup.failsafeAfterMisses);
     // Edge frames: correct channels send one exact value, and one channel the farthest value still within
     // tolerance of it (or the nearest one beyond): the `<=` on the tolerance must agree to the last bit.
     const edge = rng.chance(0.08)
@@ -212,7 +215,7 @@ export function generateCorpus(setup: CorpusSetup, frames: number, seed: number)
       if (k >= plan.until) {
         // Mostly one faulty channel at a time (within f), sometimes more (no majority).
         const faulty = plans.filter((p, i) => i !== c && p.behaviour !== 'correct').length;
-        const startFault = rng.chance(faulty < setup.f ? 0.3 : 0.03);
+        const startFault = faults && rng.chance(faulty < setup.f ? 0.3 : 0.03);
         plan.behaviour = startFault ? BEHAVIOURS[rng.int(BEHAVIOURS.length)]! : 'correct';
         plan.from = k;
         plan.until = k + (startFault ? 3 + rng.int(40) : 1 + rng.int(30));
@@ -234,8 +237,8 @@ export function generateCorpus(setup: CorpusSetup, frames: number, seed: number)
       }
       let discrete = [mode, limited];
       let time = start + rng.float() * (deadline - start);
-      if (rng.chance(0.05)) time = start; // ties with the arm and with each other
-      if (rng.chance(0.03)) time = deadline; // exactly at the deadline: still in time
+      if (faults && rng.chance(0.05)) time = start; // ties with the arm and with each other
+      if (faults && rng.chance(0.03)) time = deadline; // exactly at the deadline: still in time
       const b = plan.behaviour;
       const since = k - plan.from;
       switch (b) {
@@ -314,7 +317,7 @@ export function generateCorpus(setup: CorpusSetup, frames: number, seed: number)
       if (b === 'duplicate') deliver(time + rng.float(), bytes, b);
       if (b === 'replay' && sent.length > 1) deliver(time, sent[rng.int(sent.length - 1)]!, b);
     }
-    if (rng.chance(0.02)) {
+    if (faults && rng.chance(0.02)) {
       const noise = rng.bytes(1 + rng.int(40));
       events.push({ kind: 'link-garbage', time: start + rng.float() * setup.periodMs, bytes: noise });
     }

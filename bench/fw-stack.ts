@@ -74,8 +74,8 @@ export function analyzeStack(objDir: string, elf: string): StackReport {
     }
     for (const m of text.matchAll(/edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"/g)) {
       const from = titleOf(m[1]!);
-      let set = edges.get(from);
-      if (set === undefined) edges.set(from, (set = new Set()));
+      const set = edges.get(from) ?? new Set<string>();
+      edges.set(from, set);
       set.add(titleOf(m[2]!));
     }
   }

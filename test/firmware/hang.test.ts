@@ -79,15 +79,15 @@ function expectHoldThenFailsafeThenRejoin(r: Awaited<ReturnType<typeof hangAndRe
   const byFrame = new Map(r.decisions.map((d) => [d.frame, d]));
   // Before the hang: every frame written, early (two of three agree before the deadline).
   for (let k = 0; k < HANG_AT; k++) expect(byFrame.get(k)?.kind, `frame ${k}`).toBe('write');
-  // The outage: no decision reaches the rig (its actuator holds the last command).
-  for (let k = HANG_AT; k < HANG_AT + DOWN; k++) expect(byFrame.get(k), `frame ${k}`).toBeUndefined();
+  // The outage (the rest of frame HANG_AT and DOWN more): no decision reaches the rig, its actuator holds.
+  for (let k = HANG_AT; k <= HANG_AT + DOWN; k++) expect(byFrame.get(k), `frame ${k}`).toBeUndefined();
   // The reset unit rejoins: the frames it never decided are misses, so first the failsafe command...
-  const rejoin = byFrame.get(HANG_AT + DOWN);
+  const rejoin = byFrame.get(HANG_AT + DOWN + 1);
   expect(rejoin?.kind).toBe('failsafe');
   expect(rejoin?.value).toEqual({ elevator: 0, mode: 'no-sensor', commandLimited: true });
   expect(rejoin?.consecutiveMisses).toBeGreaterThanOrEqual(SETUPS[0]!.failsafeAfterMisses);
   // ...then votes again from the next frame on.
-  for (let k = HANG_AT + DOWN + 1; k < FRAMES; k++) expect(byFrame.get(k)?.kind, `frame ${k}`).toBe('write');
+  for (let k = HANG_AT + DOWN + 2; k < FRAMES; k++) expect(byFrame.get(k)?.kind, `frame ${k}`).toBe('write');
   // The watchdog did it, once.
   expect(r.boots.map((b) => b.resetCause)).toEqual(['power-on', 'watchdog']);
   expect(r.boots[1]?.bootCount).toBe(1);

@@ -38,6 +38,8 @@ export interface FirmwareVoterHostOptions {
    * time cannot see the real reset take time). Default: the watchdog timeout of the Cortex-M3 build, 2 s.
    */
   readonly hangFrames?: number;
+  /** Prefix of the voter counters (default none: the names VoterHost uses; 'firmware.' beside a shadow). */
+  readonly counterPrefix?: string;
 }
 
 export class FirmwareVoterHost {
@@ -46,9 +48,11 @@ export class FirmwareVoterHost {
   private downUntilFrame = -1;
   private currentFrame = 0;
   private lastHealth: ChannelHealth[] = [];
+  private readonly prefix: string;
 
   constructor(private readonly o: FirmwareVoterHostOptions) {
     this.channels = o.config.channels;
+    this.prefix = o.counterPrefix ?? '';
   }
 
   /** Deadline of a frame, in scheduler time (voter.ts deadlineOf). */
@@ -81,12 +85,13 @@ export class FirmwareVoterHost {
   }
 
   /**
-   * Make the unit hang in its frame loop (test builds: a scenario fault). Its watchdog resets it; until then,
-   * for `hangFrames` frames, it hears nothing. In sync mode this waits (real time) for the reset here.
+   * Make the unit hang in its frame loop now (test builds: a scenario fault). Its watchdog resets it; it hears
+   * nothing for the rest of the current frame and the next `hangFrames` frames (a UART overruns), and is back
+   * when frame current + hangFrames + 1 starts. In sync mode this waits (real time) for the reset here.
    */
   hang(): void {
     const frames = this.o.hangFrames ?? Math.ceil(2 / (this.o.config.timing.period / 1000));
-    this.downUntilFrame = this.currentFrame + frames;
+    this.downUntilFrame = this.currentFrame + frames + 1;
     this.o.counters.add('firmware.hang-injected');
     this.o.unit.send({ type: 'hang' });
     if (this.o.unit.mode === 'sync') void this.o.unit.waitBootSync(30_000);
@@ -143,13 +148,14 @@ export class FirmwareVoterHost {
     }
     if (r.type === 'offer') {
       const code = offerCode(r.code);
-      if (code.kind === 'voter-rejected') this.o.counters.add(`voter.rejected.${code.reason}`);
-      else if (code.kind === 'decode-rejected') this.o.counters.add(`board.rejected.${code.reason}`);
+      if (code.kind === 'voter-rejected') this.o.counters.add(`${this.prefix}voter.rejected.${code.reason}`);
+      else if (code.kind === 'decode-rejected')
+        this.o.counters.add(`${this.prefix}board.rejected.${code.reason}`);
       if (r.events.length > 0) this.report(r.events.map((e) => channelEventOf(e, this.channels)));
     }
     if ((r.type === 'offer' || r.type === 'tick') && r.decision !== null) {
       const record = decisionRecordOf(r.decision, this.channels);
-      this.o.counters.add(`voter.${record.kind}`);
+      this.o.counters.add(`${this.prefix}voter.${record.kind}`);
       this.report(record.events);
       this.o.onDecision(record);
     }

@@ -2,6 +2,11 @@
 #include "message.h"
 #include "port.h"
 
+#define FW_BOARD_CHECK(cond)                    \
+  do {                                          \
+    if (!(cond)) fw_invariant_failed(__LINE__); \
+  } while (0)
+
 static void send_payload(fw_board *b, const fw_writer *w) {
   if (w->overflow || w->length == 0u) {
     b->link_errors++;
@@ -19,12 +24,26 @@ static void write_heartbeat(fw_board *b, fw_writer *w) {
   h.node = b->prov.self_principal;
   h.role = FW_ROLE_VOTER;
   h.counter = (uint64_t)b->voter.decisions[0] + b->voter.decisions[1] + b->voter.decisions[2];
-  h.status = (uint8_t)(b->reset_cause | (b->voter.consecutive_misses >= b->voter.cfg.failsafe_after_misses ? 0x10u : 0u));
+  h.status =
+      (uint8_t)(b->reset_cause | (b->voter.consecutive_misses >= b->voter.cfg.failsafe_after_misses ? 0x10u : 0u));
   const size_t start = w->length;
   fw_encode_heartbeat_unsigned(w, &h);
   if (w->overflow) return;
   fw_hmac(&b->prov.heartbeat_key, &w->bytes[start], w->length - start, mac);
   fw_encode_tag(w, mac, b->prov.tag_length);
+}
+
+/* Judgments leave as they are fixed, each in its own frame before the response (outside the measured work). */
+static void judgment_out(void *context, const fw_judgment *j) {
+  fw_board *b = context;
+  fw_writer w;
+  const uint32_t t0 = fw_port_ticks();
+  fw_writer_init(&w, b->side, sizeof b->side);
+  fw_write_u8(&w, FW_RSP_JUDGMENT);
+  fw_write_uvar(&w, b->current_seq);
+  fw_link_write_judgment(&w, &b->voter, j);
+  send_payload(b, &w);
+  b->io_ticks += fw_port_ticks() - t0;
 }
 
 void fw_board_init(fw_board *b, const uint8_t *provision, size_t provision_n, uint32_t boot_count,
@@ -33,11 +52,14 @@ void fw_board_init(fw_board *b, const uint8_t *provision, size_t provision_n, ui
   fw_deframer_init(&b->deframer);
   b->prov_status = provision == NULL ? (uint8_t)FW_PROV_MISSING
                                      : (uint8_t)fw_provision_parse(provision, provision_n, &b->prov);
-  if (b->prov_status == FW_PROV_OK) fw_voter_init(&b->voter, &b->prov.voter);
+  if (b->prov_status == FW_PROV_OK) fw_voter_init(&b->voter, &b->prov.voter, judgment_out, b);
+  b->current_seq = 0;
+  b->io_ticks = 0;
   b->boot_count = boot_count;
   b->reset_cause = reset_cause;
   for (unsigned i = 0; i < FW_CODE_COUNT; i++) b->codes[i] = 0;
   b->link_errors = 0;
+  b->declined = 0;
   b->work_ticks = 0;
   b->work_max_ticks = 0;
   b->work_requests = 0;
@@ -82,11 +104,12 @@ static int command_of(const fw_board *b, const fw_output *o, fw_command *cmd) {
 
 /* The checks of VoterHost.onOutput, in its order, then the voter; returns the offer code. */
 static uint8_t deliver(fw_board *b, const uint8_t *msg, size_t n, double now, uint8_t *flag, fw_events *ev,
-                       fw_decision *d, int *has_decision) {
+                       uint8_t *judgments, fw_decision *d, int *has_decision) {
   static fw_message m; /* static: large, and the unit handles one message at a time */
   fw_command cmd;
   ev->n = 0;
   *flag = 0;
+  *judgments = 0;
   *has_decision = 0;
   const fw_decode_status ds = fw_decode_message(msg, n, FW_MAX_MESSAGE_BYTES, &m);
   if (ds != FW_DEC_OK) return (uint8_t)(FW_CODE_DECODE_BASE + (unsigned)ds);
@@ -97,16 +120,16 @@ static uint8_t deliver(fw_board *b, const uint8_t *msg, size_t n, double now, ui
   if (!fw_hmac_verify(&b->prov.channel_key[ch], msg, m.auth_n, o->tag, o->tag_n, b->prov.tag_length))
     return FW_CODE_BAD_MAC;
   if (!command_of(b, o, &cmd)) return FW_CODE_MALFORMED;
-  uint8_t ready = 0, agreed = 0;
-  const fw_offer_status st = fw_voter_offer(&b->voter, o->frame, (uint8_t)ch, &cmd, now, &ready, &agreed, ev);
-  if (st == FW_OFFER_BUFFERED) {
-    *flag = ready;
-    if (ready && o->frame == fw_voter_next_frame(&b->voter)) {
-      fw_voter_decide(&b->voter, o->frame, now, d);
-      *has_decision = 1;
+  uint8_t ready = 0;
+  const fw_offer_status st = fw_voter_offer(&b->voter, o->frame, (uint8_t)ch, &cmd, now, &ready, ev, judgments);
+  *flag = ready;
+  /* VoterHost: decide as soon as the next frame is ready (a majority within the early band, or all in). */
+  if (st == FW_OFFER_BUFFERED && ready && o->frame == fw_voter_next_frame(&b->voter)) {
+    *has_decision = fw_voter_decide(&b->voter, o->frame, now, d);
+    if (!*has_decision) {
+      b->declined++;
+      *judgments = (uint8_t)(*judgments + d->judgments); /* closeDue ran: its judgments were sent */
     }
-  } else if (st == FW_OFFER_MONITORED) {
-    *flag = agreed;
   }
   return (uint8_t)st;
 }
@@ -115,16 +138,18 @@ static void handle_deliver(fw_board *b, fw_writer *w, fw_reader *r, uint64_t seq
   static fw_decision d;
   fw_events ev;
   uint8_t flag = 0;
+  uint8_t judgments = 0;
   int has_decision = 0;
   const size_t n = fw_reader_remaining(r);
   const uint8_t *msg = fw_read_raw(r, n);
-  const uint8_t code = deliver(b, msg, n, now, &flag, &ev, &d, &has_decision);
+  const uint8_t code = deliver(b, msg, n, now, &flag, &ev, &judgments, &d, &has_decision);
   b->codes[code < FW_CODE_COUNT ? code : FW_CODE_COUNT - 1u]++;
   fw_write_u8(w, FW_RSP_OFFER);
   fw_write_uvar(w, seq);
   fw_write_u8(w, code);
   fw_write_u8(w, flag);
   fw_link_write_events(w, &ev);
+  fw_write_u8(w, judgments);
   if (has_decision) decided(b, w, &d);
   else fw_link_write_decision(w, &b->voter, NULL);
 }
@@ -134,11 +159,14 @@ static void handle_tick(fw_board *b, fw_writer *w, uint64_t seq, double now, uin
   static fw_decision d;
   fw_write_u8(w, FW_RSP_TICK);
   fw_write_uvar(w, seq);
-  if (frame >= fw_voter_next_frame(&b->voter)) {
+  /* A TICK before the frame's deadline is not a deadline: the rig's clock is wrong; nothing is decided. */
+  if (frame >= fw_voter_next_frame(&b->voter) && now >= fw_voter_deadline_of(&b->voter, frame)) {
     fw_voter_skip_to(&b->voter, frame);
-    fw_voter_decide(&b->voter, frame, now, &d);
+    const int done = fw_voter_decide(&b->voter, frame, now, &d);
+    FW_BOARD_CHECK(done); /* at the deadline the voter always decides */
     decided(b, w, &d);
   } else {
+    if (frame >= fw_voter_next_frame(&b->voter)) b->link_errors++;
     fw_link_write_decision(w, &b->voter, NULL);
   }
 }
@@ -146,7 +174,7 @@ static void handle_tick(fw_board *b, fw_writer *w, uint64_t seq, double now, uin
 /*
  * seq, nextFrame, bootCount, resetCause u8, decisions (write, hold, failsafe), FW_CODE_COUNT offer-code
  * counters, deframer (accepted, cobs, crc, too-long, empty), link errors, work (requests, ticks, max ticks),
- * stack bytes used,
+ * stack bytes used, early decisions declined (see fw_voter_decide),
  * m x channel health (latched u8, strikes u8, latchCount, probation, inTime, late, silentFrames,
  * consecutiveSilent), all uvar unless marked.
  */
@@ -168,10 +196,11 @@ static void handle_status(fw_board *b, uint64_t seq) {
   fw_write_uvar(&w, b->work_ticks);
   fw_write_uvar(&w, b->work_max_ticks);
   fw_write_uvar(&w, fw_port_stack_used());
+  fw_write_uvar(&w, b->declined);
   for (unsigned i = 0; i < v->cfg.m; i++) {
     const fw_channel_state *s = &v->ch[i];
     fw_write_u8(&w, s->latched);
-    fw_write_u8(&w, s->strikes);
+    fw_write_u8(&w, (uint8_t)s->strikes);
     fw_write_uvar(&w, s->latch_count);
     fw_write_uvar(&w, s->probation);
     fw_write_uvar(&w, s->in_time);
@@ -220,12 +249,14 @@ static void handle_request(fw_board *b, const uint8_t *payload, size_t n) {
       return;
     }
     fw_writer w;
+    b->current_seq = seq;
+    b->io_ticks = 0;
     const uint32_t t0 = fw_port_ticks();
     fw_writer_init(&w, b->out, sizeof b->out);
     to_actuator = NULL;
     if (type == FW_REQ_DELIVER) handle_deliver(b, &w, &r, seq, now);
     else handle_tick(b, &w, seq, now, frame);
-    const uint32_t dt = fw_port_ticks() - t0;
+    const uint32_t dt = fw_port_ticks() - t0 - b->io_ticks;
     b->work_requests++;
     b->work_ticks += dt;
     if (dt > b->work_max_ticks) b->work_max_ticks = dt;

@@ -25,11 +25,16 @@ typedef struct {
   uint8_t reset_cause;
   uint32_t codes[FW_CODE_COUNT];
   uint32_t link_errors;
+  uint32_t declined;
   /* Cycle statistics over DELIVER and TICK handling, in fw_port_ticks units. */
   uint64_t work_ticks;
   uint32_t work_max_ticks;
   uint32_t work_requests;
+  /* While a request is handled: its sequence number (for JUDGMENT frames) and the ticks spent sending them. */
+  uint64_t current_seq;
+  uint32_t io_ticks;
   uint8_t out[FW_MAX_LINK_PAYLOAD];
+  uint8_t side[FW_MAX_LINK_PAYLOAD]; /* a JUDGMENT, built while `out` holds the response */
   uint8_t wire[FW_FRAME_MAX(FW_MAX_LINK_PAYLOAD)];
 } fw_board;
 

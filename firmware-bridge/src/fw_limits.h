@@ -11,7 +11,9 @@
 #define FW_MAX_ANALOG 4u
 #define FW_MAX_DISCRETE 4u
 /* Frames buffered ahead of the next frame to decide (VoterConfig.maxFramesAhead). */
-#define FW_MAX_AHEAD 16u
+#define FW_MAX_AHEAD 8u
+/* Frames behind the next one whose OUTPUT receipts are kept (VoterConfig.receiptWindow; its default is 64). */
+#define FW_MAX_RECEIPT_WINDOW 64u
 /* Decode limits shared with src/core/codec/limits.ts DEFAULT_LIMITS (maxOutputFields, maxTagBytes). */
 #define FW_MAX_OUTPUT_FIELDS 16u
 #define FW_MAX_TAG_BYTES 32u

@@ -19,10 +19,11 @@
 
 /* Unit -> rig. */
 #define FW_RSP_BOOT 0x80u   /* provision status u8, reset cause u8, boot count uvar, heartbeat message */
-#define FW_RSP_OFFER 0x81u  /* seq, code u8, flag u8, events, decision? */
+#define FW_RSP_OFFER 0x81u  /* seq, code u8, ready u8, events, judgments u8, decision? */
 #define FW_RSP_TICK 0x82u   /* seq, decision? */
 #define FW_RSP_STATUS 0x83u /* seq, counters (see fw_link_write_status) */
 #define FW_RSP_PONG 0x84u   /* seq, heartbeat message */
+#define FW_RSP_JUDGMENT 0x85u /* seq, judgment: one per frame fixed while handling request seq, before its response */
 #define FW_RSP_ERROR 0x8Fu  /* seq (0 when unreadable), error u8 */
 
 /* Offer codes: voter statuses 0..5 (fw_offer_status), host checks, then 32 + fw_decode_status. */
@@ -38,6 +39,8 @@
 #define FW_ERR_NOT_PROVISIONED 3u
 
 void fw_link_write_events(fw_writer *w, const fw_events *ev);
+/* frame, time f64, reference? (u8, then discrete uvars, analog f64s), judged u8, agreed, dissenters, events. */
+void fw_link_write_judgment(fw_writer *w, const fw_voter *v, const fw_judgment *j);
 /* decision present u8, then the record (or just 0). */
 void fw_link_write_decision(fw_writer *w, const fw_voter *v, const fw_decision *d);
 

@@ -39,14 +39,18 @@ fw_provision_status fw_provision_parse(const uint8_t *bytes, size_t n, fw_provis
   for (unsigned i = 0; i < c->m; i++) p->channel_id[i] = fw_read_uvar(&r);
   c->analog_n = (uint8_t)bounded(&r, 0, FW_MAX_ANALOG, &bad);
   if (r.status != FW_DEC_OK || bad) return bad ? FW_PROV_OUT_OF_BOUNDS : FW_PROV_MALFORMED;
-  for (unsigned i = 0; i < c->analog_n; i++) c->tolerance[i] = fw_read_f64(&r);
+  for (unsigned i = 0; i < c->analog_n; i++) {
+    c->tolerance[i] = fw_read_f64(&r);
+    c->has_early_band[i] = (uint8_t)bounded(&r, 0, 1, &bad);
+    c->early_band[i] = c->has_early_band[i] ? fw_read_f64(&r) : 0.0;
+  }
   c->discrete_n = (uint8_t)bounded(&r, 0, FW_MAX_DISCRETE, &bad);
   if (r.status != FW_DEC_OK || bad) return bad ? FW_PROV_OUT_OF_BOUNDS : FW_PROV_MALFORMED;
   for (unsigned i = 0; i < c->discrete_n; i++) p->cardinality[i] = (uint16_t)bounded(&r, 1, 256, &bad);
-  c->strike_threshold = (uint8_t)bounded(&r, 1, 255, &bad);
-  c->strike_decay_frames = (uint32_t)bounded(&r, 1, 0xFFFFFFFFu, &bad);
-  c->probation_frames = (uint32_t)bounded(&r, 1, 0xFFFFFFFFu, &bad);
-  c->failsafe_after_misses = (uint32_t)bounded(&r, 1, 0xFFFFFFFFu, &bad);
+  c->strike_threshold = (uint32_t)bounded(&r, 1, 255, &bad);
+  c->strike_decay_frames = bounded(&r, 1, FW_MAX_SAFE_INTEGER, &bad);
+  c->probation_frames = bounded(&r, 1, FW_MAX_SAFE_INTEGER, &bad);
+  c->failsafe_after_misses = bounded(&r, 1, FW_MAX_SAFE_INTEGER, &bad);
   if (r.status != FW_DEC_OK || bad) return bad ? FW_PROV_OUT_OF_BOUNDS : FW_PROV_MALFORMED;
   read_command(&r, p, &c->failsafe, &bad);
   read_command(&r, p, &c->initial, &bad);
@@ -55,6 +59,7 @@ fw_provision_status fw_provision_parse(const uint8_t *bytes, size_t n, fw_provis
   c->deadline = fw_read_f64(&r);
   c->first_frame = fw_read_uvar(&r);
   c->max_frames_ahead = (uint8_t)bounded(&r, 0, FW_MAX_AHEAD, &bad);
+  c->receipt_window = (uint8_t)bounded(&r, 1, FW_MAX_RECEIPT_WINDOW, &bad);
   p->tag_length = (uint8_t)bounded(&r, FW_MIN_TAG_LENGTH, FW_MAX_TAG_LENGTH, &bad);
   if (r.status != FW_DEC_OK || bad) return bad ? FW_PROV_OUT_OF_BOUNDS : FW_PROV_MALFORMED;
   for (unsigned i = 0; i < c->m; i++) {

@@ -4,10 +4,11 @@
  * FW_PROVISION_ADDR, where QEMU's generic loader puts it (and puts it back at every reset).
  *
  *   "TPXV" | version u8 = 1 | self principal uvar | f uvar | m uvar | m x channel wire id uvar
- *   | analog_n uvar | analog_n x tolerance f64 | discrete_n uvar | discrete_n x cardinality uvar (1..256)
+ *   | analog_n uvar | analog_n x (tolerance f64, has early band u8 (0/1), [early band f64])
+ *   | discrete_n uvar | discrete_n x cardinality uvar (1..256)
  *   | strikeThreshold uvar (1..255) | strikeDecayFrames uvar | probationFrames uvar | failsafeAfterMisses uvar
  *   | failsafe: discrete_n x uvar, analog_n x f64 | initial: the same
- *   | origin f64 | period f64 | deadline f64 | firstFrame uvar | maxFramesAhead uvar
+ *   | origin f64 | period f64 | deadline f64 | firstFrame uvar | maxFramesAhead uvar | receiptWindow uvar
  *   | tagLength uvar (8..32) | m x 32-byte channel key | 32-byte heartbeat key
  *   | CRC-32C of everything before, u32 little-endian
  *

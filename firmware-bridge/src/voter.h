@@ -1,20 +1,19 @@
 /*
- * Output voter for one actuator: the C port of src/core/vote/voter.ts, decision for decision. Time is whatever
- * the caller passes as `now` (a double, in the unit of the timing fields); the same IEEE-754 operations in
- * the same order as the TypeScript, so deadlines and mid-values are bit-identical.
+ * Output voter for one actuator: the C port of src/core/vote/voter.ts (with select.ts, health.ts and
+ * receipts.ts), whose header states the rules normatively, bit for bit. Time is whatever the caller passes
+ * as `now` (a double, in the unit of the timing fields); every float operation is the TypeScript's, in the
+ * same order (IEEE 754 binary64, round to nearest, no fused multiply-add: build with -ffp-contract=off).
  *
- * Rules (DESIGN.md, Voting; voter.ts header):
- * - discrete fields: exact majority, f+1 identical values;
- * - analog fields: mid-value select over the non-latched channels that reported in time; the written command
- *   must agree (within tolerance, equal on discrete fields) with at least f+1 reported commands, otherwise the
- *   frame is a miss: hold the last written command; after N consecutive misses, failsafe;
- * - a channel outside tolerance of the written command gets a strike; a strike is worked off by
- *   strike_decay_frames agreeing frames; at strike_threshold it is latched (no longer voted, still compared)
- *   and reintegrated after probation_frames consecutive agreeing frames;
- * - silence and lateness are counted per channel, never struck;
- * - bad offers are counted rejections, never failures.
+ * In short: an OUTPUT is checked (too far ahead, stale, a replay by the per-channel receipt ring, late) and
+ * stored; a frame is written at its deadline, or earlier once every non-latched channel reported or f+1
+ * voted outputs agree within the early band; the reference R of a frame (mid-value select per analog field,
+ * unique plurality per discrete field, over the non-latched in-time outputs) is fixed once every non-latched
+ * channel reported or at the deadline, and only then are channels judged against it (strikes, decay,
+ * latching, probation); silence and lateness are counted, never struck; a miss holds, N misses fail safe.
  *
- * Static storage only: the pending window is a ring of FW_MAX_AHEAD + 1 frames of FW_MAX_CHANNELS commands.
+ * Static storage only: the open frames are a ring of 2 (FW_MAX_AHEAD + 1) slots, the receipts a ring per
+ * channel of FW_MAX_RECEIPT_WINDOW + FW_MAX_AHEAD + 1 frame numbers. Judgments are handed to a sink as they
+ * are fixed (a caller streams them out), so no call holds more than one.
  */
 #ifndef FW_VOTER_H
 #define FW_VOTER_H
@@ -33,10 +32,13 @@ typedef struct {
   uint8_t analog_n;
   uint8_t discrete_n;
   double tolerance[FW_MAX_ANALOG];
-  uint8_t strike_threshold; /* 1..255 */
-  uint32_t strike_decay_frames;
-  uint32_t probation_frames;
-  uint32_t failsafe_after_misses;
+  /* Early-write band per analog field; has_early_band 0: no early write on that field. */
+  uint8_t has_early_band[FW_MAX_ANALOG];
+  double early_band[FW_MAX_ANALOG];
+  uint32_t strike_threshold;
+  uint64_t strike_decay_frames;
+  uint64_t probation_frames;
+  uint64_t failsafe_after_misses;
   fw_command failsafe;
   fw_command initial;
   double origin;
@@ -44,6 +46,7 @@ typedef struct {
   double deadline;
   uint64_t first_frame;
   uint8_t max_frames_ahead; /* 0..FW_MAX_AHEAD */
+  uint8_t receipt_window;   /* 1..FW_MAX_RECEIPT_WINDOW */
 } fw_voter_config;
 
 typedef enum { FW_EV_STRIKE = 0, FW_EV_LATCHED = 1, FW_EV_REINTEGRATED = 2 } fw_event_kind;
@@ -60,7 +63,27 @@ typedef struct {
   fw_event e[FW_MAX_EVENTS];
 } fw_events;
 
-/* OfferResult statuses and RejectReason of voter.ts. */
+typedef struct {
+  uint8_t n;
+  uint8_t ch[FW_MAX_CHANNELS];
+} fw_channel_list;
+
+/* FrameJudgment of voter-types.ts. */
+typedef struct {
+  uint64_t frame;
+  double time;
+  uint8_t has_reference;
+  fw_command reference;
+  uint8_t judged;
+  fw_channel_list agreed;
+  fw_channel_list dissenters;
+  fw_events events;
+} fw_judgment;
+
+/* Where judgments go as they are fixed (in the order the TypeScript returns them). */
+typedef void (*fw_judgment_sink)(void *context, const fw_judgment *j);
+
+/* OfferResult statuses and RejectReason of voter-types.ts. */
 typedef enum {
   FW_OFFER_BUFFERED = 0,
   FW_OFFER_MONITORED = 1,
@@ -73,18 +96,14 @@ typedef enum {
 typedef enum { FW_KIND_WRITE = 0, FW_KIND_HOLD = 1, FW_KIND_FAILSAFE = 2 } fw_decision_kind;
 typedef enum { FW_REASON_MAJORITY = 0, FW_REASON_NO_MAJORITY = 1, FW_REASON_TOO_FEW = 2 } fw_decision_reason;
 
-typedef struct {
-  uint8_t n;
-  uint8_t ch[FW_MAX_CHANNELS];
-} fw_channel_list;
-
-/* DecisionRecord of voter.ts; channel lists hold channel indices in the TypeScript's order. */
+/* DecisionRecord of voter-types.ts (its judgments went to the sink; events = theirs, in order). */
 typedef struct {
   uint64_t frame;
   double time;
   uint8_t kind;
   uint8_t reason;
   uint8_t early;
+  uint8_t early_round;
   fw_command value;
   fw_channel_list reported;
   fw_channel_list contributors;
@@ -92,74 +111,87 @@ typedef struct {
   fw_channel_list missing;
   fw_channel_list latched;
   uint8_t strikes[FW_MAX_CHANNELS];
-  fw_events events;
+  uint8_t judgments; /* how many went to the sink during this decide */
   uint64_t consecutive_misses;
 } fw_decision;
 
+/* HealthBook member plus the traffic counters. */
 typedef struct {
-  uint8_t strikes;
+  uint32_t strikes;
+  uint64_t agree_streak;
   uint8_t latched;
-  uint32_t agree_mod; /* agreeStreak mod strike_decay_frames: all the rules ever ask of the streak */
-  uint32_t probation;
-  uint32_t latch_count;
-  uint32_t in_time;
-  uint32_t late;
-  uint32_t silent_frames;
-  uint32_t consecutive_silent;
+  uint64_t probation;
+  uint64_t latch_count;
+  uint64_t in_time;
+  uint64_t late;
+  uint64_t silent_frames;
+  uint64_t consecutive_silent;
 } fw_channel_state;
 
 typedef struct {
   uint8_t used;
   uint64_t frame;
-  uint8_t n;                       /* outputs held, in arrival order */
-  uint8_t order[FW_MAX_CHANNELS];  /* channel index of the i-th arrival */
   uint8_t has[FW_MAX_CHANNELS];
   fw_command cmd[FW_MAX_CHANNELS];
-} fw_pending_frame;
+  uint8_t reported;
+  uint8_t written;
+  uint8_t fixed;
+  uint8_t fixed_has_reference;
+  uint8_t fixed_judged;
+  fw_command fixed_reference;
+} fw_slot;
+
+#define FW_SLOTS (2u * (FW_MAX_AHEAD + 1u))
+#define FW_RECEIPTS (FW_MAX_RECEIPT_WINDOW + FW_MAX_AHEAD + 1u)
+#define FW_NO_FRAME UINT64_MAX
 
 typedef struct {
   fw_voter_config cfg;
   fw_channel_state ch[FW_MAX_CHANNELS];
-  fw_pending_frame pending[FW_MAX_AHEAD + 1u];
+  fw_slot slots[FW_SLOTS];
+  uint64_t receipts[FW_MAX_CHANNELS][FW_RECEIPTS];
+  uint32_t receipt_size;
   uint64_t next_frame;
   fw_command last_written;
   uint64_t consecutive_misses;
-  /* The previous decision (voter.ts `last`), valid once has_last. */
-  uint8_t has_last;
-  uint64_t last_frame;
-  uint8_t last_has_written;
-  fw_command last_written_value;
-  uint8_t awaiting[FW_MAX_CHANNELS];
-  uint32_t decisions[3];
-  uint32_t rejections[6]; /* indexed by fw_offer_status (entries 2..5 used) */
+  uint64_t decisions[3];
+  uint64_t rejections[6]; /* indexed by fw_offer_status (entries 2..5 used) */
+  fw_judgment_sink sink;
+  void *sink_context;
 } fw_voter;
 
 /* cfg must have passed fw_voter_config_check. */
-void fw_voter_init(fw_voter *v, const fw_voter_config *cfg);
-/* 0 when valid, else a nonzero code naming the broken rule (validateConfig of voter.ts, plus FW_MAX_*). */
+void fw_voter_init(fw_voter *v, const fw_voter_config *cfg, fw_judgment_sink sink, void *sink_context);
+/* 0 when valid, else a nonzero code naming the broken rule (validateVoterConfig, plus FW_MAX_*). */
 int fw_voter_config_check(const fw_voter_config *cfg);
 
 double fw_voter_deadline_of(const fw_voter *v, uint64_t frame);
+uint64_t fw_voter_next_frame(const fw_voter *v);
 
 /*
- * Channel index `channel`'s command for `frame` arrived at `now`. *majority_ready (buffered) or *agreed
- * (monitored) and events (monitored: strikes, latch, reintegration found by the comparison) are filled.
+ * Channel index `channel`'s command for `frame` arrived at `now`. *ready: buffered for the next frame and it
+ * may be decided now. events: monitored outputs' events (its frame's judgment, or its own comparison).
+ * Judgments fixed go to the sink; *judgments says how many.
  */
 fw_offer_status fw_voter_offer(fw_voter *v, uint64_t frame, uint8_t channel, const fw_command *cmd, double now,
-                               uint8_t *majority_ready, uint8_t *agreed, fw_events *events);
-
-/* Decide `frame`, which must be the next frame (fw_voter_next_frame). */
-void fw_voter_decide(fw_voter *v, uint64_t frame, double now, fw_decision *out);
+                               uint8_t *ready, fw_events *events, uint8_t *judgments);
 
 /*
- * The frame clock jumped ahead (the unit was down, or started late): frames next..frame-1 were never decided;
- * they count as misses. No-op unless frame > next. Not in voter.ts, whose caller never skips a frame.
+ * Decide `frame`: the next frame, at its deadline or once ready. Judgments go to the sink. Returns 0 (and
+ * decides nothing, after closeDue) when it is neither: voter.ts throws an InvariantError there, which a caller
+ * that decides on an offer's `ready` can hit when closeDue latches one of the early supporters; the unit
+ * declines instead, and the frame's deadline decides it.
+ */
+int fw_voter_decide(fw_voter *v, uint64_t frame, double now, fw_decision *out);
+
+/*
+ * The frame clock jumped ahead (the unit was down, or started late): frames next..frame-1 were never decided
+ * and count as misses; frames never written are dropped. No-op unless frame > next. Not in voter.ts, whose
+ * caller never skips a frame.
  */
 void fw_voter_skip_to(fw_voter *v, uint64_t frame);
 
-uint64_t fw_voter_next_frame(const fw_voter *v);
-
-/* midValue and majority of voter.ts, exposed for tests. */
+/* midValue and majority of select.ts, exposed for tests. */
 double fw_mid_value(const double *values, uint8_t n);
 /* Returns 1 and the winner when exactly one value has the most votes and at least quorum of them. */
 int fw_majority(const uint8_t *values, uint8_t n, uint8_t quorum, uint8_t *winner);

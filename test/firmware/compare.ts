@@ -71,6 +71,8 @@ const EXPECTED = [
   'decision:hold',
   'decision:failsafe',
   'decision:early',
+  'decision:earlyRound',
+  'judgment:unjudged',
   'event:strike',
   'event:latched',
   'event:reintegrated',
@@ -93,6 +95,8 @@ export function coverage(runs: readonly Observation[]): { seen: string[]; missin
     for (const d of r.decisions) {
       seen.add(`decision:${d.kind}`);
       if (d.early) seen.add('decision:early');
+      if (d.earlyRound) seen.add('decision:earlyRound');
+      for (const j of d.judgments) if (!j.judged) seen.add('judgment:unjudged');
       for (const e of d.events) seen.add(`event:${e.kind}`);
     }
     for (const call of r.events) for (const e of call) seen.add(`event:${e.kind}`);

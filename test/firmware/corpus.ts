@@ -32,6 +32,9 @@ export interface CorpusSetup {
   readonly firstFrame: number;
   readonly maxFramesAhead: number;
   readonly tagLength: number;
+  /** Early-write band as a fraction of the tolerance; null: no early write. */
+  readonly earlyBandFraction: number | null;
+  readonly receiptWindow: number;
 }
 
 /** Three shapes of voter: the laptop's m = 3, a wide m = 5 with f = 2, and an exact-tolerance m = 4. */
@@ -51,6 +54,8 @@ export const SETUPS: readonly CorpusSetup[] = [
     firstFrame: 0,
     maxFramesAhead: 8,
     tagLength: 8,
+    earlyBandFraction: 0.5,
+    receiptWindow: 64,
   },
   {
     name: 'm5-f2',
@@ -68,6 +73,8 @@ export const SETUPS: readonly CorpusSetup[] = [
     firstFrame: 0,
     maxFramesAhead: 4,
     tagLength: 16,
+    earlyBandFraction: 1,
+    receiptWindow: 16,
   },
   {
     name: 'm4-exact',
@@ -84,6 +91,8 @@ export const SETUPS: readonly CorpusSetup[] = [
     firstFrame: 5,
     maxFramesAhead: 0,
     tagLength: 32,
+    earlyBandFraction: null,
+    receiptWindow: 5,
   },
 ];
 
@@ -135,7 +144,13 @@ export function voterConfigOf(s: CorpusSetup): VoterConfig<Command> {
   return {
     channels: s.channelIds.map((id) => `c${id}`),
     f: s.f,
-    analog: [{ field: 'elevator', tolerance: s.tolerance }],
+    analog: [
+      {
+        field: 'elevator',
+        tolerance: s.tolerance,
+        ...(s.earlyBandFraction === null ? {} : { earlyBand: s.tolerance * s.earlyBandFraction }),
+      },
+    ],
     discrete: ['mode', 'commandLimited'],
     strikeThreshold: s.strikeThreshold,
     strikeDecayFrames: s.strikeDecayFrames,
@@ -146,6 +161,7 @@ export function voterConfigOf(s: CorpusSetup): VoterConfig<Command> {
     timing: { origin: s.originMs, period: s.periodMs, deadline: s.periodMs * s.deadlineFraction },
     firstFrame: s.firstFrame,
     maxFramesAhead: s.maxFramesAhead,
+    receiptWindow: s.receiptWindow,
   };
 }
 

@@ -40,6 +40,8 @@ export class FifoLink implements SyncByteLink {
   readonly sync = true;
   private readonly buffer = new Uint8Array(65536);
   private closed = false;
+  /** End of stream seen: the unit is gone; writes are dropped (they would fill the FIFO and block). */
+  private dead = false;
   private pid: number | undefined;
 
   constructor(
@@ -78,21 +80,27 @@ export class FifoLink implements SyncByteLink {
   }
 
   write(bytes: Uint8Array): void {
+    if (this.dead || this.closed) return;
     let done = 0;
     for (let i = 0; done < bytes.length && i < 1_000_000; i++) done += writeSync(this.writeFd, bytes, done);
   }
 
   read(timeoutMs: number): Uint8Array | null {
+    if (this.dead || this.closed) return new Uint8Array(0);
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
         const n = readSync(this.readFd, this.buffer, 0, this.buffer.length, null);
+        if (n === 0) this.dead = true;
         return this.buffer.slice(0, n);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
       }
       if (Date.now() - started > timeoutMs) return null;
-      if (attempt % 256 === 255 && this.holdFd !== undefined && this.gone()) return new Uint8Array(0);
+      if (attempt % 256 === 255 && this.holdFd !== undefined && this.gone()) {
+        this.dead = true;
+        return new Uint8Array(0);
+      }
       if (attempt > 200) pause(Math.min(1, 0.02 * (attempt - 200)));
     }
   }

@@ -18,6 +18,7 @@ export const RESPONSE = {
   tick: 0x82,
   status: 0x83,
   pong: 0x84,
+  judgment: 0x85,
   error: 0x8f,
 } as const;
 
@@ -116,22 +117,39 @@ export interface FirmwareEvent {
   readonly strikes: number;
 }
 
-/** A DecisionRecord with channels as indices and the value as OUTPUT fields. */
-export interface FirmwareDecision {
+/** Fields of a command as an OUTPUT carries them. */
+export interface FirmwareFields {
+  readonly discrete: readonly number[];
+  readonly analog: readonly number[];
+}
+
+/** A FrameJudgment with channels as indices and the reference as OUTPUT fields (null: none). */
+export interface FirmwareJudgment {
+  readonly frame: number;
+  readonly time: number;
+  readonly reference: FirmwareFields | null;
+  readonly judged: boolean;
+  readonly agreed: readonly number[];
+  readonly dissenters: readonly number[];
+  readonly events: readonly FirmwareEvent[];
+}
+
+/** A DecisionRecord with channels as indices and the value as OUTPUT fields; its judgments came before it. */
+export interface FirmwareDecision extends FirmwareFields {
   readonly frame: number;
   readonly time: number;
   readonly kind: (typeof DECISION_KINDS)[number];
   readonly reason: (typeof DECISION_REASONS)[number];
   readonly early: boolean;
-  readonly discrete: readonly number[];
-  readonly analog: readonly number[];
+  readonly earlyRound: boolean;
   readonly reported: readonly number[];
   readonly contributors: readonly number[];
   readonly dissenters: readonly number[];
   readonly missing: readonly number[];
   readonly latched: readonly number[];
   readonly strikes: readonly number[];
-  readonly events: readonly FirmwareEvent[];
+  /** How many JUDGMENT frames preceded the response (the record's judgments). */
+  readonly judgments: number;
   readonly consecutiveMisses: number;
 }
 
@@ -165,6 +183,8 @@ export interface FirmwareStatus {
   readonly work: { readonly requests: number; readonly ticks: number; readonly maxTicks: number };
   /** Stack high-water mark, bytes (0 on the host build). */
   readonly stackUsed: number;
+  /** Early decisions declined because closeDue made the frame not ready (voter.ts would throw there). */
+  readonly declined: number;
   readonly channels: readonly FirmwareChannelHealth[];
 }
 
@@ -209,11 +229,15 @@ export type FirmwareResponse =
       readonly type: 'offer';
       readonly seq: number;
       readonly code: number;
-      /** majorityReady (buffered) or agreed (monitored). */
-      readonly flag: boolean;
+      /** Buffered and the next frame may be decided now (OfferResult.ready). */
+      readonly ready: boolean;
+      /** Monitored: the events of the judgment it completed, or of its own comparison. */
       readonly events: readonly FirmwareEvent[];
+      /** JUDGMENT frames that preceded this response for the offer itself (monitored). */
+      readonly judgments: number;
       readonly decision: FirmwareDecision | null;
     }
+  | { readonly type: 'judgment'; readonly seq: number; readonly judgment: FirmwareJudgment }
   | { readonly type: 'tick'; readonly seq: number; readonly decision: FirmwareDecision | null }
   | { readonly type: 'status'; readonly seq: number; readonly status: FirmwareStatus }
   | { readonly type: 'pong'; readonly seq: number; readonly heartbeat: Uint8Array }
@@ -243,6 +267,28 @@ function events(r: Reader): FirmwareEvent[] {
   return out;
 }
 
+/** Any binary64, infinities included: a reference R may overflow to +Infinity (mid-value of -MAX and MAX). */
+function anyF64(r: Reader, what: string): number {
+  const b = r.raw(8, what);
+  return new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, false);
+}
+
+function fields(r: Reader, shape: DecisionShape, what: string): FirmwareFields {
+  const discrete = Array.from({ length: shape.discrete }, () => r.uvar(`${what}.discrete`));
+  const analog = Array.from({ length: shape.analog }, () => anyF64(r, `${what}.analog`));
+  return { discrete, analog };
+}
+
+function judgment(r: Reader, shape: DecisionShape): FirmwareJudgment {
+  const frame = r.uvar('frame');
+  const time = r.f64('time');
+  const reference = r.u8('reference?') === 1 ? fields(r, shape, 'reference') : null;
+  const judged = r.u8('judged') === 1;
+  const agreed = list(r, 'agreed');
+  const dissenters = list(r, 'dissenters');
+  return { frame, time, reference, judged, agreed, dissenters, events: events(r) };
+}
+
 function decision(r: Reader, shape: DecisionShape): FirmwareDecision | null {
   if (r.u8('decision?') === 0) return null;
   const frame = r.uvar('frame');
@@ -251,16 +297,15 @@ function decision(r: Reader, shape: DecisionShape): FirmwareDecision | null {
   const reason = DECISION_REASONS[r.u8('reason')];
   if (kind === undefined || reason === undefined) throw new DecodeFailure('unknown-variant', 'decision kind');
   const early = r.u8('early') === 1;
-  const discrete = Array.from({ length: shape.discrete }, () => r.uvar('value.discrete'));
-  // The written value may be any double the mid-value select produced; read the bits, not a checked f64.
-  const analog = Array.from({ length: shape.analog }, () => r.f64('value.analog'));
+  const earlyRound = r.u8('earlyRound') === 1;
+  const value = fields(r, shape, 'value');
   const reported = list(r, 'reported');
   const contributors = list(r, 'contributors');
   const dissenters = list(r, 'dissenters');
   const missing = list(r, 'missing');
   const latched = list(r, 'latched');
   const strikes = Array.from({ length: shape.channels }, () => r.u8('strikes'));
-  const evs = events(r);
+  const judgments = r.u8('judgments');
   const consecutiveMisses = r.uvar('consecutiveMisses');
   return {
     frame,
@@ -268,15 +313,15 @@ function decision(r: Reader, shape: DecisionShape): FirmwareDecision | null {
     kind,
     reason,
     early,
-    discrete,
-    analog,
+    earlyRound,
+    ...value,
     reported,
     contributors,
     dissenters,
     missing,
     latched,
     strikes,
-    events: evs,
+    judgments,
     consecutiveMisses,
   };
 }
@@ -297,6 +342,7 @@ function status(r: Reader, shape: DecisionShape): FirmwareStatus {
   const linkErrors = r.uvar('linkErrors');
   const work = { requests: r.uvar('requests'), ticks: r.uvar('ticks'), maxTicks: r.uvar('maxTicks') };
   const stackUsed = r.uvar('stackUsed');
+  const declined = r.uvar('declined');
   const channels = Array.from({ length: shape.channels }, () => ({
     latched: r.u8('latched') === 1,
     strikes: r.u8('strikes'),
@@ -317,6 +363,7 @@ function status(r: Reader, shape: DecisionShape): FirmwareStatus {
     linkErrors,
     work,
     stackUsed,
+    declined,
     channels,
   };
 }
@@ -338,10 +385,13 @@ function decodeBody(r: Reader, type: number, shape: DecisionShape): FirmwareResp
     case RESPONSE.offer: {
       const code = r.u8('code');
       offerCode(code);
-      const flag = r.u8('flag') === 1;
+      const ready = r.u8('ready') === 1;
       const evs = events(r);
-      return { type: 'offer', seq, code, flag, events: evs, decision: decision(r, shape) };
+      const judgments = r.u8('judgments');
+      return { type: 'offer', seq, code, ready, events: evs, judgments, decision: decision(r, shape) };
     }
+    case RESPONSE.judgment:
+      return { type: 'judgment', seq, judgment: judgment(r, shape) };
     case RESPONSE.tick:
       return { type: 'tick', seq, decision: decision(r, shape) };
     case RESPONSE.status:

@@ -12,7 +12,7 @@
 import { crc32c, writeU32LE } from '../../core/codec/framing/crc.ts';
 import { Writer } from '../../core/codec/wire.ts';
 import type { Command } from '../../core/control/spec.ts';
-import type { VoterConfig } from '../../core/vote/voter.ts';
+import { DEFAULT_RECEIPT_WINDOW, type VoterConfig } from '../../core/vote/voter.ts';
 import { commandFields } from '../loop/command-codec.ts';
 
 /** Bounds compiled into the firmware (firmware-bridge/src/fw_limits.h). */
@@ -20,7 +20,8 @@ export const FW_LIMITS = Object.freeze({
   maxChannels: 8,
   maxAnalog: 4,
   maxDiscrete: 4,
-  maxFramesAhead: 16,
+  maxFramesAhead: 8,
+  maxReceiptWindow: 64,
   maxProvisionBytes: 1024,
   maxMessageBytes: 512,
   maxLinkPayload: 560,
@@ -35,6 +36,8 @@ export const KEY_BYTES = 32;
 export interface FirmwareVoterConfig {
   readonly f: number;
   readonly tolerances: readonly number[];
+  /** Per analog field, the early-write band (null: no early write on that field). */
+  readonly earlyBands: readonly (number | null)[];
   /** Per discrete field, how many values it has (an OUTPUT value must be below it). */
   readonly cardinalities: readonly number[];
   readonly strikeThreshold: number;
@@ -48,6 +51,7 @@ export interface FirmwareVoterConfig {
   readonly deadline: number;
   readonly firstFrame: number;
   readonly maxFramesAhead: number;
+  readonly receiptWindow: number;
 }
 
 export interface FirmwareKeys {
@@ -82,6 +86,7 @@ export function firmwareConfigForCommand(c: VoterConfig<Command>): FirmwareVoter
   return {
     f: c.f,
     tolerances: c.analog.map((a) => a.tolerance),
+    earlyBands: c.analog.map((a) => a.earlyBand ?? null),
     cardinalities: PITCH_CARDINALITIES,
     strikeThreshold: c.strikeThreshold,
     strikeDecayFrames: c.strikeDecayFrames,
@@ -94,6 +99,7 @@ export function firmwareConfigForCommand(c: VoterConfig<Command>): FirmwareVoter
     deadline: c.timing.deadline,
     firstFrame: c.firstFrame,
     maxFramesAhead: c.maxFramesAhead,
+    receiptWindow: c.receiptWindow ?? DEFAULT_RECEIPT_WINDOW,
   };
 }
 
@@ -115,8 +121,15 @@ export function checkFirmwareConfig(c: FirmwareVoterConfig, keys: FirmwareKeys):
   if (!Number.isInteger(c.strikeThreshold) || c.strikeThreshold < 1 || c.strikeThreshold > 255)
     fail('strikeThreshold 1..255');
   for (const n of [c.strikeDecayFrames, c.probationFrames, c.failsafeAfterMisses])
-    if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) fail('frame counts 1..2^32-1');
+    if (!Number.isSafeInteger(n) || n < 1) fail('frame counts 1..2^53-1');
   if (c.maxFramesAhead > FW_LIMITS.maxFramesAhead) fail(`maxFramesAhead <= ${FW_LIMITS.maxFramesAhead}`);
+  if (
+    !Number.isInteger(c.receiptWindow) ||
+    c.receiptWindow < 1 ||
+    c.receiptWindow > FW_LIMITS.maxReceiptWindow
+  )
+    fail(`receiptWindow 1..${FW_LIMITS.maxReceiptWindow}`);
+  if (c.earlyBands.length !== c.tolerances.length) fail('one early band (or null) per analog field');
   if (keys.tagLength < 8 || keys.tagLength > 32) fail('tag length 8..32');
 }
 
@@ -131,7 +144,12 @@ export function provisionRecord(c: FirmwareVoterConfig, keys: FirmwareKeys): Uin
   w.uvar(keys.channelIds.length);
   for (const id of keys.channelIds) w.uvar(id);
   w.uvar(c.tolerances.length);
-  for (const t of c.tolerances) w.f64(t);
+  for (const [i, t] of c.tolerances.entries()) {
+    w.f64(t);
+    const band = c.earlyBands[i] ?? null;
+    w.u8(band === null ? 0 : 1);
+    if (band !== null) w.f64(band);
+  }
   w.uvar(c.cardinalities.length);
   for (const n of c.cardinalities) w.uvar(n);
   w.uvar(c.strikeThreshold);
@@ -147,6 +165,7 @@ export function provisionRecord(c: FirmwareVoterConfig, keys: FirmwareKeys): Uin
   w.f64(c.deadline);
   w.uvar(c.firstFrame);
   w.uvar(c.maxFramesAhead);
+  w.uvar(c.receiptWindow);
   w.uvar(keys.tagLength);
   for (const k of keys.channelKeys) w.raw(k);
   w.raw(keys.heartbeatKey);

@@ -20,6 +20,7 @@ import {
   type DecisionShape,
   decodeResponse,
   encodeRequest,
+  type FirmwareJudgment,
   type FirmwareRequest,
   type FirmwareResponse,
   type FirmwareStatus,
@@ -60,7 +61,12 @@ export interface BootRecord {
   readonly heartbeat: Uint8Array;
 }
 
-type Answer = FirmwareResponse | 'lost';
+/** A response with the JUDGMENT frames the unit sent for the same request before it, in order. */
+export type Reply = FirmwareResponse & { readonly judgmentFrames: readonly FirmwareJudgment[] };
+type Answer = Reply | 'lost';
+/** Judgment frames kept per request, and requests with judgments in flight (bounds what a faulty unit can fill). */
+const MAX_JUDGMENTS_PER_REQUEST = 64;
+const MAX_COLLECTING = 256;
 type Pending = { seq: number; resolve: (r: Answer) => void };
 export type { Answer };
 export type Request = FirmwareRequest extends infer R
@@ -107,7 +113,8 @@ export class FirmwareUnit {
   private readonly pending: Pending[] = [];
   private readonly deframer = new SerialDeframer({ maxPayload: FW_LIMITS.maxLinkPayload });
   /** Responses decoded but not yet claimed (sync mode). */
-  private readonly inbox: FirmwareResponse[] = [];
+  private readonly inbox: (Reply | FirmwareResponse)[] = [];
+  private readonly collecting = new Map<number, FirmwareJudgment[]>();
   private readonly stderr: string[] = [];
   private exited = false;
   /** Payloads from the unit that did not decode (a faulty unit is counted, not trusted). */
@@ -176,7 +183,7 @@ export class FirmwareUnit {
       const next = this.inbox.shift();
       if (next !== undefined) {
         if (next.type === 'boot') continue;
-        if ('seq' in next && next.seq === seq) return next;
+        if ('judgmentFrames' in next && next.seq === seq) return next;
         this.badResponses++; // an answer to nothing we are waiting for
         continue;
       }
@@ -191,7 +198,8 @@ export class FirmwareUnit {
   /** The unit's counters and channel health (STATUS), in either mode. */
   async status(): Promise<FirmwareStatus> {
     const r = this.link.sync ? this.requestSync({ type: 'status' }) : await this.request({ type: 'status' });
-    if (r === 'lost' || r.type !== 'status') throw new Error(`firmware STATUS failed: ${JSON.stringify(r)}`);
+    if (r === 'lost' || r.type !== 'status')
+      throw new Error(`firmware STATUS failed: ${JSON.stringify(r)}; ${this.diagnostics()}`);
     return r.status;
   }
 
@@ -260,6 +268,10 @@ export class FirmwareUnit {
         continue;
       }
       const r = d.response;
+      if (r.type === 'judgment') {
+        this.collect(r.seq, r.judgment);
+        continue;
+      }
       if (r.type === 'boot') {
         const boot: BootRecord = {
           provision: r.provision,
@@ -270,21 +282,51 @@ export class FirmwareUnit {
         this.boots.push(boot);
         this.o.onBoot?.(boot);
       }
+      const reply = r.type === 'boot' ? r : this.withJudgments(r);
       if (this.link.sync) {
-        this.inbox.push(r);
+        this.inbox.push(reply);
         continue;
       }
-      if (r.type === 'boot') continue;
+      if (reply.type === 'boot' || !('judgmentFrames' in reply)) continue;
       // Answers come in request order: any request before this one that is still pending was lost.
-      while (this.pending.length > 0 && this.pending[0]!.seq < r.seq) this.pending.shift()!.resolve('lost');
+      while (this.pending.length > 0 && this.pending[0]!.seq < reply.seq)
+        this.pending.shift()!.resolve('lost');
       const head = this.pending[0];
-      if (head === undefined || head.seq !== r.seq) {
+      if (head === undefined || head.seq !== reply.seq) {
         this.badResponses++;
         continue;
       }
       this.pending.shift();
-      head.resolve(r);
+      head.resolve(reply);
     }
+  }
+
+  private collect(seq: number, j: FirmwareJudgment): void {
+    let list = this.collecting.get(seq);
+    if (list === undefined) {
+      if (this.collecting.size >= MAX_COLLECTING) {
+        this.collecting.delete(this.collecting.keys().next().value as number);
+        this.badResponses++;
+      }
+      list = [];
+      this.collecting.set(seq, list);
+    }
+    if (list.length < MAX_JUDGMENTS_PER_REQUEST) list.push(j);
+    else this.badResponses++;
+  }
+
+  /** The response with its request's judgment frames; a count that does not match is a bad response. */
+  private withJudgments(r: Exclude<FirmwareResponse, { type: 'boot' } | { type: 'judgment' }>): Reply {
+    const judgmentFrames = this.collecting.get(r.seq) ?? [];
+    this.collecting.delete(r.seq);
+    const expected =
+      r.type === 'offer'
+        ? r.judgments + (r.decision?.judgments ?? 0)
+        : r.type === 'tick'
+          ? (r.decision?.judgments ?? 0)
+          : 0;
+    if (judgmentFrames.length !== expected) this.badResponses++;
+    return { ...r, judgmentFrames };
   }
 
   private failPending(): void {

@@ -20,9 +20,9 @@ import type { Command } from '../../core/control/spec.ts';
 import type { ChannelEvent, ChannelHealth, DecisionRecord, VoterConfig } from '../../core/vote/voter.ts';
 import type { Counters } from '../loop/counters.ts';
 import type { Scheduler } from '../scheduler.ts';
-import { type FirmwareResponse, offerCode } from './protocol.ts';
+import { offerCode } from './protocol.ts';
 import { channelEventOf, channelHealthOf, decisionRecordOf } from './record.ts';
-import type { Answer, BootRecord, FirmwareUnit, Request } from './unit.ts';
+import type { Answer, BootRecord, FirmwareUnit, Reply, Request } from './unit.ts';
 
 export interface FirmwareVoterHostOptions {
   /** The configuration the unit was provisioned from (provision.ts firmwareConfigForCommand). */
@@ -141,7 +141,7 @@ export class FirmwareVoterHost {
     this.handle(a);
   }
 
-  private handle(r: FirmwareResponse): void {
+  private handle(r: Reply): void {
     if (r.type === 'error') {
       this.o.counters.add(`firmware.error.${r.error}`);
       return;
@@ -154,7 +154,8 @@ export class FirmwareVoterHost {
       if (r.events.length > 0) this.report(r.events.map((e) => channelEventOf(e, this.channels)));
     }
     if ((r.type === 'offer' || r.type === 'tick') && r.decision !== null) {
-      const record = decisionRecordOf(r.decision, this.channels);
+      // An offer's judgments belong to the decision when it made one (a buffered output never fixes a frame).
+      const record = decisionRecordOf(r.decision, r.judgmentFrames, this.channels);
       this.o.counters.add(`${this.prefix}voter.${record.kind}`);
       this.report(record.events);
       this.o.onDecision(record);

@@ -24,6 +24,12 @@ export interface StackReport {
 /** Cortex-M3 exception entry: 8 words stacked, plus 4 bytes of alignment padding at worst. */
 const EXCEPTION_FRAME = 36;
 
+/**
+ * The firmware's only function pointer: the voter's judgment sink, which the board sets to judgment_out
+ * (src/board.c). gcc names an indirect call `__indirect_call` in the call graph.
+ */
+const INDIRECT_TARGETS = ['judgment_out'];
+
 function ciFiles(dir: string): string[] {
   const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -82,6 +88,7 @@ export function analyzeStack(objDir: string, elf: string): StackReport {
   const prologues = prologueSizes(elf);
   const fromDisassembly = new Set<string>();
   const sizeOf = (f: string): number => {
+    if (f === '__indirect_call') return 0;
     const known = frame.get(f);
     if (known !== undefined) return known;
     fromDisassembly.add(f);
@@ -98,7 +105,8 @@ export function analyzeStack(objDir: string, elf: string): StackReport {
     }
     onPath.add(f);
     let best = { bytes: 0, path: [] as string[] };
-    for (const callee of edges.get(f) ?? []) {
+    const callees = f === '__indirect_call' ? INDIRECT_TARGETS : [...(edges.get(f) ?? [])];
+    for (const callee of callees) {
       const w = worst(callee, onPath);
       if (w.bytes > best.bytes) best = w;
     }

@@ -49,7 +49,8 @@ fw_cobs_status fw_cobs_decode(const uint8_t *in, size_t n, uint8_t *out, size_t 
 }
 
 size_t fw_frame_encode(const uint8_t *payload, size_t n, uint8_t *out, size_t out_cap) {
-  uint8_t body[FW_MAX_LINK_PAYLOAD + FW_CRC_BYTES];
+  /* Static, not on the stack (564 bytes): the unit frames one payload at a time, never from an interrupt. */
+  static uint8_t body[FW_MAX_LINK_PAYLOAD + FW_CRC_BYTES];
   if (n == 0u || n > FW_MAX_LINK_PAYLOAD || out_cap < FW_FRAME_MAX(n)) return 0;
   for (size_t i = 0; i < n; i++) body[i] = payload[i];
   fw_put_u32le(&body[n], crc32c(payload, n));

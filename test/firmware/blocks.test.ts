@@ -4,13 +4,13 @@
  * serial framing and deframing, mid-value select. Seeded; a failure prints its seed.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { crc32c } from '../../src/core/codec/framing/crc.ts';
 import { encodeSerialFrame, SerialDeframer } from '../../src/core/codec/framing/serial-frame.ts';
 import { Prng } from '../../src/core/prng.ts';
 import { midValue } from '../../src/core/vote/voter.ts';
 import { FW_LIMITS } from '../../src/runtime/firmware/provision.ts';
-import { hostToolchain } from '../../src/runtime/firmware/toolchain.ts';
+import { BUILD_TIMEOUT_MS, buildFor, hostToolchain } from '../../src/runtime/firmware/toolchain.ts';
 import { hex, tool, unhex } from './tool.ts';
 
 const host = hostToolchain();
@@ -26,6 +26,7 @@ function randomBytes(rng: Prng, max: number): Uint8Array {
   return b;
 }
 
+beforeAll(() => buildFor(['tool']), BUILD_TIMEOUT_MS);
 describe.skipIf(!host.ok)('firmware building blocks', () => {
   it('passes the FIPS 180-4 SHA-256 and RFC 4231 HMAC-SHA-256 vectors (C selftest)', () => {
     expect(tool(['selftest'])).toEqual(['ok']);

@@ -10,16 +10,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { hostToolchain, m3Toolchain } from '../../src/runtime/firmware/toolchain.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BUILD_TIMEOUT_MS,
+  buildFor,
+  hostToolchain,
+  m3Toolchain,
+} from '../../src/runtime/firmware/toolchain.ts';
 import type { FirmwareTarget } from '../../src/runtime/firmware/unit.ts';
 import { compareRuns, coverage } from './compare.ts';
 import { type Corpus, generateCorpus, SETUPS } from './corpus.ts';
 import { type Observation, runFirmware, runReference, startUnit } from './harness.ts';
 
 const SEED = Number(process.env.FW_DIFF_SEED ?? 20250101);
-const HOST_FRAMES = 1200;
-const QEMU_FRAMES = 250;
+const HOST_FRAMES = 800;
+const QEMU_FRAMES = 150;
 const host = hostToolchain();
 const m3 = m3Toolchain();
 if (!host.ok) console.warn(`firmware differential test skipped: ${host.reason}`);
@@ -67,6 +72,7 @@ async function differential(
   }
 }
 
+beforeAll(() => buildFor(['host', 'm3']), BUILD_TIMEOUT_MS);
 describe.skipIf(!host.ok)('firmware voter = TypeScript voter, host build', () => {
   it('the corpus exercises every decision kind, channel event and rejection', () => {
     const all = SETUPS.map((s, i) => corpusFor(s, HOST_FRAMES, SEED + i));
@@ -95,6 +101,6 @@ describe.skipIf(!host.ok || !m3.ok)('firmware voter = TypeScript voter, Cortex-M
   }
 
   it('m3-f1 over the UART pipe chardev in lockstep (sync)', async () => {
-    await differential('qemu', 'sync', 0, 120);
+    await differential('qemu', 'sync', 0, 80);
   });
 });

@@ -6,13 +6,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { hostToolchain } from '../../src/runtime/firmware/toolchain.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BUILD_TIMEOUT_MS, buildFor, hostToolchain } from '../../src/runtime/firmware/toolchain.ts';
 import { runFirmwareFuzz } from './fuzz-run.ts';
 
 const host = hostToolchain();
 if (!host.ok) console.warn(`firmware fuzz test skipped: ${host.reason}`);
 
+beforeAll(() => buildFor(['fuzz']), BUILD_TIMEOUT_MS);
 describe.skipIf(!host.ok)('firmware decoder fuzz (ASan + UBSan)', () => {
   it('survives 20,000 mutated frames and a mutated link stream, agreeing with the codec on every verdict', async () => {
     const workDir = mkdtempSync(join(tmpdir(), 'triplex-fw-fuzz-'));

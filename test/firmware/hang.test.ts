@@ -9,13 +9,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authPayload, decodeMessage, encodeMessage } from '../../src/core/codec/encode.ts';
 import type { Output } from '../../src/core/codec/messages.ts';
 import type { Command } from '../../src/core/control/spec.ts';
 import { keyedMac } from '../../src/core/crypto/mac.ts';
 import type { DecisionRecord } from '../../src/core/vote/voter.ts';
-import { hostToolchain, m3Toolchain } from '../../src/runtime/firmware/toolchain.ts';
+import {
+  BUILD_TIMEOUT_MS,
+  buildFor,
+  hostToolchain,
+  m3Toolchain,
+} from '../../src/runtime/firmware/toolchain.ts';
 import type { FirmwareTarget } from '../../src/runtime/firmware/unit.ts';
 import { FirmwareVoterHost } from '../../src/runtime/firmware/voter-host.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
@@ -95,6 +100,7 @@ function expectHoldThenFailsafeThenRejoin(r: Awaited<ReturnType<typeof hangAndRe
   expect(r.counters['firmware.hang-injected']).toBe(1);
 }
 
+beforeAll(() => buildFor(['host-test', 'm3-test']), BUILD_TIMEOUT_MS);
 describe.skipIf(!host.ok)('a hung firmware unit is reset by its watchdog and rejoins (host build)', () => {
   it('sync FIFO link: holds, fails safe, votes again; the boot heartbeat says watchdog', async () => {
     const r = await hangAndRejoin('host', 'sync');

@@ -8,14 +8,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rig, type RigResult } from '../../hil/rig.ts';
 import { defaultScenario } from '../../hil/scenario.ts';
 import { keyedMac } from '../../src/core/crypto/mac.ts';
 import { Prng } from '../../src/core/prng.ts';
 import { loadTopology } from '../../src/runtime/config.ts';
 import { laptopVoterKeys, startFirmwareLoop, topologyVoterConfig } from '../../src/runtime/firmware/loop.ts';
-import { hostToolchain, m3Toolchain } from '../../src/runtime/firmware/toolchain.ts';
+import {
+  BUILD_TIMEOUT_MS,
+  buildFor,
+  hostToolchain,
+  m3Toolchain,
+} from '../../src/runtime/firmware/toolchain.ts';
 import type { FirmwareTarget } from '../../src/runtime/firmware/unit.ts';
 import { seededKeys } from '../../src/runtime/loop/keys.ts';
 import { principalOf } from '../../src/runtime/loop/principals.ts';
@@ -75,6 +80,7 @@ async function flyFirmware(target: FirmwareTarget, hangAtFrame?: number) {
   }
 }
 
+beforeAll(() => buildFor(['host', 'host-test', 'm3']), BUILD_TIMEOUT_MS);
 describe('the firmware loop is provisioned as the laptop loop', () => {
   it('with the voter configuration BoardRuntime builds and the keys the voter ring holds', () => {
     const system = new LoopSystem({ topology, scheduler: new VirtualScheduler(), seed: 77, logger: silent });

@@ -8,13 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authPayload, decodeMessage, encodeMessage } from '../../src/core/codec/encode.ts';
 import { encodeSerialFrame } from '../../src/core/codec/framing/serial-frame.ts';
 import type { Output } from '../../src/core/codec/messages.ts';
 import { keyedMac } from '../../src/core/crypto/mac.ts';
 import { firmwareConfigForCommand, provisionRecord } from '../../src/runtime/firmware/provision.ts';
-import { hostToolchain } from '../../src/runtime/firmware/toolchain.ts';
+import { BUILD_TIMEOUT_MS, buildFor, hostToolchain } from '../../src/runtime/firmware/toolchain.ts';
 import { FirmwareUnit, type Reply } from '../../src/runtime/firmware/unit.ts';
 import { generateCorpus, SETUPS, voterConfigOf } from './corpus.ts';
 import { provisionFor } from './harness.ts';
@@ -39,6 +39,7 @@ const ask = (unit: FirmwareUnit, r: Parameters<FirmwareUnit['requestSync']>[0]):
   return a;
 };
 
+beforeAll(() => buildFor(['host']), BUILD_TIMEOUT_MS);
 describe.skipIf(!host.ok)('the firmware unit on its link', () => {
   it('boots provisioned, with a heartbeat tagged by its heartbeat key', async () => {
     const corpus = generateCorpus(SETUPS[0]!, 0, 3);

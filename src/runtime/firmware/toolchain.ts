@@ -11,6 +11,17 @@ import { fileURLToPath } from 'node:url';
 export const FIRMWARE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../firmware-bridge');
 export const BUILD_DIR = join(FIRMWARE_DIR, 'build');
 
+/** Time a test file allows its builds on a fresh clone (a loaded 2-core machine builds everything in ~40 s). */
+export const BUILD_TIMEOUT_MS = 240_000;
+
+/** Build what a test file needs, skipping the Cortex-M3 images when that toolchain is missing. */
+export function buildFor(artifacts: readonly Artifact[]): void {
+  for (const a of artifacts) {
+    const ok = a.startsWith('m3') ? m3Toolchain().ok : hostToolchain().ok;
+    if (ok) build(a);
+  }
+}
+
 /** make targets and what they produce (firmware-bridge/Makefile). */
 export const ARTIFACTS = {
   host: 'host/triplex-fw-host',
@@ -63,13 +74,14 @@ function probeM3(): Availability {
 
 /**
  * Make `artifact` (incremental; serialized across processes by flock on build/.lock, so parallel test files
- * do not race) and return its path. Throws with make's output when the build fails.
+ * do not race) and return its path. Throws with make's output when the build fails. Tests call it from a
+ * beforeAll with a long timeout, so a fresh clone's first build does not eat a test's own time.
  */
 export function build(artifact: Artifact): string {
   const need = artifact.startsWith('m3') ? m3Toolchain() : hostToolchain();
   if (!need.ok) throw new Error(`cannot build ${artifact}: ${need.reason}`);
   execFileSync('mkdir', ['-p', BUILD_DIR]);
-  const make = ['make', '-s', '-C', FIRMWARE_DIR, artifact];
+  const make = ['make', '-s', '-j2', '-C', FIRMWARE_DIR, artifact];
   const useFlock = has('flock', ['--version']);
   const [cmd, ...args] = useFlock ? ['flock', join(BUILD_DIR, '.lock'), ...make] : make;
   try {

@@ -51,7 +51,7 @@ async function hangAndRejoin(target: FirmwareTarget, mode: 'sync' | 'async') {
     scheduler,
     counters,
     log: pino({ level: 'silent' }),
-    onDecision: (r) => decisions.push(r),
+    actuator: { write: (r) => decisions.push(r) },
     hangFrames: DOWN,
   });
   const macs = corpus.keys.map((k) => keyedMac(k));

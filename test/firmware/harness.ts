@@ -78,8 +78,8 @@ export function runReference(c: Corpus): Observation {
     scheduler,
     counters,
     log: silent,
-    onDecision: (r) => decisions.push(r),
-    onChannelEvents: (e) => events.push([...e]),
+    actuator: { write: (r) => decisions.push(r) },
+    health: { channelEvents: (e) => events.push([...e]) },
   });
   for (const e of c.events) {
     if (e.kind === 'arm') scheduler.at(e.time, () => host.armFrame(e.frame));
@@ -89,7 +89,7 @@ export function runReference(c: Corpus): Observation {
         if (reject !== undefined) counters.add(`board.rejected.${reject}`);
         else {
           const d = decodeMessage(e.bytes, LIMITS);
-          if (d.ok && d.message.kind === 'output') host.onOutput(d.message);
+          if (d.ok && d.message.kind === 'output') host.output(d.message);
         }
       });
   }
@@ -144,8 +144,8 @@ export async function runFirmware(c: Corpus, unit: FirmwareUnit): Promise<Firmwa
     scheduler,
     counters,
     log: silent,
-    onDecision: (r) => decisions.push(r),
-    onChannelEvents: (e) => events.push([...e]),
+    actuator: { write: (r) => decisions.push(r) },
+    health: { channelEvents: (e) => events.push([...e]) },
   });
   for (const e of c.events) {
     if (e.kind === 'arm') scheduler.at(e.time, () => host.armFrame(e.frame));

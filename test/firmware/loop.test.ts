@@ -14,7 +14,7 @@ import { defaultScenario } from '../../hil/scenario.ts';
 import { keyedMac } from '../../src/core/crypto/mac.ts';
 import { Prng } from '../../src/core/prng.ts';
 import { loadTopology } from '../../src/runtime/config.ts';
-import { laptopVoterKeys, startFirmwareLoop, topologyVoterConfig } from '../../src/runtime/firmware/loop.ts';
+import { laptopVoterKeys, startFirmwareLoop } from '../../src/runtime/firmware/loop.ts';
 import {
   BUILD_TIMEOUT_MS,
   buildFor,
@@ -22,6 +22,7 @@ import {
   m3Toolchain,
 } from '../../src/runtime/firmware/toolchain.ts';
 import type { FirmwareTarget } from '../../src/runtime/firmware/unit.ts';
+import { topologyVoterConfig } from '../../src/runtime/loop/board-runtime.ts';
 import { seededKeys } from '../../src/runtime/loop/keys.ts';
 import { principalOf } from '../../src/runtime/loop/principals.ts';
 import { LoopSystem } from '../../src/runtime/loop/system.ts';

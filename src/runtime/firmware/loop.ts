@@ -17,36 +17,16 @@ import type { Command } from '../../core/control/spec.ts';
 import { sha256 } from '../../core/crypto/digest.ts';
 import { sessionKeysFromMaster } from '../../core/crypto/hkdf.ts';
 import { Prng } from '../../core/prng.ts';
-import { pitchVoterConfig } from '../../core/vote/pitch.ts';
-import type { DecisionRecord, VoterConfig } from '../../core/vote/voter.ts';
+import type { DecisionRecord } from '../../core/vote/voter.ts';
 import type { Topology } from '../config.ts';
-import type { BoardCallbacks } from '../loop/board-runtime.ts';
+import { topologyVoterConfig } from '../loop/board-runtime.ts';
+import type { PlantPorts } from '../loop/ports.ts';
 import { principalOf } from '../loop/principals.ts';
 import { LoopSystem, type LoopSystemOptions } from '../loop/system.ts';
-import { channelName } from '../loop/voter-host.ts';
 import { type ControlLoop, type ControlLoopFactory, inProcessLoop } from '../node/control-loop.ts';
 import { firmwareConfigForCommand, provisionRecord } from './provision.ts';
 import { type FirmwareTarget, FirmwareUnit } from './unit.ts';
 import { FirmwareVoterHost } from './voter-host.ts';
-
-/** The voter configuration BoardRuntime.makeVoter builds for a topology (ms timing). */
-export function topologyVoterConfig(t: Topology): VoterConfig<Command> {
-  const periodMs = 1000 / t.frameRateHz;
-  const config = pitchVoterConfig({
-    channels: t.channels.map((c) => channelName(c.id)),
-    f: t.f,
-    frameRate: t.frameRateHz,
-    elevatorTolerance: t.voter.tolerance,
-    strikeThreshold: t.voter.persistence,
-    probationSeconds: t.voter.probationFrames / t.frameRateHz,
-    failsafeAfterMisses: t.voter.failsafeAfterMisses,
-    deadlineFraction: t.timing.deadlineFraction,
-  });
-  return {
-    ...config,
-    timing: { origin: 0, period: periodMs, deadline: periodMs * t.timing.deadlineFraction },
-  };
-}
 
 /**
  * The voter's pairwise channel keys of the laptop loop seeded with `loopSeed`: the derivation of
@@ -67,7 +47,7 @@ export function laptopVoterKeys(
   };
 }
 
-export interface FirmwareLoopOptions extends Omit<LoopSystemOptions, keyof BoardCallbacks> {
+export interface FirmwareLoopOptions extends Omit<LoopSystemOptions, keyof PlantPorts> {
   readonly target: FirmwareTarget;
   /** 'sync' under a VirtualScheduler (decisions at the same instants as the TypeScript voter's). */
   readonly mode: 'sync' | 'async';
@@ -105,7 +85,7 @@ export async function startFirmwareLoop(o: FirmwareLoopOptions): Promise<Firmwar
     ...(o.testHooks === undefined ? {} : { testHooks: o.testHooks }),
   });
   let built: FirmwareVoterHost | undefined;
-  const factory: ControlLoopFactory = (callbacks) => {
+  const factory: ControlLoopFactory = (ports) => {
     const shadow = new Map<number, DecisionRecord<Command>>();
     const fwSeen = new Map<number, DecisionRecord<Command>>();
     const log: Logger = o.logger.child({ role: 'firmware-voter' });
@@ -122,13 +102,21 @@ export async function startFirmwareLoop(o: FirmwareLoopOptions): Promise<Firmwar
       }
     };
     system = new LoopSystem({
-      ...o,
-      onDecision: (rec) => {
-        shadow.set(rec.frame, rec);
-        compare(rec.frame);
+      topology: o.topology,
+      scheduler: o.scheduler,
+      seed: o.seed,
+      logger: o.logger,
+      ...(o.virtual ? { virtual: o.virtual } : {}),
+      ...(o.cutFraction !== undefined ? { cutFraction: o.cutFraction } : {}),
+      // The TypeScript voter's decisions stop at the shadow comparison; the rig hears the firmware's.
+      actuator: {
+        write: (rec) => {
+          shadow.set(rec.frame, rec);
+          compare(rec.frame);
+        },
       },
-      ...(callbacks.onChannelCommand ? { onChannelCommand: callbacks.onChannelCommand } : {}),
-      ...(callbacks.onReplicaEvent ? { onReplicaEvent: callbacks.onReplicaEvent } : {}),
+      ...(ports.channelCommands ? { channelCommands: ports.channelCommands } : {}),
+      ...(ports.replicaEvents ? { replicaEvents: ports.replicaEvents } : {}),
     });
     const host = new FirmwareVoterHost({
       config: system.voter.voter.config,
@@ -137,21 +125,23 @@ export async function startFirmwareLoop(o: FirmwareLoopOptions): Promise<Firmwar
       counters: system.counters,
       log,
       counterPrefix: 'firmware.',
-      onDecision: (rec) => {
-        fwSeen.set(rec.frame, rec);
-        compare(rec.frame);
-        callbacks.onDecision?.(rec);
+      actuator: {
+        write: (rec) => {
+          fwSeen.set(rec.frame, rec);
+          compare(rec.frame);
+          ports.actuator?.write(rec);
+        },
       },
-      ...(callbacks.onChannelEvents ? { onChannelEvents: callbacks.onChannelEvents } : {}),
+      ...(ports.channelHealth ? { health: ports.channelHealth } : {}),
       ...(o.hangFrames === undefined ? {} : { hangFrames: o.hangFrames }),
     });
     built = host;
     const tsHost = system.voter;
     const voterBoard = system.boards.get(t.voters[0]!.board)!;
     voterBoard.board.roles.voter = {
-      onOutput: (m) => {
-        host.onOutput(m);
-        tsHost.onOutput(m);
+      output: (m) => {
+        host.output(m);
+        tsHost.output(m);
       },
     };
     const base = inProcessLoop(system);

@@ -1,7 +1,7 @@
 /**
- * The firmware unit in the role of VoterHost (src/runtime/loop/voter-host.ts): it receives the channels' OUTPUT
- * messages and the frame deadlines, and reports every decision and channel event back through the same
- * callbacks, with the same counters. The voting itself happens in the C firmware (host build or Cortex-M3
+ * The firmware unit in the role of VoterHost (src/runtime/loop/voter-host.ts): the same VoterInbox (the
+ * channels' OUTPUT messages) and frame deadlines in, every decision to the same ActuatorPort and every channel
+ * event to the same ChannelHealthSink, with the same counters. The voting itself happens in the C firmware (host build or Cortex-M3
  * under QEMU); this side only forwards bytes with the time they arrived and converts the answers.
  *
  * In 'sync' mode (a FIFO link) each call blocks until the unit answers, so under a VirtualScheduler the
@@ -9,16 +9,17 @@
  * they arrive when the unit's answer does.
  *
  * @example
- * const host = new FirmwareVoterHost({ config, unit, scheduler, counters, log, onDecision });
- * board.roles.voter = host;          // OUTPUT messages
+ * const host = new FirmwareVoterHost({ config, unit, scheduler, counters, log, actuator });
+ * board.roles.voter = host;          // VoterInbox: OUTPUT messages
  * host.armFrame(frame);              // at each frame start, as VoterHost.armFrame
  */
 import type { Logger } from 'pino';
 import { encodeMessage } from '../../core/codec/encode.ts';
 import type { Output } from '../../core/codec/messages.ts';
 import type { Command } from '../../core/control/spec.ts';
-import type { ChannelEvent, ChannelHealth, DecisionRecord, VoterConfig } from '../../core/vote/voter.ts';
+import type { ChannelEvent, ChannelHealth, VoterConfig } from '../../core/vote/voter.ts';
 import type { Counters } from '../loop/counters.ts';
+import type { ActuatorPort, ChannelHealthSink, VoterInbox } from '../loop/ports.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { offerCode } from './protocol.ts';
 import { channelEventOf, channelHealthOf, decisionRecordOf } from './record.ts';
@@ -31,8 +32,10 @@ export interface FirmwareVoterHostOptions {
   readonly scheduler: Scheduler;
   readonly counters: Counters;
   readonly log: Logger;
-  readonly onDecision: (record: DecisionRecord<Command>) => void;
-  readonly onChannelEvents?: (events: readonly ChannelEvent[]) => void;
+  /** Where each frame's decision goes (absent: decided and counted, written nowhere). */
+  readonly actuator?: ActuatorPort;
+  /** Strikes, latches and reintegrations, including those found when an output is compared after a decision. */
+  readonly health?: ChannelHealthSink;
   /**
    * Frames a hung unit stays down before its watchdog has reset it, in the rig's time (sync mode: virtual
    * time cannot see the real reset take time). Default: the watchdog timeout of the Cortex-M3 build, 2 s.
@@ -42,7 +45,7 @@ export interface FirmwareVoterHostOptions {
   readonly counterPrefix?: string;
 }
 
-export class FirmwareVoterHost {
+export class FirmwareVoterHost implements VoterInbox {
   private readonly channels: readonly string[];
   /** While set, the unit is hung: nothing reaches it (a UART overruns) until this frame. */
   private downUntilFrame = -1;
@@ -71,7 +74,7 @@ export class FirmwareVoterHost {
   }
 
   /** A decoded OUTPUT (the board decoded it): re-encoded, byte-identical as the codec is canonical. */
-  onOutput(message: Output): void {
+  output(message: Output): void {
     this.onBytes(encodeMessage(message));
   }
 
@@ -158,7 +161,7 @@ export class FirmwareVoterHost {
       const record = decisionRecordOf(r.decision, r.judgmentFrames, this.channels);
       this.o.counters.add(`${this.prefix}voter.${record.kind}`);
       this.report(record.events);
-      this.o.onDecision(record);
+      this.o.actuator?.write(record);
     }
   }
 
@@ -167,6 +170,6 @@ export class FirmwareVoterHost {
     for (const e of events) {
       if (e.kind !== 'strike') this.o.log.warn({ channel: e.channel, frame: e.frame }, `channel ${e.kind}`);
     }
-    this.o.onChannelEvents?.(events);
+    this.o.health?.channelEvents(events);
   }
 }

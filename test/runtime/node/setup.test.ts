@@ -111,7 +111,7 @@ describe('board keys from a key directory', () => {
 });
 
 function triplex(args: string[]): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  return runToExit(triplexCommand(args), { timeoutMs: 20_000 });
+  return runToExit(triplexCommand(args), { timeoutMs: 60_000 });
 }
 
 describe('command lines', () => {
@@ -119,7 +119,7 @@ describe('command lines', () => {
     const out = join(dir, 'cli-keys');
     const gen = await triplex(['keys', 'gen', '--config', 'config/serial-mesh.json', '--out', out]);
     expect(gen.code, gen.stderr).toBe(0);
-    expect(existsSync(join(out, 'voter-0.key'))).toBe(true);
+    expect(existsSync(join(out, 'aiu.voter-0.key'))).toBe(true);
     const node = await triplex([
       'node',
       '--config',

@@ -245,8 +245,10 @@ export class BoardRuntime {
       crypto: this.replicaCrypto,
       service: new FrameLogService(),
     });
+    const otherReplicaBoards = t.replicas.filter((r) => r.id !== slot.id).map((r) => r.board);
     const routes: ReplicaRoutes = {
       toReplica: (id, bytes) => this.board.send(t.replicas[id]!.board, bytes),
+      toOtherReplicas: (bytes) => this.board.multicast(otherReplicaBoards, bytes),
       toClient: (client, bytes) => {
         const unit = client - principalOf.input(0);
         if (unit < 0 || unit >= t.inputUnits) this.o.counters.add('replica.reply-to-unknown-client');

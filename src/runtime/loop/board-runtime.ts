@@ -19,7 +19,7 @@ import { majorityQuorum } from '../../core/frame/clock.ts';
 import { pitchFrameInputsConfig } from '../../core/frame/inputs.ts';
 import { decodeInputSample } from '../../core/frame/sample.ts';
 import { Client } from '../../core/pbft/client.ts';
-import { type PbftConfig, pbftConfig } from '../../core/pbft/config.ts';
+import type { PbftConfig } from '../../core/pbft/config.ts';
 import { keyRingCrypto, type NodeCrypto } from '../../core/pbft/crypto.ts';
 import { Replica } from '../../core/pbft/replica.ts';
 import type { ReplicaStepper } from '../../core/pbft/types.ts';
@@ -40,7 +40,10 @@ import type { PlantPorts, ReplicaRoutes, RequestSink } from './ports.ts';
 import { INPUT_BASE, principalOf } from './principals.ts';
 import { ReplicaHost } from './replica-host.ts';
 import { FrameLogService } from './service.ts';
+import { topologyPbftConfig } from './topology-pbft.ts';
 import { channelName, VoterHost } from './voter-host.ts';
+
+export { topologyPbftConfig } from './topology-pbft.ts';
 
 /** What a Byzantine behaviour needs to wrap a board's replica (its own keys: a faulty node can always use them). */
 export interface ReplicaInside {
@@ -67,19 +70,6 @@ export interface BoardRuntimeOptions extends PlantPorts {
   readonly cutFraction?: number;
   /** How many frames an input unit's sample may be ahead of the frame clock (default 4). */
   readonly maxFramesAhead?: number;
-}
-
-/** The PBFT parameters every replica of a topology must share. */
-export function topologyPbftConfig(t: Topology): PbftConfig {
-  const periodMs = 1000 / t.frameRateHz;
-  return pbftConfig(t.f, {
-    n: t.replicas.length,
-    checkpointInterval: t.timing.checkpointInterval,
-    watermarkWindow: t.timing.watermarkWindow,
-    batching: { mode: 'frame' },
-    maxBatchRequests: Math.max(4, t.inputUnits * 4),
-    stallTicks: Math.round(4 * periodMs),
-  });
 }
 
 /** The output voter of a topology, timed in the runtime's milliseconds (frame k starts at k periods). */

@@ -29,6 +29,7 @@ import type { VoterConfig } from '../../core/vote/voter.ts';
 import type { Transport } from '../../io/transport.ts';
 import type { Topology } from '../config.ts';
 import type { Scheduler } from '../scheduler.ts';
+import { inputUnitBoard } from '../wire-input.ts';
 import { Board, peekKind } from './board.ts';
 import { ChannelHost } from './channel-host.ts';
 import type { Counters } from './counters.ts';
@@ -43,6 +44,7 @@ import { FrameLogService } from './service.ts';
 import { topologyPbftConfig } from './topology-pbft.ts';
 import { channelName, VoterHost } from './voter-host.ts';
 
+export { inputUnitBoard } from '../wire-input.ts';
 export { topologyPbftConfig } from './topology-pbft.ts';
 
 /** What a Byzantine behaviour needs to wrap a board's replica (its own keys: a faulty node can always use them). */
@@ -89,11 +91,6 @@ export function topologyVoterConfig(t: Topology): VoterConfig<Command> {
     ...config,
     timing: { origin: 0, period: periodMs, deadline: periodMs * t.timing.deadlineFraction },
   };
-}
-
-/** Which board hosts input unit u (units are spread over the input boards in order). */
-export function inputUnitBoard(t: Topology, unit: number): string {
-  return t.inputs[unit % t.inputs.length]!.board;
 }
 
 export class BoardRuntime {

@@ -64,7 +64,9 @@ describe('config link budget check', () => {
     expect(e.message).toMatch(
       /links\.0 \(serial-921600 b0-b1\): the worst-case view change \(VIEW-CHANGE \d+ bytes, NEW-VIEW \d+ bytes, for window 128\) takes [\d.]+ s on the link, more than the longest view-change timeout \(0\.32 s/,
     );
-    expect(() => parseTopology(timing({ ...mesh, frameRateHz: 100 }, { viewChangeTimeoutFrames: 25 }), 'x.json')).not.toThrow();
+    expect(() =>
+      parseTopology(timing({ ...mesh, frameRateHz: 100 }, { viewChangeTimeoutFrames: 25 }), 'x.json'),
+    ).not.toThrow();
   });
 
   it('refuses a group the PBFT parameters cannot form, under timing', () => {

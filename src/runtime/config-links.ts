@@ -19,14 +19,14 @@
  */
 import { DEFAULT_LIMITS } from '../core/codec/limits.ts';
 import type { MessageKind } from '../core/codec/messages.ts';
-import { frameLoad, frameTraffic, type Transmission } from '../core/wire-budget/frame-budget.ts';
-import { type LinkKind, messageCost } from '../core/wire-budget/link-cost.ts';
+import { frameLoad, type Transmission } from '../core/wire-budget/frame-budget.ts';
+import { messageCost } from '../core/wire-budget/link-cost.ts';
 import { type LinkSpec, linkProblems, linkSpecs } from '../core/wire-budget/problems.ts';
 import { type OrderingInput, worstCaseSizes } from '../core/wire-budget/worst-case.ts';
-import type { LinkConfig, Topology } from './config.ts';
+import type { Topology } from './config.ts';
 import { CAN_LINK_MAX_MESSAGE, LINK_MAX_MESSAGE } from './link-limits.ts';
 import { topologyPbftConfig } from './loop/topology-pbft.ts';
-import { loopPayloadSizes, placement, wireInput } from './wire-input.ts';
+import { frameTrafficOf, trafficOn, wireInput } from './wire-input.ts';
 
 /** One refusal: the config field it is about and the sentence that says why. */
 export interface LinkBudgetIssue {
@@ -62,36 +62,6 @@ export function linkBudgetIssues(t: Topology): LinkBudgetIssue[] {
     if (viewChange !== undefined) out.push({ path: ['links', index], problem: viewChange });
   }
   return out;
-}
-
-/** One frame's normal-case transmissions, as on a bus (one per multicast) and as on point-to-point links. */
-function frameTrafficOf(t: Topology, counter: number): Record<'shared' | 'point-to-point', Transmission[]> {
-  const sizes = loopPayloadSizes(t, counter);
-  const input = wireInput(t, counter);
-  const of = (medium: 'shared' | 'point-to-point'): Transmission[] =>
-    frameTraffic(input, placement(t), {
-      medium,
-      replies: true,
-      checkpointInterval: t.timing.checkpointInterval,
-      counter,
-      opBytes: sizes.op,
-      resultBytes: sizes.result,
-    });
-  return { shared: of('shared'), 'point-to-point': of('point-to-point') };
-}
-
-/** The transmissions of one frame that cross the link `config` (a bus: all; a serial link: its two boards). */
-function trafficOn(
-  traffic: Record<'shared' | 'point-to-point', Transmission[]>,
-  config: LinkConfig,
-  link: LinkKind,
-): Transmission[] {
-  if (link.kind === 'can') return traffic.shared;
-  if (config.type !== 'serial') return traffic['point-to-point'];
-  const [a, b] = config.between;
-  return traffic['point-to-point'].filter(
-    (x) => (x.from === a && x.to[0] === b) || (x.from === b && x.to[0] === a),
-  );
 }
 
 function rateProblem(t: Topology, spec: LinkSpec, traffic: readonly Transmission[]): string | undefined {

@@ -8,13 +8,36 @@
  * const input = wireInput(topology);
  * worstCaseSizes(input).largest; // { kind: 'new-view', bytes: ... }
  */
-import type { Placement } from '../core/wire-budget/frame-budget.ts';
-import { DEFAULT_MAX_COUNTER, type OrderingInput } from '../core/wire-budget/worst-case.ts';
+import {
+  frameLoad,
+  frameTraffic,
+  type Placement,
+  type Transmission,
+} from '../core/wire-budget/frame-budget.ts';
+import { type LinkKind, messageCost } from '../core/wire-budget/link-cost.ts';
+import { linkSpecs, type TopologyLink } from '../core/wire-budget/problems.ts';
+import { DEFAULT_MAX_COUNTER, type OrderingInput, worstCaseSizes } from '../core/wire-budget/worst-case.ts';
 import type { Topology } from './config.ts';
 import { commandFields } from './loop/command-codec.ts';
 import { encodeInputSample } from './loop/input-sample.ts';
 import { FrameLogService } from './loop/service.ts';
-import { topologyPbftConfig } from './loop/topology-pbft.ts';
+
+/** The ordering group of a topology: what every replica shares (topology-pbft.ts builds its PBFT config). */
+export function topologyGroup(t: Pick<Topology, 'f' | 'replicas' | 'timing' | 'inputUnits'>): {
+  n: number;
+  f: number;
+  checkpointInterval: number;
+  watermarkWindow: number;
+  maxBatchRequests: number;
+} {
+  return {
+    n: t.replicas.length,
+    f: t.f,
+    checkpointInterval: t.timing.checkpointInterval,
+    watermarkWindow: t.timing.watermarkWindow,
+    maxBatchRequests: Math.max(4, t.inputUnits * 4),
+  };
+}
 
 /** Sizes of the loop's application payloads when frame numbers reach `counter`. */
 export function loopPayloadSizes(
@@ -34,7 +57,7 @@ export function loopPayloadSizes(
 
 /** The ordering group of `t` and the sizes of what it orders, at the largest counter the budget assumes. */
 export function wireInput(t: Topology, counter = DEFAULT_MAX_COUNTER): OrderingInput {
-  const pbft = topologyPbftConfig(t);
+  const pbft = topologyGroup(t);
   const sizes = loopPayloadSizes(t, counter);
   const fields = commandFields({ elevator: 0, mode: 'triplex', commandLimited: false });
   return {
@@ -69,3 +92,65 @@ export function placement(t: Topology): Placement {
     clients: Array.from({ length: t.inputUnits }, (_, u) => inputUnitBoard(t, u)),
   };
 }
+
+/** One frame's normal-case transmissions, as on a bus (one per multicast) and as on point-to-point links. */
+export function frameTrafficOf(
+  t: Topology,
+  counter: number,
+): Record<'shared' | 'point-to-point', Transmission[]> {
+  const sizes = loopPayloadSizes(t, counter);
+  const input = wireInput(t, counter);
+  const of = (medium: 'shared' | 'point-to-point'): Transmission[] =>
+    frameTraffic(input, placement(t), {
+      medium,
+      replies: true,
+      checkpointInterval: t.timing.checkpointInterval,
+      counter,
+      opBytes: sizes.op,
+      resultBytes: sizes.result,
+    });
+  return { shared: of('shared'), 'point-to-point': of('point-to-point') };
+}
+
+/** The transmissions of one frame that cross the link `config` (a bus: all; a serial link: its two boards). */
+export function trafficOn(
+  traffic: Record<'shared' | 'point-to-point', Transmission[]>,
+  config: TopologyLink,
+  link: LinkKind,
+): Transmission[] {
+  if (link.kind === 'can') return traffic.shared;
+  if (config.type !== 'serial' || config.between === undefined) return traffic['point-to-point'];
+  const [a, b] = config.between;
+  return traffic['point-to-point'].filter(
+    (x) => (x.from === a && x.to[0] === b) || (x.from === b && x.to[0] === a),
+  );
+}
+
+/**
+ * Milliseconds a typical view change holds the slowest link of `t`: a VIEW-CHANGE from each backup and the
+ * NEW-VIEW (a bus carries them one after another; a serial link one of each per direction), with certificates
+ * for one checkpoint interval of sequence numbers (what the log holds above a stable checkpoint at a steady
+ * rate; the worst case, a full window, is the config check's business). 0 without a serial or CAN link.
+ */
+export function viewChangeWireMs(t: Topology): number {
+  const group = topologyGroup(t);
+  const entries = Math.min(group.watermarkWindow, group.checkpointInterval);
+  const counter = Math.ceil(t.frameRateHz * 86_400);
+  const sizes = worstCaseSizes({ ...wireInput(t, counter), watermarkWindow: entries }).bytes;
+  const traffic = frameTrafficOf(t, counter);
+  let worst = 0;
+  for (const [i, spec] of linkSpecs(t.links, t.boards.length).entries()) {
+    const link: LinkKind = spec.link;
+    if (link.kind !== 'can' && link.kind !== 'serial') continue;
+    const vc = messageCost(link, sizes['view-change']).seconds;
+    const nv = messageCost(link, sizes['new-view']).seconds;
+    const burst = link.kind === 'can' ? (group.n - 1) * vc + nv : vc + nv;
+    // The frames keep coming during a view change: it gets what the normal case leaves of the link.
+    const load = frameLoad(trafficOn(traffic, t.links[i]!, link), link).wireSeconds * t.frameRateHz;
+    worst = Math.max(worst, (1000 * burst) / Math.max(MIN_SPARE, 1 - load));
+  }
+  return worst;
+}
+
+/** The least share of a link a view change is assumed to get (a link loaded past 90% is refused anyway). */
+const MIN_SPARE = 0.1;

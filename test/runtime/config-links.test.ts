@@ -59,14 +59,17 @@ describe('config link budget check', () => {
   });
 
   it('refuses a view-change timeout too short for the worst-case view change to cross the link', () => {
-    const e = refusal(timing({ ...mesh, frameRateHz: 100 }, { viewChangeTimeoutFrames: 2 }));
+    // Timeouts have a floor from the link (a typical view change: one checkpoint interval of entries), so only a
+    // window far larger than the checkpoint interval leaves a worst case beyond the timeout's ceiling.
+    const long = { checkpointInterval: 4, watermarkWindow: 384 };
+    const e = refusal(timing({ ...mesh, frameRateHz: 100 }, { ...long, viewChangeTimeoutFrames: 2 }));
     expect(e.issues.length).toBe(10); // every link of the mesh
+    expect(e.issues[0]!.field).toBe('links.0');
     expect(e.message).toMatch(
-      /links\.0 \(serial-921600 b0-b1\): the worst-case view change \(VIEW-CHANGE \d+ bytes, NEW-VIEW \d+ bytes, for window 128\) takes [\d.]+ s on the link, more than the longest view-change timeout \(0\.32 s/,
+      /links\.0 \(serial-921600 b0-b1\): the worst-case view change \(VIEW-CHANGE \d+ bytes, NEW-VIEW \d+ bytes, for window 384\) takes [\d.]+ s on the link, more than the longest view-change timeout \([\d.]+ s/,
     );
-    expect(() =>
-      parseTopology(timing({ ...mesh, frameRateHz: 100 }, { viewChangeTimeoutFrames: 25 }), 'x.json'),
-    ).not.toThrow();
+    const ok = timing({ ...mesh, frameRateHz: 100 }, { ...long, viewChangeTimeoutFrames: 200 });
+    expect(() => parseTopology(ok, 'x.json')).not.toThrow();
   });
 
   it('refuses a group the PBFT parameters cannot form, under timing', () => {

@@ -13,6 +13,7 @@
  */
 import { type PbftConfig, pbftConfig } from '../../core/pbft/config.ts';
 import type { Topology } from '../config.ts';
+import { topologyGroup, viewChangeWireMs } from '../wire-input.ts';
 
 /**
  * Frames a backup waits for a request it holds (or a slot whose agreement started) to execute before it votes
@@ -26,21 +27,40 @@ export const REQUEST_TIMEOUT_FRAMES = 5;
  * machine (tens of ms), and a spurious view change costs more frames than the stall itself.
  */
 export const MIN_REQUEST_TIMEOUT_MS = 25;
+/** The stall period is at least this many times a typical view change's time on the slowest link. */
+export const STALL_LINK_FACTOR = 1.25;
 /** The ceiling of the doubling view-change timeout, as a multiple of the first. */
 export const VIEW_CHANGE_TIMEOUT_CEILING = 16;
 
-/** The timeouts of a topology's replicas, in ticks (ms). */
+/**
+ * The timeouts of a topology's replicas, in ticks (ms).
+ *
+ * The stall period (how often a replica that waits asks its peers to retransmit, and how often a peer answers
+ * one replica's view-change fetch) is at least the time a typical view change holds the slowest link: on a
+ * slow bus, asking again before the first answer has crossed it only queues more copies of the same large
+ * messages behind it (measured on the virtual CAN bus, bench/links/virtual-can.ts: classic CAN at 20 Hz with
+ * 4-period stalls turned a primary crash into a retransmission storm at 80% bus load and a permanent failsafe;
+ * with the floor, 3 VIEW-CHANGEs, one NEW-VIEW and 8 missed frames). The request timeout and the first
+ * view-change timeout get the same floor: a new view whose first batches commit only after its NEW-VIEW has
+ * crossed a busy bus is not slow, and leaving it (CAN FD at 100 Hz with a 50 ms request timeout) repeats the
+ * view change until the bus is full of them.
+ */
 export function topologyTimeouts(
-  t: Pick<Topology, 'frameRateHz' | 'timing'>,
+  t: Topology,
 ): Pick<
   PbftConfig,
   'stallTicks' | 'requestTimeoutTicks' | 'viewChangeTimeoutTicks' | 'maxViewChangeTimeoutTicks'
 > {
   const periodMs = 1000 / t.frameRateHz;
-  const viewChange = Math.max(1, Math.round(t.timing.viewChangeTimeoutFrames * periodMs));
+  const linkFloor = Math.ceil(STALL_LINK_FACTOR * viewChangeWireMs(t));
+  const viewChange = Math.max(1, linkFloor, Math.round(t.timing.viewChangeTimeoutFrames * periodMs));
   return {
-    stallTicks: Math.max(1, Math.round(4 * periodMs)),
-    requestTimeoutTicks: Math.max(MIN_REQUEST_TIMEOUT_MS, Math.round(REQUEST_TIMEOUT_FRAMES * periodMs)),
+    stallTicks: Math.max(1, linkFloor, Math.round(4 * periodMs)),
+    requestTimeoutTicks: Math.max(
+      MIN_REQUEST_TIMEOUT_MS,
+      linkFloor,
+      Math.round(REQUEST_TIMEOUT_FRAMES * periodMs),
+    ),
     viewChangeTimeoutTicks: viewChange,
     maxViewChangeTimeoutTicks: viewChange * VIEW_CHANGE_TIMEOUT_CEILING,
   };
@@ -48,12 +68,13 @@ export function topologyTimeouts(
 
 /** The PBFT parameters every replica of a topology must share. Throws RangeError on an invalid group. */
 export function topologyPbftConfig(t: Topology): PbftConfig {
+  const { n, checkpointInterval, watermarkWindow, maxBatchRequests } = topologyGroup(t);
   return pbftConfig(t.f, {
-    n: t.replicas.length,
-    checkpointInterval: t.timing.checkpointInterval,
-    watermarkWindow: t.timing.watermarkWindow,
+    n,
+    checkpointInterval,
+    watermarkWindow,
     batching: { mode: 'frame' },
-    maxBatchRequests: Math.max(4, t.inputUnits * 4),
+    maxBatchRequests,
     ...topologyTimeouts(t),
   });
 }

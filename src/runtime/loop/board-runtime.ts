@@ -11,7 +11,6 @@
  * synchronization between boards is needed.
  */
 import type { Logger } from 'pino';
-import { decodeMessage } from '../../core/codec/encode.ts';
 import { DEFAULT_LIMITS } from '../../core/codec/limits.ts';
 import { createPitchLaw } from '../../core/control/index.ts';
 import { type Command, defaultPitchLawSpec } from '../../core/control/spec.ts';
@@ -40,6 +39,7 @@ import type { BoardKeys } from './keys.ts';
 import type { PlantPorts, ReplicaRoutes, RequestSink } from './ports.ts';
 import { INPUT_BASE, principalOf } from './principals.ts';
 import { ReplicaHost } from './replica-host.ts';
+import { peekRequest } from './request-peek.ts';
 import { FrameLogService } from './service.ts';
 import { topologyPbftConfig } from './topology-pbft.ts';
 import { channelName, VoterHost } from './voter-host.ts';
@@ -279,11 +279,12 @@ export class BoardRuntime {
     if (!host.receive(from, bytes) || this.cutter === undefined) return;
     const header = peekKind(bytes, DEFAULT_LIMITS);
     if (!header.ok || header.kind !== 'request') return;
-    // The replica accepted it, so it decodes; the sample inside is the client's and may still be malformed.
-    const decoded = decodeMessage(bytes, DEFAULT_LIMITS);
-    if (!decoded.ok || decoded.message.kind !== 'request') return;
-    const unit = decoded.message.client - INPUT_BASE;
-    const sample = decodeInputSample(decoded.message.op);
+    // The replica accepted it, so its prefix is well formed (read without a second full decode); the sample
+    // inside is the client's and may still be malformed.
+    const request = peekRequest(bytes, DEFAULT_LIMITS);
+    if (request === undefined) return;
+    const unit = request.client - INPUT_BASE;
+    const sample = decodeInputSample(request.op);
     if (sample === undefined || sample.unit !== unit) {
       this.o.counters.add('clock.rejected.malformed-sample');
       return;

@@ -6,7 +6,7 @@
 import type { Subscription } from 'rxjs';
 import { decodeMessage } from '../../core/codec/encode.ts';
 import type { DecodeLimits } from '../../core/codec/limits.ts';
-import type { Message } from '../../core/codec/messages.ts';
+import { type Message, REPLICA_KINDS } from '../../core/codec/messages.ts';
 import type { Transport } from '../../io/transport.ts';
 import type { Scheduler } from '../scheduler.ts';
 import type { Counters } from './counters.ts';
@@ -16,19 +16,6 @@ export interface BoardRoles {
   input?: { onReply(from: number, m: Message, now: number): void };
   voter?: { onOutput(m: Extract<Message, { kind: 'output' }>): void };
 }
-
-const REPLICA_KINDS = new Set<Message['kind']>([
-  'request',
-  'pre-prepare',
-  'prepare',
-  'commit',
-  'checkpoint',
-  'view-change',
-  'new-view',
-  'state-request',
-  'state-reply',
-  'view-change-fetch',
-]);
 
 export interface BoardOptions {
   readonly name: string;

@@ -199,7 +199,6 @@ export class Agreement {
     slot.authentic = authentic;
     slot.prePreparedAt = s.now;
     slot.qInfo = { seq: pp.seq, view: pp.view, batchDigest: pp.batchDigest };
-    ctx.monitor.batchSeen();
     ctx.batches.keep(slot.digestHex, pp.seq, pp.batch, bytes.length);
     ctx.requests.markInFlight(pp);
     this.advance(slot);

@@ -20,20 +20,7 @@ import type { Ctx } from './context.ts';
 import { isPrimary } from './context.ts';
 
 export class Monitor {
-  /** Frames seen without a batch while holding unproposed requests (frame-mode primary monitoring). */
-  private missedFrames = 0;
-
   constructor(private readonly ctx: Ctx) {}
-
-  /** A PRE-PREPARE was accepted: the primary is proposing. */
-  batchSeen(): void {
-    this.missedFrames = 0;
-  }
-
-  /** This replica left the view: the count starts again in the next one. */
-  viewLeft(): void {
-    this.missedFrames = 0;
-  }
 
   /** Tick in an active view: vote to leave it if the primary is slow or nothing executes. */
   checkTimers(): void {
@@ -53,24 +40,23 @@ export class Monitor {
     if (waiting) ctx.views.start(s.view + 1, 'request-timeout');
   }
 
-  /** A control frame: the primary cuts its batch; a backup counts frames it waited on a batch. */
+  /**
+   * A control frame: the primary cuts its batch; a backup counts, per request, the frames it waited unproposed
+   * while the primary had room, and votes to leave the view when a request 2f+1 replicas vouch for has waited
+   * more than maxMissedFrames (the frames before the vouches came count too, so vouching costs no detection
+   * time).
+   */
   onFrame(): void {
     const ctx = this.ctx;
     if (isPrimary(ctx)) {
       ctx.agreement.cutBatch();
       return;
     }
-    if (!ctx.s.active || !this.primaryHasRoom()) {
-      this.missedFrames = 0;
-      return;
-    }
+    if (!ctx.s.active || !this.primaryHasRoom()) return;
     ctx.requests.frameSeen();
-    if (!ctx.requests.blameUnproposed()) {
-      this.missedFrames = 0;
-      return;
+    if (ctx.requests.blamedFramesWaited() > ctx.config.maxMissedFrames) {
+      ctx.views.start(ctx.s.view + 1, 'slow-primary');
     }
-    this.missedFrames++;
-    if (this.missedFrames > ctx.config.maxMissedFrames) ctx.views.start(ctx.s.view + 1, 'slow-primary');
   }
 
   /**

@@ -398,6 +398,15 @@ export class Requests {
     return false;
   }
 
+  /** Rule V4, frame mode: the most frames a request 2f+1 replicas vouch for has waited unproposed. */
+  blamedFramesWaited(): number {
+    let most = 0;
+    for (const p of this.pending.values()) {
+      if (!p.inFlight && p.blameFrom !== undefined && p.frames > most) most = p.frames;
+    }
+    return most;
+  }
+
   /** Counts and budgets agree with what is held. */
   checkInvariants(): void {
     const { config } = this.ctx;

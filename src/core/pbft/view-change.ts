@@ -124,7 +124,6 @@ export class ViewChanges {
     s.active = false;
     this.forgetBelow(view);
     ctx.early.clear();
-    ctx.monitor.viewLeft();
     this.since = s.now;
     this.deadline = Number.POSITIVE_INFINITY;
     const { prepared, prePrepared } = log.certificates();

@@ -24,6 +24,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'keys gen --out DIR (--config FILE | --principals name:id,...) | keys check --dir DIR',
     load: async () => (await import('./keys.ts')).keysCommand,
   },
+  hil: {
+    summary: 'HIL rig: list | run SCENARIO... | probe | board; --help',
+    load: async () => (await import('./hil.ts')).hilCommand,
+  },
   ports: {
     summary: 'list serial ports (falls back to scanning /dev without udev)',
     load: async () => (await import('./ports.ts')).portsCommand,

@@ -184,14 +184,18 @@ export class Requests {
     }
   }
 
-  /** Stalled: vouch again for requests still waiting a stall period after our last vouch (messages get lost). */
+  /**
+   * Stalled: vouch again for requests still waiting a stall period after our last vouch (messages get lost),
+   * proposed or not, in an active view or not: replicas that left the view (or whose proposal was lost with
+   * it) must still vouch, or the others can never gather the 2f+1 vouches that let them leave it too.
+   */
   revouchStale(): void {
     const ctx = this.ctx;
     const limit = ctx.s.now - ctx.config.stallTicks;
     let sent = 0;
     for (const p of this.pending.values()) {
       if (sent >= ctx.config.maxBatchRequests) return;
-      if (!p.ownTag || p.inFlight || p.since > limit) continue;
+      if (!p.ownTag || p.since > limit) continue;
       if (p.vouchedAt !== undefined && p.vouchedAt > limit) continue;
       this.vouch(p);
       sent++;

@@ -83,7 +83,7 @@ export class StateTransfer {
     }
     if (!s.active) ctx.views.fetch();
     if (primaryOf(config, s.view) === ctx.id) ctx.fetcher.fetchMissing();
-    else ctx.requests.revouchStale();
+    ctx.requests.revouchStale();
   }
 
   onStateRequest(from: number, m: StateRequest, bytes: Uint8Array): void {

@@ -207,9 +207,7 @@ export class Agreement {
   /** Rule 2 (a) and (b): own tag, or an identical request already authenticated from the client. */
   private requestAuthentic(request: Request): boolean {
     const ctx = this.ctx;
-    const held = ctx.requests.held(request.client);
-    if (held !== undefined && held.timestamp === request.timestamp && bytesEqual(held.op, request.op))
-      return true;
+    if (ctx.requests.holds(request)) return true;
     return ctx.crypto.verifyAuthenticator(
       request.client,
       ctx.everyone,

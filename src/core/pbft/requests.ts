@@ -49,6 +49,13 @@ interface Pending {
   vouchedAt: number | undefined;
   /** Frames seen while it waited unproposed (frame mode). */
   frames: number;
+  /**
+   * The client's newest request authenticated here while this one is in flight (a client sends its next
+   * request once f+1 replicas executed this one, so a replica behind may see it early). It is vouched for
+   * too, so replicas at different execution points still vouch for the same request, and it becomes the
+   * pending request once this one executes.
+   */
+  next: { readonly request: Request; readonly since: number; vouchedAt: number | undefined } | undefined;
 }
 
 /** A vouch for a request this replica could not authenticate itself. */
@@ -113,8 +120,17 @@ export class Requests {
         out.reject('duplicate-request', from, 'request');
         return undefined;
       }
-      if (existing.request.timestamp >= request.timestamp || existing.inFlight) {
+      if (existing.request.timestamp >= request.timestamp) {
         out.reject('duplicate-request', from, 'request');
+        return undefined;
+      }
+      if (existing.inFlight) {
+        const next = existing.next;
+        if (!ownTag || (next !== undefined && next.request.timestamp >= request.timestamp)) {
+          out.reject('duplicate-request', from, 'request');
+          return undefined;
+        }
+        existing.next = { request, since: ctx.s.now, vouchedAt: undefined };
         return undefined;
       }
       this.pending.delete(request.client);
@@ -132,6 +148,7 @@ export class Requests {
       blameFrom: undefined,
       vouchedAt: undefined,
       frames: 0,
+      next: undefined,
     };
     this.pending.set(request.client, p);
     if (ownTag) this.addVoucher(p, ctx.id);
@@ -149,12 +166,16 @@ export class Requests {
 
   /** Rule V1: multicast our vouch for `p` (a request we authenticated ourselves). */
   private vouch(p: Pending): void {
+    this.vouchFor(p.request);
+    p.vouchedAt = this.ctx.s.now;
+  }
+
+  private vouchFor(request: Request): void {
     const ctx = this.ctx;
-    const unsigned: Vouch = { kind: 'vouch', replica: ctx.id, request: p.request, auth: [] };
+    const unsigned: Vouch = { kind: 'vouch', replica: ctx.id, request, auth: [] };
     const unsignedBytes = encodeMessage(unsigned);
     const auth = ctx.crypto.authenticator(ctx.others, unsignedBytes.subarray(0, unsignedBytes.length - 1));
     ctx.out.multicast({ ...unsigned, auth }, withAuthenticator(unsignedBytes, auth));
-    p.vouchedAt = ctx.s.now;
   }
 
   /** Backup, size mode, on a tick: vouch for requests that waited vouchDelayTicks unproposed (bounded per tick). */
@@ -195,6 +216,16 @@ export class Requests {
     let sent = 0;
     for (const p of this.pending.values()) {
       if (sent >= ctx.config.maxBatchRequests) return;
+      const next = p.next;
+      if (
+        next !== undefined &&
+        next.since <= limit &&
+        (next.vouchedAt === undefined || next.vouchedAt <= limit)
+      ) {
+        this.vouchFor(next.request);
+        next.vouchedAt = ctx.s.now;
+        sent++;
+      }
       if (!p.ownTag || p.since > limit) continue;
       if (p.vouchedAt !== undefined && p.vouchedAt > limit) continue;
       this.vouch(p);
@@ -313,9 +344,12 @@ export class Requests {
 
   // ---------------------------------------------------------------- what the other parts ask
 
-  /** The request of `client` this replica holds as authentic and still waits on, if any. */
-  held(client: ClientId): Request | undefined {
-    return this.pending.get(client)?.request;
+  /** Whether this replica holds `r` (same client, timestamp and op) as authentic and waits on it. */
+  holds(r: Request): boolean {
+    const p = this.pending.get(r.client);
+    if (p === undefined) return false;
+    if (sameRequest(p.request, r)) return true;
+    return p.next !== undefined && sameRequest(p.next.request, r);
   }
 
   private proposable(p: Pending): boolean {
@@ -358,15 +392,39 @@ export class Requests {
   /** `client`'s request at `timestamp` executed: stop waiting on it (and on anything older). */
   executed(client: ClientId, timestamp: number): void {
     const p = this.pending.get(client);
-    if (p !== undefined && p.request.timestamp <= timestamp) this.pending.delete(client);
+    if (p !== undefined && p.request.timestamp <= timestamp) this.advancePast(p, timestamp);
     this.forgetForeignUpTo(client, timestamp);
+  }
+
+  /** `p` executed (up to `timestamp`): forget it; its newer successor, if any, becomes the pending request. */
+  private advancePast(p: Pending, timestamp: number): void {
+    const ctx = this.ctx;
+    this.pending.delete(p.request.client);
+    const next = p.next;
+    if (next === undefined || next.request.timestamp <= timestamp) return;
+    const q: Pending = {
+      request: next.request,
+      since: next.since,
+      inFlight: false,
+      ownTag: true,
+      vouchers: new Set(),
+      certifiedAt: undefined,
+      blameFrom: undefined,
+      vouchedAt: next.vouchedAt,
+      frames: 0,
+      next: undefined,
+    };
+    this.pending.set(next.request.client, q);
+    this.addVoucher(q, ctx.id);
+    this.absorbForeign(q);
   }
 
   /** The reply cache was replaced (state transfer): stop waiting on what it shows executed. */
   dropExecuted(): void {
-    for (const [c, p] of this.pending) {
+    for (const [c, p] of [...this.pending]) {
       const cached = this.replies.get(c);
-      if (cached !== undefined && p.request.timestamp <= cached.timestamp) this.pending.delete(c);
+      if (cached !== undefined && p.request.timestamp <= cached.timestamp)
+        this.advancePast(p, cached.timestamp);
     }
     for (const [c, r] of this.replies) this.forgetForeignUpTo(c, r.timestamp);
   }
@@ -434,6 +492,13 @@ export class Requests {
       assert(used <= config.maxVouchBytesPerReplica, 'vouch budget exceeded', { v, used });
     }
     for (const p of this.pending.values()) {
+      assert(
+        p.next === undefined || p.next.request.timestamp > p.request.timestamp,
+        'next request not newer',
+        {
+          client: p.request.client,
+        },
+      );
       assert(p.ownTag === p.vouchers.has(this.ctx.id), 'own vouch and own tag disagree', {
         client: p.request.client,
       });

@@ -213,23 +213,38 @@ export class Requests {
   revouchStale(): void {
     const ctx = this.ctx;
     const limit = ctx.s.now - ctx.config.stallTicks;
-    let sent = 0;
+    // Every request we authenticated and wait on (the pending one, and a newer one kept meanwhile), least
+    // recently vouched first, a batch's worth per stall period: no waiting request is starved by others.
+    const due: { request: Request; last: number; mark: () => void }[] = [];
     for (const p of this.pending.values()) {
-      if (sent >= ctx.config.maxBatchRequests) return;
       const next = p.next;
       if (
         next !== undefined &&
         next.since <= limit &&
-        (next.vouchedAt === undefined || next.vouchedAt <= limit)
+        (next.vouchedAt ?? Number.NEGATIVE_INFINITY) <= limit
       ) {
-        this.vouchFor(next.request);
-        next.vouchedAt = ctx.s.now;
-        sent++;
+        due.push({
+          request: next.request,
+          last: next.vouchedAt ?? Number.NEGATIVE_INFINITY,
+          mark: () => {
+            next.vouchedAt = ctx.s.now;
+          },
+        });
       }
-      if (!p.ownTag || p.since > limit) continue;
-      if (p.vouchedAt !== undefined && p.vouchedAt > limit) continue;
-      this.vouch(p);
-      sent++;
+      if (p.ownTag && p.since <= limit && (p.vouchedAt ?? Number.NEGATIVE_INFINITY) <= limit) {
+        due.push({
+          request: p.request,
+          last: p.vouchedAt ?? Number.NEGATIVE_INFINITY,
+          mark: () => {
+            p.vouchedAt = ctx.s.now;
+          },
+        });
+      }
+    }
+    due.sort((a, b) => a.last - b.last);
+    for (const d of due.slice(0, ctx.config.maxBatchRequests)) {
+      this.vouchFor(d.request);
+      d.mark();
     }
   }
 

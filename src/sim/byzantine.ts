@@ -19,17 +19,21 @@ import type { PbftConfig, ReplicaId } from '../core/pbft/config.ts';
 import { othersOf } from '../core/pbft/config.ts';
 import type { NodeCrypto } from '../core/pbft/crypto.ts';
 import type { Replica } from '../core/pbft/replica.ts';
-import type { ReplicaAction, ReplicaInput } from '../core/pbft/types.ts';
+import type { ReplicaInput, ReplicaStepper, StepOutput } from '../core/pbft/types.ts';
 import type { Prng } from '../core/prng.ts';
 
-/** What a simulated replica (correct or not) emits: protocol actions, or raw bytes to any node. */
-export type SimAction =
-  | ReplicaAction
-  | { readonly kind: 'raw'; readonly to: number; readonly bytes: Uint8Array };
-
-export interface SimReplica {
-  step(input: ReplicaInput): SimAction[];
+/**
+ * A catalog behaviour: the core's one Byzantine seam (`ReplicaStepper`), returning a fresh array the caller may
+ * extend, so behaviours compose (one wraps another and appends its own sends).
+ */
+export interface Behaviour extends ReplicaStepper {
+  step(input: ReplicaInput): StepOutput[];
 }
+
+/** @deprecated Use `StepOutput` from src/core/pbft/types.ts (kept while bench/ordering.ts still names it). */
+export type SimAction = StepOutput;
+/** @deprecated Use `ReplicaStepper` from src/core/pbft/types.ts (kept while bench/ordering.ts still names it). */
+export type SimReplica = Behaviour;
 
 export interface ByzantineContext {
   readonly id: ReplicaId;
@@ -51,7 +55,7 @@ export interface BehaviourEntry {
   readonly summary: string;
   /** Which role it attacks from: any replica, or only the primary of view 0. */
   readonly role: 'any' | 'primary';
-  create(ctx: ByzantineContext): SimReplica;
+  create(ctx: ByzantineContext): Behaviour;
 }
 
 const registry = new Map<string, BehaviourEntry>();
@@ -113,7 +117,7 @@ registerBehaviour({
         return ctx.replica.step(input).map((a) => {
           if (a.kind !== 'send' && a.kind !== 'multicast' && a.kind !== 'reply') return a;
           const message = corruptAuth(a.message, ctx.rng);
-          return { ...a, message, bytes: encodeMessage(message) } as SimAction;
+          return { ...a, message, bytes: encodeMessage(message) } as StepOutput;
         });
       },
     };
@@ -133,7 +137,7 @@ registerBehaviour({
     return {
       step(input) {
         if (input.kind === 'receive') remember(input.bytes);
-        const actions: SimAction[] = ctx.replica.step(input);
+        const actions: StepOutput[] = ctx.replica.step(input);
         for (const a of actions)
           if (a.kind === 'send' || a.kind === 'multicast' || a.kind === 'reply') remember(a.bytes);
         if (input.kind === 'tick' && memory.length > 0 && ctx.rng.chance(0.3)) {
@@ -158,7 +162,7 @@ registerBehaviour({
   create(ctx) {
     return {
       step(input) {
-        const actions: SimAction[] = ctx.replica.step(input);
+        const actions: StepOutput[] = ctx.replica.step(input);
         if (input.kind === 'tick' && ctx.rng.chance(0.3)) {
           for (let i = 0; i < 1 + ctx.rng.int(3); i++) {
             const bytes = ctx.rng.bytes(ctx.rng.int(200));
@@ -185,7 +189,7 @@ registerBehaviour({
     const half = new Set(backups.slice(0, Math.ceil(backups.length / 2)));
     return {
       step(input) {
-        const out: SimAction[] = [];
+        const out: StepOutput[] = [];
         for (const a of ctx.replica.step(input)) {
           if (a.kind !== 'multicast' || a.message.kind !== 'pre-prepare') {
             out.push(a);
@@ -268,10 +272,10 @@ function reforge(
 function rewritePrePrepares(
   ctx: ByzantineContext,
   rewrite: (pp: PrePrepare) => PrePrepare | undefined,
-): SimReplica {
+): Behaviour {
   return {
     step(input) {
-      return ctx.replica.step(input).flatMap((a): SimAction[] => {
+      return ctx.replica.step(input).flatMap((a): StepOutput[] => {
         if (a.kind !== 'multicast' || a.message.kind !== 'pre-prepare') return [a];
         const pp = rewrite(a.message);
         return pp === undefined ? [] : [{ kind: 'multicast', message: pp, bytes: encodeMessage(pp) }];
@@ -321,7 +325,7 @@ registerBehaviour({
     const receivers = othersOf(ctx.config, ctx.id);
     return {
       step(input) {
-        const out: SimAction[] = [];
+        const out: StepOutput[] = [];
         for (const a of ctx.replica.step(input)) {
           out.push(a);
           if (a.kind !== 'multicast' || a.message.kind !== 'pre-prepare' || a.message.seq <= 1) continue;
@@ -343,12 +347,12 @@ registerBehaviour({
   role: 'primary',
   create(ctx) {
     const delay = 0.8 * ctx.config.requestTimeoutTicks;
-    const held: { at: number; action: SimAction }[] = [];
+    const held: { at: number; action: StepOutput }[] = [];
     let now = 0;
     return {
       step(input) {
         if (input.kind === 'tick') now = input.now;
-        const out: SimAction[] = [];
+        const out: StepOutput[] = [];
         for (const a of ctx.replica.step(input)) {
           if (a.kind === 'multicast' && a.message.kind === 'pre-prepare') held.push({ at: now, action: a });
           else out.push(a);
@@ -369,7 +373,7 @@ registerBehaviour({
     let view = 0;
     return {
       step(input) {
-        const actions: SimAction[] = ctx.replica.step(input);
+        const actions: StepOutput[] = ctx.replica.step(input);
         for (const a of actions) if (a.kind === 'event' && a.event.type === 'new-view') view = a.event.view;
         if (input.kind === 'tick' && ctx.rng.chance(0.2)) {
           const newView = ctx.rng.chance(0.5) ? view + 1 : view + 1_000_000 + ctx.rng.int(1_000_000);
@@ -390,7 +394,7 @@ registerBehaviour({
   create(ctx) {
     return {
       step(input) {
-        return ctx.replica.step(input).flatMap((a): SimAction[] => {
+        return ctx.replica.step(input).flatMap((a): StepOutput[] => {
           if (a.kind !== 'multicast' || a.message.kind !== 'view-change') return [a];
           const vc = a.message;
           return othersOf(ctx.config, ctx.id).map((to) => {

@@ -11,9 +11,15 @@ import { EventQueue } from '../core/event-queue.ts';
 import { Client } from '../core/pbft/client.ts';
 import { type PbftConfig, pbftConfig, type ReplicaId } from '../core/pbft/config.ts';
 import { Replica, type ReplicaOptions } from '../core/pbft/replica.ts';
-import type { ClientAction, ReplicaEvent, ReplicaInput } from '../core/pbft/types.ts';
+import type {
+  ClientAction,
+  ReplicaEvent,
+  ReplicaInput,
+  ReplicaStepper,
+  StepOutput,
+} from '../core/pbft/types.ts';
 import { Prng } from '../core/prng.ts';
-import { behaviour, behaviours, type SimAction, type SimReplica } from './byzantine.ts';
+import { behaviour, behaviours } from './byzantine.ts';
 import { FloodingClient } from './flood.ts';
 import { InvariantChecker } from './invariants.ts';
 import { groupKeys } from './keys.ts';
@@ -154,7 +160,7 @@ export function runSimulation(options: SimOptions): SimResult {
   const faulty = chooseFaulty(options, faultRng, n, f);
   const faultyIds = new Set(faulty.map((x) => x.replica));
   const makeReplica = options.makeReplica ?? ((o: ReplicaOptions) => new Replica(o));
-  const replicas: SimReplica[] = [];
+  const replicas: ReplicaStepper[] = [];
   for (let id = 0; id < n; id++) {
     const replicaOptions: ReplicaOptions = {
       id,
@@ -164,8 +170,7 @@ export function runSimulation(options: SimOptions): SimResult {
     };
     const fault = faulty.find((x) => x.replica === id);
     if (fault === undefined) {
-      const r = makeReplica(replicaOptions);
-      replicas.push({ step: (input) => r.step(input) });
+      replicas.push(makeReplica(replicaOptions));
     } else {
       replicas.push(
         behaviour(fault.behaviour).create({
@@ -205,7 +210,7 @@ export function runSimulation(options: SimOptions): SimResult {
     for (const d of network.delays(from, to, now)) queue.push(now + d, { kind: 'deliver', to, from, bytes });
   };
 
-  const onReplicaActions = (id: number, actions: readonly SimAction[]): void => {
+  const onReplicaActions = (id: number, actions: readonly StepOutput[]): void => {
     const correct = !faultyIds.has(id);
     for (const a of actions) {
       switch (a.kind) {

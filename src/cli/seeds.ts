@@ -12,8 +12,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { InvariantViolation } from './invariants.ts';
-import { replayCommandFor, runSimulation, type SimOptions, type SimResult } from './simulator.ts';
+import { InvariantViolation } from '../sim/invariants.ts';
+import { replayCommandFor, runSimulation, type SimOptions, type SimResult } from '../sim/simulator.ts';
 
 /** The catalog's client entry mixed into many-seed runs: every fifth seed has one flooding client. */
 function floodersFor(seed: number): number {

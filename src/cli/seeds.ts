@@ -1,76 +1,145 @@
 /**
- * Run many seeded simulations and print a JSON summary.
+ * Run many seeded simulations and print a JSON summary, with counts per behaviour and per topology.
  *
- *   npm run sim:seeds -- --seeds 10000            # seeds 1..10000, f alternating 1 and 2, all cores
+ *   npm run sim:seeds -- --seeds 10000            # seeds 1..10000: topologies, behaviours and intruders mixed
  *   npm run sim:seeds -- --seed 1234 --f 2        # replay one seed (prints its result or the violation)
- *   options: --start S (first seed), --f F (fix f), --workers W, --behaviours a,b,c
+ *   options: --start S (first seed), --f F and --n N (fix the topology), --workers W, --behaviours a,b,c,
+ *            --after-gst MS (load after GST; many-seed runs default to the settled load, 0 turns it off)
  *   replay only: --faulty N (faulty replicas besides --primary), --primary NAME (behaviour of replica 0),
- *                --backups-only true (random faulty replicas exclude replica 0), --flooders N (flooding clients)
- *   In a many-seed run every fifth seed also has a flooding client (src/sim/flood.ts); its replay says so.
+ *                --backups-only true (random faulty replicas exclude replica 0), --flooders N (flooding clients),
+ *                --intruders a,b (intruders by name, src/sim/intruders.ts)
  *
- * Exit status 1 when any seed violates an invariant; each violation lists its replay command.
+ * The mix of a many-seed run, by seed (so a seed replays alone): seed % 10 in 0..5 is the classic n = 3f+1
+ * (f = 1 for even seeds, 2 for odd: n = 4 and n = 7), 6, 7, 8 are n = 5, 6, 7 at f = 1, and 9 is n = 8 at f = 2. Faulty
+ * replicas (up to f) are drawn from the whole catalog; every fifth seed has a flooding client (flood.ts); seeds
+ * with seed % 6 = 4 have one intruder, in turn. A violation's replay command names every option it needs.
+ *
+ * Exit status 1 when any seed violates an invariant.
  */
 import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { intruders } from '../sim/intruders.ts';
 import { InvariantViolation } from '../sim/invariants.ts';
-import { replayCommandFor, runSimulation, type SimOptions, type SimResult } from '../sim/simulator.ts';
+import {
+  replayCommandFor,
+  runSimulation,
+  SETTLED_LOAD_MS,
+  type SimOptions,
+  type SimResult,
+} from '../sim/simulator.ts';
+import { numberOption } from './args.ts';
+
+/** The topology of a seed in a mixed run: the classic 3f+1 most of the time, larger groups the rest. */
+export function topologyFor(seed: number): { f: number; n: number } {
+  switch (seed % 10) {
+    case 6:
+      return { f: 1, n: 5 };
+    case 7:
+      return { f: 1, n: 6 };
+    case 8:
+      return { f: 1, n: 7 };
+    case 9:
+      // n = 7 at f = 2 is the classic 3f+1 (even slots above); this slot is the larger group at f = 2.
+      return { f: 2, n: 8 };
+    default: {
+      const f = 1 + (seed % 2);
+      return { f, n: 3 * f + 1 };
+    }
+  }
+}
 
 /** The catalog's client entry mixed into many-seed runs: every fifth seed has one flooding client. */
 function floodersFor(seed: number): number {
   return seed % 5 === 0 ? 1 : 0;
 }
 
-interface Job {
-  readonly seeds: readonly { seed: number; f: number }[];
-  readonly behaviours: readonly string[] | undefined;
+/** One intruder on seeds with seed % 6 = 4, each intruder in turn. */
+function intrudersFor(seed: number): string[] {
+  const all = intruders().map((i) => i.name);
+  return seed % 6 === 4 ? [all[Math.floor(seed / 6) % all.length]!] : [];
 }
 
-interface Violation {
+/** The outcome of one seed, as counted per behaviour and per topology. */
+interface Outcome {
   readonly seed: number;
   readonly f: number;
-  readonly message: string;
-  readonly replay: string;
+  readonly n: number;
+  /** Every fault present: faulty replicas' behaviours, intruders, 'flooding-client'; 'none' for a clean run. */
+  readonly faults: readonly string[];
+  readonly violation: { invariant: string; message: string; replay: string } | undefined;
+  readonly simulatedMs: number;
+  readonly requests: number;
+  readonly batches: number;
+  readonly maxLatencyAfterGstMs: number;
 }
 
-interface Partial {
-  seedsRun: number;
-  violations: Violation[];
-  simulatedMs: number;
-  requests: number;
-  batches: number;
-  maxLatencyAfterGstMs: number;
-}
-
-function runJob(job: Job): Partial {
-  const out: Partial = {
-    seedsRun: 0,
-    violations: [],
-    simulatedMs: 0,
-    requests: 0,
-    batches: 0,
-    maxLatencyAfterGstMs: 0,
+function runOne(options: SimOptions): Outcome {
+  let faulty: SimResult['faulty'] = [];
+  const withStart: SimOptions = {
+    ...options,
+    onStart: (s) => {
+      faulty = s.faulty;
+    },
   };
-  for (const { seed, f } of job.seeds) {
-    const options: SimOptions = {
-      seed,
-      f,
-      ...(job.behaviours === undefined ? {} : { behaviours: job.behaviours }),
-      ...(floodersFor(seed) > 0 ? { floodingClients: floodersFor(seed) } : {}),
+  const faultsOf = (): string[] => {
+    const names = new Set<string>(faulty.map((x) => x.behaviour));
+    for (const i of options.intruders ?? []) names.add(i);
+    if ((options.floodingClients ?? 0) > 0) names.add('flooding-client');
+    return names.size === 0 ? ['none'] : [...names].sort();
+  };
+  const base = { seed: options.seed, f: options.f, n: options.n ?? 3 * options.f + 1 };
+  try {
+    const r = runSimulation(withStart);
+    return {
+      ...base,
+      faults: faultsOf(),
+      violation: undefined,
+      simulatedMs: r.simulatedMs,
+      requests: r.requestsCompleted,
+      batches: r.batchesExecuted,
+      maxLatencyAfterGstMs: r.maxLatencyAfterGstMs,
     };
-    try {
-      const r: SimResult = runSimulation(options);
-      out.simulatedMs += r.simulatedMs;
-      out.requests += r.requestsCompleted;
-      out.batches += r.batchesExecuted;
-      out.maxLatencyAfterGstMs = Math.max(out.maxLatencyAfterGstMs, r.maxLatencyAfterGstMs);
-    } catch (e) {
-      const message =
-        e instanceof InvariantViolation ? e.message : `crash: ${e instanceof Error ? e.stack : String(e)}`;
-      out.violations.push({ seed, f, message, replay: replayCommandFor(options) });
-    }
-    out.seedsRun++;
+  } catch (e) {
+    const invariant = e instanceof InvariantViolation ? e.invariant : 'crash';
+    const message =
+      e instanceof InvariantViolation ? e.message : `crash: ${e instanceof Error ? e.stack : String(e)}`;
+    return {
+      ...base,
+      faults: faultsOf(),
+      violation: { invariant, message, replay: replayCommandFor(options) },
+      simulatedMs: 0,
+      requests: 0,
+      batches: 0,
+      maxLatencyAfterGstMs: 0,
+    };
   }
-  return out;
+}
+
+/** Counts of one bucket (a behaviour, a topology). */
+interface Bucket {
+  runs: number;
+  violations: number;
+  /** Runs that ended with every correct client's request committed within the bound after GST, no violation. */
+  liveAfterGst: number;
+  byInvariant: Record<string, number>;
+}
+
+function tally(outcomes: readonly Outcome[], key: (o: Outcome) => readonly string[]): Record<string, Bucket> {
+  const out: Record<string, Bucket> = {};
+  for (const o of outcomes) {
+    for (const k of key(o)) {
+      const b = out[k] ?? { runs: 0, violations: 0, liveAfterGst: 0, byInvariant: {} };
+      out[k] = b;
+      b.runs++;
+      if (o.violation === undefined) b.liveAfterGst++;
+      else {
+        b.violations++;
+        b.byInvariant[o.violation.invariant] = (b.byInvariant[o.violation.invariant] ?? 0) + 1;
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /** Workers do not inherit tsx's loader on Node 20: register it in the worker, then load this file. */
@@ -80,105 +149,136 @@ function workerBootstrap(): string {
   return `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); });`;
 }
 
-function parseArgs(argv: readonly string[]): Map<string, string> {
-  const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const value = argv[i + 1];
-    if (value === undefined || value.startsWith('--')) throw new Error(`${a} needs a value`);
-    args.set(a.slice(2), value);
-    i++;
-  }
-  return args;
+function fail(message: string): never {
+  throw new Error(message);
 }
 
-function int(args: Map<string, string>, name: string, fallback: number): number {
-  const v = args.get(name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${v}`);
-  return n;
+function intOption(value: string | undefined, name: string, min: number): number | undefined {
+  const v = numberOption(value, name, undefined, min);
+  if (typeof v === 'string') fail(v);
+  if (v !== undefined && !Number.isInteger(v)) fail(`--${name} must be an integer, got ${value}`);
+  return v;
 }
+
+const list = (v: string | undefined): string[] | undefined => v?.split(',').filter((s) => s.length > 0);
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const fixedF = args.has('f') ? int(args, 'f', 1) : undefined;
-  const behaviours = args
-    .get('behaviours')
-    ?.split(',')
-    .filter((s) => s.length > 0);
-  if (args.has('seed')) {
-    const seed = int(args, 'seed', 1);
+  const { values: a } = parseArgs({
+    options: {
+      seeds: { type: 'string' },
+      seed: { type: 'string' },
+      start: { type: 'string' },
+      f: { type: 'string' },
+      n: { type: 'string' },
+      workers: { type: 'string' },
+      behaviours: { type: 'string' },
+      'after-gst': { type: 'string' },
+      faulty: { type: 'string' },
+      primary: { type: 'string' },
+      'backups-only': { type: 'string' },
+      flooders: { type: 'string' },
+      intruders: { type: 'string' },
+    },
+    strict: true,
+  });
+  const fixedF = intOption(a.f, 'f', 1);
+  const fixedN = intOption(a.n, 'n', 4);
+  const behaviours = list(a.behaviours);
+  const afterGst = intOption(a['after-gst'], 'after-gst', 0);
+  if (a.seed !== undefined) {
+    const seed = intOption(a.seed, 'seed', 0)!;
     const f = fixedF ?? 1;
+    const faultyBackups = intOption(a.faulty, 'faulty', 0);
+    const flooders = intOption(a.flooders, 'flooders', 0);
     const options: SimOptions = {
       seed,
       f,
+      ...(fixedN === undefined ? {} : { n: fixedN }),
       ...(behaviours === undefined ? {} : { behaviours }),
-      ...(args.has('faulty') ? { faultyBackups: int(args, 'faulty', 0) } : {}),
-      ...(args.has('primary') ? { primaryBehaviour: args.get('primary')! } : {}),
-      ...(args.get('backups-only') === 'true' ? { faultyMayIncludePrimary: false } : {}),
-      ...(args.has('flooders') ? { floodingClients: int(args, 'flooders', 0) } : {}),
+      ...(faultyBackups === undefined ? {} : { faultyBackups }),
+      ...(a.primary === undefined ? {} : { primaryBehaviour: a.primary }),
+      ...(a['backups-only'] === 'true' ? { faultyMayIncludePrimary: false } : {}),
+      ...(flooders === undefined ? {} : { floodingClients: flooders }),
+      ...(a.intruders === undefined ? {} : { intruders: list(a.intruders)! }),
+      ...(afterGst === undefined ? {} : { loadAfterGstMs: afterGst }),
     };
     try {
       const r = runSimulation(options);
       console.log(JSON.stringify({ ...r, violations: 0 }, null, 2));
     } catch (e) {
-      console.log(
-        JSON.stringify(
-          { seed, f, violations: 1, message: String(e instanceof Error ? e.message : e) },
-          null,
-          2,
-        ),
-      );
+      const message = String(e instanceof Error ? e.message : e);
+      console.log(JSON.stringify({ seed, f, n: options.n ?? 3 * f + 1, violations: 1, message }, null, 2));
       process.exitCode = 1;
     }
     return;
   }
-  const count = int(args, 'seeds', 100);
-  const start = int(args, 'start', 1);
-  const workers = Math.max(1, Math.min(int(args, 'workers', availableParallelism()), count));
-  const seeds = Array.from({ length: count }, (_, i) => ({ seed: start + i, f: fixedF ?? 1 + (i % 2) }));
+  const count = intOption(a.seeds, 'seeds', 1) ?? 100;
+  const start = intOption(a.start, 'start', 0) ?? 1;
+  const workers = Math.max(1, Math.min(intOption(a.workers, 'workers', 1) ?? availableParallelism(), count));
+  const load = afterGst ?? SETTLED_LOAD_MS;
+  const jobs: SimOptions[] = Array.from({ length: count }, (_, i) => {
+    const seed = start + i;
+    const mixed = topologyFor(seed);
+    const f = fixedF ?? (fixedN === undefined ? mixed.f : 1);
+    const n = fixedN ?? (fixedF === undefined ? mixed.n : 3 * f + 1);
+    const extra = intrudersFor(seed);
+    return {
+      seed,
+      f,
+      ...(n === 3 * f + 1 ? {} : { n }),
+      ...(behaviours === undefined ? {} : { behaviours }),
+      ...(floodersFor(seed) > 0 ? { floodingClients: floodersFor(seed) } : {}),
+      ...(extra.length > 0 ? { intruders: extra } : {}),
+      ...(load > 0 ? { loadAfterGstMs: load } : {}),
+    };
+  });
   const t0 = performance.now();
   const parts = await Promise.all(
     Array.from({ length: workers }, (_, w) => {
-      const job: Job = { seeds: seeds.filter((_, i) => i % workers === w), behaviours };
-      return new Promise<Partial>((resolve, reject) => {
-        const worker = new Worker(workerBootstrap(), { eval: true, workerData: job });
+      const mine = jobs.filter((_, i) => i % workers === w);
+      return new Promise<Outcome[]>((resolve, reject) => {
+        const worker = new Worker(workerBootstrap(), { eval: true, workerData: mine });
         worker.once('message', resolve);
         worker.once('error', reject);
       });
     }),
   );
   const wallMs = performance.now() - t0;
-  const total = parts.reduce((a, p) => ({
-    seedsRun: a.seedsRun + p.seedsRun,
-    violations: [...a.violations, ...p.violations],
-    simulatedMs: a.simulatedMs + p.simulatedMs,
-    requests: a.requests + p.requests,
-    batches: a.batches + p.batches,
-    maxLatencyAfterGstMs: Math.max(a.maxLatencyAfterGstMs, p.maxLatencyAfterGstMs),
-  }));
+  const outcomes = parts.flat().sort((x, y) => x.seed - y.seed);
+  const violations = outcomes.filter((o) => o.violation !== undefined);
+  const sum = (pick: (o: Outcome) => number): number => outcomes.reduce((s, o) => s + pick(o), 0);
   console.log(
     JSON.stringify(
       {
-        seedsRun: total.seedsRun,
+        seedsRun: outcomes.length,
         firstSeed: start,
-        f: fixedF ?? 'alternating 1,2',
-        violations: total.violations.length,
-        violationDetails: total.violations.slice(0, 20),
-        simulatedSeconds: Math.round(total.simulatedMs) / 1000,
+        f: fixedF ?? (fixedN === undefined ? 'mixed' : 1),
+        n: fixedN ?? 'mixed',
+        loadAfterGstMs: load,
+        violations: violations.length,
+        violationDetails: violations.slice(0, 20).map((o) => ({
+          seed: o.seed,
+          f: o.f,
+          n: o.n,
+          faults: o.faults,
+          message: o.violation!.message,
+          replay: o.violation!.replay,
+        })),
+        simulatedSeconds: Math.round(sum((o) => o.simulatedMs)) / 1000,
         wallSeconds: Math.round(wallMs) / 1000,
         workers,
-        requestsCommitted: total.requests,
-        batchesExecuted: total.batches,
-        maxLatencyAfterGstMs: Math.round(total.maxLatencyAfterGstMs),
+        requestsCommitted: sum((o) => o.requests),
+        batchesExecuted: sum((o) => o.batches),
+        maxLatencyAfterGstMs: Math.round(Math.max(0, ...outcomes.map((o) => o.maxLatencyAfterGstMs))),
+        byInvariant: tally(violations, (o) => [o.violation!.invariant]),
+        byTopology: tally(outcomes, (o) => [`n=${o.n} f=${o.f}`]),
+        byBehaviour: tally(outcomes, (o) => o.faults),
       },
       null,
       2,
     ),
   );
-  if (total.violations.length > 0) process.exitCode = 1;
+  if (violations.length > 0) process.exitCode = 1;
 }
 
 if (isMainThread) {
@@ -187,5 +287,5 @@ if (isMainThread) {
     process.exitCode = 2;
   });
 } else {
-  parentPort!.postMessage(runJob(workerData as Job));
+  parentPort!.postMessage((workerData as SimOptions[]).map(runOne));
 }

@@ -7,10 +7,10 @@
  *            --after-gst MS (load after GST; many-seed runs default to the settled load, 0 turns it off)
  *   replay only: --faulty N (faulty replicas besides --primary), --primary NAME (behaviour of replica 0),
  *                --backups-only true (random faulty replicas exclude replica 0), --flooders N (flooding clients),
- *                --intruders a,b (intruders by name, src/sim/intruders.ts)
+ *                --intruders a,b (intruders by name, src/sim/intruders.ts), --clients C, --requests R (per client)
  *
  * The mix of a many-seed run, by seed (so a seed replays alone): seed % 10 in 0..5 is the classic n = 3f+1
- * (f = 1 for even seeds, 2 for odd: n = 4 and n = 7), 6, 7, 8 are n = 5, 6, 7 at f = 1, and 9 is n = 8 at f = 2. Faulty
+ * (f = 1 for odd seeds, 2 for even: n = 4 and n = 7), 6, 7, 8 are n = 5, 6, 7 at f = 1, and 9 is n = 8 at f = 2. Faulty
  * replicas (up to f) are drawn from the whole catalog; every fifth seed has a flooding client (flood.ts); seeds
  * with seed % 6 = 4 have one intruder, in turn. A violation's replay command names every option it needs.
  *
@@ -43,7 +43,7 @@ export function topologyFor(seed: number): { f: number; n: number } {
       // n = 7 at f = 2 is the classic 3f+1 (even slots above); this slot is the larger group at f = 2.
       return { f: 2, n: 8 };
     default: {
-      const f = 1 + (seed % 2);
+      const f = seed % 2 === 1 ? 1 : 2;
       return { f, n: 3 * f + 1 };
     }
   }
@@ -178,6 +178,8 @@ async function main(): Promise<void> {
       'backups-only': { type: 'string' },
       flooders: { type: 'string' },
       intruders: { type: 'string' },
+      clients: { type: 'string' },
+      requests: { type: 'string' },
     },
     strict: true,
   });
@@ -190,6 +192,8 @@ async function main(): Promise<void> {
     const f = fixedF ?? 1;
     const faultyBackups = intOption(a.faulty, 'faulty', 0);
     const flooders = intOption(a.flooders, 'flooders', 0);
+    const clients = intOption(a.clients, 'clients', 1);
+    const requests = intOption(a.requests, 'requests', 1);
     const options: SimOptions = {
       seed,
       f,
@@ -201,6 +205,8 @@ async function main(): Promise<void> {
       ...(flooders === undefined ? {} : { floodingClients: flooders }),
       ...(a.intruders === undefined ? {} : { intruders: list(a.intruders)! }),
       ...(afterGst === undefined ? {} : { loadAfterGstMs: afterGst }),
+      ...(clients === undefined ? {} : { clients }),
+      ...(requests === undefined ? {} : { requestsPerClient: requests }),
     };
     try {
       const r = runSimulation(options);

@@ -103,6 +103,8 @@ export function replayCommandFor(o: SimOptions): string {
   if ((o.floodingClients ?? 0) > 0) parts.push(`--flooders ${o.floodingClients}`);
   if ((o.intruders ?? []).length > 0) parts.push(`--intruders ${o.intruders!.join(',')}`);
   if ((o.loadAfterGstMs ?? 0) > 0) parts.push(`--after-gst ${o.loadAfterGstMs}`);
+  if (o.clients !== undefined) parts.push(`--clients ${o.clients}`);
+  if (o.requestsPerClient !== undefined) parts.push(`--requests ${o.requestsPerClient}`);
   return parts.join(' ');
 }
 
@@ -238,7 +240,10 @@ export function runSimulation(options: SimOptions): SimResult {
   );
   const remaining = new Map<number, number>(clientIds.map((id) => [id, requestsPerClient]));
   /** Correct clients keep submitting (past their quota) until then, so behaviour after GST is exercised. */
-  const loadUntil = gst + (options.loadAfterGstMs ?? 0);
+  const loadUntil =
+    (options.loadAfterGstMs ?? 0) > 0 ? gst + options.loadAfterGstMs! : Number.NEGATIVE_INFINITY;
+  /** Clients with a request submitted and not yet answered (a run with load after GST waits for them). */
+  const outstanding = new Set<number>();
   // With enough load after GST, every client pauses once in the settled period: an idle system whose next request
   // must not find a timer already running (a stray PREPARE's slot, a request timer started by a faulty node).
   const quietStart = gst + SUSPICION_SETTLE_MS;
@@ -332,6 +337,7 @@ export function runSimulation(options: SimOptions): SimResult {
           break;
         case 'result': {
           checker.onResult(id, a.timestamp, now);
+          outstanding.delete(id);
           const sent = issuedAt.get(`${id}:${a.timestamp}`) ?? now;
           if (sent >= gst) maxLatencyAfterGst = Math.max(maxLatencyAfterGst, now - sent);
           const left = remaining.get(id)! - 1;
@@ -377,7 +383,8 @@ export function runSimulation(options: SimOptions): SimResult {
   if (batchingMode === 'frame') queue.push(frameMs, { kind: 'frame' });
 
   const horizon = options.horizonMs ?? gst + livenessBoundMs * (requestsPerClient + 2);
-  const done = (): boolean => now >= loadUntil && [...remaining.values()].every((left) => left <= 0);
+  const done = (): boolean =>
+    now >= loadUntil && outstanding.size === 0 && [...remaining.values()].every((left) => left <= 0);
   for (let guard = 0; guard < 50_000_000; guard++) {
     const next = queue.pop();
     if (next === undefined || next.time > horizon) break;
@@ -427,6 +434,7 @@ export function runSimulation(options: SimOptions): SimResult {
         if (!submitted.ok) throw new Error('invariant: simulated client queue full');
         checker.onIssue(e.client, submitted.timestamp, op, now);
         issuedAt.set(`${e.client}:${submitted.timestamp}`, now);
+        outstanding.add(e.client);
         onClientActions(e.client, submitted.actions);
         break;
       }

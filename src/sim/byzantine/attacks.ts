@@ -16,6 +16,7 @@ import { sha256 } from '../../core/crypto/digest.ts';
 import { allReplicas, othersOf, type PbftConfig, primaryOf } from '../../core/pbft/config.ts';
 import type { Prng } from '../../core/prng.ts';
 import {
+  encodable,
   FORGED_TAG_BYTES,
   type Forger,
   forgedNewView,
@@ -78,7 +79,7 @@ export function invalidNewView(forger: Forger, config: PbftConfig, k: Knowledge)
   const rng = forger.rng;
   const view = hugeViews(config, forger.id, k, rng);
   const entries = Array.from({ length: rng.int(4) }, (_, i) => ({
-    seq: k.low + 1 + i,
+    seq: encodable(k.low + 1 + i),
     batchDigest: rng.chance(0.5) ? NULL_BATCH_DIGEST : rng.bytes(DIGEST_BYTES),
   }));
   const own =
@@ -242,11 +243,11 @@ export function retransmitRequests(forger: Forger, config: PbftConfig, k: Knowle
     const request: StateRequest = {
       kind: 'state-request',
       replica: forger.id,
-      fromSeq,
-      nonce: rng.chance(0.9) ? nonce : Number.MAX_SAFE_INTEGER,
+      fromSeq: encodable(fromSeq),
+      nonce: rng.chance(0.9) ? encodable(nonce) : Number.MAX_SAFE_INTEGER,
       tag: new Uint8Array(0),
     };
-    const view = [k.view, k.view + 1, Number.MAX_SAFE_INTEGER][rng.int(3)]!;
+    const view = encodable([k.view, k.view + 1, Number.MAX_SAFE_INTEGER][rng.int(3)]!);
     const fetch: ViewChangeFetch = {
       kind: 'view-change-fetch',
       view,

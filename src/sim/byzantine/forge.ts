@@ -26,6 +26,14 @@ import type { Prng } from '../../core/prng.ts';
 /** Tag bytes a forger without keys puts in each authenticator slot (the real length, so only the MAC fails). */
 export const FORGED_TAG_BYTES = 16;
 
+/**
+ * An integer the codec can encode: whatever arithmetic an attack does on a huge view or seq (view + 1 at 2^53),
+ * the forger itself must not throw. Values beyond the range are built on purpose, as bytes (`withFirstField`).
+ */
+export function encodable(v: number): number {
+  return Math.min(Math.max(0, Math.floor(v)), Number.MAX_SAFE_INTEGER);
+}
+
 /** Who forges: its node id, and its keys if it has any (a faulty replica or client does; an intruder does not). */
 export interface Forger {
   readonly id: number;
@@ -72,8 +80,8 @@ export function forgedPrePrepare(
   const batch: Batch = { kind: 'full', requests: fields.requests };
   const unsigned: PrePrepare = {
     kind: 'pre-prepare',
-    view: fields.view,
-    seq: fields.seq,
+    view: encodable(fields.view),
+    seq: encodable(fields.seq),
     batchDigest: sha256(encodeBatch(batch)),
     replica: fields.replica,
     batch,
@@ -90,7 +98,13 @@ export function forgedVote(
   fields: { view: number; seq: number; batchDigest: Uint8Array; replica: number },
   receivers: readonly number[],
 ): Message {
-  const unsigned = { kind, ...fields, auth: [] as Uint8Array[] } as Message;
+  const unsigned = {
+    kind,
+    ...fields,
+    view: encodable(fields.view),
+    seq: encodable(fields.seq),
+    auth: [] as Uint8Array[],
+  } as Message;
   const own = forger.id === fields.replica ? forger : { ...forger, crypto: undefined };
   return { ...unsigned, auth: authenticatorOf(own, receivers, () => authPayload(unsigned)) } as Message;
 }
@@ -164,7 +178,7 @@ export function forgedViewChange(
 ): ViewChange {
   const unsigned: ViewChange = {
     kind: 'view-change',
-    newView,
+    newView: encodable(newView),
     replica: id,
     stableSeq: base?.stableSeq ?? 0,
     stableDigest: base?.stableDigest ?? new Uint8Array(DIGEST_BYTES),
@@ -185,7 +199,7 @@ export function forgedNewView(
 ): NewView {
   const unsigned: NewView = {
     kind: 'new-view',
-    view,
+    view: encodable(view),
     replica: forger.id,
     viewChanges,
     prePrepares,
@@ -198,7 +212,7 @@ export function forgedNewView(
 export function forgedCheckpoint(forger: Forger, seq: number, stateDigest: Uint8Array): Checkpoint {
   const unsigned: Checkpoint = {
     kind: 'checkpoint',
-    seq,
+    seq: encodable(seq),
     stateDigest,
     replica: forger.id,
     signature: new Uint8Array(SIGNATURE_BYTES),

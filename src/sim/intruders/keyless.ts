@@ -71,21 +71,21 @@ export class Eavesdropper {
   }
 }
 
-/** One tick's worth of keyless traffic: every keyless attack, a few messages each. */
+/** One tick's worth of keyless traffic: every keyless attack, a few messages each, from what was overheard. */
 export function keylessBurst(
   forger: Forger,
   config: PbftConfig,
-  ear: Eavesdropper,
+  k: Knowledge,
+  captures: ReplayMemory<Uint8Array>,
   maxBytes: number,
 ): Aimed[] {
   const rng = forger.rng;
-  const k = ear.knowledge();
   const out: Aimed[] = [];
   const all = (bytes: Uint8Array): void => {
     out.push({ to: undefined, bytes });
   };
   all(garbage(rng, 256));
-  const capture = ear.captures.pick();
+  const capture = captures.pick();
   if (capture !== undefined) all(mutateCapture(capture, rng));
   switch (rng.int(4)) {
     case 0:
@@ -112,7 +112,10 @@ registerIntruder({
     const forger: Forger = { id: ctx.id, crypto: undefined, rng: ctx.rng };
     const ear = new Eavesdropper(ctx.config, ctx.rng.fork());
     return {
-      tick: () => ({ sends: keylessBurst(forger, ctx.config, ear, SIM_MAX_BYTES), issued: [] }),
+      tick: () => ({
+        sends: keylessBurst(forger, ctx.config, ear.knowledge(), ear.captures, SIM_MAX_BYTES),
+        issued: [],
+      }),
       receive: () => {},
       overhear: (_from, _to, bytes) => ear.overhear(bytes),
     };

@@ -6,7 +6,7 @@
  * checkpoints and captured traffic to mutate and replay.
  *
  *   npm run bench:flood            # node --expose-gc --import tsx bench/flood.ts
- *   npm run bench:flood -- --messages 20000 --max-bytes 65536
+ *   npm run bench:flood -- --messages 20000 --max-bytes 65536 --large-share 0.3
  *
  * Prints JSON: per source, heap samples (after a forced GC, every 10% of the run), growth over the start, whether
  * it stayed within 32 MiB, the mean cost per message (ns, stepping only: generating the flood is not timed),
@@ -38,11 +38,18 @@ const FAULTY = 3;
 const KEYLESS_PEER = 99;
 
 const { values: args } = parseArgs({
-  options: { messages: { type: 'string' }, 'max-bytes': { type: 'string' }, seed: { type: 'string' } },
+  options: {
+    messages: { type: 'string' },
+    'max-bytes': { type: 'string' },
+    'large-share': { type: 'string' },
+    seed: { type: 'string' },
+  },
 });
 const MESSAGES = Number(args.messages ?? 100_000);
 const MAX_BYTES = Number(args['max-bytes'] ?? 128 * 1024);
 const SEED = Number(args.seed ?? 1);
+/** An attacker after memory sends its early-buffer and old-view floods as large as the codec allows. */
+const LARGE_SHARE = Number(args['large-share'] ?? 1);
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -232,7 +239,10 @@ function keylessRun(): Run {
   return flood('peer with no keys', KEYLESS_PEER, target, (k) => {
     const heard = ear.knowledge();
     const known = { ...heard, view: Math.max(heard.view, k.view), low: Math.max(heard.low, k.low) };
-    return keylessBurst(forger, g.config, known, ear.captures, MAX_BYTES);
+    return keylessBurst(forger, g.config, known, ear.captures, {
+      maxBytes: MAX_BYTES,
+      largeShare: LARGE_SHARE,
+    });
   });
 }
 
@@ -241,7 +251,12 @@ function keyedRun(): Run {
   const target = g.replicas[TARGET]!;
   intoViewChange(g, target);
   const rng = new Prng(SEED * 7919 + 2);
-  const mix = new KeyedFloodMix({ id: FAULTY, crypto: g.keys.cryptoFor(FAULTY), rng }, g.config, MAX_BYTES);
+  const mix = new KeyedFloodMix(
+    { id: FAULTY, crypto: g.keys.cryptoFor(FAULTY), rng },
+    g.config,
+    MAX_BYTES,
+    LARGE_SHARE,
+  );
   const signed = [MESSAGE_KINDS.indexOf('checkpoint'), MESSAGE_KINDS.indexOf('view-change')];
   for (const bytes of g.captures) if (signed.includes(bytes[1]!)) mix.replays.remember(bytes);
   return flood('keyed faulty replica', FAULTY, target, (k) => mix.next(k));
@@ -256,6 +271,7 @@ console.log(
       bench: 'flood',
       messagesPerSource: MESSAGES,
       maxBytesPerMessage: MAX_BYTES,
+      largeShare: LARGE_SHARE,
       seed: SEED,
       node: process.version,
       loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),

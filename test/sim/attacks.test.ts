@@ -41,7 +41,7 @@ describe('attack generators', () => {
           ...strayVotes(forger, config, k),
           ...earlyBufferFlood(forger, config, k, sized),
           ...retransmitRequests(forger, config, k, 7),
-          ...keylessBurst(forger, config, k, new ReplayMemory<Uint8Array>(4, forger.rng), 4096),
+          ...keylessBurst(forger, config, k, new ReplayMemory<Uint8Array>(4, forger.rng), { maxBytes: 4096 }),
           ...new KeyedFloodMix(forger, config, 4096).next(k),
         ];
         expect(out.length).toBeLessThan(200);

@@ -36,6 +36,14 @@ export interface Knowledge {
   readonly lastExecuted: number;
 }
 
+/** How much a flood generator sends: messages per call, bytes per message, share of large messages. */
+export interface FloodSize {
+  readonly count: number;
+  readonly maxBytes: number;
+  /** Share of messages built up to `maxBytes` (the rest are small). Default: a few in ten. */
+  readonly largeShare?: number;
+}
+
 /** A message and who it is for (every replica but the sender when `to` is undefined). */
 export interface Aimed {
   readonly to: number | undefined;
@@ -118,7 +126,7 @@ export function oldViewBatches(
   forger: Forger,
   config: PbftConfig,
   k: Knowledge,
-  options: { readonly count: number; readonly maxBytes: number },
+  options: FloodSize,
 ): Aimed[] {
   const rng = forger.rng;
   const out: Aimed[] = [];
@@ -130,7 +138,7 @@ export function oldViewBatches(
     const view = selfAuth ? ownView : rng.int(k.view);
     const window = config.watermarkWindow;
     const seq = rng.chance(0.7) ? k.low + window - rng.int(Math.min(window, 4)) : k.low + 1 + rng.int(window);
-    const large = rng.chance(0.2);
+    const large = rng.chance(options.largeShare ?? 0.2);
     const opBytes = large ? Math.min(config.limits.maxOpBytes, 1024) : 8;
     const count = large ? Math.max(1, Math.floor(options.maxBytes / (opBytes + 64))) : 1 + rng.int(3);
     const requests = junkRequests(rng, Math.min(count, config.maxBatchRequests), opBytes, config.n);
@@ -195,14 +203,14 @@ export function earlyBufferFlood(
   forger: Forger,
   config: PbftConfig,
   k: Knowledge,
-  options: { readonly count: number; readonly maxBytes: number },
+  options: FloodSize,
 ): Aimed[] {
   const rng = forger.rng;
   const out: Aimed[] = [];
   for (let i = 0; i < options.count; i++) {
     const view = k.view + rng.int(3);
     const seq = k.low + 1 + rng.int(config.watermarkWindow);
-    if (rng.chance(0.3)) {
+    if (rng.chance(options.largeShare ?? 0.3)) {
       const opBytes = Math.min(config.limits.maxOpBytes, 2048);
       const count = Math.max(
         1,

@@ -86,13 +86,18 @@ export class KeyedFloodMix {
     private readonly forger: Forger,
     private readonly config: PbftConfig,
     private readonly maxBytes: number,
+    private readonly largeShare?: number,
   ) {
     this.replays = new ReplayMemory(64, forger.rng);
   }
 
   next(k: Knowledge): Aimed[] {
     const rng = this.forger.rng;
-    const sized = { count: 2, maxBytes: this.maxBytes };
+    const sized = {
+      count: 2,
+      maxBytes: this.maxBytes,
+      ...(this.largeShare === undefined ? {} : { largeShare: this.largeShare }),
+    };
     switch (rng.int(6)) {
       case 0:
         return [invalidNewView(this.forger, this.config, k)];

@@ -21,7 +21,7 @@ import {
 } from '../../core/codec/messages.ts';
 import { sha256 } from '../../core/crypto/digest.ts';
 import type { NodeCrypto } from '../../core/pbft/crypto.ts';
-import type { Prng } from '../../core/prng.ts';
+import { Prng } from '../../core/prng.ts';
 
 /** Tag bytes a forger without keys puts in each authenticator slot (the real length, so only the MAC fails). */
 export const FORGED_TAG_BYTES = 16;
@@ -57,12 +57,24 @@ export function signatureOf(forger: Forger, payload: () => Uint8Array): Uint8Arr
   return forger.rng.bytes(SIGNATURE_BYTES);
 }
 
+let pool: Uint8Array | undefined;
+
+/** 64 KiB of fixed pseudo-random bytes (the same on every run) for forged request payloads. */
+function junkPool(): Uint8Array {
+  pool ??= new Prng(0x5eed).bytes(64 * 1024);
+  return pool;
+}
+
 /** Requests from random client ids with random ops and garbage authenticators (valid encodings). */
 export function junkRequests(rng: Prng, count: number, opBytes: number, receivers: number): Request[] {
+  const pool = junkPool();
+  const size = Math.min(opBytes, pool.length);
   return Array.from({ length: count }, () => ({
     client: 1000 + rng.int(60_000),
     timestamp: 1 + rng.int(1 << 30),
-    op: rng.bytes(opBytes),
+    // A window into a fixed random pool: the batch is distinct by client and timestamp, and a flood of large
+    // messages costs its sender a copy, not a random draw per byte.
+    op: pool.subarray(rng.int(pool.length - size + 1)).subarray(0, size),
     auth: Array.from({ length: receivers }, () => rng.bytes(FORGED_TAG_BYTES)),
   }));
 }

@@ -13,6 +13,7 @@ import type { Prng } from '../../core/prng.ts';
 import {
   type Aimed,
   earlyBufferFlood,
+  type FloodSize,
   invalidNewView,
   type Knowledge,
   oldViewBatches,
@@ -77,7 +78,7 @@ export function keylessBurst(
   config: PbftConfig,
   k: Knowledge,
   captures: ReplayMemory<Uint8Array>,
-  maxBytes: number,
+  size: Omit<FloodSize, 'count'>,
 ): Aimed[] {
   const rng = forger.rng;
   const out: Aimed[] = [];
@@ -89,10 +90,10 @@ export function keylessBurst(
   if (capture !== undefined) all(mutateCapture(capture, rng));
   switch (rng.int(4)) {
     case 0:
-      out.push(...earlyBufferFlood(forger, config, k, { count: 3, maxBytes }));
+      out.push(...earlyBufferFlood(forger, config, k, { ...size, count: 3 }));
       break;
     case 1:
-      out.push(...oldViewBatches(forger, config, k, { count: 3, maxBytes }));
+      out.push(...oldViewBatches(forger, config, k, { ...size, count: 3 }));
       break;
     case 2:
       out.push(invalidNewView(forger, config, k));
@@ -113,7 +114,7 @@ registerIntruder({
     const ear = new Eavesdropper(ctx.config, ctx.rng.fork());
     return {
       tick: () => ({
-        sends: keylessBurst(forger, ctx.config, ear.knowledge(), ear.captures, SIM_MAX_BYTES),
+        sends: keylessBurst(forger, ctx.config, ear.knowledge(), ear.captures, { maxBytes: SIM_MAX_BYTES }),
         issued: [],
       }),
       receive: () => {},

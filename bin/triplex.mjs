@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Thin launcher: runs the TypeScript CLI through tsx so a fresh clone needs no build step.
-import { spawnSync } from 'node:child_process';
+// The `triplex` command (`npx triplex` in a clone). It registers tsx's loader in this very process and imports the
+// TypeScript CLI, so a fresh clone needs no build step, and there is no launcher process between the terminal and
+// the command: a launcher that relays Ctrl-C (as `tsx` does) would send the command a second SIGINT, and kill it
+// if it did not answer within 30 ms, for example while it writes its report.
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { register } from 'tsx/esm/api';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
-const result = spawnSync(tsx, [join(root, 'src', 'cli', 'main.ts'), ...process.argv.slice(2)], {
-  stdio: 'inherit',
-});
-process.exit(result.status ?? 1);
+register({ tsconfig: join(root, 'tsconfig.json') });
+await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);

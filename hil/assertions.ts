@@ -10,6 +10,8 @@ export interface AssertionResult {
   readonly name: string;
   readonly passed: boolean;
   readonly detail: string;
+  /** The assertion cannot be checked yet (what it needs is not built): it neither passes nor fails the run. */
+  readonly notApplicable?: true;
 }
 
 /** Frames a wrong-valued channel may take to be latched: the strike threshold plus a margin for chance agreement. */

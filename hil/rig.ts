@@ -1,9 +1,12 @@
 /**
- * The HIL rig in emulated mode: plant, elevator actuator and pitch sensors in software, closing the loop around
- * a ControlLoop: by default the single-process LoopSystem, or any other loop through `loop` (the voter's board
- * of a set of board processes: src/runtime/node/board-loop.ts). Each frame: apply the previous frame's voted command to the actuator and advance the plant;
- * apply due scenario events; sample sensors and stick; start the frame in the system. Records every frame and
- * event, then checks the scenario's assertions.
+ * The HIL rig: plant, elevator actuator and pitch sensors in software, closing the loop around a bench of boards
+ * (hil/bench: every board in this process, or real and emulated board processes, or any ControlLoop). Each
+ * frame: apply the previous frame's voted command to the actuator and advance the plant; start, toggle and end
+ * the scenario's faults; sample sensors and stick through the sensor and input-unit faults; start the frame on
+ * the bench. Records every frame and event, then checks the scenario's assertions.
+ *
+ * What the rig keeps from the network is bounded: channel outputs only for frames in flight, within a row limit
+ * and a byte budget (OutputWindow); decisions only for frames in flight.
  */
 import type { Logger } from 'pino';
 import type { Command } from '../src/core/control/spec.ts';
@@ -13,16 +16,26 @@ import { SensorTriplex } from '../src/core/plant/sensors.ts';
 import { Prng } from '../src/core/prng.ts';
 import type { ChannelEvent, DecisionRecord } from '../src/core/vote/voter.ts';
 import type { Topology } from '../src/runtime/config.ts';
-import {
-  type ControlLoop,
-  type ControlLoopFactory,
-  inProcessLoopFactory,
-} from '../src/runtime/node/control-loop.ts';
+import { Counters } from '../src/runtime/loop/counters.ts';
+import { type ControlLoopFactory, inProcessLoopFactory } from '../src/runtime/node/control-loop.ts';
 import type { EventRecord, FrameRecord, Trace } from '../src/runtime/report/trace.ts';
 import type { Scheduler } from '../src/runtime/scheduler.ts';
-import { behaviour } from '../src/sim/byzantine.ts';
 import { type AssertionResult, checkAssertions } from './assertions.ts';
-import { pilotAt, type Scenario, type ScenarioEvent } from './scenario.ts';
+import type { Bench, BenchFactory, FaultHandle, UnitSample } from './bench/bench.ts';
+import { loopBench } from './bench/legacy.ts';
+import {
+  buildTimeline,
+  cycleOn,
+  type FaultOutcome,
+  maxDelayFrames,
+  type TimelineEntry,
+} from './fault-timeline.ts';
+import { SampleFaults } from './faults/samples.ts';
+import { OutputWindow } from './output-window.ts';
+import { describeTarget, resolveTarget } from './scenario/targets.ts';
+import { pilotAt, type Scenario } from './scenario.ts';
+import { checkSpec } from './spec-assertions.ts';
+import { rigSummary } from './summary.ts';
 
 export interface RigOptions {
   readonly topology: Topology;
@@ -32,13 +45,28 @@ export interface RigOptions {
   readonly logger: Logger;
   /** Virtual time (tests): seeded link delays in ms. Absent: real timers, in-memory links. */
   readonly virtual?: { readonly minDelayMs: number; readonly maxDelayMs: number };
-  /**
-   * Builds the loop the rig closes, given the rig's callbacks. Absent: every board in this process on a memory
-   * hub (LoopSystem), seeded from `seed`.
-   */
+  /** A ControlLoop to close (the built-in scenarios of `triplex sim`). */
   readonly loop?: ControlLoopFactory;
-  /** Called after each frame is recorded (status display). */
+  /** The bench to fly (hil/bench); takes precedence over `loop`. */
+  readonly bench?: BenchFactory;
+  /** The fault-free reference run of the same scenario and seed (for deviation assertions). */
+  readonly reference?: Trace;
+  /** Called once the bench has started, just before frame 0 (a wall clock moves its time 0 here). */
+  readonly onStarted?: () => void;
+  /** Called after each frame is recorded (status display, telemetry). */
   readonly onFrame?: (record: FrameRecord, rig: Rig) => void;
+}
+
+/** What the rig saw in a frame besides the trace's columns (for the MCAP recording and telemetry). */
+export interface FrameExtra {
+  /** What each sensor read (after sensor faults). */
+  readonly readings: readonly (number | null)[];
+  /** What each input unit submitted (null: nothing). */
+  readonly samples: readonly (UnitSample | null)[];
+  readonly reason: string;
+  readonly contributors: readonly string[];
+  readonly dissenters: readonly string[];
+  readonly missing: readonly string[];
 }
 
 export interface RigResult {
@@ -47,21 +75,39 @@ export interface RigResult {
   readonly passed: boolean;
   readonly frames: number;
   readonly stoppedEarly: boolean;
+  readonly faults: readonly FaultOutcome[];
+  readonly extras: readonly FrameExtra[];
+  readonly summary: Record<string, unknown>;
+}
+
+interface Running {
+  readonly entry: TimelineEntry;
+  active: FaultHandle | undefined;
+  clearRig: (() => void) | undefined;
+  done: boolean;
 }
 
 export class Rig {
-  readonly system: ControlLoop;
+  readonly system: Bench;
   readonly trace: Trace = { frames: [], events: [] };
+  readonly extras: FrameExtra[] = [];
   readonly totalFrames: number;
+  /** The rig's own counters (outputs not kept, faults toggled). */
+  readonly counters = new Counters();
   private readonly plant: PitchPlant;
   private readonly actuator = new ElevatorActuator();
   private readonly sensors: SensorTriplex;
   private readonly decisions = new Map<number, DecisionRecord<Command>>();
-  private readonly channelOutputs = new Map<number, (number | null)[]>();
-  private readonly sampled = new Map<number, { theta: number; reference: number }>();
-  private readonly pendingEvents: ScenarioEvent[];
-  /** Byzantine replica behaviours draw from here (forked after the sensors, so sensor noise is unchanged). */
+  private readonly outputs: OutputWindow;
+  private readonly sampled = new Map<
+    number,
+    { theta: number; reference: number; readings: (number | null)[]; samples: (UnitSample | null)[] }
+  >();
+  private readonly timeline: Running[];
+  private readonly sampleFaults: SampleFaults;
+  /** Byzantine behaviours draw from here (forked after the sensors, so sensor noise is unchanged). */
   private readonly faultRng: Prng;
+  private readonly marks: { atS: number; text: string }[];
   private lastView = 0;
   private stopped = false;
   private finish: (() => void) | undefined;
@@ -69,36 +115,40 @@ export class Rig {
 
   constructor(private readonly o: RigOptions) {
     const rng = new Prng(o.seed);
-    const loop =
-      o.loop ??
-      inProcessLoopFactory({
-        topology: o.topology,
-        scheduler: o.scheduler,
-        seed: rng.u32(),
-        logger: o.logger,
-        ...(o.virtual ? { virtual: o.virtual } : {}),
-      });
-    if (o.loop !== undefined) rng.u32(); // the same sensor stream whichever loop is flown
-    this.system = loop({
-      onDecision: (rec) => this.decisions.set(rec.frame, rec),
-      onChannelEvents: (events) => this.channelEvents(events),
-      onChannelCommand: (channel, frame, cmd) => {
-        // A late output for a frame already recorded is the voter's business (counted there), not the trace's.
-        if (frame < this.trace.frames.length) return;
-        let row = this.channelOutputs.get(frame);
-        if (row === undefined) {
-          row = Array.from({ length: o.topology.channels.length }, () => null);
-          this.channelOutputs.set(frame, row);
-        }
-        row[channel] = cmd.elevator;
-      },
-    });
-    this.plant = new PitchPlant(o.topology.frameRateHz);
-    this.sensors = new SensorTriplex(rng.fork());
+    const t = o.topology;
+    const loopSeed = rng.u32();
+    const hooks = {
+      onDecision: (rec: DecisionRecord<Command>) => this.onDecision(rec),
+      onChannelEvents: (events: readonly ChannelEvent[]) => this.channelEvents(events),
+      onOutput: (channel: number, frame: number, cmd: Command) =>
+        this.outputs.offer(channel, frame, cmd.elevator),
+    };
+    this.outputs = new OutputWindow(t.channels.length, this.counters);
+    const gst = (): number => o.scheduler.now();
+    const factory =
+      o.bench ??
+      loopBench(
+        o.loop ??
+          inProcessLoopFactory({
+            topology: t,
+            scheduler: o.scheduler,
+            seed: loopSeed,
+            logger: o.logger,
+            ...(o.virtual ? { virtual: o.virtual } : {}),
+          }),
+        o.virtual !== undefined,
+        gst,
+      );
+    this.system = factory(hooks);
+    this.plant = new PitchPlant(t.frameRateHz);
+    this.sensors = new SensorTriplex(rng.fork(), o.scenario.sensors ?? []);
     this.faultRng = rng.fork();
-    this.dt = 1 / o.topology.frameRateHz;
-    this.totalFrames = Math.round(o.scenario.durationS * o.topology.frameRateHz);
-    this.pendingEvents = [...o.scenario.events].sort((a, b) => a.atS - b.atS);
+    const entries = buildTimeline(o.scenario, t);
+    this.sampleFaults = new SampleFaults(t.inputUnits, rng.fork(), maxDelayFrames(entries));
+    this.timeline = entries.map((entry) => ({ entry, active: undefined, clearRig: undefined, done: false }));
+    this.marks = [...(o.scenario.marks ?? [])].sort((a, b) => a.atS - b.atS);
+    this.dt = 1 / t.frameRateHz;
+    this.totalFrames = Math.round(o.scenario.durationS * t.frameRateHz);
   }
 
   get scenarioName(): string {
@@ -108,17 +158,20 @@ export class Rig {
   /** Runs the scenario to its end (or until `stop`). Under a VirtualScheduler, call `runVirtual` instead. */
   async run(): Promise<RigResult> {
     await this.system.start();
+    this.o.onStarted?.();
     return new Promise((resolve) => {
       this.finish = () => resolve(this.result());
-      this.schedule(0);
+      // Stopped while the bench started: settle now, there is no frame to wait for.
+      if (this.stopped) this.finish();
+      else this.schedule(0);
     });
   }
 
   /** Runs the whole scenario on a virtual clock (`runUntil` advances it), as fast as the CPU allows. */
-  async runVirtual(runUntil: (t: number) => void): Promise<RigResult> {
+  async runVirtual(runUntil: (t: number) => void | Promise<void>): Promise<RigResult> {
     await this.system.start();
     this.schedule(0);
-    runUntil((this.totalFrames + 1) * this.system.periodMs);
+    await runUntil((this.totalFrames + 1) * this.system.periodMs);
     return this.result();
   }
 
@@ -143,17 +196,26 @@ export class Rig {
       return;
     }
     const t = frame * this.dt;
-    this.applyEvents(frame, t);
+    while (this.marks.length > 0 && this.marks[0]!.atS <= t + 1e-9)
+      this.event(frame, 'mark', this.marks.shift()!.text);
+    this.runTimeline(frame);
     const theta = this.plant.theta;
     const reference = pilotAt(this.o.scenario, t);
-    this.sampled.set(frame, { theta, reference });
-    const readings = this.sensors.read(theta, t);
-    const samples = Array.from({ length: this.o.topology.inputUnits }, (_, u) => ({
-      stick: reference,
-      pitch: readings[u % 3] ?? null,
-    }));
+    const healthy = this.sensors.read(theta, t);
+    const { readings, samples } = this.sampleFaults.frame(frame, healthy, reference);
+    this.sampled.set(frame, { theta, reference, readings, samples });
+    this.outputs.started(frame);
     this.system.startFrame(frame, samples);
     this.schedule(frame + 1);
+  }
+
+  private onDecision(rec: DecisionRecord<Command>): void {
+    // Decisions come from the voter on the rig's own board, one per frame it is on: bounded by the frames in flight.
+    if (rec.frame < this.trace.frames.length || !this.sampled.has(rec.frame)) {
+      this.counters.add('rig.decision-ignored');
+      return;
+    }
+    this.decisions.set(rec.frame, rec);
   }
 
   /** Frame k is over: its decision drives the actuator for one frame, and the plant advances. */
@@ -178,15 +240,21 @@ export class Rig {
       elevator,
       voted,
       outcome: rec?.kind ?? 'hold',
-      channels:
-        this.channelOutputs.get(frame) ?? Array.from({ length: this.o.topology.channels.length }, () => null),
+      channels: this.outputs.take(frame),
       view,
       primary,
       latencyMs: rec ? rec.time - start : Number.NaN,
     };
     this.trace.frames.push(record);
+    this.extras.push({
+      readings: s.readings,
+      samples: s.samples,
+      reason: rec?.reason ?? 'no-decision',
+      contributors: rec?.contributors ?? [],
+      dissenters: rec?.dissenters ?? [],
+      missing: rec?.missing ?? [],
+    });
     this.decisions.delete(frame);
-    this.channelOutputs.delete(frame);
     this.sampled.delete(frame);
     this.o.onFrame?.(record, this);
   }
@@ -197,68 +265,73 @@ export class Rig {
     }
   }
 
-  private applyEvents(frame: number, t: number): void {
-    while (this.pendingEvents.length > 0 && this.pendingEvents[0]!.atS <= t + 1e-9) {
-      const e = this.pendingEvents.shift()!;
-      switch (e.kind) {
-        case 'channel-fault':
-          if (this.system.injectChannelFault(e.channel, { kind: e.fault, fromFrame: frame }))
-            this.event(frame, 'fault-injected', `channel c${e.channel}: ${e.fault}`);
-          else this.unreachable(frame, `channel c${e.channel}`);
-          break;
-        case 'channel-repair':
-          if (this.system.clearChannelFault(e.channel))
-            this.event(frame, 'fault-cleared', `channel c${e.channel} repaired`);
-          else this.unreachable(frame, `channel c${e.channel}`);
-          break;
-        case 'crash-primary': {
-          const { primary } = this.system.view();
-          const board = this.o.topology.replicas[primary]!.board;
-          this.crash(frame, board, `primary r${primary} (board ${board})`);
-          break;
-        }
-        case 'crash-backup': {
-          const { primary } = this.system.view();
-          const backups = this.o.topology.replicas.filter((r) => r.id !== primary);
-          const victim = backups.at(-1)!;
-          this.crash(frame, victim.board, `backup r${victim.id} (board ${victim.board})`);
-          break;
-        }
-        case 'crash-board':
-          this.crash(frame, e.board, `board ${e.board}`);
-          break;
-        case 'replica-byzantine': {
-          const id = e.replica === 'primary' ? this.system.view().primary : e.replica;
-          const entry = behaviour(e.behaviour);
-          const gst = this.o.scheduler.now();
-          const rng = this.faultRng.fork();
-          const applied = this.system.makeReplicaByzantine(id, (inside) =>
-            entry.create({
-              id,
-              config: inside.config,
-              crypto: inside.crypto,
-              rng,
-              nodes: inside.nodes,
-              replica: inside.replica,
-              gst,
-            }),
-          );
-          if (applied) this.event(frame, 'replica-byzantine', `r${id}: ${entry.name} (${entry.summary})`);
-          else this.unreachable(frame, `replica r${id}`);
-          break;
-        }
+  /** Starts, toggles and ends the faults due at `frame`. */
+  private runTimeline(frame: number): void {
+    for (const r of this.timeline) {
+      const e = r.entry;
+      if (r.done || frame < e.startFrame) continue;
+      if (e.endFrame !== undefined && frame >= e.endFrame) {
+        this.clear(r, frame, true);
+        r.done = true;
+        continue;
       }
+      const on = cycleOn(e, frame);
+      if (on && r.active === undefined) this.strike(r, frame);
+      else if (!on && r.active !== undefined) this.clear(r, frame, false);
     }
   }
 
-  private crash(frame: number, board: string, detail: string): void {
-    if (this.system.crashBoard(board)) this.event(frame, 'board-crashed', detail);
-    else this.unreachable(frame, `board ${board}`);
+  private strike(r: Running, frame: number): void {
+    const e = r.entry;
+    const first = e.outcome.status === 'pending';
+    const target = resolveTarget(
+      e.fault.component,
+      e.fault.target,
+      this.o.topology,
+      this.system.view().primary,
+    );
+    let handle: FaultHandle;
+    if (target.component === 'sensor' || target.component === 'input-unit') {
+      const index = target.component === 'sensor' ? target.sensor : target.unit;
+      r.clearRig = this.sampleFaults.add(target.component, index, e.baseType, e.severity, frame);
+      handle = { applied: true, detail: `${describeTarget(target)}: ${e.fault.type}` };
+    } else {
+      handle = this.system.apply({ target, type: e.baseType, severity: e.severity, frame }, this.faultRng);
+    }
+    if (!handle.applied) {
+      e.outcome.status = 'not-applied';
+      e.outcome.detail = handle.reason;
+      e.outcome.frame = frame;
+      r.done = true;
+      this.event(
+        frame,
+        e.legacy ? 'event-not-applied' : 'fault-not-applied',
+        `${e.outcome.fault} on ${describeTarget(target)}: ${handle.reason}`,
+      );
+      return;
+    }
+    r.active = handle;
+    if (!first) {
+      this.counters.add('rig.intermittent-on');
+      return;
+    }
+    e.outcome.status = 'applied';
+    e.outcome.detail = handle.detail;
+    e.outcome.frame = frame;
+    this.event(frame, eventKind(e), legacyDetail(e, this.o.topology, handle.detail));
   }
 
-  /** A scenario event this loop cannot carry out (a bench with no control path): recorded, never silent. */
-  private unreachable(frame: number, what: string): void {
-    this.event(frame, 'event-not-applied', `${what} cannot be reached from the rig`);
+  private clear(r: Running, frame: number, final: boolean): void {
+    if (r.active === undefined) return;
+    const detail = r.active.applied ? r.active.clear?.() : undefined;
+    r.clearRig?.();
+    r.clearRig = undefined;
+    r.active = undefined;
+    if (!final) {
+      this.counters.add('rig.intermittent-off');
+      return;
+    }
+    this.event(frame, 'fault-cleared', detail ?? `${r.entry.outcome.fault} ended`);
   }
 
   private event(frame: number, kind: string, detail: string): void {
@@ -267,18 +340,49 @@ export class Rig {
   }
 
   private result(): RigResult {
-    const assertions = checkAssertions(
-      this.o.scenario,
-      this.o.topology,
-      this.trace,
-      this.stopped && this.trace.frames.length < this.totalFrames,
-    );
+    const interrupted = this.stopped && this.trace.frames.length < this.totalFrames;
+    const faults = this.timeline.map((r) => ({ ...r.entry.outcome }));
+    const summary = rigSummary(this, faults);
+    const assertions =
+      this.o.scenario.spec === undefined
+        ? checkAssertions(this.o.scenario, this.o.topology, this.trace, interrupted)
+        : checkSpec({
+            scenario: this.o.scenario,
+            topology: this.o.topology,
+            trace: this.trace,
+            reference: this.o.reference,
+            faults,
+            summary,
+            interrupted,
+          });
     return {
       trace: this.trace,
       assertions,
       passed: assertions.every((a) => a.passed),
       frames: this.trace.frames.length,
       stoppedEarly: this.trace.frames.length < this.totalFrames,
+      faults,
+      extras: this.extras,
+      summary,
     };
   }
+}
+
+/** Event names: the built-in scenarios' names where a fault stands for one of their events. */
+function eventKind(e: TimelineEntry): string {
+  if (e.legacy === 'replica-byzantine') return 'replica-byzantine';
+  if (e.fault.component === 'board' && (e.baseType === 'crash' || e.baseType === 'off'))
+    return 'board-crashed';
+  if (e.fault.component === 'replica' && !['crash', 'hang', 'delayed'].includes(e.baseType))
+    return 'replica-byzantine';
+  return 'fault-injected';
+}
+
+/** A crash of the primary's or a backup's board reads `primary r0 (board mon)`, as the built-in events did. */
+function legacyDetail(e: TimelineEntry, t: Topology, detail: string): string {
+  const role = e.fault.target;
+  if (e.fault.component !== 'board' || (role !== 'primary' && role !== 'backup')) return detail;
+  const board = detail.replace(/^board /, '');
+  const replica = t.replicas.find((r) => r.board === board);
+  return replica === undefined ? `${role} ${detail}` : `${role} r${replica.id} (board ${board})`;
 }

@@ -1,7 +1,14 @@
 /**
  * Scenarios: what the pilot commands and which faults strike when. Times are seconds of simulated flight.
+ *
+ * Two forms share this type. Built-in scenarios (`defaultScenario`, tests) name their faults as `events` of a few
+ * fixed kinds and are checked by hil/assertions.ts. Scenario files (hil/scenario/load.ts) name faults on the grid
+ * (`faults`, hil/grid.ts), carry a pilot profile and sensor models, and bring their own assertions (`spec`).
  */
+import type { SensorConfig } from '../src/core/plant/sensors.ts';
 import type { ChannelFaultKind } from '../src/runtime/loop/channel-fault.ts';
+import type { Component } from './grid.ts';
+import type { ScenarioAssertions } from './scenario/schema.ts';
 
 export type ScenarioEvent =
   | {
@@ -41,10 +48,47 @@ export interface Scenario {
   readonly events: readonly ScenarioEvent[];
   /** Consecutive frames without a write the scenario tolerates (around a view change). */
   readonly maxConsecutiveMisses: number;
+  /** A pilot profile replacing `pilot` (steps, doublets, sweeps, a recording). */
+  readonly profile?: { at(t: number): number; changes(): number[] };
+  /** Models of the three pitch sensors (noise, bias). */
+  readonly sensors?: readonly SensorConfig[];
+  /** Faults named on the grid, with start, end and severity. */
+  readonly faults?: readonly GridFault[];
+  /** Notes on the timeline, shown in the report. */
+  readonly marks?: readonly { readonly atS: number; readonly text: string }[];
+  /** A scenario file's assertions and verdict rules (absent: the built-in checks of hil/assertions.ts). */
+  readonly spec?: ScenarioSpec;
+}
+
+/** One fault of a scenario file: a grid cell, its target and when it strikes. */
+export interface GridFault {
+  readonly component: Component;
+  readonly type: string;
+  /** Channel/replica id, unit/sensor index, board name, 'primary', 'backup', or a link 'a-b'. */
+  readonly target: number | string | undefined;
+  readonly atS: number;
+  readonly untilS: number | undefined;
+  readonly severity: number | undefined;
+  /** Intermittent faults: one on/off cycle, s. */
+  readonly periodS: number | undefined;
+  readonly allowUnapplied: boolean;
+  /** Where it is written (file:line), for reports. */
+  readonly source: string;
+}
+
+export interface ScenarioSpec {
+  readonly file: string;
+  readonly promise: string | undefined;
+  readonly tags: readonly string[];
+  readonly seed: number;
+  readonly assertions: ScenarioAssertions;
+  readonly allowUnapplied: boolean;
+  readonly knownIssue: string | undefined;
 }
 
 /** The pilot's command at time t (s). */
 export function pilotAt(s: Scenario, t: number): number {
+  if (s.profile !== undefined) return s.profile.at(t);
   let pitch = 0;
   for (const step of s.pilot) if (t >= step.atS) pitch = step.pitch;
   return pitch;

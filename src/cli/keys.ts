@@ -6,7 +6,6 @@
  *   triplex keys check --dir DIR
  */
 import { join } from 'node:path';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError, loadTopology } from '../runtime/config.ts';
 import {
   buildKeyRing,
@@ -20,6 +19,7 @@ import {
   validatePrincipals,
 } from '../runtime/keyfiles.ts';
 import { topologyPrincipals } from '../runtime/loop/keys.ts';
+import { EXIT, KEYS_CHECK_OPTIONS, KEYS_GEN_OPTIONS, parseOptions } from './args.ts';
 
 const USAGE = `usage:
   triplex keys gen --out DIR --principals name:id,name:id,... [--force]
@@ -43,26 +43,18 @@ export async function keysCommand(argv: string[]): Promise<number> {
     case '--help':
     case 'help':
       console.log(USAGE);
-      return sub === undefined ? 2 : 0;
+      return sub === undefined ? EXIT.usage : EXIT.ok;
     default:
       return usageError(`unknown keys subcommand "${sub}"`);
   }
 }
 
 async function keysGen(argv: string[]): Promise<number> {
-  const parsed = parse(argv, {
-    out: { type: 'string' },
-    principals: { type: 'string' },
-    config: { type: 'string' },
-    force: { type: 'boolean', default: false },
-  });
+  const parsed = parseOptions(argv, KEYS_GEN_OPTIONS);
   if (!parsed.ok) return usageError(parsed.message);
-  const { out, principals, config, force } = parsed.values as {
-    out?: string;
-    principals?: string;
-    config?: string;
-    force: boolean;
-  };
+  if (parsed.values.help) return help();
+  const { out, principals, config } = parsed.values;
+  const force = parsed.values.force === true;
   if (out === undefined || out === '') return usageError('--out DIR is required');
   if (config !== undefined && principals !== undefined)
     return usageError('give --config FILE or --principals, not both');
@@ -93,9 +85,10 @@ async function keysGen(argv: string[]): Promise<number> {
 }
 
 async function keysCheck(argv: string[]): Promise<number> {
-  const parsed = parse(argv, { dir: { type: 'string' } });
+  const parsed = parseOptions(argv, KEYS_CHECK_OPTIONS);
   if (!parsed.ok) return usageError(parsed.message);
-  const dir = (parsed.values as { dir?: string }).dir;
+  if (parsed.values.help) return help();
+  const dir = parsed.values.dir;
   if (dir === undefined || dir === '') return usageError('--dir DIR is required');
   try {
     const publics = await loadPublicKeys(join(dir, PUBLIC_FILE_NAME));
@@ -107,17 +100,6 @@ async function keysCheck(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     return failure(err);
-  }
-}
-
-type ParseResult = { ok: true; values: Record<string, unknown> } | { ok: false; message: string };
-
-function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): ParseResult {
-  try {
-    const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
-    return { ok: true, values };
-  } catch (err) {
-    return { ok: false, message: (err as Error).message };
   }
 }
 
@@ -140,14 +122,19 @@ export function parsePrincipals(text: string): PrincipalsResult {
   return { ok: true, principals };
 }
 
+function help(): number {
+  console.log(USAGE);
+  return EXIT.ok;
+}
+
 function usageError(message: string): number {
   console.error(`triplex keys: ${message}\n${USAGE}`);
-  return 2;
+  return EXIT.usage;
 }
 
 function failure(err: unknown): number {
   // A KeyFileError names the file; other errors (mkdir refused, disk full) carry node's message.
   const message = err instanceof KeyFileError || err instanceof Error ? err.message : String(err);
   console.error(`triplex keys: ${message}`);
-  return 1;
+  return EXIT.failed;
 }

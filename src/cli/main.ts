@@ -1,9 +1,15 @@
 /**
  * The `triplex` command. Each subcommand lives in its own module and is loaded only when used, so a missing
  * optional dependency (socketcan) never breaks commands that do not need it.
+ *
+ * Exit codes (every subcommand): 0 passed or done, 1 an assertion (or a key operation) failed, 2 bad command
+ * line, config, key files or port, 130 interrupted, 70 an internal error (a bug: the stack is printed).
  */
+import { EXIT } from './args.ts';
+import { Interrupt } from './interrupt.ts';
 
-type Command = (argv: string[]) => Promise<number>;
+/** A subcommand: its arguments and the process-wide interrupt in, the exit code out. */
+export type Command = (argv: string[], interrupt: Interrupt) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   sim: {
@@ -17,6 +23,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   keys: {
     summary: 'keys gen --out DIR (--config FILE | --principals name:id,...) | keys check --dir DIR',
     load: async () => (await import('./keys.ts')).keysCommand,
+  },
+  hil: {
+    summary: 'HIL rig: list | run SCENARIO... | probe | board; --help',
+    load: async () => (await import('./hil.ts')).hilCommand,
   },
   ports: {
     summary: 'list serial ports (falls back to scanning /dev without udev)',
@@ -32,21 +42,23 @@ function usage(): string {
     ...lines,
     '',
     'Run `triplex <command> --help` for options.',
+    'Exit codes: 0 passed, 1 an assertion failed, 2 bad options or config, 130 interrupted.',
   ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
+  const interrupt = Interrupt.install(process);
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h') {
     process.stdout.write(`${usage()}\n`);
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT.usage : EXIT.ok;
   }
   const command = COMMANDS[name];
   if (command === undefined) {
     process.stderr.write(`triplex: unknown command '${name}'\n${usage()}\n`);
-    return 2;
+    return EXIT.usage;
   }
-  return (await command.load())(rest);
+  return (await command.load())(rest, interrupt);
 }
 
 main(process.argv.slice(2)).then(
@@ -54,7 +66,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`triplex: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
+    process.stderr.write(
+      `triplex: internal error (please report it with this text): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exitCode = EXIT.internal;
   },
 );

@@ -9,7 +9,6 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { defaultScenario, type Scenario } from '../../hil/scenario.ts';
 import type { Transport } from '../io/transport.ts';
@@ -22,106 +21,13 @@ import { loadBoardKeys } from '../runtime/node/keys.ts';
 import { createBoardTransport } from '../runtime/node/transports.ts';
 import { warmUp } from '../runtime/node/warm-up.ts';
 import { RealScheduler } from '../runtime/scheduler.ts';
-import { LOG_LEVELS, numberOption } from './args.ts';
-import { flyScenario } from './sim.ts';
-
-const HELP = `usage: triplex node --config FILE --board NAME [options]
-  --config FILE        topology (serial, can or udp links)
-  --board NAME         the board this process runs
-  --keys DIR           key directory (default ./keys): public.json and this board's private key files,
-                       written by \`triplex keys gen --config FILE --out DIR\`
-  --log-level LEVEL    fatal, error, warn, info (default), debug, trace, silent
-  --log-file FILE      write logs to FILE instead of stderr
-  --status-every S     a status line in the log every S seconds (default 10; 0: none)
-  --seed N             seed of this board's channel fault behaviours (default 1)
-  --no-pace            do not pace serial writes at the baud rate (pseudo-terminals deliver instantly)
-  --rig emulated       on the voter's board: run the emulated HIL rig here and fly the default scenario
-  --duration S         with --rig: seconds of flight (default 20)
-  --out DIR            with --rig: report folder (summary.json, trace.csv, report.html)
-  --json               with --rig: print the summary as JSON
-  --no-status          with --rig: no live status display`;
-
-interface NodeArgs {
-  config: string;
-  board: string;
-  keys: string;
-  logLevel: string;
-  logFile: string | undefined;
-  statusEveryS: number;
-  seed: number;
-  rig: boolean;
-  duration: number;
-  out: string | undefined;
-  json: boolean;
-  status: boolean;
-  pace: boolean;
-}
-
-function parse(argv: string[]): NodeArgs | string {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        board: { type: 'string' },
-        keys: { type: 'string' },
-        'log-level': { type: 'string' },
-        'log-file': { type: 'string' },
-        'status-every': { type: 'string' },
-        seed: { type: 'string' },
-        rig: { type: 'string' },
-        duration: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean' },
-        'no-status': { type: 'boolean' },
-        'no-pace': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    return (e as Error).message;
-  }
-  if (values.help) return '';
-  const str = (k: string): string | undefined => values[k] as string | undefined;
-  if (str('config') === undefined) return '--config FILE is required';
-  if (str('board') === undefined) return '--board NAME is required';
-  const level = str('log-level') ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(level))
-    return `--log-level must be one of ${LOG_LEVELS.join(', ')}; got '${level}'`;
-  const num = (k: string, fallback: number, min: number): number | string =>
-    numberOption(str(k), k, fallback, min);
-  const statusEveryS = num('status-every', 10, 0);
-  const seed = num('seed', 1, 0);
-  const duration = num('duration', 20, 0.1);
-  for (const x of [statusEveryS, seed, duration]) if (typeof x === 'string') return x;
-  const rig = str('rig');
-  if (rig !== undefined && rig !== 'emulated') return `--rig must be 'emulated', got '${rig}'`;
-  if (rig === undefined) {
-    for (const k of ['duration', 'out', 'json', 'no-status']) {
-      if (values[k] !== undefined) return `--${k} needs --rig emulated`;
-    }
-  }
-  return {
-    config: str('config')!,
-    board: str('board')!,
-    keys: resolve(str('keys') ?? 'keys'),
-    logLevel: level,
-    logFile: str('log-file'),
-    statusEveryS: statusEveryS as number,
-    seed: seed as number,
-    rig: rig === 'emulated',
-    duration: duration as number,
-    out: str('out') === undefined ? undefined : resolve(str('out')!),
-    json: values.json === true,
-    status: values['no-status'] !== true,
-    pace: values['no-pace'] !== true,
-  };
-}
+import { checkFlightLength, EXIT, NODE_HELP, type NodeArgs, parseNodeArgs } from './args.ts';
+import { flyScenario } from './fly.ts';
+import type { Interrupt } from './interrupt.ts';
 
 function fail(message: string): number {
   process.stderr.write(`triplex node: ${message}\n`);
-  return 2;
+  return EXIT.usage;
 }
 
 interface Prepared {
@@ -157,24 +63,31 @@ function makeLogger(args: NodeArgs): Logger {
   return pino({ level: args.logLevel, base: { board: args.board, pid: process.pid } }, dest);
 }
 
-export async function nodeCommand(argv: string[]): Promise<number> {
-  const args = parse(argv);
+export async function nodeCommand(argv: string[], interrupt: Interrupt): Promise<number> {
+  const args = parseNodeArgs(argv);
   if (typeof args === 'string') {
     if (args === '') {
-      process.stdout.write(`${HELP}\n`);
-      return 0;
+      process.stdout.write(`${NODE_HELP}\n`);
+      return EXIT.ok;
     }
-    process.stderr.write(`triplex node: ${args}\n${HELP}\n`);
-    return 2;
+    process.stderr.write(`triplex node: ${args}\n(triplex node --help lists the options)\n`);
+    return EXIT.usage;
   }
   const prepared = await prepare(args);
   if (typeof prepared === 'string') return fail(prepared);
+  if (args.rig) {
+    const tooLong = checkFlightLength(args.duration, prepared.topology.frameRateHz);
+    if (tooLong !== undefined) return fail(tooLong);
+  }
   const logger = makeLogger(args);
-  return args.rig ? await runRig(args, prepared, logger) : await runBoard(args, prepared, logger);
+  return args.rig
+    ? await runRig(args, prepared, logger, interrupt)
+    : await runBoard(args, prepared, logger, interrupt);
 }
 
 /** A board without the rig: runs until SIGTERM/SIGINT, or the parent's stop, or the parent going away. */
-async function runBoard(args: NodeArgs, p: Prepared, logger: Logger): Promise<number> {
+async function runBoard(args: NodeArgs, p: Prepared, logger: Logger, interrupt: Interrupt): Promise<number> {
+  interrupt.finishing = "closing this board's roles and links";
   const warmMs = await warmUp(p.topology);
   logger.debug({ warmMs: Math.round(warmMs) }, 'warmed up');
   const node = new BoardNode({
@@ -191,8 +104,8 @@ async function runBoard(args: NodeArgs, p: Prepared, logger: Logger): Promise<nu
   const stopped = new Promise<void>((r) => {
     stop = r;
   });
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  if (interrupt.signal.aborted) stop();
+  interrupt.signal.addEventListener('abort', stop, { once: true });
   if (process.send !== undefined) {
     node.attachParent(process, 1000, stop);
     process.once('disconnect', stop); // the parent died: do not fly on alone
@@ -203,11 +116,11 @@ async function runBoard(args: NodeArgs, p: Prepared, logger: Logger): Promise<nu
   await node.close();
   logger.flush();
   if (process.connected) process.disconnect();
-  return 0;
+  return EXIT.ok;
 }
 
 /** The voter's board with the emulated rig: flies the scenario and reports like `triplex sim`. */
-async function runRig(args: NodeArgs, p: Prepared, logger: Logger): Promise<number> {
+async function runRig(args: NodeArgs, p: Prepared, logger: Logger, interrupt: Interrupt): Promise<number> {
   const out = args.out ?? resolve(join('reports', `node-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   mkdirSync(out, { recursive: true });
   // No control path reaches the other boards from here: fly the pilot steps only, and say so.
@@ -239,5 +152,6 @@ async function runRig(args: NodeArgs, p: Prepared, logger: Logger): Promise<numb
         seed: args.seed,
       }),
     afterFlight: async () => ({ links: { [args.board]: p.transport.stats() } }),
+    interrupt,
   });
 }

@@ -4,7 +4,7 @@
  */
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { EXIT, PORTS_OPTIONS, parseOptions } from './args.ts';
 
 export interface PortInfo {
   readonly path: string;
@@ -89,16 +89,12 @@ export async function listPorts(devDir = '/dev'): Promise<ListResult> {
 }
 
 export async function portsCommand(argv: string[]): Promise<number> {
-  let values: { json?: boolean; dev?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { json: { type: 'boolean' }, dev: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (e) {
-    process.stderr.write(`triplex ports: ${(e as Error).message}\n`);
-    return 2;
+  const parsed = parseOptions(argv, PORTS_OPTIONS);
+  if (!parsed.ok) {
+    process.stderr.write(`triplex ports: ${parsed.message}\n`);
+    return EXIT.usage;
   }
+  const values = parsed.values;
   if (values.help) {
     process.stdout.write(
       'usage: triplex ports [--json] [--dev DIR]\n  lists serial ports (falls back to scanning /dev without udev)\n',

@@ -17,7 +17,6 @@
  * Exit status 1 when any seed violates an invariant.
  */
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { intruders } from '../sim/intruders.ts';
 import { InvariantViolation } from '../sim/invariants.ts';
@@ -28,7 +27,19 @@ import {
   type SimOptions,
   type SimResult,
 } from '../sim/simulator.ts';
-import { numberOption } from './args.ts';
+import { EXIT, type OptionSpecs, parseOptions } from './args.ts';
+
+const USAGE = `usage: npm run sim:seeds -- [--seeds N | --seed S] [options]
+  --seeds N          run seeds start..start+N-1 (default 100), topologies, behaviours and intruders mixed by seed
+  --seed S           replay one seed (prints its result or its violation)
+  --start S          first seed of a many-seed run (default 1)
+  --f F, --n N       fix the topology (default: mixed by seed; one seed: f 1, n 3f+1)
+  --workers W        worker threads (default: the cores)
+  --behaviours a,b   catalog entries faulty replicas are drawn from (default: all)
+  --after-gst MS     client load kept after GST (many-seed default: the settled load; 0: none)
+  replay only: --faulty N, --primary NAME, --backups-only true, --flooders N, --intruders a,b,
+               --clients C, --requests R
+exit codes: 0 no violation, 1 a seed violated an invariant, 2 bad options, 70 a bug`;
 
 /** The topology of a seed in a mixed run: the classic 3f+1 most of the time, larger groups the rest. */
 export function topologyFor(seed: number): { f: number; n: number } {
@@ -149,51 +160,46 @@ function workerBootstrap(): string {
   return `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); });`;
 }
 
-function fail(message: string): never {
-  throw new Error(message);
-}
-
-function intOption(value: string | undefined, name: string, min: number): number | undefined {
-  const v = numberOption(value, name, undefined, min);
-  if (typeof v === 'string') fail(v);
-  if (v !== undefined && !Number.isInteger(v)) fail(`--${name} must be an integer, got ${value}`);
-  return v;
-}
+/** Every option of sim:seeds, with its bounds (src/cli/args.ts checks them and names what is wrong). */
+const SEEDS_OPTIONS = {
+  seeds: { type: 'number', min: 1, max: 10_000_000, integer: true },
+  seed: { type: 'number', min: 0, max: 0xffff_ffff, integer: true },
+  start: { type: 'number', min: 0, max: 0xffff_ffff, integer: true },
+  f: { type: 'number', min: 1, max: 10, integer: true },
+  n: { type: 'number', min: 4, max: 32, integer: true },
+  workers: { type: 'number', min: 1, max: 256, integer: true },
+  behaviours: { type: 'string' },
+  'after-gst': { type: 'number', min: 0, max: 600_000, integer: true, unit: 'ms' },
+  faulty: { type: 'number', min: 0, max: 10, integer: true },
+  primary: { type: 'string' },
+  'backups-only': { type: 'choice', choices: ['true', 'false'] },
+  flooders: { type: 'number', min: 0, max: 16, integer: true },
+  intruders: { type: 'string' },
+  clients: { type: 'number', min: 1, max: 64, integer: true },
+  requests: { type: 'number', min: 1, max: 100_000, integer: true },
+} as const satisfies OptionSpecs;
 
 const list = (v: string | undefined): string[] | undefined => v?.split(',').filter((s) => s.length > 0);
 
 async function main(): Promise<void> {
-  const { values: a } = parseArgs({
-    options: {
-      seeds: { type: 'string' },
-      seed: { type: 'string' },
-      start: { type: 'string' },
-      f: { type: 'string' },
-      n: { type: 'string' },
-      workers: { type: 'string' },
-      behaviours: { type: 'string' },
-      'after-gst': { type: 'string' },
-      faulty: { type: 'string' },
-      primary: { type: 'string' },
-      'backups-only': { type: 'string' },
-      flooders: { type: 'string' },
-      intruders: { type: 'string' },
-      clients: { type: 'string' },
-      requests: { type: 'string' },
-    },
-    strict: true,
-  });
-  const fixedF = intOption(a.f, 'f', 1);
-  const fixedN = intOption(a.n, 'n', 4);
+  const parsed = parseOptions(process.argv.slice(2), SEEDS_OPTIONS);
+  if (!parsed.ok || parsed.values.help === true) {
+    console.error(parsed.ok ? USAGE : `${parsed.message}\n${USAGE}`);
+    process.exitCode = parsed.ok ? EXIT.ok : EXIT.usage;
+    return;
+  }
+  const a = parsed.values;
+  const fixedF = a.f;
+  const fixedN = a.n;
   const behaviours = list(a.behaviours);
-  const afterGst = intOption(a['after-gst'], 'after-gst', 0);
+  const afterGst = a['after-gst'];
   if (a.seed !== undefined) {
-    const seed = intOption(a.seed, 'seed', 0)!;
+    const seed = a.seed;
     const f = fixedF ?? 1;
-    const faultyBackups = intOption(a.faulty, 'faulty', 0);
-    const flooders = intOption(a.flooders, 'flooders', 0);
-    const clients = intOption(a.clients, 'clients', 1);
-    const requests = intOption(a.requests, 'requests', 1);
+    const faultyBackups = a.faulty;
+    const flooders = a.flooders;
+    const clients = a.clients;
+    const requests = a.requests;
     const options: SimOptions = {
       seed,
       f,
@@ -214,13 +220,13 @@ async function main(): Promise<void> {
     } catch (e) {
       const message = String(e instanceof Error ? e.message : e);
       console.log(JSON.stringify({ seed, f, n: options.n ?? 3 * f + 1, violations: 1, message }, null, 2));
-      process.exitCode = 1;
+      process.exitCode = EXIT.failed;
     }
     return;
   }
-  const count = intOption(a.seeds, 'seeds', 1) ?? 100;
-  const start = intOption(a.start, 'start', 0) ?? 1;
-  const workers = Math.max(1, Math.min(intOption(a.workers, 'workers', 1) ?? availableParallelism(), count));
+  const count = a.seeds ?? 100;
+  const start = a.start ?? 1;
+  const workers = Math.max(1, Math.min(a.workers ?? availableParallelism(), count));
   const load = afterGst ?? SETTLED_LOAD_MS;
   const jobs: SimOptions[] = Array.from({ length: count }, (_, i) => {
     const seed = start + i;
@@ -284,13 +290,13 @@ async function main(): Promise<void> {
       2,
     ),
   );
-  if (violations.length > 0) process.exitCode = 1;
+  if (violations.length > 0) process.exitCode = EXIT.failed;
 }
 
 if (isMainThread) {
   main().catch((e: unknown) => {
     console.error(e instanceof Error ? e.message : e);
-    process.exitCode = 2;
+    process.exitCode = EXIT.internal;
   });
 } else {
   parentPort!.postMessage((workerData as SimOptions[]).map(runOne));

@@ -9,6 +9,13 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
+/**
+ * The frame rates the whole loop can run, and so the bounds of `frameRateHz` and `--rate`. The control laws
+ * (src/core/control) are specified and tested for 1 to 1000 Hz: below 1 Hz the fixed-point law's derivative
+ * pole underflows Q24, above a few kHz its prefilter does; the real scheduler's timers have 1 ms resolution.
+ */
+export const FRAME_RATE_HZ = { min: 1, max: 1000 } as const;
+
 const name = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,31}$/, 'a lower-case name: letters, digits, dashes, at most 32');
@@ -59,7 +66,7 @@ const board = z.strictObject({
 const schema = z.strictObject({
   name: z.string().min(1),
   f: z.number().int().min(1).max(10),
-  frameRateHz: z.number().positive().max(10_000),
+  frameRateHz: z.number().min(FRAME_RATE_HZ.min).max(FRAME_RATE_HZ.max),
   /** Input units (PBFT clients), each with its own stick and pitch sensor; hosted on the input boards. */
   inputUnits: z.number().int().min(1).max(16).default(3),
   boards: z.array(board).min(1).max(64),

@@ -66,12 +66,16 @@ export class StatusDisplay {
     private readonly plainEverySeconds = 2,
   ) {}
 
+  /** Whether the next `update` will draw: lets a caller skip building a snapshot nobody sees. */
+  due(): boolean {
+    const interval = this.out.isTTY ? 1000 / this.hz : this.plainEverySeconds * 1000;
+    return this.clock() - this.lastDraw >= interval;
+  }
+
   /** Offer a fresh snapshot; it is drawn only if enough time passed since the last draw. */
   update(s: StatusSnapshot, force = false): void {
-    const now = this.clock();
-    const interval = this.out.isTTY ? 1000 / this.hz : this.plainEverySeconds * 1000;
-    if (!force && now - this.lastDraw < interval) return;
-    this.lastDraw = now;
+    if (!force && !this.due()) return;
+    this.lastDraw = this.clock();
     const lines = renderStatus(s);
     if (this.out.isTTY) {
       const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}F` : '';
@@ -81,4 +85,17 @@ export class StatusDisplay {
       this.out.write(`${lines[0]} | view ${s.view} | ${lines[3]!.replace(/^voter\s+/, '')}\n`);
     }
   }
+}
+
+/** The voter's view of one channel, as the status shows it; `running` false when its role is down. */
+export function channelHealthOf(
+  h: { latched: boolean; strikes: number; probation: number; consecutiveSilent: number } | undefined,
+  running: boolean,
+): ChannelHealth {
+  if (!running) return 'down';
+  if (h === undefined) return 'ok';
+  if (h.latched) return h.probation > 0 ? 'probation' : 'latched';
+  if (h.consecutiveSilent > 2) return 'silent';
+  if (h.strikes > 0) return 'striking';
+  return 'ok';
 }

@@ -31,9 +31,6 @@ interface Seen {
   lastExecuted: number;
 }
 
-/** The replica's own invariant check, once the core has one (`Replica.checkInvariants`, issue 9). */
-type SelfChecking = { checkInvariants?: () => void };
-
 interface Issued {
   readonly opHex: string;
   readonly issuedAt: number;
@@ -63,7 +60,8 @@ export class InvariantChecker {
   }
 
   /**
-   * After every step of a correct replica: its own invariants (`checkInvariants`, when the core has it), and
+   * After every step of a correct replica: its own invariants (`Replica.checkInvariants`: log inside the
+   * window, committed implies prepared implies pre-prepared, held counts, buffers within budget...), and
    * what its public status must satisfy whatever the faulty nodes send:
    *  - view, low watermark and last executed never decrease;
    *  - views advance one at a time: a correct replica moves to view v only on its own timeout (v = its view + 1),
@@ -73,16 +71,13 @@ export class InvariantChecker {
    *  - the log holds at most a window of slots, held PRE-PREPAREs and pending requests stay within their bounds.
    */
   afterStep(id: number, replica: Replica): void {
-    const self = replica as unknown as SelfChecking;
-    if (typeof self.checkInvariants === 'function') {
-      try {
-        self.checkInvariants();
-      } catch (e) {
-        this.fail(
-          'replica invariants (checkInvariants)',
-          `replica ${id}: ${e instanceof Error ? e.message : e}`,
-        );
-      }
+    try {
+      replica.checkInvariants();
+    } catch (e) {
+      this.fail(
+        'replica invariants (checkInvariants)',
+        `replica ${id}: ${e instanceof Error ? e.message : e}`,
+      );
     }
     const s = replica.status();
     const before = this.seen.get(id);

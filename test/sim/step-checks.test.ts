@@ -82,13 +82,13 @@ describe('per-step checks of correct replicas', () => {
   it('a replica whose own checkInvariants() throws is a violation', () => {
     const make = (o: ReplicaOptions): Replica => {
       let calls = 0;
-      const r = new Replica(o);
-      Object.defineProperty(r, 'checkInvariants', {
-        value: () => {
+      class Broken extends Replica {
+        override checkInvariants(): void {
+          super.checkInvariants();
           if (++calls > 50) throw new Error('log outside the watermark window');
-        },
-      });
-      return r;
+        }
+      }
+      return new Broken(o);
     };
     const v = violationOf({ ...base, makeReplica: make });
     expect(v.invariant).toBe('replica invariants (checkInvariants)');

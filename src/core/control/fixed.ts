@@ -1,12 +1,13 @@
-import { fromFloat, Q_ONE, qAbs, qAdd, qClamp, qMax, qMin, qMul, qSub, toFloat } from './q24.ts';
+import { fromFloat, Q_ONE, qAdd, qClamp, qMax, qMin, qMul, qSub, toFloat } from './q24.ts';
 import {
   type AbstractState,
+  type AnyLawInputs,
   type Command,
-  type FrameInputs,
   INITIAL_STATE,
+  isCommandLimited,
+  lawInputsOf,
   type PitchLaw,
   type PitchLawSpec,
-  type SensorMode,
   validateSpec,
   validateState,
 } from './spec.ts';
@@ -24,7 +25,6 @@ interface Q24Coefficients {
   readonly maxDeflection: number;
   readonly rateStep: number;
   readonly maxPitchCommand: number;
-  readonly maxPlausiblePitch: number;
 }
 
 /** Below this many LSBs a coefficient has too little precision for the law (about 0.1% error). */
@@ -36,6 +36,7 @@ const MIN_COEFFICIENT_LSB = 500;
  */
 export class FixedQ24PitchLaw implements PitchLaw {
   readonly kind = 'fixed-q24' as const;
+  private readonly spec: PitchLawSpec;
   private readonly k: Q24Coefficients;
   private primed = false;
   private rf = 0;
@@ -46,31 +47,30 @@ export class FixedQ24PitchLaw implements PitchLaw {
 
   constructor(spec: PitchLawSpec, state: AbstractState = INITIAL_STATE) {
     validateSpec(spec);
+    this.spec = spec;
     this.k = quantize(spec);
     this.importState(state);
   }
 
-  step(inputs: FrameInputs): Command {
-    const pilotValid = Number.isFinite(inputs.pitchCommand);
-    const pilot = pilotValid ? fromFloat(inputs.pitchCommand) : 0;
-    const readings = inputs.pitchSensors.map(toQ24Reading);
-    const { elevator, mode, commandLimited } = this.stepQ(pilotValid, pilot, readings);
-    return { elevator: toFloat(elevator), mode, commandLimited };
+  step(inputs: AnyLawInputs): Command {
+    const li = lawInputsOf(this.spec, inputs);
+    // Discrete fields are decided on the binary64 inputs BEFORE conversion to Q24 (spec.ts): rounding to
+    // Q24 would move a command just past the limit onto it.
+    const commandLimited = isCommandLimited(this.spec, li.pitchCommand);
+    const pilot = li.pitchCommand === null ? null : fromFloat(li.pitchCommand);
+    const pitch = li.pitch === null ? null : fromFloat(li.pitch);
+    const elevator = this.stepQ(pilot, pitch);
+    return { elevator: toFloat(elevator), mode: li.sensorMode, commandLimited };
   }
 
-  /** The integer-only step. Sensor readings are Q24 values or null (no data). */
-  private stepQ(
-    pilotValid: boolean,
-    pilot: number,
-    readings: readonly (number | null)[],
-  ): { elevator: number; mode: SensorMode; commandLimited: boolean } {
+  /** The integer-only step on Q24 values (null: no voted value). Returns the elevator command in Q24. */
+  private stepQ(pilot: number | null, pitch: number | null): number {
     const k = this.k;
-    const r = pilotValid ? qClamp(pilot, -k.maxPitchCommand, k.maxPitchCommand) : this.rf;
-    const commandLimited = !pilotValid || qAbs(pilot) > k.maxPitchCommand;
+    const r = pilot !== null ? qClamp(pilot, -k.maxPitchCommand, k.maxPitchCommand) : this.rf;
     this.rf = qAdd(qMul(k.ap, this.rf), qMul(k.oneMinusAp, r));
     const rs = qAdd(this.rf, qMul(k.shape, qSub(r, this.rf)));
 
-    const { y, mode } = this.measureQ(readings);
+    const y = pitch ?? this.yp;
     if (!this.primed) {
       this.yp = y;
       this.d = 0;
@@ -86,23 +86,7 @@ export class FixedQ24PitchLaw implements PitchLaw {
     if (!windingUp) this.integ = qClamp(qAdd(this.integ, qMul(k.kiDt, e)), -k.maxDeflection, k.maxDeflection);
     this.yp = y;
     this.ul = u;
-    return { elevator: u, mode, commandLimited };
-  }
-
-  private measureQ(readings: readonly (number | null)[]): { y: number; mode: SensorMode } {
-    const valid: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const x = readings[i];
-      if (x !== null && x !== undefined && qAbs(x) <= this.k.maxPlausiblePitch) valid.push(x);
-    }
-    const [a, b, c] = valid;
-    if (a !== undefined && b !== undefined && c !== undefined) {
-      return { y: qMax(qMin(a, b), qMin(qMax(a, b), c)), mode: 'triplex' };
-    }
-    // Halve before adding so the sum cannot overflow; the carry term restores the lost LSB.
-    if (a !== undefined && b !== undefined) return { y: (a >> 1) + (b >> 1) + (a & b & 1), mode: 'duplex' };
-    if (a !== undefined) return { y: a, mode: 'simplex' };
-    return { y: this.yp, mode: 'no-sensor' };
+    return u;
   }
 
   exportState(): AbstractState {
@@ -125,10 +109,6 @@ export class FixedQ24PitchLaw implements PitchLaw {
     this.yp = fromFloat(state.lastMeasurement);
     this.ul = fromFloat(state.lastElevator);
   }
-}
-
-function toQ24Reading(x: number | null): number | null {
-  return x === null || !Number.isFinite(x) ? null : fromFloat(x);
 }
 
 /** Quantize the spec's coefficients, refusing a spec that Q24 cannot represent well. */
@@ -158,6 +138,5 @@ function quantize(spec: PitchLawSpec): Q24Coefficients {
     maxDeflection: q('maxDeflection', spec.maxDeflection),
     rateStep: q('maxRate dt', spec.maxRate * dt),
     maxPitchCommand: q('maxPitchCommand', spec.maxPitchCommand),
-    maxPlausiblePitch: q('maxPlausiblePitch', spec.maxPlausiblePitch),
   };
 }

@@ -1,11 +1,12 @@
 import {
   type AbstractState,
+  type AnyLawInputs,
   type Command,
-  type FrameInputs,
   INITIAL_STATE,
+  isCommandLimited,
+  lawInputsOf,
   type PitchLaw,
   type PitchLawSpec,
-  type SensorMode,
   validateSpec,
   validateState,
 } from './spec.ts';
@@ -37,15 +38,16 @@ export class Float64PitchLaw implements PitchLaw {
     this.importState(state);
   }
 
-  step(inputs: FrameInputs): Command {
+  step(inputs: AnyLawInputs): Command {
     const s = this.spec;
-    const pilotValid = Number.isFinite(inputs.pitchCommand);
-    const r = pilotValid ? clamp(inputs.pitchCommand, -s.maxPitchCommand, s.maxPitchCommand) : this.rf;
-    const commandLimited = !pilotValid || Math.abs(inputs.pitchCommand) > s.maxPitchCommand;
+    const { pitchCommand, pitch, sensorMode } = lawInputsOf(s, inputs);
+    // Discrete fields first, on the inputs as delivered (spec.ts).
+    const commandLimited = isCommandLimited(s, pitchCommand);
+    const r = pitchCommand !== null ? clamp(pitchCommand, -s.maxPitchCommand, s.maxPitchCommand) : this.rf;
     this.rf = this.ap * this.rf + (1 - this.ap) * r;
     const rs = this.rf + this.shape * (r - this.rf);
 
-    const { y, mode } = this.measure(inputs.pitchSensors);
+    const y = pitch ?? this.yp;
     if (!this.primed) {
       this.yp = y;
       this.d = 0;
@@ -61,25 +63,7 @@ export class Float64PitchLaw implements PitchLaw {
     if (!windingUp) this.integ = clamp(this.integ + s.ki * this.dt * e, -s.maxDeflection, s.maxDeflection);
     this.yp = y;
     this.ul = u;
-    return { elevator: u, mode, commandLimited };
-  }
-
-  /** Mid-value selection over the plausible readings; holds the last measurement when none is. */
-  private measure(readings: FrameInputs['pitchSensors']): { y: number; mode: SensorMode } {
-    const limit = this.spec.maxPlausiblePitch;
-    const ok = (x: number | null): x is number => x !== null && Number.isFinite(x) && Math.abs(x) <= limit;
-    const [a, b, c] = readings;
-    const va = ok(a);
-    const vb = ok(b);
-    const vc = ok(c);
-    if (va && vb && vc) return { y: median3(a, b, c), mode: 'triplex' };
-    if (va && vb) return { y: (a + b) / 2, mode: 'duplex' };
-    if (va && vc) return { y: (a + c) / 2, mode: 'duplex' };
-    if (vb && vc) return { y: (b + c) / 2, mode: 'duplex' };
-    if (va) return { y: a, mode: 'simplex' };
-    if (vb) return { y: b, mode: 'simplex' };
-    if (vc) return { y: c, mode: 'simplex' };
-    return { y: this.yp, mode: 'no-sensor' };
+    return { elevator: u, mode: sensorMode, commandLimited };
   }
 
   exportState(): AbstractState {
@@ -106,9 +90,4 @@ export class Float64PitchLaw implements PitchLaw {
 
 function clamp(x: number, lo: number, hi: number): number {
   return x < lo ? lo : x > hi ? hi : x;
-}
-
-function median3(a: number, b: number, c: number): number {
-  if (a > b) return b > c ? b : a > c ? c : a;
-  return a > c ? a : b > c ? c : b;
 }

@@ -5,7 +5,7 @@
  * @example
  * const spec = defaultPitchLawSpec(50);
  * const laws = [new Float64PitchLaw(spec), new FixedQ24PitchLaw(spec), new ModalPitchLaw(spec)];
- * const cmd = laws[0].step({ pitchCommand: 0.2, pitchSensors: [0.01, 0.011, null] });
+ * const cmd = laws[0].step({ pitchCommand: 0.2, pitch: 0.0105, sensorMode: 'duplex' });
  * laws[1].importState(laws[0].exportState()); // rebuild channel 1 from channel 0
  */
 export { FixedQ24PitchLaw } from './fixed.ts';
@@ -14,15 +14,22 @@ export { meetsTutorialCriteria, type StepMetrics, stepMetrics, TUTORIAL_CRITERIA
 export { ModalPitchLaw } from './modal.ts';
 export {
   type AbstractState,
+  type AnyLawInputs,
   type Command,
   type ControlImplKind,
   DEFAULT_GAINS,
   defaultPitchLawSpec,
   type FrameInputs,
   INITIAL_STATE,
+  isCommandLimited,
+  isPlausiblePitch,
+  type LawInputs,
+  lawInputsOf,
   type PitchLaw,
   type PitchLawSpec,
   type SensorMode,
+  SUPPORTED_FRAME_RATE_HZ,
+  sensorModeOf,
   validateSpec,
   validateState,
 } from './spec.ts';

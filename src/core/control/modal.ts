@@ -1,11 +1,12 @@
 import {
   type AbstractState,
+  type AnyLawInputs,
   type Command,
-  type FrameInputs,
   INITIAL_STATE,
+  isCommandLimited,
+  lawInputsOf,
   type PitchLaw,
   type PitchLawSpec,
-  type SensorMode,
   validateSpec,
   validateState,
 } from './spec.ts';
@@ -36,8 +37,8 @@ interface ModalRealization {
 }
 
 /**
- * Implementation (c): the dynamics run as a modal state-space realization (no named filters), the
- * integrator and the limits as a separate nonlinear block, and sensor selection by sorting.
+ * Implementation (c): the dynamics run as a modal state-space realization (no named filters), and the
+ * integrator and the limits as a separate nonlinear block.
  */
 export class ModalPitchLaw implements PitchLaw {
   readonly kind = 'modal' as const;
@@ -60,15 +61,18 @@ export class ModalPitchLaw implements PitchLaw {
     this.importState(state);
   }
 
-  step(inputs: FrameInputs): Command {
+  step(inputs: AnyLawInputs): Command {
     const s = this.spec;
-    const pilotValid = Number.isFinite(inputs.pitchCommand);
+    const { pitchCommand, pitch, sensorMode } = lawInputsOf(s, inputs);
+    // Discrete fields first, on the inputs as delivered (spec.ts).
+    const commandLimited = isCommandLimited(s, pitchCommand);
     // An invalid pilot command holds the reference: r = rf, which is w[0] (rf maps to itself).
-    const r = pilotValid
-      ? Math.min(s.maxPitchCommand, Math.max(-s.maxPitchCommand, inputs.pitchCommand))
-      : this.w[0];
-    const commandLimited = !pilotValid || Math.abs(inputs.pitchCommand) > s.maxPitchCommand;
-    const { y, mode } = this.select(inputs.pitchSensors);
+    const r =
+      pitchCommand !== null
+        ? Math.min(s.maxPitchCommand, Math.max(-s.maxPitchCommand, pitchCommand))
+        : this.w[0];
+    // No voted pitch holds the last measurement yp (the third spec coordinate).
+    const y = pitch ?? this.specState()[2];
     if (!this.primed) {
       this.setSpecState(this.w[0], 0, y);
       this.primed = true;
@@ -90,21 +94,7 @@ export class ModalPitchLaw implements PitchLaw {
       this.w[i] = this.m.lambda[i as 0 | 1 | 2] * this.w[i as 0 | 1 | 2] + row[0] * v[0] + row[1] * v[1];
     }
     this.ul = u;
-    return { elevator: u, mode, commandLimited };
-  }
-
-  /** Sort the plausible readings and take the middle (or the mean of the two middles). */
-  private select(readings: FrameInputs['pitchSensors']): { y: number; mode: SensorMode } {
-    const limit = this.spec.maxPlausiblePitch;
-    const valid = readings
-      .filter((x): x is number => x !== null && Number.isFinite(x) && Math.abs(x) <= limit)
-      .sort((a, b) => a - b);
-    const modes: readonly SensorMode[] = ['no-sensor', 'simplex', 'duplex', 'triplex'];
-    const mode = modes[valid.length] ?? 'no-sensor';
-    if (valid.length === 0) return { y: this.specState()[2], mode };
-    const hi = valid[valid.length >> 1] as number;
-    const lo = valid[(valid.length - 1) >> 1] as number;
-    return { y: (lo + hi) / 2, mode };
+    return { elevator: u, mode: sensorMode, commandLimited };
   }
 
   private specState(): Vec3 {

@@ -3,9 +3,9 @@
  *
  * Structure: two-degree-of-freedom PID on pitch angle with a reference prefilter, derivative on the
  * (filtered) measurement, conditional-integration anti-windup, and position + rate limiting of the
- * elevator command matched to the actuator. Only pitch angle is sensed (three sensors, mid-value
- * selected); pitch rate is estimated from the selected measurement's frame-to-frame differences, so no
- * rate gyros are needed.
+ * elevator command matched to the actuator. Only pitch angle is sensed (one sensor per input unit, voted by
+ * mid-value select before the law); pitch rate is estimated from the voted measurement's frame-to-frame
+ * differences, so no rate gyros are needed.
  *
  * Why a prefilter: theta/delta = (1.151 s + 0.1774) / (s (s^2 + 0.739 s + 0.921)) has a zero at
  * s = -0.154 (the path-lag zero). With attitude feedback alone a closed-loop pole stays near it and leaves
@@ -14,15 +14,17 @@
  * residue to zero. The integrator is deliberately slow (it trims constant moment disturbances; a fast one
  * reintroduces the creep).
  *
- * Reference semantics of one frame (dt = 1 / frameRate, all angles rad, rates rad/s):
+ * Reference semantics of one frame (dt = 1 / frameRate, all angles rad, rates rad/s). The law consumes
+ * LawInputs: a voted pilot command, a voted pitch angle and the sensor mode, all decided before the law by
+ * input voting (src/core/frame/inputs.ts), identically at every channel:
  *
- *   pilot valid   := isFinite(pilot)
- *   r             := pilot valid ? clamp(pilot, -maxPitchCommand, +maxPitchCommand) : rf
- *   commandLimited:= !pilot valid || |pilot| > maxPitchCommand
+ *   pilot valid   := pitchCommand !== null && isFinite(pitchCommand)
+ *   commandLimited:= isCommandLimited(spec, pitchCommand)          (discrete: see below)
+ *   mode          := sensorMode                                    (discrete: passed through unchanged)
+ *   r             := pilot valid ? clamp(pitchCommand, -maxPitchCommand, +maxPitchCommand) : rf
  *   rf'           := ap rf + (1 - ap) r                    ap = exp(-dt / Tp)
  *   rs            := rf' + (Tz / Tp) (r - rf')             (shaped reference)
- *   valid         := sensor readings that are finite numbers with |x| <= maxPlausiblePitch
- *   y             := median of 3 | mean of 2 | the 1 | yp when none   (mode triplex|duplex|simplex|no-sensor)
+ *   y             := pitch valid (non-null, finite) ? pitch : yp
  *   if !primed:   yp := y, d := 0, primed := true           (first frame: no rate estimate yet)
  *   d'            := ad d + cd (y - yp)                     ad = exp(-dt / tauD), cd = (1 - ad) / dt
  *   e             := rs - y
@@ -33,6 +35,18 @@
  *                    except held (I' = I) when (u < uu and e > 0) or (u > uu and e < 0)
  *   yp' := y,  ul' := u
  *   output        := { elevator: u, mode, commandLimited }
+ *
+ * Discrete fields (voted by exact majority, so every implementation must compute them bit-identically):
+ * each is decided on the LawInputs values exactly as delivered (IEEE 754 binary64), BEFORE any conversion
+ * or rounding an implementation makes (the fixed-point one decides them on the float, then converts):
+ *   commandLimited := pitchCommand === null || !isFinite(pitchCommand) || |pitchCommand| > maxPitchCommand
+ *                     (Math.abs, then one binary64 comparison with the spec's maxPitchCommand);
+ *   mode           := sensorMode, decided by input voting from unit health (see sensorModeOf).
+ * The earlier raw form (FrameInputs: three sensor readings) is converted by `lawInputsOf` before any
+ * implementation sees it, so its sensor plausibility (isPlausiblePitch, on the binary64 reading) and its
+ * mode are decided once, in the specification's arithmetic, for all implementations. The remaining
+ * comparisons of a frame (the clamps, the anti-windup test) only shape the analog elevator; there they may
+ * differ by an implementation's rounding, which the voter's analog tolerance absorbs.
  *
  * The abstract state (AbstractState) is exactly the set of variables carried between frames above, in
  * these units; every implementation converts to and from it.
@@ -69,6 +83,12 @@ export const DEFAULT_GAINS = {
   prefilterTp: 1 / 0.154,
 } as const;
 
+/**
+ * Frame rates every implementation constructs and runs at without throwing (Hz, inclusive; any real number
+ * in the range). The config schema takes its frame-rate bounds from here; `validateSpec` refuses others.
+ */
+export const SUPPORTED_FRAME_RATE_HZ = { min: 1, max: 1000 } as const;
+
 /** The default specification at a frame rate (Hz, default 50). */
 export function defaultPitchLawSpec(frameRate = 50): PitchLawSpec {
   const spec: PitchLawSpec = {
@@ -101,6 +121,9 @@ export function validateSpec(spec: PitchLawSpec): void {
     const v = spec[key];
     if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`PitchLawSpec.${key} must be > 0, got ${v}`);
   }
+  const { min, max } = SUPPORTED_FRAME_RATE_HZ;
+  if (!(spec.frameRate >= min && spec.frameRate <= max))
+    throw new RangeError(`PitchLawSpec.frameRate must be in [${min}, ${max}] Hz, got ${spec.frameRate}`);
   if (!(spec.ki >= 0) || !Number.isFinite(spec.ki)) throw new RangeError(`PitchLawSpec.ki must be >= 0`);
 }
 
@@ -108,8 +131,25 @@ export function validateSpec(spec: PitchLawSpec): void {
 export type SensorMode = 'triplex' | 'duplex' | 'simplex' | 'no-sensor';
 
 /**
- * One frame's inputs, as ordered by PBFT (identical at every channel). A dead sensor reads null; a
- * non-finite or implausible reading is treated the same way.
+ * One frame's inputs as the law consumes them: voted across the input units (src/core/frame/inputs.ts), so
+ * identical at every channel.
+ *
+ * @example
+ * { pitchCommand: 0.2, pitch: 0.013, sensorMode: 'triplex' }
+ */
+export interface LawInputs {
+  /** Voted pilot pitch-attitude command, rad; null when none could be voted (the law holds its reference). */
+  readonly pitchCommand: number | null;
+  /** Voted pitch angle, rad; null when none could be voted (the law holds its last measurement). */
+  readonly pitch: number | null;
+  /** How many healthy units support the voted pitch (sensorModeOf); 'no-sensor' when pitch is null. */
+  readonly sensorMode: SensorMode;
+}
+
+/**
+ * The earlier raw form of a frame's inputs: the pilot command and the three units' pitch readings (a dead
+ * sensor reads null; a non-finite or implausible reading counts as dead). Converted by `lawInputsOf`.
+ * Kept while the runtime still builds it (src/runtime/loop/frame-inputs.ts); new code uses LawInputs.
  */
 export interface FrameInputs {
   /** Pilot pitch-attitude command, rad. */
@@ -118,10 +158,61 @@ export interface FrameInputs {
   readonly pitchSensors: readonly [number | null, number | null, number | null];
 }
 
+/** What `PitchLaw.step` accepts. */
+export type AnyLawInputs = LawInputs | FrameInputs;
+
+/** The discrete field commandLimited (see the reference semantics): decided on the binary64 value as given. */
+export function isCommandLimited(spec: PitchLawSpec, pitchCommand: number | null): boolean {
+  return (
+    pitchCommand === null || !Number.isFinite(pitchCommand) || Math.abs(pitchCommand) > spec.maxPitchCommand
+  );
+}
+
+/** A pitch reading the law may use: a finite binary64 with |x| <= maxPlausiblePitch (decided before conversion). */
+export function isPlausiblePitch(spec: PitchLawSpec, x: number | null): x is number {
+  return x !== null && Number.isFinite(x) && Math.abs(x) <= spec.maxPlausiblePitch;
+}
+
+/** The sensor mode for a number of healthy units supporting the voted pitch (0: no-sensor, 3 or more: triplex). */
+export function sensorModeOf(supporters: number): SensorMode {
+  return supporters >= 3
+    ? 'triplex'
+    : supporters === 2
+      ? 'duplex'
+      : supporters === 1
+        ? 'simplex'
+        : 'no-sensor';
+}
+
+/**
+ * The LawInputs of either input form. LawInputs pass through (a non-finite number becomes null). Raw inputs:
+ * the plausible readings (isPlausiblePitch), sorted ascending, give pitch = lo + (hi - lo) / 2 of the middle
+ * pair (the median of three, the mean of two, the one) and mode = sensorModeOf(their count).
+ */
+export function lawInputsOf(spec: PitchLawSpec, inputs: AnyLawInputs): LawInputs {
+  if (!('pitchSensors' in inputs)) {
+    const finite = (x: number | null) => (x !== null && Number.isFinite(x) ? x : null);
+    return {
+      pitchCommand: finite(inputs.pitchCommand),
+      pitch: finite(inputs.pitch),
+      sensorMode: inputs.sensorMode,
+    };
+  }
+  const valid = inputs.pitchSensors.filter((x) => isPlausiblePitch(spec, x)).sort((a, b) => a - b);
+  const n = valid.length;
+  const pitch =
+    n === 0
+      ? null
+      : (valid[(n - 1) >> 1] as number) + ((valid[n >> 1] as number) - (valid[(n - 1) >> 1] as number)) / 2;
+  const pilot = inputs.pitchCommand;
+  return { pitchCommand: Number.isFinite(pilot) ? pilot : null, pitch, sensorMode: sensorModeOf(n) };
+}
+
 /**
  * A channel's output for one frame. `elevator` is analog (voted by mid-value select with a tolerance);
  * `mode` and `commandLimited` are discrete (voted by exact majority). Both discrete fields are functions
- * of the frame inputs only, so correct dissimilar channels always agree on them exactly. A saturation
+ * of the frame inputs only, decided on the same binary64 values by the same comparison in every
+ * implementation (see the reference semantics), so correct dissimilar channels always agree on them exactly. A saturation
  * flag is deliberately not a voted field: it depends on analog arithmetic, so correct channels with
  * different numerics can legitimately disagree on it right at the limit.
  */
@@ -159,7 +250,7 @@ export const INITIAL_STATE: AbstractState = {
 export interface PitchLaw {
   /** Which implementation (for records and reports). */
   readonly kind: ControlImplKind;
-  step(inputs: FrameInputs): Command;
+  step(inputs: AnyLawInputs): Command;
   exportState(): AbstractState;
   importState(state: AbstractState): void;
 }

@@ -8,6 +8,7 @@
  * send(c.submit(op, now));
  * for (const a of c.step({ kind: 'receive', from, bytes })) if (a.kind === 'result') use(a.result);
  */
+import { hex } from '../bytes.ts';
 import { decodeMessage, encodeMessage } from '../codec/encode.ts';
 import type { Message, Reply, Request } from '../codec/messages.ts';
 import { allReplicas, type ClientId, type PbftConfig, type ReplicaId } from './config.ts';
@@ -186,8 +187,4 @@ export class Client {
   private emit(actions: ClientAction[], event: ClientEvent): void {
     actions.push({ kind: 'event', event });
   }
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

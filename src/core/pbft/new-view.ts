@@ -12,6 +12,7 @@
  *  otherwise n is undecided and the primary waits for more VIEW-CHANGEs.
  * The list runs from h+1 to the highest n with a non-null choice; every n in it must be decided.
  */
+import { bytesEqual, compareBytes } from '../bytes.ts';
 import type { CertEntry, ViewChange } from '../codec/messages.ts';
 
 /** A VIEW-CHANGE as carried in a NEW-VIEW's V set (no kind tag of its own). */
@@ -99,17 +100,11 @@ function bySeq(entries: readonly CertEntry[], h: number, window: number): Map<nu
 
 function compareEntries(a: CertEntry, b: CertEntry): number {
   if (a.view !== b.view) return b.view - a.view;
-  for (let i = 0; i < a.batchDigest.length && i < b.batchDigest.length; i++) {
-    const d = (a.batchDigest[i] ?? 0) - (b.batchDigest[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return a.batchDigest.length - b.batchDigest.length;
+  return compareBytes(a.batchDigest, b.batchDigest);
 }
 
 function sameDigest(a: CertEntry, b: CertEntry): boolean {
-  if (a.batchDigest.length !== b.batchDigest.length) return false;
-  for (let i = 0; i < a.batchDigest.length; i++) if (a.batchDigest[i] !== b.batchDigest[i]) return false;
-  return true;
+  return bytesEqual(a.batchDigest, b.batchDigest);
 }
 
 /** Whether two decisions agree exactly (what a backup checks against the NEW-VIEW it received). */
@@ -120,12 +115,6 @@ export function sameChoices(
   if (a.length !== b.length) return false;
   return a.every((c, i) => {
     const o = b[i]!;
-    return (
-      c.seq === o.seq &&
-      sameDigest(
-        { seq: 0, view: 0, batchDigest: c.batchDigest },
-        { seq: 0, view: 0, batchDigest: o.batchDigest },
-      )
-    );
+    return c.seq === o.seq && bytesEqual(c.batchDigest, o.batchDigest);
   });
 }

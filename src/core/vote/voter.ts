@@ -1,164 +1,136 @@
 /**
- * Output voter for one actuator: a pure state machine driven by `offer` (a channel's OUTPUT arrived)
- * and `decide` (the frame's deadline, or earlier once a majority is in). Time is whatever number the
- * caller passes as `now`, in the same unit as `timing`.
+ * Output voter for one actuator: a pure state machine driven by `offer` (a channel's OUTPUT arrived),
+ * `decide` (write the next frame: at its deadline, or earlier once `ready`) and `closeDue` (a frame's
+ * deadline passed). Time is whatever number the caller passes as `now`, in the unit of `timing`; nothing
+ * here reads a clock. The C99 firmware ports this file; the rules below are normative, bit for bit.
  *
- * Rules (see DESIGN.md, Voting):
- * - discrete fields: exact majority, f+1 identical values;
- * - analog fields: mid-value select over the non-latched channels that reported in time; the written
- *   command must be within tolerance (and equal on discrete fields) of at least f+1 reported commands,
- *   otherwise the frame is a miss: hold the last written command; after N consecutive misses, failsafe;
- * - a channel whose command is outside tolerance of the written one gets a strike; a strike is worked
- *   off by `strikeDecayFrames` agreeing frames; at `strikeThreshold` strikes it is latched (no longer
- *   voted, still compared) and reintegrated after `probationFrames` consecutive agreeing frames;
- * - silence and lateness are NOT strikes: they are counted per channel. A channel that says nothing
- *   cannot corrupt the vote, and latching it would only delay its return after a restart;
- * - bad messages (unknown channel, malformed, duplicate, late, stale, too far ahead) are counted
- *   rejections, never exceptions. Exceptions are reserved for caller bugs and violated invariants.
+ * Notation. Channels are indexed 0..m-1 in `config.channels` order, and every loop below runs in that order.
+ * f = config.f. T_x = the tolerance of analog field x, B_x = its early band (select.ts). Floats are IEEE 754
+ * binary64, round to nearest, no fused multiply-add. deadline(k) = (origin + k * period) + deadline, evaluated
+ * in that order. V, R, supporters, writable and judgeable are defined in select.ts (`voteRound`), with
+ * quorum f + 1; "agrees" means within tolerance (|a - b| <= T_x on every analog field, === on every discrete
+ * field) and "agrees early" the same with B_x. L = the number of latched channels at the moment of use.
+ *
+ * offer(k, c, cmd, now), in this order; each rejection increments rejections[reason] and nothing else:
+ *   1. c unknown -> 'unknown-channel'. 2. k not an integer in [0, 2^53) or cmd not well formed (analog finite,
+ *   discrete a number, string or boolean) -> 'malformed'. 3. k > next + maxFramesAhead -> 'too-far-ahead'.
+ *   4. k < next - receiptWindow -> 'stale'. 5. c's receipt ring already holds k -> 'duplicate' (a replay or
+ *   a retransmission: never counted against c). 6. Record k in c's ring. 7. now > deadline(k) -> late[c] += 1,
+ *   'late' (the first copy after the deadline: genuinely late). 8. Frame k already closed -> 'stale'.
+ *   9. Accept: store cmd as c's output for k; inTime[c] += 1; consecutiveSilent[c] = 0. If k is not yet
+ *   written, the result says whether `decide(k)` may run now (`ready`). If k was written early and its
+ *   reference is not fixed, fix it once every non-latched channel has reported (below). If the reference
+ *   was fixed before cmd arrived (c was latched then), c alone is judged against R if the frame is judged.
+ *   The frame closes once every channel has reported and R is fixed.
+ *
+ * ready(k) (k = next, before deadline(k)): every non-latched channel has reported ("complete"), or the early
+ *   round is writable: R = reference of V, and at least f + 1 members of V agree early with R.
+ *
+ * decide(k, now): k must be next, and now >= deadline(k) or ready(k) (else a caller bug: InvariantError).
+ *   First closeDue(now). Then, if now >= deadline(k) or complete: the standard round (agree = within
+ *   tolerance); otherwise the early round. Written: R if writable, else nothing. Outcome: written ->
+ *   consecutiveMisses = 0, the actuator gets R; not written -> consecutiveMisses += 1, the actuator gets
+ *   `failsafe` if consecutiveMisses >= failsafeAfterMisses, else the last value it got (`initial` at first).
+ *   next = k + 1. If the standard round was used, R is fixed now (this same round). The frame closes now if
+ *   now >= deadline(k), or if R is fixed and every channel has reported. Frames below next -
+ *   maxFramesAhead - 1 still open are closed (a bound; correct timing never reaches it).
+ *
+ * closeDue(now): every written, open frame k with deadline(k) <= now, ascending: fix R if not fixed, close.
+ *
+ * Fixing R of frame k: the standard round over the outputs received in time so far (V = the non-latched
+ *   ones). If judgeable, every channel with an output for k (latched or not) is judged against R:
+ *   agrees -> HealthBook agree, else a strike (health.ts), events in channel order.
+ * Closing frame k: every channel without an in-time output for k gets silentFrames += 1 and
+ *   consecutiveSilent += 1. Silence and lateness are never strikes.
+ *
+ * Guarantees, for any behaviour (values and timing, adaptive: chosen after seeing the correct outputs) of at
+ * most f faulty channels, while every correct channel's output is in time and correct outputs are pairwise
+ * within S on every analog field (S <= T_x - B_x; with no early band, S <= T_x) and equal on discrete fields:
+ * - no correct channel is ever struck, hence never latched: R is fixed only when V is complete or at the
+ *   deadline, so V holds every non-latched correct channel, and the judgeable condition does the rest
+ *   (select.ts);
+ * - every frame is written (never a hold, never failsafe): with all correct outputs in V (at most f faulty),
+ *   R lies within S of each correct output, so the m - f >= f + 1 correct channels support it;
+ * - a written value is within T_x of every correct output: the standard R is within S; an early value has
+ *   f + 1 supporters within B_x, one of them correct, so it is within B_x + S <= T_x of every correct one;
+ * - never a written value that fewer than f + 1 voted channels support (asserted).
+ * Latency: when correct outputs also agree pairwise within B_x, then at the last correct arrival R lies
+ * between correct values (as above), within B_x of each of the m - f >= f + 1 correct ones, so the frame is
+ * ready: no faulty channel can hold the write past the last correct arrival. Otherwise a silent faulty
+ * channel can delay it to the deadline (never past it).
+ * Replays: a channel's late count only grows for a first copy received after the deadline, and its receipt
+ * memory is bounded: receiptWindow + maxFramesAhead + 1 frame numbers per channel.
  */
+import { assert } from '../assert.ts';
+import { HealthBook } from './health.ts';
+import { ReceiptRing } from './receipts.ts';
+import {
+  type CommandShape,
+  type FieldRules,
+  type Round,
+  voteRound,
+  withinEarlyBand,
+  withinTolerance,
+} from './select.ts';
+import {
+  type ChannelEvent,
+  type ChannelHealth,
+  DEFAULT_RECEIPT_WINDOW,
+  type DecisionKind,
+  type DecisionRecord,
+  type FrameJudgment,
+  type OfferResult,
+  type RejectReason,
+  type VoterConfig,
+  type VoterStats,
+  validateVoterConfig,
+} from './voter-types.ts';
 
-export type FieldValue = number | string | boolean;
-/** Any command type whose fields are all analog or discrete values (interfaces included). */
-export type CommandShape<C> = { readonly [K in keyof C]: FieldValue };
+export type { AnalogField, CommandShape, FieldValue } from './select.ts';
+export { majority, midValue } from './select.ts';
+export {
+  type ChannelEvent,
+  type ChannelHealth,
+  DEFAULT_RECEIPT_WINDOW,
+  type DecisionKind,
+  type DecisionReason,
+  type DecisionRecord,
+  type FrameJudgment,
+  type OfferResult,
+  type RejectReason,
+  type VoterConfig,
+  type VoterStats,
+  type VoterTiming,
+} from './voter-types.ts';
 
-export interface AnalogField<C extends CommandShape<C>> {
-  readonly field: keyof C & string;
-  /** Two values agree when |a - b| <= tolerance. */
-  readonly tolerance: number;
-}
-
-export interface VoterTiming {
-  /** Time at which frame 0 starts. */
-  readonly origin: number;
-  /** Frame period. */
-  readonly period: number;
-  /** Offset of a frame's deadline from its start (outputs after it are late). */
-  readonly deadline: number;
-}
-
-export interface VoterConfig<C extends CommandShape<C>> {
-  /** Channel ids, m of them (m >= 2f + 1). */
-  readonly channels: readonly string[];
-  /** Byzantine channels tolerated. */
-  readonly f: number;
-  readonly analog: readonly AnalogField<C>[];
-  readonly discrete: readonly (keyof C & string)[];
-  /** Strikes at which a channel is latched failed. */
-  readonly strikeThreshold: number;
-  /** Consecutive agreeing frames that remove one strike. */
-  readonly strikeDecayFrames: number;
-  /** Consecutive agreeing frames a latched channel needs to be reintegrated. */
-  readonly probationFrames: number;
-  /** Consecutive missed frames after which the failsafe command is written. */
-  readonly failsafeAfterMisses: number;
-  readonly failsafe: C;
-  /** Held before the first successful vote. */
-  readonly initial: C;
-  readonly timing: VoterTiming;
-  /** The first frame to decide. */
-  readonly firstFrame: number;
-  /** Outputs for frames further ahead than this are rejected (bounds the buffer). */
-  readonly maxFramesAhead: number;
-}
-
-export type RejectReason = 'unknown-channel' | 'malformed' | 'duplicate' | 'late' | 'stale' | 'too-far-ahead';
-
-export type ChannelEvent =
-  | { readonly kind: 'strike'; readonly channel: string; readonly frame: number; readonly strikes: number }
-  | { readonly kind: 'latched'; readonly channel: string; readonly frame: number }
-  | { readonly kind: 'reintegrated'; readonly channel: string; readonly frame: number };
-
-export type OfferResult =
-  | { readonly accepted: true; readonly status: 'buffered'; readonly majorityReady: boolean }
-  /** Arrived in time but after an early decision: compared with the written command for health only. */
-  | {
-      readonly accepted: true;
-      readonly status: 'monitored';
-      readonly agreed: boolean;
-      readonly events: ChannelEvent[];
-    }
-  | { readonly accepted: false; readonly reason: RejectReason };
-
-export type DecisionKind = 'write' | 'hold' | 'failsafe';
-export type DecisionReason = 'majority' | 'no-majority' | 'too-few-outputs';
-
-/** One frame's decision, for the recorder. */
-export interface DecisionRecord<C extends CommandShape<C>> {
-  readonly frame: number;
-  readonly time: number;
-  readonly kind: DecisionKind;
-  /** What the actuator gets this frame (written, held or failsafe). */
-  readonly value: C;
-  readonly reason: DecisionReason;
-  /** Decided before the deadline (majority already in). */
-  readonly early: boolean;
-  /** Channels whose output was in time for this decision (voted or latched). */
-  readonly reported: string[];
-  /** Voted channels that support the written value (empty unless kind = write). */
-  readonly contributors: string[];
-  /** Reporting channels outside tolerance of the written value. */
-  readonly dissenters: string[];
-  /** Non-latched channels with no output in time. */
-  readonly missing: string[];
-  /** Channels latched after this decision. */
-  readonly latched: string[];
-  readonly strikes: Record<string, number>;
-  readonly events: ChannelEvent[];
-  readonly consecutiveMisses: number;
-}
-
-export interface ChannelHealth {
-  readonly channel: string;
-  readonly latched: boolean;
-  readonly strikes: number;
-  readonly latchCount: number;
-  readonly probation: number;
-  readonly inTime: number;
-  readonly late: number;
-  readonly silentFrames: number;
-  readonly consecutiveSilent: number;
-}
-
-export interface VoterStats {
-  readonly decisions: Record<DecisionKind, number>;
-  readonly rejections: Record<RejectReason, number>;
-  readonly nextFrame: number;
-}
-
-interface ChannelState {
-  strikes: number;
-  agreeStreak: number;
-  latched: boolean;
-  probation: number;
-  latchCount: number;
+interface Traffic {
   inTime: number;
   late: number;
   silentFrames: number;
   consecutiveSilent: number;
 }
 
-interface LastDecision<C> {
+interface Slot<C> {
   readonly frame: number;
-  readonly deadline: number;
-  readonly written: C | null;
-  /** Channels that may still deliver in time after an early decision. */
-  readonly awaiting: Set<string>;
-}
-
-interface Vote<C> {
-  readonly value: C | null;
-  readonly contributors: string[];
-  readonly reason: DecisionReason;
+  /** By channel index: the output received in time, if any. */
+  readonly outputs: (C | undefined)[];
+  reported: number;
+  written: boolean;
+  /** Fixed once every non-latched channel reported, or at the deadline. */
+  fixed: { readonly reference: C | null; readonly judged: boolean } | null;
 }
 
 export class Voter<C extends CommandShape<C>> {
   readonly config: VoterConfig<C>;
-  private readonly channelState = new Map<string, ChannelState>();
-  private readonly pending = new Map<number, Map<string, C>>();
+  private readonly index = new Map<string, number>();
+  private readonly book: HealthBook;
+  private readonly traffic: Traffic[];
+  private readonly receipts: ReceiptRing[];
+  private readonly receiptWindow: number;
+  private readonly slots = new Map<number, Slot<C>>();
   private nextFrame: number;
   private lastWritten: C;
   private consecutiveMisses = 0;
-  private last: LastDecision<C> | null = null;
   private readonly decisions: Record<DecisionKind, number> = { write: 0, hold: 0, failsafe: 0 };
   private readonly rejections: Record<RejectReason, number> = {
     'unknown-channel': 0,
@@ -170,58 +142,90 @@ export class Voter<C extends CommandShape<C>> {
   };
 
   constructor(config: VoterConfig<C>) {
-    validateConfig(config);
+    validateVoterConfig(config);
     this.config = config;
-    for (const ch of config.channels) {
-      this.channelState.set(ch, {
-        strikes: 0,
-        agreeStreak: 0,
-        latched: false,
-        probation: 0,
-        latchCount: 0,
-        inTime: 0,
-        late: 0,
-        silentFrames: 0,
-        consecutiveSilent: 0,
-      });
-    }
+    config.channels.forEach((ch, i) => {
+      this.index.set(ch, i);
+    });
+    this.book = new HealthBook(config.channels.length, config);
+    this.traffic = config.channels.map(() => ({ inTime: 0, late: 0, silentFrames: 0, consecutiveSilent: 0 }));
+    this.receiptWindow = config.receiptWindow ?? DEFAULT_RECEIPT_WINDOW;
+    const ring = this.receiptWindow + config.maxFramesAhead + 1;
+    this.receipts = config.channels.map(() => new ReceiptRing(ring));
     this.nextFrame = config.firstFrame;
     this.lastWritten = config.initial;
   }
 
-  /** Deadline of a frame in caller time. */
+  /** Deadline of a frame in caller time: (origin + frame * period) + deadline. */
   deadlineOf(frame: number): number {
     const t = this.config.timing;
     return t.origin + frame * t.period + t.deadline;
   }
 
-  /** A channel's OUTPUT for a frame arrived at time `now`. */
-  offer(frame: number, channel: string, command: C, now: number): OfferResult {
-    const st = this.channelState.get(channel);
-    if (st === undefined) return this.reject('unknown-channel');
-    if (!Number.isInteger(frame) || !this.wellFormed(command)) return this.reject('malformed');
-    const late = now > this.deadlineOf(frame);
-    if (frame < this.nextFrame) return this.offerAfterDecision(frame, channel, command, st, late);
-    if (late) {
-      st.late++;
+  /** A channel's OUTPUT for a frame arrived at time `now` (rules: header, offer). */
+  offer(frame: number, channel: string, command: C, now: number): OfferResult<C> {
+    const i = this.index.get(channel);
+    if (i === undefined) return this.reject('unknown-channel');
+    if (!Number.isSafeInteger(frame) || frame < 0 || !this.wellFormed(command))
+      return this.reject('malformed');
+    if (frame > this.nextFrame + this.config.maxFramesAhead) return this.reject('too-far-ahead');
+    if (frame < this.nextFrame - this.receiptWindow) return this.reject('stale');
+    const ring = this.receipts[i] as ReceiptRing;
+    if (ring.has(frame)) return this.reject('duplicate');
+    ring.add(frame);
+    const traffic = this.traffic[i] as Traffic;
+    if (now > this.deadlineOf(frame)) {
+      traffic.late++;
       return this.reject('late');
     }
-    if (frame > this.nextFrame + this.config.maxFramesAhead) return this.reject('too-far-ahead');
-    let outputs = this.pending.get(frame);
-    if (outputs === undefined) {
-      outputs = new Map();
-      this.pending.set(frame, outputs);
+    let slot = this.slots.get(frame);
+    if (slot === undefined) {
+      if (frame < this.nextFrame) return this.reject('stale');
+      slot = {
+        frame,
+        outputs: this.config.channels.map(() => undefined),
+        reported: 0,
+        written: false,
+        fixed: null,
+      };
+      this.slots.set(frame, slot);
     }
-    if (outputs.has(channel)) return this.reject('duplicate');
-    outputs.set(channel, command);
-    const majorityReady = frame === this.nextFrame && this.vote(outputs).value !== null;
-    return { accepted: true, status: 'buffered', majorityReady };
+    assert(slot.outputs[i] === undefined, 'an output stored twice despite the receipt ring', {
+      frame,
+      channel,
+    });
+    slot.outputs[i] = command;
+    slot.reported++;
+    traffic.inTime++;
+    traffic.consecutiveSilent = 0;
+    if (!slot.written) {
+      const ready = frame === this.nextFrame && this.isReady(slot);
+      return { accepted: true, status: 'buffered', ready, majorityReady: ready, events: [], judgments: [] };
+    }
+    const judgments: FrameJudgment<C>[] = [];
+    const events: ChannelEvent[] = [];
+    if (slot.fixed === null) {
+      if (this.complete(slot)) {
+        const j = this.fix(slot, now, undefined);
+        judgments.push(j);
+        events.push(...j.events);
+      }
+    } else if (slot.fixed.judged && slot.fixed.reference !== null) {
+      this.judgeOne(i, frame, command, slot.fixed.reference, events);
+    }
+    if (slot.fixed !== null && slot.reported === this.config.channels.length) this.close(slot);
+    return { accepted: true, status: 'monitored', ready: false, majorityReady: false, events, judgments };
   }
 
-  /** True when the next frame already has a majority (the caller may decide early). */
+  /** True when the next frame may be decided before its deadline (rules: header, ready). */
+  ready(): boolean {
+    const slot = this.slots.get(this.nextFrame);
+    return slot === undefined ? this.book.latchedCount() === this.config.channels.length : this.isReady(slot);
+  }
+
+  /** The earlier name of `ready`. */
   majorityReady(): boolean {
-    const outputs = this.pending.get(this.nextFrame);
-    return outputs !== undefined && this.vote(outputs).value !== null;
+    return this.ready();
   }
 
   /** The frame the voter expects to decide next. */
@@ -230,78 +234,95 @@ export class Voter<C extends CommandShape<C>> {
   }
 
   /**
-   * Decide `frame` (which must be the next frame: deciding is the caller's clock and a skipped or
-   * repeated frame is a caller bug). Returns the record of what the actuator gets.
+   * Decide `frame`, which must be the next frame, at its deadline or earlier once `ready()`. Returns what
+   * the actuator gets. A skipped or repeated frame, or an early call when not ready, is a caller bug.
    */
   decide(frame: number, now: number): DecisionRecord<C> {
     if (frame !== this.nextFrame)
       throw new Error(`Voter.decide: expected frame ${this.nextFrame}, got ${frame}`);
-    const events: ChannelEvent[] = [];
-    this.settleAwaiting();
-    const outputs = this.pending.get(frame) ?? new Map<string, C>();
-    this.pending.delete(frame);
+    const judgments = this.closeDue(now);
+    let slot = this.slots.get(frame);
+    if (slot === undefined) {
+      slot = {
+        frame,
+        outputs: this.config.channels.map(() => undefined),
+        reported: 0,
+        written: false,
+        fixed: null,
+      };
+      this.slots.set(frame, slot);
+    }
     const deadline = this.deadlineOf(frame);
-    const early = now < deadline;
-    const vote = this.vote(outputs);
-    if (vote.value !== null) this.assertSupported(vote.value, outputs);
-
-    const dissenters: string[] = [];
-    if (vote.value !== null) {
-      for (const [ch, cmd] of outputs) {
-        if (!this.compare(ch, frame, cmd, vote.value, events)) dissenters.push(ch);
-      }
-    }
-    const missing = this.config.channels.filter((ch) => !outputs.has(ch) && !this.state(ch).latched);
-    for (const ch of outputs.keys()) {
-      const st = this.state(ch);
-      st.inTime++;
-      st.consecutiveSilent = 0;
-    }
-    if (!early) for (const ch of missing) this.countSilent(ch);
-
-    const { kind, value } = this.outcome(vote.value);
-    this.decisions[kind]++;
-    this.last = {
+    const atDeadline = now >= deadline;
+    const standard = atDeadline || this.complete(slot);
+    assert(standard || this.isReady(slot), 'Voter.decide before the deadline of a frame that is not ready', {
       frame,
+      now,
       deadline,
-      written: vote.value,
-      // Latched channels too: they are still compared after an early decision, or probation could only
-      // progress on frames where the latched channel happened to report before the majority.
-      awaiting: new Set(early ? this.config.channels.filter((ch) => !outputs.has(ch)) : []),
-    };
+    });
+    const round = standard ? this.round(slot, withinTolerance) : this.round(slot, withinEarlyBand);
+    const written = round.writable ? (round.reference as C) : null;
+    if (written !== null) this.assertSupported(written, slot);
+    const { kind, value } = this.outcome(written);
+    this.decisions[kind]++;
+    slot.written = true;
     this.nextFrame = frame + 1;
-    this.dropStale();
+    const names = this.config.channels;
+    const reported = names.filter((_, i) => slot.outputs[i] !== undefined);
+    const missing = names.filter((_, i) => slot.outputs[i] === undefined && !this.book.latched(i));
+    let dissenters: string[] = [];
+    if (standard) {
+      const own = this.fix(slot, now, round);
+      judgments.push(own);
+      dissenters = own.dissenters;
+    }
+    if (atDeadline || (slot.fixed !== null && slot.reported === names.length)) this.close(slot);
+    this.closeBeyondBound(now, judgments);
     return {
       frame,
       time: now,
       kind,
       value,
-      reason: vote.reason,
-      early,
-      reported: [...outputs.keys()],
-      contributors: vote.contributors,
+      reason: round.reason,
+      early: now < deadline,
+      earlyRound: !standard,
+      reported,
+      contributors: round.writable ? round.supporters.map((i) => names[i] as string) : [],
       dissenters,
       missing,
-      latched: this.config.channels.filter((ch) => this.state(ch).latched),
-      strikes: Object.fromEntries(this.config.channels.map((ch) => [ch, this.state(ch).strikes])),
-      events,
+      latched: names.filter((_, i) => this.book.latched(i)),
+      strikes: Object.fromEntries(names.map((ch, i) => [ch, this.book.state(i).strikes])),
+      events: judgments.flatMap((j) => j.events),
+      judgments,
       consecutiveMisses: this.consecutiveMisses,
     };
   }
 
+  /** Fix and close every written frame whose deadline is at or before `now` (rules: header, closeDue). */
+  closeDue(now: number): FrameJudgment<C>[] {
+    const judgments: FrameJudgment<C>[] = [];
+    for (const slot of this.openSlots()) {
+      if (this.deadlineOf(slot.frame) > now) continue;
+      if (slot.fixed === null) judgments.push(this.fix(slot, now, undefined));
+      this.close(slot);
+    }
+    return judgments;
+  }
+
   health(): ChannelHealth[] {
-    return this.config.channels.map((channel) => {
-      const s = this.state(channel);
+    return this.config.channels.map((channel, i) => {
+      const s = this.book.state(i);
+      const t = this.traffic[i] as Traffic;
       return {
         channel,
         latched: s.latched,
         strikes: s.strikes,
         latchCount: s.latchCount,
         probation: s.probation,
-        inTime: s.inTime,
-        late: s.late,
-        silentFrames: s.silentFrames,
-        consecutiveSilent: s.consecutiveSilent,
+        inTime: t.inTime,
+        late: t.late,
+        silentFrames: t.silentFrames,
+        consecutiveSilent: t.consecutiveSilent,
       };
     });
   }
@@ -319,11 +340,11 @@ export class Voter<C extends CommandShape<C>> {
     return this.lastWritten;
   }
 
-  private outcome(voted: C | null): { kind: DecisionKind; value: C } {
-    if (voted !== null) {
+  private outcome(written: C | null): { kind: DecisionKind; value: C } {
+    if (written !== null) {
       this.consecutiveMisses = 0;
-      this.lastWritten = voted;
-      return { kind: 'write', value: voted };
+      this.lastWritten = written;
+      return { kind: 'write', value: written };
     }
     this.consecutiveMisses++;
     if (this.consecutiveMisses >= this.config.failsafeAfterMisses) {
@@ -333,109 +354,109 @@ export class Voter<C extends CommandShape<C>> {
     return { kind: 'hold', value: this.lastWritten };
   }
 
-  /** An output for a frame already decided: monitor it if it was in time, else count it. */
-  private offerAfterDecision(
-    frame: number,
-    channel: string,
-    command: C,
-    st: ChannelState,
-    late: boolean,
-  ): OfferResult {
-    const last = this.last;
-    if (late) {
-      st.late++;
-      return this.reject('late');
-    }
-    if (last === null || last.frame !== frame) return this.reject('stale');
-    if (!last.awaiting.delete(channel)) return this.reject('duplicate');
-    st.inTime++;
-    st.consecutiveSilent = 0;
-    const events: ChannelEvent[] = [];
-    const agreed = last.written === null ? true : this.compare(channel, frame, command, last.written, events);
-    return { accepted: true, status: 'monitored', agreed, events };
+  private round(slot: Slot<C>, agree: (a: C, b: C, rules: FieldRules<C>) => boolean): Round<C> {
+    return voteRound(
+      {
+        reports: slot.outputs,
+        latched: this.book.latchedFlags(),
+        f: this.config.f,
+        quorum: this.config.f + 1,
+      },
+      this.config,
+      (a, b) => agree(a, b, this.config),
+    );
   }
 
-  /** Channels that never delivered after the previous early decision were silent for that frame. */
-  private settleAwaiting(): void {
-    if (this.last === null) return;
-    for (const ch of this.last.awaiting) this.countSilent(ch);
-    this.last.awaiting.clear();
-  }
-
-  private countSilent(ch: string): void {
-    const st = this.state(ch);
-    st.silentFrames++;
-    st.consecutiveSilent++;
-  }
-
-  /** Mid-value select per analog field, exact majority per discrete field, then whole-command support. */
-  private vote(outputs: Map<string, C>): Vote<C> {
-    const f = this.config.f;
-    const voters = [...outputs].filter(([ch]) => !this.state(ch).latched);
-    if (voters.length < f + 1) return { value: null, contributors: [], reason: 'too-few-outputs' };
-    const value: Record<string, FieldValue> = {};
-    for (const { field } of this.config.analog) {
-      value[field] = midValue(voters.map(([, cmd]) => cmd[field] as number));
+  /** Every non-latched channel has reported for this frame. */
+  private complete(slot: Slot<C>): boolean {
+    for (let i = 0; i < slot.outputs.length; i++) {
+      if (slot.outputs[i] === undefined && !this.book.latched(i)) return false;
     }
-    for (const field of this.config.discrete) {
-      const winner = majority(
-        voters.map(([, cmd]) => cmd[field] as FieldValue),
-        f + 1,
-      );
-      if (winner === undefined) return { value: null, contributors: [], reason: 'no-majority' };
-      value[field] = winner;
-    }
-    const selected = value as C;
-    const contributors = voters.filter(([, cmd]) => this.agrees(cmd, selected)).map(([ch]) => ch);
-    if (contributors.length < f + 1) return { value: null, contributors: [], reason: 'no-majority' };
-    return { value: selected, contributors, reason: 'majority' };
-  }
-
-  /** The voter's last line: a written command is supported by at least f+1 voted outputs. */
-  private assertSupported(value: C, outputs: Map<string, C>): void {
-    let support = 0;
-    for (const [ch, cmd] of outputs) if (!this.state(ch).latched && this.agrees(cmd, value)) support++;
-    if (support < this.config.f + 1) {
-      throw new Error(`Voter invariant violated: writing a value supported by ${support} < f+1 channels`);
-    }
-  }
-
-  private agrees(cmd: C, value: C): boolean {
-    for (const { field, tolerance } of this.config.analog) {
-      if (!(Math.abs((cmd[field] as number) - (value[field] as number)) <= tolerance)) return false;
-    }
-    for (const field of this.config.discrete) if (cmd[field] !== value[field]) return false;
     return true;
   }
 
-  /** Compare one channel's output with the written command: strike, decay, latch, probation. */
-  private compare(ch: string, frame: number, cmd: C, written: C, events: ChannelEvent[]): boolean {
-    const st = this.state(ch);
-    const cfg = this.config;
-    if (this.agrees(cmd, written)) {
-      st.agreeStreak++;
-      if (st.agreeStreak % cfg.strikeDecayFrames === 0 && st.strikes > 0) st.strikes--;
-      if (st.latched) {
-        st.probation++;
-        if (st.probation >= cfg.probationFrames) {
-          st.latched = false;
-          st.strikes = 0;
-          st.probation = 0;
-          events.push({ kind: 'reintegrated', channel: ch, frame });
-        }
+  private isReady(slot: Slot<C>): boolean {
+    return this.complete(slot) || this.round(slot, withinEarlyBand).writable;
+  }
+
+  /** Fix R of a frame and judge it (rules: header, fixing R). `round` is the standard round if at hand. */
+  private fix(slot: Slot<C>, now: number, round: Round<C> | undefined): FrameJudgment<C> {
+    assert(slot.fixed === null, 'frame judged twice', { frame: slot.frame });
+    const r = round ?? this.round(slot, withinTolerance);
+    slot.fixed = { reference: r.reference, judged: r.judgeable };
+    const agreed: string[] = [];
+    const dissenters: string[] = [];
+    const events: ChannelEvent[] = [];
+    if (r.judgeable && r.reference !== null) {
+      for (let i = 0; i < slot.outputs.length; i++) {
+        const cmd = slot.outputs[i];
+        if (cmd === undefined) continue;
+        const name = this.config.channels[i] as string;
+        if (this.judgeOne(i, slot.frame, cmd, r.reference, events)) agreed.push(name);
+        else dissenters.push(name);
       }
+    }
+    return {
+      frame: slot.frame,
+      time: now,
+      reference: r.reference,
+      judged: r.judgeable,
+      agreed,
+      dissenters,
+      events,
+    };
+  }
+
+  /** Judge channel i's output against R; true when it agrees. */
+  private judgeOne(i: number, frame: number, cmd: C, reference: C, events: ChannelEvent[]): boolean {
+    const channel = this.config.channels[i] as string;
+    const verdict = this.book.judge(i, withinTolerance(cmd, reference, this.config));
+    if (verdict.kind === 'agree') {
+      if (verdict.reintegrated) events.push({ kind: 'reintegrated', channel, frame });
       return true;
     }
-    st.agreeStreak = 0;
-    st.probation = 0;
-    st.strikes = Math.min(cfg.strikeThreshold, st.strikes + 1);
-    events.push({ kind: 'strike', channel: ch, frame, strikes: st.strikes });
-    if (!st.latched && st.strikes >= cfg.strikeThreshold) {
-      st.latched = true;
-      st.latchCount++;
-      events.push({ kind: 'latched', channel: ch, frame });
-    }
+    events.push({ kind: 'strike', channel, frame, strikes: verdict.strikes });
+    if (verdict.latched) events.push({ kind: 'latched', channel, frame });
     return false;
+  }
+
+  /** Channels with no in-time output for the frame were silent; the frame is forgotten. */
+  private close(slot: Slot<C>): void {
+    for (let i = 0; i < slot.outputs.length; i++) {
+      if (slot.outputs[i] !== undefined) continue;
+      const t = this.traffic[i] as Traffic;
+      t.silentFrames++;
+      t.consecutiveSilent++;
+    }
+    this.slots.delete(slot.frame);
+  }
+
+  /** Written frames still open, ascending. */
+  private openSlots(): Slot<C>[] {
+    const open: Slot<C>[] = [];
+    for (const slot of this.slots.values()) if (slot.written) open.push(slot);
+    return open.sort((a, b) => a.frame - b.frame);
+  }
+
+  private closeBeyondBound(now: number, judgments: FrameJudgment<C>[]): void {
+    const oldest = this.nextFrame - this.config.maxFramesAhead - 1;
+    for (const slot of this.openSlots()) {
+      if (slot.frame >= oldest) continue;
+      if (slot.fixed === null) judgments.push(this.fix(slot, now, undefined));
+      this.close(slot);
+    }
+  }
+
+  /** The voter's last line: a written command is supported by at least f+1 voted outputs. */
+  private assertSupported(value: C, slot: Slot<C>): void {
+    let support = 0;
+    slot.outputs.forEach((cmd, i) => {
+      if (cmd !== undefined && !this.book.latched(i) && withinTolerance(cmd, value, this.config)) support++;
+    });
+    assert(support >= this.config.f + 1, 'Voter: writing a value supported by fewer than f+1 channels', {
+      support,
+      frame: slot.frame,
+    });
   }
 
   private wellFormed(command: C): boolean {
@@ -445,84 +466,14 @@ export class Voter<C extends CommandShape<C>> {
       if (typeof v !== 'number' || !Number.isFinite(v)) return false;
     }
     for (const field of this.config.discrete) {
-      const v = command[field];
+      const v = command[field] as unknown;
       if (typeof v !== 'number' && typeof v !== 'string' && typeof v !== 'boolean') return false;
     }
     return true;
   }
 
-  private dropStale(): void {
-    for (const frame of this.pending.keys()) if (frame < this.nextFrame) this.pending.delete(frame);
-  }
-
-  private reject(reason: RejectReason): OfferResult {
+  private reject(reason: RejectReason): OfferResult<C> {
     this.rejections[reason]++;
     return { accepted: false, reason };
   }
-
-  private state(ch: string): ChannelState {
-    const st = this.channelState.get(ch);
-    if (st === undefined) throw new Error(`Voter: unknown channel ${ch}`);
-    return st;
-  }
-}
-
-/** Mid-value select: the median, or the mean of the two middle values for an even count. */
-export function midValue(values: readonly number[]): number {
-  if (values.length === 0) throw new RangeError('midValue: no values');
-  const sorted = [...values].sort((a, b) => a - b);
-  const hi = sorted[sorted.length >> 1] as number;
-  const lo = sorted[(sorted.length - 1) >> 1] as number;
-  return lo + (hi - lo) / 2;
-}
-
-/** The value with at least `quorum` identical votes, if exactly one value has the most votes. */
-export function majority(values: readonly FieldValue[], quorum: number): FieldValue | undefined {
-  const counts = new Map<FieldValue, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  let best: FieldValue | undefined;
-  let bestCount = 0;
-  let tie = false;
-  for (const [v, n] of counts) {
-    if (n > bestCount) {
-      best = v;
-      bestCount = n;
-      tie = false;
-    } else if (n === bestCount) {
-      tie = true;
-    }
-  }
-  return bestCount >= quorum && !tie ? best : undefined;
-}
-
-function validateConfig<C extends CommandShape<C>>(c: VoterConfig<C>): void {
-  const fail = (msg: string): never => {
-    throw new RangeError(`VoterConfig: ${msg}`);
-  };
-  if (!Number.isInteger(c.f) || c.f < 0) fail(`f must be a non-negative integer, got ${c.f}`);
-  if (new Set(c.channels).size !== c.channels.length) fail('channel ids must be unique');
-  if (c.channels.length < 2 * c.f + 1) fail(`m = ${c.channels.length} < 2f+1 = ${2 * c.f + 1}`);
-  for (const key of [
-    'strikeThreshold',
-    'strikeDecayFrames',
-    'probationFrames',
-    'failsafeAfterMisses',
-  ] as const) {
-    if (!Number.isInteger(c[key]) || c[key] < 1) fail(`${key} must be a positive integer, got ${c[key]}`);
-  }
-  if (!Number.isInteger(c.maxFramesAhead) || c.maxFramesAhead < 0) fail('maxFramesAhead must be >= 0');
-  if (!Number.isInteger(c.firstFrame)) fail('firstFrame must be an integer');
-  if (c.analog.length + c.discrete.length === 0) fail('no fields to vote');
-  for (const [name, cmd] of [
-    ['failsafe', c.failsafe],
-    ['initial', c.initial],
-  ] as const) {
-    for (const a of c.analog)
-      if (!Number.isFinite(cmd[a.field])) fail(`${name}.${a.field} must be a finite number`);
-    for (const d of c.discrete) if (cmd[d] === undefined) fail(`${name}.${d} is missing`);
-  }
-  for (const a of c.analog)
-    if (!(a.tolerance >= 0) || !Number.isFinite(a.tolerance)) fail(`bad tolerance for ${a.field}`);
-  const t = c.timing;
-  if (!(t.period > 0) || !Number.isFinite(t.origin) || !(t.deadline >= 0)) fail('bad timing');
 }

@@ -1,4 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+/**
+ * Writes a report folder. Every file is written whole or not at all: into a temporary file next to it, flushed,
+ * then renamed over the final name (a rename is atomic on POSIX file systems), so a run killed while it writes
+ * never leaves half a report.html. report.html goes last: its presence means the folder is complete.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { traceCsv } from './csv.ts';
 import { htmlReport } from './html.ts';
@@ -9,6 +14,24 @@ export interface ReportFiles {
   readonly summary: string;
   readonly csv: string;
   readonly html: string;
+}
+
+/** Writes `text` to `file` atomically: a temporary file in the same folder, fsync, rename. */
+export function writeFileAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    const bytes = Buffer.from(text, 'utf8');
+    let at = 0;
+    while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, file);
 }
 
 /** Writes summary.json, trace.csv and report.html into `dir` (created if missing). */
@@ -26,9 +49,9 @@ export function writeReport(
     csv: join(dir, 'trace.csv'),
     html: join(dir, 'report.html'),
   };
-  writeFileSync(files.summary, `${JSON.stringify({ ...summary, events: trace.events }, null, 2)}\n`);
-  writeFileSync(files.csv, traceCsv(trace.frames, channelNames.length));
-  writeFileSync(
+  writeFileAtomic(files.summary, `${JSON.stringify({ ...summary, events: trace.events }, null, 2)}\n`);
+  writeFileAtomic(files.csv, traceCsv(trace.frames, channelNames.length));
+  writeFileAtomic(
     files.html,
     htmlReport({ title, summary, frames: trace.frames, events: trace.events, channelNames }),
   );

@@ -9,7 +9,13 @@ import {
 } from '../../../src/core/control/index.ts';
 import { ElevatorActuator, PitchPlant, SensorTriplex } from '../../../src/core/plant/index.ts';
 import { Prng } from '../../../src/core/prng.ts';
-import { type DecisionRecord, pitchVoterConfig, Voter } from '../../../src/core/vote/index.ts';
+import {
+  type ChannelEvent,
+  type DecisionRecord,
+  pitchVoterConfig,
+  Voter,
+} from '../../../src/core/vote/index.ts';
+import { type Arrival, runFrame } from '../vote/host.ts';
 
 export interface LoopTrace {
   readonly theta: number[];
@@ -48,20 +54,25 @@ export type ChannelFault =
   | { readonly kind: 'drift'; readonly ratePerSecond: number }
   | { readonly kind: 'oscillating'; readonly amplitude: number; readonly hz: number }
   | { readonly kind: 'silent' }
-  | { readonly kind: 'late' };
+  | { readonly kind: 'late' }
+  /** Sees the other channels' outputs first, then reports before them, 1.99 tolerances beyond one of them. */
+  | { readonly kind: 'adaptive' };
 
 export interface VotedRun extends LoopTrace {
   readonly records: DecisionRecord<Command>[];
   readonly voter: Voter<Command>;
   /** Per frame, every channel's correct output (before any fault). */
   readonly outputs: Command[][];
+  /** Per frame, the channel events of every call the host made in it (judgments fixed then). */
+  readonly events: ChannelEvent[][];
 }
 
 export const CHANNELS = ['ch0', 'ch1', 'ch2'] as const;
 
 /**
- * Three dissimilar channels, a voter deciding at the deadline, the actuator and the plant. Channel
- * `faulty` misbehaves per `fault` from frame `onset`. Offers arrive at staggered times inside the frame.
+ * Three dissimilar channels, a voter driven as the runtime's host drives it (a decision as soon as the voter
+ * is ready, else at the deadline), the actuator and the plant. Channel `faulty` misbehaves per `fault` from
+ * frame `onset`. Offers arrive at staggered times inside the frame.
  */
 export function flyVoted(opts: {
   frameRate: number;
@@ -84,65 +95,74 @@ export function flyVoted(opts: {
   const fault = opts.fault ?? { kind: 'none' };
   const onset = opts.onset ?? 0;
   let stuckAt: Command | null = null;
-  const pendingLate: { frame: number; ch: string; cmd: Command; at: number }[] = [];
   const theta: number[] = [];
   const command: number[] = [];
   const records: DecisionRecord<Command>[] = [];
   const outputs: Command[][] = [];
+  const events: ChannelEvent[][] = [];
+  const tolerance = voter.config.analog[0]?.tolerance ?? 0;
   for (let k = 0; k < frames; k++) {
     theta.push(plant.theta);
     const start = k * dt;
     const inputs: FrameInputs = { pitchCommand: pilot(k), pitchSensors: sensors.read(plant.theta, start) };
     const correct = laws.map((law) => law.step(inputs));
     outputs.push(correct);
-    correct.forEach((cmd, i) => {
-      const ch = CHANNELS[i] as string;
-      const arrival = start + dt * (0.2 + 0.1 * i);
+    const arrivals: Arrival<Command>[] = [];
+    for (const [i, cmd] of correct.entries()) {
+      const channel = CHANNELS[i] as string;
+      const time = start + dt * (0.2 + 0.1 * i);
       if (i !== opts.faulty || k < onset || fault.kind === 'none') {
-        voter.offer(k, ch, cmd, arrival);
-        return;
+        arrivals.push({ channel, command: cmd, time });
+        continue;
       }
       if (stuckAt === null) stuckAt = cmd;
       const t = (k - onset) * dt;
+      const lie = (command: Command, at = time): void => {
+        arrivals.push({ channel, command, time: at });
+      };
       switch (fault.kind) {
         case 'stuck':
-          voter.offer(k, ch, stuckAt, arrival);
-          return;
+          lie(stuckAt);
+          break;
         case 'random':
-          voter.offer(
-            k,
-            ch,
-            { elevator: (byz.float() * 2 - 1) * 0.436, mode: cmd.mode, commandLimited: byz.chance(0.5) },
-            arrival,
-          );
-          return;
+          lie({
+            elevator: (byz.float() * 2 - 1) * 0.436,
+            mode: cmd.mode,
+            commandLimited: byz.chance(0.5),
+          });
+          break;
         case 'drift':
-          voter.offer(k, ch, { ...cmd, elevator: cmd.elevator + fault.ratePerSecond * t }, arrival);
-          return;
+          lie({ ...cmd, elevator: cmd.elevator + fault.ratePerSecond * t });
+          break;
         case 'oscillating':
-          voter.offer(
-            k,
-            ch,
-            { ...cmd, elevator: cmd.elevator + fault.amplitude * Math.sin(2 * Math.PI * fault.hz * t) },
-            arrival,
-          );
-          return;
+          lie({
+            ...cmd,
+            elevator: cmd.elevator + fault.amplitude * Math.sin(2 * Math.PI * fault.hz * t),
+          });
+          break;
         case 'silent':
-          return;
+          break;
         case 'late':
           // Correct value, delivered after the deadline (and after the decision).
-          pendingLate.push({ frame: k, ch, cmd, at: start + dt * 1.5 });
-          return;
+          lie(cmd, start + dt * 1.5);
+          break;
+        case 'adaptive': {
+          const others = correct.filter((_, j) => j !== i).map((c) => c.elevator);
+          const [a, b] = others as [number, number];
+          const away = a >= b ? 1 : -1;
+          lie({ ...cmd, elevator: a + away * 1.99 * tolerance }, start + dt * 0.05);
+        }
       }
-    });
-    const record = voter.decide(k, start + dt * 0.8);
-    for (const late of pendingLate.splice(0)) voter.offer(late.frame, late.ch, late.cmd, late.at);
+    }
+    const run = runFrame(voter, k, arrivals);
+    const record = run.record;
+    events.push(run.events);
     records.push(record);
     command.push(record.value.elevator);
     plant.step(act.drive(record.value.elevator, dt));
   }
   theta.push(plant.theta);
-  return { theta, command, records, voter, outputs };
+  return { theta, command, records, voter, outputs, events };
 }
 
 /** A seeded random pilot: a new attitude target every 0.5..3 s, within the command authority and beyond. */

@@ -4,7 +4,12 @@ import type { Message } from '../../../src/core/codec/messages.ts';
 import { Client } from '../../../src/core/pbft/client.ts';
 import { type PbftConfig, pbftConfig } from '../../../src/core/pbft/config.ts';
 import { Replica } from '../../../src/core/pbft/replica.ts';
-import type { ClientAction, ReplicaAction, ReplicaEvent } from '../../../src/core/pbft/types.ts';
+import type {
+  ClientAction,
+  ReplicaAction,
+  ReplicaEvent,
+  ReplicaInput,
+} from '../../../src/core/pbft/types.ts';
 import { groupKeys } from '../../../src/sim/keys.ts';
 import { FoldService } from '../../../src/sim/service.ts';
 
@@ -88,10 +93,18 @@ export class Group {
     }
   }
 
+  /** One step of replica `id`, then its invariants (a broken one throws InvariantError here). */
+  stepReplica(id: number, input: ReplicaInput): ReplicaAction[] {
+    const replica = this.replicas[id]!;
+    const actions = replica.step(input);
+    replica.checkInvariants();
+    return actions;
+  }
+
   /** Deliver a message to replica `to` as if sent by `from`. */
   inject(to: number, from: number, message: Message | Uint8Array): ReplicaAction[] {
     const bytes = message instanceof Uint8Array ? message : encodeMessage(message);
-    const actions = this.replicas[to]!.step({ kind: 'receive', from, bytes });
+    const actions = this.stepReplica(to, { kind: 'receive', from, bytes });
     this.onReplica(to, actions);
     return actions;
   }
@@ -103,7 +116,7 @@ export class Group {
       if (p === undefined) return;
       if (!this.filter(p)) continue;
       if (p.to < this.config.n) {
-        this.onReplica(p.to, this.replicas[p.to]!.step({ kind: 'receive', from: p.from, bytes: p.bytes }));
+        this.onReplica(p.to, this.stepReplica(p.to, { kind: 'receive', from: p.from, bytes: p.bytes }));
       } else {
         this.onClient(p.to, this.client(p.to).step({ kind: 'receive', from: p.from, bytes: p.bytes }));
       }
@@ -116,7 +129,7 @@ export class Group {
     for (let i = 0; i < ticks; i++) {
       this.now++;
       for (let id = 0; id < this.config.n; id++)
-        this.onReplica(id, this.replicas[id]!.step({ kind: 'tick', now: this.now }));
+        this.onReplica(id, this.stepReplica(id, { kind: 'tick', now: this.now }));
       for (const c of this.clients) this.onClient(c.id, c.step({ kind: 'tick', now: this.now }));
       this.pump();
     }

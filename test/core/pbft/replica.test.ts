@@ -215,7 +215,7 @@ describe('watermarks, checkpoints and truncation', () => {
     g.filter = () => false; // nothing reaches anyone: no checkpoint can become stable
     for (const c of g.clients) g.submit(c.id, op(c.id));
     for (const p of g.wire.splice(0))
-      if (p.to === 0) g.onReplica(0, g.replicas[0]!.step({ kind: 'receive', from: p.from, bytes: p.bytes }));
+      if (p.to === 0) g.onReplica(0, g.stepReplica(0, { kind: 'receive', from: p.from, bytes: p.bytes }));
     const seqs = g.wire
       .map((p) => decode(p.bytes))
       .filter((m) => m.kind === 'pre-prepare')

@@ -190,7 +190,7 @@ describe('primary monitoring (Aardvark-style rate, not just a timeout)', () => {
     g.submit(CLIENT, op(1));
     g.pump();
     for (let frame = 0; frame < 3; frame++) {
-      for (let r = 0; r < 4; r++) g.onReplica(r, g.replicas[r]!.step({ kind: 'frame' }));
+      for (let r = 0; r < 4; r++) g.onReplica(r, g.stepReplica(r, { kind: 'frame' }));
       g.pump();
     }
     const reasons = g.eventsOf('view-change').map((e) => (e as { reason: string }).reason);

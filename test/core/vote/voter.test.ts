@@ -99,17 +99,47 @@ describe('voter basics', () => {
     expect(() => v.decide(7, 80)).toThrow(/expected frame 3/);
   });
 
-  it('decides early once f+1 agree, then monitors the last channel until the deadline', () => {
-    const v = new Voter(config());
-    expect(v.offer(0, 'a', cmd(0.1), 1)).toMatchObject({ majorityReady: false });
-    expect(v.offer(0, 'b', cmd(0.1), 2)).toMatchObject({ majorityReady: true });
+  it('decides early once f+1 agree within the early band, and judges the frame once every channel is in', () => {
+    const v = new Voter(config({ analog: [{ field: 'u', tolerance: 0.01, earlyBand: 0.005 }] }));
+    expect(v.offer(0, 'a', cmd(0.1), 1)).toMatchObject({ ready: false });
+    expect(v.offer(0, 'b', cmd(0.104), 2)).toMatchObject({ ready: true, majorityReady: true });
     const r = v.decide(0, 2);
-    expect(r.early).toBe(true);
-    expect(r.missing).toEqual(['c']);
+    expect(r).toMatchObject({ kind: 'write', early: true, earlyRound: true, missing: ['c'], dissenters: [] });
+    expect(r.value.u).toBeCloseTo(0.102, 12);
+    expect(r.judgments).toEqual([]); // not judged before the frame is complete or its deadline
     const late = v.offer(0, 'c', cmd(0.5), 5);
-    expect(late).toMatchObject({ accepted: true, status: 'monitored', agreed: false });
-    expect(v.health().find((h) => h.channel === 'c')?.strikes).toBe(1);
-    expect(v.health().find((h) => h.channel === 'c')?.silentFrames).toBe(0);
+    expect(late).toMatchObject({ accepted: true, status: 'monitored' });
+    if (!late.accepted) throw new Error('unreachable');
+    expect(late.judgments.map((j) => [j.frame, j.dissenters])).toEqual([[0, ['c']]]);
+    expect(late.events).toEqual([{ kind: 'strike', channel: 'c', frame: 0, strikes: 1 }]);
+    expect(v.health().find((h) => h.channel === 'c')).toMatchObject({ strikes: 1, silentFrames: 0 });
+  });
+
+  it('does not decide early without an early band, nor when f+1 agree only within tolerance', () => {
+    const noBand = new Voter(config());
+    noBand.offer(0, 'a', cmd(0.1), 1);
+    expect(noBand.offer(0, 'b', cmd(0.1), 2)).toMatchObject({ ready: false });
+    expect(() => noBand.decide(0, 2)).toThrow(/not ready/);
+    const banded = new Voter(config({ analog: [{ field: 'u', tolerance: 0.01, earlyBand: 0.002 }] }));
+    banded.offer(0, 'a', cmd(0.1), 1);
+    expect(banded.offer(0, 'b', cmd(0.106), 2)).toMatchObject({ ready: false }); // 0.003 from the mean
+    expect(banded.offer(0, 'c', cmd(0.3), 3)).toMatchObject({ ready: true }); // complete
+    expect(banded.decide(0, 3)).toMatchObject({ kind: 'write', earlyRound: false, dissenters: ['c'] });
+  });
+
+  it('judges an early-written frame at its deadline when a channel stays silent', () => {
+    const v = new Voter(config({ analog: [{ field: 'u', tolerance: 0.01, earlyBand: 0.005 }] }));
+    v.offer(0, 'a', cmd(0.1), 1);
+    v.offer(0, 'b', cmd(0.1), 2);
+    v.decide(0, 2);
+    expect(v.closeDue(7.9)).toEqual([]);
+    const [j] = v.closeDue(8);
+    expect(j).toMatchObject({ frame: 0, judged: false, agreed: [], dissenters: [] }); // |V| = 2 < 2f+1
+    expect(v.health().find((h) => h.channel === 'c')).toMatchObject({
+      silentFrames: 1,
+      consecutiveSilent: 1,
+    });
+    expect(v.offer(0, 'c', cmd(0.1), 8.5)).toEqual({ accepted: false, reason: 'late' });
   });
 
   it('latches after the strike threshold and reintegrates after probation', () => {
@@ -130,7 +160,7 @@ describe('voter basics', () => {
     });
   });
 
-  it('compares a latched channel that reports after an early decision, so its probation progresses', () => {
+  it('compares a latched channel that reports after the frame was decided, so its probation progresses', () => {
     const v = new Voter(config());
     for (let i = 0; i < 3; i++) frame(v, [cmd(0.1), cmd(0.1), cmd(0.9)]);
     let reintegratedAt = -1;
@@ -138,17 +168,11 @@ describe('voter basics', () => {
       const k = v.frame;
       v.offer(k, 'a', cmd(0.2), k * 10 + 1);
       const ready = v.offer(k, 'b', cmd(0.2), k * 10 + 2);
-      expect(ready).toMatchObject({ accepted: true, majorityReady: true });
-      v.decide(k, k * 10 + 2); // early: the latched channel has not reported yet
+      expect(ready).toMatchObject({ accepted: true, ready: true }); // every non-latched channel is in
+      v.decide(k, k * 10 + 2);
       const late = v.offer(k, 'c', cmd(0.2), k * 10 + 3);
-      expect(late).toMatchObject({ accepted: true, status: 'monitored', agreed: true });
-      if (
-        late.accepted &&
-        late.status === 'monitored' &&
-        late.events.some((e) => e.kind === 'reintegrated')
-      ) {
-        reintegratedAt = i + 1;
-      }
+      expect(late).toMatchObject({ accepted: true, status: 'monitored' });
+      if (late.accepted && late.events.some((e) => e.kind === 'reintegrated')) reintegratedAt = i + 1;
     }
     expect(reintegratedAt).toBe(10);
   });

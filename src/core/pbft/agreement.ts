@@ -1,0 +1,391 @@
+/**
+ * The normal case: the primary proposes batches (PRE-PREPARE), backups check and accept them, every replica
+ * votes (PREPARE, COMMIT), and committed batches execute strictly in sequence order. The slots live in the
+ * log (log.ts); this part decides what goes into them. The request authentication rule it applies is stated
+ * in replica.ts.
+ */
+import { bytesEqual, hex } from '../bytes.ts';
+import { encodeBatch, encodeMessage, requestAuthPayload } from '../codec/encode.ts';
+import type { Batch, Commit, PrePrepare, Prepare, Reply, Request } from '../codec/messages.ts';
+import { type ClientId, othersOf, primaryOf } from './config.ts';
+import { type Ctx, isPrimary, NO_TAG, validReplica } from './context.ts';
+import { matchingVotes, type Slot } from './log.ts';
+import type { ExecutedRequest, ReplicaRejection } from './types.ts';
+import {
+  payloadOf,
+  prePrepareBatchBytes,
+  prePreparePayload,
+  withAuthenticator,
+  withTag,
+} from './wire-views.ts';
+
+export class Agreement {
+  constructor(private readonly ctx: Ctx) {}
+
+  // ---------------------------------------------------------------- proposing (primary)
+
+  /** Primary: propose every full batch the pipeline allows (size mode), at least one if any is pending. */
+  cutBatches(): void {
+    for (let i = 0; i < this.ctx.config.maxInFlight && this.ctx.requests.proposableCount() > 0; i++) {
+      if (!this.cutBatch()) return;
+    }
+  }
+
+  /** Primary: propose one batch of pending requests. Returns whether one was proposed. */
+  cutBatch(): boolean {
+    const ctx = this.ctx;
+    const { s, config } = ctx;
+    if (!isPrimary(ctx) || !s.active) return false;
+    const seq = s.lastAssigned + 1;
+    if (seq > ctx.log.high) return false;
+    if (s.lastAssigned - s.lastExecuted >= config.maxInFlight) return false;
+    const requests = ctx.requests.takeProposable(config.maxBatchRequests);
+    if (requests.length === 0) return false;
+    const batch = { kind: 'full' as const, requests };
+    this.propose(seq, batch, ctx.crypto.digest(encodeBatch(batch)));
+    return true;
+  }
+
+  /** Primary: send PRE-PREPARE (view, seq, batch) and record it as accepted. */
+  propose(seq: number, batch: Batch, batchDigest: Uint8Array): void {
+    const ctx = this.ctx;
+    const { s } = ctx;
+    const unsigned: PrePrepare = {
+      kind: 'pre-prepare',
+      view: s.view,
+      seq,
+      batchDigest,
+      replica: ctx.id,
+      batch,
+      auth: [],
+    };
+    // Encode the batch once more only: the MAC payload is the encoding minus its (empty) authenticator.
+    const unsignedBytes = encodeMessage(unsigned);
+    const auth = ctx.crypto.authenticator(ctx.others, unsignedBytes.subarray(0, unsignedBytes.length - 1));
+    const message: PrePrepare = { ...unsigned, auth };
+    const bytes = withAuthenticator(unsignedBytes, auth);
+    if (seq > s.lastAssigned) s.lastAssigned = seq;
+    const slot = ctx.log.slot(seq, s.view, s.now);
+    slot.prePrepare = message;
+    slot.prePrepareBytes = bytes;
+    slot.digestHex = hex(message.batchDigest);
+    slot.view = s.view;
+    slot.authentic = true;
+    slot.qInfo = { seq, view: s.view, batchDigest };
+    this.rememberBatch(slot.digestHex, seq, batch);
+    ctx.requests.markInFlight(message);
+    ctx.out.multicast(message, bytes);
+    this.advance(slot);
+  }
+
+  /** New primary: re-propose the batch a NEW-VIEW fixed at `seq`, once its content is known here. */
+  reproposeIfKnown(seq: number): void {
+    const ctx = this.ctx;
+    const slot = ctx.log.get(seq);
+    if (slot === undefined || slot.fixedDigestHex === undefined || slot.prePrepare !== undefined) return;
+    if (!ctx.s.active || !isPrimary(ctx)) return;
+    const known = ctx.batches.get(slot.fixedDigestHex);
+    if (slot.fixedDigestHex === hex(ctx.nullDigest)) {
+      this.propose(seq, { kind: 'full', requests: [] }, ctx.nullDigest);
+    } else if (known !== undefined) {
+      this.propose(seq, known, ctx.crypto.digest(encodeBatch(known)));
+    }
+  }
+
+  private rememberBatch(digestHex: string, seq: number, batch: Batch): void {
+    if (!this.ctx.log.inWindow(seq)) return;
+    if (!this.ctx.batches.remember(digestHex, seq, batch)) return; // full: bounded
+    this.reproposeIfKnown(seq);
+  }
+
+  /**
+   * A PRE-PREPARE from an earlier view is no longer acceptable, but its batch may be the one a NEW-VIEW fixed:
+   * keep the content when it hashes to its digest (the digest, not the sender, makes it trustworthy).
+   */
+  private rememberOldBatch(pp: PrePrepare, bytes: Uint8Array): void {
+    const ctx = this.ctx;
+    if (pp.batch.kind !== 'full' || !ctx.log.inWindow(pp.seq)) return;
+    const digestHex = hex(pp.batchDigest);
+    const known = ctx.batches.get(digestHex);
+    if (known !== undefined) {
+      this.rememberBatch(digestHex, pp.seq, known); // content already verified: only its lifetime grows
+      return;
+    }
+    if (!bytesEqual(ctx.crypto.digest(prePrepareBatchBytes(bytes, pp)), pp.batchDigest)) return;
+    this.rememberBatch(digestHex, pp.seq, pp.batch);
+  }
+
+  // ---------------------------------------------------------------- PRE-PREPARE (backups)
+
+  /** Every check of the design, in order; the first failure is the counted reason. */
+  private checkPrePrepare(pp: PrePrepare, bytes: Uint8Array): ReplicaRejection | undefined {
+    const ctx = this.ctx;
+    const { config, s, log } = ctx;
+    if (pp.view !== s.view) return 'wrong-view';
+    if (!s.active) return 'view-change-in-progress';
+    if (pp.replica !== primaryOf(config, pp.view)) return 'not-from-primary';
+    if (pp.replica === ctx.id) return 'not-for-replica';
+    const payload = prePreparePayload(bytes, pp);
+    if (!ctx.crypto.verifyAuthenticator(pp.replica, othersOf(config, pp.replica), payload, pp.auth)) {
+      return 'bad-mac';
+    }
+    if (!log.inWindow(pp.seq)) return 'outside-watermarks';
+    if (pp.batch.kind !== 'full') return 'digest-batch-unsupported';
+    if (pp.batch.requests.length > config.maxBatchRequests) return 'oversized-batch';
+    if (!bytesEqual(ctx.crypto.digest(prePrepareBatchBytes(bytes, pp)), pp.batchDigest)) {
+      return 'batch-digest-mismatch';
+    }
+    const existing = log.get(pp.seq)?.prePrepare;
+    if (
+      existing !== undefined &&
+      existing.view === pp.view &&
+      !bytesEqual(existing.batchDigest, pp.batchDigest)
+    ) {
+      return 'conflicting-pre-prepare';
+    }
+    const fixed = log.get(pp.seq)?.fixedDigestHex;
+    if (fixed !== undefined && fixed !== hex(pp.batchDigest)) return 'conflicting-pre-prepare';
+    // Freshness is judged only for new proposals. A batch a NEW-VIEW carried over (or one at a seq we already
+    // executed) may hold requests we executed: agreement on it must still complete for replicas that have not,
+    // and the reply cache makes their second execution a no-op.
+    const carriedOver = fixed !== undefined || pp.seq <= s.lastExecuted;
+    const clients = new Set<ClientId>();
+    for (const r of pp.batch.requests) {
+      if (clients.has(r.client)) return 'duplicate-request-in-batch';
+      clients.add(r.client);
+      const cached = ctx.requests.replies.get(r.client);
+      if (!carriedOver && cached !== undefined && r.timestamp <= cached.timestamp) return 'stale-request';
+    }
+    return undefined;
+  }
+
+  onPrePrepare(from: number, pp: PrePrepare, bytes: Uint8Array): void {
+    const ctx = this.ctx;
+    const { s, log, out } = ctx;
+    if (ctx.early.offer(from, pp, bytes)) return;
+    const existing = log.get(pp.seq)?.prePrepare;
+    if (
+      existing !== undefined &&
+      existing.view === pp.view &&
+      bytesEqual(existing.batchDigest, pp.batchDigest)
+    ) {
+      return; // a retransmission of what we hold
+    }
+    if (pp.view < s.view) this.rememberOldBatch(pp, bytes);
+    const rejection = this.checkPrePrepare(pp, bytes);
+    if (rejection !== undefined) {
+      out.reject(rejection, from, 'pre-prepare');
+      return;
+    }
+    const slot = log.slot(pp.seq, s.view, s.now);
+    const authentic = pp.batch.kind === 'full' && pp.batch.requests.every((r) => this.requestAuthentic(r));
+    if (!authentic) {
+      if (log.heldCount >= ctx.config.maxHeldPrePrepares) {
+        out.reject('held-full', from, 'pre-prepare');
+        return;
+      }
+      log.hold();
+      out.reject('request-auth-pending', from, 'pre-prepare');
+    }
+    slot.view = pp.view;
+    slot.prePrepare = pp;
+    slot.prePrepareBytes = bytes;
+    slot.digestHex = hex(pp.batchDigest);
+    slot.authentic = authentic;
+    slot.qInfo = { seq: pp.seq, view: pp.view, batchDigest: pp.batchDigest };
+    ctx.monitor.batchSeen();
+    if (pp.batch.kind === 'full') this.rememberBatch(slot.digestHex, pp.seq, pp.batch);
+    ctx.requests.markInFlight(pp);
+    this.advance(slot);
+  }
+
+  /** Rule 2 (a) and (b): own tag, or an identical request already authenticated from the client. */
+  private requestAuthentic(request: Request): boolean {
+    const ctx = this.ctx;
+    const held = ctx.requests.held(request.client);
+    if (held !== undefined && held.timestamp === request.timestamp && bytesEqual(held.op, request.op))
+      return true;
+    return ctx.crypto.verifyAuthenticator(
+      request.client,
+      ctx.everyone,
+      requestAuthPayload(request),
+      request.auth,
+    );
+  }
+
+  /** Rule 2 (c): the primary plus f backups vouch for the batch. */
+  private vouched(slot: Slot): boolean {
+    const primary = primaryOf(this.ctx.config, slot.view);
+    return matchingVotes(slot.prepares, slot.digestHex, primary) >= this.ctx.quorums.vouch - 1;
+  }
+
+  /** A request arrived: a held PRE-PREPARE may now be authentic. */
+  retryHeld(): void {
+    for (const slot of this.ctx.log.values()) {
+      if (slot.prePrepare === undefined || slot.authentic) continue;
+      const pp = slot.prePrepare;
+      if (pp.batch.kind === 'full' && pp.batch.requests.every((r) => this.requestAuthentic(r))) {
+        this.ctx.log.release(slot);
+        this.advance(slot);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- PREPARE / COMMIT
+
+  onPrepare(from: number, m: Prepare, bytes: Uint8Array): void {
+    const ctx = this.ctx;
+    if (ctx.early.offer(from, m, bytes)) return;
+    const rejection = this.checkVote(m, bytes);
+    if (rejection !== undefined) {
+      ctx.out.reject(rejection, from, 'prepare');
+      return;
+    }
+    if (m.replica === primaryOf(ctx.config, m.view)) {
+      ctx.out.reject('prepare-from-primary', from, 'prepare');
+      return;
+    }
+    const slot = ctx.log.slot(m.seq, ctx.s.view, ctx.s.now);
+    if (!slot.prepares.has(m.replica)) slot.prepares.set(m.replica, hex(m.batchDigest));
+    this.advance(slot);
+  }
+
+  onCommit(from: number, m: Commit, bytes: Uint8Array): void {
+    const ctx = this.ctx;
+    if (ctx.early.offer(from, m, bytes)) return;
+    const rejection = this.checkVote(m, bytes);
+    if (rejection !== undefined) {
+      ctx.out.reject(rejection, from, 'commit');
+      return;
+    }
+    const slot = ctx.log.slot(m.seq, ctx.s.view, ctx.s.now);
+    if (!slot.commits.has(m.replica)) slot.commits.set(m.replica, hex(m.batchDigest));
+    this.advance(slot);
+  }
+
+  private checkVote(m: Prepare | Commit, bytes: Uint8Array): ReplicaRejection | undefined {
+    const ctx = this.ctx;
+    const { config, s } = ctx;
+    if (!validReplica(config, m.replica) || m.replica === ctx.id) return 'bad-replica-id';
+    if (m.view !== s.view) return 'wrong-view';
+    if (!s.active) return 'view-change-in-progress';
+    if (!ctx.log.inWindow(m.seq)) return 'outside-watermarks';
+    if (
+      !ctx.crypto.verifyAuthenticator(m.replica, othersOf(config, m.replica), payloadOf(bytes, m), m.auth)
+    ) {
+      return 'bad-mac';
+    }
+    return undefined;
+  }
+
+  /** Move a slot as far as its certificates allow: prepare, prepared, committed, executed. */
+  advance(slot: Slot): void {
+    const ctx = this.ctx;
+    if (slot.prePrepare === undefined || slot.digestHex === undefined) return;
+    if (!slot.authentic && this.vouched(slot)) ctx.log.release(slot);
+    if (!slot.authentic) return;
+    const primary = primaryOf(ctx.config, slot.view);
+    if (ctx.id !== primary && slot.ownPrepare === undefined) this.sendVote(slot, 'prepare');
+    if (!slot.prepared && matchingVotes(slot.prepares, slot.digestHex, primary) >= ctx.quorums.prepares) {
+      slot.prepared = true;
+      slot.pInfo = { seq: slot.seq, view: slot.view, batchDigest: slot.prePrepare.batchDigest };
+      this.sendVote(slot, 'commit');
+    }
+    if (
+      slot.prepared &&
+      !slot.committed &&
+      matchingVotes(slot.commits, slot.digestHex, -1) >= ctx.quorums.commits
+    ) {
+      slot.committed = true;
+      this.executeReady();
+    }
+  }
+
+  private sendVote(slot: Slot, kind: 'prepare' | 'commit'): void {
+    const ctx = this.ctx;
+    const pp = slot.prePrepare!;
+    const unsigned = {
+      kind,
+      view: slot.view,
+      seq: slot.seq,
+      batchDigest: pp.batchDigest,
+      replica: ctx.id,
+      auth: [],
+    };
+    const unsignedBytes = encodeMessage(unsigned as Prepare | Commit);
+    const auth = ctx.crypto.authenticator(ctx.others, unsignedBytes.subarray(0, unsignedBytes.length - 1));
+    const message = { ...unsigned, auth } as Prepare | Commit;
+    const bytes = withAuthenticator(unsignedBytes, auth);
+    if (kind === 'prepare') {
+      slot.ownPrepare = bytes;
+      slot.prepares.set(ctx.id, slot.digestHex!);
+    } else {
+      slot.ownCommit = bytes;
+      slot.commits.set(ctx.id, slot.digestHex!);
+    }
+    ctx.out.multicast(message, bytes);
+  }
+
+  // ---------------------------------------------------------------- execution
+
+  /** Execute committed batches strictly in sequence order. */
+  executeReady(): void {
+    const ctx = this.ctx;
+    for (let guard = 0; guard <= ctx.config.watermarkWindow; guard++) {
+      const slot = ctx.log.get(ctx.s.lastExecuted + 1);
+      if (slot === undefined || !slot.committed) return;
+      this.execute(slot);
+    }
+  }
+
+  private execute(slot: Slot): void {
+    const ctx = this.ctx;
+    const { s, requests } = ctx;
+    const pp = slot.prePrepare!;
+    if (pp.batch.kind !== 'full') throw new Error('invariant: committed batch without requests');
+    const executed: ExecutedRequest[] = [];
+    for (const r of pp.batch.requests) {
+      const cached = requests.replies.get(r.client);
+      // A faulty primary may order one request twice: the reply cache makes the second a no-op everywhere.
+      if (cached !== undefined && r.timestamp <= cached.timestamp) continue;
+      const result = ctx.service.execute(r.client, r.op, slot.seq);
+      requests.replies.set(r.client, { timestamp: r.timestamp, result });
+      executed.push({ client: r.client, timestamp: r.timestamp, op: r.op, result });
+      requests.executed(r.client, r.timestamp);
+      this.sendReply(r.client, r.timestamp, result);
+    }
+    s.lastExecuted = slot.seq;
+    s.progressAt = s.now;
+    ctx.views.progressed();
+    ctx.out.push({
+      kind: 'execute',
+      seq: slot.seq,
+      view: slot.view,
+      batchDigest: pp.batchDigest,
+      requests: executed,
+    });
+    ctx.out.emit({ type: 'committed', seq: slot.seq, requests: executed.length });
+    if (slot.seq % ctx.config.checkpointInterval === 0) ctx.checkpoints.take(slot.seq);
+  }
+
+  sendReply(client: ClientId, timestamp: number, result: Uint8Array): void {
+    const ctx = this.ctx;
+    const unsigned: Reply = {
+      kind: 'reply',
+      view: ctx.s.view,
+      client,
+      timestamp,
+      replica: ctx.id,
+      result,
+      tag: NO_TAG,
+    };
+    const unsignedBytes = encodeMessage(unsigned);
+    const tag = ctx.crypto.tag(client, unsignedBytes.subarray(0, unsignedBytes.length - 1));
+    ctx.out.push({
+      kind: 'reply',
+      client,
+      message: { ...unsigned, tag },
+      bytes: withTag(unsignedBytes, tag),
+    });
+  }
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { quorums } from '../../../src/core/pbft/quorum.ts';
+
+/** Every certificate size for the groups triplex runs: n = 3f+1 (the default) and larger n. */
+const TABLE: readonly { n: number; f: number; quorum: number; weak: number }[] = [
+  { n: 4, f: 1, quorum: 3, weak: 2 },
+  { n: 7, f: 2, quorum: 5, weak: 3 },
+  { n: 10, f: 3, quorum: 7, weak: 4 },
+];
+
+describe('certificate sizes (quorum.ts)', () => {
+  for (const row of TABLE) {
+    it(`n = ${row.n}, f = ${row.f}: q = ${row.quorum}, weak = ${row.weak}`, () => {
+      const q = quorums(row.n, row.f);
+      expect(q).toEqual({
+        quorum: row.quorum,
+        weak: row.weak,
+        prepares: row.quorum - 1,
+        commits: row.quorum,
+        checkpointProof: row.quorum,
+        viewChanges: row.quorum,
+        joinViewChange: row.weak,
+        newViewNoConflict: row.quorum,
+        newViewPrePrepared: row.weak,
+        newViewNull: row.quorum,
+        vouch: row.weak,
+        behind: row.weak,
+        reply: row.weak,
+      });
+    });
+  }
+});

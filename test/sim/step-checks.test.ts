@@ -102,7 +102,7 @@ describe('per-step checks of correct replicas', () => {
       makeReplica: (o) =>
         new Replica({
           ...o,
-          config: { ...o.config, requestTimeoutTicks: 5, proposalTimeoutTicks: 5, maxMissedFrames: 0 },
+          config: { ...o.config, requestTimeoutTicks: 5 },
         }),
     });
     expect(v.invariant).toBe('a correct primary keeps its view after GST');

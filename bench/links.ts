@@ -148,10 +148,12 @@ async function recordTraffic(
         counters,
         rng: rng.fork(),
         linkDelayMs: () => 0.2,
-        onDecision: (rec) => {
-          if (!measuring) return;
-          decisions++;
-          if (rec.kind === 'write') written++;
+        actuator: {
+          write: (rec) => {
+            if (!measuring) return;
+            decisions++;
+            if (rec.kind === 'write') written++;
+          },
         },
       }),
     );

@@ -7,13 +7,25 @@
  * const flight = await fly({ topology, scenario: defaultScenario(20), seed: 1, logger, command: 'triplex sim' });
  * flight.summary.passed; // every assertion held
  */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { LinkStats } from '../src/io/transport.ts';
 import type { Topology } from '../src/runtime/config.ts';
 import type { ControlLoopFactory } from '../src/runtime/node/control-loop.ts';
 import { warmUp } from '../src/runtime/node/warm-up.ts';
-import type { FrameRecord, Trace } from '../src/runtime/report/trace.ts';
+import {
+  type AttributionTiming,
+  attribute,
+  causeCounts,
+  type Episode,
+  findEpisodes,
+} from '../src/runtime/report/episodes.ts';
+import type { FlightTrace, FrameRecord, FrameSample, Incident } from '../src/runtime/report/trace.ts';
+import { type Verdict, verdictOf } from '../src/runtime/report/verdict.ts';
 import { RealScheduler } from '../src/runtime/scheduler.ts';
+import { channelHealthOf } from '../src/runtime/status.ts';
 import { checkAssertions } from './assertions.ts';
 import { Rig, type RigResult } from './rig.ts';
 import type { Scenario, ScenarioEvent } from './scenario.ts';
@@ -32,6 +44,8 @@ export interface FlightPlan {
   readonly onFrame?: (progress: FlightProgress) => void;
   /** Stops the flight after the current frame (Ctrl-C); the result covers the frames flown. */
   readonly signal?: AbortSignal;
+  /** This board's link statistics by link name, sampled each frame (a link's errors and drops are incidents). */
+  readonly links?: () => Readonly<Record<string, LinkStats>>;
 }
 
 /** Running totals after each frame: kept incrementally, so a frame costs the same at the end of a run as at its start. */
@@ -61,7 +75,7 @@ export interface HostTiming {
 export interface FlightResult {
   readonly rig: Rig;
   readonly result: RigResult;
-  readonly trace: Trace;
+  readonly trace: FlightTrace;
   readonly outcomes: Readonly<OutcomeCounts>;
   readonly host: HostTiming;
   readonly wallSeconds: number;
@@ -69,6 +83,128 @@ export interface FlightResult {
 
 /** Frames the live latency figures look back over. */
 const RECENT_FRAMES = 500;
+/** Resolution of the per-frame event-loop monitor, ms. */
+const MONITOR_RESOLUTION_MS = 1;
+/** Incidents kept per flight (a link that fails every frame of a long run would fill memory otherwise). */
+const MAX_INCIDENTS = 20_000;
+/** Runtime counters that can explain a missed frame (lost or refused messages, view changes, late outputs). */
+const INCIDENT_COUNTERS =
+  /^(board\.|voter\.rejected\.|ipc\.|replica\.view-change$|replica\.new-view$|channel\.(skipped-frames|stale-batch|malformed-samples)$|input\.retransmit$)/;
+
+/**
+ * What the flight measures per frame besides the rig's record: this process's worst event-loop delay in the
+ * frame (the larger of a 1 ms-resolution monitor's maximum and how late the frame's own timer ran), each
+ * channel's health as the voter saw it, and the counters that moved (links' errors and drops, runtime counters).
+ */
+class FrameProbe {
+  readonly samples: FrameSample[] = [];
+  readonly incidents: Incident[] = [];
+  incidentsDropped = 0;
+  private readonly delay = monitorEventLoopDelay({ resolution: MONITOR_RESOLUTION_MS });
+  private counters: Record<string, number> = {};
+  private readonly cpuWait = new CpuWait();
+  private links: Record<string, Record<string, number>> = {};
+
+  constructor(
+    private readonly topology: Topology,
+    private readonly readLinks?: () => Readonly<Record<string, LinkStats>>,
+  ) {
+    this.delay.enable();
+  }
+
+  /** Called as frame `record.frame` is recorded, which is when frame + 1's timer runs. */
+  record(record: FrameRecord, rig: Rig, now: number): void {
+    const lag = Math.max(0, now - rig.system.frameTime(record.frame + 1));
+    const monitored = this.delay.count > 0 ? this.delay.max / 1e6 : 0;
+    this.delay.reset();
+    const wait = this.cpuWait.read();
+    const health = rig.system.voterHealth();
+    this.samples.push({
+      frame: record.frame,
+      loopDelayMs: Number(monitored.toFixed(3)),
+      lagMs: Number(lag.toFixed(3)),
+      ...(wait !== undefined ? { cpuWaitMs: Number(wait.toFixed(3)) } : {}),
+      channels: this.topology.channels.map((c, i) => {
+        const h = health[i];
+        return { strikes: h?.strikes ?? 0, state: channelHealthOf(h, rig.system.channelRunning(c.id)) };
+      }),
+    });
+    const counters = rig.system.counters.toJSON();
+    for (const [name, n] of Object.entries(counters)) {
+      const delta = n - (this.counters[name] ?? 0);
+      if (delta > 0 && INCIDENT_COUNTERS.test(name)) this.incident(record.frame, 'counters', name, delta);
+    }
+    this.counters = counters;
+    if (this.readLinks) this.sampleLinks(record.frame, this.readLinks());
+  }
+
+  private sampleLinks(frame: number, stats: Readonly<Record<string, LinkStats>>): void {
+    for (const [link, s] of Object.entries(stats)) {
+      const now: Record<string, number> = { ...s.errors, drops: s.drops };
+      const before = this.links[link] ?? {};
+      for (const [counter, n] of Object.entries(now)) {
+        const delta = n - (before[counter] ?? 0);
+        if (delta > 0) this.incident(frame, `link ${link}`, counter, delta);
+      }
+      this.links[link] = now;
+    }
+  }
+
+  private incident(frame: number, source: string, counter: string, delta: number): void {
+    if (this.incidents.length >= MAX_INCIDENTS) this.incidentsDropped++;
+    else this.incidents.push({ frame, source, counter, delta });
+  }
+
+  close(): void {
+    this.delay.disable();
+    this.cpuWait.close();
+  }
+}
+
+/**
+ * Run-queue wait of this process's main (JavaScript) thread from Linux's /proc/self/schedstat ("cpu-ns wait-ns
+ * slices"), read through one open descriptor; `read` returns the wait since the last read, ms, or undefined
+ * where the file does not exist (not Linux, or a kernel without schedstat).
+ */
+class CpuWait {
+  private fd: number | undefined;
+  private last: number | undefined;
+  private readonly buf = Buffer.alloc(128);
+
+  constructor() {
+    try {
+      this.fd = openSync('/proc/self/schedstat', 'r');
+      this.last = this.readNs();
+    } catch {
+      this.close();
+    }
+  }
+
+  read(): number | undefined {
+    if (this.fd === undefined || this.last === undefined) return undefined;
+    const ns = this.readNs();
+    if (ns === undefined) return undefined;
+    const ms = (ns - this.last) / 1e6;
+    this.last = ns;
+    return ms;
+  }
+
+  private readNs(): number | undefined {
+    if (this.fd === undefined) return undefined;
+    try {
+      const n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
+      const wait = Number(this.buf.toString('latin1', 0, n).split(' ')[1]);
+      return Number.isFinite(wait) ? wait : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
 
 /** Warm-up, then the flight on real timers; closes the loop before it returns. */
 export async function fly(plan: FlightPlan): Promise<FlightResult> {
@@ -87,6 +223,7 @@ export async function fly(plan: FlightPlan): Promise<FlightResult> {
   const scheduler = new RealScheduler();
   const outcomes: OutcomeCounts = { write: 0, hold: 0, failsafe: 0 };
   const recent: number[] = [];
+  const probe = new FrameProbe(topology, plan.links);
   const rig = new Rig({
     topology,
     scheduler,
@@ -97,6 +234,8 @@ export async function fly(plan: FlightPlan): Promise<FlightResult> {
     onFrame: (record, r) => {
       flying = r;
       if (abortRequested) r.stop();
+      const now = scheduler.now();
+      probe.record(record, r, now);
       outcomes[record.outcome]++;
       recent.push(record.latencyMs);
       if (recent.length > RECENT_FRAMES) recent.shift();
@@ -106,7 +245,7 @@ export async function fly(plan: FlightPlan): Promise<FlightResult> {
         totalFrames: r.totalFrames,
         outcomes,
         recentLatencyMs: recent,
-        now: scheduler.now(),
+        now,
       });
     },
   });
@@ -123,6 +262,7 @@ export async function fly(plan: FlightPlan): Promise<FlightResult> {
     result = await rig.run();
   } finally {
     loopDelay.disable();
+    probe.close();
     plan.signal?.removeEventListener('abort', onAbort);
   }
   const cpu = process.cpuUsage(cpuStart);
@@ -139,7 +279,13 @@ export async function fly(plan: FlightPlan): Promise<FlightResult> {
   await rig.system.close();
   if (result.stoppedEarly) result = judgeFlown(scenario, topology, result);
   logger.info({ passed: result.passed, stoppedEarly: result.stoppedEarly }, `${plan.command} end`);
-  return { rig, result, trace: result.trace, outcomes, host, wallSeconds };
+  const trace: FlightTrace = {
+    ...result.trace,
+    samples: probe.samples,
+    incidents: probe.incidents,
+    incidentsDropped: probe.incidentsDropped,
+  };
+  return { rig, result, trace, outcomes, host, wallSeconds };
 }
 
 /**
@@ -197,10 +343,57 @@ export interface SummaryContext {
   readonly replay: string;
 }
 
+/** The voter's timing: what the attribution of missed frames measures against. */
+export function timingOf(t: Topology): AttributionTiming {
+  const periodMs = 1000 / t.frameRateHz;
+  return {
+    periodMs,
+    deadlineMs: periodMs * t.timing.deadlineFraction,
+    viewChangeTimeoutFrames: t.timing.viewChangeTimeoutFrames,
+  };
+}
+
+/** The verdict, the episodes without a write and their causes: the story a report and summary.json tell. */
+export interface FlightStory {
+  readonly verdict: Verdict;
+  readonly episodes: readonly Episode[];
+  /** Episodes found (only the first MAX_EPISODES are described). */
+  readonly episodesTotal: number;
+}
+
+/**
+ * The story of a flight; `remoteBoards` are the boards that flew in other processes (their hosts are not
+ * measured by this one).
+ */
+export function storyOf(
+  plan: FlightPlan,
+  flight: FlightResult,
+  interrupted: boolean,
+  remoteBoards: readonly string[] = [],
+): FlightStory {
+  const { trace, result, rig } = flight;
+  const episodes = attribute({
+    frames: trace.frames,
+    events: trace.events,
+    samples: trace.samples,
+    incidents: trace.incidents,
+    timing: timingOf(plan.topology),
+    remoteBoards,
+  });
+  const verdict = verdictOf({
+    assertions: result.assertions,
+    interrupted: interrupted && result.stoppedEarly,
+    framesFlown: result.frames,
+    framesPlanned: rig.totalFrames,
+  });
+  return { verdict, episodes, episodesTotal: findEpisodes(trace.frames).length };
+}
+
 /** The run's summary: what summary.json and `--json` carry. */
 export function summarize(
   plan: FlightPlan,
   flight: FlightResult,
+  story: FlightStory,
   ctx: SummaryContext,
 ): Record<string, unknown> {
   const { rig, result, outcomes, host, topology } = { ...flight, topology: plan.topology };
@@ -208,6 +401,7 @@ export function summarize(
   const round = (x: number): number => Number(x.toFixed(3));
   return {
     passed: result.passed,
+    verdict: story.verdict,
     scenario: rig.scenarioName,
     config: topology.file,
     seed: plan.seed,
@@ -219,10 +413,27 @@ export function summarize(
     voter: { ...outcomes },
     latencyMs: { p50: round(lat.p50), p99: round(lat.p99), max: round(lat.max) },
     finalView: result.trace.frames.at(-1)?.view ?? 0,
-    host,
+    host: { ...host, ...hostWorst(flight.trace.samples), loadAverage: loadavg().map((x) => round(x)) },
     faultBudget: topology.budget.summary,
     assertions: result.assertions,
+    episodesTotal: story.episodesTotal,
+    causes: causeCounts(story.episodes),
+    episodes: story.episodes,
+    incidentsDropped: flight.trace.incidentsDropped,
     counters: rig.system.counters.toJSON(),
     replay: ctx.replay,
   };
+}
+
+/** The worst per-frame host figures of a flight, ms. */
+function hostWorst(samples: readonly FrameSample[]): Record<string, number> {
+  let delay = 0;
+  let lag = 0;
+  let wait = 0;
+  for (const s of samples) {
+    delay = Math.max(delay, s.loopDelayMs);
+    lag = Math.max(lag, s.lagMs);
+    wait = Math.max(wait, s.cpuWaitMs ?? 0);
+  }
+  return { worstFrameLoopDelayMs: delay, worstFrameLagMs: lag, worstFrameCpuWaitMs: Number(wait.toFixed(3)) };
 }

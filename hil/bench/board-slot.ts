@@ -57,8 +57,8 @@ export function tapOutputs(
   if (voter === undefined) throw new Error(`board '${runtime.name}' has no voter`);
   const ring = keys.ring(principalOf.voter(0));
   roles.voter = {
-    onOutput: (m) => {
-      voter.onOutput(m);
+    output: (m) => {
+      voter.output(m);
       if (topology.channels[m.channel] === undefined) return;
       if (!ring.verify(principalOf.channel(m.channel), authPayload(m as Message), m.tag)) return;
       const command = commandFromFields(m.discrete, m.analog);

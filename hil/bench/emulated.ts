@@ -14,6 +14,7 @@ import type { Topology } from '../../src/runtime/config.ts';
 import { BoardRuntime } from '../../src/runtime/loop/board-runtime.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
 import { seededKeys } from '../../src/runtime/loop/keys.ts';
+import { plantPortsFrom } from '../../src/runtime/loop/ports.ts';
 import type { Scheduler } from '../../src/runtime/scheduler.ts';
 import { FaultyTransport } from '../faults/link.ts';
 import { rigBoardOf } from '../scenario/targets.ts';
@@ -66,7 +67,9 @@ export class EmulatedBench implements Bench {
         counters: this.counters,
         rng: rng.fork(),
         ...(linkDelayMs ? { linkDelayMs } : {}),
-        ...(isRig ? { onDecision: hooks.onDecision, onChannelEvents: hooks.onChannelEvents } : {}),
+        ...(isRig
+          ? plantPortsFrom({ onDecision: hooks.onDecision, onChannelEvents: hooks.onChannelEvents })
+          : {}),
       });
       if (isRig) tapOutputs(runtime, t, keys, hooks);
       this.slots.set(b.name, { runtime, transport });

@@ -6,6 +6,7 @@
 import type { Prng } from '../../src/core/prng.ts';
 import type { ChannelHealth } from '../../src/core/vote/voter.ts';
 import type { ChannelFaultKind } from '../../src/runtime/loop/channel-fault.ts';
+import { plantPortsFrom } from '../../src/runtime/loop/ports.ts';
 import type { ControlLoop, ControlLoopFactory } from '../../src/runtime/node/control-loop.ts';
 import { behaviour } from '../../src/sim/byzantine.ts';
 import type { Bench, BenchFactory, BenchFault, BoardInfo, FaultHandle, UnitSample } from './bench.ts';
@@ -130,11 +131,13 @@ function isCatalog(name: string): boolean {
 export function loopBench(loop: ControlLoopFactory, virtual: boolean, gst: () => number): BenchFactory {
   return (hooks) =>
     new LoopBench(
-      loop({
-        onDecision: hooks.onDecision,
-        onChannelEvents: hooks.onChannelEvents,
-        onChannelCommand: (channel, frame, cmd) => hooks.onOutput(channel, frame, cmd),
-      }),
+      loop(
+        plantPortsFrom({
+          onDecision: hooks.onDecision,
+          onChannelEvents: hooks.onChannelEvents,
+          onChannelCommand: (channel, frame, cmd) => hooks.onOutput(channel, frame, cmd),
+        }),
+      ),
       virtual,
       gst,
     );

@@ -30,6 +30,7 @@ import { generateKeySet } from '../../src/runtime/keyfiles.ts';
 import type { ChannelFaultKind } from '../../src/runtime/loop/channel-fault.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
 import { topologyPrincipals } from '../../src/runtime/loop/keys.ts';
+import { plantPortsFrom } from '../../src/runtime/loop/ports.ts';
 import { BoardControlLoop } from '../../src/runtime/node/board-loop.ts';
 import { loadBoardKeys } from '../../src/runtime/node/keys.ts';
 import { createBoardTransport } from '../../src/runtime/node/transports.ts';
@@ -305,9 +306,11 @@ class LinkedBench implements Bench {
       keys,
       logger: o.logger,
       seed: o.seed,
-      onDecision: this.hooks.onDecision,
-      onChannelEvents: this.hooks.onChannelEvents,
-      onChannelCommand: this.hooks.onOutput,
+      ...plantPortsFrom({
+        onDecision: this.hooks.onDecision,
+        onChannelEvents: this.hooks.onChannelEvents,
+        onChannelCommand: this.hooks.onOutput,
+      }),
     });
     this.loop = loop;
     this.slotOf = { runtime: loop.runtime, transport: this.transport };

@@ -136,7 +136,7 @@ function plainParseError(message: string): string {
   if (unknown) return `unknown option '${unknown[1]}'`;
   const positional = /Unexpected argument '([^']+)'/.exec(message);
   if (positional) return `unexpected argument '${positional[1]}' (options start with --)`;
-  const missing = /Option '(?:-\w, )?(--[\w-]+)(?: <value>)?' argument missing/.exec(message);
+  const missing = /Option '(?:-\w, )?(--[\w-]+)(?: <value>)?' argument (missing|is ambiguous)/.exec(message);
   if (missing) return `${missing[1]} needs a value`;
   return message;
 }

@@ -3,11 +3,22 @@
  * around the flight use case of hil/flight.ts. Shared by `triplex sim` (both modes) and `triplex node --rig`.
  */
 import type { Logger } from 'pino';
-import { type FlightPlan, type FlightProgress, fly, latencyStats, summarize } from '../../hil/flight.ts';
+import {
+  type FlightPlan,
+  type FlightProgress,
+  type FlightResult,
+  type FlightStory,
+  fly,
+  latencyStats,
+  storyOf,
+  summarize,
+  timingOf,
+} from '../../hil/flight.ts';
 import type { Scenario } from '../../hil/scenario.ts';
+import type { LinkStats, Transport } from '../io/transport.ts';
 import type { Topology } from '../runtime/config.ts';
 import type { ControlLoopFactory } from '../runtime/node/control-loop.ts';
-import { writeReport } from '../runtime/report/write.ts';
+import { type ReportFiles, writeReport } from '../runtime/report/write.ts';
 import type { RealScheduler } from '../runtime/scheduler.ts';
 import { channelHealthOf, StatusDisplay } from '../runtime/status.ts';
 import { EXIT } from './args.ts';
@@ -32,6 +43,10 @@ export interface FlyOptions {
   readonly afterFlight?: () => Promise<Record<string, unknown>>;
   /** Ctrl-C and SIGTERM: the flight stops after its current frame, the report is still written. */
   readonly interrupt: Interrupt;
+  /** Boards that fly in other processes (their host stalls are not measured here). */
+  readonly remoteBoards?: readonly string[];
+  /** This board's link statistics by link name (sampled each frame, to attribute missed frames to a link). */
+  readonly links?: () => Readonly<Record<string, LinkStats>>;
 }
 
 /** Flies `fly.scenario` on real timers with the live status, writes the report; the exit code of the run. */
@@ -47,37 +62,64 @@ export async function flyScenario(topo: Topology, options: FlyOptions): Promise<
     logger: options.logger,
     signal: interrupt.signal,
     ...(options.loop ? { loop: options.loop } : {}),
+    ...(options.links ? { links: options.links } : {}),
     ...(options.status ? { onFrame: (p: FlightProgress) => showStatus(display, topo, p) } : {}),
   };
   const flight = await fly(plan);
   const extra = options.afterFlight ? await options.afterFlight() : {};
-  const summary = { ...summarize(plan, flight, { replay: options.replay }), ...extra };
-  const channelNames = topo.channels.map((c) => `c${c.id} (${c.impl})`);
-  const files = writeReport(
-    options.out,
-    `${options.command}: ${options.scenario.description}`,
+  const story = storyOf(plan, flight, interrupt.signal.aborted, options.remoteBoards ?? []);
+  const summary = { ...summarize(plan, flight, story, { replay: options.replay }), ...extra };
+  const files = writeReport(options.out, {
+    title: `${options.command}: ${options.scenario.description}`,
     summary,
-    flight.trace,
-    channelNames,
-  );
+    frames: flight.trace.frames,
+    events: flight.trace.events,
+    samples: flight.trace.samples,
+    channelNames: topo.channels.map((c) => `c${c.id} (${c.impl})`),
+    verdict: story.verdict,
+    episodes: story.episodes,
+    deadlineMs: timingOf(topo).deadlineMs,
+  });
   options.logger.flush();
-  const { result, rig, host } = flight;
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify({ ...summary, report: files }, null, 2)}\n`);
-  } else {
-    const lines = [
-      '',
-      `${options.command}: ${result.passed ? 'PASSED' : 'FAILED'}  (${result.frames}/${rig.totalFrames} frames at ${topo.frameRateHz} Hz, seed ${options.seed})`,
-      ...result.assertions.map((a) => `  ${a.passed ? 'ok  ' : 'FAIL'} ${a.name}: ${a.detail}`),
-      `  voter: ${JSON.stringify(summary.voter)}  latency ms: ${JSON.stringify(summary.latencyMs)}`,
-      `  host: event-loop delay ms ${JSON.stringify(host.eventLoopDelayMs)}, cpu ${host.cpuSeconds} s`,
-      `  report: ${files.html}`,
-      `          ${files.summary}, ${files.csv}, ${options.logFile}`,
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
-  }
+  if (options.json) process.stdout.write(`${JSON.stringify({ ...summary, report: files }, null, 2)}\n`);
+  else process.stdout.write(`${summaryText(options, topo, flight, story, summary, files).join('\n')}\n`);
+  // A signal that came while the report was written (synchronously) is delivered now: it still means 130.
+  await new Promise((r) => setImmediate(r));
   if (interrupt.signal.aborted) return EXIT.interrupted;
-  return result.passed ? EXIT.ok : EXIT.failed;
+  return flight.result.passed ? EXIT.ok : EXIT.failed;
+}
+
+/** Episodes named one by one in the printed summary (the report lists them all). */
+const EPISODE_LINES = 5;
+
+function summaryText(
+  options: FlyOptions,
+  topo: Topology,
+  flight: FlightResult,
+  story: FlightStory,
+  summary: Record<string, unknown>,
+  files: ReportFiles,
+): string[] {
+  const { result, rig, host } = flight;
+  const episodes = story.episodes.slice(0, EPISODE_LINES).map((e) => {
+    const frames = e.first === e.last ? `frame ${e.first}` : `frames ${e.first}-${e.last}`;
+    return `    ${e.kind} ${frames} (${e.length}): ${e.causes.map((c) => c.detail).join('; ')}`;
+  });
+  const more = story.episodesTotal - episodes.length;
+  return [
+    '',
+    `${options.command}: ${story.verdict.headline}`,
+    `  (${result.frames}/${rig.totalFrames} frames at ${topo.frameRateHz} Hz, seed ${options.seed})`,
+    ...result.assertions.map((a) => `  ${a.passed ? 'ok  ' : 'FAIL'} ${a.name}: ${a.detail}`),
+    `  voter: ${JSON.stringify(summary['voter'])}  latency ms: ${JSON.stringify(summary['latencyMs'])}`,
+    ...(story.episodesTotal > 0
+      ? [`  frames not written: ${story.episodesTotal} episodes`, ...episodes]
+      : []),
+    ...(more > 0 ? [`    ... ${more} more in the report`] : []),
+    `  host: event-loop delay ms ${JSON.stringify(host.eventLoopDelayMs)}, cpu ${host.cpuSeconds} s`,
+    `  report: ${files.html}`,
+    `          ${files.summary}, ${files.csv}, ${options.logFile}`,
+  ];
 }
 
 /** The live status; the snapshot is only built when the display will draw it. */
@@ -106,4 +148,19 @@ function showStatus(display: StatusDisplay, topo: Topology, p: FlightProgress): 
     reference: rec.reference,
     ...(last !== undefined ? { lastEvent: `${last.kind}: ${last.detail}` } : {}),
   });
+}
+
+/**
+ * A board's links by name for the per-frame incidents: one per peer where the transport counts per peer (a
+ * serial mesh: `aiu-b0`), else the whole transport under the board's name.
+ */
+export function linkSampler(board: string, transport: Transport): () => Record<string, LinkStats> {
+  const perPeer = (transport as { peerStats?: () => Record<string, LinkStats> }).peerStats;
+  if (typeof perPeer === 'function') {
+    return () =>
+      Object.fromEntries(
+        Object.entries(perPeer.call(transport)).map(([peer, s]) => [`${board}-${peer}`, s] as const),
+      );
+  }
+  return () => ({ [board]: transport.stats() });
 }

@@ -5,10 +5,12 @@
  *   triplex keys gen --out DIR --config FILE [--force]     (every principal of a topology)
  *   triplex keys check --dir DIR
  */
-import { join } from 'node:path';
-import { ConfigError, loadTopology } from '../runtime/config.ts';
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { ConfigError, loadTopology, type Topology } from '../runtime/config.ts';
 import {
   buildKeyRing,
+  type GeneratedKeySet,
   generateKeySet,
   KeyFileError,
   loadPrivateKey,
@@ -19,16 +21,19 @@ import {
   validatePrincipals,
 } from '../runtime/keyfiles.ts';
 import { topologyPrincipals } from '../runtime/loop/keys.ts';
+import { boardPrincipals } from '../runtime/node/keys.ts';
 import { EXIT, KEYS_CHECK_OPTIONS, KEYS_GEN_OPTIONS, parseOptions } from './args.ts';
 
 const USAGE = `usage:
   triplex keys gen --out DIR --principals name:id,name:id,... [--force]
       write one private key file per principal (DIR/<name>.key, mode 0600) and DIR/${PUBLIC_FILE_NAME}
   triplex keys gen --out DIR --config FILE [--force]
-      the same for every principal of a topology (replica-N, channel-N, input-N, voter-N): what
-      \`triplex node --keys DIR\` loads; copy public.json and a board's own .key files to each board
+      the same for every principal of a topology, each file named by the board it goes to and the
+      principal (DIR/b0.replica-1.key, DIR/aiu.voter-0.key): what \`triplex node --keys DIR\` loads;
+      it prints which files to copy to which board (public.json and the board's own .key files)
   triplex keys check --dir DIR
-      load DIR/${PUBLIC_FILE_NAME} and every private key file it lists, and derive their MAC keys`;
+      load DIR/${PUBLIC_FILE_NAME} and the private key files present (a board holds only its own),
+      and derive their MAC keys`;
 
 /** Exit codes: 0 done, 1 the operation failed (key files), 2 bad command line. */
 export async function keysCommand(argv: string[]): Promise<number> {
@@ -61,7 +66,7 @@ async function keysGen(argv: string[]): Promise<number> {
   let list: PrincipalsResult;
   if (config !== undefined) {
     try {
-      list = { ok: true, principals: topologyPrincipals(loadTopology(config)) };
+      list = { ok: true, principals: principalsByBoard(loadTopology(config)) };
     } catch (err) {
       if (err instanceof ConfigError) return usageError(err.message);
       throw err;
@@ -78,10 +83,39 @@ async function keysGen(argv: string[]): Promise<number> {
     for (const f of written.privateFiles)
       console.log(`wrote ${f.file} (private key of ${f.name}, id ${f.id}, mode 0600)`);
     console.log(`wrote ${written.publicFile} (public keys of ${written.privateFiles.length} principals)`);
-    return 0;
+    if (config !== undefined) console.log(placement(written).join('\n'));
+    return EXIT.ok;
   } catch (err) {
     return failure(err);
   }
+}
+
+/** Every principal of a topology with the board that hosts it: the board names its private key file. */
+export function principalsByBoard(t: Topology): PrincipalSpec[] {
+  const boardOf = new Map<number, string>();
+  for (const b of t.boards) for (const p of boardPrincipals(t, b.name)) boardOf.set(p.id, b.name);
+  return topologyPrincipals(t).map((p) => {
+    const board = boardOf.get(p.id);
+    return board === undefined ? p : { ...p, board };
+  });
+}
+
+/** Which files go to which board: public.json to all, each board its own private files. */
+function placement(written: GeneratedKeySet): string[] {
+  const byBoard = new Map<string, string[]>();
+  for (const f of written.privateFiles) {
+    if (f.board === undefined) continue;
+    byBoard.set(f.board, [...(byBoard.get(f.board) ?? []), basename(f.file)]);
+  }
+  const width = Math.max(...[...byBoard.keys()].map((b) => b.length));
+  return [
+    '',
+    `copy to each board (into its key folder, mode 0600 kept; \`triplex node --keys DIR\` reads it):`,
+    ...[...byBoard.entries()].map(
+      ([board, files]) => `  board ${board.padEnd(width)}  ${PUBLIC_FILE_NAME} ${files.join(' ')}`,
+    ),
+    "a board needs no other board's private key file: keep them off it",
+  ];
 }
 
 async function keysCheck(argv: string[]): Promise<number> {
@@ -92,12 +126,28 @@ async function keysCheck(argv: string[]): Promise<number> {
   if (dir === undefined || dir === '') return usageError('--dir DIR is required');
   try {
     const publics = await loadPublicKeys(join(dir, PUBLIC_FILE_NAME));
+    // A board's folder holds only its own private files: check those present, name those absent.
+    const present = new Set(readdirSync(dir).filter((f) => f.endsWith('.key')));
+    const absent: string[] = [];
     for (const p of publics.principals) {
-      const self = await loadPrivateKey(privateKeyPath(dir, p.name));
+      const file = privateKeyPath(dir, p.name);
+      if (!present.has(basename(file))) {
+        absent.push(p.name);
+        continue;
+      }
+      const self = await loadPrivateKey(file);
       const ring = buildKeyRing(self, publics);
       console.log(`ok ${self.file} (id ${self.id}, MAC keys with ${ring.peers().length} principals)`);
     }
-    return 0;
+    if (absent.length === publics.principals.length) {
+      console.error(
+        `triplex keys: ${dir} holds no private key file of the ${absent.length} principals in ${PUBLIC_FILE_NAME}`,
+      );
+      return EXIT.failed;
+    }
+    if (absent.length > 0)
+      console.log(`no private key here for: ${absent.join(', ')} (they belong on other boards)`);
+    return EXIT.ok;
   } catch (err) {
     return failure(err);
   }

@@ -22,7 +22,6 @@ import { createBoardTransport } from '../runtime/node/transports.ts';
 import { warmUp } from '../runtime/node/warm-up.ts';
 import { RealScheduler } from '../runtime/scheduler.ts';
 import { checkFlightLength, EXIT, NODE_HELP, type NodeArgs, parseNodeArgs } from './args.ts';
-import { flyScenario } from './fly.ts';
 import type { Interrupt } from './interrupt.ts';
 
 function fail(message: string): number {
@@ -121,6 +120,9 @@ async function runBoard(args: NodeArgs, p: Prepared, logger: Logger, interrupt: 
 
 /** The voter's board with the emulated rig: flies the scenario and reports like `triplex sim`. */
 async function runRig(args: NodeArgs, p: Prepared, logger: Logger, interrupt: Interrupt): Promise<number> {
+  // Loaded here: a plain board process (the common case, and every child of `sim --processes`) starts faster
+  // without the rig, the report and the charts.
+  const { flyScenario, linkSampler } = await import('./fly.ts');
   const out = args.out ?? resolve(join('reports', `node-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   mkdirSync(out, { recursive: true });
   // No control path reaches the other boards from here: fly the pilot steps only, and say so.
@@ -152,6 +154,8 @@ async function runRig(args: NodeArgs, p: Prepared, logger: Logger, interrupt: In
         seed: args.seed,
       }),
     afterFlight: async () => ({ links: { [args.board]: p.transport.stats() } }),
+    links: linkSampler(args.board, p.transport),
+    remoteBoards: p.topology.boards.map((b) => b.name).filter((b) => b !== args.board),
     interrupt,
   });
 }

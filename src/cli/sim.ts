@@ -20,7 +20,7 @@ import { type ClusterLink, ProcessCluster } from '../runtime/node/cluster.ts';
 import { loadBoardKeys } from '../runtime/node/keys.ts';
 import { createBoardTransport } from '../runtime/node/transports.ts';
 import { checkFlightLength, EXIT, parseSimArgs, SIM_HELP, type SimArgs } from './args.ts';
-import { type FlyOptions, flyScenario } from './fly.ts';
+import { type FlyOptions, flyScenario, linkSampler } from './fly.ts';
 import type { Interrupt } from './interrupt.ts';
 
 export async function simCommand(argv: string[], interrupt: Interrupt): Promise<number> {
@@ -114,6 +114,8 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
     const { running, keys, transport, local } = setup;
     return await flyScenario(running.topology, {
       ...fly,
+      links: linkSampler(local, transport),
+      remoteBoards: running.boards,
       loop: (scheduler) => (callbacks) =>
         new BoardControlLoop({
           ...callbacks,

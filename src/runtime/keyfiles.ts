@@ -4,14 +4,15 @@
  * so no pairwise secret is ever written or distributed.
  *
  * On disk, in one directory:
- * - `<name>.key`: one per principal, mode 0600, JSON
+ * - `<board>.<name>.key` (`b0.replica-1.key`: the board it goes to, then the principal), or `<name>.key` for a
+ *   principal given without a board: one per principal, mode 0600, JSON
  *   `{ version, id, name, ed25519Seed, x25519Private, ed25519Public, x25519Public }` (hex).
  * - `public.json`: `{ version, principals: [{ id, name, ed25519Public, x25519Public }] }`.
  *
  * Loading checks everything and throws a KeyFileError naming the file and the fault.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, type Stats } from 'node:fs';
+import { constants as fsConstants, readdirSync, type Stats } from 'node:fs';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constantTimeEqual } from '../core/crypto/ct.ts';
@@ -48,6 +49,8 @@ export class KeyFileError extends Error {
 export interface PrincipalSpec {
   readonly id: PrincipalId;
   readonly name: string;
+  /** The board whose private key file this is: it names the file (`<board>.<name>.key`). */
+  readonly board?: string;
 }
 
 /** One principal's public keys, as listed in public.json. */
@@ -83,6 +86,7 @@ export interface GeneratedKeySet {
   readonly privateFiles: readonly {
     readonly id: PrincipalId;
     readonly name: string;
+    readonly board?: string;
     readonly file: string;
   }[];
 }
@@ -106,6 +110,9 @@ export function validatePrincipals(principals: readonly PrincipalSpec[]): void {
         `principal name ${JSON.stringify(p.name)} is not allowed: use 1-64 letters, digits, '-' or '_' (not "public")`,
       );
     }
+    if (p.board !== undefined && !NAME_PATTERN.test(p.board)) {
+      throw new RangeError(`board name ${JSON.stringify(p.board)} of principal ${p.name} cannot name a file`);
+    }
     if (ids.has(p.id)) throw new RangeError(`principal id ${p.id} is listed twice`);
     if (names.has(p.name)) throw new RangeError(`principal name ${JSON.stringify(p.name)} is listed twice`);
     ids.add(p.id);
@@ -113,9 +120,30 @@ export function validatePrincipals(principals: readonly PrincipalSpec[]): void {
   }
 }
 
-/** Path of the private key file of principal `name` in `dir`. */
-export function privateKeyPath(dir: string, name: string): string {
-  return join(dir, `${name}.key`);
+/**
+ * Path of the private key file of principal `name` in `dir`: `<board>.<name>.key` when the board is given;
+ * without it, `<name>.key` if present, else the one `<board>.<name>.key` in `dir` (a board's key folder holds
+ * only its own). Throws KeyFileError when several boards' files for `name` are in `dir`.
+ */
+export function privateKeyPath(dir: string, name: string, board?: string): string {
+  if (board !== undefined) return join(dir, `${board}.${name}.key`);
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    return join(dir, `${name}.key`); // reading it reports the missing folder
+  }
+  if (files.includes(`${name}.key`)) return join(dir, `${name}.key`);
+  const named = files.filter(
+    (f) => f.endsWith(`.${name}.key`) && NAME_PATTERN.test(f.slice(0, -name.length - 5)),
+  );
+  if (named.length > 1) {
+    throw new KeyFileError(
+      join(dir, named[0]!),
+      `${dir} holds ${named.length} key files for ${name}: ${named.join(', ')}`,
+    );
+  }
+  return join(dir, named[0] ?? `${name}.key`);
 }
 
 /**
@@ -131,7 +159,12 @@ export async function generateKeySet(
   validatePrincipals(principals);
   const random = options.random ?? ((n: number) => new Uint8Array(randomBytes(n)));
   const publicFile = join(dir, PUBLIC_FILE_NAME);
-  const privateFiles = principals.map((p) => ({ id: p.id, name: p.name, file: privateKeyPath(dir, p.name) }));
+  const privateFiles = principals.map((p) => ({
+    id: p.id,
+    name: p.name,
+    ...(p.board !== undefined ? { board: p.board } : {}),
+    file: p.board !== undefined ? privateKeyPath(dir, p.name, p.board) : join(dir, `${p.name}.key`),
+  }));
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if (options.force !== true) await refuseExisting([publicFile, ...privateFiles.map((f) => f.file)]);
 

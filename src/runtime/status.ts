@@ -4,7 +4,10 @@
  * `hz` times a second, or prints a plain line every few seconds when the output is a pipe or a file.
  */
 
-export type ChannelHealth = 'ok' | 'striking' | 'latched' | 'probation' | 'silent' | 'down';
+import type { ChannelState } from './report/trace.ts';
+
+/** A channel's health in the status line: the same states the report's channel-health plot shows. */
+export type ChannelHealth = ChannelState;
 
 export interface StatusSnapshot {
   readonly frame: number;

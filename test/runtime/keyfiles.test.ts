@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -11,6 +11,7 @@ import {
   loadPrivateKey,
   loadPublicKeys,
   type PrincipalSpec,
+  privateKeyPath,
 } from '../../src/runtime/keyfiles.ts';
 
 const topology: readonly PrincipalSpec[] = [
@@ -231,6 +232,62 @@ describe('key files', () => {
       });
       await expectKeyFileError(loadPublicKeys(publicFile), publicFile, /id 0 is listed twice/);
     });
+  });
+});
+
+describe('key files named by board', () => {
+  it('a principal given with its board is written as <board>.<name>.key and found without the board', async () => {
+    const withBoards: PrincipalSpec[] = [
+      { name: 'replica-0', id: 0, board: 'mon' },
+      { name: 'replica-1', id: 1, board: 'b0' },
+      { name: 'channel-0', id: 200, board: 'b0' },
+    ];
+    const written = await generateKeySet(dir, withBoards, { random: seededRandom(5) });
+    expect(written.privateFiles.map((f) => f.file)).toEqual([
+      join(dir, 'mon.replica-0.key'),
+      join(dir, 'b0.replica-1.key'),
+      join(dir, 'b0.channel-0.key'),
+    ]);
+    expect(privateKeyPath(dir, 'replica-1')).toBe(join(dir, 'b0.replica-1.key'));
+    expect(privateKeyPath(dir, 'replica-1', 'b0')).toBe(join(dir, 'b0.replica-1.key'));
+    expect((await loadPrivateKey(privateKeyPath(dir, 'channel-0'))).id).toBe(200);
+    // Two boards' files for one principal in one folder: refused, naming both.
+    await writeFile(join(dir, 'b9.replica-1.key'), '{}', { mode: 0o600 });
+    expect(() => privateKeyPath(dir, 'replica-1')).toThrow(
+      /holds 2 key files for replica-1: b0.replica-1.key, b9.replica-1.key/,
+    );
+    await expect(generateKeySet(dir, [{ name: 'x', id: 9, board: '../up' }])).rejects.toThrow(
+      /cannot name a file/,
+    );
+  });
+
+  it('keys gen --config names each file by board and says which files go to which board', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const out = join(dir, 'mesh');
+      expect(await keysCommand(['gen', '--config', 'config/serial-mesh.json', '--out', out])).toBe(0);
+      const text = log.mock.calls.map((c) => String(c[0])).join('\n');
+      expect(text).toContain(
+        `wrote ${join(out, 'b0.replica-1.key')} (private key of replica-1, id 1, mode 0600)`,
+      );
+      expect(text).toMatch(/board b0 +public\.json b0\.replica-1\.key b0\.channel-0\.key/);
+      expect(text).toMatch(
+        /board aiu +public\.json aiu\.input-0\.key aiu\.input-1\.key aiu\.input-2\.key aiu\.voter-0\.key/,
+      );
+      // A board's own folder: public.json and its files only; check passes and names what is elsewhere.
+      const b0 = join(dir, 'b0-only');
+      await mkdir(b0);
+      for (const f of ['public.json', 'b0.replica-1.key', 'b0.channel-0.key'])
+        await copyFile(join(out, f), join(b0, f));
+      expect(await keysCommand(['check', '--dir', b0])).toBe(0);
+      const checked = log.mock.calls.map((c) => String(c[0])).join('\n');
+      expect(checked).toContain(`ok ${join(b0, 'b0.replica-1.key')}`);
+      expect(checked).toMatch(
+        /no private key here for: replica-0, replica-2.*\(they belong on other boards\)/,
+      );
+    } finally {
+      log.mockRestore();
+    }
   });
 });
 

@@ -1,44 +1,46 @@
 /**
- * The roles of one board, wired to one transport: the unit a `triplex node` process runs, and the building
- * block of the single-process laptop system (several of them on an in-memory hub).
+ * The roles of one board, wired to one transport through the ports of ports.ts: the unit a `triplex node`
+ * process runs, and the building block of the single-process laptop system (several of them on an in-memory hub).
  *
- * Frames are self-clocked on replica boards: a replica board starts frame k when the first authentic request
- * carrying a sample of frame k arrives, cuts the batch once every input unit's sample is in, or at
- * `cutFraction` of a period after the frame began. No clock synchronization between boards is needed.
+ * One frame through a board (docs/ARCHITECTURE.md has the whole path):
+ * input unit --RequestSink--> replica boards; Board --ReplicaInbox--> ReplicaHost (the FrameCutter cuts the
+ * batch); ReplicaHost --ExecutedBatchSink--> ChannelHost --OutputSink--> voter board; Board --VoterInbox-->
+ * VoterHost --ActuatorPort--> the plant side.
+ *
+ * Frames are self-clocked on replica boards by the core frame clock (src/core/frame/clock.ts): no clock
+ * synchronization between boards is needed.
  */
 import type { Logger } from 'pino';
+import { decodeMessage } from '../../core/codec/encode.ts';
 import { DEFAULT_LIMITS } from '../../core/codec/limits.ts';
-import type { Message } from '../../core/codec/messages.ts';
 import { createPitchLaw } from '../../core/control/index.ts';
 import { type Command, defaultPitchLawSpec } from '../../core/control/spec.ts';
+import { majorityQuorum } from '../../core/frame/clock.ts';
+import { pitchFrameInputsConfig } from '../../core/frame/inputs.ts';
+import { decodeInputSample } from '../../core/frame/sample.ts';
 import { Client } from '../../core/pbft/client.ts';
 import { type PbftConfig, pbftConfig } from '../../core/pbft/config.ts';
 import { keyRingCrypto, type NodeCrypto } from '../../core/pbft/crypto.ts';
 import { Replica } from '../../core/pbft/replica.ts';
-import type { ReplicaEvent } from '../../core/pbft/types.ts';
+import type { ReplicaStepper } from '../../core/pbft/types.ts';
 import type { Prng } from '../../core/prng.ts';
 import { pitchVoterConfig } from '../../core/vote/pitch.ts';
-import type { ChannelEvent, DecisionRecord } from '../../core/vote/voter.ts';
+import type { VoterConfig } from '../../core/vote/voter.ts';
 import type { Transport } from '../../io/transport.ts';
 import type { Topology } from '../config.ts';
 import type { Scheduler } from '../scheduler.ts';
-import { Board } from './board.ts';
+import { Board, peekKind } from './board.ts';
 import { ChannelHost } from './channel-host.ts';
 import type { Counters } from './counters.ts';
-import { decodeInputSample } from './input-sample.ts';
+import { FrameCutter } from './frame-cutter.ts';
+import type { InputFault } from './input-fault.ts';
 import { InputUnitHost } from './input-unit.ts';
 import type { BoardKeys } from './keys.ts';
-import { principalOf } from './principals.ts';
-import { ReplicaHost, type ReplicaStepper } from './replica-host.ts';
+import type { PlantPorts, ReplicaRoutes, RequestSink } from './ports.ts';
+import { INPUT_BASE, principalOf } from './principals.ts';
+import { ReplicaHost } from './replica-host.ts';
 import { FrameLogService } from './service.ts';
 import { channelName, VoterHost } from './voter-host.ts';
-
-export interface BoardCallbacks {
-  readonly onDecision?: (record: DecisionRecord<Command>) => void;
-  readonly onChannelEvents?: (events: readonly ChannelEvent[]) => void;
-  readonly onChannelCommand?: (channel: number, frame: number, command: Command) => void;
-  readonly onReplicaEvent?: (replica: number, event: ReplicaEvent) => void;
-}
 
 /** What a Byzantine behaviour needs to wrap a board's replica (its own keys: a faulty node can always use them). */
 export interface ReplicaInside {
@@ -49,7 +51,7 @@ export interface ReplicaInside {
   readonly nodes: number;
 }
 
-export interface BoardRuntimeOptions extends BoardCallbacks {
+export interface BoardRuntimeOptions extends PlantPorts {
   readonly topology: Topology;
   readonly board: string;
   readonly transport: Transport;
@@ -61,8 +63,10 @@ export interface BoardRuntimeOptions extends BoardCallbacks {
   readonly rng: Prng;
   /** Virtual time: process each message as a scheduler event after this delay (ms). */
   readonly linkDelayMs?: () => number;
-  /** When the batch is cut at the latest, as a fraction of the frame period. */
+  /** When the batch is cut at the latest, as a fraction of the frame period (default 0.3). */
   readonly cutFraction?: number;
+  /** How many frames an input unit's sample may be ahead of the frame clock (default 4). */
+  readonly maxFramesAhead?: number;
 }
 
 /** The PBFT parameters every replica of a topology must share. */
@@ -78,6 +82,25 @@ export function topologyPbftConfig(t: Topology): PbftConfig {
   });
 }
 
+/** The output voter of a topology, timed in the runtime's milliseconds (frame k starts at k periods). */
+export function topologyVoterConfig(t: Topology): VoterConfig<Command> {
+  const periodMs = 1000 / t.frameRateHz;
+  const config = pitchVoterConfig({
+    channels: t.channels.map((c) => channelName(c.id)),
+    f: t.f,
+    frameRate: t.frameRateHz,
+    elevatorTolerance: t.voter.tolerance,
+    strikeThreshold: t.voter.persistence,
+    probationSeconds: t.voter.probationFrames / t.frameRateHz,
+    failsafeAfterMisses: t.voter.failsafeAfterMisses,
+    deadlineFraction: t.timing.deadlineFraction,
+  });
+  return {
+    ...config,
+    timing: { origin: 0, period: periodMs, deadline: periodMs * t.timing.deadlineFraction },
+  };
+}
+
 /** Which board hosts input unit u (units are spread over the input boards in order). */
 export function inputUnitBoard(t: Topology, unit: number): string {
   return t.inputs[unit % t.inputs.length]!.board;
@@ -90,12 +113,8 @@ export class BoardRuntime {
   readonly inputs: InputUnitHost[] = [];
   readonly voter: VoterHost | undefined;
   readonly periodMs: number;
-  /** Frame self-clocking state of this board's replica. */
-  private frameSeen = -1;
-  private requestsThisFrame = 0;
-  private cutThisFrame = false;
-  private cutSinceTick = false;
-  private cancelTicks: (() => void) | undefined;
+  /** The replica's frame clock driver (replica boards only). */
+  readonly cutter: FrameCutter | undefined;
   private replicaCrypto: NodeCrypto | undefined;
 
   constructor(private readonly o: BoardRuntimeOptions) {
@@ -115,6 +134,7 @@ export class BoardRuntime {
     this.board.setBoardIndex(t.boards.map((b) => b.name));
     this.channel = this.makeChannel();
     this.replica = this.makeReplica();
+    this.cutter = this.replica === undefined ? undefined : this.makeCutter(this.replica);
     this.makeInputs();
     this.voter = this.makeVoter();
   }
@@ -123,10 +143,10 @@ export class BoardRuntime {
     return this.o.board;
   }
 
-  /** Opens the link and starts the replica's time ticks. */
+  /** Opens the link and starts the replica's frame clock (its time ticks). */
   async start(): Promise<void> {
     await this.board.start();
-    if (this.replica !== undefined) this.tickEvery(this.o.scheduler.now());
+    this.cutter?.start();
   }
 
   /**
@@ -157,34 +177,31 @@ export class BoardRuntime {
     return true;
   }
 
+  /** Make input unit `unit` Byzantine (input-fault.ts); false when this board does not host it. */
+  injectInputFault(unit: number, fault: InputFault): boolean {
+    const host = this.inputs.find((u) => u.unit === unit);
+    host?.inject(fault);
+    return host !== undefined;
+  }
+
+  clearInputFault(unit: number): boolean {
+    const host = this.inputs.find((u) => u.unit === unit);
+    host?.clearFault();
+    return host !== undefined;
+  }
+
   /** The process died: silent and deaf from now on. */
   crash(): void {
     this.board.crash();
     this.replica?.stop();
+    this.cutter?.stop();
     this.channel?.stop();
     for (const u of this.inputs) u.stop();
-    this.cancelTicks?.();
   }
 
   async close(): Promise<void> {
-    this.cancelTicks?.();
+    this.cutter?.stop();
     await this.board.close();
-  }
-
-  /**
-   * Once per frame period: the replica's time tick, and a cut if none happened since the last tick. Fresh
-   * samples usually cut earlier; this periodic cut is what keeps one batch per frame when no fresh sample
-   * arrives, as after a view change, when the input units only retransmit the request the old primary
-   * dropped: without it a new primary would never propose and its backups would vote it out in turn.
-   */
-  private tickEvery(at: number): void {
-    this.cancelTicks = this.o.scheduler.at(at, () => {
-      const host = this.replica!;
-      host.tick(Math.round(this.o.scheduler.now()));
-      if (!this.cutSinceTick) host.frame();
-      this.cutSinceTick = false;
-      this.tickEvery(at + this.periodMs);
-    });
   }
 
   private child(role: string, extra: Record<string, unknown> = {}): Logger {
@@ -196,19 +213,20 @@ export class BoardRuntime {
     const slot = t.channels.find((c) => c.board === this.o.board);
     if (slot === undefined) return undefined;
     const voterBoard = t.voters[0]!.board;
+    const spec = defaultPitchLawSpec(t.frameRateHz);
     return new ChannelHost({
       id: slot.id,
-      law: createPitchLaw(slot.impl, defaultPitchLawSpec(t.frameRateHz)),
+      law: createPitchLaw(slot.impl, spec),
       ring: this.o.keys.ring(principalOf.channel(slot.id)),
       voterPrincipal: principalOf.voter(0),
-      unitCount: t.inputUnits,
+      inputs: pitchFrameInputsConfig({ units: t.inputUnits, firstClient: INPUT_BASE, spec }),
       periodMs: this.periodMs,
       scheduler: this.o.scheduler,
       rng: this.o.rng.fork(),
       counters: this.o.counters,
       log: this.child('channel', { channel: slot.id, impl: slot.impl }),
-      send: (bytes) => this.board.send(voterBoard, bytes),
-      onCommand: (frame, cmd) => this.o.onChannelCommand?.(slot.id, frame, cmd),
+      output: { toVoter: (bytes) => this.board.send(voterBoard, bytes) },
+      ...(this.o.channelCommands ? { commands: this.o.channelCommands } : {}),
     });
   }
 
@@ -227,83 +245,104 @@ export class BoardRuntime {
       crypto: this.replicaCrypto,
       service: new FrameLogService(),
     });
-    const channel = this.channel;
-    const otherReplicaBoards = t.replicas.filter((r) => r.id !== slot.id).map((r) => r.board);
-    const host = new ReplicaHost(
-      replica,
-      {
-        toReplica: (id, bytes) => this.board.send(t.replicas[id]!.board, bytes),
-        toOtherReplicas: (bytes) => this.board.multicast(otherReplicaBoards, bytes),
-        toClient: (client, bytes) => {
-          const unit = client - principalOf.input(0);
-          if (unit < 0 || unit >= t.inputUnits) this.o.counters.add('replica.reply-to-unknown-client');
-          else this.board.send(inputUnitBoard(t, unit), bytes);
-        },
+    const routes: ReplicaRoutes = {
+      toReplica: (id, bytes) => this.board.send(t.replicas[id]!.board, bytes),
+      toClient: (client, bytes) => {
+        const unit = client - principalOf.input(0);
+        if (unit < 0 || unit >= t.inputUnits) this.o.counters.add('replica.reply-to-unknown-client');
+        else this.board.send(inputUnitBoard(t, unit), bytes);
       },
-      this.o.counters,
-      this.child('replica', { replica: slot.id }),
-      (a) => channel?.onExecute(a.requests),
-      (e) => this.o.onReplicaEvent?.(slot.id, e),
-    );
-    this.board.roles.replica = { deliver: (from, m) => this.deliverToReplica(host, from, m) };
+    };
+    const events = this.o.replicaEvents;
+    const host = new ReplicaHost({
+      replica,
+      routes,
+      ...(this.channel ? { batches: this.channel } : {}),
+      counters: this.o.counters,
+      log: this.child('replica', { replica: slot.id }),
+      ...(events ? { onEvent: (e) => events.replicaEvent(slot.id, e) } : {}),
+    });
+    this.board.roles.replica = { receive: (from, bytes) => this.receiveAtReplica(host, from, bytes) };
     return host;
   }
 
-  /**
-   * Frame self-clocking: the first authentic request of a newer frame starts that frame on this replica; the
-   * batch is cut once every input unit's request is in (no waiting when nothing is missing), or at the timed
-   * cut. Only authentic requests count, so a forged one cannot advance the frame or trigger a cut.
-   */
-  private deliverToReplica(host: ReplicaHost, from: number, m: Message): void {
-    if (!host.deliver(from, m) || m.kind !== 'request') return;
-    const frame = decodeInputSample(m.op)?.frame;
-    if (frame === undefined || frame < this.frameSeen) return;
-    if (frame > this.frameSeen) {
-      this.frameSeen = frame;
-      this.requestsThisFrame = 0;
-      this.cutThisFrame = false;
-      const cutAt = this.o.scheduler.now() + this.periodMs * (this.o.cutFraction ?? 0.3);
-      this.o.scheduler.at(cutAt, () => {
-        if (this.frameSeen === frame) this.cut(host);
-      });
-    }
-    if (++this.requestsThisFrame >= this.o.topology.inputUnits) this.cut(host);
+  private makeCutter(replica: ReplicaHost): FrameCutter {
+    const t = this.o.topology;
+    return new FrameCutter({
+      clock: {
+        periodMs: this.periodMs,
+        units: t.inputUnits,
+        cutFraction: this.o.cutFraction ?? 0.3,
+        startQuorum: majorityQuorum(t.inputUnits),
+        maxAhead: this.o.maxFramesAhead ?? 4,
+      },
+      scheduler: this.o.scheduler,
+      replica,
+      counters: this.o.counters,
+    });
   }
 
-  private cut(host: ReplicaHost): void {
-    if (this.cutThisFrame) return;
-    this.cutThisFrame = true;
-    this.cutSinceTick = true;
-    host.frame();
+  /**
+   * Replica-bound bytes: the replica decodes and authenticates them; an authentic REQUEST's sample then goes to
+   * the frame clock (only authentic ones, so a forged request can neither start a frame nor trigger a cut).
+   */
+  private receiveAtReplica(host: ReplicaHost, from: number, bytes: Uint8Array): void {
+    if (!host.receive(from, bytes) || this.cutter === undefined) return;
+    const header = peekKind(bytes, DEFAULT_LIMITS);
+    if (!header.ok || header.kind !== 'request') return;
+    // The replica accepted it, so it decodes; the sample inside is the client's and may still be malformed.
+    const decoded = decodeMessage(bytes, DEFAULT_LIMITS);
+    if (!decoded.ok || decoded.message.kind !== 'request') return;
+    const unit = decoded.message.client - INPUT_BASE;
+    const sample = decodeInputSample(decoded.message.op);
+    if (sample === undefined || sample.unit !== unit) {
+      this.o.counters.add('clock.rejected.malformed-sample');
+      return;
+    }
+    this.cutter.sample(unit, sample.frame);
   }
 
   private makeInputs(): void {
     const t = this.o.topology;
     const pbft = topologyPbftConfig(t);
+    const replicaBoards = t.replicas.map((r) => r.board);
+    const requests: RequestSink = {
+      toReplicas: (bytes) => this.board.multicast(replicaBoards, bytes),
+      toReplica: (id, bytes) => this.board.send(t.replicas[id]!.board, bytes),
+    };
     for (let u = 0; u < t.inputUnits; u++) {
       if (inputUnitBoard(t, u) !== this.o.board) continue;
-      const client = new Client({
-        id: principalOf.input(u),
-        config: pbft,
-        crypto: keyRingCrypto(
-          this.o.keys.ring(principalOf.input(u)),
-          undefined,
-          this.o.keys.replicaPublicKeys,
-        ),
-        retransmitTicks: Math.max(1, Math.round(2 * this.periodMs)),
-        maxQueued: 1,
-      });
-      const replicaBoards = t.replicas.map((r) => r.board);
-      const multicast = (bytes: Uint8Array): void => this.board.multicast(replicaBoards, bytes);
-      this.inputs.push(new InputUnitHost(u, client, multicast, this.o.counters));
+      const client = (lastTimestamp?: number): Client =>
+        new Client({
+          id: principalOf.input(u),
+          config: pbft,
+          crypto: keyRingCrypto(
+            this.o.keys.ring(principalOf.input(u)),
+            undefined,
+            this.o.keys.replicaPublicKeys,
+          ),
+          retransmitTicks: Math.max(1, Math.round(2 * this.periodMs)),
+          maxQueued: 1,
+          ...(lastTimestamp !== undefined ? { lastTimestamp } : {}),
+        });
+      this.inputs.push(
+        new InputUnitHost({
+          unit: u,
+          client: client(),
+          requests,
+          replicas: t.replicas.length,
+          counters: this.o.counters,
+          rng: this.o.rng.fork(),
+          twin: client,
+        }),
+      );
     }
     if (this.inputs.length === 0) return;
     this.board.roles.input = {
-      onReply: (from, m, now) => {
-        if (m.kind !== 'reply') return;
+      reply: (from, m, now) => {
         const unit = this.inputs.find((h) => principalOf.input(h.unit) === m.client);
         if (unit === undefined) this.o.counters.add('input.reply-to-unknown-unit');
-        else unit.onReply(from, m, now);
+        else unit.reply(from, m, now);
       },
     };
   }
@@ -311,28 +350,14 @@ export class BoardRuntime {
   private makeVoter(): VoterHost | undefined {
     const t = this.o.topology;
     if (t.voters[0]?.board !== this.o.board) return undefined;
-    const config = pitchVoterConfig({
-      channels: t.channels.map((c) => channelName(c.id)),
-      f: t.f,
-      frameRate: t.frameRateHz,
-      elevatorTolerance: t.voter.tolerance,
-      strikeThreshold: t.voter.persistence,
-      probationSeconds: t.voter.probationFrames / t.frameRateHz,
-      failsafeAfterMisses: t.voter.failsafeAfterMisses,
-      deadlineFraction: t.timing.deadlineFraction,
-    });
     const host = new VoterHost({
-      // The runtime's clock is in milliseconds; the voter's timing follows it.
-      config: {
-        ...config,
-        timing: { origin: 0, period: this.periodMs, deadline: this.periodMs * t.timing.deadlineFraction },
-      },
+      config: topologyVoterConfig(t),
       ring: this.o.keys.ring(principalOf.voter(0)),
       scheduler: this.o.scheduler,
       counters: this.o.counters,
       log: this.child('voter'),
-      onDecision: (rec) => this.o.onDecision?.(rec),
-      onChannelEvents: (events) => this.o.onChannelEvents?.(events),
+      ...(this.o.actuator ? { actuator: this.o.actuator } : {}),
+      ...(this.o.channelHealth ? { health: this.o.channelHealth } : {}),
     });
     this.board.roles.voter = host;
     return host;

@@ -1,23 +1,43 @@
 /**
- * One board: a transport to the other boards and the roles it hosts. Each received message is decoded once
- * and dispatched by kind to the role that consumes it; undecodable bytes are counted by reason. A crashed
- * board neither sends nor processes anything (as a dead process would).
+ * One board: a transport to the other boards and the roles it hosts. Each received message is dispatched by
+ * kind (read from its header) to the inbox of the role that consumes it, and decoded once: replica-bound bytes
+ * go to the replica undecoded (it decodes them and checks the MACs on the bytes received); REPLY and OUTPUT are
+ * decoded here. Bytes with no valid header, and undecodable REPLY and OUTPUT messages, are counted by reason. A
+ * crashed board neither sends nor processes anything (as a dead process would).
  */
 import type { Subscription } from 'rxjs';
 import { decodeMessage } from '../../core/codec/encode.ts';
 import type { DecodeLimits } from '../../core/codec/limits.ts';
-import type { Message } from '../../core/codec/messages.ts';
+import { MESSAGE_KINDS, type MessageKind, WIRE_VERSION } from '../../core/codec/messages.ts';
+import type { RejectionReason } from '../../core/codec/wire.ts';
 import type { Transport } from '../../io/transport.ts';
 import type { Scheduler } from '../scheduler.ts';
 import type { Counters } from './counters.ts';
+import type { ReplicaInbox, ReplyInbox, VoterInbox } from './ports.ts';
 
+/** The inboxes of the roles a board hosts (absent: the board does not host that role). */
 export interface BoardRoles {
-  replica?: { deliver(from: number, m: Message): void };
-  input?: { onReply(from: number, m: Message, now: number): void };
-  voter?: { onOutput(m: Extract<Message, { kind: 'output' }>): void };
+  replica?: ReplicaInbox;
+  input?: ReplyInbox;
+  voter?: VoterInbox;
 }
 
-const REPLICA_KINDS = new Set<Message['kind']>([
+/** The kind of a message from its header (version and kind tag), without decoding the rest. */
+export function peekKind(
+  bytes: Uint8Array,
+  limits: DecodeLimits,
+):
+  | { readonly ok: true; readonly kind: MessageKind }
+  | { readonly ok: false; readonly reason: RejectionReason } {
+  if (bytes.length === 0) return { ok: false, reason: 'empty' };
+  if (bytes.length > limits.maxMessageBytes) return { ok: false, reason: 'too-long' };
+  if (bytes[0] !== WIRE_VERSION) return { ok: false, reason: 'bad-version' };
+  const kind = bytes[1] === undefined ? undefined : MESSAGE_KINDS[bytes[1]];
+  if (kind === undefined) return { ok: false, reason: bytes.length < 2 ? 'truncated' : 'unknown-kind' };
+  return { ok: true, kind };
+}
+
+const REPLICA_KINDS = new Set<MessageKind>([
   'request',
   'pre-prepare',
   'prepare',
@@ -110,29 +130,39 @@ export class Board {
 
   private receive(from: string, bytes: Uint8Array): void {
     if (this.crashed) return;
+    const header = peekKind(bytes, this.o.limits);
+    if (!header.ok) {
+      this.o.counters.add(`board.rejected.${header.reason}`);
+      return;
+    }
+    const kind = header.kind;
+    const fromIndex = this.boardIndex.get(from) ?? -1;
+    if (REPLICA_KINDS.has(kind)) {
+      if (this.roles.replica) this.roles.replica.receive(fromIndex, bytes);
+      else this.ignored(kind);
+      return;
+    }
+    if (kind !== 'reply' && kind !== 'output') {
+      this.o.counters.add(`board.unhandled.${kind}`);
+      return;
+    }
+    const role = kind === 'reply' ? this.roles.input : this.roles.voter;
+    if (role === undefined) {
+      this.ignored(kind);
+      return;
+    }
     const decoded = decodeMessage(bytes, this.o.limits);
     if (!decoded.ok) {
       this.o.counters.add(`board.rejected.${decoded.reason}`);
       return;
     }
     const m = decoded.message;
-    const fromIndex = this.boardIndex.get(from) ?? -1;
-    if (REPLICA_KINDS.has(m.kind)) {
-      if (this.roles.replica) this.roles.replica.deliver(fromIndex, m);
-      else this.ignored(m.kind);
-    } else if (m.kind === 'reply') {
-      if (this.roles.input) this.roles.input.onReply(fromIndex, m, this.o.scheduler.now());
-      else this.ignored(m.kind);
-    } else if (m.kind === 'output') {
-      if (this.roles.voter) this.roles.voter.onOutput(m);
-      else this.ignored(m.kind);
-    } else {
-      this.o.counters.add(`board.unhandled.${m.kind}`);
-    }
+    if (m.kind === 'reply') this.roles.input?.reply(fromIndex, m, this.o.scheduler.now());
+    else if (m.kind === 'output') this.roles.voter?.output(m);
   }
 
   /** A message for a role this board does not host: a bus broadcast, or misrouted on a point-to-point link. */
-  private ignored(kind: Message['kind']): void {
+  private ignored(kind: MessageKind): void {
     this.o.counters.add(
       this.o.transport.sharedMedium ? 'board.ignored-broadcast' : `board.misrouted.${kind}`,
     );

@@ -1,44 +1,68 @@
 /**
- * One compute channel: takes the batches its co-located replica executes, turns each into a frame's inputs,
- * runs one step of its control-law implementation, and sends a MAC'd OUTPUT to the voter.
+ * One compute channel: takes the batches its co-located replica executes (an `ExecutedBatchSink`), turns each
+ * into a frame's law inputs by voting the input units' samples (src/core/frame/inputs.ts: the frame number by
+ * a quorum of units inside the window, then stick and pitch by mid-value select with per-unit strikes and
+ * latching), runs one step of its control-law implementation, and sends a MAC'd OUTPUT to the voter (through
+ * its `OutputSink`). Every channel runs the same machine on the same batches, so all derive the same inputs
+ * and the same unit health.
+ *
+ * @example
+ * const channel = new ChannelHost({ id: 0, law, ring, output: { toVoter: (b) => board.send('aiu', b) }, ... });
+ * replicaHost = new ReplicaHost({ ..., batches: channel });
  */
 import type { Logger } from 'pino';
 import { authPayload, encodeMessage } from '../../core/codec/encode.ts';
 import type { Output } from '../../core/codec/messages.ts';
 import type { AbstractState, Command, PitchLaw } from '../../core/control/spec.ts';
 import type { KeyRing } from '../../core/crypto/keyring.ts';
-import type { ExecutedRequest } from '../../core/pbft/types.ts';
+import {
+  type FrameInputsConfig,
+  FrameInputsMachine,
+  type FrameInputsState,
+  type UnitHealth,
+} from '../../core/frame/inputs.ts';
 import type { Prng } from '../../core/prng.ts';
+import type { InputEvent } from '../../core/vote/input-voter.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { applyChannelFault, type ChannelFault, type FaultState } from './channel-fault.ts';
 import { commandFields } from './command-codec.ts';
 import type { Counters } from './counters.ts';
-import { batchFrame } from './frame-inputs.ts';
+import type { ChannelCommandTap, ExecutedBatch, ExecutedBatchSink, OutputSink } from './ports.ts';
 
 export interface ChannelHostOptions {
   readonly id: number;
   readonly law: PitchLaw;
   readonly ring: KeyRing;
   readonly voterPrincipal: number;
-  readonly unitCount: number;
+  /** How batches become law inputs: the input units, the frame window, the input voter. */
+  readonly inputs: FrameInputsConfig;
   readonly periodMs: number;
   readonly scheduler: Scheduler;
   readonly rng: Prng;
   readonly counters: Counters;
   readonly log: Logger;
-  /** Send the encoded OUTPUT to the voter's board. */
-  readonly send: (bytes: Uint8Array) => void;
-  /** Observe every command sent to the voter (after any injected fault), when it is sent: the recorder's trace. */
-  readonly onCommand?: (frame: number, command: Command) => void;
+  /** Where the encoded OUTPUT goes: the voter's board. */
+  readonly output: OutputSink;
+  /** Sees every command sent to the voter (after any injected fault), when it is sent. */
+  readonly commands?: ChannelCommandTap;
 }
 
-export class ChannelHost {
-  private lastFrame = -1;
+/** The state a rebuilt channel takes from a peer (BASE): the law's abstract state and the input machine's. */
+export interface ChannelState {
+  readonly frame: number;
+  readonly state: AbstractState;
+  readonly inputs: FrameInputsState;
+}
+
+export class ChannelHost implements ExecutedBatchSink {
+  private inputs: FrameInputsMachine;
   private fault: ChannelFault | undefined;
   private readonly faultState: FaultState = { stuckValue: undefined };
   private stopped = false;
 
-  constructor(private readonly o: ChannelHostOptions) {}
+  constructor(private readonly o: ChannelHostOptions) {
+    this.inputs = new FrameInputsMachine(o.inputs);
+  }
 
   get id(): number {
     return this.o.id;
@@ -65,50 +89,62 @@ export class ChannelHost {
     this.stopped = true;
   }
 
-  /** The BASE abstract state, to rebuild another channel (any implementation) from this one. */
-  exportState(): { frame: number; state: AbstractState } {
-    return { frame: this.lastFrame, state: this.o.law.exportState() };
+  /** The input units' health as this channel's input voter judges it (the same on every channel). */
+  inputHealth(): UnitHealth[] {
+    return this.inputs.health();
   }
 
-  importState(frame: number, state: AbstractState): void {
-    this.o.law.importState(state);
-    this.lastFrame = frame;
+  /** The BASE abstract state, to rebuild another channel (any implementation) from this one. */
+  exportState(): ChannelState {
+    const inputs = this.inputs.exportState();
+    return { frame: inputs.lastFrame, state: this.o.law.exportState(), inputs };
+  }
+
+  importState(s: ChannelState): void {
+    const machine = new FrameInputsMachine(this.o.inputs, s.inputs);
+    this.o.law.importState(s.state);
+    this.inputs = machine;
   }
 
   /** A committed batch, in sequence order, from the co-located replica. */
-  onExecute(requests: readonly ExecutedRequest[]): void {
+  executed(batch: ExecutedBatch): void {
     if (this.stopped) return;
-    const bf = batchFrame(requests, this.o.unitCount);
-    if (bf === undefined) return;
-    if (bf.malformed > 0) this.o.counters.add('channel.malformed-samples', bf.malformed);
-    // A batch that only carries frames already computed (late samples) changes nothing.
-    if (bf.frame <= this.lastFrame) {
-      this.o.counters.add('channel.stale-batch');
+    const out = this.inputs.step(batch.requests);
+    this.reportInputs(out.events);
+    // A batch that votes no frame (only stale or late samples, or no quorum of units) changes nothing.
+    if (out.kind === 'none') {
+      this.o.counters.add(`channel.no-frame.${out.reason}`);
       return;
     }
-    if (bf.frame > this.lastFrame + 1 && this.lastFrame >= 0) {
-      this.o.counters.add('channel.skipped-frames', bf.frame - this.lastFrame - 1);
-    }
-    this.lastFrame = bf.frame;
-    const command = this.o.law.step(bf.inputs);
-    const out = applyChannelFault(
+    if (out.skipped > 0) this.o.counters.add('channel.skipped-frames', out.skipped);
+    if (out.how === 'resync') this.o.counters.add('channel.resync');
+    const command = this.o.law.step(out.inputs);
+    const frame = out.frame;
+    const faulty = applyChannelFault(
       this.fault,
-      bf.frame,
+      frame,
       command,
       this.faultState,
       this.o.rng,
       this.o.periodMs,
     );
-    if (out === null) return;
-    const frame = bf.frame;
-    const bytes = this.encode(frame, out.command);
+    if (faulty === null) return;
+    const bytes = this.encode(frame, faulty.command);
     const send = (): void => {
       if (this.stopped) return;
-      this.o.onCommand?.(frame, out.command);
-      this.o.send(bytes);
+      this.o.commands?.channelCommand(this.o.id, frame, faulty.command);
+      this.o.output.toVoter(bytes);
     };
-    if (out.delayMs > 0) this.o.scheduler.at(this.o.scheduler.now() + out.delayMs, send);
+    if (faulty.delayMs > 0) this.o.scheduler.at(this.o.scheduler.now() + faulty.delayMs, send);
     else send();
+  }
+
+  private reportInputs(events: readonly InputEvent[]): void {
+    for (const e of events) {
+      if (e.kind === 'strike') continue;
+      this.o.counters.add(`channel.input-${e.kind}`);
+      this.o.log.warn({ unit: e.unit, field: e.field, frame: e.frame }, `input unit ${e.kind}`);
+    }
   }
 
   private encode(frame: number, command: Command): Uint8Array {

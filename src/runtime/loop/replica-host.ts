@@ -1,55 +1,46 @@
 /**
- * Runs one PBFT replica on a board: feeds it messages, frame ticks and time; carries out its actions (sends,
- * replies, executions); counts its events. The replica itself is the pure core; this is the thin loop around it.
+ * Runs one PBFT replica on a board: feeds it bytes off the link, frame cuts and time; carries out what it returns
+ * (sends, replies, executed batches); counts its events. The replica itself is the pure core; this is the thin
+ * loop around it. Bytes go in undecoded (`{ kind: 'receive' }`), the same entry the simulator uses, so the
+ * replica decodes each message once and checks MACs on the bytes received.
+ *
+ * The replica slot is a `ReplicaStepper`: the correct replica, or a Byzantine behaviour wrapped around it.
+ *
+ * @example
+ * const host = new ReplicaHost({ replica, routes, batches: channel, counters, log });
+ * host.receive(from, bytes); // a PRE-PREPARE off the link
+ * host.frame();              // the frame clock says: cut the batch
  */
 import type { Logger } from 'pino';
-import type { Message } from '../../core/codec/messages.ts';
 import type { Replica } from '../../core/pbft/replica.ts';
-import type { ReplicaAction, ReplicaEvent, ReplicaInput } from '../../core/pbft/types.ts';
-
-/** Bytes a faulty replica sends as it likes, to a node by index (replicas 0..n-1, then input units). */
-export interface RawSend {
-  readonly kind: 'raw';
-  readonly to: number;
-  readonly bytes: Uint8Array;
-}
-
-/** What drives the replica: the correct state machine itself, or a Byzantine behaviour wrapped around it. */
-export interface ReplicaStepper {
-  step(input: ReplicaInput): readonly (ReplicaAction | RawSend)[];
-}
-
+import type { ReplicaEvent, ReplicaInput, ReplicaStepper, StepOutput } from '../../core/pbft/types.ts';
 import type { Counters } from './counters.ts';
+import type { ExecutedBatchSink, ReplicaRoutes } from './ports.ts';
 import { INPUT_BASE } from './principals.ts';
 
-export interface ReplicaRoutes {
-  /** Deliver bytes to replica `id`'s board. */
-  toReplica(id: number, bytes: Uint8Array): void;
-  /** Deliver bytes to every other replica's board. */
-  toOtherReplicas(bytes: Uint8Array): void;
-  /** Deliver bytes to the board of client (input unit principal) `client`. */
-  toClient(client: number, bytes: Uint8Array): void;
+export interface ReplicaHostOptions {
+  readonly replica: Replica;
+  readonly routes: ReplicaRoutes;
+  /** The co-located channel (absent on a board that orders but does not compute). */
+  readonly batches?: ExecutedBatchSink;
+  readonly counters: Counters;
+  readonly log: Logger;
+  readonly onEvent?: (event: ReplicaEvent) => void;
 }
 
 export class ReplicaHost {
+  readonly replica: Replica;
   private stopped = false;
   private stepper: ReplicaStepper;
-  /** Requests seen since the last cut, and how many make a full frame (one per input unit). */
 
-  constructor(
-    readonly replica: Replica,
-    private readonly routes: ReplicaRoutes,
-    private readonly counters: Counters,
-    private readonly log: Logger,
-    private readonly onExecute: (a: Extract<ReplicaAction, { kind: 'execute' }>) => void,
-    private readonly onEvent: (e: ReplicaEvent) => void = () => {},
-  ) {
-    this.stepper = replica;
+  constructor(private readonly o: ReplicaHostOptions) {
+    this.replica = o.replica;
+    this.stepper = o.replica;
   }
 
-  /** Returns false when the replica rejected the message. */
-  deliver(from: number, message: Message): boolean {
-    return this.run({ kind: 'deliver', from, message });
+  /** Bytes off the link from board `from`. Returns false when the replica rejected them (any reason). */
+  receive(from: number, bytes: Uint8Array): boolean {
+    return this.run({ kind: 'receive', from, bytes });
   }
 
   /** Cut this frame's batch (the primary proposes it). */
@@ -85,47 +76,50 @@ export class ReplicaHost {
     return accepted;
   }
 
-  private carryOut(a: ReplicaAction | RawSend): void {
+  private carryOut(a: StepOutput): void {
+    const { routes } = this.o;
+    const n = this.replica.config.n;
     switch (a.kind) {
       case 'raw':
-        if (a.to < this.replica.config.n) this.routes.toReplica(a.to, a.bytes);
-        else this.routes.toClient(INPUT_BASE + a.to - this.replica.config.n, a.bytes);
+        if (a.to < n) routes.toReplica(a.to, a.bytes);
+        else routes.toClient(INPUT_BASE + a.to - n, a.bytes);
         return;
       case 'send':
-        this.routes.toReplica(a.to, a.bytes);
+        routes.toReplica(a.to, a.bytes);
         return;
       case 'multicast':
-        for (let r = 0; r < this.replica.config.n; r++)
-          if (r !== this.replica.id) this.routes.toReplica(r, a.bytes);
+        // One send per replica, also on a bus: what the link benchmarks measure.
+        for (let r = 0; r < n; r++) if (r !== this.replica.id) routes.toReplica(r, a.bytes);
         return;
       case 'reply':
-        this.routes.toClient(a.client, a.bytes);
+        routes.toClient(a.client, a.bytes);
         return;
       case 'execute':
-        this.onExecute(a);
+        this.o.batches?.executed(a);
         return;
       case 'event':
         this.record(a.event);
-        this.onEvent(a.event);
+        this.o.onEvent?.(a.event);
         return;
     }
   }
 
   private record(e: ReplicaEvent): void {
+    const { counters, log } = this.o;
     switch (e.type) {
       case 'rejected':
-        this.counters.add(`replica.rejected.${e.reason}`);
+        counters.add(`replica.rejected.${e.reason}`);
         return;
       case 'committed':
-        this.counters.add('replica.committed');
+        counters.add('replica.committed');
         return;
       case 'checkpoint-stable':
-        this.counters.add('replica.checkpoint-stable');
-        this.log.debug({ seq: e.seq, truncated: e.truncated }, 'checkpoint stable');
+        counters.add('replica.checkpoint-stable');
+        log.debug({ seq: e.seq, truncated: e.truncated }, 'checkpoint stable');
         return;
       default:
-        this.counters.add(`replica.${e.type}`);
-        this.log.debug({ event: e.type }, 'replica event');
+        counters.add(`replica.${e.type}`);
+        log.debug({ event: e.type }, 'replica event');
     }
   }
 }

@@ -8,8 +8,8 @@
 import { DEFAULT_LIMITS } from '../../core/codec/limits.ts';
 import { array, struct, uvar } from '../../core/codec/schema.ts';
 import { Reader, Writer } from '../../core/codec/wire.ts';
+import { decodeInputSample } from '../../core/frame/sample.ts';
 import type { Service } from '../../core/pbft/types.ts';
-import { decodeInputSample } from './input-sample.ts';
 
 const snapshotSchema = struct({ units: array(struct({ client: uvar, frame: uvar }), 'maxBatchRequests') });
 

@@ -2,21 +2,25 @@
  * The whole control loop of a topology in one process: one BoardRuntime per board, joined by an in-memory hub.
  * The same code runs under the virtual clock (tests: deterministic, every message a scheduler event) and under
  * real timers (`triplex sim`). The plant side (sensors, actuator, plant, scenario) drives it from outside
- * through `startFrame` and the decision callback: see hil/rig.ts.
+ * through `startFrame` and plugs into the voter board's `ActuatorPort` (ports.ts): see hil/rig.ts.
  */
 import type { Logger } from 'pino';
+import type { UnitHealth } from '../../core/frame/inputs.ts';
+import type { ReplicaStepper } from '../../core/pbft/types.ts';
 import { Prng } from '../../core/prng.ts';
 import { MemoryHub } from '../../io/memory.ts';
 import type { Topology } from '../config.ts';
 import type { Scheduler } from '../scheduler.ts';
-import { type BoardCallbacks, BoardRuntime, type ReplicaInside } from './board-runtime.ts';
+import { BoardRuntime, type ReplicaInside } from './board-runtime.ts';
 import type { ChannelHost } from './channel-host.ts';
 import { Counters } from './counters.ts';
+import type { InputFault } from './input-fault.ts';
 import { seededKeys } from './keys.ts';
-import type { ReplicaHost, ReplicaStepper } from './replica-host.ts';
+import { type PlantPorts, plantPortsOf } from './ports.ts';
+import type { ReplicaHost } from './replica-host.ts';
 import type { VoterHost } from './voter-host.ts';
 
-export interface LoopSystemOptions extends BoardCallbacks {
+export interface LoopSystemOptions extends PlantPorts {
   readonly topology: Topology;
   readonly scheduler: Scheduler;
   readonly seed: number;
@@ -50,7 +54,11 @@ export class LoopSystem {
     const linkDelayMs = v ? () => v.minDelayMs + delayRng.float() * (v.maxDelayMs - v.minDelayMs) : undefined;
     for (const b of t.boards) {
       const runtime = new BoardRuntime({
-        ...o,
+        ...plantPortsOf(o),
+        topology: t,
+        scheduler: o.scheduler,
+        logger: o.logger,
+        ...(o.cutFraction !== undefined ? { cutFraction: o.cutFraction } : {}),
         board: b.name,
         transport: hub.join(b.name),
         keys,
@@ -95,6 +103,23 @@ export class LoopSystem {
   makeReplicaByzantine(id: number, make: (inside: ReplicaInside) => ReplicaStepper): boolean {
     const slot = this.topology.replicas[id];
     return slot !== undefined && (this.boards.get(slot.board)?.makeReplicaByzantine(make) ?? false);
+  }
+
+  /**
+   * The input units' health as the channels' input voters judge it (the same on every correct channel: they run
+   * the same machine on the same batches); from the first running channel, empty when none runs.
+   */
+  inputHealth(): UnitHealth[] {
+    return this.channels.find((c) => c.running)?.inputHealth() ?? [];
+  }
+
+  /** Make input unit `unit` Byzantine from `fault.fromFrame` on; false when there is no such unit. */
+  injectInputFault(unit: number, fault: InputFault): boolean {
+    return [...this.boards.values()].some((b) => b.injectInputFault(unit, fault));
+  }
+
+  clearInputFault(unit: number): boolean {
+    return [...this.boards.values()].some((b) => b.clearInputFault(unit));
   }
 
   /** Kill a board as a process crash would: all its roles go silent. */

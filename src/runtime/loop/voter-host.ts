@@ -1,16 +1,23 @@
 /**
- * The actuator interface unit: authenticates channel OUTPUTs, feeds the voter, and decides each frame as soon
- * as a majority agrees or at the frame's deadline, whichever comes first. The decision goes to the actuator.
+ * The actuator interface unit: authenticates channel OUTPUTs (its `VoterInbox`), feeds the voter, and decides
+ * each frame as soon as a majority agrees or at the frame's deadline, whichever comes first. The decision goes
+ * to the `ActuatorPort`; strikes, latches and reintegrations to the `ChannelHealthSink`.
+ *
+ * @example
+ * const voter = new VoterHost({ config, ring, scheduler, counters, log, actuator: { write: (d) => apply(d) } });
+ * voter.armFrame(7);      // frame 7 starts: its deadline is armed
+ * voter.output(message);  // an OUTPUT off the link
  */
 import type { Logger } from 'pino';
 import { authPayload } from '../../core/codec/encode.ts';
 import type { Output } from '../../core/codec/messages.ts';
 import type { Command } from '../../core/control/spec.ts';
 import type { KeyRing } from '../../core/crypto/keyring.ts';
-import { type ChannelEvent, type DecisionRecord, Voter, type VoterConfig } from '../../core/vote/voter.ts';
+import { type ChannelEvent, Voter, type VoterConfig } from '../../core/vote/voter.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { commandFromFields } from './command-codec.ts';
 import type { Counters } from './counters.ts';
+import type { ActuatorPort, ChannelHealthSink, VoterInbox } from './ports.ts';
 import { principalOf } from './principals.ts';
 
 export const channelName = (id: number): string => `c${id}`;
@@ -21,12 +28,13 @@ export interface VoterHostOptions {
   readonly scheduler: Scheduler;
   readonly counters: Counters;
   readonly log: Logger;
-  readonly onDecision: (record: DecisionRecord<Command>) => void;
-  /** Strikes, latches and reintegrations found when an output is compared after an early decision. */
-  readonly onChannelEvents?: (events: readonly ChannelEvent[]) => void;
+  /** Where each frame's decision goes (absent: decided and counted, written nowhere). */
+  readonly actuator?: ActuatorPort;
+  /** Strikes, latches and reintegrations, including those found when an output is compared after a decision. */
+  readonly health?: ChannelHealthSink;
 }
 
-export class VoterHost {
+export class VoterHost implements VoterInbox {
   readonly voter: Voter<Command>;
   private readonly channelIds: ReadonlySet<number>;
 
@@ -42,7 +50,8 @@ export class VoterHost {
     });
   }
 
-  onOutput(message: Output): void {
+  /** An OUTPUT off the link: authenticated here, then offered to the voter. */
+  output(message: Output): void {
     if (!this.channelIds.has(message.channel)) {
       this.o.counters.add('voter.rejected.unknown-channel');
       return;
@@ -73,7 +82,7 @@ export class VoterHost {
     const record = this.voter.decide(frame, this.o.scheduler.now());
     this.o.counters.add(`voter.${record.kind}`);
     this.report(record.events);
-    this.o.onDecision(record);
+    this.o.actuator?.write(record);
   }
 
   private report(events: readonly ChannelEvent[]): void {
@@ -81,6 +90,6 @@ export class VoterHost {
     for (const e of events) {
       if (e.kind !== 'strike') this.o.log.warn({ channel: e.channel, frame: e.frame }, `channel ${e.kind}`);
     }
-    this.o.onChannelEvents?.(events);
+    this.o.health?.channelEvents(events);
   }
 }

@@ -11,15 +11,18 @@
 import type { Logger } from 'pino';
 import { authPayload } from '../../core/codec/encode.ts';
 import type { Message, Output, Reply } from '../../core/codec/messages.ts';
+import type { UnitHealth } from '../../core/frame/inputs.ts';
 import { Prng } from '../../core/prng.ts';
 import type { ChannelHealth } from '../../core/vote/voter.ts';
 import type { Transport } from '../../io/transport.ts';
 import { ConfigError, type Topology } from '../config.ts';
-import { type BoardCallbacks, BoardRuntime, inputUnitBoard } from '../loop/board-runtime.ts';
+import { BoardRuntime, inputUnitBoard } from '../loop/board-runtime.ts';
 import type { ChannelFault } from '../loop/channel-fault.ts';
 import { commandFromFields } from '../loop/command-codec.ts';
 import { Counters } from '../loop/counters.ts';
+import type { InputFault } from '../loop/input-fault.ts';
 import type { BoardKeys } from '../loop/keys.ts';
+import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
 import { principalOf } from '../loop/principals.ts';
 import type { Scheduler } from '../scheduler.ts';
 import type { ControlLoop, FrameSamples } from './control-loop.ts';
@@ -30,9 +33,11 @@ export interface RemoteBoards {
   clearChannelFault(board: string): boolean;
   crashBoard(board: string): boolean;
   alive(board: string): boolean;
+  /** The input units' health, as the latest status of a channel board reports it. */
+  inputHealth?(): readonly UnitHealth[];
 }
 
-export interface BoardLoopOptions extends BoardCallbacks {
+export interface BoardLoopOptions extends PlantPorts {
   readonly topology: Topology;
   readonly transport: Transport;
   readonly scheduler: Scheduler;
@@ -78,8 +83,8 @@ export class BoardControlLoop implements ControlLoop {
       logger: o.logger,
       counters: this.counters,
       rng: new Prng(o.seed),
-      ...(o.onDecision ? { onDecision: o.onDecision } : {}),
-      ...(o.onChannelEvents ? { onChannelEvents: o.onChannelEvents } : {}),
+      // The trace's channel commands come from the voter's inbox (tapRoles), not from a channel here.
+      ...plantPortsOf({ ...o, channelCommands: undefined }),
     });
     this.tapRoles();
   }
@@ -114,6 +119,15 @@ export class BoardControlLoop implements ControlLoop {
     return board !== undefined && (this.o.remote?.clearChannelFault(board) ?? false);
   }
 
+  /** The input units run on this board: their faults are injected here, no control path needed. */
+  injectInputFault(unit: number, fault: InputFault): boolean {
+    return this.runtime.injectInputFault(unit, fault);
+  }
+
+  clearInputFault(unit: number): boolean {
+    return this.runtime.clearInputFault(unit);
+  }
+
   /** Replicas run in other processes: a behaviour cannot be injected from here (the event is recorded as not applied). */
   makeReplicaByzantine(): boolean {
     return false;
@@ -131,6 +145,11 @@ export class BoardControlLoop implements ControlLoop {
     return this.o.remote.alive(board);
   }
 
+  /** Channels run in other processes: their input voters' judgement comes with their status, when reachable. */
+  inputHealth(): readonly UnitHealth[] {
+    return this.o.remote?.inputHealth?.() ?? [];
+  }
+
   voterHealth(): readonly ChannelHealth[] {
     return this.runtime.voter?.voter.health() ?? [];
   }
@@ -139,23 +158,23 @@ export class BoardControlLoop implements ControlLoop {
     return this.runtime.close();
   }
 
-  /** Wrap the voter and input roles to observe authentic outputs and replies on their way in. */
+  /** Wrap the voter's and the input units' inboxes to observe authentic outputs and replies on their way in. */
   private tapRoles(): void {
     const roles = this.runtime.board.roles;
     const voter = roles.voter;
     if (voter === undefined) throw new Error(`board '${this.runtime.name}' has no voter`);
     roles.voter = {
-      onOutput: (m) => {
-        voter.onOutput(m);
+      output: (m) => {
+        voter.output(m);
         this.observeOutput(m);
       },
     };
     const input = roles.input;
     if (input === undefined) throw new Error(`board '${this.runtime.name}' has no input units`);
     roles.input = {
-      onReply: (from, m, now) => {
-        input.onReply(from, m, now);
-        if (m.kind === 'reply') this.observeReply(m);
+      reply: (from, m, now) => {
+        input.reply(from, m, now);
+        this.observeReply(m);
       },
     };
   }
@@ -165,7 +184,7 @@ export class BoardControlLoop implements ControlLoop {
     if (!this.o.topology.channels[m.channel]) return;
     if (!ring.verify(principalOf.channel(m.channel), authPayload(m as Message), m.tag)) return;
     const command = commandFromFields(m.discrete, m.analog);
-    if (command !== undefined) this.o.onChannelCommand?.(m.channel, m.frame, command);
+    if (command !== undefined) this.o.channelCommands?.channelCommand(m.channel, m.frame, command);
   }
 
   private observeReply(m: Reply): void {

@@ -11,10 +11,12 @@ import type { Topology } from '../config.ts';
 import { BoardRuntime } from '../loop/board-runtime.ts';
 import { Counters } from '../loop/counters.ts';
 import type { BoardKeys } from '../loop/keys.ts';
+import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { type BoardStatus, type FromBoard, parseToBoard } from './ipc.ts';
 
-export interface BoardNodeOptions {
+/** A board process plugs its own actuator (and observers) into the same ports the rig uses. */
+export interface BoardNodeOptions extends PlantPorts {
   readonly topology: Topology;
   readonly board: string;
   readonly transport: Transport;
@@ -54,6 +56,7 @@ export class BoardNode {
       counters: this.counters,
       // A stream of its own per board (Byzantine channel behaviours draw from it).
       rng: new Prng((o.seed * 31 + Math.max(0, index)) >>> 0),
+      ...plantPortsOf(o),
     });
     o.transport.state$.subscribe((s) => {
       if (s !== this.linkState) o.logger.info({ board: o.board, link: s }, 'link state');
@@ -95,6 +98,7 @@ export class BoardNode {
       linkState: this.linkState,
       counters: this.counters.toJSON(),
       ...(replica ? { view: replica.view, lastExecuted: replica.lastExecuted } : {}),
+      ...(this.runtime.channel ? { inputs: this.runtime.channel.inputHealth() } : {}),
     };
   }
 

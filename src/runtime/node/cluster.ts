@@ -8,19 +8,19 @@
  * Children are real processes. They are always killed: `close()` sends SIGTERM, then SIGKILL after a grace
  * period; a child whose parent vanishes exits on its own (the IPC channel disconnects).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
+import type { UnitHealth } from '../../core/frame/inputs.ts';
 import { type EmulatedBusSetup, startEmulatedCanBus } from '../../io/can-emu.ts';
 import { PtyPair } from '../../io/pty.ts';
 import { type LinkConfig, parseTopology, type Topology, type TopologyFile } from '../config.ts';
 import { generateKeySet } from '../keyfiles.ts';
 import type { ChannelFault } from '../loop/channel-fault.ts';
 import { topologyPrincipals } from '../loop/keys.ts';
+import { ChildProc, ChildSet, triplexCommand } from '../process/child.ts';
 import type { RemoteBoards } from './board-loop.ts';
 import { type BoardStatus, type FromBoard, parseFromBoard, type ToBoard } from './ipc.ts';
 
@@ -47,18 +47,17 @@ export interface ClusterOptions {
   readonly pace?: boolean;
 }
 
+/** Re-exported: the command line of a triplex child process now lives in ../process/child.ts. */
+export { triplexCommand };
+
 interface Child {
   readonly board: string;
-  readonly process: ChildProcess;
-  readonly stderr: string[];
+  readonly proc: ChildProc;
   ready: boolean;
-  exited: boolean;
   last: BoardStatus | undefined;
   final: BoardStatus | undefined;
 }
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 /** Lines of a child's stderr kept for error messages. */
 const STDERR_LINES = 40;
 
@@ -72,20 +71,15 @@ export function requireSocat(): void {
   }
 }
 
-/** The node arguments that run the triplex CLI in a process of its own, through tsx (as bin/triplex.mjs does). */
-export function triplexCommand(args: readonly string[]): { command: string; args: string[] } {
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { command: process.execPath, args: ['--import', tsx, MAIN, ...args] };
-}
-
 export class ProcessCluster implements RemoteBoards {
   private readonly children = new Map<string, Child>();
+  /** The board processes: killed by the set itself if this process exits without close(). */
+  private readonly processes = new ChildSet();
   private readonly pairs: PtyPair[] = [];
   private bus: EmulatedBusSetup | undefined;
   private closing = false;
-  /** Last resort when this process exits without close() (an uncaught error): kill children and socat now. */
+  /** Last resort when this process exits without close() (an uncaught error): kill socat now. */
   private readonly killAllSync = (): void => {
-    for (const c of this.children.values()) if (!c.exited) c.process.kill('SIGKILL');
     for (const p of this.pairs) if (p.pid !== undefined) killQuietly(p.pid);
   };
 
@@ -141,7 +135,7 @@ export class ProcessCluster implements RemoteBoards {
   }
 
   pid(board: string): number | undefined {
-    return this.children.get(board)?.process.pid;
+    return this.children.get(board)?.proc.process.pid;
   }
 
   /** Pty path of `board`'s end of the serial link to `peer` (serial clusters only). */
@@ -155,14 +149,12 @@ export class ProcessCluster implements RemoteBoards {
 
   /** How a child ended (undefined while it runs): SIGKILL for a crash, code 0 for a clean stop. */
   exitOf(board: string): { code: number | null; signal: NodeJS.Signals | null } | undefined {
-    const c = this.children.get(board);
-    if (c === undefined || !c.exited) return undefined;
-    return { code: c.process.exitCode, signal: c.process.signalCode };
+    return this.children.get(board)?.proc.exitStatus;
   }
 
   alive(board: string): boolean {
     const c = this.children.get(board);
-    return c !== undefined && !c.exited;
+    return c !== undefined && !c.proc.exited;
   }
 
   injectChannelFault(board: string, fault: ChannelFault): boolean {
@@ -176,9 +168,18 @@ export class ProcessCluster implements RemoteBoards {
   /** A real crash: SIGKILL, no chance to close anything. */
   crashBoard(board: string): boolean {
     const c = this.children.get(board);
-    if (c === undefined || c.exited) return false;
-    c.process.kill('SIGKILL');
+    if (c === undefined || c.proc.exited) return false;
+    c.proc.kill();
     return true;
+  }
+
+  /** The input units' health from the latest status of a live channel board (every channel judges the same). */
+  inputHealth(): readonly UnitHealth[] {
+    for (const c of this.children.values()) {
+      const inputs = (c.final ?? c.last)?.inputs;
+      if (!c.proc.exited && inputs !== undefined) return inputs;
+    }
+    return [];
   }
 
   /** Latest status each child reported (final if it stopped cleanly). */
@@ -195,7 +196,10 @@ export class ProcessCluster implements RemoteBoards {
   async close(graceMs = 3000): Promise<void> {
     this.closing = true;
     process.off('exit', this.killAllSync);
-    await Promise.all([...this.children.values()].map((c) => stopChild(c, graceMs)));
+    // Ask over IPC first (the child then sends its final status), and signal as well.
+    await this.processes.stopAll(graceMs, (p) => {
+      if (p.connected) p.send({ type: 'stop' } satisfies ToBoard);
+    });
     this.bus?.bus.close();
     await this.bus?.close().catch(() => undefined);
     this.bus = undefined;
@@ -204,9 +208,9 @@ export class ProcessCluster implements RemoteBoards {
 
   private send(board: string, m: ToBoard): boolean {
     const c = this.children.get(board);
-    if (c === undefined || c.exited || !c.process.connected) return false;
+    if (c === undefined || c.proc.exited || !c.proc.process.connected) return false;
     try {
-      return c.process.send(m);
+      return c.proc.process.send(m);
     } catch {
       return false;
     }
@@ -271,29 +275,17 @@ export class ProcessCluster implements RemoteBoards {
         String(this.o.seed),
         ...(this.o.pace === false ? ['--no-pace'] : []),
       ]);
-      const proc = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], cwd: ROOT });
-      const child: Child = {
-        board: b.name,
-        process: proc,
-        stderr: [],
-        ready: false,
-        exited: false,
-        last: undefined,
-        final: undefined,
-      };
-      proc.stderr?.setEncoding('utf8');
-      proc.stderr?.on('data', (s: string) => {
-        child.stderr.push(...s.split('\n').filter((l) => l !== ''));
-        child.stderr.splice(0, Math.max(0, child.stderr.length - STDERR_LINES));
+      const proc = this.processes.add(
+        ChildProc.spawn({ command, args, label: `board ${b.name}`, ipc: true, tailLines: STDERR_LINES }),
+      );
+      const child: Child = { board: b.name, proc, ready: false, last: undefined, final: undefined };
+      proc.process.on('message', (raw) => this.onMessage(child, raw));
+      void proc.exit.then(({ code, signal }) => {
+        if (!this.closing) this.o.logger.warn({ board: b.name, code, signal }, 'board process exited');
       });
-      proc.on('message', (raw) => this.onMessage(child, raw));
-      proc.on('exit', (code, signal) => {
-        child.exited = true;
-        if (!this.closing) {
-          this.o.logger.warn({ board: b.name, code, signal }, 'board process exited');
-        }
-      });
-      proc.on('error', (e) => this.o.logger.error({ board: b.name, err: e.message }, 'board process error'));
+      proc.process.on('error', (e) =>
+        this.o.logger.error({ board: b.name, err: e.message }, 'board process error'),
+      );
       this.children.set(b.name, child);
     }
   }
@@ -310,16 +302,22 @@ export class ProcessCluster implements RemoteBoards {
     const deadline = Date.now() + timeoutMs;
     for (let i = 0; i < 100_000; i++) {
       const children = [...this.children.values()];
-      const dead = children.find((c) => c.exited);
+      const dead = children.find((c) => c.proc.exited);
       if (dead !== undefined) {
         throw new Error(
-          `board process '${dead.board}' exited during start (code ${dead.process.exitCode}):\n  ${dead.stderr.join('\n  ')}`,
+          `board process '${dead.board}' exited during start (code ${dead.proc.exitStatus?.code}):\n  ${dead.proc.stderrLines.join('\n  ')}`,
         );
       }
       if (children.every((c) => c.ready)) return;
       if (Date.now() > deadline) {
-        const waiting = children.filter((c) => !c.ready).map((c) => c.board);
-        throw new Error(`board processes not ready within ${timeoutMs} ms: ${waiting.join(', ')}`);
+        const waiting = children.filter((c) => !c.ready);
+        const said = waiting
+          .filter((c) => c.proc.stderrLines.length > 0)
+          .map((c) => `\n  ${c.board}: ${c.proc.stderrLines.join('\n    ')}`)
+          .join('');
+        throw new Error(
+          `board processes not ready within ${timeoutMs} ms: ${waiting.map((c) => c.board).join(', ')}${said}`,
+        );
       }
       await sleep(20);
     }
@@ -331,23 +329,6 @@ function killQuietly(pid: number): void {
     process.kill(pid, 'SIGKILL');
   } catch {
     // already gone
-  }
-}
-
-async function stopChild(c: Child, graceMs: number): Promise<void> {
-  if (c.exited) return;
-  const exited = new Promise<void>((r) => c.process.once('exit', () => r()));
-  // Ask over IPC first (the child then sends its final status), and signal as well.
-  try {
-    if (c.process.connected) c.process.send({ type: 'stop' } satisfies ToBoard);
-  } catch {
-    // already gone
-  }
-  c.process.kill('SIGTERM');
-  await Promise.race([exited, sleep(graceMs)]);
-  if (!c.exited) {
-    c.process.kill('SIGKILL');
-    await Promise.race([exited, sleep(1000)]);
   }
 }
 

@@ -1,14 +1,18 @@
 /**
- * The control loop as the plant side (the HIL rig) sees it: start a frame with the sampled inputs, hear the
- * voter's decisions and the channels' outputs through BoardCallbacks, and reach into the boards for fault
- * injection. Two implementations: every board in this process (`inProcessLoop`, the laptop's LoopSystem), or
+ * The control loop as the plant side (the HIL rig) sees it: start a frame with the sampled inputs, take the
+ * voter's decisions at the `ActuatorPort` and watch the channels through the other `PlantPorts` (ports.ts), and
+ * reach into the boards for fault injection. Two implementations: every board in this process (`inProcessLoop`, the laptop's LoopSystem), or
  * only the voter/input board here and the others in their own processes (`BoardControlLoop`, board-loop.ts).
  */
+
+import type { UnitHealth } from '../../core/frame/inputs.ts';
+import type { ReplicaStepper } from '../../core/pbft/types.ts';
 import type { ChannelHealth } from '../../core/vote/voter.ts';
-import type { BoardCallbacks, ReplicaInside } from '../loop/board-runtime.ts';
+import type { ReplicaInside } from '../loop/board-runtime.ts';
 import type { ChannelFault } from '../loop/channel-fault.ts';
 import type { Counters } from '../loop/counters.ts';
-import type { ReplicaStepper } from '../loop/replica-host.ts';
+import type { InputFault } from '../loop/input-fault.ts';
+import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
 import { LoopSystem, type LoopSystemOptions } from '../loop/system.ts';
 
 export type FrameSamples = readonly { stick: number; pitch: number | null }[];
@@ -29,6 +33,9 @@ export interface ControlLoop {
   /** Make channel c Byzantine; false when it cannot be reached. */
   injectChannelFault(channel: number, fault: ChannelFault): boolean;
   clearChannelFault(channel: number): boolean;
+  /** Make input unit u Byzantine (input-fault.ts); false when it cannot be reached. */
+  injectInputFault(unit: number, fault: InputFault): boolean;
+  clearInputFault(unit: number): boolean;
   /** Make replica `id` Byzantine (`make` wraps the correct replica); false when it cannot be reached. */
   makeReplicaByzantine(id: number, make: (inside: ReplicaInside) => ReplicaStepper): boolean;
   /** Kill a board as a process crash would; false when it cannot be reached. */
@@ -36,11 +43,13 @@ export interface ControlLoop {
   /** Whether channel c's process/role is still running. */
   channelRunning(channel: number): boolean;
   voterHealth(): readonly ChannelHealth[];
+  /** Each input unit's health as the channels' input voters judge it (empty when no channel is in reach). */
+  inputHealth(): readonly UnitHealth[];
   close(): Promise<void>;
 }
 
-/** A ControlLoop factory: the rig passes its callbacks when it builds the loop. */
-export type ControlLoopFactory = (callbacks: BoardCallbacks) => ControlLoop;
+/** A ControlLoop factory: the rig passes the ports it plugs in (its actuator first) when it builds the loop. */
+export type ControlLoopFactory = (ports: PlantPorts) => ControlLoop;
 
 /** The single-process laptop system (every board on a memory hub) as a ControlLoop. */
 export function inProcessLoop(system: LoopSystem): ControlLoop {
@@ -62,6 +71,8 @@ export function inProcessLoop(system: LoopSystem): ControlLoop {
       host?.clearFault();
       return host !== undefined;
     },
+    injectInputFault: (unit, fault) => system.injectInputFault(unit, fault),
+    clearInputFault: (unit) => system.clearInputFault(unit),
     makeReplicaByzantine: (id, make) => system.makeReplicaByzantine(id, make),
     crashBoard: (board) => {
       if (!system.boards.has(board)) return false;
@@ -70,13 +81,12 @@ export function inProcessLoop(system: LoopSystem): ControlLoop {
     },
     channelRunning: (channel) => system.channels[channel]?.running ?? false,
     voterHealth: () => system.voter.voter.health(),
+    inputHealth: () => system.inputHealth(),
     close: () => system.close(),
   };
 }
 
-/** A factory for the in-process system; `options` without the callbacks the rig supplies. */
-export function inProcessLoopFactory(
-  options: Omit<LoopSystemOptions, keyof BoardCallbacks>,
-): ControlLoopFactory {
-  return (callbacks) => inProcessLoop(new LoopSystem({ ...options, ...callbacks }));
+/** A factory for the in-process system; `options` without the ports the rig supplies. */
+export function inProcessLoopFactory(options: Omit<LoopSystemOptions, keyof PlantPorts>): ControlLoopFactory {
+  return (ports) => inProcessLoop(new LoopSystem({ ...options, ...plantPortsOf(ports) }));
 }

@@ -5,6 +5,7 @@
  * counted and ignored.
  */
 
+import type { UnitHealth } from '../../core/frame/inputs.ts';
 import type { LinkStats } from '../../io/transport.ts';
 import { CHANNEL_FAULT_KINDS, type ChannelFault } from '../loop/channel-fault.ts';
 
@@ -22,6 +23,8 @@ export interface BoardStatus {
   /** The board's replica view, when it hosts one. */
   readonly view?: number;
   readonly lastExecuted?: number;
+  /** Each input unit's health as this board's channel judges it, when it hosts one. */
+  readonly inputs?: readonly UnitHealth[];
 }
 
 export type FromBoard =

@@ -6,8 +6,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { traceCsv } from './csv.ts';
-import { htmlReport } from './html.ts';
-import type { Trace } from './trace.ts';
+import { type HtmlReportInput, htmlReport } from './html.ts';
 
 export interface ReportFiles {
   readonly dir: string;
@@ -34,14 +33,11 @@ export function writeFileAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-/** Writes summary.json, trace.csv and report.html into `dir` (created if missing). */
-export function writeReport(
-  dir: string,
-  title: string,
-  summary: Record<string, unknown>,
-  trace: Trace,
-  channelNames: readonly string[],
-): ReportFiles {
+/**
+ * Writes summary.json (the summary and the events), trace.csv (a row per frame, with the flight's per-frame
+ * samples when there are) and report.html into `dir` (created if missing).
+ */
+export function writeReport(dir: string, input: HtmlReportInput): ReportFiles {
   mkdirSync(dir, { recursive: true });
   const files = {
     dir,
@@ -49,11 +45,8 @@ export function writeReport(
     csv: join(dir, 'trace.csv'),
     html: join(dir, 'report.html'),
   };
-  writeFileAtomic(files.summary, `${JSON.stringify({ ...summary, events: trace.events }, null, 2)}\n`);
-  writeFileAtomic(files.csv, traceCsv(trace.frames, channelNames.length));
-  writeFileAtomic(
-    files.html,
-    htmlReport({ title, summary, frames: trace.frames, events: trace.events, channelNames }),
-  );
+  writeFileAtomic(files.summary, `${JSON.stringify({ ...input.summary, events: input.events }, null, 2)}\n`);
+  writeFileAtomic(files.csv, traceCsv(input.frames, input.channelNames.length, input.samples));
+  writeFileAtomic(files.html, htmlReport(input));
   return files;
 }

@@ -2,7 +2,6 @@
  * What a board process needs before it flies: its transport from the config, its keys from a key directory, and
  * the `triplex node` / `triplex keys gen --config` command lines with their exit codes.
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +13,9 @@ import { ConfigError, loadTopology, parseTopology, type Topology } from '../../.
 import { generateKeySet, KeyFileError } from '../../../src/runtime/keyfiles.ts';
 import { topologyPrincipals } from '../../../src/runtime/loop/keys.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';
-import { triplexCommand } from '../../../src/runtime/node/cluster.ts';
 import { boardPrincipals, loadBoardKeys } from '../../../src/runtime/node/keys.ts';
 import { createBoardTransport } from '../../../src/runtime/node/transports.ts';
+import { runToExit, triplexCommand } from '../../../src/runtime/process/child.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'triplex-node-setup-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -111,31 +110,37 @@ describe('board keys from a key directory', () => {
   });
 });
 
-function triplex(args: string[]): { code: number | null; stderr: string; stdout: string } {
-  const { command, args: full } = triplexCommand(args);
-  const r = spawnSync(command, full, { encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status, stderr: r.stderr, stdout: r.stdout };
+function triplex(args: string[]): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return runToExit(triplexCommand(args), { timeoutMs: 60_000 });
 }
 
 describe('command lines', () => {
-  it('keys gen --config writes a key set `triplex node` loads; node exits 2 on a missing port', () => {
+  it('keys gen --config writes a key set `triplex node` loads; node exits 2 on a missing port', async () => {
     const out = join(dir, 'cli-keys');
-    const gen = triplex(['keys', 'gen', '--config', 'config/serial-mesh.json', '--out', out]);
+    const gen = await triplex(['keys', 'gen', '--config', 'config/serial-mesh.json', '--out', out]);
     expect(gen.code, gen.stderr).toBe(0);
-    expect(existsSync(join(out, 'voter-0.key'))).toBe(true);
-    const node = triplex(['node', '--config', 'config/serial-mesh.json', '--board', 'b0', '--keys', out]);
+    expect(existsSync(join(out, 'aiu.voter-0.key'))).toBe(true);
+    const node = await triplex([
+      'node',
+      '--config',
+      'config/serial-mesh.json',
+      '--board',
+      'b0',
+      '--keys',
+      out,
+    ]);
     expect(node.code).toBe(2);
     expect(node.stderr).toMatch(/links.0.devices.b0: serial device \/dev\/ttyUSB0 does not exist/);
   });
 
-  it('node: bad arguments, a bad config and missing keys exit 2 with a clear message', () => {
-    const noBoard = triplex(['node', '--config', 'config/serial-mesh.json']);
+  it('node: bad arguments, a bad config and missing keys exit 2 with a clear message', async () => {
+    const noBoard = await triplex(['node', '--config', 'config/serial-mesh.json']);
     expect([noBoard.code, noBoard.stderr]).toEqual([2, expect.stringMatching(/--board NAME is required/)]);
     const badFile = join(dir, 'bad.json');
     writeFileSync(badFile, '{"name": "x", "f": 0}');
-    const bad = triplex(['node', '--config', badFile, '--board', 'b0']);
+    const bad = await triplex(['node', '--config', badFile, '--board', 'b0']);
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/bad.json: f: /)]);
-    const noKeys = triplex([
+    const noKeys = await triplex([
       'node',
       '--config',
       'config/serial-mesh.json',
@@ -148,7 +153,7 @@ describe('command lines', () => {
       2,
       expect.stringMatching(/public.json: key file is missing/),
     ]);
-    const rig = triplex([
+    const rig = await triplex([
       'node',
       '--config',
       'config/serial-mesh.json',

@@ -1,0 +1,135 @@
+/** Attribution of missed frames: each cause rests on a measurement, and an episode no measurement explains says so. */
+import { describe, expect, it } from 'vitest';
+import { attribute, causeCounts, findEpisodes, MAX_EPISODES } from '../../src/runtime/report/episodes.ts';
+import type { FrameRecord, FrameSample, Incident, VoterOutcome } from '../../src/runtime/report/trace.ts';
+import { verdictOf } from '../../src/runtime/report/verdict.ts';
+
+const timing = { periodMs: 20, deadlineMs: 16, viewChangeTimeoutFrames: 25 };
+
+function frames(outcomes: string, view = (_: number) => 0): FrameRecord[] {
+  const kind: Record<string, VoterOutcome> = { w: 'write', h: 'hold', f: 'failsafe' };
+  return [...outcomes].map((c, i) => ({
+    frame: i,
+    t: i / 50,
+    reference: 0,
+    theta: 0,
+    elevator: 0,
+    voted: 0,
+    outcome: kind[c]!,
+    channels: c === 'w' ? [0, 0, 0] : [null, 0, null],
+    view: view(i),
+    primary: view(i),
+    latencyMs: c === 'w' ? 2 : 16,
+  }));
+}
+
+function samples(n: number, at: Record<number, Partial<FrameSample>> = {}): FrameSample[] {
+  return Array.from({ length: n }, (_, i) => ({
+    frame: i,
+    loopDelayMs: 1.2,
+    lagMs: 0,
+    cpuWaitMs: 0.5,
+    channels: [],
+    ...at[i],
+  }));
+}
+
+describe('hold and failsafe episodes', () => {
+  it('finds maximal runs without a write; a run with a failsafe frame is a failsafe episode', () => {
+    expect(findEpisodes(frames('wwhhwwhhffhw'))).toEqual([
+      { kind: 'hold', first: 2, last: 3 },
+      { kind: 'failsafe', first: 6, last: 10 },
+    ]);
+    expect(findEpisodes(frames('wwww'))).toEqual([]);
+  });
+
+  it('host: a long event-loop delay, a long CPU wait, or a schedule lag, quoted with its frame', () => {
+    const fr = frames('wwwwhhwwwhwwwwwwhw');
+    const s = samples(fr.length, { 3: { loopDelayMs: 40 }, 9: { cpuWaitMs: 12 }, 15: { lagMs: 30 } });
+    const [a, b, c] = attribute({ frames: fr, events: [], samples: s, timing });
+    expect(a!.causes).toEqual([
+      {
+        kind: 'host',
+        detail: "host stall: event-loop delay 40 ms at frame 3 (deadline 16 ms after each frame's start)",
+      },
+    ]);
+    expect(b!.causes[0]!.detail).toContain('the JS thread waited 12 ms for a CPU in frame 9');
+    expect(c!.causes[0]!.detail).toContain('frame 16 started 30 ms late');
+  });
+
+  it('link: names the link and what it counted; protocol: the view change and the fault before it', () => {
+    const fr = frames('wwwwwhhhwwwwwwwwwwhhhhww', (i) => (i >= 20 ? 1 : 0));
+    const incidents: Incident[] = [
+      { frame: 5, source: 'link aiu-b0', counter: 'crc', delta: 3 },
+      { frame: 6, source: 'link aiu-b0', counter: 'crc', delta: 1 },
+      { frame: 6, source: 'counters', counter: 'board.send-dropped', delta: 2 },
+      { frame: 6, source: 'counters', counter: 'voter.hold', delta: 1 }, // not a link counter
+    ];
+    const events = [
+      { frame: 17, t: 0.34, kind: 'board-crashed', detail: 'primary r0 (board mon)' },
+      { frame: 20, t: 0.4, kind: 'view-change', detail: 'view 0 -> 1, primary r1' },
+    ];
+    const [link, protocol] = attribute({
+      frames: fr,
+      events,
+      samples: samples(fr.length),
+      incidents,
+      timing,
+    });
+    expect(link!.causes).toEqual([
+      { kind: 'link', detail: 'link: link aiu-b0: crc +4, boards: board.send-dropped +2' },
+    ]);
+    expect(protocol!.causes).toEqual([
+      {
+        kind: 'protocol',
+        detail:
+          'protocol: board-crashed (primary r0 (board mon)) at frame 17; view change 0 -> 1, primary r1 at frame 20',
+      },
+    ]);
+    expect(causeCounts([link!, protocol!])).toEqual({ link: 1, protocol: 1 });
+  });
+
+  it('unexplained: says so, with what was seen', () => {
+    const fr = frames('wwhww');
+    const [e] = attribute({
+      frames: fr,
+      events: [],
+      samples: samples(fr.length),
+      incidents: [{ frame: 2, source: 'counters', counter: 'voter.rejected.late', delta: 3 }],
+      timing,
+    });
+    expect(e!.causes).toHaveLength(1);
+    expect(e!.causes[0]!.kind).toBe('unexplained');
+    expect(e!.causes[0]!.detail).toBe(
+      'no host stall, link error or view change measured (worst event-loop delay 1.2 ms, CPU wait 0.5 ms in a frame; as few as 1 channel outputs before the frame ended; 3 channel outputs arrived after the deadline)',
+    );
+  });
+
+  it('describes at most MAX_EPISODES episodes however many there are', () => {
+    const fr = frames('hw'.repeat(MAX_EPISODES + 50));
+    expect(findEpisodes(fr)).toHaveLength(MAX_EPISODES + 50);
+    expect(attribute({ frames: fr, events: [], timing })).toHaveLength(MAX_EPISODES);
+  });
+});
+
+describe('verdict', () => {
+  const ok = { name: 'no-failsafe', passed: true, detail: '0 failsafe frames' };
+  const bad = { name: 'misses-bounded', passed: false, detail: 'longest run 12 (bound 10)' };
+  it('names the first failed assertion; an interrupted run says how far it got and judges what it flew', () => {
+    expect(
+      verdictOf({ assertions: [ok], interrupted: false, framesFlown: 9, framesPlanned: 9 }).headline,
+    ).toBe('PASSED: all 1 assertions held');
+    expect(
+      verdictOf({ assertions: [ok, bad], interrupted: false, framesFlown: 9, framesPlanned: 9 }),
+    ).toEqual({
+      state: 'failed',
+      headline: 'FAILED: misses-bounded: longest run 12 (bound 10)',
+      firstFailed: bad,
+    });
+    const completed = { name: 'completed', passed: false, detail: 'interrupted after 4 frames' };
+    expect(
+      verdictOf({ assertions: [completed, ok], interrupted: true, framesFlown: 4, framesPlanned: 9 })
+        .headline,
+    ).toBe('INTERRUPTED after 4 of 9 frames; what was flown passed');
+  });
+});

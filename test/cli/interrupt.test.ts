@@ -91,15 +91,19 @@ async function runTrial(t: Trial): Promise<string> {
   }
   const r = await done;
   const what = `seed ${t.seed} (${JSON.stringify(t)}): exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`;
-  expect(r.signal, what).toBeNull(); // never killed by the signal itself
+  // Never killed by the signal while it matters. A repeated signal that lands while Node tears the process down,
+  // after the report is on disk, meets the default action (libuv has closed its signal handles by then); a shell
+  // reports that death as 130 too. So a death by SIGINT passes only with a complete, interrupted summary below.
+  const diedInTeardown = r.signal === 'SIGINT' && t.againMs !== undefined;
+  if (!diedInTeardown) expect(r.signal, what).toBeNull();
   // A signal after the report was complete may find the run already decided (0 or 1); before, it is an interrupt.
-  if (!htmlBefore) expect(r.code, what).toBe(130);
+  if (!htmlBefore && !diedInTeardown) expect(r.code, what).toBe(130);
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   expectCompleteHtml(html, t.seed);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   const csv = readFileSync(join(out, 'trace.csv'), 'utf8').trim().split('\n');
   expect(csv.length, what).toBe(summary.framesFlown + 1);
-  if (r.code === 130) {
+  if (r.code === 130 || (diedInTeardown && !htmlBefore)) {
     expect(summary.verdict.state === 'interrupted' || !summary.stoppedEarly, what).toBe(true);
     if (summary.stoppedEarly) {
       expect(html).toContain('<div class="verdict interrupted">INTERRUPTED after');

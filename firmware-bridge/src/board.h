@@ -1,0 +1,47 @@
+/*
+ * The actuator interface unit: link bytes in, one response per request out, the actuator command out on every
+ * decision. A platform main loop feeds it received bytes and strokes the watchdog between calls; nothing here
+ * blocks or allocates.
+ */
+#ifndef FW_BOARD_H
+#define FW_BOARD_H
+#include <stddef.h>
+#include <stdint.h>
+#include "frame.h"
+#include "link.h"
+#include "provision.h"
+#include "voter.h"
+
+#define FW_ROLE_VOTER 2u /* index of 'voter' in src/runtime/config.ts role enum */
+#define FW_RESET_POWER_ON 0u
+#define FW_RESET_WATCHDOG 1u
+
+typedef struct {
+  fw_deframer deframer;
+  fw_provision prov;
+  uint8_t prov_status;
+  fw_voter voter;
+  uint32_t boot_count;
+  uint8_t reset_cause;
+  uint32_t codes[FW_CODE_COUNT];
+  uint32_t link_errors;
+  uint32_t declined;
+  /* Cycle statistics over DELIVER and TICK handling, in fw_port_ticks units. */
+  uint64_t work_ticks;
+  uint32_t work_max_ticks;
+  uint32_t work_requests;
+  /* While a request is handled: its sequence number (for JUDGMENT frames) and the ticks spent sending them. */
+  uint64_t current_seq;
+  uint32_t io_ticks;
+  uint8_t out[FW_MAX_LINK_PAYLOAD];
+  uint8_t side[FW_MAX_LINK_PAYLOAD]; /* a JUDGMENT, built while `out` holds the response */
+  uint8_t wire[FW_FRAME_MAX(FW_MAX_LINK_PAYLOAD)];
+} fw_board;
+
+/* Parse the provisioning record, reset the voter and send BOOT. provision may be NULL (unprovisioned). */
+void fw_board_init(fw_board *b, const uint8_t *provision, size_t provision_n, uint32_t boot_count,
+                   uint8_t reset_cause);
+/* One received byte; handles the request it completes, if any. */
+void fw_board_feed(fw_board *b, uint8_t byte);
+
+#endif

@@ -1,0 +1,398 @@
+/**
+ * One firmware actuator interface unit, running as a board: the host build as a child process, or the
+ * Cortex-M3 build under qemu-system-arm (mps2-an385, `-icount` for repeatable guest time, the watchdog
+ * action set to reset). Requests go out as serial frames; responses come back matched by sequence number.
+ * A BOOT frame at any time means the unit (re)started. Requests still queued in the link when it restarted are
+ * answered by the new instance (as bytes waiting on a UART's host side would be); a request that never gets
+ * an answer (the unit died holding it) resolves 'lost' once a later one is answered, or when the unit exits.
+ *
+ * @example
+ * const unit = await FirmwareUnit.start({ target: 'host', mode: 'async', provision, shape, workDir });
+ * const r = await unit.request({ type: 'tick', time: 16, frame: 0 }); // { type: 'tick', decision }
+ * await unit.close();
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeSerialFrame, SerialDeframer } from '../../core/codec/framing/serial-frame.ts';
+import { type AsyncByteLink, connectUnix, FifoLink, pipeLink, type SyncByteLink } from './link.ts';
+import {
+  type DecisionShape,
+  decodeResponse,
+  encodeRequest,
+  type FirmwareJudgment,
+  type FirmwareRequest,
+  type FirmwareResponse,
+  type FirmwareStatus,
+} from './protocol.ts';
+import { FW_LIMITS, provisionImage } from './provision.ts';
+import { build } from './toolchain.ts';
+
+export type FirmwareTarget = 'host' | 'qemu';
+
+export interface FirmwareUnitOptions {
+  readonly target: FirmwareTarget;
+  /**
+   * 'sync': requests block until answered (FIFO link), for virtual-time loops and lockstep tests.
+   * 'async': requests return promises (stdio pipes for the host build, a socket chardev for QEMU).
+   */
+  readonly mode: 'sync' | 'async';
+  /** The provisioning record (provision.ts provisionRecord). */
+  readonly provision: Uint8Array;
+  readonly shape: DecisionShape;
+  /** Where FIFOs, sockets and the provisioning file go (created if missing). */
+  readonly workDir: string;
+  /** Build with test hooks (the HANG request). */
+  readonly testHooks?: boolean;
+  /** Host build: CPU-time watchdog, ms (default 300). */
+  readonly watchdogMs?: number;
+  /** QEMU: `-icount shift=N`, one guest instruction = 2^N ns (default 5: 32 ns, near the AN385's 25 MHz). */
+  readonly icountShift?: number;
+  /** Called for every BOOT, the first one included. */
+  readonly onBoot?: (boot: BootRecord) => void;
+  /** Give up waiting for a dead unit after this long (wall clock; failure detection only). */
+  readonly timeoutMs?: number;
+}
+
+export interface BootRecord {
+  readonly provision: string;
+  readonly resetCause: 'power-on' | 'watchdog';
+  readonly bootCount: number;
+  readonly heartbeat: Uint8Array;
+}
+
+/** A response with the JUDGMENT frames the unit sent for the same request before it, in order. */
+export type Reply = FirmwareResponse & { readonly judgmentFrames: readonly FirmwareJudgment[] };
+type Answer = Reply | 'lost';
+/** Judgment frames kept per request, and requests with judgments in flight (bounds what a faulty unit can fill). */
+const MAX_JUDGMENTS_PER_REQUEST = 64;
+const MAX_COLLECTING = 256;
+type Pending = { seq: number; resolve: (r: Answer) => void };
+export type { Answer };
+export type Request = FirmwareRequest extends infer R
+  ? R extends { seq: number }
+    ? Omit<R, 'seq'>
+    : never
+  : never;
+
+/** The QEMU command line for the Cortex-M3 build (exported for the docs and fw:size). */
+export function qemuArgs(o: {
+  elf: string;
+  provisionImage: string;
+  chardev: string;
+  actuatorFile?: string;
+  icountShift: number;
+}): string[] {
+  return [
+    '-M',
+    'mps2-an385',
+    '-nodefaults',
+    '-nographic',
+    '-monitor',
+    'none',
+    '-kernel',
+    o.elf,
+    '-device',
+    `loader,file=${o.provisionImage},addr=0x3f000,force-raw=on`,
+    '-icount',
+    `shift=${o.icountShift}`,
+    '-action',
+    'watchdog=reset',
+    '-chardev',
+    o.chardev,
+    '-serial',
+    'chardev:link',
+    '-serial',
+    o.actuatorFile === undefined ? 'null' : `file:${o.actuatorFile}`,
+  ];
+}
+
+export class FirmwareUnit {
+  readonly boots: BootRecord[] = [];
+  private seq = 1;
+  private readonly pending: Pending[] = [];
+  private readonly deframer = new SerialDeframer({ maxPayload: FW_LIMITS.maxLinkPayload });
+  /** Responses decoded but not yet claimed (sync mode). */
+  private readonly inbox: (Reply | FirmwareResponse)[] = [];
+  private readonly collecting = new Map<number, FirmwareJudgment[]>();
+  private readonly stderr: string[] = [];
+  private exited = false;
+  /** Payloads from the unit that did not decode (a faulty unit is counted, not trusted). */
+  badResponses = 0;
+
+  /** Use FirmwareUnit.start: it builds, spawns and waits for the first BOOT. */
+  constructor(
+    private readonly o: FirmwareUnitOptions,
+    private readonly child: ChildProcess,
+    private readonly link: AsyncByteLink | SyncByteLink,
+  ) {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (s: string) => {
+      if (this.stderr.length < 100) this.stderr.push(s);
+    });
+    child.once('exit', () => {
+      this.exited = true;
+      this.failPending();
+    });
+    if (!link.sync) {
+      link.onData((chunk) => this.receive(chunk));
+      link.onClose(() => this.failPending());
+    }
+  }
+
+  /** Build (make, incremental), start, and wait for the first BOOT. */
+  static async start(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
+    mkdirSync(o.workDir, { recursive: true });
+    const unit = o.target === 'host' ? await startHost(o) : await startQemu(o);
+    const boot = await unit.waitBoot(o.timeoutMs ?? 30_000);
+    if (boot === undefined) {
+      await unit.close();
+      throw new Error(`firmware ${o.target} did not boot: ${unit.diagnostics()}`);
+    }
+    return unit;
+  }
+
+  get running(): boolean {
+    return !this.exited;
+  }
+
+  /** What the unit wrote on stderr (host build) or QEMU said, for error messages. */
+  diagnostics(): string {
+    return this.stderr.join('').slice(-2000) || '(nothing on stderr)';
+  }
+
+  /** Async mode: send a request; resolves with its response, or 'lost'. */
+  request(r: Request): Promise<Answer> {
+    if (this.link.sync) throw new Error('FirmwareUnit.request: this unit runs in sync mode (requestSync)');
+    const seq = this.send(r);
+    return new Promise((resolve) => {
+      if (this.exited) resolve('lost');
+      else this.pending.push({ seq, resolve });
+    });
+  }
+
+  /**
+   * Sync mode: send a request and block until its response. A BOOT on the way is recorded (boots, onBoot) and
+   * the wait goes on: the restarted unit answers what is still queued. 'lost' when the unit is gone.
+   */
+  requestSync(r: Request): Answer {
+    const link = this.syncLink();
+    const seq = this.send(r);
+    const timeout = this.o.timeoutMs ?? 30_000;
+    for (let i = 0; i < 1_000_000; i++) {
+      const next = this.inbox.shift();
+      if (next !== undefined) {
+        if (next.type === 'boot') continue;
+        if ('judgmentFrames' in next && next.seq === seq) return next;
+        this.badResponses++; // an answer to nothing we are waiting for
+        continue;
+      }
+      const chunk = link.read(timeout);
+      if (chunk === null) throw new Error(`firmware did not answer request ${seq}: ${this.diagnostics()}`);
+      if (chunk.length === 0) return 'lost'; // end of stream: the unit is gone
+      this.receive(chunk);
+    }
+    throw new Error('FirmwareUnit.requestSync: no answer after a million reads');
+  }
+
+  /** The unit's counters and channel health (STATUS), in either mode. */
+  async status(): Promise<FirmwareStatus> {
+    const r = this.link.sync ? this.requestSync({ type: 'status' }) : await this.request({ type: 'status' });
+    if (r === 'lost' || r.type !== 'status')
+      throw new Error(`firmware STATUS failed: ${JSON.stringify(r)}; ${this.diagnostics()}`);
+    return r.status;
+  }
+
+  /** Send a request without waiting (HANG, or pipelining). Returns its sequence number. */
+  send(r: Request): number {
+    const seq = this.seq++;
+    this.link.write(encodeSerialFrame(encodeRequest({ ...r, seq } as FirmwareRequest)));
+    return seq;
+  }
+
+  /** Raw bytes on the link (tests: line noise, corrupted frames). */
+  writeRaw(bytes: Uint8Array): void {
+    this.link.write(bytes);
+  }
+
+  get mode(): 'sync' | 'async' {
+    return this.link.sync ? 'sync' : 'async';
+  }
+
+  /** Sync mode: block until the next BOOT (a reset), up to timeoutMs of wall clock. */
+  waitBootSync(timeoutMs: number): BootRecord | undefined {
+    const link = this.syncLink();
+    const seen = this.boots.length;
+    const started = Date.now();
+    for (let i = 0; this.boots.length === seen && i < 1_000_000; i++) {
+      const left = timeoutMs - (Date.now() - started);
+      if (left <= 0) break;
+      const chunk = link.read(left);
+      if (chunk === null || chunk.length === 0) break;
+      this.receive(chunk);
+    }
+    return this.boots[seen];
+  }
+
+  /** Async mode: wait for the next BOOT (a reset), up to timeoutMs of wall clock. */
+  async waitBoot(timeoutMs: number): Promise<BootRecord | undefined> {
+    if (this.link.sync) return this.waitBootSync(timeoutMs);
+    const seen = this.boots.length;
+    for (let waited = 0; this.boots.length === seen && waited < timeoutMs && !this.exited; waited += 10) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return this.boots[seen];
+  }
+
+  async close(): Promise<void> {
+    this.link.close();
+    if (!this.exited) {
+      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      this.child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+      if (!this.exited) this.child.kill('SIGKILL');
+    }
+    this.failPending();
+  }
+
+  private syncLink(): SyncByteLink {
+    if (!this.link.sync) throw new Error('FirmwareUnit.requestSync: this unit runs in async mode (request)');
+    return this.link;
+  }
+
+  private receive(chunk: Uint8Array): void {
+    for (const payload of this.deframer.push(chunk)) {
+      const d = decodeResponse(payload, this.o.shape);
+      if (!d.ok) {
+        this.badResponses++;
+        continue;
+      }
+      const r = d.response;
+      if (r.type === 'judgment') {
+        this.collect(r.seq, r.judgment);
+        continue;
+      }
+      if (r.type === 'boot') {
+        const boot: BootRecord = {
+          provision: r.provision,
+          resetCause: r.resetCause === 1 ? 'watchdog' : 'power-on',
+          bootCount: r.bootCount,
+          heartbeat: r.heartbeat,
+        };
+        this.boots.push(boot);
+        this.o.onBoot?.(boot);
+      }
+      const reply = r.type === 'boot' ? r : this.withJudgments(r);
+      if (this.link.sync) {
+        this.inbox.push(reply);
+        continue;
+      }
+      if (reply.type === 'boot' || !('judgmentFrames' in reply)) continue;
+      // Answers come in request order: any request before this one that is still pending was lost.
+      while (this.pending.length > 0 && this.pending[0]!.seq < reply.seq)
+        this.pending.shift()!.resolve('lost');
+      const head = this.pending[0];
+      if (head === undefined || head.seq !== reply.seq) {
+        this.badResponses++;
+        continue;
+      }
+      this.pending.shift();
+      head.resolve(reply);
+    }
+  }
+
+  private collect(seq: number, j: FirmwareJudgment): void {
+    let list = this.collecting.get(seq);
+    if (list === undefined) {
+      if (this.collecting.size >= MAX_COLLECTING) {
+        this.collecting.delete(this.collecting.keys().next().value as number);
+        this.badResponses++;
+      }
+      list = [];
+      this.collecting.set(seq, list);
+    }
+    if (list.length < MAX_JUDGMENTS_PER_REQUEST) list.push(j);
+    else this.badResponses++;
+  }
+
+  /** The response with its request's judgment frames; a count that does not match is a bad response. */
+  private withJudgments(r: Exclude<FirmwareResponse, { type: 'boot' } | { type: 'judgment' }>): Reply {
+    const judgmentFrames = this.collecting.get(r.seq) ?? [];
+    this.collecting.delete(r.seq);
+    const expected =
+      r.type === 'offer'
+        ? r.judgments + (r.decision?.judgments ?? 0)
+        : r.type === 'tick'
+          ? (r.decision?.judgments ?? 0)
+          : 0;
+    if (judgmentFrames.length !== expected) this.badResponses++;
+    return { ...r, judgmentFrames };
+  }
+
+  private failPending(): void {
+    for (const p of this.pending.splice(0)) p.resolve('lost');
+  }
+}
+
+function mkfifo(path: string): void {
+  execFileSync('rm', ['-f', path]);
+  execFileSync('mkfifo', [path]);
+}
+
+async function startHost(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
+  const binary = build(o.testHooks ? 'host-test' : 'host');
+  const provisionFile = join(o.workDir, 'voter.prov');
+  writeFileSync(provisionFile, o.provision);
+  const args = ['--provision', provisionFile, '--watchdog-ms', String(o.watchdogMs ?? 300)];
+  if (o.mode === 'async') {
+    const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    return construct(o, child, pipeLink(child.stdin!, child.stdout!));
+  }
+  const toUnit = join(o.workDir, 'to-unit');
+  const fromUnit = join(o.workDir, 'from-unit');
+  mkfifo(toUnit);
+  mkfifo(fromUnit);
+  // The child gets blocking ends of its own; Node keeps a non-blocking read end and a write end.
+  const link = FifoLink.open(toUnit, fromUnit);
+  const childIn = openSync(toUnit, constants.O_RDONLY);
+  const childOut = openSync(fromUnit, constants.O_WRONLY);
+  const child = spawn(binary, args, { stdio: [childIn, childOut, 'pipe'] });
+  closeSync(childIn);
+  closeSync(childOut);
+  return construct(o, child, link);
+}
+
+async function startQemu(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
+  const elf = build(o.testHooks ? 'm3-test' : 'm3');
+  const image = join(o.workDir, 'voter.img');
+  writeFileSync(image, provisionImage(o.provision));
+  const icountShift = o.icountShift ?? 5;
+  if (o.mode === 'async') {
+    const socket = join(o.workDir, 'uart0.sock');
+    execFileSync('rm', ['-f', socket]);
+    const chardev = `socket,id=link,path=${socket},server=on,wait=on`;
+    const child = spawn('qemu-system-arm', qemuArgs({ elf, provisionImage: image, chardev, icountShift }), {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const link = await connectUnix(socket, o.timeoutMs ?? 30_000);
+    return construct(o, child, link);
+  }
+  const base = join(o.workDir, 'uart0');
+  mkfifo(`${base}.in`);
+  mkfifo(`${base}.out`);
+  const link = FifoLink.open(`${base}.in`, `${base}.out`, true);
+  const chardev = `pipe,id=link,path=${base}`;
+  const child = spawn('qemu-system-arm', qemuArgs({ elf, provisionImage: image, chardev, icountShift }), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  link.watch(child.pid);
+  return construct(o, child, link);
+}
+
+function construct(
+  o: FirmwareUnitOptions,
+  child: ChildProcess,
+  link: AsyncByteLink | SyncByteLink,
+): FirmwareUnit {
+  return new FirmwareUnit(o, child, link);
+}

@@ -133,6 +133,17 @@ export function trafficOn(
  * rate; the worst case, a full window, is the config check's business). 0 without a serial or CAN link.
  */
 export function viewChangeWireMs(t: Topology): number {
+  const cached = viewChangeMsCache.get(t);
+  if (cached !== undefined) return cached;
+  const ms = computeViewChangeWireMs(t);
+  viewChangeMsCache.set(t, ms);
+  return ms;
+}
+
+/** Per topology object (a board builds several PBFT configs from one; encoding maximal messages costs ms). */
+const viewChangeMsCache = new WeakMap<Topology, number>();
+
+function computeViewChangeWireMs(t: Topology): number {
   const group = topologyGroup(t);
   const entries = Math.min(group.watermarkWindow, group.checkpointInterval);
   const counter = Math.ceil(t.frameRateHz * 86_400);

@@ -173,6 +173,17 @@ export class Replica {
     return ctx.out.take();
   }
 
+  /**
+   * Planned view change before a proactive restart (handover.ts): the primary of an active view leaves it for
+   * view + 1 with its signed VIEW-CHANGE, and backups follow at once. Not the primary, or not active: nothing.
+   */
+  handOver(): ReplicaAction[] {
+    const ctx = this.ctx;
+    ctx.out.take();
+    if (ctx.s.active && isPrimary(ctx)) ctx.views.start(ctx.s.view + 1, 'handover');
+    return ctx.out.take();
+  }
+
   /** Read-only view for tests, the runtime and the benchmark. */
   status(): {
     view: number;

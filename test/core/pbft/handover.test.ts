@@ -38,7 +38,7 @@ describe('planned view change (handover before a proactive restart)', () => {
   });
 });
 
-describe('a replica restarted from scratch (proactive recovery)', () => {
+describe.each([3, 0])('replica %i restarted from scratch (proactive recovery)', (RESTARTED) => {
   it('rejoins by state transfer from the stable checkpoint, in the current view, and executes past its recovery point', async () => {
     const { Replica } = await import('../../../src/core/pbft/replica.ts');
     const { FoldService } = await import('../../../src/sim/service.ts');
@@ -51,19 +51,16 @@ describe('a replica restarted from scratch (proactive recovery)', () => {
     g.onReplica(0, g.replicas[0]!.handOver());
     g.pump();
     const point = g.replicas[1]!.status().lastExecuted;
-    g.services[3] = new FoldService();
-    g.replicas[3] = new Replica({
-      id: 3,
-      config: g.config,
-      crypto: g.keys.cryptoFor(3),
-      service: g.services[3],
-    });
+    const R = RESTARTED;
+    const service = new FoldService();
+    g.services[R] = service;
+    g.replicas[R] = new Replica({ id: R, config: g.config, crypto: g.keys.cryptoFor(R), service });
     for (let i = 10; i < 30; i++) {
       g.submit(CLIENT, op(i));
       g.pump();
       g.tick();
     }
-    const s = g.replicas[3]!.status();
+    const s = g.replicas[R]!.status();
     expect(s.view).toBe(1);
     expect(s.active).toBe(true);
     expect(s.lastExecuted).toBeGreaterThan(point);

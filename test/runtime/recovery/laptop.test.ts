@@ -1,0 +1,36 @@
+/**
+ * Proactive recovery in the laptop mode under virtual time: every board restarts on the schedule (the
+ * primary's after a planned view change), with fresh keys and fresh objects, and the actuator misses no frame.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Scenario } from '../../../hil/scenario.ts';
+import { flyWithRecovery, topology } from './fixtures.ts';
+
+const quiet = (durationS: number): Scenario => ({
+  name: 'recovery',
+  description: 'pitch steps while every board restarts on the schedule',
+  durationS,
+  pilot: [
+    { atS: 1, pitch: 0.2 },
+    { atS: 9, pitch: -0.1 },
+    { atS: 17, pitch: 0.1 },
+  ],
+  events: [],
+  maxConsecutiveMisses: 0,
+});
+
+describe('proactive recovery, laptop mode (virtual time)', () => {
+  it('every board recovers 3 times, the primary after handing over, and no frame is missed', async () => {
+    const { result, system } = await flyWithRecovery(quiet(22), 21, { periodSeconds: 6 });
+    const report = system.recovery!.report();
+    const misses = result.trace.frames.filter((f) => f.outcome !== 'write').map((f) => f.frame);
+    if (misses.length > 0) console.error('missed frames', misses.slice(0, 20), system.counters.toJSON());
+    expect(misses).toEqual([]);
+    for (const b of topology.boards) expect(report.perBoard[b.name] ?? 0).toBeGreaterThanOrEqual(3);
+    const handovers = report.records.filter((r) => r.handover !== undefined);
+    expect(handovers.length).toBeGreaterThan(0);
+    expect(handovers.every((r) => !r.handover!.timedOut)).toBe(true);
+    const channels = report.records.flatMap((r) => r.roles.filter((x) => x.kind === 'channel'));
+    expect(channels.every((c) => c.rebuilt !== undefined && c.rebuilt.supporters.length >= 2)).toBe(true);
+  });
+});

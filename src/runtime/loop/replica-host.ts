@@ -43,6 +43,11 @@ export class ReplicaHost {
     return this.current;
   }
 
+  /** Whether a Byzantine behaviour drives this slot (until the next restart). */
+  get byzantine(): boolean {
+    return this.stepper !== this.current;
+  }
+
   /**
    * Restarted from the installed code: a fresh replica (view 0, nothing executed: it rejoins by state
    * transfer) replaces the old one and any Byzantine behaviour around it, and the slot runs again.

@@ -59,9 +59,12 @@ export interface LaptopRecoveryOptions {
   readonly crashRestartMs?: number;
   /** When the first period starts, ms after `start` (default 1000: the loop is up and a checkpoint stable). */
   readonly firstPeriodAtMs?: number;
+  /** Restart a channel as soon as the voter latches it (default true); false: it waits for its proactive turn. */
+  readonly restartLatched?: boolean;
 }
 
-export type RecoveryCause = 'proactive' | 'crash';
+/** Why a role restarted: the schedule, a crash seen by its supervisor, or the voter latching its channel. */
+export type RecoveryCause = 'proactive' | 'crash' | 'latched';
 
 /** One role's restart, as the report shows it. */
 export interface RoleRecovery {
@@ -117,6 +120,8 @@ export class LaptopRecovery {
   private readonly perBoard: Record<string, number> = {};
   private readonly active = new Set<RecoveryRecord>();
   private readonly crashSeen = new Set<string>();
+  /** Latched channels restarted, until the voter lets go of the latch (one restart per latch). */
+  private readonly latchRestarted = new Set<number>();
   private readonly periodMs: number;
   private readonly frameMs: number;
   private readonly restartMs: number;
@@ -178,9 +183,14 @@ export class LaptopRecovery {
     this.at(startMs + this.periodMs, () => this.planPeriod(period + 1, startMs + this.periodMs));
   }
 
-  /** At most k nodes down at once, crashed ones included: a step waits (a frame at a time) for room. */
+  /**
+   * At most k nodes down at once, crashed ones and channels the voter latched included: a step waits (a frame at
+   * a time) for room. The voter's step also waits while the voter holds a channel latched or on probation: a
+   * fresh voter would count that channel at once.
+   */
   private tryStep(period: number, step: RecoveryStep, waited: number): void {
-    if (this.downCount() >= this.o.topology.recovery.k) {
+    const voterStep = step.roles.some((r) => r.kind === 'voter');
+    if (this.downCount(step.board) >= this.o.topology.recovery.k || (voterStep && this.voterJudging())) {
       if (waited === 0) this.o.counters.add('recovery.deferred');
       if (waited * this.frameMs > this.periodMs) {
         this.o.counters.add('recovery.skipped');
@@ -192,10 +202,29 @@ export class LaptopRecovery {
     this.begin('proactive', period, step.index, step.board, step.roles);
   }
 
-  private downCount(): number {
-    let crashed = 0;
-    for (const b of this.o.boards.values()) if (!b.board.alive && !this.recovering(b.name)) crashed++;
-    return this.active.size + crashed;
+  /** Nodes down now: recovering, crashed, or latched by the voter (`board`'s own faults not counted: its step cures them). */
+  private downCount(board?: string): number {
+    let down = 0;
+    for (const b of this.o.boards.values()) {
+      if (!b.board.alive && !this.recovering(b.name) && b.name !== board) down++;
+    }
+    for (const c of this.latchedChannels()) if (!this.recovering(c.board) && c.board !== board) down++;
+    return this.active.size + down;
+  }
+
+  private voterHealth(): readonly { latched: boolean; probation: number }[] {
+    for (const b of this.o.boards.values()) if (b.voter !== undefined) return b.voter.voter.health();
+    return [];
+  }
+
+  /** The channels the voter holds latched (known faulty: they count as down, and restart at once). */
+  private latchedChannels(): { id: number; board: string }[] {
+    const health = this.voterHealth();
+    return this.o.topology.channels.filter((_c, i) => health[i]?.latched === true);
+  }
+
+  private voterJudging(): boolean {
+    return this.voterHealth().some((h) => h.latched || h.probation > 0);
   }
 
   private recovering(board: string): boolean {
@@ -393,8 +422,22 @@ export class LaptopRecovery {
     r.rebuilt = { seq: pick.seq, supporters: pick.supporters, replayed };
   }
 
-  /** A board found crashed (not by us) is restarted after the stated bound: every role it hosts. */
+  /**
+   * A board found crashed (not by us) is restarted after the stated bound: every role it hosts. A channel the
+   * voter latched is restarted at once (its fault does not survive the restart; the voter reintegrates it after
+   * probation), when there is room under k.
+   */
   private watchCrashes(): void {
+    for (const c of this.o.restartLatched === false ? [] : this.latchedChannels()) {
+      if (this.recovering(c.board) || this.latchRestarted.has(c.id)) continue;
+      if (this.active.size >= this.o.topology.recovery.k) break;
+      this.latchRestarted.add(c.id);
+      this.o.counters.add('recovery.latch-detected');
+      this.begin('latched', -1, -1, c.board, [{ kind: 'channel', id: c.id }]);
+    }
+    for (const id of this.latchRestarted) {
+      if (!this.latchedChannels().some((c) => c.id === id)) this.latchRestarted.delete(id);
+    }
     for (const b of this.o.boards.values()) {
       if (b.board.alive || this.crashSeen.has(b.name) || this.recovering(b.name)) continue;
       this.crashSeen.add(b.name);

@@ -2,13 +2,14 @@
 import pino from 'pino';
 import { Rig, type RigResult } from '../../../hil/rig.ts';
 import type { Scenario } from '../../../hil/scenario.ts';
-import { loadTopology } from '../../../src/runtime/config.ts';
+import { loadTopology, type Topology } from '../../../src/runtime/config.ts';
 import { plantPortsOf } from '../../../src/runtime/loop/ports.ts';
 import { LoopSystem, type RecoveryTuning } from '../../../src/runtime/loop/system.ts';
 import { inProcessLoop } from '../../../src/runtime/node/control-loop.ts';
 import { VirtualScheduler } from '../../../src/runtime/scheduler.ts';
 
-export const topology = loadTopology('config/laptop.json');
+export const laptop = loadTopology('config/laptop.json');
+export const closedWindow = loadTopology('config/closed-window.json');
 const silent = pino({ level: 'silent' });
 
 /** Flies `scenario` on the laptop topology with recovery tuned by `tuning`; the result and the system. */
@@ -16,6 +17,8 @@ export async function flyWithRecovery(
   scenario: Scenario,
   seed: number,
   tuning: RecoveryTuning,
+  topology: Topology = laptop,
+  setup?: (system: LoopSystem, scheduler: VirtualScheduler) => void,
 ): Promise<{ result: RigResult; system: LoopSystem }> {
   const scheduler = new VirtualScheduler();
   let system: LoopSystem | undefined;
@@ -36,6 +39,7 @@ export async function flyWithRecovery(
         recovery: tuning,
         ...plantPortsOf(ports),
       });
+      setup?.(system, scheduler);
       return inProcessLoop(system);
     },
   });

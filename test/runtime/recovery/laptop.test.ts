@@ -3,8 +3,8 @@
  * primary's after a planned view change), with fresh keys and fresh objects, and the actuator misses no frame.
  */
 import { describe, expect, it } from 'vitest';
-import type { Scenario } from '../../../hil/scenario.ts';
-import { flyWithRecovery, topology } from './fixtures.ts';
+import { defaultScenario, type Scenario } from '../../../hil/scenario.ts';
+import { flyWithRecovery, laptop as topology } from './fixtures.ts';
 
 const quiet = (durationS: number): Scenario => ({
   name: 'recovery',
@@ -32,5 +32,19 @@ describe('proactive recovery, laptop mode (virtual time)', () => {
     expect(handovers.every((r) => !r.handover!.timedOut)).toBe(true);
     const channels = report.records.flatMap((r) => r.roles.filter((x) => x.kind === 'channel'));
     expect(channels.every((c) => c.rebuilt !== undefined && c.rebuilt.supporters.length >= 2)).toBe(true);
+  });
+
+  it('the default scenario (Byzantine channel, repair, primary crash) holds every assertion with recovery on', async () => {
+    const { result, system } = await flyWithRecovery(defaultScenario(20, 'primary'), 13, {});
+    expect(result.assertions.filter((a) => !a.passed)).toEqual([]);
+    const report = system.recovery!.report();
+    // The latched channel is restarted at once, the crashed board after the stated bound (500 ms).
+    expect(report.records.some((r) => r.cause === 'latched')).toBe(true);
+    const crash = report.records.find((r) => r.cause === 'crash');
+    expect(crash?.rejoinedAtMs).toBeDefined();
+    // Frames not written all belong to the primary's crash (its view change), none to a scheduled restart.
+    const crashFrame = result.trace.events.find((e) => e.kind === 'board-crashed')!.frame;
+    const misses = result.trace.frames.filter((f) => f.outcome !== 'write').map((f) => f.frame);
+    expect(misses.every((f) => f >= crashFrame && f <= crashFrame + 10)).toBe(true);
   });
 });

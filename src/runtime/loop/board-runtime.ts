@@ -355,6 +355,9 @@ export class BoardRuntime {
   private receiveAtReplica(host: ReplicaHost, from: number, bytes: Uint8Array): void {
     if (!host.receive(from, bytes) || this.cutter === undefined) return;
     const header = peekKind(bytes, DEFAULT_LIMITS);
+    // State transfer volume (what a restarted replica fetches): counted for the recovery bench.
+    if (header.ok && header.kind === 'state-reply')
+      this.o.counters.add('replica.state-reply-bytes', bytes.length);
     if (!header.ok || header.kind !== 'request') return;
     // The replica accepted it, so it decodes; the sample inside is the client's and may still be malformed.
     const decoded = decodeMessage(bytes, DEFAULT_LIMITS);

@@ -107,6 +107,8 @@ export interface RecoveryReport {
   readonly perBoard: Readonly<Record<string, number>>;
   /** Roles recovering now. */
   readonly inProgress: readonly string[];
+  /** Per principal: its key epoch, and the oldest epoch of its keys any peer still holds (equal when all rekeyed). */
+  readonly keys: Readonly<Record<number, { readonly epoch: number; readonly oldestHeld: number }>>;
 }
 
 /** Most records kept (the report shows the latest; older ones are counted in perBoard only). */
@@ -165,6 +167,11 @@ export class LaptopRecovery {
       records: this.records,
       perBoard: { ...this.perBoard },
       inProgress: [...this.active].flatMap((r) => r.roles.map((x) => `${x.kind}-${x.id}`)),
+      keys: Object.fromEntries(
+        this.o.keys.allPrincipals.map(
+          (p) => [p, { epoch: this.o.keys.epoch(p), oldestHeld: this.o.keys.oldestHeldEpoch(p) }] as const,
+        ),
+      ),
     };
   }
 

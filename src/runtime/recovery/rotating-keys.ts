@@ -113,6 +113,11 @@ export class RotatingKeys implements BoardKeys {
     return this.local.get(principal)?.epoch ?? 0;
   }
 
+  /** Every principal of the topology. */
+  get allPrincipals(): readonly number[] {
+    return this.principals;
+  }
+
   /** The lowest epoch any peer holds for `principal` (equal to `epoch` once every peer accepted its NEW-KEY). */
   oldestHeldEpoch(principal: number): number {
     let oldest = Number.POSITIVE_INFINITY;

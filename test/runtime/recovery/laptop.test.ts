@@ -30,6 +30,11 @@ describe('proactive recovery, laptop mode (virtual time)', () => {
     const handovers = report.records.filter((r) => r.handover !== undefined);
     expect(handovers.length).toBeGreaterThan(0);
     expect(handovers.every((r) => !r.handover!.timedOut)).toBe(true);
+    // No key older than its rotation is in use at the end: every peer holds each principal's newest epoch.
+    for (const [p, k] of Object.entries(report.keys)) {
+      expect(k.oldestHeld, `principal ${p}`).toBe(k.epoch);
+      expect(k.epoch, `principal ${p}`).toBeGreaterThanOrEqual(3);
+    }
     const channels = report.records.flatMap((r) => r.roles.filter((x) => x.kind === 'channel'));
     expect(channels.every((c) => c.rebuilt !== undefined && c.rebuilt.supporters.length >= 2)).toBe(true);
   });

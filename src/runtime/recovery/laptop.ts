@@ -96,6 +96,8 @@ export interface RecoveryRecord {
   /** Bytes of the NEW-KEYs sent and peers that refused them. */
   newKeyBytes: number;
   newKeyRefusals: number;
+  /** A role did not count again within the give-up bound. */
+  gaveUp?: boolean;
 }
 
 export interface RecoveryReport {
@@ -386,6 +388,7 @@ export class LaptopRecovery {
       return;
     }
     if (now - since > REJOIN_GIVE_UP_BUDGETS * this.restartMs) {
+      record.gaveUp = true;
       this.active.delete(record);
       this.crashSeen.delete(record.board);
       this.o.counters.add('recovery.gave-up');

@@ -62,7 +62,7 @@ export function recoverySummary(r: RecoveryReport): RecoverySummary {
     restarts: r.records.length,
     handovers: handovers.length,
     handoverTimeouts: handovers.filter((x) => x.handover?.timedOut === true).length,
-    notRejoined: r.records.length - done.length - r.inProgress.length,
+    notRejoined: r.records.filter((x) => x.gaveUp === true).length,
     rejoinMs: stats(done.map((x) => x.rejoinedAtMs! - x.startedAtMs)),
     rejoinMsByRole: Object.fromEntries(
       Object.entries(byRole).map(([k, v]) => [k, { ...stats(v), n: v.length }] as const),

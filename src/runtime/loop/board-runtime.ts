@@ -67,6 +67,8 @@ export interface BoardRuntimeOptions extends PlantPorts {
   readonly cutFraction?: number;
   /** How many frames an input unit's sample may be ahead of the frame clock (default 4). */
   readonly maxFramesAhead?: number;
+  /** Channels keep their recent abstract states for peers that rebuild (proactive recovery on). */
+  readonly stateHistory?: boolean;
 }
 
 /** The PBFT parameters every replica of a topology must share. */
@@ -287,6 +289,7 @@ export class BoardRuntime {
       log: this.child('channel', { channel: slot.id, impl: slot.impl }),
       output: { toVoter: (bytes) => this.board.send(voterBoard, bytes) },
       ...(this.o.channelCommands ? { commands: this.o.channelCommands } : {}),
+      ...(this.o.stateHistory ? { stateHistory: true } : {}),
     });
   }
 

@@ -45,6 +45,8 @@ export interface ChannelHostOptions {
   readonly output: OutputSink;
   /** Sees every command sent to the voter (after any injected fault), when it is sent. */
   readonly commands?: ChannelCommandTap;
+  /** Keep the abstract state after each batch for rebuilding peers (proactive recovery on). Default false. */
+  readonly stateHistory?: boolean;
 }
 
 /** The state a rebuilt channel takes from a peer (BASE): the law's abstract state and the input machine's. */
@@ -224,6 +226,7 @@ export class ChannelHost implements ExecutedBatchSink {
   }
 
   private remember(seq: number): void {
+    if (this.o.stateHistory !== true) return;
     this.history.push({ seq, state: this.exportState() });
     if (this.history.length > STATE_HISTORY) this.history.shift();
   }

@@ -82,6 +82,7 @@ export class LoopSystem {
         keys,
         counters: this.counters,
         rng: rng.fork(),
+        ...(rotating !== undefined ? { stateHistory: true } : {}),
         ...(linkDelayMs ? { linkDelayMs } : {}),
       });
       this.boards.set(b.name, runtime);

@@ -35,18 +35,46 @@ export interface VoterHostOptions {
 }
 
 export class VoterHost implements VoterInbox {
-  readonly voter: Voter<Command>;
+  private current: Voter<Command>;
+  private ring: KeyRing;
+  /** During a make-before-break restart: the old voter and ring, deciding the frames before `until`. */
+  private leaving: { voter: Voter<Command>; ring: KeyRing; until: number } | undefined;
   private readonly channelIds: ReadonlySet<number>;
 
   constructor(private readonly o: VoterHostOptions) {
-    this.voter = new Voter(o.config);
+    this.current = new Voter(o.config);
+    this.ring = o.ring;
     this.channelIds = new Set(o.config.channels.map((c) => Number(c.slice(1))));
+  }
+
+  /** The voter deciding now (the old one until a restart's switch frame, then the new one). */
+  get voter(): Voter<Command> {
+    return this.leaving?.voter ?? this.current;
+  }
+
+  /**
+   * Make-before-break restart: a fresh voter (installed code, fresh keys) is built now and decides from the
+   * frame after the one now open; the old voter, with its old keys, decides the open frame and then goes. The
+   * new one starts holding what the old one holds. Returns the frame the new voter decides first.
+   */
+  reinstall(ring: KeyRing): number {
+    const old = this.voter;
+    const from = old.frame + 1;
+    this.leaving = { voter: old, ring: this.leaving?.ring ?? this.ring, until: from };
+    this.current = new Voter({ ...this.o.config, firstFrame: from, initial: old.current });
+    this.ring = ring;
+    return from;
+  }
+
+  private voterFor(frame: number): Voter<Command> {
+    const l = this.leaving;
+    return l !== undefined && frame < l.until ? l.voter : this.current;
   }
 
   /** Arm the deadline of `frame` (the rig calls this as each frame starts). */
   armFrame(frame: number): void {
-    this.o.scheduler.at(this.voter.deadlineOf(frame), () => {
-      if (this.voter.frame === frame) this.decide(frame);
+    this.o.scheduler.at(this.voterFor(frame).deadlineOf(frame), () => {
+      if (this.voterFor(frame).frame === frame) this.decide(frame);
     });
   }
 
@@ -56,7 +84,14 @@ export class VoterHost implements VoterInbox {
       this.o.counters.add('voter.rejected.unknown-channel');
       return;
     }
-    if (!this.o.ring.verify(principalOf.channel(message.channel), authPayload(message), message.tag)) {
+    const voter = this.voterFor(message.frame);
+    const from = principalOf.channel(message.channel);
+    const payload = authPayload(message);
+    // The old keys only for the old voter's last frame (tags made before the channel was rekeyed).
+    const authentic =
+      this.ring.verify(from, payload, message.tag) ||
+      (voter !== this.current && this.leaving!.ring.verify(from, payload, message.tag));
+    if (!authentic) {
       this.o.counters.add('voter.rejected.bad-mac');
       return;
     }
@@ -66,7 +101,7 @@ export class VoterHost implements VoterInbox {
       return;
     }
     const now = this.o.scheduler.now();
-    const result = this.voter.offer(message.frame, channelName(message.channel), command, now);
+    const result = voter.offer(message.frame, channelName(message.channel), command, now);
     if (!result.accepted) {
       this.o.counters.add(`voter.rejected.${result.reason}`);
       return;
@@ -75,11 +110,16 @@ export class VoterHost implements VoterInbox {
       this.report(result.events);
       return;
     }
-    if (result.majorityReady && message.frame === this.voter.frame) this.decide(message.frame);
+    if (result.majorityReady && message.frame === voter.frame) this.decide(message.frame);
   }
 
   private decide(frame: number): void {
-    const record = this.voter.decide(frame, this.o.scheduler.now());
+    const voter = this.voterFor(frame);
+    const record = voter.decide(frame, this.o.scheduler.now());
+    if (this.leaving !== undefined && voter === this.leaving.voter && frame + 1 >= this.leaving.until) {
+      this.leaving = undefined; // the old voter's last frame is decided: it lets go of the actuator
+      this.o.counters.add('voter.handed-over');
+    }
     this.o.counters.add(`voter.${record.kind}`);
     this.report(record.events);
     this.o.actuator?.write(record);

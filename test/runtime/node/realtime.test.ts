@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { currentPolicy, dropRealtime, requestRealtime } from '../../../src/runtime/node/realtime.ts';
+
+const linux = process.platform === 'linux';
+
+describe('requestRealtime', () => {
+  it('refuses out-of-range priorities and nice values with a message', () => {
+    expect(() => requestRealtime({ priority: 0, mode: 'off' })).toThrow(/priority must be 1 to 99/);
+    expect(() => requestRealtime({ nice: 5, mode: 'off' })).toThrow(/nice must be -20 to 0/);
+  });
+
+  it('changes nothing when turned off, and says so', () => {
+    const s = requestRealtime({ mode: 'off' });
+    if (s.how === 'inherited') {
+      console.log(`skipped: this process already runs real-time (${s.summary})`);
+      return;
+    }
+    expect(s.how).toBe('none');
+    expect(s.refused).toEqual(['TRIPLEX_REALTIME=off']);
+    expect(s.summary).toMatch(/^SCHED_\w+ nice -?\d+ \(unchanged\): TRIPLEX_REALTIME=off$/);
+  });
+
+  it.skipIf(!linux)(
+    'gives a child SCHED_FIFO where permitted, else names why not; and takes it back',
+    async () => {
+      const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+      try {
+        await new Promise<void>((r) => child.once('spawn', () => r()));
+        const pid = child.pid!;
+        expect(currentPolicy(pid)?.policy).toBe('other');
+        const s = requestRealtime({ pid, priority: 10, nice: 0, mode: 'fifo' });
+        if (s.how === 'chrt') {
+          expect(s.policy).toBe('fifo');
+          expect(s.priority).toBe(10);
+          expect(s.summary).toBe('SCHED_FIFO priority 10 (chrt)');
+          expect(currentPolicy(pid)).toEqual({ policy: 'fifo', priority: 10 });
+          expect(dropRealtime(pid)).toBeUndefined();
+          expect(currentPolicy(pid)?.policy).toBe('other');
+        } else {
+          // Not permitted here: ordinary scheduling, and the reason for the log.
+          expect(s.policy).toBe('other');
+          expect(s.refused.join('; ')).toMatch(/chrt/);
+          expect(s.summary).toContain(s.refused[0]);
+        }
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
+});

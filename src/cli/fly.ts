@@ -18,6 +18,7 @@ import type { Scenario } from '../../hil/scenario.ts';
 import type { LinkStats, Transport } from '../io/transport.ts';
 import type { Topology } from '../runtime/config.ts';
 import type { ControlLoopFactory } from '../runtime/node/control-loop.ts';
+import type { HostReport } from '../runtime/node/ipc.ts';
 import { type ReportFiles, writeReport } from '../runtime/report/write.ts';
 import type { RealScheduler } from '../runtime/scheduler.ts';
 import { channelHealthOf, StatusDisplay } from '../runtime/status.ts';
@@ -47,6 +48,8 @@ export interface FlyOptions {
   readonly remoteBoards?: readonly string[];
   /** This board's link statistics by link name (sampled each frame, to attribute missed frames to a link). */
   readonly links?: () => Readonly<Record<string, LinkStats>>;
+  /** Host stalls the board processes reported since the last call (process mode). */
+  readonly remoteHost?: () => readonly HostReport[];
 }
 
 /** Flies `fly.scenario` on real timers with the live status, writes the report; the exit code of the run. */
@@ -63,6 +66,7 @@ export async function flyScenario(topo: Topology, options: FlyOptions): Promise<
     signal: interrupt.signal,
     ...(options.loop ? { loop: options.loop } : {}),
     ...(options.links ? { links: options.links } : {}),
+    ...(options.remoteHost ? { remoteHost: options.remoteHost } : {}),
     ...(options.status ? { onFrame: (p: FlightProgress) => showStatus(display, topo, p) } : {}),
   };
   const flight = await fly(plan);

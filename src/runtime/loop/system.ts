@@ -9,6 +9,7 @@ import type { UnitHealth } from '../../core/frame/inputs.ts';
 import type { ReplicaStepper } from '../../core/pbft/types.ts';
 import { Prng } from '../../core/prng.ts';
 import { MemoryHub } from '../../io/memory.ts';
+import type { Transport } from '../../io/transport.ts';
 import type { Topology } from '../config.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { BoardRuntime, type ReplicaInside } from './board-runtime.ts';
@@ -29,6 +30,8 @@ export interface LoopSystemOptions extends PlantPorts {
   readonly virtual?: { readonly minDelayMs: number; readonly maxDelayMs: number };
   /** When the primary cuts the frame's batch at the latest, as a fraction of the frame period. */
   readonly cutFraction?: number;
+  /** Wraps each board's in-memory transport (instrumentation: bench/loop.ts times each board's messages). */
+  readonly transportOf?: (board: string, transport: Transport) => Transport;
 }
 
 export class LoopSystem {
@@ -60,7 +63,7 @@ export class LoopSystem {
         logger: o.logger,
         ...(o.cutFraction !== undefined ? { cutFraction: o.cutFraction } : {}),
         board: b.name,
-        transport: hub.join(b.name),
+        transport: o.transportOf ? o.transportOf(b.name, hub.join(b.name)) : hub.join(b.name),
         keys,
         counters: this.counters,
         rng: rng.fork(),

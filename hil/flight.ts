@@ -146,7 +146,7 @@ class FrameProbe {
 
   /** Frame 0 starts now: what came before (the boards' start) belongs to no frame. */
   begin(): void {
-    this.host.window();
+    this.host.restart();
     this.readRemote?.();
     this.epochZero = performance.timeOrigin + performance.now();
   }

@@ -57,6 +57,8 @@ export class HostProbe {
   private gcWindow = { ms: 0, max: 0, count: 0 };
   private readonly gcTotals: Record<string, { count: number; totalMs: number; maxMs: number }> = {};
   private closed = false;
+  /** GC pauses that started before this (performance.now() ms) are not counted. */
+  private ignoreBefore = 0;
 
   /**
    * `eventLoop: false` leaves out the event-loop delay monitor (a 1 ms timer of its own): a caller that measures
@@ -70,10 +72,21 @@ export class HostProbe {
     if (o.gc !== false) {
       this.gcObserver = new PerformanceObserver((list) => {
         for (const e of list.getEntries())
-          this.onGc(e.duration, (e as { detail?: { kind?: number } }).detail?.kind);
+          if (e.startTime >= this.ignoreBefore)
+            this.onGc(e.duration, (e as { detail?: { kind?: number } }).detail?.kind);
       });
       this.gcObserver.observe({ entryTypes: ['gc'] });
     }
+  }
+
+  /**
+   * A new window from now that leaves out GC pauses which started earlier: their entries reach the observer
+   * asynchronously, so a collection run just before (gc.ts collectNow, before frame 0) would otherwise land in
+   * the next window.
+   */
+  restart(): void {
+    this.ignoreBefore = performance.now();
+    this.window();
   }
 
   /** The figures since the previous window (or since the probe started), and a new window. */

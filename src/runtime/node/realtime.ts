@@ -10,7 +10,12 @@
  *    under `chrt` livelocked at start, its event loop polling while its module loader's worker starved), and
  *    the V8 helper threads would otherwise compete with it at equal priority. Ask for it once the process is
  *    up (modules loaded, links up), not before: what a process does at start is where it waits for others.
- *    Threads and child processes created afterwards inherit it.
+ *    Threads and child processes created afterwards inherit it. The threads the process already has (libuv's
+ *    thread pool, V8's helpers) get SCHED_FIFO at a lower priority (`helpers`, default priority - 10): above
+ *    every ordinary task, never above a main thread. They must not stay ordinary: a serial port reads and
+ *    writes through `fs.read`/`fs.write` on the thread pool, and a real-time main thread waiting for a pool
+ *    thread that waits for a CPU behind the machine's load is no faster than an ordinary one (measured: the
+ *    process mode's links slow, "fewer than 2 outputs before the frame ended", with no main-thread stall).
  * 3. A lower nice value for the JavaScript thread (`os.setPriority`), where permitted. Note that with
  *    autogroup scheduling (`/proc/sys/kernel/sched_autogroup_enabled`, on in most desktop kernels) nice only
  *    ranks this process against others of its own session.
@@ -24,7 +29,7 @@
  * logger.info({ scheduling: s }, s.summary); // 'SCHED_FIFO priority 40 (chrt)' or 'SCHED_OTHER nice 0: ...'
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import type { Logger } from 'pino';
 import { SchedStat } from './host-probe.ts';
@@ -39,6 +44,8 @@ export interface Scheduling {
   readonly nice: number;
   /** How it was obtained: 'inherited' (systemd, chrt outside), 'chrt', 'setpriority', 'none'. */
   readonly how: 'inherited' | 'chrt' | 'setpriority' | 'none';
+  /** The process's other threads given SCHED_FIFO, and at which priority (absent: none changed). */
+  readonly helperThreads?: { readonly count: number; readonly priority: number };
   /** Why each step that did not apply was refused (empty when real-time scheduling was obtained). */
   readonly refused: readonly string[];
   /** One line for logs and the status. */
@@ -54,6 +61,8 @@ export interface RealtimeRequest {
   readonly mode?: 'fifo' | 'nice' | 'off';
   /** Process to change (default this one); a test points it at a child. */
   readonly pid?: number;
+  /** SCHED_FIFO priority for the process's other threads, 1 to `priority` (default priority - 10); 0 leaves them. */
+  readonly helpers?: number;
 }
 
 const POLICIES: Readonly<Record<number, SchedulingPolicy>> = {
@@ -94,7 +103,12 @@ function modeFromEnv(): 'fifo' | 'nice' | 'off' {
   return v === 'off' || v === 'nice' ? v : 'fifo';
 }
 
-function result(pid: number, how: Scheduling['how'], refused: readonly string[]): Scheduling {
+function result(
+  pid: number,
+  how: Scheduling['how'],
+  refused: readonly string[],
+  helpers?: Scheduling['helperThreads'],
+): Scheduling {
   const p = currentPolicy(pid) ?? { policy: 'unknown' as const, priority: 0 };
   const nice = niceOf(pid);
   const realtime = p.policy === 'fifo' || p.policy === 'rr';
@@ -102,8 +116,18 @@ function result(pid: number, how: Scheduling['how'], refused: readonly string[])
     ? `SCHED_${p.policy.toUpperCase()} priority ${p.priority}`
     : `SCHED_${p.policy.toUpperCase()} nice ${nice}`;
   const why = realtime ? '' : refused.join('; ');
-  const summary = `${got} (${how === 'none' ? 'unchanged' : how})${why ? `: ${why}` : ''}`;
-  return { policy: p.policy, priority: realtime ? p.priority : 0, nice, how, refused, summary };
+  const others =
+    realtime && helpers !== undefined ? `; ${helpers.count} other threads at ${helpers.priority}` : '';
+  const summary = `${got} (${how === 'none' ? 'unchanged' : how}${others})${why ? `: ${why}` : ''}`;
+  return {
+    policy: p.policy,
+    priority: realtime ? p.priority : 0,
+    nice,
+    how,
+    ...(realtime && helpers !== undefined ? { helperThreads: helpers } : {}),
+    refused,
+    summary,
+  };
 }
 
 /** Asks for real-time scheduling as the module comment describes; never throws. */
@@ -115,6 +139,9 @@ export function requestRealtime(r: RealtimeRequest = {}): Scheduling {
     throw new RangeError(`real-time priority must be 1 to 99, got ${priority}`);
   if (!(Number.isInteger(nice) && nice >= -20 && nice <= 0))
     throw new RangeError(`nice must be -20 to 0, got ${nice}`);
+  const helpers = r.helpers ?? Math.max(1, priority - 10);
+  if (!(Number.isInteger(helpers) && helpers >= 0 && helpers <= priority))
+    throw new RangeError(`helper thread priority must be 0 to ${priority}, got ${helpers}`);
   const mode = r.mode ?? modeFromEnv();
   const now = currentPolicy(pid);
   if (now !== undefined && (now.policy === 'fifo' || now.policy === 'rr'))
@@ -122,8 +149,13 @@ export function requestRealtime(r: RealtimeRequest = {}): Scheduling {
   if (mode === 'off') return result(pid, 'none', ['TRIPLEX_REALTIME=off']);
   const refused: string[] = [];
   if (mode === 'fifo') {
+    // The other threads first (all tasks at the helpers' priority), then the main thread above them.
+    const others = helpers > 0 ? tryChrt(pid, helpers, true) : undefined;
     const chrt = tryChrt(pid, priority);
-    if (chrt === undefined) return result(pid, 'chrt', []);
+    if (chrt === undefined) {
+      const count = helpers > 0 && others === undefined ? threadCount(pid) - 1 : 0;
+      return result(pid, 'chrt', [], count > 0 ? { count, priority: helpers } : undefined);
+    }
     refused.push(chrt);
   } else refused.push('TRIPLEX_REALTIME=nice');
   if (niceOf(pid) <= nice) return result(pid, 'inherited', refused);
@@ -139,10 +171,20 @@ export function requestRealtime(r: RealtimeRequest = {}): Scheduling {
   }
 }
 
-/** SCHED_FIFO for the main thread of `pid` through chrt; undefined on success, else why not. */
-function tryChrt(pid: number, priority: number): string | undefined {
+/** Threads of `pid` (Linux /proc; 1 where it cannot be read). */
+function threadCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/task`).length;
+  } catch {
+    return 1;
+  }
+}
+
+/** SCHED_FIFO for the main thread of `pid` (or every thread: `all`) through chrt; undefined on success, else why not. */
+function tryChrt(pid: number, priority: number, all = false): string | undefined {
   if (process.platform !== 'linux') return `SCHED_FIFO: not on Linux (${process.platform})`;
-  const r = spawnSync('chrt', ['--fifo', '--pid', String(priority), String(pid)], {
+  const args = ['--fifo', ...(all ? ['--all-tasks'] : []), '--pid', String(priority), String(pid)];
+  const r = spawnSync('chrt', args, {
     encoding: 'utf8',
     timeout: 5000,
     stdio: ['ignore', 'ignore', 'pipe'],

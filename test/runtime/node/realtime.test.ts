@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { currentPolicy, dropRealtime, requestRealtime } from '../../../src/runtime/node/realtime.ts';
 
@@ -43,6 +44,36 @@ describe('requestRealtime', () => {
           expect(s.refused.join('; ')).toMatch(/chrt/);
           expect(s.summary).toContain(s.refused[0]);
         }
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
+
+  it.skipIf(!linux)(
+    "a node child's other threads get the helpers' priority, below its main thread",
+    async () => {
+      const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+      try {
+        await new Promise<void>((r) => child.once('spawn', () => r()));
+        const pid = child.pid!;
+        // Wait (bounded) until Node has started its threads.
+        for (let i = 0; i < 100 && readdirSync(`/proc/${pid}/task`).length < 3; i++)
+          await new Promise((r) => setTimeout(r, 20));
+        const s = requestRealtime({ pid, priority: 20, mode: 'fifo' });
+        if (s.how !== 'chrt') {
+          console.log(`skipped: real-time scheduling not permitted here (${s.summary})`);
+          return;
+        }
+        expect(s.helperThreads?.priority).toBe(10);
+        expect(s.helperThreads?.count).toBeGreaterThanOrEqual(1);
+        expect(s.summary).toMatch(/^SCHED_FIFO priority 20 \(chrt; \d+ other threads at 10\)$/);
+        const others = readdirSync(`/proc/${pid}/task`).filter((t) => Number(t) !== pid);
+        for (const tid of others)
+          expect(currentPolicy(Number(tid))).toEqual({ policy: 'fifo', priority: 10 });
+        expect(currentPolicy(pid)).toEqual({ policy: 'fifo', priority: 20 });
+        expect(dropRealtime(pid)).toBeUndefined();
+        for (const tid of others) expect(currentPolicy(Number(tid))?.policy).toBe('other');
       } finally {
         child.kill('SIGKILL');
       }

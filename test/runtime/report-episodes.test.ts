@@ -172,6 +172,26 @@ describe('hold and failsafe episodes', () => {
     ]);
   });
 
+  it('protocol: frames no ordered batch carried, counted by a channel when its next batch ran', () => {
+    const fr = frames('wwhhhhwwww');
+    const [e] = attribute({
+      frames: fr,
+      events: [],
+      samples: samples(fr.length),
+      // Counted at frame 7, after the episode (frames 2-5), when the channel executed frame 6's batch.
+      incidents: [{ frame: 7, source: 'board b0', counter: 'channel.skipped-frames', delta: 4 }],
+      timing,
+      remoteBoards: ['b0'],
+    });
+    expect(e!.causes).toEqual([
+      {
+        kind: 'protocol',
+        detail:
+          "protocol: no ordered batch carried some frames' samples: board b0 executed none for 4 frames (channel.skipped-frames at frame 7)",
+      },
+    ]);
+  });
+
   it('describes at most MAX_EPISODES episodes however many there are', () => {
     const fr = frames('hw'.repeat(MAX_EPISODES + 50));
     expect(findEpisodes(fr)).toHaveLength(MAX_EPISODES + 50);

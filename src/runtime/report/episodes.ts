@@ -59,6 +59,10 @@ export interface AttributionInput {
 const LINK_COUNTERS = [/^board\.send-dropped$/, /^board\.rejected\./, /^voter\.rejected\.bad-mac$/, /^ipc\./];
 /** Counters and events that say the protocol was changing view. */
 const PROTOCOL_COUNTERS = [/^replica\.view-change$/, /^replica\.new-view$/];
+/** A channel's next executed batch was of a later frame than the one after its last: frames got no batch. */
+const SKIPPED = /^channel\.skipped-frames$/;
+/** Frames after an episode within which its channels' skipped frames are counted (the next batch executed). */
+const SKIP_COUNTED_WITHIN = 3;
 /** A channel executed a batch that had too few units' samples to make a frame. */
 const NO_QUORUM = /^channel\.no-frame\.no-quorum$/;
 const FAULT_EVENTS = new Set(['board-crashed', 'replica-byzantine']);
@@ -137,7 +141,11 @@ function causesOf(first: number, last: number, input: AttributionInput, index: I
   const inWindow = incidentsIn(index.incidents, from, last);
   const link = linkCause(inWindow);
   if (link) causes.push(link);
-  const protocol = protocolCause(first, last, input, index.records, inWindow);
+  // A channel counts the frames it skipped when the next batch executes: just after the episode.
+  const skipped = incidentsIn(index.incidents, from, last + SKIP_COUNTED_WITHIN).filter((i) =>
+    SKIPPED.test(i.counter),
+  );
+  const protocol = protocolCause(first, last, input, index.records, inWindow, skipped);
   if (protocol) causes.push(protocol);
   if (causes.length === 0 && (input.remoteBoards ?? []).length > 0) {
     const slow = latencyCause(from + 1, last, input.timing, samples);
@@ -289,6 +297,7 @@ function protocolCause(
   input: AttributionInput,
   records: ReadonlyMap<number, FrameRecord>,
   incidents: readonly Incident[],
+  skipped: readonly Incident[] = [],
 ): Cause | undefined {
   const { events, timing } = input;
   const parts: string[] = [];
@@ -306,6 +315,13 @@ function protocolCause(
       parts.push(`view ${before} -> ${after} during the episode`);
     else if (incidents.some((i) => PROTOCOL_COUNTERS.some((r) => r.test(i.counter))))
       parts.push('a view change was in progress (replicas counted view-change messages)');
+  }
+  if (skipped.length > 0) {
+    const worst = skipped.reduce((a, b) => (b.delta > a.delta ? b : a));
+    const where = worst.source === 'counters' ? 'a channel' : worst.source;
+    parts.push(
+      `no ordered batch carried some frames' samples: ${where} executed none for ${worst.delta} frames (channel.skipped-frames at frame ${worst.frame})`,
+    );
   }
   const noQuorum = incidents.filter((i) => NO_QUORUM.test(i.counter));
   if (noQuorum.length > 0) {

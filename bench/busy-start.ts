@@ -7,8 +7,9 @@
  * whether any was left unexplained.
  *
  *   npm run bench:busy -- [--runs 10] [--background 2] [--duration 20] [--processes] [--link serial|can]
- *                         [--realtime off|nice]
+ *                         [--realtime off|nice] [--keep DIR]
  *
+ * `--keep DIR` keeps each run's report folder (DIR/run-N: summary.json, report.html, the logs) to look into.
  * `--realtime off` runs `npm start` as an unprivileged user gets it (TRIPLEX_REALTIME=off: no SCHED_FIFO, no
  * nice change); the default asks for real-time scheduling where permitted, as `npm start` does.
  * The background processes are killed on every way out (end, error, Ctrl-C); a run that hangs is killed after
@@ -27,6 +28,7 @@ const parsed = parseOptions(process.argv.slice(2), {
   processes: { type: 'boolean' },
   link: { type: 'choice', choices: ['serial', 'can'] },
   realtime: { type: 'choice', choices: ['off', 'nice'] },
+  keep: { type: 'string' },
 });
 if (!parsed.ok) {
   process.stderr.write(`bench:busy: ${parsed.message}\n`);
@@ -159,12 +161,15 @@ function resultOf(i: number, s: Summary, code: number | null, loadBefore: number
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'triplex-busy-'));
+  const dir = o.keep ?? mkdtempSync(join(tmpdir(), 'triplex-busy-'));
+  const clean = (): void => {
+    if (o.keep === undefined) rmSync(dir, { recursive: true, force: true });
+  };
   const loadBefore = loadavg().map(round);
   const burners = startBackground(background);
   const stop = (): void => {
     stopAll(burners);
-    rmSync(dir, { recursive: true, force: true });
+    clean();
     process.exit(130);
   };
   process.once('SIGINT', stop);
@@ -193,7 +198,7 @@ async function main(): Promise<void> {
     }
   } finally {
     stopAll(burners);
-    rmSync(dir, { recursive: true, force: true });
+    clean();
   }
   const passed = results.filter((r) => r['passed'] === true).length;
   const delays = results.map((r) => (r['worstEventLoopDelayMs'] as number | undefined) ?? null);

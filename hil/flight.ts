@@ -114,7 +114,7 @@ const MAX_INCIDENTS = 20_000;
 const MAX_REMOTE_STALLS = 20_000;
 /** Runtime counters that can explain a missed frame (lost or refused messages, view changes, late outputs). */
 const INCIDENT_COUNTERS =
-  /^(board\.|voter\.rejected\.|ipc\.|replica\.view-change$|replica\.new-view$|channel\.(skipped-frames|stale-batch|malformed-samples)$|input\.retransmit$)/;
+  /^(board\.|voter\.rejected\.|ipc\.|replica\.view-change$|replica\.new-view$|channel\.(skipped-frames|stale-batch|malformed-samples|no-frame\..+)$|input\.(retransmit|superseded)$)/;
 
 /**
  * What the flight measures per frame besides the rig's record: this process's host (HostProbe: worst event-loop

@@ -179,7 +179,11 @@ describe('hold and failsafe episodes', () => {
       events: [],
       samples: samples(fr.length),
       // Counted at frame 7, after the episode (frames 2-5), when the channel executed frame 6's batch.
-      incidents: [{ frame: 7, source: 'board b0', counter: 'channel.skipped-frames', delta: 4 }],
+      incidents: [
+        { frame: 3, source: 'counters', counter: 'input.retransmit', delta: 2 },
+        { frame: 4, source: 'counters', counter: 'input.superseded', delta: 3 },
+        { frame: 7, source: 'board b0', counter: 'channel.skipped-frames', delta: 4 },
+      ],
       timing,
       remoteBoards: ['b0'],
     });
@@ -187,7 +191,7 @@ describe('hold and failsafe episodes', () => {
       {
         kind: 'protocol',
         detail:
-          "protocol: no ordered batch carried some frames' samples: board b0 executed none for 4 frames (channel.skipped-frames at frame 7)",
+          "protocol: no ordered batch carried some frames' samples: board b0 executed none for 4 frames (channel.skipped-frames at frame 7); input units' requests went unanswered: 2 sent again, 3 newer samples superseded while a unit waited (a unit sends its next sample once the last is ordered)",
       },
     ]);
   });

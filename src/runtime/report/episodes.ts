@@ -63,6 +63,9 @@ const PROTOCOL_COUNTERS = [/^replica\.view-change$/, /^replica\.new-view$/];
 const SKIPPED = /^channel\.skipped-frames$/;
 /** Frames after an episode within which its channels' skipped frames are counted (the next batch executed). */
 const SKIP_COUNTED_WITHIN = 3;
+/** An input unit's request was not answered in time and was sent again (its next sample waits meanwhile). */
+const RETRANSMIT = /^input\.retransmit$/;
+const SUPERSEDED = /^input\.superseded$/;
 /** A channel executed a batch that had too few units' samples to make a frame. */
 const NO_QUORUM = /^channel\.no-frame\.no-quorum$/;
 const FAULT_EVENTS = new Set(['board-crashed', 'replica-byzantine']);
@@ -321,6 +324,15 @@ function protocolCause(
     const where = worst.source === 'counters' ? 'a channel' : worst.source;
     parts.push(
       `no ordered batch carried some frames' samples: ${where} executed none for ${worst.delta} frames (channel.skipped-frames at frame ${worst.frame})`,
+    );
+  }
+  const sum = (r: RegExp): number =>
+    incidents.filter((i) => r.test(i.counter)).reduce((n, i) => n + i.delta, 0);
+  const retransmits = sum(RETRANSMIT);
+  if (retransmits > 0) {
+    const superseded = sum(SUPERSEDED);
+    parts.push(
+      `input units' requests went unanswered: ${retransmits} sent again${superseded > 0 ? `, ${superseded} newer samples superseded while a unit waited` : ''} (a unit sends its next sample once the last is ordered)`,
     );
   }
   const noQuorum = incidents.filter((i) => NO_QUORUM.test(i.counter));

@@ -113,15 +113,17 @@ export class BoardNode {
   /** Real-time scheduling where permitted, once: logged with what was got and why not more. */
   private takeRealtime(): void {
     if (this.closed || this.scheduling !== undefined) return;
-    serialScavenges();
-    const gcMs = collectNow();
-    this.o.logger.debug({ gcMs }, 'full collection before real-time scheduling');
     this.scheduling = requestRealtime();
     const realtime = this.scheduling.policy === 'fifo' || this.scheduling.policy === 'rr';
     this.o.logger[realtime ? 'info' : 'warn'](
       { scheduling: this.scheduling },
       `scheduling: ${this.scheduling.summary}`,
     );
+    // After real-time scheduling: the collection then costs its CPU time, not the machine's queue.
+    serialScavenges();
+    const gcMs = collectNow();
+    this.o.logger.debug({ gcMs }, 'full collection after real-time scheduling, before the flight');
+    // Watching from here: the collection just run is not the process spinning.
     if (this.scheduling.how === 'chrt') this.governor = RealtimeGovernor.start(this.o.logger);
   }
 

@@ -80,13 +80,16 @@ export class HostProbe {
   }
 
   /**
-   * A new window from now that leaves out GC pauses which started earlier: their entries reach the observer
+   * A new window, and new run totals, from now, leaving out GC pauses which started earlier: their entries reach the observer
    * asynchronously, so a collection run just before (gc.ts collectNow, before frame 0) would otherwise land in
    * the next window.
    */
   restart(): void {
     this.ignoreBefore = performance.now();
     this.window();
+    // The run's figures too: what came before (the start, the forced collection) belongs to no frame.
+    this.runDelay.reset();
+    for (const k of Object.keys(this.gcTotals)) delete this.gcTotals[k];
   }
 
   /** The figures since the previous window (or since the probe started), and a new window. */

@@ -1,7 +1,13 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { currentPolicy, dropRealtime, requestRealtime } from '../../../src/runtime/node/realtime.ts';
+import {
+  currentPolicy,
+  dropRealtime,
+  RealtimeGovernor,
+  requestRealtime,
+} from '../../../src/runtime/node/realtime.ts';
 
 const linux = process.platform === 'linux';
 
@@ -79,4 +85,27 @@ describe('requestRealtime', () => {
       }
     },
   );
+
+  it.skipIf(!linux)('the governor gives real-time scheduling back from a process that spins', async () => {
+    const child = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+    try {
+      await new Promise<void>((r) => child.once('spawn', () => r()));
+      const pid = child.pid!;
+      const s = requestRealtime({ pid, priority: 1, helpers: 0, mode: 'fifo' });
+      if (s.how !== 'chrt') {
+        console.log(`skipped: real-time scheduling not permitted here (${s.summary})`);
+        return;
+      }
+      const governor = RealtimeGovernor.start(pino({ level: 'silent' }), { pid, windowMs: 100, windows: 2 });
+      // Bounded wait: two spinning windows of 100 ms, then the drop (the child spins at priority 1 meanwhile).
+      for (let i = 0; i < 100 && currentPolicy(pid)?.policy === 'fifo'; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(currentPolicy(pid)?.policy).toBe('other');
+      expect(governor.stop()).toMatch(
+        /^real-time scheduling dropped: the JS thread used \d+% of a CPU for 2 windows of 100 ms$/,
+      );
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });

@@ -18,6 +18,7 @@ import type { Scenario } from '../../hil/scenario.ts';
 import type { LinkStats, Transport } from '../io/transport.ts';
 import type { Topology } from '../runtime/config.ts';
 import type { ControlLoopFactory } from '../runtime/node/control-loop.ts';
+import type { HostReport } from '../runtime/node/ipc.ts';
 import { type ReportFiles, writeReport } from '../runtime/report/write.ts';
 import type { RealScheduler } from '../runtime/scheduler.ts';
 import { channelHealthOf, StatusDisplay } from '../runtime/status.ts';
@@ -49,6 +50,8 @@ export interface FlyOptions {
   readonly links?: () => Readonly<Record<string, LinkStats>>;
   /** Proactive recovery's line in the live status (absent: recovery off or not in this process). */
   readonly recoveryStatus?: () => string;
+  /** Host stalls the board processes reported since the last call (process mode). */
+  readonly remoteHost?: () => readonly HostReport[];
 }
 
 /** Flies `fly.scenario` on real timers with the live status, writes the report; the exit code of the run. */
@@ -65,6 +68,7 @@ export async function flyScenario(topo: Topology, options: FlyOptions): Promise<
     signal: interrupt.signal,
     ...(options.loop ? { loop: options.loop } : {}),
     ...(options.links ? { links: options.links } : {}),
+    ...(options.remoteHost ? { remoteHost: options.remoteHost } : {}),
     ...(options.status
       ? { onFrame: (p: FlightProgress) => showStatus(display, topo, p, options.recoveryStatus) }
       : {}),

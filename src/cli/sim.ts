@@ -146,6 +146,7 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
       ...fly,
       links: linkSampler(local, transport),
       remoteBoards: running.boards,
+      remoteHost: () => running.takeHostReports(),
       loop: (scheduler) => (callbacks) =>
         new BoardControlLoop({
           ...callbacks,
@@ -164,6 +165,8 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
           processes: { link, config: args.config, local, boards: running.boards },
           links: { [local]: transport.stats(), ...linkStatsOf(statuses) },
           boardCounters: countersOf(statuses),
+          boardHosts: hostsOf(statuses),
+          ...(running.hostReportsLost > 0 ? { hostReportsLost: running.hostReportsLost } : {}),
         };
       },
     });
@@ -176,6 +179,12 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
 function linkStatsOf(statuses: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(statuses).map(([b, s]) => [b, (s as { link?: unknown }).link ?? 'exited']),
+  );
+}
+
+function hostsOf(statuses: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(statuses).map(([b, s]) => [b, (s as { host?: unknown }).host ?? 'no final status']),
   );
 }
 

@@ -9,6 +9,7 @@ import type { UnitHealth } from '../../core/frame/inputs.ts';
 import type { ReplicaStepper } from '../../core/pbft/types.ts';
 import { Prng } from '../../core/prng.ts';
 import { MemoryHub } from '../../io/memory.ts';
+import type { Transport } from '../../io/transport.ts';
 import type { Topology } from '../config.ts';
 import { LaptopRecovery, type LaptopRecoveryOptions } from '../recovery/laptop.ts';
 import { RotatingKeys } from '../recovery/rotating-keys.ts';
@@ -37,6 +38,8 @@ export interface LoopSystemOptions extends PlantPorts {
    * it on from the config.
    */
   readonly recovery?: RecoveryTuning;
+  /** Wraps each board's in-memory transport (instrumentation: bench/loop.ts times each board's messages). */
+  readonly transportOf?: (board: string, transport: Transport) => Transport;
 }
 
 /** What a run may change of the recovery driver (tests compress time). */
@@ -78,7 +81,7 @@ export class LoopSystem {
         logger: o.logger,
         ...(o.cutFraction !== undefined ? { cutFraction: o.cutFraction } : {}),
         board: b.name,
-        transport: hub.join(b.name),
+        transport: o.transportOf ? o.transportOf(b.name, hub.join(b.name)) : hub.join(b.name),
         keys,
         counters: this.counters,
         rng: rng.fork(),

@@ -26,6 +26,7 @@ export class Monitor {
   checkTimers(): void {
     const ctx = this.ctx;
     const { s, log } = ctx;
+    if (s.now < ctx.views.graceUntil) return; // a new view's first batch is still on its way (view-change.ts)
     if (this.proposalOverdue()) {
       ctx.views.start(s.view + 1, 'slow-primary');
       return;
@@ -54,6 +55,7 @@ export class Monitor {
     }
     if (!ctx.s.active || !this.primaryHasRoom()) return;
     ctx.requests.frameSeen();
+    if (ctx.s.now < ctx.views.graceUntil) return;
     if (ctx.requests.blamedFramesWaited() > ctx.config.maxMissedFrames) {
       ctx.views.start(ctx.s.view + 1, 'slow-primary');
     }

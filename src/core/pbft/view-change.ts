@@ -63,10 +63,31 @@ export class ViewChanges {
   private readonly lastFarNewView = new Map<ReplicaId, number>();
   private deadline = Number.POSITIVE_INFINITY;
   private timeout: number;
+  /** The view-change timeout armed last (before it doubled): how long the view it led to gets. */
+  private armedTimeout: number;
+  /**
+   * Until when the view installed last is given time to execute its first batch (see graceUntil).
+   * Negative infinity once a batch executed in it, or before any view change.
+   */
+  private graceEnd = Number.NEGATIVE_INFINITY;
   private readonly lastFetchServed = new Map<ReplicaId, number>();
 
   constructor(private readonly ctx: Ctx) {
     this.timeout = ctx.config.viewChangeTimeoutTicks;
+    this.armedTimeout = ctx.config.viewChangeTimeoutTicks;
+  }
+
+  /**
+   * Castro's view-change timer runs on after NEW-VIEW until a request executes in the new view: a view just
+   * installed must re-run agreement for every slot its NEW-VIEW carried over (up to a checkpoint interval of
+   * them) behind the NEW-VIEW itself on a slow link, so the request timer and the rate monitor (monitor.ts)
+   * wait, until this tick, the view-change timeout that led here (doubled on each view change without
+   * progress) before blaming the new primary. With the fixed request timeout instead, every new primary on a
+   * 921600-baud serial mesh timed out its own view before its first batch committed, and its VIEW-CHANGE
+   * moved its backups at once (handover.ts): a livelock through the views (bench/links/virtual-can.ts).
+   */
+  get graceUntil(): number {
+    return this.graceEnd;
   }
 
   /** VIEW-CHANGEs held (all views). */
@@ -84,6 +105,7 @@ export class ViewChanges {
   /** A batch executed: the next view change starts from the first timeout again. */
   progressed(): void {
     this.timeout = this.ctx.config.viewChangeTimeoutTicks;
+    this.graceEnd = Number.NEGATIVE_INFINITY;
   }
 
   /** A checkpoint became stable: forget VIEW-CHANGEs for views below ours. */
@@ -385,6 +407,7 @@ export class ViewChanges {
     this.lastNewView = nv;
     s.progressAt = s.now;
     s.viewActiveSince = s.now;
+    this.graceEnd = s.now + Math.max(this.armedTimeout, ctx.config.requestTimeoutTicks);
     if (decision.stableSeq > log.low && decision.proofFrom !== undefined) {
       ctx.checkpoints.adopt(decision.stableSeq, decision.proofFrom.checkpointProof);
     }
@@ -428,6 +451,7 @@ export class ViewChanges {
     if (ctx.s.active || this.deadline !== Number.POSITIVE_INFINITY) return;
     if ((this.votes.get(ctx.s.view)?.size ?? 0) < ctx.quorums.viewChanges) return;
     this.deadline = ctx.s.now + this.timeout;
+    this.armedTimeout = this.timeout;
     this.timeout = Math.min(2 * this.timeout, ctx.config.maxViewChangeTimeoutTicks);
   }
 }

@@ -80,6 +80,12 @@ export class VoterHost implements VoterInbox {
 
   private decide(frame: number): void {
     const record = this.voter.decide(frame, this.o.scheduler.now());
+    if (record.kind === 'declined') {
+      // closeDue latched an early supporter: the frame is no longer ready, its deadline decides it.
+      this.o.counters.add('voter.declined');
+      this.report(record.events);
+      return;
+    }
     this.o.counters.add(`voter.${record.kind}`);
     this.report(record.events);
     this.o.actuator?.write(record);

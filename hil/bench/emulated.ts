@@ -133,7 +133,7 @@ export class EmulatedBench implements Bench {
   }
 
   voterHealth(): readonly ChannelHealth[] {
-    return this.slots.get(this.rigBoard)?.runtime.voter?.voter.health() ?? [];
+    return this.slots.get(this.rigBoard)?.runtime.voter?.health() ?? [];
   }
 
   boards(): readonly BoardInfo[] {

@@ -24,6 +24,7 @@ import {
 import type { FirmwareTarget } from '../../src/runtime/firmware/unit.ts';
 import { FirmwareVoterHost } from '../../src/runtime/firmware/voter-host.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
+import type { VoterEvent } from '../../src/runtime/loop/ports.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
 import { generateCorpus, SETUPS } from './corpus.ts';
 import { startUnit } from './harness.ts';
@@ -45,6 +46,7 @@ async function hangAndRejoin(target: FirmwareTarget, mode: 'sync' | 'async') {
   const scheduler = new VirtualScheduler();
   const counters = new Counters();
   const decisions: DecisionRecord<Command>[] = [];
+  const events: VoterEvent[] = [];
   const voter = new FirmwareVoterHost({
     config: corpus.config,
     unit,
@@ -52,6 +54,7 @@ async function hangAndRejoin(target: FirmwareTarget, mode: 'sync' | 'async') {
     counters,
     log: pino({ level: 'silent' }),
     actuator: { write: (r) => decisions.push(r) },
+    events: { voterEvent: (e) => events.push(e) },
     hangFrames: DOWN,
   });
   const macs = corpus.keys.map((k) => keyedMac(k));
@@ -70,14 +73,14 @@ async function hangAndRejoin(target: FirmwareTarget, mode: 'sync' | 'async') {
   for (let k = 0; k < FRAMES; k++) {
     scheduler.at(k * period, () => {
       voter.armFrame(k);
-      if (k === HANG_AT) voter.hang();
+      if (k === HANG_AT) expect(voter.hang()).toMatchObject({ applied: true });
     });
     for (let c = 0; c < 3; c++) scheduler.at(k * period + 1 + c, () => voter.onBytes(output(k, c)));
   }
   scheduler.runUntil((FRAMES + 1) * period);
   const status = await unit.status(); // after every answer (async: the last one)
   await unit.close();
-  return { decisions, counters: counters.toJSON(), status, boots: unit.boots };
+  return { decisions, events, counters: counters.toJSON(), status, boots: unit.boots };
 }
 
 function expectHoldThenFailsafeThenRejoin(r: Awaited<ReturnType<typeof hangAndRejoin>>) {
@@ -97,7 +100,15 @@ function expectHoldThenFailsafeThenRejoin(r: Awaited<ReturnType<typeof hangAndRe
   expect(r.boots.map((b) => b.resetCause)).toEqual(['power-on', 'watchdog']);
   expect(r.boots[1]?.bootCount).toBe(1);
   expect(r.status.resetCause).toBe(1);
-  expect(r.counters['firmware.hang-injected']).toBe(1);
+  expect(r.counters['voter.hang']).toBe(1);
+  expect(r.counters['voter.watchdog-reset']).toBe(1);
+  // The voter's own events, as the report shows them: hung, reset, rejoined with the failsafe frame.
+  expect(r.events.map((e) => [e.kind, e.frame])).toEqual([
+    ['hung', HANG_AT],
+    ['reset', HANG_AT + DOWN + 1],
+    ['rejoined', HANG_AT + DOWN + 1],
+  ]);
+  expect(r.events[2]?.detail).toMatch(/first decision failsafe/);
 }
 
 beforeAll(() => buildFor(['host-test', 'm3-test']), BUILD_TIMEOUT_MS);

@@ -28,6 +28,7 @@ import { pitchVoterConfig } from '../../core/vote/pitch.ts';
 import type { VoterConfig } from '../../core/vote/voter.ts';
 import type { Transport } from '../../io/transport.ts';
 import type { Topology } from '../config.ts';
+import { type FirmwareVoterBoardOptions, FirmwareVoterRole } from '../firmware/voter-board.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { Board, peekKind } from './board.ts';
 import { ChannelHost } from './channel-host.ts';
@@ -40,7 +41,7 @@ import type { PlantPorts, ReplicaRoutes, RequestSink } from './ports.ts';
 import { INPUT_BASE, principalOf } from './principals.ts';
 import { ReplicaHost } from './replica-host.ts';
 import { FrameLogService } from './service.ts';
-import { channelName, VoterHost } from './voter-host.ts';
+import { channelName, type VoterHangResult, VoterHost, type VoterRole } from './voter-host.ts';
 
 /** What a Byzantine behaviour needs to wrap a board's replica (its own keys: a faulty node can always use them). */
 export interface ReplicaInside {
@@ -67,6 +68,8 @@ export interface BoardRuntimeOptions extends PlantPorts {
   readonly cutFraction?: number;
   /** How many frames an input unit's sample may be ahead of the frame clock (default 4). */
   readonly maxFramesAhead?: number;
+  /** How the firmware voter runs, when the topology's voterImpl is `firmware-host` or `firmware-qemu`. */
+  readonly firmware?: FirmwareVoterBoardOptions;
 }
 
 /** The PBFT parameters every replica of a topology must share. */
@@ -111,7 +114,8 @@ export class BoardRuntime {
   readonly replica: ReplicaHost | undefined;
   readonly channel: ChannelHost | undefined;
   readonly inputs: InputUnitHost[] = [];
-  readonly voter: VoterHost | undefined;
+  /** The voter role (the TypeScript VoterHost, or the firmware unit, by the topology's voterImpl). */
+  readonly voter: VoterRole | undefined;
   readonly periodMs: number;
   /** The replica's frame clock driver (replica boards only). */
   readonly cutter: FrameCutter | undefined;
@@ -143,8 +147,9 @@ export class BoardRuntime {
     return this.o.board;
   }
 
-  /** Opens the link and starts the replica's frame clock (its time ticks). */
+  /** Starts the voter (a firmware voter boots here), opens the link and starts the replica's frame clock. */
   async start(): Promise<void> {
+    await this.voter?.start();
     await this.board.start();
     this.cutter?.start();
   }
@@ -199,9 +204,16 @@ export class BoardRuntime {
     for (const u of this.inputs) u.stop();
   }
 
+  /** The voter's frame loop hangs (the `voter hang` fault); false-like result when this board has no voter. */
+  hangVoter(frames: number): VoterHangResult {
+    if (this.voter === undefined) return { applied: false, reason: `board ${this.o.board} hosts no voter` };
+    return this.voter.hang(frames);
+  }
+
   async close(): Promise<void> {
     this.cutter?.stop();
     await this.board.close();
+    await this.voter?.close();
   }
 
   private child(role: string, extra: Record<string, unknown> = {}): Logger {
@@ -347,18 +359,33 @@ export class BoardRuntime {
     };
   }
 
-  private makeVoter(): VoterHost | undefined {
+  /**
+   * The voter of `voterImpl`: the TypeScript VoterHost, or the firmware unit (host build or QEMU) with the same
+   * config, ports and counters; the firmware boots in `start`.
+   */
+  private makeVoter(): VoterRole | undefined {
     const t = this.o.topology;
     if (t.voters[0]?.board !== this.o.board) return undefined;
-    const host = new VoterHost({
-      config: topologyVoterConfig(t),
-      ring: this.o.keys.ring(principalOf.voter(0)),
+    const ports = {
       scheduler: this.o.scheduler,
       counters: this.o.counters,
-      log: this.child('voter'),
+      log: this.child('voter', { impl: t.voterImpl }),
       ...(this.o.actuator ? { actuator: this.o.actuator } : {}),
       ...(this.o.channelHealth ? { health: this.o.channelHealth } : {}),
-    });
+      ...(this.o.voterEvents ? { events: this.o.voterEvents } : {}),
+    };
+    const config = topologyVoterConfig(t);
+    const host: VoterRole =
+      t.voterImpl === 'ts'
+        ? new VoterHost({ ...ports, config, ring: this.o.keys.ring(principalOf.voter(0)) })
+        : new FirmwareVoterRole({
+            ...ports,
+            ...(this.o.firmware ?? {}),
+            topology: t,
+            target: t.voterImpl === 'firmware-qemu' ? 'qemu' : 'host',
+            config,
+            keys: this.o.keys,
+          });
     this.board.roles.voter = host;
     return host;
   }

@@ -151,7 +151,7 @@ export class BoardControlLoop implements ControlLoop {
   }
 
   voterHealth(): readonly ChannelHealth[] {
-    return this.runtime.voter?.voter.health() ?? [];
+    return this.runtime.voter?.health() ?? [];
   }
 
   close(): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * The full differential run of issue 12: at least 100,000 channel OUTPUT frames (default), split over the
- * three voter shapes of test/firmware/corpus.ts, through the TypeScript VoterHost and through the firmware,
+ * three voter shapes of bench/firmware/corpus.ts, through the TypeScript VoterHost and through the firmware,
  * host build (sync FIFO link) and Cortex-M3 build under QEMU (UART on a socket chardev, pipelined). Every
  * decision, channel event, counter and channel health compared bit for bit. Prints JSON; exit 1 on any
  * difference.
@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hostToolchain, m3Toolchain } from '../src/runtime/firmware/toolchain.ts';
 import type { FirmwareTarget } from '../src/runtime/firmware/unit.ts';
-import { compareRuns } from '../test/firmware/compare.ts';
-import { generateCorpus, SETUPS } from '../test/firmware/corpus.ts';
-import { runFirmware, runReference, startUnit } from '../test/firmware/harness.ts';
+import { compareRuns } from './firmware/compare.ts';
+import { generateCorpus, SETUPS } from './firmware/corpus.ts';
+import { runFirmware, runReference, startUnit } from './firmware/harness.ts';
 
 const { values } = parseArgs({
   options: {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hostToolchain } from '../src/runtime/firmware/toolchain.ts';
-import { runFirmwareFuzz } from '../test/firmware/fuzz-run.ts';
+import { runFirmwareFuzz } from './firmware/fuzz-run.ts';
 
 const { values } = parseArgs({
   options: { frames: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' } },

@@ -18,8 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BUILD_DIR, build, m3Toolchain } from '../src/runtime/firmware/toolchain.ts';
-import { generateCorpus, SETUPS } from '../test/firmware/corpus.ts';
-import { runFirmware, startUnit } from '../test/firmware/harness.ts';
+import { generateCorpus, SETUPS } from './firmware/corpus.ts';
+import { runFirmware, startUnit } from './firmware/harness.ts';
 import { analyzeStack } from './fw-stack.ts';
 
 const { values } = parseArgs({ options: { frames: { type: 'string', default: '500' } } });

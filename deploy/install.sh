@@ -81,9 +81,14 @@ fi
 # 2. The code, read-only to the service (ProtectSystem=strict and ReadOnlyPaths in the unit).
 run mkdir -p "$ROOT$PREFIX"
 if [ "$DRYRUN" = 1 ]; then
-  echo "+ copy $SRC -> $ROOT$PREFIX (without .git, keys, reports)"
+  echo "+ copy $SRC -> $ROOT$PREFIX (without .git, keys, reports, build output and development-only tools)"
 else
-  (cd "$SRC" && tar --exclude=./.git --exclude=./keys --exclude=./reports -cf - .) | (cd "$ROOT$PREFIX" && tar -xf -)
+  # Development-only tools (lint, type check, test runner, browser driver) never run on a board; tsx and its
+  # esbuild do, since the board runs the TypeScript sources.
+  (cd "$SRC" && tar --exclude=./.git --exclude=./keys --exclude=./reports --exclude=./firmware-bridge/build \
+    --exclude=./node_modules/@biomejs --exclude=./node_modules/typescript --exclude=./node_modules/playwright-core \
+    --exclude=./node_modules/vitest --exclude=./node_modules/@vitest --exclude=./node_modules/vite \
+    --exclude=./node_modules/@rolldown --exclude='./node_modules/lightningcss*' -cf - .) | (cd "$ROOT$PREFIX" && tar -xf -)
 fi
 
 # 3. The topology and the keys: private keys mode 0600, owned by the service user, in a 0700 directory.

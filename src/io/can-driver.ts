@@ -14,8 +14,18 @@ export interface CanDriver {
   readonly lastError: string | undefined;
   /** Receives every frame from the bus. */
   onFrame: (frame: CanFrame) => void;
+  /**
+   * Set by the owner: called when `room()` may have grown (a transmitted frame was acknowledged, the link
+   * came up). Drivers without flow control never call it.
+   */
+  onRoom?: () => void;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Queue one frame; false (counted) when it cannot. */
   send(frame: CanFrame): boolean;
+  /**
+   * Frames the driver takes now without refusing one, where it can tell (an SLCAN adapter: its transmit
+   * window minus the frames not yet acknowledged). Absent: unknown; every frame is offered at once.
+   */
+  room?(): number;
 }

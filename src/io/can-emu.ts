@@ -27,6 +27,8 @@ export interface BusMember {
   readonly index: number;
   /** Called for every frame another member put on the bus. */
   onFrame: (frame: CanFrame) => void;
+  /** Called when one of this member's own frames has been transmitted (in the order they were queued). */
+  onTransmitted: (frame: CanFrame) => void;
   /** Queue a frame for arbitration; false when the member's transmit queue is full. */
   transmit(frame: CanFrame): boolean;
 }
@@ -49,6 +51,7 @@ export class EmulatedCanBus {
     const member: BusMember = {
       index,
       onFrame: () => {},
+      onTransmitted: () => {},
       transmit: (frame) => {
         if (this.closed) return false;
         const ok = this.model.enqueue(index, frame, performance.now());
@@ -60,13 +63,19 @@ export class EmulatedCanBus {
     return member;
   }
 
-  /** Bus load so far (busy time over elapsed time), frames carried and mean queue-to-delivery latency. */
-  stats(): { load: number; frames: number; meanLatencyMs: number } {
+  /**
+   * Bus load so far (busy time over elapsed time), frames carried, mean queue-to-delivery latency, and the
+   * running totals behind them (busy and elapsed ms) so a caller can take the load of an interval.
+   */
+  stats(): { load: number; frames: number; meanLatencyMs: number; busyMs: number; elapsedMs: number } {
     const elapsed = performance.now() - this.startedAt;
+    const busy = this.model.busyMs();
     return {
-      load: elapsed > 0 ? this.model.busyMs() / elapsed : 0,
+      load: elapsed > 0 ? busy / elapsed : 0,
       frames: this.delivered,
       meanLatencyMs: this.delivered > 0 ? this.latencySum / this.delivered : 0,
+      busyMs: busy,
+      elapsedMs: elapsed,
     };
   }
 
@@ -89,6 +98,7 @@ export class EmulatedCanBus {
       this.delivered++;
       this.latencySum += d.at - d.queuedAt;
       for (const m of this.members) if (m.index !== d.from) m.onFrame(d.frame);
+      this.members[d.from]?.onTransmitted(d.frame);
     }
     this.schedule();
   }
@@ -98,6 +108,11 @@ export class EmulatedCanBus {
  * A CANable-like SLCAN adapter on one end of a pty pair, attached to the emulated bus. Answers like the
  * CANable 2.0 firmware: CR for OK, BEL for error, 'V1013', 'vEMU1', 'NEMU1', 'Fxx'. Frames are refused
  * (BEL) while the channel is closed; S and Y only while closed.
+ *
+ * A transmitted frame is acknowledged once it has left the bus (mailbox semantics), not when it is queued:
+ * the host's transmit window then bounds what waits in the adapter, and a burst of thousands of frames (a
+ * segmented view change) is paced by the bus instead of overrunning the adapter. Replies stay in command
+ * order: a reply waits for the acknowledgements of the frames sent before its command.
  */
 export class SlcanAdapterEmulator {
   readonly counters = new StatsCounter();
@@ -108,6 +123,8 @@ export class SlcanAdapterEmulator {
   private bitrate: number | undefined;
   private dataBitrate: number | undefined;
   private flags = 0;
+  /** Replies in command order; undefined text: a frame still waiting for the bus. */
+  private readonly replies: { text: string | undefined }[] = [];
   /** When true the adapter swallows everything and answers nothing (a hung device, for tests). */
   muted = false;
 
@@ -124,6 +141,7 @@ export class SlcanAdapterEmulator {
       if (!this.muted) this.splitter.push(chunk);
     };
     member.onFrame = (frame) => this.onBusFrame(frame);
+    member.onTransmitted = () => this.onTransmitted();
   }
 
   start(): Promise<void> {
@@ -141,8 +159,25 @@ export class SlcanAdapterEmulator {
 
   /** Returns undefined so command handlers can `return this.reply(...)`. */
   private reply(text: string): undefined {
-    if (!this.muted) this.device.write(Buffer.from(text, 'latin1'), false);
+    this.replies.push({ text });
+    this.flushReplies();
     return undefined;
+  }
+
+  /** Write the replies that are ready, in order, up to the first frame still waiting for the bus. */
+  private flushReplies(): void {
+    while (this.replies[0] !== undefined && this.replies[0].text !== undefined) {
+      const { text } = this.replies.shift()!;
+      if (!this.muted) this.device.write(Buffer.from(text!, 'latin1'), false);
+    }
+  }
+
+  /** The oldest of our frames on the bus went out: its OK is ready. */
+  private onTransmitted(): void {
+    const waiting = this.replies.find((r) => r.text === undefined);
+    if (waiting === undefined) return; // the channel was closed and reopened meanwhile: nothing to answer
+    waiting.text = SLCAN_OK;
+    this.flushReplies();
   }
 
   private onCommand(line: string): undefined {
@@ -205,7 +240,8 @@ export class SlcanAdapterEmulator {
       return this.reply(SLCAN_ERROR);
     }
     this.counters.framesIn++; // from the host's side: a frame into the adapter
-    return this.reply(SLCAN_OK);
+    this.replies.push({ text: undefined });
+    return undefined;
   }
 
   private onBusFrame(frame: CanFrame): void {

@@ -2,6 +2,13 @@
  * CAN frames as the drivers see them, node addressing in the CAN id, and frame timing on the bus.
  */
 
+import { canDlcForLength, canLengthForDlc } from '../core/codec/framing/can-segment.ts';
+import {
+  type CanFrameBits,
+  type CanFrameShape,
+  canFrameBits as coreFrameBits,
+  canFrameTimeUs as coreFrameTimeUs,
+} from '../core/wire-budget/can-bits.ts';
 import type { PeerId } from './transport.ts';
 
 export interface CanFrame {
@@ -36,32 +43,26 @@ export function canFrameProblem(f: CanFrame): string | undefined {
 }
 
 /**
- * Bits a frame occupies on the bus, split into the part at the nominal (arbitration) bit rate and the part at
- * the data bit rate (CAN FD with BRS). Stuff bits are estimated at the worst case, one per four bits of the
- * stuffed region, so bus-load figures err on the safe side. Interframe space (3 bits) is included.
+ * Bits a frame occupies on the bus (worst-case stuffing, interframe space included), split into the part at
+ * the nominal rate and the part at the data rate (CAN FD with BRS). The arithmetic lives in
+ * src/core/wire-budget/can-bits.ts; FD data is counted at its padded (DLC) length, as the bus carries it.
  */
-export function canFrameBits(f: CanFrame): { nominal: number; data: number } {
-  const n = f.remote ? 0 : f.data.length;
-  if (!f.fd) {
-    // SOF, id, RTR/SRR+IDE(+id ext+RTR), r0, DLC, data, CRC15: stuffed. Then CRC delim, ACK, EOF, IFS.
-    const stuffed = (f.extended ? 54 : 34) + 8 * n;
-    return { nominal: stuffed + Math.floor((stuffed - 1) / 4) + 13, data: 0 };
-  }
-  const arbitration = f.extended ? 32 : 13; // SOF, id(s), SRR/IDE, r1/RRS, IDE, FDF, res
-  const crcBits = n > 16 ? 21 : 17;
-  const dataPhase = 1 + 1 + 4 + 8 * n + 4 + crcBits; // BRS, ESI, DLC, data, stuff count, CRC
-  const dynamicStuff = Math.floor((arbitration + 6 + 8 * n - 1) / 4);
-  const fixedStuff = Math.ceil((4 + crcBits) / 4);
-  const tail = 1 + 1 + 1 + 7 + 3; // CRC delim, ACK, ACK delim, EOF, IFS (nominal rate)
-  const stuffed = dataPhase + dynamicStuff + fixedStuff;
-  if (!f.brs) return { nominal: arbitration + stuffed + tail, data: 0 };
-  return { nominal: arbitration + tail, data: stuffed };
+export function canFrameBits(f: CanFrame): CanFrameBits {
+  return coreFrameBits(shapeOf(f));
 }
 
 /** Time on the bus in microseconds. */
 export function canFrameTimeUs(f: CanFrame, bitrate: number, dataBitrate = bitrate): number {
-  const bits = canFrameBits(f);
-  return (bits.nominal * 1e6) / bitrate + (bits.data * 1e6) / dataBitrate;
+  return coreFrameTimeUs(shapeOf(f), bitrate, dataBitrate);
+}
+
+function shapeOf(f: CanFrame): CanFrameShape {
+  const dataBytes = f.remote
+    ? 0
+    : f.fd
+      ? canLengthForDlc(canDlcForLength(f.data.length), true)
+      : f.data.length;
+  return { dataBytes, extended: f.extended, fd: f.fd, brs: f.brs, remote: f.remote };
 }
 
 /**

@@ -1,18 +1,25 @@
 /**
  * CAN transport over any CanDriver (SLCAN adapter, SocketCAN, emulated bus): messages are segmented into
- * frames (phase-1 can-segment: per-stream sequence numbers, whole-message CRC) and reassembled per CAN id
- * with bounded buffers and a timeout. The CAN id carries priority, destination and source (CanAddressing);
- * a broadcast is sent once with the broadcast destination, since every node hears every frame anyway.
+ * frames (can-segment: per-stream sequence numbers, whole-message CRC, 19-bit length) and reassembled per CAN
+ * id with bounded buffers (per sender and in total) and a timeout. The CAN id carries priority, destination and
+ * source (CanAddressing); a broadcast is sent once with the broadcast destination, since every node hears every
+ * frame anyway.
+ *
+ * Sending goes through one FIFO of messages with a byte budget. Frames are cut from the head message as the
+ * driver has room (a driver with a transmit window, such as SLCAN, reports it; others take every frame at
+ * once), so a view change's messages of thousands of frames are fed to the bus at its pace instead of being
+ * refused by a full adapter queue. A message whose frame the driver refuses is abandoned (its remaining frames
+ * are not sent: the receiver could not complete it) and counted.
  */
 
 import { performance } from 'node:perf_hooks';
 import { type Observable, Subject } from 'rxjs';
+import { CanReassembler } from '../core/codec/framing/can-reassembly.ts';
 import {
   CAN_MAX_MESSAGE_LIMIT,
+  type CanFrameCursor,
   type CanFrameData,
-  CanReassembler,
   CanSegmenter,
-  canFdPad,
 } from '../core/codec/framing/can-segment.ts';
 import type { CanDriver } from './can-driver.ts';
 import { CanAddressing, type CanFrame } from './can-frame.ts';
@@ -35,10 +42,28 @@ export interface CanTransportOptions {
   extended?: boolean;
   /** Arbitration priority of this node's messages (lower wins; default 4). */
   priority?: number;
+  /** Largest message sent or accepted (default and at most CAN_MAX_MESSAGE_LIMIT). */
   maxMessage?: number;
-  /** Partial messages older than this are dropped (ms, default 200). */
+  /**
+   * Partial messages with no progress for this long are dropped (ms, default 5000). A long message of a node
+   * with a high id can wait behind other nodes' long messages (a view change on classic CAN keeps the bus busy
+   * for a second or more, longer when it repeats), so this is well above the bus time of the largest message.
+   * A long timeout costs little: the byte budgets, not the timeout, bound what stale partials hold.
+   */
   reassemblyTimeoutMs?: number;
   maxPartialsPerSender?: number;
+  /** Bytes of partial messages held per CAN id (default maxMessage) and in total (default 4 x maxMessage). */
+  maxReassemblyBytesPerSender?: number;
+  maxReassemblyBytes?: number;
+  /** Bytes of messages waiting to be sent; a message beyond it is dropped ('queue-full'). Default 1 MiB. */
+  maxQueueBytes?: number;
+}
+
+/** A message waiting for the bus, cut into frames as the driver takes them. */
+interface Outgoing {
+  readonly id: number;
+  readonly length: number;
+  readonly cursor: CanFrameCursor;
 }
 
 export class CanTransport implements Transport {
@@ -52,11 +77,19 @@ export class CanTransport implements Transport {
   private readonly addressing: CanAddressing;
   private readonly selfNode: number;
   private readonly frameData: CanFrameData;
+  private readonly fd: boolean;
   private readonly segmenters = new Map<number, CanSegmenter>();
   private readonly reassembler: CanReassembler;
   private readonly maxMessage: number;
+  private readonly maxQueueBytes: number;
   private readonly priority: number;
+  private readonly timeoutMs: number;
+  private readonly queue: Outgoing[] = [];
+  private queueHead = 0;
+  private queuedBytes = 0;
+  private pumping = false;
   private expiry: NodeJS.Timeout | undefined;
+  private starting: Promise<void> | undefined;
   private closed = false;
 
   constructor(private readonly options: CanTransportOptions) {
@@ -66,38 +99,51 @@ export class CanTransport implements Transport {
     if (selfNode === undefined) throw new TransportConfigError(`can ${options.self}: not in the node list`);
     this.selfNode = selfNode;
     this.peers = this.addressing.names().filter((n) => n !== options.self);
-    this.frameData = options.driver.fd ? 64 : 8;
+    this.fd = options.driver.fd;
+    this.frameData = this.fd ? 64 : 8;
     this.maxMessage = options.maxMessage ?? CAN_MAX_MESSAGE_LIMIT;
+    this.maxQueueBytes = options.maxQueueBytes ?? 1 << 20;
     this.priority = options.priority ?? 4;
-    const timeout = options.reassemblyTimeoutMs ?? 200;
+    this.timeoutMs = options.reassemblyTimeoutMs ?? 5000;
     this.reassembler = new CanReassembler({
       frameData: this.frameData,
       maxMessage: this.maxMessage,
       maxPartialsPerSender: options.maxPartialsPerSender ?? 2,
       // One stream per (source, destination) id pair: unicast plus broadcast from each peer, and slack.
       maxSenders: Math.min(1024, 4 * (this.peers.length + 1)),
-      timeout,
+      timeout: this.timeoutMs,
+      ...(options.maxReassemblyBytesPerSender !== undefined
+        ? { maxBytesPerSender: options.maxReassemblyBytesPerSender }
+        : {}),
+      ...(options.maxReassemblyBytes !== undefined ? { maxBytesTotal: options.maxReassemblyBytes } : {}),
     });
     options.driver.onFrame = (f) => this.onFrame(f);
+    options.driver.onRoom = () => this.pump();
     this.state$ = options.driver.state.asObservable();
     this.received$ = this.rx.asObservable();
   }
 
-  async start(): Promise<void> {
-    const timeout = this.options.reassemblyTimeoutMs ?? 200;
-    this.expiry = setInterval(() => this.reassembler.expire(performance.now()), Math.max(10, timeout / 2));
+  /** Idempotent: a second call waits for the first. */
+  start(): Promise<void> {
+    this.starting ??= this.open();
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
+    const every = Math.max(10, this.timeoutMs / 2);
+    this.expiry = setInterval(() => this.reassembler.expire(performance.now()), every);
     this.expiry.unref?.();
     await this.options.driver.start();
   }
 
   send(peer: PeerId, bytes: Uint8Array): boolean {
     const node = this.addressing.node(peer);
-    if (node === undefined || node === this.selfNode) return this.drop('unknown-peer');
-    return this.sendTo(node, bytes);
+    if (node === undefined || node === this.selfNode) return this.local.drop('unknown-peer');
+    return this.enqueue(node, bytes);
   }
 
   broadcast(bytes: Uint8Array): boolean {
-    return this.sendTo(this.addressing.broadcastNode, bytes);
+    return this.enqueue(this.addressing.broadcastNode, bytes);
   }
 
   stats(): LinkStats {
@@ -117,39 +163,99 @@ export class CanTransport implements Transport {
     return this.options.driver.counters.snapshot();
   }
 
+  /** Bytes of messages waiting for the bus. */
+  queued(): number {
+    return this.queuedBytes;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.expiry);
+    const waiting = this.queue.length - this.queueHead;
+    if (waiting > 0) this.local.drop('closed', waiting);
+    this.queue.length = 0;
+    this.queueHead = 0;
+    this.queuedBytes = 0;
     await this.options.driver.stop();
     this.rx.complete();
   }
 
-  private sendTo(dst: number, bytes: Uint8Array): boolean {
-    if (bytes.length === 0 || bytes.length > this.maxMessage) return this.drop('too-long');
+  private enqueue(dst: number, bytes: Uint8Array): boolean {
+    if (this.closed) return this.local.drop('closed');
+    if (bytes.length === 0 || bytes.length > this.maxMessage) return this.local.drop('too-long');
+    if (this.queuedBytes + bytes.length > this.maxQueueBytes) return this.local.drop('queue-full');
     const id = this.addressing.id(this.priority, dst, this.selfNode);
     let segmenter = this.segmenters.get(id);
     if (segmenter === undefined) {
       segmenter = new CanSegmenter(this.frameData, this.maxMessage);
       this.segmenters.set(id, segmenter);
     }
-    const fd = this.frameData === 64;
-    for (const data of segmenter.segment(bytes)) {
-      const frame: CanFrame = {
-        id,
-        extended: this.addressing.extended,
-        remote: false,
-        fd,
-        brs: fd,
-        data: fd ? canFdPad(data) : data,
-        dlc: 0,
-      };
-      frame.dlc = frame.data.length;
-      // A message missing a frame is useless: stop at the first refusal (the driver counted it).
-      if (!this.options.driver.send(frame)) return this.drop('frame-refused');
-    }
-    this.local.sent(bytes.length);
+    const cursor = segmenter.cursor(bytes, true);
+    this.queue.push({ id, length: bytes.length, cursor });
+    this.queuedBytes += bytes.length;
+    this.pump();
+    // Still waiting for the bus: keep our own copy, since the caller may reuse its buffer.
+    if (cursor.remaining > 0) cursor.detach();
     return true;
+  }
+
+  /** Hand frames to the driver while it has room, head message first. */
+  private pump(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      const driver = this.options.driver;
+      while (this.queueHead < this.queue.length) {
+        const head = this.queue[this.queueHead]!;
+        let room = driver.room?.() ?? Number.POSITIVE_INFINITY;
+        let refused = false;
+        while (head.cursor.remaining > 0) {
+          // room() is the truth: an acknowledgement that came in meanwhile shows up when asked again.
+          if (room <= 0) room = driver.room?.() ?? Number.POSITIVE_INFINITY;
+          if (room <= 0) break;
+          const frame = this.frame(head.id, head.cursor.next()!);
+          // A message missing a frame is useless: abandon it at the first refusal (the driver counted it).
+          if (!driver.send(frame)) {
+            refused = true;
+            break;
+          }
+          room--;
+        }
+        if (!refused && head.cursor.remaining > 0) return; // no room: onRoom resumes
+        this.dequeue();
+        if (refused) this.local.drop('frame-refused');
+        else this.local.sent(head.length);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private dequeue(): void {
+    const head = this.queue[this.queueHead]!;
+    this.queuedBytes -= head.length;
+    this.queueHead++;
+    // Compact now and then so the array does not grow without bound.
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead >= 64) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  private frame(id: number, data: Uint8Array): CanFrame {
+    return {
+      id,
+      extended: this.addressing.extended,
+      remote: false,
+      fd: this.fd,
+      brs: this.fd,
+      data,
+      dlc: data.length,
+    };
   }
 
   private onFrame(f: CanFrame): void {
@@ -165,11 +271,5 @@ export class CanTransport implements Transport {
     if (message === undefined) return;
     this.local.received(message.length);
     this.rx.next({ from, bytes: message });
-  }
-
-  private drop(reason: string): false {
-    this.local.drops++;
-    this.local.error(reason);
-    return false;
   }
 }

@@ -6,6 +6,7 @@
 
 import { BehaviorSubject, Subject } from 'rxjs';
 import {
+  broadcastEach,
   type LinkState,
   type LinkStats,
   type PeerId,
@@ -97,24 +98,16 @@ export class MemoryTransport implements Transport {
   send(peer: PeerId, bytes: Uint8Array): boolean {
     const max = this.hub.options.maxMessage ?? Number.POSITIVE_INFINITY;
     if (!this.isOpen() || bytes.length > max || bytes.length === 0) {
-      this.counters.drops++;
-      this.counters.error(!this.isOpen() ? 'link-down' : 'too-long');
-      return false;
+      return this.counters.drop(!this.isOpen() ? 'link-down' : 'too-long');
     }
     const outcome = this.hub.route(this, peer, bytes);
-    if (outcome !== 'ok') {
-      this.counters.drops++;
-      this.counters.error(outcome);
-      return false;
-    }
+    if (outcome !== 'ok') return this.counters.drop(outcome);
     this.counters.sent(bytes.length);
     return true;
   }
 
   broadcast(bytes: Uint8Array): boolean {
-    let all = true;
-    for (const peer of this.peers) all = this.send(peer, bytes) && all;
-    return all;
+    return broadcastEach(this.peers, (peer) => this.send(peer, bytes));
   }
 
   stats(): LinkStats {

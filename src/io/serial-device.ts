@@ -114,16 +114,8 @@ export class SerialDevice {
    * whether the write counts as a frame in the statistics (an SLCAN command does not).
    */
   write(bytes: Uint8Array, frame = true): boolean {
-    if (this.state.value !== 'up' || this.port === undefined) {
-      this.counters.drops++;
-      this.counters.error('link-down');
-      return false;
-    }
-    if (this.queuedBytes + bytes.length > this.maxQueueBytes) {
-      this.counters.drops++;
-      this.counters.error('queue-full');
-      return false;
-    }
+    if (this.state.value !== 'up' || this.port === undefined) return this.counters.drop('link-down');
+    if (this.queuedBytes + bytes.length > this.maxQueueBytes) return this.counters.drop('queue-full');
     this.queue.push({ bytes, frame, queuedAt: performance.now(), due: undefined });
     this.queuedBytes += bytes.length;
     this.pump();
@@ -241,8 +233,7 @@ export class SerialDevice {
 
   private dropQueue(reason: string): void {
     if (this.queue.length === 0) return;
-    this.counters.drops += this.queue.length;
-    this.counters.error(reason, this.queue.length);
+    this.counters.drop(reason, this.queue.length);
     this.queue = [];
     this.queuedBytes = 0;
   }

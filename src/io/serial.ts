@@ -8,6 +8,7 @@ import { BehaviorSubject, combineLatest, distinctUntilChanged, map, type Observa
 import { encodeSerialFrame, SerialDeframer } from '../core/codec/framing/serial-frame.ts';
 import { type BackoffOptions, SerialDevice } from './serial-device.ts';
 import {
+  broadcastEach,
   combineStates,
   type LinkState,
   type LinkStats,
@@ -53,6 +54,7 @@ export class SerialTransport implements Transport {
   private readonly channels = new Map<PeerId, PeerChannel>();
   private readonly local = new StatsCounter();
   private readonly aggregate = new BehaviorSubject<LinkState>('connecting');
+  private starting: Promise<void> | undefined;
   private closed = false;
 
   constructor(private readonly options: SerialTransportOptions) {
@@ -83,23 +85,26 @@ export class SerialTransport implements Transport {
     this.received$ = this.rx.asObservable();
   }
 
-  async start(): Promise<void> {
-    await Promise.all([...this.channels.values()].map((c) => c.device.start()));
+  /** Idempotent: a second call waits for the first. */
+  start(): Promise<void> {
+    this.starting ??= Promise.all([...this.channels.values()].map((c) => c.device.start())).then(
+      () => undefined,
+    );
+    return this.starting;
   }
 
   send(peer: PeerId, bytes: Uint8Array): boolean {
     const channel = this.channels.get(peer);
-    if (channel === undefined) return this.drop('unknown-peer');
-    if (bytes.length === 0 || bytes.length > this.options.maxMessage) return this.drop('too-long');
+    if (channel === undefined) return this.local.drop('unknown-peer');
+    if (bytes.length === 0 || bytes.length > this.options.maxMessage) return this.local.drop('too-long');
     return channel.device.write(encodeSerialFrame(bytes));
   }
 
   broadcast(bytes: Uint8Array): boolean {
-    if (bytes.length === 0 || bytes.length > this.options.maxMessage) return this.drop('too-long');
+    if (bytes.length === 0 || bytes.length > this.options.maxMessage) return this.local.drop('too-long');
+    // One encoding for every link: the device queues only hold references to the frame.
     const frame = encodeSerialFrame(bytes);
-    let all = true;
-    for (const c of this.channels.values()) all = c.device.write(frame) && all;
-    return all;
+    return broadcastEach(this.peers, (peer) => this.channels.get(peer)!.device.write(frame));
   }
 
   stats(): LinkStats {
@@ -131,11 +136,5 @@ export class SerialTransport implements Transport {
       channel.device.counters.framesIn++;
       this.rx.next({ from: channel.peer, bytes: payload });
     }
-  }
-
-  private drop(reason: string): false {
-    this.local.drops++;
-    this.local.error(reason);
-    return false;
   }
 }

@@ -42,6 +42,17 @@ export function slcanDataBitrateCode(bitrate: number): number {
 }
 
 const HEX = '0123456789ABCDEF';
+/** Two upper-case hex digits of each byte value: the data of a frame line is one table look-up per byte. */
+const BYTE_HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => HEX[b >>> 4]! + HEX[b & 0xf]!);
+/** Value of each hex digit character code (either case), -1 for anything else. */
+const HEX_VALUE = (() => {
+  const t = new Int8Array(128).fill(-1);
+  for (let i = 0; i < 16; i++) {
+    t[HEX.charCodeAt(i)] = i;
+    t[HEX.toLowerCase().charCodeAt(i)] = i;
+  }
+  return t;
+})();
 
 function hex(n: number, digits: number): string {
   let s = '';
@@ -72,7 +83,7 @@ export function encodeSlcanFrame(f: CanFrame): string {
   const dlc = f.fd ? canDlcForLength(f.data.length) : f.data.length;
   const length = f.fd ? canLengthForDlc(dlc, true) : f.data.length;
   let data = '';
-  for (let i = 0; i < length; i++) data += hex(f.data[i] ?? 0, 2); // FD padding with zeros
+  for (let i = 0; i < length; i++) data += BYTE_HEX[f.data[i] ?? 0]; // FD padding with zeros
   return `${kind}${id}${hex(dlc, 1)}${data}`;
 }
 
@@ -111,7 +122,8 @@ function parseHex(s: string, start: number, digits: number): number | undefined 
   if (start + digits > s.length) return undefined;
   let v = 0;
   for (let i = start; i < start + digits; i++) {
-    const d = HEX.indexOf(s[i]!.toUpperCase());
+    const c = s.charCodeAt(i);
+    const d = c < 128 ? HEX_VALUE[c]! : -1;
     if (d < 0) return undefined;
     v = v * 16 + d;
   }
@@ -165,7 +177,9 @@ function isPrintable(s: string): boolean {
  * discarded up to the next CR and reported once as `tooLong`. LF is ignored (some adapters send CR LF).
  */
 export class SlcanLineSplitter {
-  private line = '';
+  /** Bytes of the line so far: kept as bytes and turned into a string once per line, not once per byte. */
+  private readonly line = new Uint8Array(SLCAN_MAX_LINE);
+  private length = 0;
   private discarding = false;
 
   constructor(
@@ -177,23 +191,27 @@ export class SlcanLineSplitter {
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i]!;
       if (c === 0x0d) {
-        if (!this.discarding) this.onLine(this.line);
-        this.line = '';
+        if (!this.discarding) this.onLine(this.take());
+        this.length = 0;
         this.discarding = false;
       } else if (c === 0x07) {
-        if (!this.discarding && this.line.length > 0) this.onLine(this.line); // unterminated junk before BEL
-        this.line = '';
+        if (!this.discarding && this.length > 0) this.onLine(this.take()); // unterminated junk before BEL
+        this.length = 0;
         this.discarding = false;
         this.onLine(SLCAN_ERROR);
       } else if (c === 0x0a) {
         // ignore
       } else if (!this.discarding) {
-        if (this.line.length >= SLCAN_MAX_LINE) {
+        if (this.length >= SLCAN_MAX_LINE) {
           this.discarding = true;
-          this.line = '';
+          this.length = 0;
           this.onTooLong();
-        } else this.line += String.fromCharCode(c);
+        } else this.line[this.length++] = c;
       }
     }
+  }
+
+  private take(): string {
+    return String.fromCharCode.apply(null, this.line.subarray(0, this.length) as unknown as number[]);
   }
 }

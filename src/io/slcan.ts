@@ -5,6 +5,12 @@
  * a reply within `replyTimeoutMs` is counted as 'timeout'; after `maxTimeouts` in a row the adapter is taken
  * as hung: state 'down', then the init sequence is retried with back-off. Malformed lines are counted and
  * skipped.
+ *
+ * Frames are flow-controlled: at most `txWindow` frames wait for their acknowledgement (`room()`), and the
+ * owner is told (`onRoom`) as acknowledgements free the window. An adapter that acknowledges a frame only once
+ * it has left the bus (the emulated one does) may take as long as other nodes keep the bus busy, so a frame's
+ * acknowledgement times out only after `frameAckTimeoutMs` without any sign of life from the adapter (a reply
+ * or a received frame), not after `replyTimeoutMs` from when it was sent.
  */
 
 import { performance } from 'node:perf_hooks';
@@ -31,12 +37,19 @@ export interface SlcanHostOptions {
   /** CAN FD data bit rate; setting it makes the driver an FD driver. */
   dataBitrate?: number;
   replyTimeoutMs?: number;
+  /** Time without any line from the adapter before a frame's acknowledgement counts as lost (default 4 x replyTimeoutMs). */
+  frameAckTimeoutMs?: number;
   /** Consecutive timeouts before the adapter is declared hung. */
   maxTimeouts?: number;
   /** Commands awaiting a reply at once; more are dropped ('adapter-busy'). */
   maxOutstanding?: number;
   /** Whether the adapter acknowledges t/T/d/... lines (CANable 2.0 and Lawicel do). */
   ackTransmit?: boolean;
+  /**
+   * Frames sent and not yet acknowledged at most (default 64): the transmit window `room()` reports, so a long
+   * segmented message is fed to the adapter as it acknowledges frames instead of overrunning its queue.
+   */
+  txWindow?: number;
   reconnect?: BackoffOptions;
 }
 
@@ -45,6 +58,8 @@ type Expect = 'ok' | 'version' | 'serial' | 'status';
 interface Outstanding {
   command: string;
   expect: Expect;
+  /** A frame transmission (counts against the transmit window). */
+  frame: boolean;
   sentAt: number;
   settle?: (reply: SlcanReply | undefined) => void;
 }
@@ -54,6 +69,7 @@ export class SlcanHost implements CanDriver {
   readonly state = new BehaviorSubject<LinkState>('connecting');
   readonly counters: StatsCounter;
   onFrame: (frame: CanFrame) => void = () => {};
+  onRoom: (() => void) | undefined;
   /** Last status flags read with F. */
   statusFlags: number | undefined;
   /** Adapter version string read with V at init. */
@@ -70,9 +86,17 @@ export class SlcanHost implements CanDriver {
   private stopped = true;
   private error: string | undefined;
   private readonly replyTimeoutMs: number;
+  private readonly frameAckTimeoutMs: number;
+  /** When the adapter last sent anything (a reply or a frame from the bus). */
+  private lastHeardAt = 0;
+  /** When the last outstanding command was settled: the current head has waited since then at most. */
+  private lastSettledAt = 0;
   private readonly maxTimeouts: number;
   private readonly maxOutstanding: number;
   private readonly ackTransmit: boolean;
+  private readonly txWindow: number;
+  /** Frame commands awaiting their acknowledgement. */
+  private framesInFlight = 0;
   private readonly backoff: BackoffOptions;
 
   constructor(private readonly options: SlcanHostOptions) {
@@ -80,9 +104,14 @@ export class SlcanHost implements CanDriver {
     if (options.dataBitrate !== undefined) slcanDataBitrateCode(options.dataBitrate);
     this.fd = options.dataBitrate !== undefined;
     this.replyTimeoutMs = options.replyTimeoutMs ?? 500;
+    this.frameAckTimeoutMs = options.frameAckTimeoutMs ?? 4 * this.replyTimeoutMs;
     this.maxTimeouts = options.maxTimeouts ?? 3;
     this.maxOutstanding = options.maxOutstanding ?? 512;
     this.ackTransmit = options.ackTransmit ?? true;
+    this.txWindow = options.txWindow ?? 64;
+    if (!Number.isInteger(this.txWindow) || this.txWindow < 1 || this.txWindow > this.maxOutstanding) {
+      throw new RangeError(`SLCAN: txWindow must be 1..maxOutstanding (${this.maxOutstanding})`);
+    }
     this.backoff = options.reconnect ?? DEFAULT_BACKOFF;
     // The adapter's USB link is not a UART: no pacing; the CAN bus paces.
     this.device = new SerialDevice({
@@ -128,10 +157,19 @@ export class SlcanHost implements CanDriver {
   send(frame: CanFrame): boolean {
     const problem =
       canFrameProblem(frame) ?? (frame.fd && !this.fd ? 'CAN FD frame on a classic adapter' : undefined);
-    if (problem !== undefined) return this.refuse('bad-frame');
-    if (this.state.value !== 'up') return this.refuse('link-down');
-    if (this.outstanding.length >= this.maxOutstanding) return this.refuse('adapter-busy');
+    if (problem !== undefined) return this.counters.drop('bad-frame');
+    if (this.state.value !== 'up') return this.counters.drop('link-down');
+    if (this.outstanding.length >= this.maxOutstanding) return this.counters.drop('adapter-busy');
     return this.writeCommand(encodeSlcanFrame(frame), 'ok', this.ackTransmit, undefined, true);
+  }
+
+  /** Frames the adapter can take now: the transmit window minus the frames not yet acknowledged. */
+  room(): number {
+    if (this.state.value !== 'up') return 0;
+    return Math.max(
+      0,
+      Math.min(this.txWindow - this.framesInFlight, this.maxOutstanding - this.outstanding.length),
+    );
   }
 
   /** Read the status flags (F). Resolves undefined when the adapter does not answer. */
@@ -157,16 +195,11 @@ export class SlcanHost implements CanDriver {
   ): boolean {
     if (!this.device.write(Buffer.from(`${command}\r`, 'latin1'), isFrame)) return false;
     if (awaitReply) {
-      this.outstanding.push({ command, expect, sentAt: performance.now(), settle });
+      this.outstanding.push({ command, expect, frame: isFrame, sentAt: performance.now(), settle });
+      if (isFrame) this.framesInFlight++;
       this.armTimeoutCheck();
     }
     return true;
-  }
-
-  private refuse(reason: string): false {
-    this.counters.drops++;
-    this.counters.error(reason);
-    return false;
   }
 
   private onDeviceState(s: LinkState): void {
@@ -203,7 +236,10 @@ export class SlcanHost implements CanDriver {
       this.error = undefined;
       this.initAttempt = 0;
       this.consecutiveTimeouts = 0;
-      if (this.device.state.value === 'up') this.state.next('up');
+      if (this.device.state.value === 'up') {
+        this.state.next('up');
+        this.onRoom?.();
+      }
     } finally {
       this.initializing = false;
     }
@@ -223,6 +259,7 @@ export class SlcanHost implements CanDriver {
   }
 
   private onLine(line: string): void {
+    this.lastHeardAt = performance.now();
     const reply = parseSlcanReply(line);
     switch (reply.kind) {
       case 'frame':
@@ -244,6 +281,8 @@ export class SlcanHost implements CanDriver {
       return;
     }
     this.consecutiveTimeouts = 0;
+    this.lastSettledAt = performance.now();
+    if (next.frame) this.frameSettled();
     const matches =
       reply.kind === 'error' || reply.kind === next.expect || (next.expect === 'ok' && reply.kind === 'ok');
     if (reply.kind === 'error') this.counters.error(next.settle ? 'slcan-error-reply' : 'slcan-tx-refused');
@@ -260,8 +299,9 @@ export class SlcanHost implements CanDriver {
 
   private checkTimeouts(): void {
     const now = performance.now();
-    while (this.outstanding[0] !== undefined && now - this.outstanding[0].sentAt > this.replyTimeoutMs) {
+    while (this.outstanding[0] !== undefined && this.overdue(this.outstanding[0], now)) {
       const late = this.outstanding.shift()!;
+      if (late.frame) this.frameSettled();
       this.counters.error('timeout');
       this.consecutiveTimeouts++;
       late.settle?.(undefined);
@@ -278,9 +318,26 @@ export class SlcanHost implements CanDriver {
     }
   }
 
+  /**
+   * The head command is late after replyTimeoutMs at the head of the queue (replies come in order, so it
+   * cannot be answered before the ones ahead of it); a frame only after frameAckTimeoutMs of silence.
+   */
+  private overdue(o: Outstanding, now: number): boolean {
+    const waiting = Math.max(o.sentAt, this.lastSettledAt);
+    if (!o.frame) return now - waiting > this.replyTimeoutMs;
+    return now - Math.max(waiting, this.lastHeardAt) > this.frameAckTimeoutMs;
+  }
+
   private failOutstanding(): void {
     const all = this.outstanding;
     this.outstanding = [];
+    this.framesInFlight = 0;
     for (const o of all) o.settle?.(undefined);
+  }
+
+  /** One frame of the window is free again. */
+  private frameSettled(): void {
+    this.framesInFlight--;
+    this.onRoom?.();
   }
 }

@@ -109,8 +109,8 @@ export class SocketCanDriver implements CanDriver {
     // Checked here because the addon would truncate or throw on an oversize frame.
     const problem =
       canFrameProblem(frame) ?? (frame.fd && !this.fd ? 'CAN FD frame on a classic interface' : undefined);
-    if (problem !== undefined) return this.refuse('bad-frame');
-    if (this.channel === undefined || this.state.value !== 'up') return this.refuse('link-down');
+    if (problem !== undefined) return this.counters.drop('bad-frame');
+    if (this.channel === undefined || this.state.value !== 'up') return this.counters.drop('link-down');
     try {
       this.channel.send({
         id: frame.id,
@@ -121,7 +121,7 @@ export class SocketCanDriver implements CanDriver {
       });
     } catch (err) {
       this.lastError = `SocketCAN ${this.options.iface}: ${(err as Error).message}`;
-      return this.refuse('send-failed');
+      return this.counters.drop('send-failed');
     }
     this.counters.sent(frame.data.length);
     return true;
@@ -144,11 +144,5 @@ export class SocketCanDriver implements CanDriver {
     }
     this.counters.received(data.length);
     this.onFrame(frame);
-  }
-
-  private refuse(reason: string): false {
-    this.counters.drops++;
-    this.counters.error(reason);
-    return false;
   }
 }

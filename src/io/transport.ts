@@ -90,6 +90,13 @@ export class StatsCounter {
     this.errors[reason] = (this.errors[reason] ?? 0) + n;
   }
 
+  /** Count `n` messages dropped on the way out for `reason`; returns false for `return counters.drop(...)`. */
+  drop(reason: string, n = 1): false {
+    this.drops += n;
+    this.error(reason, n);
+    return false;
+  }
+
   /** Record one send-to-wire latency sample. */
   latency(ms: number): void {
     this.latencyCount++;
@@ -118,6 +125,19 @@ export class StatsCounter {
     }
     return stats;
   }
+}
+
+/**
+ * Broadcast on a point-to-point transport: one send per peer, every peer tried even after a failure. Returns
+ * false when any copy was dropped (each transport's send counts its own drops).
+ *
+ * @example
+ * broadcast(bytes: Uint8Array): boolean { return broadcastEach(this.peers, (p) => this.send(p, bytes)); }
+ */
+export function broadcastEach(peers: readonly PeerId[], send: (peer: PeerId) => boolean): boolean {
+  let all = true;
+  for (const peer of peers) all = send(peer) && all;
+  return all;
 }
 
 /** Sum several LinkStats (a mesh of point-to-point links reported as one transport). */

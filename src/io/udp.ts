@@ -8,6 +8,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { BehaviorSubject, Subject } from 'rxjs';
 import {
+  broadcastEach,
   type LinkState,
   type LinkStats,
   type PeerId,
@@ -111,25 +112,18 @@ export class UdpTransport implements Transport {
           : bytes.length === 0 || bytes.length > this.maxMessage
             ? 'too-long'
             : undefined;
-    if (reason !== undefined || ep === undefined || !this.socket) {
-      this.counters.drops++;
-      this.counters.error(reason ?? 'link-down');
-      return false;
-    }
+    if (reason !== undefined || ep === undefined || !this.socket)
+      return this.counters.drop(reason ?? 'link-down');
     const n = bytes.length;
     this.socket.send(bytes, ep.port, ep.host, (err) => {
-      if (err) {
-        this.counters.drops++;
-        this.counters.error(`send:${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-      } else this.counters.sent(n);
+      if (err) this.counters.drop(`send:${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      else this.counters.sent(n);
     });
     return true;
   }
 
   broadcast(bytes: Uint8Array): boolean {
-    let all = true;
-    for (const peer of this.peers) all = this.send(peer, bytes) && all;
-    return all;
+    return broadcastEach(this.peers, (peer) => this.send(peer, bytes));
   }
 
   stats(): LinkStats {

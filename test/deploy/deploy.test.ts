@@ -29,7 +29,7 @@ const DEPLOY = join(ROOT, 'deploy');
 const UNIT = join(DEPLOY, 'systemd', 'triplex-board@.service');
 const DROPINS = join(DEPLOY, 'systemd', 'triplex-board@.service.d');
 const scratch = mkdtempSync(join(tmpdir(), 'triplex-deploy-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }), 120_000);
 
 const analyze = '/usr/bin/systemd-analyze';
 const analyzeProblem = existsSync(analyze)

@@ -11,6 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareRuns, coverage } from '../../bench/firmware/compare.ts';
+import { type Corpus, generateCorpus, SETUPS } from '../../bench/firmware/corpus.ts';
+import { type Observation, runFirmware, runReference, startUnit } from '../../bench/firmware/harness.ts';
 import {
   BUILD_TIMEOUT_MS,
   buildFor,
@@ -18,9 +21,6 @@ import {
   m3Toolchain,
 } from '../../src/runtime/firmware/toolchain.ts';
 import type { FirmwareTarget } from '../../src/runtime/firmware/unit.ts';
-import { compareRuns, coverage } from './compare.ts';
-import { type Corpus, generateCorpus, SETUPS } from './corpus.ts';
-import { type Observation, runFirmware, runReference, startUnit } from './harness.ts';
 
 const SEED = Number(process.env.FW_DIFF_SEED ?? 20250101);
 const HOST_FRAMES = 800;

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runFirmwareFuzz } from '../../bench/firmware/fuzz-run.ts';
 import { BUILD_TIMEOUT_MS, buildFor, hostToolchain } from '../../src/runtime/firmware/toolchain.ts';
-import { runFirmwareFuzz } from './fuzz-run.ts';
 
 const host = hostToolchain();
 if (!host.ok) console.warn(`firmware fuzz test skipped: ${host.reason}`);

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateCorpus, SETUPS } from '../../bench/firmware/corpus.ts';
+import { startUnit } from '../../bench/firmware/harness.ts';
 import { authPayload, decodeMessage, encodeMessage } from '../../src/core/codec/encode.ts';
 import type { Output } from '../../src/core/codec/messages.ts';
 import type { Command } from '../../src/core/control/spec.ts';
@@ -26,8 +28,6 @@ import { FirmwareVoterHost } from '../../src/runtime/firmware/voter-host.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
 import type { VoterEvent } from '../../src/runtime/loop/ports.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
-import { generateCorpus, SETUPS } from './corpus.ts';
-import { startUnit } from './harness.ts';
 
 const host = hostToolchain();
 const m3 = m3Toolchain();

@@ -9,6 +9,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareRuns } from '../../bench/firmware/compare.ts';
+import {
+  type Corpus,
+  type CorpusEvent,
+  generateCorpus,
+  SETUPS,
+  voterConfigOf,
+} from '../../bench/firmware/corpus.ts';
+import { provisionFor, runFirmware, runReference } from '../../bench/firmware/harness.ts';
 import { authPayload, decodeMessage, encodeMessage } from '../../src/core/codec/encode.ts';
 import { encodeSerialFrame } from '../../src/core/codec/framing/serial-frame.ts';
 import type { Output } from '../../src/core/codec/messages.ts';
@@ -16,9 +25,6 @@ import { keyedMac } from '../../src/core/crypto/mac.ts';
 import { firmwareConfigForCommand, provisionRecord } from '../../src/runtime/firmware/provision.ts';
 import { BUILD_TIMEOUT_MS, buildFor, hostToolchain } from '../../src/runtime/firmware/toolchain.ts';
 import { FirmwareUnit, type Reply } from '../../src/runtime/firmware/unit.ts';
-import { compareRuns } from './compare.ts';
-import { type Corpus, type CorpusEvent, generateCorpus, SETUPS, voterConfigOf } from './corpus.ts';
-import { provisionFor, runFirmware, runReference } from './harness.ts';
 
 const host = hostToolchain();
 if (!host.ok) console.warn(`firmware unit test skipped: ${host.reason}`);

@@ -13,7 +13,7 @@ describe('CAN frame timing', () => {
     expect(canFrameTimeUs(f(1, 8), 1_000_000)).toBeCloseTo(135);
     const fd = canDataFrame(1, new Uint8Array(64), { fd: true, brs: true });
     const bits = canFrameBits(fd);
-    expect(bits.nominal).toBe(26);
+    expect(bits.nominal).toBe(34); // 17 arbitration bits + 4 stuff bits + 13 tail bits at 1 Mbit/s
     expect(bits.data).toBeGreaterThan(64 * 8);
     // 64 bytes at 2 Mbit/s data phase take far less than 8 classic frames at 1 Mbit/s.
     expect(canFrameTimeUs(fd, 1_000_000, 2_000_000)).toBeLessThan(8 * 135 * 0.5);

@@ -86,6 +86,41 @@ describe('emulated CAN bus with SLCAN adapters on pseudo-terminals', () => {
     expect(P!.t.busStats().framesOut).toBe(Math.ceil((1000 - 58) / 63) + 1 + 1);
   });
 
+  it('carries a view change burst: every board broadcasts thousands of frames at once, none refused', async () => {
+    // Each message is past the old 4,095-byte segmentation limit and far past the adapter's queue
+    // (256 frames): the transport feeds frames as the adapter acknowledges them from the bus.
+    const names = ['v0', 'v1', 'v2', 'v3'];
+    const nodes = Object.fromEntries(names.map((n, i) => [n, i]));
+    for (const fd of [false, true]) {
+      const setup = await startEmulatedCanBus(
+        join(dir, fd ? 'burst-fd' : 'burst'),
+        names,
+        fd ? { bitrate: 1_000_000, dataBitrate: 2_000_000 } : { bitrate: 1_000_000 },
+      );
+      cleanups.push(() => setup.close());
+      const boards = await Promise.all(names.map((n) => board(setup, n, nodes, fd)));
+      const size = fd ? 30_000 : 5_000; // 477 FD frames or 715 classic frames each
+      const arrivals = boards.map((b) =>
+        firstValueFrom(b.t.received$.pipe(take(names.length - 1), toArray())),
+      );
+      boards.forEach((b, i) => {
+        expect(b.t.broadcast(msg(i, size))).toBe(true);
+      });
+      const got = await Promise.all(arrivals);
+      got.forEach((rs, i) => {
+        const expected = names
+          .filter((_, j) => j !== i)
+          .map((n, _k) => [n, hex(msg(names.indexOf(n), size))]);
+        expect(rs.map((r) => [r.from, hex(r.bytes)]).sort()).toEqual(expected.sort());
+      });
+      for (const b of boards) {
+        const errors = Object.keys(b.t.stats().errors).filter((k) => k !== 'slcan-error-reply');
+        expect(errors).toEqual([]);
+        expect(b.t.queued()).toBe(0);
+      }
+    }
+  }, 60_000);
+
   it('answers SLCAN commands like a CANable, and a hung adapter is detected and recovered', async () => {
     const nodes = { m: 5, n: 6 };
     const setup = await startEmulatedCanBus(join(dir, 'cmd'), ['m', 'n'], { bitrate: 1_000_000 });

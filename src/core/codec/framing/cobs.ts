@@ -25,27 +25,45 @@ export function cobsMaxEncodedLength(n: number): number {
  * Returns the number of bytes written. Split from cobsEncode so a framer can encode in place without a copy.
  */
 export function cobsEncodeInto(payload: Uint8Array, out: Uint8Array, offset: number): number {
-  const needed = cobsMaxEncodedLength(payload.length);
+  return cobsEncodeConcatInto(payload, EMPTY, out, offset);
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * COBS-encode the concatenation `head ‖ tail` into `out` at `offset`, without building the concatenation (a
+ * serial frame is its payload followed by its CRC). Returns the number of bytes written.
+ */
+export function cobsEncodeConcatInto(
+  head: Uint8Array,
+  tail: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+): number {
+  const needed = cobsMaxEncodedLength(head.length + tail.length);
   if (offset < 0 || offset + needed > out.length) {
     throw new RangeError(`cobsEncodeInto: need ${needed} bytes at ${offset}, have ${out.length - offset}`);
   }
   let codeAt = offset;
   let w = offset + 1;
   let code = 1;
-  for (let i = 0; i < payload.length; i++) {
-    const b = payload[i]!;
-    if (b === 0) {
-      out[codeAt] = code;
-      codeAt = w++;
-      code = 1;
-      continue;
-    }
-    out[w++] = b;
-    code++;
-    if (code === 0xff) {
-      out[codeAt] = code;
-      codeAt = w++;
-      code = 1;
+  for (let part = 0; part < 2; part++) {
+    const bytes = part === 0 ? head : tail;
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      if (b === 0) {
+        out[codeAt] = code;
+        codeAt = w++;
+        code = 1;
+        continue;
+      }
+      out[w++] = b;
+      code++;
+      if (code === 0xff) {
+        out[codeAt] = code;
+        codeAt = w++;
+        code = 1;
+      }
     }
   }
   out[codeAt] = code;
@@ -57,6 +75,38 @@ export function cobsEncode(payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(cobsMaxEncodedLength(payload.length));
   const n = cobsEncodeInto(payload, out, 0);
   return out.subarray(0, n);
+}
+
+/**
+ * Decode the COBS block `buf[start, end)` in place: the decoded bytes overwrite it from `start` (decoding never
+ * writes ahead of what it reads). Returns the decoded length, or the reason the block is not valid COBS (the
+ * buffer is then partly overwritten). Saves the receiver an allocation and a copy per frame.
+ */
+export function cobsDecodeInPlace(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): { ok: true; length: number } | { ok: false; reason: CobsRejection } {
+  if (start < 0 || end > buf.length || start > end) {
+    throw new RangeError(`cobsDecodeInPlace: bad range [${start}, ${end}) of ${buf.length}`);
+  }
+  if (end === start) return { ok: false, reason: 'empty' };
+  let w = start;
+  let r = start;
+  while (r < end) {
+    const code = buf[r]!;
+    if (code === 0) return { ok: false, reason: 'zero-byte' };
+    const blockEnd = r + code;
+    if (blockEnd > end) return { ok: false, reason: 'overrun' };
+    for (let i = r + 1; i < blockEnd; i++) {
+      const b = buf[i]!;
+      if (b === 0) return { ok: false, reason: 'zero-byte' };
+      buf[w++] = b;
+    }
+    r = blockEnd;
+    if (code !== 0xff && r < end) buf[w++] = 0;
+  }
+  return { ok: true, length: w - start };
 }
 
 /**

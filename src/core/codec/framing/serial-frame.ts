@@ -9,8 +9,8 @@
  * and counted, so memory stays bounded whatever arrives.
  */
 
-import { cobsDecode, cobsEncodeInto, cobsMaxEncodedLength } from './cobs.ts';
-import { crc32c, readU32LE, writeU32LE } from './crc.ts';
+import { cobsDecodeInPlace, cobsEncodeConcatInto, cobsMaxEncodedLength } from './cobs.ts';
+import { crc32c, crc32cUpdate, readU32LE, writeU32LE } from './crc.ts';
 
 /** Why a delimited frame was dropped. */
 export type SerialRejection =
@@ -39,15 +39,17 @@ export function encodeSerialFrame(payload: Uint8Array): Uint8Array {
       `encodeSerialFrame: payload of ${payload.length} bytes exceeds ${SERIAL_MAX_PAYLOAD_LIMIT}`,
     );
   }
-  const body = new Uint8Array(payload.length + CRC_BYTES);
-  body.set(payload, 0);
-  writeU32LE(body, payload.length, crc32c(payload));
+  // The CRC goes through COBS right after the payload, without first copying the two into one buffer.
+  writeU32LE(crcScratch, 0, crc32c(payload));
   const out = new Uint8Array(serialFrameLength(payload.length));
   out[0] = DELIMITER;
-  const n = cobsEncodeInto(body, out, 1);
+  const n = cobsEncodeConcatInto(payload, crcScratch, out, 1);
   out[1 + n] = DELIMITER;
-  return out.subarray(0, n + 2);
+  return n + 2 === out.length ? out : out.subarray(0, n + 2);
 }
+
+/** Encoding never re-enters itself, so one 4-byte buffer serves every frame's CRC. */
+const crcScratch = new Uint8Array(CRC_BYTES);
 
 export interface SerialDeframerOptions {
   /** Largest payload accepted; longer frames are dropped as 'too-long'. */
@@ -131,27 +133,26 @@ export class SerialDeframer {
   }
 
   private verify(length: number): Uint8Array | undefined {
-    const decoded = cobsDecode(this.buffer, 0, length);
+    // Decoded in place: the frame's bytes are not needed once decoded, and this spares a buffer per frame.
+    const decoded = cobsDecodeInPlace(this.buffer, 0, length);
     if (!decoded.ok) {
       this.rejections.cobs++;
       return undefined;
     }
-    const body = decoded.bytes;
-    if (body.length <= CRC_BYTES) {
+    if (decoded.length <= CRC_BYTES) {
       this.rejections.empty++;
       return undefined;
     }
-    const payloadLength = body.length - CRC_BYTES;
+    const payloadLength = decoded.length - CRC_BYTES;
     if (payloadLength > this.options.maxPayload) {
       this.rejections['too-long']++;
       return undefined;
     }
-    const payload = body.subarray(0, payloadLength);
-    if (crc32c(payload) !== readU32LE(body, payloadLength)) {
+    if (crc32cUpdate(0, this.buffer, 0, payloadLength) !== readU32LE(this.buffer, payloadLength)) {
       this.rejections.crc++;
       return undefined;
     }
     this.accepted++;
-    return payload.slice();
+    return this.buffer.slice(0, payloadLength);
   }
 }

@@ -1,0 +1,104 @@
+import { BehaviorSubject } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { CanReassembler } from '../../src/core/codec/framing/can-reassembly.ts';
+import { CanTransport } from '../../src/io/can.ts';
+import type { CanDriver } from '../../src/io/can-driver.ts';
+import type { CanFrame } from '../../src/io/can-frame.ts';
+import { type LinkState, StatsCounter } from '../../src/io/transport.ts';
+
+/**
+ * A CAN controller in memory with a transmit window, as an SLCAN adapter has: `room()` frames may be
+ * outstanding; `ack(n)` acknowledges the oldest n (they left the bus) and tells the owner. The real path
+ * (SLCAN host, emulated adapter on a pty, bus model) is tested in can-emu.test.ts; this one reaches the
+ * transport's flow control and refusals deterministically.
+ */
+class WindowDriver implements CanDriver {
+  readonly state = new BehaviorSubject<LinkState>('up');
+  readonly counters = new StatsCounter();
+  readonly lastError = undefined;
+  onFrame: (frame: CanFrame) => void = () => {};
+  onRoom: (() => void) | undefined;
+  readonly sent: CanFrame[] = [];
+  private inFlight = 0;
+  /** Refuse the n-th frame offered (1-based), once. */
+  refuseAt = 0;
+  constructor(
+    readonly fd: boolean,
+    private readonly window: number,
+  ) {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  room(): number {
+    return this.window - this.inFlight;
+  }
+  send(frame: CanFrame): boolean {
+    if (this.refuseAt > 0 && --this.refuseAt === 0) return this.counters.drop('refused');
+    if (this.inFlight >= this.window) return this.counters.drop('window-overrun');
+    this.inFlight++;
+    this.sent.push(frame);
+    return true;
+  }
+  ack(n: number): void {
+    this.inFlight = Math.max(0, this.inFlight - n);
+    this.onRoom?.();
+  }
+}
+
+const nodes = { a: 0, b: 1 };
+const msg = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 13 + seed) & 0xff);
+
+function reassemble(frames: readonly CanFrame[], frameData: 8 | 64): Uint8Array[] {
+  const r = new CanReassembler({
+    frameData,
+    maxMessage: 100_000,
+    maxPartialsPerSender: 2,
+    maxSenders: 4,
+    timeout: 1e9,
+  });
+  const out: Uint8Array[] = [];
+  frames.forEach((f, t) => {
+    const m = r.push(f.id, f.data, t);
+    if (m !== undefined) out.push(m);
+  });
+  return out;
+}
+
+describe('CanTransport flow control', () => {
+  it('feeds a long message to the driver as the window frees, never overrunning it', () => {
+    const driver = new WindowDriver(false, 16);
+    const t = new CanTransport({ self: 'a', nodes, driver });
+    const big = msg(5_000, 1);
+    expect(t.send('b', big)).toBe(true);
+    expect(driver.sent.length).toBe(16);
+    expect(t.queued()).toBe(5_000);
+    big.fill(0); // the caller reuses its buffer: the queued copy is the transport's own
+    for (let i = 0; i < 100 && t.queued() > 0; i++) driver.ack(16);
+    expect(t.queued()).toBe(0);
+    expect(driver.counters.snapshot().errors).toEqual({});
+    expect(reassemble(driver.sent, 8)).toEqual([msg(5_000, 1)]);
+    expect(t.stats().framesOut).toBe(1);
+  });
+
+  it('keeps messages in order behind a long one and counts a message the driver refuses midway', () => {
+    const driver = new WindowDriver(true, 8);
+    const t = new CanTransport({ self: 'a', nodes, driver });
+    driver.refuseAt = 5; // the 5th frame offered: inside the first message
+    t.send('b', msg(1_000, 1)); // 16 FD frames: refused at frame 5, the rest is abandoned
+    t.broadcast(msg(40, 2));
+    t.send('b', msg(300, 3));
+    for (let i = 0; i < 20; i++) driver.ack(8);
+    expect(t.stats().errors['frame-refused']).toBe(1);
+    expect(t.stats().drops).toBe(2); // the driver's refusal and the transport's abandoned message
+    expect(reassemble(driver.sent, 64).map((m) => m.length)).toEqual([40, 300]);
+  });
+
+  it('refuses, counted, what does not fit its queue budget or its segmentation', () => {
+    const driver = new WindowDriver(false, 4);
+    const t = new CanTransport({ self: 'a', nodes, driver, maxQueueBytes: 10_000, maxMessage: 8_000 });
+    expect(t.send('b', msg(6_000, 1))).toBe(true);
+    expect(t.send('b', msg(6_000, 2))).toBe(false);
+    expect(t.send('b', msg(8_001, 3))).toBe(false);
+    expect(t.send('c', msg(10, 4))).toBe(false);
+    expect(t.stats().errors).toMatchObject({ 'queue-full': 1, 'too-long': 1, 'unknown-peer': 1 });
+  });
+});

@@ -159,9 +159,9 @@ export class FirmwareVoterRole implements VoterRole {
     return this.host?.health() ?? [];
   }
 
-  hang(frames: number): VoterHangResult {
+  hang(frames: number, frame?: number): VoterHangResult {
     if (this.host === undefined) return { applied: false, reason: 'the firmware voter has not started' };
-    return this.host.hang(frames);
+    return this.host.hang(frames, frame);
   }
 
   async close(): Promise<void> {

@@ -106,18 +106,22 @@ export class FirmwareVoterHost implements VoterInbox {
   }
 
   /**
-   * Make the unit hang in its frame loop now (test builds: a scenario fault). Its watchdog resets it; it hears
-   * nothing for the rest of the current frame and the next `frames` frames (a UART overruns), and is back when
-   * frame current + frames + 1 starts, once its BOOT after the reset has been seen. In sync mode this waits
+   * Make the unit hang in its frame loop now, in frame `frame` (default: the frame armed last), as a test build's
+   * scenario fault. Its watchdog resets it; it hears nothing for the rest of that frame and the next `frames`
+   * frames (a UART overruns), and is back when frame `frame + frames + 1` starts, once its BOOT after the reset
+   * has been seen. In sync mode this waits
    * (real time) for that BOOT here, so that the reset has happened before virtual time moves on.
    */
-  hang(frames = this.o.hangFrames ?? Math.ceil(2 / (this.o.config.timing.period / 1000))): VoterHangResult {
+  hang(
+    frames = this.o.hangFrames ?? Math.ceil(2 / (this.o.config.timing.period / 1000)),
+    frame = this.currentFrame,
+  ): VoterHangResult {
     if (!this.o.unit.testHooks)
       return { applied: false, reason: 'the firmware was built without test hooks (no HANG request)' };
     if (this.down) return { applied: false, reason: 'the firmware voter is already down' };
     this.bootsAtHang = this.o.unit.boots.length;
     this.o.unit.send({ type: 'hang' });
-    let detail = `firmware ${this.o.unit.target} hung in its frame loop at frame ${this.currentFrame} (HANG)`;
+    let detail = `firmware ${this.o.unit.target} hung in its frame loop at frame ${frame} (HANG)`;
     if (this.o.unit.mode === 'sync') {
       const boot = this.o.unit.waitBootSync(this.o.resetTimeoutMs ?? 30_000);
       if (boot === undefined) {
@@ -126,7 +130,7 @@ export class FirmwareVoterHost implements VoterInbox {
       }
       detail += `; the watchdog reset it (boot ${boot.bootCount}, cause ${boot.resetCause}), back after ${frames} frames`;
     }
-    this.outage.begin(this.currentFrame, frames, detail);
+    this.outage.begin(frame, frames, detail);
     return { applied: true, detail };
   }
 

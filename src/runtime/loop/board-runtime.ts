@@ -205,9 +205,9 @@ export class BoardRuntime {
   }
 
   /** The voter's frame loop hangs (the `voter hang` fault); false-like result when this board has no voter. */
-  hangVoter(frames: number): VoterHangResult {
+  hangVoter(frames: number, frame?: number): VoterHangResult {
     if (this.voter === undefined) return { applied: false, reason: `board ${this.o.board} hosts no voter` };
-    return this.voter.hang(frames);
+    return this.voter.hang(frames, frame);
   }
 
   async close(): Promise<void> {

@@ -46,11 +46,12 @@ export interface VoterRole extends VoterInbox {
   /** Each channel's health as the voter judges it, in channel order. */
   health(): readonly ChannelHealth[];
   /**
-   * The voter's frame loop hangs now (a scenario fault): it decides nothing until its watchdog resets it
-   * `frames` frames later; it then knows nothing and rejoins at the frame the board is in (the frames it never
-   * decided count as misses, so after `failsafeAfterMisses` of them its first decision is the failsafe command).
+   * The voter's frame loop hangs now, in frame `frame` (default: the frame armed last), a scenario fault: it
+   * decides nothing in that frame and the next `frames` frames, by then its watchdog has reset it; it knows
+   * nothing and rejoins at the frame the board is in (the frames it never decided count as misses, so after
+   * `failsafeAfterMisses` of them its first decision is the failsafe command).
    */
-  hang(frames: number): VoterHangResult;
+  hang(frames: number, frame?: number): VoterHangResult;
   /** Whether it is down (hung, or resetting) now. */
   readonly down: boolean;
   start(): Promise<void>;
@@ -218,10 +219,10 @@ export class VoterHost implements VoterRole {
    * The hang fault: this host stands for a unit whose frame loop hung; a software watchdog resets it `frames`
    * frames later (a fresh voter, knowing nothing, as a reset board).
    */
-  hang(frames: number): VoterHangResult {
+  hang(frames: number, frame = this.frameNow): VoterHangResult {
     if (this.outage.down) return { applied: false, reason: 'the voter is already down' };
-    const detail = `TypeScript voter hung at frame ${this.frameNow}; its watchdog resets it after ${frames} frames`;
-    this.outage.begin(this.frameNow, frames, detail);
+    const detail = `TypeScript voter hung at frame ${frame}; its watchdog resets it after ${frames} frames`;
+    this.outage.begin(frame, frames, detail);
     return { applied: true, detail };
   }
 

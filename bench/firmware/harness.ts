@@ -113,6 +113,8 @@ export function startUnit(
   mode: 'sync' | 'async',
   workDir: string,
   testHooks = false,
+  /** The unit's actuator port (ACTUATOR frames, src/runtime/firmware/actuator.ts) to this file. */
+  actuatorFile?: string,
 ): Promise<FirmwareUnit> {
   return Unit.start({
     target,
@@ -121,6 +123,7 @@ export function startUnit(
     shape: { channels: c.setup.channelIds.length, discrete: 2, analog: 1 },
     workDir,
     testHooks,
+    ...(actuatorFile === undefined ? {} : { actuatorFile }),
   });
 }
 

@@ -5,7 +5,7 @@
  * again. Host build (CPU-time watchdog, the process re-executes itself on the same link) and Cortex-M3 build
  * under QEMU (CMSDK watchdog: NMI, then a board reset with `-action watchdog=reset`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -17,6 +17,7 @@ import type { Output } from '../../src/core/codec/messages.ts';
 import type { Command } from '../../src/core/control/spec.ts';
 import { keyedMac } from '../../src/core/crypto/mac.ts';
 import type { DecisionRecord } from '../../src/core/vote/voter.ts';
+import { readActuatorStream } from '../../src/runtime/firmware/actuator.ts';
 import {
   BUILD_TIMEOUT_MS,
   buildFor,
@@ -42,7 +43,9 @@ const FRAMES = 30;
 
 async function hangAndRejoin(target: FirmwareTarget, mode: 'sync' | 'async') {
   const corpus = generateCorpus(SETUPS[0]!, 0, 5); // keys and config only
-  const unit = await startUnit(corpus, target, mode, join(work, `${target}-${mode}`), true);
+  const dir = join(work, `${target}-${mode}`);
+  const actuatorFile = join(work, `${target}-${mode}.actuator`);
+  const unit = await startUnit(corpus, target, mode, dir, true, actuatorFile);
   const scheduler = new VirtualScheduler();
   const counters = new Counters();
   const decisions: DecisionRecord<Command>[] = [];
@@ -80,7 +83,8 @@ async function hangAndRejoin(target: FirmwareTarget, mode: 'sync' | 'async') {
   scheduler.runUntil((FRAMES + 1) * period);
   const status = await unit.status(); // after every answer (async: the last one)
   await unit.close();
-  return { decisions, events, counters: counters.toJSON(), status, boots: unit.boots };
+  const actuator = readActuatorStream(readFileSync(actuatorFile), { discrete: 2, analog: 1 });
+  return { decisions, events, counters: counters.toJSON(), status, boots: unit.boots, actuator };
 }
 
 function expectHoldThenFailsafeThenRejoin(r: Awaited<ReturnType<typeof hangAndRejoin>>) {
@@ -109,6 +113,12 @@ function expectHoldThenFailsafeThenRejoin(r: Awaited<ReturnType<typeof hangAndRe
     ['rejoined', HANG_AT + DOWN + 1],
   ]);
   expect(r.events[2]?.detail).toMatch(/first decision failsafe/);
+  // What reached the actuator port (host --actuator, QEMU UART1) is what the unit reported deciding, across
+  // the reset: nothing while it was down, then the failsafe command, then writes.
+  expect(r.actuator.rejected).toBe(0);
+  expect(r.actuator.commands.map((c) => [c.frame, c.kind, c.analog[0]])).toEqual(
+    r.decisions.map((d) => [d.frame, d.kind, d.value.elevator]),
+  );
 }
 
 beforeAll(() => buildFor(['host-test', 'm3-test']), BUILD_TIMEOUT_MS);

@@ -123,6 +123,8 @@ export function startUnit(
     shape: { channels: c.setup.channelIds.length, discrete: 2, analog: 1 },
     workDir,
     testHooks,
+    // runFirmware pipelines every event of the corpus in async mode: room for all of them.
+    maxPending: c.events.length + 16,
     ...(actuatorFile === undefined ? {} : { actuatorFile }),
   });
 }

@@ -67,6 +67,32 @@ describe.skipIf(!host.ok)('the firmware unit on its link', () => {
     }
   });
 
+  it('async: at most maxPending requests await an answer; the next is not sent and is lost at once', async () => {
+    const unit = await FirmwareUnit.start({
+      target: 'host',
+      mode: 'async',
+      provision: provisionFor(generateCorpus(SETUPS[0]!, 0, 3)),
+      shape,
+      workDir: join(work, `u${n++}`),
+      maxPending: 2,
+    });
+    try {
+      // No answer can arrive before the event loop turns: three requests in a row find two pending.
+      const answers = [
+        unit.request({ type: 'ping' }),
+        unit.request({ type: 'ping' }),
+        unit.request({ type: 'ping' }),
+      ];
+      const kinds = (await Promise.all(answers)).map((a) => (a === 'lost' ? a : a.type));
+      expect(kinds).toEqual(['pong', 'pong', 'lost']);
+      expect(unit.refused).toBe(1);
+      const again = await unit.request({ type: 'ping' }); // room again once answered
+      expect(again !== 'lost' && again.type).toBe('pong');
+    } finally {
+      await unit.close();
+    }
+  });
+
   it('refuses to vote with a corrupt or missing provisioning record, and says why', async () => {
     const good = provisionFor(generateCorpus(SETUPS[0]!, 0, 3));
     const corrupt = good.slice();

@@ -57,6 +57,8 @@ export interface FirmwareUnitOptions {
    * Cortex-M3's UART1 as a QEMU file chardev. Absent: nowhere (host) or /dev/null (QEMU).
    */
   readonly actuatorFile?: string;
+  /** Async requests awaiting an answer at most (default 4096); a request beyond it is not sent: 'lost'. */
+  readonly maxPending?: number;
 }
 
 export interface BootRecord {
@@ -72,8 +74,11 @@ type Answer = Reply | 'lost';
 /** Judgment frames kept per request, and requests with judgments in flight (bounds what a faulty unit can fill). */
 const MAX_JUDGMENTS_PER_REQUEST = 64;
 const MAX_COLLECTING = 256;
-/** Async requests awaiting an answer (a hung unit answers none: beyond this, a new request is lost at once). */
-const MAX_PENDING = 4096;
+/**
+ * Async requests awaiting an answer, by default (a hung unit answers none: beyond this a new request is not
+ * sent and is lost at once). A bench that pipelines a whole corpus sets `maxPending` to its size.
+ */
+const DEFAULT_MAX_PENDING = 4096;
 type Pending = { seq: number; resolve: (r: Answer) => void };
 export type { Answer };
 export type Request = FirmwareRequest extends infer R
@@ -126,6 +131,8 @@ export class FirmwareUnit {
   private exited = false;
   /** Payloads from the unit that did not decode (a faulty unit is counted, not trusted). */
   badResponses = 0;
+  /** Async requests not sent because `maxPending` were awaiting an answer (a hung or slow unit). */
+  refused = 0;
 
   /** Use FirmwareUnit.start: it builds, spawns and waits for the first BOOT. */
   constructor(
@@ -181,11 +188,13 @@ export class FirmwareUnit {
   /** Async mode: send a request; resolves with its response, or 'lost'. */
   request(r: Request): Promise<Answer> {
     if (this.link.sync) throw new Error('FirmwareUnit.request: this unit runs in sync mode (requestSync)');
+    if (this.exited) return Promise.resolve('lost');
+    if (this.pending.length >= (this.o.maxPending ?? DEFAULT_MAX_PENDING)) {
+      this.refused++;
+      return Promise.resolve('lost');
+    }
     const seq = this.send(r);
-    return new Promise((resolve) => {
-      if (this.exited || this.pending.length >= MAX_PENDING) resolve('lost');
-      else this.pending.push({ seq, resolve });
-    });
+    return new Promise((resolve) => this.pending.push({ seq, resolve }));
   }
 
   /**

@@ -96,6 +96,16 @@ export const messageSchema = union({
   heartbeat: struct({ node: uvar, role: u8, counter: uvar, status: u8, tag }),
   'new-key': struct({ node: uvar, epoch: uvar, publicKey: fixedBytes(PUBLIC_KEY_BYTES), signature }),
   'view-change-fetch': struct({ view: uvar, replica: uvar, tag }),
+  /**
+   * A replica vouches that it authenticated `request` itself (its own tag verified) and still waits to see it
+   * ordered; sent to every replica, the primary included (so a request the primary could not authenticate
+   * reaches it with f+1 vouchers). `auth` is the voucher's authenticator for every other replica.
+   */
+  vouch: struct({ replica: uvar, request: requestSchema, auth: authenticator }),
+  /** Ask a peer for the content of a batch by digest (a new primary that must re-propose it never saw it). */
+  'batch-fetch': struct({ replica: uvar, seq: uvar, batchDigest: digest, tag }),
+  /** A batch's content; trusted because it hashes to the digest asked for, not for its sender. */
+  'batch-reply': struct({ replica: uvar, seq: uvar, batchDigest: digest, batch: batchSchema, tag }),
 });
 
 export type Message = Infer<typeof messageSchema>;
@@ -117,6 +127,9 @@ export type Output = MessageOf<'output'>;
 export type Heartbeat = MessageOf<'heartbeat'>;
 export type NewKey = MessageOf<'new-key'>;
 export type ViewChangeFetch = MessageOf<'view-change-fetch'>;
+export type Vouch = MessageOf<'vouch'>;
+export type BatchFetch = MessageOf<'batch-fetch'>;
+export type BatchReply = MessageOf<'batch-reply'>;
 export type CertEntry = Infer<typeof certEntrySchema>;
 export type CommittedEntry = Infer<typeof committedEntrySchema>;
 
@@ -139,4 +152,24 @@ export const AUTH_FIELD: { readonly [K in MessageKind]: 'auth' | 'tag' | 'signat
   heartbeat: 'tag',
   'new-key': 'signature',
   'view-change-fetch': 'tag',
+  vouch: 'auth',
+  'batch-fetch': 'tag',
+  'batch-reply': 'tag',
 };
+
+/** The kinds an ordering replica consumes (a board routes these to its replica). */
+export const REPLICA_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([
+  'request',
+  'pre-prepare',
+  'prepare',
+  'commit',
+  'checkpoint',
+  'view-change',
+  'new-view',
+  'state-request',
+  'state-reply',
+  'view-change-fetch',
+  'vouch',
+  'batch-fetch',
+  'batch-reply',
+]);

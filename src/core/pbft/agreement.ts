@@ -71,8 +71,9 @@ export class Agreement {
     slot.digestHex = hex(message.batchDigest);
     slot.view = s.view;
     slot.authentic = true;
+    slot.prePreparedAt = s.now;
     slot.qInfo = { seq, view: s.view, batchDigest };
-    this.rememberBatch(slot.digestHex, seq, batch);
+    ctx.batches.keep(slot.digestHex, seq, batch, bytes.length);
     ctx.requests.markInFlight(message);
     ctx.out.multicast(message, bytes);
     this.advance(slot);
@@ -92,27 +93,31 @@ export class Agreement {
     }
   }
 
-  private rememberBatch(digestHex: string, seq: number, batch: Batch): void {
-    if (!this.ctx.log.inWindow(seq)) return;
-    if (!this.ctx.batches.remember(digestHex, seq, batch)) return; // full: bounded
-    this.reproposeIfKnown(seq);
-  }
-
   /**
-   * A PRE-PREPARE from an earlier view is no longer acceptable, but its batch may be the one a NEW-VIEW fixed:
-   * keep the content when it hashes to its digest (the digest, not the sender, makes it trustworthy).
+   * A PRE-PREPARE from an earlier view is no longer acceptable, but its batch may be the one a NEW-VIEW fixes:
+   * keep its content (batch-store.ts, within that primary's budget) when that view's primary authenticated it
+   * for us and it hashes to its digest. A new primary holding it can then re-propose it.
    */
-  private rememberOldBatch(pp: PrePrepare, bytes: Uint8Array): void {
+  private rememberOldBatch(from: number, pp: PrePrepare, bytes: Uint8Array): void {
     const ctx = this.ctx;
-    if (pp.batch.kind !== 'full' || !ctx.log.inWindow(pp.seq)) return;
+    const { config, log } = ctx;
+    if (pp.batch.kind !== 'full' || !log.inWindow(pp.seq)) return;
+    if (pp.replica !== primaryOf(config, pp.view) || pp.replica === ctx.id) return;
+    if (pp.batch.requests.length > config.maxBatchRequests) return;
+    const payload = prePreparePayload(bytes, pp);
+    if (!ctx.crypto.verifyAuthenticator(pp.replica, othersOf(config, pp.replica), payload, pp.auth)) return;
     const digestHex = hex(pp.batchDigest);
-    const known = ctx.batches.get(digestHex);
-    if (known !== undefined) {
-      this.rememberBatch(digestHex, pp.seq, known); // content already verified: only its lifetime grows
-      return;
+    if (ctx.batches.get(digestHex) === undefined) {
+      const batchBytes = prePrepareBatchBytes(bytes, pp);
+      if (!bytesEqual(ctx.crypto.digest(batchBytes), pp.batchDigest)) return;
+      if (!ctx.batches.keepOld(pp.replica, digestHex, pp.seq, pp.batch, batchBytes.length)) {
+        ctx.out.reject('over-budget', from, 'pre-prepare');
+        return;
+      }
+    } else {
+      ctx.batches.keepOld(pp.replica, digestHex, pp.seq, pp.batch, 0); // known: only its lifetime grows
     }
-    if (!bytesEqual(ctx.crypto.digest(prePrepareBatchBytes(bytes, pp)), pp.batchDigest)) return;
-    this.rememberBatch(digestHex, pp.seq, pp.batch);
+    for (const slot of log.values()) if (slot.fixedDigestHex === digestHex) this.reproposeIfKnown(slot.seq);
   }
 
   // ---------------------------------------------------------------- PRE-PREPARE (backups)
@@ -171,7 +176,7 @@ export class Agreement {
     ) {
       return; // a retransmission of what we hold
     }
-    if (pp.view < s.view) this.rememberOldBatch(pp, bytes);
+    if (pp.view < s.view) this.rememberOldBatch(from, pp, bytes);
     const rejection = this.checkPrePrepare(pp, bytes);
     if (rejection !== undefined) {
       out.reject(rejection, from, 'pre-prepare');
@@ -192,9 +197,9 @@ export class Agreement {
     slot.prePrepareBytes = bytes;
     slot.digestHex = hex(pp.batchDigest);
     slot.authentic = authentic;
+    slot.prePreparedAt = s.now;
     slot.qInfo = { seq: pp.seq, view: pp.view, batchDigest: pp.batchDigest };
-    ctx.monitor.batchSeen();
-    if (pp.batch.kind === 'full') this.rememberBatch(slot.digestHex, pp.seq, pp.batch);
+    ctx.batches.keep(slot.digestHex, pp.seq, pp.batch, bytes.length);
     ctx.requests.markInFlight(pp);
     this.advance(slot);
   }
@@ -202,9 +207,7 @@ export class Agreement {
   /** Rule 2 (a) and (b): own tag, or an identical request already authenticated from the client. */
   private requestAuthentic(request: Request): boolean {
     const ctx = this.ctx;
-    const held = ctx.requests.held(request.client);
-    if (held !== undefined && held.timestamp === request.timestamp && bytesEqual(held.op, request.op))
-      return true;
+    if (ctx.requests.holds(request)) return true;
     return ctx.crypto.verifyAuthenticator(
       request.client,
       ctx.everyone,

@@ -3,12 +3,14 @@
  * every replica, the stable checkpoint and its proof (q matching signatures), and the evidence that peers are
  * past our window. When a checkpoint becomes stable, every part truncates what it no longer needs.
  */
+import { assert } from '../assert.ts';
 import { bytesEqual, hex } from '../bytes.ts';
 import { authPayload, encodeMessage } from '../codec/encode.ts';
 import type { Checkpoint } from '../codec/messages.ts';
 import type { ReplicaId } from './config.ts';
 import { type Ctx, isPrimary, validReplica } from './context.ts';
 import { encodeReplicaState } from './snapshot.ts';
+import { payloadOf } from './wire-views.ts';
 
 /** A checkpoint as carried inside a certificate (no kind tag of its own). */
 export type CheckpointBody = Omit<Checkpoint, 'kind'>;
@@ -79,7 +81,12 @@ export class Checkpoints {
     this.checkStable(seq);
   }
 
-  onCheckpoint(from: number, cp: Checkpoint): void {
+  /**
+   * A signed CHECKPOINT. Everything that makes it useless is decided before its signature is checked, so a
+   * replayed one costs a map lookup: at or below our stable checkpoint, a vote we already hold from its replica
+   * for that seq (the first one counts), or no higher than what that replica already announced above our window.
+   */
+  onCheckpoint(from: number, cp: Checkpoint, bytes: Uint8Array): void {
     const ctx = this.ctx;
     const { config, log, out } = ctx;
     if (!validReplica(config, cp.replica)) {
@@ -91,13 +98,16 @@ export class Checkpoints {
       return;
     }
     if (cp.seq <= log.low) return; // already stable here: a harmless retransmission
-    if (!ctx.crypto.verifySignature(cp.replica, authPayload(cp), cp.signature)) {
+    const beyond = cp.seq > log.high;
+    if (beyond && (this.ahead.get(cp.replica) ?? 0) >= cp.seq) return; // nothing new about that replica
+    if (!beyond && this.votes.get(cp.seq)?.has(cp.replica) === true) return; // a duplicate: first one counts
+    if (!ctx.crypto.verifySignature(cp.replica, payloadOf(bytes, cp), cp.signature)) {
       out.reject('bad-signature', from, 'checkpoint');
       return;
     }
-    if (cp.seq > log.high) {
+    if (beyond) {
       // Beyond our window: keep only the evidence that we fell behind (bounded: one number per replica).
-      this.ahead.set(cp.replica, Math.max(cp.seq, this.ahead.get(cp.replica) ?? 0));
+      this.ahead.set(cp.replica, cp.seq);
       return;
     }
     this.record(cp);
@@ -157,16 +167,20 @@ export class Checkpoints {
     if (this.ctx.s.lastExecuted < seq) this.ctx.transfer.allowAskNow();
   }
 
-  /** `seq` is stable with `proof`: move the low watermark and let every part truncate. */
+  /**
+   * `seq` is stable with `proof`: move the low watermark and let every part truncate. The watermark only moves
+   * up: a proof for a checkpoint at or below the current one (a relayed older proof) changes nothing.
+   */
   makeStable(seq: number, proof: readonly CheckpointBody[]): void {
     const ctx = this.ctx;
     const { log, s, config } = ctx;
+    if (seq <= log.low) return;
     log.low = seq;
     this.stableProof = proof;
     const truncated = log.truncate(seq);
     for (const v of this.votes.keys()) if (v <= seq) this.votes.delete(v);
     for (const v of this.snapshots.keys()) if (v < seq) this.snapshots.delete(v);
-    ctx.batches.prune(seq);
+    ctx.batches.prune(seq, log);
     ctx.views.pruneBelowCurrent();
     for (const [r, v] of this.ahead) if (v <= seq + config.watermarkWindow) this.ahead.delete(r);
     if (s.lastAssigned < seq) s.lastAssigned = seq;
@@ -175,19 +189,53 @@ export class Checkpoints {
     if (isPrimary(ctx) && config.batching.mode === 'size') ctx.agreement.cutBatches();
   }
 
-  /** q distinct valid signatures on (seq, digest). */
+  /**
+   * q to n valid signatures of distinct replicas on (seq, digest). The structure is checked before any
+   * signature; a signature this replica already verified (a vote it holds) is not verified again.
+   */
   validProof(seq: number, digest: Uint8Array, proof: readonly CheckpointBody[]): boolean {
     const ctx = this.ctx;
+    if (proof.length < ctx.quorums.checkpointProof || proof.length > ctx.config.n) return false;
+    if (seq === 0 || seq % ctx.config.checkpointInterval !== 0) return false;
     const signers = new Set<ReplicaId>();
     for (const cp of proof) {
       if (cp.seq !== seq || !bytesEqual(cp.stateDigest, digest) || !validReplica(ctx.config, cp.replica))
         return false;
       if (signers.has(cp.replica)) return false;
+      signers.add(cp.replica);
+    }
+    for (const cp of proof) {
+      const held = this.votes.get(seq)?.get(cp.replica);
+      if (
+        held !== undefined &&
+        bytesEqual(held.signature, cp.signature) &&
+        bytesEqual(held.stateDigest, digest)
+      )
+        continue;
       if (!ctx.crypto.verifySignature(cp.replica, authPayload({ kind: 'checkpoint', ...cp }), cp.signature)) {
         return false;
       }
-      signers.add(cp.replica);
     }
-    return signers.size >= ctx.quorums.checkpointProof;
+    return true;
+  }
+
+  /** Votes are for seqs inside the window, one per replica; evidence of peers ahead is above it. */
+  checkInvariants(): void {
+    const { log, config } = this.ctx;
+    for (const [seq, bySeq] of this.votes) {
+      assert(seq > log.low && seq <= log.high, 'checkpoint vote outside the window', { seq, low: log.low });
+      assert(bySeq.size <= config.n, 'more checkpoint votes than replicas', { seq });
+    }
+    for (const [r, seq] of this.ahead) assert(seq > log.high, 'ahead evidence inside the window', { r, seq });
+    assert(this.ahead.size <= config.n, 'ahead evidence for more replicas than exist');
+    if (log.low > 0) {
+      assert(
+        this.stableProof.length >= this.ctx.quorums.checkpointProof,
+        'stable checkpoint without its proof',
+        {
+          low: log.low,
+        },
+      );
+    }
   }
 }

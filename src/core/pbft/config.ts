@@ -3,6 +3,7 @@
  * (they decide quorums, watermarks and checkpoint points, which all replicas must agree on).
  */
 import { DEFAULT_LIMITS, type DecodeLimits } from '../codec/limits.ts';
+import { quorumSize } from './quorum.ts';
 
 export type ReplicaId = number;
 export type ClientId = number;
@@ -15,7 +16,7 @@ export type BatchingPolicy =
   | { readonly mode: 'size'; readonly maxDelayTicks: number };
 
 export interface PbftConfig {
-  /** Number of replicas, n = 3f + 1 (more is allowed: quorums stay 2f+1 of any n >= 3f+1). */
+  /** Number of replicas, n >= 3f + 1 (more is allowed: every quorum is then q = ceil((n + f + 1) / 2), quorum.ts). */
   readonly n: number;
   /** Faults tolerated. */
   readonly f: number;
@@ -51,6 +52,22 @@ export interface PbftConfig {
   readonly maxViewChangeTimeoutTicks: number;
   /** VIEW-CHANGEs for views further than this above ours are refused (a Byzantine replica cannot announce huge views). */
   readonly maxViewAhead: number;
+  /**
+   * Budgets of what a replica keeps for other replicas, per replica (the total is n times as much). Early
+   * messages: PRE-PREPAREs and votes of the view being installed, kept (after their MAC verified) until its
+   * NEW-VIEW arrives.
+   */
+  readonly maxEarlyMessagesPerReplica: number;
+  readonly maxEarlyBytesPerReplica: number;
+  /** Batches of PRE-PREPAREs from views this replica already left, per primary of such a view. */
+  readonly maxOldBatchBytesPerReplica: number;
+  /** Requests another replica vouches for that this replica could not authenticate itself, per voucher. */
+  readonly maxVouchBytesPerReplica: number;
+  /**
+   * Size mode: ticks a backup lets a request it authenticated wait unproposed (the primary having room)
+   * before it vouches for it to every replica (frame mode: it vouches after one frame without it).
+   */
+  readonly vouchDelayTicks: number;
   readonly limits: DecodeLimits;
 }
 
@@ -76,6 +93,11 @@ export function pbftConfig(f: number, overrides: Partial<PbftConfig> = {}): Pbft
     viewChangeTimeoutTicks: 250,
     maxViewChangeTimeoutTicks: 250 * 16,
     maxViewAhead: 4 * n,
+    maxEarlyMessagesPerReplica: 4 * (overrides.watermarkWindow ?? 4 * k),
+    maxEarlyBytesPerReplica: 4 << 20,
+    maxOldBatchBytesPerReplica: 4 << 20,
+    maxVouchBytesPerReplica: 1 << 20,
+    vouchDelayTicks: Math.floor((overrides.proposalTimeoutTicks ?? 60) / 2),
     limits: DEFAULT_LIMITS,
     ...overrides,
   };
@@ -83,14 +105,29 @@ export function pbftConfig(f: number, overrides: Partial<PbftConfig> = {}): Pbft
   return config;
 }
 
-/** Throws on a configuration that cannot give the PBFT guarantees (a bug in the caller's set-up). */
-export function assertConfig(c: PbftConfig): void {
-  const bad = (why: string): never => {
-    throw new RangeError(`invalid PBFT config: ${why}`);
+/**
+ * Why `c` cannot give the PBFT guarantees, one sentence per problem; empty when it can. The runtime shows these
+ * to the user when it refuses a topology.
+ *
+ * @example
+ * configProblems({ ...pbftConfig(1), n: 3 }); // ['n = 3 replicas cannot tolerate f = 1 faults: PBFT needs n >= 3f+1 = 4']
+ */
+export function configProblems(c: PbftConfig): string[] {
+  const problems: string[] = [];
+  const bad = (why: string): void => {
+    problems.push(why);
   };
-  if (!Number.isInteger(c.f) || c.f < 1) bad(`f must be an integer >= 1, got ${c.f}`);
-  if (!Number.isInteger(c.n) || c.n < 3 * c.f + 1) bad(`n must be >= 3f+1 = ${3 * c.f + 1}, got ${c.n}`);
-  if (c.n > c.limits.maxReceivers) bad(`n ${c.n} exceeds the authenticator limit ${c.limits.maxReceivers}`);
+  if (!Number.isInteger(c.f) || c.f < 1) {
+    bad(`f must be an integer >= 1, got ${c.f}`);
+    return problems;
+  }
+  if (!Number.isInteger(c.n) || c.n < 3 * c.f + 1) {
+    bad(`n = ${c.n} replicas cannot tolerate f = ${c.f} faults: PBFT needs n >= 3f+1 = ${3 * c.f + 1}`);
+    return problems;
+  }
+  const q = quorumSize(c.n, c.f);
+  if (c.n > c.limits.maxReceivers)
+    bad(`n ${c.n} exceeds the authenticator limit maxReceivers ${c.limits.maxReceivers}`);
   if (!Number.isInteger(c.checkpointInterval) || c.checkpointInterval < 1)
     bad('checkpointInterval must be >= 1');
   if (c.watermarkWindow < c.checkpointInterval || c.watermarkWindow % c.checkpointInterval !== 0) {
@@ -100,20 +137,38 @@ export function assertConfig(c: PbftConfig): void {
     bad(`maxBatchRequests must be in 1..${c.limits.maxBatchRequests}`);
   }
   if (c.maxInFlight < 1) bad('maxInFlight must be >= 1');
-  if (2 * c.f + 1 > c.limits.maxCheckpointProof) bad('checkpoint proof (2f+1) exceeds maxCheckpointProof');
+  if (q > c.limits.maxCheckpointProof) {
+    bad(
+      `a checkpoint proof needs q = ${q} signatures, over the decoder limit maxCheckpointProof ${c.limits.maxCheckpointProof}`,
+    );
+  }
+  if (c.n > c.limits.maxCheckpointProof) {
+    bad(
+      `n ${c.n} exceeds maxCheckpointProof ${c.limits.maxCheckpointProof} (a proof may carry up to n signatures)`,
+    );
+  }
   if (c.n > c.limits.maxViewChanges)
     bad('n exceeds maxViewChanges (a NEW-VIEW must carry up to n VIEW-CHANGEs)');
   if (c.watermarkWindow > c.limits.maxCertEntries)
     bad('watermarkWindow exceeds maxCertEntries (VIEW-CHANGE entries)');
-  if (c.maxViewAhead < 1) bad('maxViewAhead must be >= 1');
+  if (!Number.isInteger(c.maxViewAhead) || c.maxViewAhead < 1) bad('maxViewAhead must be an integer >= 1');
   if (c.viewChangeTimeoutTicks <= 0 || c.maxViewChangeTimeoutTicks < c.viewChangeTimeoutTicks) {
     bad('view-change timeouts must be positive and the ceiling at least the first');
   }
+  if (c.maxEarlyMessagesPerReplica < 1 || c.maxEarlyBytesPerReplica < c.limits.maxMessageBytes) {
+    bad('the early-message budget must hold at least one message of maxMessageBytes per replica');
+  }
+  if (c.maxOldBatchBytesPerReplica < 0 || c.maxVouchBytesPerReplica < 0) bad('budgets must be >= 0');
+  if (!(c.vouchDelayTicks >= 0) || c.vouchDelayTicks > c.proposalTimeoutTicks) {
+    bad('vouchDelayTicks must be in 0..proposalTimeoutTicks');
+  }
+  return problems;
 }
 
-/** 2f + 1: the size of a quorum certificate. */
-export function quorum(c: PbftConfig): number {
-  return 2 * c.f + 1;
+/** Throws on a configuration that cannot give the PBFT guarantees (a bug in the caller's set-up). */
+export function assertConfig(c: PbftConfig): void {
+  const problems = configProblems(c);
+  if (problems.length > 0) throw new RangeError(`invalid PBFT config: ${problems.join('; ')}`);
 }
 
 /** The primary of `view`. */

@@ -5,8 +5,17 @@
  * and reaches the others through this context; replica.ts builds it and routes inputs.
  */
 import { authPayload, encodeMessage } from '../codec/encode.ts';
-import type { Message, MessageKind, StateReply, StateRequest, ViewChangeFetch } from '../codec/messages.ts';
+import type {
+  BatchFetch,
+  BatchReply,
+  Message,
+  MessageKind,
+  StateReply,
+  StateRequest,
+  ViewChangeFetch,
+} from '../codec/messages.ts';
 import type { Agreement } from './agreement.ts';
+import type { BatchFetcher } from './batch-fetch.ts';
 import type { BatchStore } from './batch-store.ts';
 import type { Checkpoints } from './checkpoints.ts';
 import { type PbftConfig, primaryOf, type ReplicaId } from './config.ts';
@@ -97,6 +106,7 @@ export interface Ctx {
   readonly early: EarlyBuffer;
   readonly transfer: StateTransfer;
   readonly monitor: Monitor;
+  readonly fetcher: BatchFetcher;
 }
 
 export function isPrimary(ctx: Ctx): boolean {
@@ -109,7 +119,7 @@ export function validReplica(config: PbftConfig, id: number): boolean {
 
 export const NO_TAG = new Uint8Array(0);
 
-type Tagged = StateRequest | StateReply | ViewChangeFetch;
+type Tagged = StateRequest | StateReply | ViewChangeFetch | BatchFetch | BatchReply;
 
 /** Tag a point-to-point message for replica `to` and send it. */
 export function sendTagged(ctx: Ctx, to: ReplicaId, unsigned: Tagged): void {

@@ -24,12 +24,16 @@ export interface Slot {
   ownCommit: Uint8Array | undefined;
   prepared: boolean;
   committed: boolean;
+  /** When the slot was created (by a PRE-PREPARE or by a vote). */
   readonly firstSeen: number;
+  /** When its PRE-PREPARE of the current view was accepted or proposed: request timers measure from here. */
+  prePreparedAt: number | undefined;
   /** Latest (view, digest) this replica prepared / pre-prepared at this seq: its P and Q entries. */
   pInfo: CertEntry | undefined;
   qInfo: CertEntry | undefined;
   /** The digest a NEW-VIEW fixed for this seq in the current view: any other PRE-PREPARE conflicts. */
   fixedDigestHex: string | undefined;
+  fixedDigest: Uint8Array | undefined;
 }
 
 export class Log {
@@ -85,9 +89,11 @@ export class Log {
         prepared: false,
         committed: false,
         firstSeen: now,
+        prePreparedAt: undefined,
         pInfo: undefined,
         qInfo: undefined,
         fixedDigestHex: undefined,
+        fixedDigest: undefined,
       };
       this.slots.set(seq, slot);
     }
@@ -133,7 +139,9 @@ export class Log {
       slot.ownCommit = undefined;
       slot.prepared = false;
       slot.committed = false;
+      slot.prePreparedAt = undefined;
       slot.fixedDigestHex = undefined;
+      slot.fixedDigest = undefined;
     }
     this.held = 0;
   }
@@ -166,6 +174,11 @@ export class Log {
       assert(
         slot.prePrepare === undefined || slot.digestHex !== undefined,
         'PRE-PREPARE without its digest',
+        { seq },
+      );
+      assert(
+        (slot.prePrepare === undefined) === (slot.prePreparedAt === undefined),
+        'PRE-PREPARE and its arrival time disagree',
         { seq },
       );
       if (slot.prePrepare !== undefined && !slot.authentic) held++;

@@ -6,14 +6,19 @@
  *
  * For each sequence number n above the chosen checkpoint h (the highest stable checkpoint proven in V):
  *  A. batch d is chosen if some VIEW-CHANGE has P entry (n, d, v) and
- *     A1. at least 2f+1 VIEW-CHANGEs have no P entry for n, or one with a lower view, or (v, d) itself, and
+ *     A1. at least q VIEW-CHANGEs have no P entry for n, or one with a lower view, or (v, d) itself, and
  *     A2. at least f+1 VIEW-CHANGEs have a Q entry (n, d, v') with v' >= v;
- *  B. the null batch is chosen if at least 2f+1 VIEW-CHANGEs have no P entry for n;
+ *  B. the null batch is chosen if at least q VIEW-CHANGEs have no P entry for n;
+ * where q is the quorum of quorum.ts (2f+1 when n = 3f+1). Why q works for any n >= 3f+1: a batch committed
+ * at n was prepared by a quorum; any q VIEW-CHANGEs share at least one correct replica with it, whose P entry
+ * for n has that batch at a view no lower, so neither A1 for another batch nor B can hold. A2's f+1 make sure
+ * a correct replica pre-prepared d (a lone faulty P entry cannot force a batch nobody proposed).
  *  otherwise n is undecided and the primary waits for more VIEW-CHANGEs.
  * The list runs from h+1 to the highest n with a non-null choice; every n in it must be decided.
  */
 import { bytesEqual, compareBytes } from '../bytes.ts';
 import type { CertEntry, ViewChange } from '../codec/messages.ts';
+import type { Quorums } from './quorum.ts';
 
 /** A VIEW-CHANGE as carried in a NEW-VIEW's V set (no kind tag of its own). */
 export type ViewChangeBody = Omit<ViewChange, 'kind'>;
@@ -33,17 +38,23 @@ export type NewViewDecision =
     }
   | { readonly ok: false; readonly reason: 'too-few' | 'undecided'; readonly seq?: number };
 
+/** The certificate sizes the decision uses (see quorum.ts). */
+export type NewViewQuorums = Pick<
+  Quorums,
+  'viewChanges' | 'newViewNoConflict' | 'newViewPrePrepared' | 'newViewNull'
+>;
+
 /**
  * Decide from `viewChanges` (already verified, one per replica, all for the same new view). `nullDigest` is the
- * digest of the empty batch; `window` the watermark window L; `f` the fault bound.
+ * digest of the empty batch; `window` the watermark window L; `q` the certificate sizes of the group.
  */
 export function decideNewView(
   viewChanges: readonly ViewChangeBody[],
-  f: number,
+  q: NewViewQuorums,
   window: number,
   nullDigest: Uint8Array,
 ): NewViewDecision {
-  if (viewChanges.length < 2 * f + 1) return { ok: false, reason: 'too-few' };
+  if (viewChanges.length < q.viewChanges) return { ok: false, reason: 'too-few' };
   let proofFrom: ViewChangeBody | undefined;
   for (const vc of viewChanges) if (vc.stableSeq > (proofFrom?.stableSeq ?? 0)) proofFrom = vc;
   const h = proofFrom?.stableSeq ?? 0;
@@ -54,7 +65,7 @@ export function decideNewView(
   const chosen: Choice[] = [];
   let lastNonNull = h;
   for (let n = h + 1; n <= top; n++) {
-    const d = chooseFor(n, prepared, prePrepared, f);
+    const d = chooseFor(n, prepared, prePrepared, q);
     if (d === 'undecided') return { ok: false, reason: 'undecided', seq: n };
     if (d === 'null') chosen.push({ seq: n, batchDigest: nullDigest });
     else {
@@ -69,7 +80,7 @@ function chooseFor(
   n: number,
   prepared: readonly Map<number, CertEntry[]>[],
   prePrepared: readonly Map<number, CertEntry[]>[],
-  f: number,
+  q: NewViewQuorums,
 ): CertEntry | 'null' | 'undecided' {
   // Candidates in a fixed order (highest view first, then digest bytes) so every replica picks the same one.
   const candidates = prepared.flatMap((p) => p.get(n) ?? []).sort(compareEntries);
@@ -80,10 +91,10 @@ function chooseFor(
     const a2 = prePrepared.filter((q) =>
       (q.get(n) ?? []).some((e) => sameDigest(e, c) && e.view >= c.view),
     ).length;
-    if (a1 >= 2 * f + 1 && a2 >= f + 1) return c;
+    if (a1 >= q.newViewNoConflict && a2 >= q.newViewPrePrepared) return c;
   }
   const empty = prepared.filter((p) => (p.get(n) ?? []).length === 0).length;
-  return empty >= 2 * f + 1 ? 'null' : 'undecided';
+  return empty >= q.newViewNull ? 'null' : 'undecided';
 }
 
 /** Entries above h and inside the window, by sequence number (anything else in a VIEW-CHANGE is ignored). */

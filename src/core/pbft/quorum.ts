@@ -1,17 +1,20 @@
 /**
  * Every certificate size of a PBFT group, as a function of n (replicas) and f (faults tolerated), in one place.
  * Two kinds of certificate exist:
- *  - a quorum q: any two quorums of n replicas share at least one correct replica, so two conflicting quorum
- *    certificates cannot both form;
- *  - a weak certificate f+1: at least one of its members is correct.
+ *  - a quorum q = ceil((n + f + 1) / 2): any two quorums of n replicas share 2q - n >= f + 1 replicas, so at
+ *    least one correct one, and two conflicting quorum certificates cannot both form; and q <= n - f, so the
+ *    correct replicas alone make a quorum (liveness). For n = 3f + 1 this is the familiar 2f + 1; for larger n
+ *    it is more (n = 5, f = 1: q = 4). A fixed 2f + 1 with n > 3f + 1 lets two quorums share only faulty
+ *    replicas, and an equivocating primary then gets two batches committed at one sequence number;
+ *  - a weak certificate f + 1: at least one of its members is correct.
  *
  * @example
  * const q = quorums(4, 1); // q.quorum === 3, q.weak === 2, q.prepares === 2
  */
 
-/** The quorum size q of a group of n replicas tolerating f faults. */
-export function quorumSize(_n: number, f: number): number {
-  return 2 * f + 1;
+/** The quorum size q = ceil((n + f + 1) / 2) of a group of n >= 3f + 1 replicas tolerating f faults. */
+export function quorumSize(n: number, f: number): number {
+  return Math.ceil((n + f + 1) / 2);
 }
 
 /** f + 1: a set this large holds at least one correct replica. */
@@ -46,6 +49,11 @@ export interface Quorums {
   readonly behind: number;
   /** Matching replies a client needs (f + 1). */
   readonly reply: number;
+  /**
+   * Replicas vouching for a request before a backup may blame the primary for leaving it out (2f + 1: at
+   * least f + 1 of them are correct, and their vouches reach the primary, which then proposes the request).
+   */
+  readonly suspect: number;
 }
 
 /** All certificate sizes of a group of `n` replicas tolerating `f` faults. */
@@ -66,5 +74,6 @@ export function quorums(n: number, f: number): Quorums {
     vouch: weak,
     behind: weak,
     reply: weak,
+    suspect: 2 * f + 1,
   };
 }

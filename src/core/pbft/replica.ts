@@ -13,7 +13,11 @@
  *   requests.ts (requests waiting to be ordered, the reply cache), agreement.ts (the normal case),
  *   checkpoints.ts (checkpoint votes and the stable proof), view-change.ts (view-change votes, NEW-VIEW,
  *   the view-change timer), early-buffer.ts (messages of a view not yet installed), monitor.ts (primary
- *   monitoring), state-transfer.ts (retransmission and state transfer), quorum.ts (certificate sizes).
+ *   monitoring), state-transfer.ts (retransmission and state transfer), batch-fetch.ts (a batch by digest
+ *   for a new primary that never saw it), quorum.ts (certificate sizes).
+ *
+ * A correct replica never throws from step(): every input is decoded totally, checked, and refused with a
+ * counted reason ('rejected' events) when it does not fit; `checkInvariants()` states what holds between steps.
  *
  * Request authentication inside a batch (the rule this replica implements, and why).
  * Requests carry MAC authenticators: one tag per replica, each checkable only by its own replica. So a backup
@@ -26,8 +30,10 @@
  *    client can then deny service to the good requests batched with it.
  *  - Aardvark (Clement et al., NSDI 2009) signs every client request so all replicas reach the same verdict,
  *    at the price of a public-key verification per request.
- * Rule chosen here (Castro's rule, completed with a weak certificate so a correct primary is never blamed):
- *  1. A primary batches only requests whose tag for itself verifies and that are fresh.
+ * Rule chosen here (Castro's rule, completed with weak certificates so a correct primary is never blamed):
+ *  1. A primary batches only fresh requests whose tag for itself verifies, or that f+1 replicas vouch for
+ *     (requests.ts: a client whose tag fails only at the primary is ordered anyway, and backups blame the
+ *     primary for a request only when 2f+1 replicas vouch for it).
  *  2. A backup treats a request of a PRE-PREPARE as authentic when (a) its own tag verifies, or (b) it holds
  *     the identical request (client, timestamp, op) that it authenticated when the client sent it directly,
  *     or (c) f+1 distinct replicas vouch for the batch: the primary by its PRE-PREPARE and f backups by
@@ -36,8 +42,10 @@
  *  3. A PRE-PREPARE whose requests are not yet authentic is held (bounded by `maxHeldPrePrepares`), counted as
  *     'request-auth-pending', and never rejected as evidence against the primary. Only what the primary alone
  *     controls counts against it: its own MAC, form, view, watermarks, digest, conflicts and freshness.
- * Residual case, stated honestly: a faulty client whose tags verify at fewer than f+1 correct replicas
- * (primary included) can hold up that batch until a view change drops it (it never prepared).
+ * Residual case, stated honestly: a faulty client whose tags verify at the primary and at fewer than f
+ * backups gets its request into a batch that cannot prepare; only a view change drops it, so such a client
+ * can still cost a correct primary its view (closing it needs the primary to wait for f vouches before every
+ * proposal, a message delay on every request, or client signatures).
  * We keep MACs rather than Aardvark's signatures because ed25519 verification (about 7k/s here) per request
  * would cap ordering throughput far below the MAC path.
  */
@@ -45,6 +53,7 @@ import { assert } from '../assert.ts';
 import { decodeMessage, encodeBatch, encodeMessage } from '../codec/encode.ts';
 import type { Message } from '../codec/messages.ts';
 import { Agreement } from './agreement.ts';
+import { BatchFetcher } from './batch-fetch.ts';
 import { BatchStore } from './batch-store.ts';
 import { Checkpoints } from './checkpoints.ts';
 import {
@@ -126,7 +135,7 @@ export class Replica {
       s,
       out: new Outbox(),
       log: new Log(config.watermarkWindow),
-      batches: new BatchStore(4 * config.watermarkWindow),
+      batches: new BatchStore(config.maxOldBatchBytesPerReplica),
     } as unknown as { -readonly [K in keyof Ctx]: Ctx[K] }; // the parts are added just below
     ctx.requests = new Requests(ctx);
     ctx.agreement = new Agreement(ctx);
@@ -135,6 +144,7 @@ export class Replica {
     ctx.early = new EarlyBuffer(ctx);
     ctx.transfer = new StateTransfer(ctx);
     ctx.monitor = new Monitor(ctx);
+    ctx.fetcher = new BatchFetcher(ctx);
     this.ctx = ctx;
   }
 
@@ -223,8 +233,11 @@ export class Replica {
       },
     );
     log.checkInvariants();
-    this.ctx.batches.checkInvariants();
+    this.ctx.batches.checkInvariants(config.watermarkWindow);
     this.ctx.early.checkInvariants();
+    this.ctx.requests.checkInvariants();
+    this.ctx.checkpoints.checkInvariants();
+    this.ctx.views.checkInvariants();
     seen.low = log.low;
     seen.lastExecuted = s.lastExecuted;
     seen.view = s.view;
@@ -252,7 +265,7 @@ export class Replica {
         ctx.agreement.onCommit(from, message, bytes);
         return;
       case 'checkpoint':
-        ctx.checkpoints.onCheckpoint(from, message);
+        ctx.checkpoints.onCheckpoint(from, message, bytes);
         return;
       case 'state-request':
         ctx.transfer.onStateRequest(from, message, bytes);
@@ -261,13 +274,22 @@ export class Replica {
         ctx.transfer.onStateReply(from, message, bytes);
         return;
       case 'view-change':
-        ctx.views.onViewChange(from, message);
+        ctx.views.onViewChange(from, message, bytes);
         return;
       case 'new-view':
-        ctx.views.onNewView(from, message);
+        ctx.views.onNewView(from, message, bytes);
         return;
       case 'view-change-fetch':
         ctx.views.onFetch(from, message, bytes);
+        return;
+      case 'vouch':
+        ctx.requests.onVouch(from, message, bytes);
+        return;
+      case 'batch-fetch':
+        ctx.fetcher.onFetch(from, message, bytes);
+        return;
+      case 'batch-reply':
+        ctx.fetcher.onReply(from, message, bytes);
         return;
       default:
         // Replies, outputs, heartbeats and keys are for other roles.
@@ -285,6 +307,7 @@ export class Replica {
       const oldest = ctx.requests.oldestProposable();
       if (oldest !== undefined && s.now - oldest >= batching.maxDelayTicks) ctx.agreement.cutBatches();
     }
+    ctx.monitor.vouchIfWaiting();
     if (ctx.transfer.isStalled()) ctx.transfer.ask();
     if (s.active) ctx.monitor.checkTimers();
     else ctx.views.checkTimer();

@@ -1,25 +1,77 @@
 /**
- * Client requests on their way to execution: the requests this replica authenticated and still waits to see
- * ordered (one per client, the newest), and the last-reply cache (part of the replicated state: a
- * retransmitted request gets its cached reply and never executes twice).
+ * Client requests on their way to execution: the requests this replica waits to see ordered (one per client,
+ * the newest), the vouches other replicas sent for requests, and the last-reply cache (part of the replicated
+ * state: a retransmitted request gets its cached reply and never executes twice).
+ *
+ * Vouching (the answer to the "big MAC" attack of Aardvark, NSDI 2009, with MACs kept). A faulty client can
+ * make its authenticator fail only in the primary's slot: the primary cannot authenticate the request and
+ * leaves it out, while every backup holds it authentic and would blame the correct primary. So blame and
+ * proposal both go by vouches instead of by one replica's own tag:
+ *  V1. A replica vouches for a request only when its own tag verified. A backup that has waited on a request
+ *      it authenticated (vouchDelayTicks in size mode, one frame in frame mode, while the primary has room)
+ *      sends a VOUCH carrying the request to every replica, the primary included, and repeats it each stall
+ *      period while it still waits (this is also how a request whose copy to the primary was lost reaches it).
+ *  V2. A replica that receives a vouched request and can verify its own tag takes it as if from the client.
+ *      Otherwise it counts vouchers for the identical request (client, timestamp, op): at f+1 (one of them
+ *      correct, so the client did send it) it holds the request as authentic.
+ *  V3. The primary proposes what it authenticated itself and what f+1 replicas vouch for.
+ *  V4. A backup blames the primary for a request left out (or not executed) only when 2f+1 replicas vouch
+ *      for it, counting from when that became known. Among 2f+1 vouchers f+1 are correct, and their vouches
+ *      reach the primary (after GST), which by V2 and V3 then proposes it. Fewer than 2f+1 may be a faulty
+ *      client with faulty replicas whose vouches never reach the primary: no correct primary can be blamed.
+ * A correct client's request is authentic at every correct replica, so all n - f >= 2f+1 of them vouch and a
+ * primary that leaves it out is still voted out. A faulty replica's vouches cost one MAC check each; the
+ * requests it vouches for that we cannot authenticate ourselves are kept within its byte budget.
  */
-import type { PrePrepare, Request } from '../codec/messages.ts';
-import type { ClientId } from './config.ts';
-import { type Ctx, isPrimary } from './context.ts';
+import { assert } from '../assert.ts';
+import { bytesEqual } from '../bytes.ts';
+import { encodeMessage, requestAuthPayload } from '../codec/encode.ts';
+import type { PrePrepare, Request, Vouch } from '../codec/messages.ts';
+import { type ClientId, othersOf, type ReplicaId } from './config.ts';
+import { type Ctx, isPrimary, validReplica } from './context.ts';
 import type { CachedReply } from './snapshot.ts';
-import { payloadOf } from './wire-views.ts';
+import { payloadOf, withAuthenticator } from './wire-views.ts';
 
 interface Pending {
   readonly request: Request;
   readonly since: number;
   /** Proposed (primary) or part of an accepted PRE-PREPARE: not to be proposed again. */
   inFlight: boolean;
+  /** This replica's own tag on it verified (it may vouch for it). */
+  ownTag: boolean;
+  /** Replicas vouching for it, this one included when `ownTag`. */
+  readonly vouchers: Set<ReplicaId>;
+  /** When f+1 vouchers were first known here (the primary may propose it). */
+  certifiedAt: number | undefined;
+  /** When 2f+1 vouchers were first known here (a backup may blame the primary for it). */
+  blameFrom: number | undefined;
+  /** When this replica last sent its own vouch. */
+  vouchedAt: number | undefined;
+  /** Frames seen while it waited unproposed (frame mode). */
+  frames: number;
+  /**
+   * The client's newest request authenticated here while this one is in flight (a client sends its next
+   * request once f+1 replicas executed this one, so a replica behind may see it early). It is vouched for
+   * too, so replicas at different execution points still vouch for the same request, and it becomes the
+   * pending request once this one executes.
+   */
+  next: { readonly request: Request; readonly since: number; vouchedAt: number | undefined } | undefined;
+}
+
+/** A vouch for a request this replica could not authenticate itself. */
+interface Foreign {
+  readonly request: Request;
+  readonly bytes: number;
 }
 
 export class Requests {
   /** The last executed request per client, with its result. */
   readonly replies = new Map<ClientId, CachedReply>();
   private readonly pending = new Map<ClientId, Pending>();
+  /** Per client, per voucher: the newest request it vouched for that we could not authenticate. */
+  private readonly foreign = new Map<ClientId, Map<ReplicaId, Foreign>>();
+  private readonly foreignBytes = new Map<ReplicaId, number>();
+  private readonly foreignCount = new Map<ReplicaId, number>();
 
   constructor(private readonly ctx: Ctx) {}
 
@@ -29,58 +81,305 @@ export class Requests {
 
   onRequest(from: number, request: Request & { kind: 'request' }, bytes: Uint8Array): void {
     const ctx = this.ctx;
-    const { config, out } = ctx;
     if (
       !ctx.crypto.verifyAuthenticator(request.client, ctx.everyone, payloadOf(bytes, request), request.auth)
     ) {
-      out.reject('bad-mac', from, 'request');
+      ctx.out.reject('bad-mac', from, 'request');
       return;
     }
+    this.admit(from, request, true);
+  }
+
+  /**
+   * A request authentic here (own tag, or f+1 vouchers when `ownTag` is false): answer it from the cache, or
+   * hold it until it is ordered. Returns the pending entry, if it is held.
+   */
+  private admit(from: number, request: Request, ownTag: boolean): Pending | undefined {
+    const ctx = this.ctx;
+    const { config, out } = ctx;
     const cached = this.replies.get(request.client);
     if (cached !== undefined && request.timestamp <= cached.timestamp) {
       // A retransmission of the last executed request gets the cached reply; it never executes again.
       if (request.timestamp === cached.timestamp) {
         ctx.agreement.sendReply(request.client, request.timestamp, cached.result);
         out.emit({ type: 'cached-reply', client: request.client, timestamp: request.timestamp });
-        return;
+        return undefined;
       }
       out.reject('stale-request', from, 'request');
-      return;
+      return undefined;
     }
     const existing = this.pending.get(request.client);
     if (existing !== undefined) {
-      if (existing.request.timestamp >= request.timestamp || existing.inFlight) {
+      if (existing.request.timestamp === request.timestamp && bytesEqual(existing.request.op, request.op)) {
+        if (ownTag && !existing.ownTag) {
+          // Held on others' word; now authenticated here too.
+          existing.ownTag = true;
+          this.addVoucher(existing, ctx.id);
+          return existing;
+        }
         out.reject('duplicate-request', from, 'request');
-        return;
+        return undefined;
+      }
+      if (existing.request.timestamp >= request.timestamp) {
+        out.reject('duplicate-request', from, 'request');
+        return undefined;
+      }
+      if (existing.inFlight) {
+        const next = existing.next;
+        if (!ownTag || (next !== undefined && next.request.timestamp >= request.timestamp)) {
+          out.reject('duplicate-request', from, 'request');
+          return undefined;
+        }
+        existing.next = { request, since: ctx.s.now, vouchedAt: undefined };
+        return undefined;
       }
       this.pending.delete(request.client);
     } else if (this.pending.size >= config.maxPendingRequests) {
       out.reject('pending-full', from, 'request');
-      return;
+      return undefined;
     }
-    this.pending.set(request.client, { request, since: ctx.s.now, inFlight: false });
+    const p: Pending = {
+      request,
+      since: ctx.s.now,
+      inFlight: false,
+      ownTag,
+      vouchers: new Set(),
+      certifiedAt: undefined,
+      blameFrom: undefined,
+      vouchedAt: undefined,
+      frames: 0,
+      next: undefined,
+    };
+    this.pending.set(request.client, p);
+    if (ownTag) this.addVoucher(p, ctx.id);
+    this.absorbForeign(p);
     if (ctx.log.heldCount > 0) ctx.agreement.retryHeld();
     const batching = config.batching;
     if (isPrimary(ctx) && batching.mode === 'size') {
       if (batching.maxDelayTicks === 0 || this.proposableCount() >= config.maxBatchRequests)
         ctx.agreement.cutBatches();
     }
+    return p;
   }
 
-  /** The request of `client` this replica authenticated and still waits on, if any. */
-  held(client: ClientId): Request | undefined {
-    return this.pending.get(client)?.request;
+  // ---------------------------------------------------------------- vouches
+
+  /** Rule V1: multicast our vouch for `p` (a request we authenticated ourselves). */
+  private vouch(p: Pending): void {
+    this.vouchFor(p.request);
+    p.vouchedAt = this.ctx.s.now;
+  }
+
+  private vouchFor(request: Request): void {
+    const ctx = this.ctx;
+    const unsigned: Vouch = { kind: 'vouch', replica: ctx.id, request, auth: [] };
+    const unsignedBytes = encodeMessage(unsigned);
+    const auth = ctx.crypto.authenticator(ctx.others, unsignedBytes.subarray(0, unsignedBytes.length - 1));
+    ctx.out.multicast({ ...unsigned, auth }, withAuthenticator(unsignedBytes, auth));
+  }
+
+  /** Backup, size mode, on a tick: vouch for requests that waited vouchDelayTicks unproposed (bounded per tick). */
+  vouchForWaiting(): void {
+    const ctx = this.ctx;
+    const limit = ctx.s.now - ctx.config.vouchDelayTicks;
+    let sent = 0;
+    for (const p of this.pending.values()) {
+      if (sent >= ctx.config.maxBatchRequests) return;
+      if (!p.ownTag || p.inFlight || p.vouchedAt !== undefined || p.since > limit) continue;
+      this.vouch(p);
+      sent++;
+    }
+  }
+
+  /** Backup, frame mode, on a frame: vouch for requests a whole frame passed without (bounded per frame). */
+  frameSeen(): void {
+    const ctx = this.ctx;
+    let sent = 0;
+    for (const p of this.pending.values()) {
+      if (p.inFlight) continue;
+      p.frames++;
+      if (sent >= ctx.config.maxBatchRequests) continue;
+      if (!p.ownTag || p.vouchedAt !== undefined || p.frames < 2) continue;
+      this.vouch(p);
+      sent++;
+    }
+  }
+
+  /**
+   * Stalled: vouch again for requests still waiting a stall period after our last vouch (messages get lost),
+   * proposed or not, in an active view or not: replicas that left the view (or whose proposal was lost with
+   * it) must still vouch, or the others can never gather the 2f+1 vouches that let them leave it too.
+   */
+  revouchStale(): void {
+    const ctx = this.ctx;
+    const limit = ctx.s.now - ctx.config.stallTicks;
+    // Every request we authenticated and wait on (the pending one, and a newer one kept meanwhile), least
+    // recently vouched first, a batch's worth per stall period: no waiting request is starved by others.
+    const due: { request: Request; last: number; mark: () => void }[] = [];
+    for (const p of this.pending.values()) {
+      const next = p.next;
+      if (
+        next !== undefined &&
+        next.since <= limit &&
+        (next.vouchedAt ?? Number.NEGATIVE_INFINITY) <= limit
+      ) {
+        due.push({
+          request: next.request,
+          last: next.vouchedAt ?? Number.NEGATIVE_INFINITY,
+          mark: () => {
+            next.vouchedAt = ctx.s.now;
+          },
+        });
+      }
+      if (p.ownTag && p.since <= limit && (p.vouchedAt ?? Number.NEGATIVE_INFINITY) <= limit) {
+        due.push({
+          request: p.request,
+          last: p.vouchedAt ?? Number.NEGATIVE_INFINITY,
+          mark: () => {
+            p.vouchedAt = ctx.s.now;
+          },
+        });
+      }
+    }
+    due.sort((a, b) => a.last - b.last);
+    for (const d of due.slice(0, ctx.config.maxBatchRequests)) {
+      this.vouchFor(d.request);
+      d.mark();
+    }
+  }
+
+  /** Rule V2: a vouch from another replica. */
+  onVouch(from: number, m: Vouch, bytes: Uint8Array): void {
+    const ctx = this.ctx;
+    const { config, out } = ctx;
+    if (!validReplica(config, m.replica) || m.replica === ctx.id) {
+      out.reject('bad-replica-id', from, m.kind);
+      return;
+    }
+    if (
+      !ctx.crypto.verifyAuthenticator(m.replica, othersOf(config, m.replica), payloadOf(bytes, m), m.auth)
+    ) {
+      out.reject('bad-mac', from, m.kind);
+      return;
+    }
+    const r = m.request;
+    const cached = this.replies.get(r.client);
+    if (cached !== undefined && r.timestamp <= cached.timestamp) return; // executed already
+    const existing = this.pending.get(r.client);
+    if (
+      existing !== undefined &&
+      existing.request.timestamp === r.timestamp &&
+      bytesEqual(existing.request.op, r.op)
+    ) {
+      this.addVoucher(existing, m.replica);
+      return;
+    }
+    if (existing !== undefined && existing.request.timestamp > r.timestamp) return; // older than what we hold
+    if (ctx.crypto.verifyAuthenticator(r.client, ctx.everyone, requestAuthPayload(r), r.auth)) {
+      // Authentic for us: as if the client had sent it (its copy to us was lost, or we are the primary).
+      const p = this.admit(from, r, true);
+      if (p !== undefined) this.addVoucher(p, m.replica);
+      return;
+    }
+    this.keepForeign(from, m.replica, r);
+  }
+
+  /** Keep a vouched request we cannot authenticate, within the voucher's budget; admit it at f+1 vouchers. */
+  private keepForeign(from: number, voucher: ReplicaId, r: Request): void {
+    const ctx = this.ctx;
+    const { config, out } = ctx;
+    const previous = this.foreign.get(r.client)?.get(voucher);
+    if (previous !== undefined && previous.request.timestamp >= r.timestamp) return;
+    const size = requestSize(r);
+    const used = (this.foreignBytes.get(voucher) ?? 0) - (previous?.bytes ?? 0);
+    const count = (this.foreignCount.get(voucher) ?? 0) - (previous === undefined ? 0 : 1);
+    if (used + size > config.maxVouchBytesPerReplica || count + 1 > config.maxPendingRequests) {
+      out.reject('over-budget', from, 'vouch');
+      return;
+    }
+    if (previous !== undefined) this.forgetForeign(r.client, voucher);
+    let byVoucher = this.foreign.get(r.client);
+    if (byVoucher === undefined) {
+      byVoucher = new Map();
+      this.foreign.set(r.client, byVoucher);
+    }
+    byVoucher.set(voucher, { request: r, bytes: size });
+    this.foreignBytes.set(voucher, (this.foreignBytes.get(voucher) ?? 0) + size);
+    this.foreignCount.set(voucher, (this.foreignCount.get(voucher) ?? 0) + 1);
+    let same = 0;
+    for (const f of byVoucher.values()) if (sameRequest(f.request, r)) same++;
+    // f+1 vouchers: one is correct, so the client sent it. admit() takes the vouches over (absorbForeign).
+    if (same >= ctx.quorums.weak) this.admit(from, r, false);
+  }
+
+  /** Vouches that arrived before `p` became pending here count for it. */
+  private absorbForeign(p: Pending): void {
+    const byVoucher = this.foreign.get(p.request.client);
+    if (byVoucher === undefined) return;
+    for (const [v, f] of [...byVoucher]) {
+      if (f.request.timestamp <= p.request.timestamp) {
+        if (sameRequest(f.request, p.request)) this.addVoucher(p, v);
+        this.forgetForeign(p.request.client, v);
+      }
+    }
+  }
+
+  private forgetForeign(client: ClientId, voucher: ReplicaId): void {
+    const byVoucher = this.foreign.get(client);
+    const f = byVoucher?.get(voucher);
+    if (byVoucher === undefined || f === undefined) return;
+    byVoucher.delete(voucher);
+    if (byVoucher.size === 0) this.foreign.delete(client);
+    const bytes = (this.foreignBytes.get(voucher) ?? 0) - f.bytes;
+    const count = (this.foreignCount.get(voucher) ?? 0) - 1;
+    if (count > 0) {
+      this.foreignBytes.set(voucher, bytes);
+      this.foreignCount.set(voucher, count);
+    } else {
+      this.foreignBytes.delete(voucher);
+      this.foreignCount.delete(voucher);
+    }
+  }
+
+  /** Forget vouches for requests of `client` up to `timestamp` (executed). */
+  private forgetForeignUpTo(client: ClientId, timestamp: number): void {
+    const byVoucher = this.foreign.get(client);
+    if (byVoucher === undefined) return;
+    for (const [v, f] of [...byVoucher]) if (f.request.timestamp <= timestamp) this.forgetForeign(client, v);
+  }
+
+  private addVoucher(p: Pending, voucher: ReplicaId): void {
+    const ctx = this.ctx;
+    p.vouchers.add(voucher);
+    if (p.certifiedAt === undefined && (p.ownTag || p.vouchers.size >= ctx.quorums.weak)) {
+      p.certifiedAt = ctx.s.now;
+    }
+    if (p.blameFrom === undefined && p.vouchers.size >= ctx.quorums.suspect) p.blameFrom = ctx.s.now;
+  }
+
+  // ---------------------------------------------------------------- what the other parts ask
+
+  /** Whether this replica holds `r` (same client, timestamp and op) as authentic and waits on it. */
+  holds(r: Request): boolean {
+    const p = this.pending.get(r.client);
+    if (p === undefined) return false;
+    if (sameRequest(p.request, r)) return true;
+    return p.next !== undefined && sameRequest(p.next.request, r);
+  }
+
+  private proposable(p: Pending): boolean {
+    return !p.inFlight && p.certifiedAt !== undefined;
   }
 
   proposableCount(): number {
     let n = 0;
-    for (const p of this.pending.values()) if (!p.inFlight) n++;
+    for (const p of this.pending.values()) if (this.proposable(p)) n++;
     return n;
   }
 
   /** When the oldest request not yet proposed arrived. */
   oldestProposable(): number | undefined {
-    for (const p of this.pending.values()) if (!p.inFlight) return p.since;
+    for (const p of this.pending.values()) if (this.proposable(p)) return p.since;
     return undefined;
   }
 
@@ -89,7 +388,7 @@ export class Requests {
     const requests: Request[] = [];
     for (const p of this.pending.values()) {
       if (requests.length >= max) break;
-      if (p.inFlight) continue;
+      if (!this.proposable(p)) continue;
       p.inFlight = true;
       requests.push(p.request);
     }
@@ -108,42 +407,130 @@ export class Requests {
   /** `client`'s request at `timestamp` executed: stop waiting on it (and on anything older). */
   executed(client: ClientId, timestamp: number): void {
     const p = this.pending.get(client);
-    if (p !== undefined && p.request.timestamp <= timestamp) this.pending.delete(client);
+    if (p !== undefined && p.request.timestamp <= timestamp) this.advancePast(p, timestamp);
+    this.forgetForeignUpTo(client, timestamp);
+  }
+
+  /** `p` executed (up to `timestamp`): forget it; its newer successor, if any, becomes the pending request. */
+  private advancePast(p: Pending, timestamp: number): void {
+    const ctx = this.ctx;
+    this.pending.delete(p.request.client);
+    const next = p.next;
+    if (next === undefined || next.request.timestamp <= timestamp) return;
+    const q: Pending = {
+      request: next.request,
+      since: next.since,
+      inFlight: false,
+      ownTag: true,
+      vouchers: new Set(),
+      certifiedAt: undefined,
+      blameFrom: undefined,
+      vouchedAt: next.vouchedAt,
+      frames: 0,
+      next: undefined,
+    };
+    this.pending.set(next.request.client, q);
+    this.addVoucher(q, ctx.id);
+    this.absorbForeign(q);
   }
 
   /** The reply cache was replaced (state transfer): stop waiting on what it shows executed. */
   dropExecuted(): void {
-    for (const [c, p] of this.pending) {
+    for (const [c, p] of [...this.pending]) {
       const cached = this.replies.get(c);
-      if (cached !== undefined && p.request.timestamp <= cached.timestamp) this.pending.delete(c);
+      if (cached !== undefined && p.request.timestamp <= cached.timestamp)
+        this.advancePast(p, cached.timestamp);
     }
+    for (const [c, r] of this.replies) this.forgetForeignUpTo(c, r.timestamp);
   }
 
   /** A new view: nothing is in flight in it yet. */
   resetInFlight(): void {
-    for (const p of this.pending.values()) p.inFlight = false;
+    for (const p of this.pending.values()) {
+      p.inFlight = false;
+      p.frames = 0;
+    }
   }
 
-  /** Whether a request has waited since `limit` or earlier. */
+  /** Whether a request has waited since `limit` or earlier (we may have missed its ordering: ask peers). */
   waitingSince(limit: number): boolean {
     for (const p of this.pending.values()) if (p.since <= limit) return true;
     return false;
   }
 
-  /** Whether a request not yet proposed has waited since `limit` or earlier. */
-  unproposedSince(limit: number): boolean {
-    for (const p of this.pending.values()) if (!p.inFlight && p.since <= limit) return true;
+  /** Rule V4, request timer: a request 2f+1 replicas vouch for has waited since `limit` or earlier. */
+  blameSince(limit: number): boolean {
+    for (const p of this.pending.values()) if (p.blameFrom !== undefined && p.blameFrom <= limit) return true;
     return false;
   }
 
-  /** Up to `max` requests not in flight that arrived at `limit` or earlier (forwarded to the primary). */
-  stale(limit: number, max: number): Request[] {
-    const out: Request[] = [];
+  /**
+   * Rule V4, monitoring: a request 2f+1 replicas vouch for is still unproposed, known so since `limit` or
+   * earlier (`limit` undefined: at all).
+   */
+  blameUnproposed(limit = Number.POSITIVE_INFINITY): boolean {
     for (const p of this.pending.values()) {
-      if (out.length >= max) break;
-      if (p.inFlight || p.since > limit) continue;
-      out.push(p.request);
+      if (!p.inFlight && p.blameFrom !== undefined && p.blameFrom <= limit) return true;
     }
-    return out;
+    return false;
   }
+
+  /** Rule V4, frame mode: the most frames a request 2f+1 replicas vouch for has waited unproposed. */
+  blamedFramesWaited(): number {
+    let most = 0;
+    for (const p of this.pending.values()) {
+      if (!p.inFlight && p.blameFrom !== undefined && p.frames > most) most = p.frames;
+    }
+    return most;
+  }
+
+  /** Counts and budgets agree with what is held. */
+  checkInvariants(): void {
+    const { config } = this.ctx;
+    const bytes = new Map<ReplicaId, number>();
+    const count = new Map<ReplicaId, number>();
+    for (const byVoucher of this.foreign.values()) {
+      assert(byVoucher.size > 0, 'empty vouch entry kept');
+      for (const [v, f] of byVoucher) {
+        bytes.set(v, (bytes.get(v) ?? 0) + f.bytes);
+        count.set(v, (count.get(v) ?? 0) + 1);
+      }
+    }
+    assert(bytes.size === this.foreignBytes.size, 'vouch budgets differ from entries', {
+      vouchers: bytes.size,
+      budgets: this.foreignBytes.size,
+    });
+    for (const [v, used] of this.foreignBytes) {
+      assert(used === bytes.get(v) && this.foreignCount.get(v) === count.get(v), 'vouch budget differs', {
+        v,
+      });
+      assert(used <= config.maxVouchBytesPerReplica, 'vouch budget exceeded', { v, used });
+    }
+    for (const p of this.pending.values()) {
+      assert(
+        p.next === undefined || p.next.request.timestamp > p.request.timestamp,
+        'next request not newer',
+        {
+          client: p.request.client,
+        },
+      );
+      assert(p.ownTag === p.vouchers.has(this.ctx.id), 'own vouch and own tag disagree', {
+        client: p.request.client,
+      });
+      assert(p.certifiedAt !== undefined, 'a request held without f+1 vouchers or our own tag', {
+        client: p.request.client,
+      });
+    }
+  }
+}
+
+function sameRequest(a: Request, b: Request): boolean {
+  return a.client === b.client && a.timestamp === b.timestamp && bytesEqual(a.op, b.op);
+}
+
+/** Bytes a request holds (op and tags): what the vouch budget counts. */
+function requestSize(r: Request): number {
+  let n = 16 + r.op.length;
+  for (const t of r.auth) n += t.length + 1;
+  return n;
 }

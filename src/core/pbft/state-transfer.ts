@@ -10,6 +10,7 @@ import { decodeMessage, encodeMessage } from '../codec/encode.ts';
 import type { Checkpoint, Message, StateReply, StateRequest } from '../codec/messages.ts';
 import { primaryOf, type ReplicaId } from './config.ts';
 import { type Ctx, NO_TAG, sendTagged, taggedFromPeer } from './context.ts';
+import type { Slot } from './log.ts';
 import { decodeReplicaState } from './snapshot.ts';
 
 /** State replies are accepted for this many of our most recent state requests. */
@@ -48,13 +49,21 @@ export class StateTransfer {
       }
     }
     if (ctx.requests.waitingSince(limit)) return true;
-    for (const slot of log.values()) if (slot.seq > s.lastExecuted && slot.firstSeen <= limit) return true;
+    for (const slot of log.values()) {
+      if (slot.seq <= s.lastExecuted) continue;
+      // A slot whose PRE-PREPARE came, or that f+1 replicas voted on (one correct: it exists), and that did not
+      // execute. One faulty replica's stray votes alone do not make us ask.
+      if (slot.prePreparedAt !== undefined && slot.prePreparedAt <= limit) return true;
+      if (slot.prePrepare === undefined && slot.firstSeen <= limit && voters(slot) >= ctx.quorums.weak)
+        return true;
+    }
     return false;
   }
 
   /**
-   * Ask every peer for what we miss from lastExecuted+1 on, at most once per stallTicks. A backup also
-   * forwards its oldest unordered requests to the primary, in case the client's copy to it was lost.
+   * Ask every peer for what we miss from lastExecuted+1 on, at most once per stallTicks. A backup also vouches
+   * again for its oldest unordered requests (requests.ts), in case the client's copy to the primary, or an
+   * earlier vouch, was lost; a new primary asks again for batches it must re-propose and does not hold.
    */
   ask(): void {
     const ctx = this.ctx;
@@ -73,12 +82,8 @@ export class StateTransfer {
       sendTagged(ctx, to, unsigned);
     }
     if (!s.active) ctx.views.fetch();
-    const primary = primaryOf(config, s.view);
-    if (primary === ctx.id) return;
-    for (const request of ctx.requests.stale(s.now - config.stallTicks, config.maxBatchRequests)) {
-      const message = { kind: 'request' as const, ...request };
-      ctx.out.send(primary, message, encodeMessage(message));
-    }
+    if (primaryOf(config, s.view) === ctx.id) ctx.fetcher.fetchMissing();
+    ctx.requests.revouchStale();
   }
 
   onStateRequest(from: number, m: StateRequest, bytes: Uint8Array): void {
@@ -150,7 +155,9 @@ export class StateTransfer {
     // Answers to one of our last few asks (a retry must not make a slow answer useless); the proof below, not
     // the nonce, is what makes the state trustworthy, and it must move us forward.
     const recentAsk = m.nonce <= this.nonce && m.nonce > this.nonce - RECENT_ASKS;
-    if (!recentAsk || m.stableSeq <= s.lastExecuted) return; // stale or unsolicited: ignore
+    // It must move us forward, and never below our stable checkpoint (a NEW-VIEW may have moved that above
+    // our execution; an older proof relayed now must not pull the watermark back).
+    if (!recentAsk || m.stableSeq <= s.lastExecuted || m.stableSeq < ctx.log.low) return; // stale: ignore
     if (!ctx.checkpoints.validProof(m.stableSeq, m.stableDigest, m.checkpointProof)) {
       out.reject('bad-state', from, m.kind);
       return;
@@ -171,10 +178,17 @@ export class StateTransfer {
     s.lastExecuted = m.stableSeq;
     ctx.checkpoints.saveSnapshot(m.stableSeq, m.snapshot, m.stableDigest);
     ctx.requests.dropExecuted();
-    ctx.checkpoints.makeStable(m.stableSeq, m.checkpointProof);
+    ctx.checkpoints.makeStable(m.stableSeq, m.checkpointProof); // a no-op when it is our stable checkpoint
     out.emit({ type: 'state-restored', seq: m.stableSeq, from: m.replica });
     ctx.agreement.executeReady();
   }
+}
+
+/** Distinct replicas that voted (PREPARE or COMMIT) on a slot. */
+function voters(slot: Slot): number {
+  const all = new Set<ReplicaId>(slot.prepares.keys());
+  for (const r of slot.commits.keys()) all.add(r);
+  return all.size;
 }
 
 function decodedOrThrow(bytes: Uint8Array): Message {

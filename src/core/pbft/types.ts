@@ -79,7 +79,15 @@ export type ReplicaRejection =
   | 'view-change-in-progress'
   | 'view-too-far'
   | 'bad-view-change'
-  | 'bad-new-view';
+  | 'bad-new-view'
+  /** A view number above MAX_VIEW (view-change.ts): no correct replica ever gets there. */
+  | 'view-out-of-range'
+  /** A sender's share of a buffer is used up (early messages, old-view batches, vouches). */
+  | 'over-budget'
+  /** A costly check (a far NEW-VIEW, a batch fetch) asked again too soon by the same replica. */
+  | 'rate-limited'
+  /** A batch reply nobody asked for, or one that does not hash to its digest. */
+  | 'unwanted-batch';
 
 export type ReplicaEvent =
   | {

@@ -6,14 +6,38 @@
  * View-change timer (Castro): it starts only once q VIEW-CHANGEs for the view are held, so a lone replica that
  * lost a NEW-VIEW cannot run away through views; on expiry the next view is tried and the timeout doubles (to
  * a ceiling), so after GST some view lasts long enough; it resets when a batch executes.
+ *
+ * What a faulty replica cannot do here, and why:
+ *  - move a correct replica's view: a replica leaves its view only on its own timers, on f+1 VIEW-CHANGEs for
+ *    higher views (one of them correct) or on a NEW-VIEW that validates completely. An invalid VIEW-CHANGE or
+ *    NEW-VIEW is refused and changes nothing; the view-change timer moves past a faulty new primary.
+ *  - announce huge views: a VIEW-CHANGE more than maxViewAhead above our view is refused, and no message
+ *    above MAX_VIEW is accepted, so view + 1 always stays inside the codec's integer range. A NEW-VIEW above
+ *    the window is still accepted when valid (its q signed VIEW-CHANGEs prove f+1 correct replicas are there,
+ *    so a faulty replica cannot invent it, and a replica left far behind can rejoin), at most one such
+ *    NEW-VIEW per primary per stallTicks is verified.
+ *  - make us verify the same thing twice: a VIEW-CHANGE is verified once per (replica, view) (later copies are
+ *    duplicates; one that failed after its signature verified marks that replica's vote for that view as
+ *    bad), the VIEW-CHANGEs inside a NEW-VIEW that equal ones we hold are not verified again, and a new
+ *    primary's NEW-VIEW that failed validation after its signature verified is not looked at again. Cheap
+ *    structural checks come before any signature.
  */
-import { hex } from '../bytes.ts';
+import { assert } from '../assert.ts';
+import { bytesEqual, hex } from '../bytes.ts';
 import { authPayload, encodeMessage } from '../codec/encode.ts';
 import type { NewView, ViewChange, ViewChangeFetch } from '../codec/messages.ts';
 import { primaryOf, type ReplicaId } from './config.ts';
 import { type Ctx, isPrimary, NO_TAG, sendTagged, taggedFromPeer, validReplica } from './context.ts';
 import { decideNewView, type NewViewDecision, sameChoices, type ViewChangeBody } from './new-view.ts';
 import type { ReplicaRejection } from './types.ts';
+import { payloadOf } from './wire-views.ts';
+
+/**
+ * The highest view a replica accepts or moves to. Far above any reachable view (one view change per
+ * millisecond takes 142,000 years to get there) and far enough below 2^53 that view + maxViewAhead + 1 is
+ * still an exact integer the codec encodes.
+ */
+export const MAX_VIEW = 2 ** 52;
 
 export type ViewChangeReason =
   | 'request-timeout'
@@ -28,6 +52,12 @@ export class ViewChanges {
   /** When this replica last left a view. */
   since = 0;
   private readonly votes = new Map<number, Map<ReplicaId, ViewChange>>();
+  /** Replicas whose signed VIEW-CHANGE for a view failed validation (their vote for it is not looked at again). */
+  private readonly badVotes = new Map<number, Set<ReplicaId>>();
+  /** Views whose primary sent a signed NEW-VIEW that failed validation. */
+  private readonly badNewViews = new Set<number>();
+  /** When each primary's last NEW-VIEW above the window was verified. */
+  private readonly lastFarNewView = new Map<ReplicaId, number>();
   private deadline = Number.POSITIVE_INFINITY;
   private timeout: number;
   private readonly lastFetchServed = new Map<ReplicaId, number>();
@@ -55,7 +85,28 @@ export class ViewChanges {
 
   /** A checkpoint became stable: forget VIEW-CHANGEs for views below ours. */
   pruneBelowCurrent(): void {
-    for (const v of this.votes.keys()) if (v < this.ctx.s.view) this.votes.delete(v);
+    this.forgetBelow(this.ctx.s.view);
+  }
+
+  /** Every view held lies in [view, view + maxViewAhead], one vote per replica and view. */
+  checkInvariants(): void {
+    const { s, config } = this.ctx;
+    const views = [...this.votes.keys(), ...this.badVotes.keys(), ...this.badNewViews];
+    for (const v of views) {
+      assert(
+        v >= s.view && v <= s.view + config.maxViewAhead,
+        'view-change state for a view outside the window',
+        {
+          v,
+          view: s.view,
+        },
+      );
+    }
+    for (const [v, byReplica] of this.votes) {
+      assert(byReplica.size <= config.n, 'more VIEW-CHANGEs than replicas', { v, size: byReplica.size });
+      for (const [r, vc] of byReplica)
+        assert(vc.replica === r && vc.newView === v, 'VIEW-CHANGE filed wrongly', { v, r });
+    }
   }
 
   /** Tick while a view change is under way: on expiry of the view-change timer try the next view. */
@@ -68,10 +119,11 @@ export class ViewChanges {
     const ctx = this.ctx;
     const { s, log } = ctx;
     if (view <= s.view && !(view === s.view && s.active)) return;
+    if (view > MAX_VIEW) return; // unreachable in practice; staying put is the only safe move left
     s.view = view;
     s.active = false;
+    this.forgetBelow(view);
     ctx.early.clear();
-    ctx.monitor.viewLeft();
     this.since = s.now;
     this.deadline = Number.POSITIVE_INFINITY;
     const { prepared, prePrepared } = log.certificates();
@@ -95,12 +147,16 @@ export class ViewChanges {
     this.tryNewView();
   }
 
-  onViewChange(from: number, vc: ViewChange): void {
+  onViewChange(from: number, vc: ViewChange, bytes: Uint8Array): void {
     const ctx = this.ctx;
     const { s, config, out } = ctx;
     if (vc.replica === ctx.id) return; // our own, relayed back by a peer
     if (!validReplica(config, vc.replica)) {
       out.reject('bad-replica-id', from, vc.kind);
+      return;
+    }
+    if (vc.newView > MAX_VIEW) {
+      out.reject('view-out-of-range', from, vc.kind);
       return;
     }
     if (vc.newView < s.view || (vc.newView === s.view && s.active)) return; // stale
@@ -109,9 +165,11 @@ export class ViewChanges {
       return;
     }
     if (this.votes.get(vc.newView)?.has(vc.replica) === true) return; // first one per replica counts
-    const problem = this.check(vc, vc.newView);
+    if (this.badVotes.get(vc.newView)?.has(vc.replica) === true) return; // already found invalid
+    const problem = this.check(vc, vc.newView, payloadOf(bytes, vc));
     if (problem !== undefined) {
-      out.reject(problem, from, vc.kind);
+      if (problem.signed) this.markBadVote(vc.newView, vc.replica);
+      out.reject(problem.reason, from, vc.kind);
       return;
     }
     this.record(vc);
@@ -120,17 +178,48 @@ export class ViewChanges {
     this.tryNewView();
   }
 
-  /** A VIEW-CHANGE is valid on its own: signed by its replica, checkpoint proven, entries below its view. */
-  private check(vc: ViewChangeBody, view: number): ReplicaRejection | undefined {
+  /**
+   * A VIEW-CHANGE is valid on its own: well formed, signed by its replica, checkpoint proven, entries below its
+   * view. Structure is checked before the signature; `signed` says whether the signature had verified (then the
+   * failure is its replica's own doing).
+   */
+  private check(
+    vc: ViewChangeBody,
+    view: number,
+    payload: Uint8Array,
+  ): { reason: ReplicaRejection; signed: boolean } | undefined {
     const ctx = this.ctx;
-    if (vc.newView !== view || !validReplica(ctx.config, vc.replica)) return 'bad-view-change';
-    const payload = authPayload({ kind: 'view-change', ...vc });
-    if (!ctx.crypto.verifySignature(vc.replica, payload, vc.signature)) return 'bad-signature';
-    if (vc.stableSeq > 0 && !ctx.checkpoints.validProof(vc.stableSeq, vc.stableDigest, vc.checkpointProof)) {
-      return 'bad-view-change';
+    const { config } = ctx;
+    const malformed = { reason: 'bad-view-change' as const, signed: false };
+    if (vc.newView !== view || !validReplica(config, vc.replica)) return malformed;
+    if (vc.stableSeq % config.checkpointInterval !== 0) return malformed;
+    if (
+      vc.stableSeq > 0 &&
+      (vc.checkpointProof.length < ctx.quorums.checkpointProof || vc.checkpointProof.length > config.n)
+    ) {
+      return malformed;
     }
-    for (const e of [...vc.prepared, ...vc.prePrepared]) if (e.view >= vc.newView) return 'bad-view-change';
+    // One entry per sequence number of the window in each set, each from an earlier view.
+    if (vc.prepared.length > config.watermarkWindow || vc.prePrepared.length > config.watermarkWindow)
+      return malformed;
+    for (const e of vc.prepared) if (e.view >= vc.newView) return malformed;
+    for (const e of vc.prePrepared) if (e.view >= vc.newView) return malformed;
+    if (!ctx.crypto.verifySignature(vc.replica, payload, vc.signature)) {
+      return { reason: 'bad-signature', signed: false };
+    }
+    if (vc.stableSeq > 0 && !ctx.checkpoints.validProof(vc.stableSeq, vc.stableDigest, vc.checkpointProof)) {
+      return { reason: 'bad-view-change', signed: true };
+    }
     return undefined;
+  }
+
+  private markBadVote(view: number, replica: ReplicaId): void {
+    let set = this.badVotes.get(view);
+    if (set === undefined) {
+      set = new Set();
+      this.badVotes.set(view, set);
+    }
+    set.add(replica);
   }
 
   /** Stuck in a view change: ask every peer for the VIEW-CHANGEs (and NEW-VIEW) it holds for our view. */
@@ -201,46 +290,87 @@ export class ViewChanges {
   }
 
   private decide(set: readonly ViewChangeBody[]): NewViewDecision {
-    const { config, nullDigest } = this.ctx;
-    return decideNewView(set, config.f, config.watermarkWindow, nullDigest);
+    const { config, nullDigest, quorums } = this.ctx;
+    return decideNewView(set, quorums, config.watermarkWindow, nullDigest);
   }
 
   /**
-   * Backups accept a NEW-VIEW only if its V set is q valid VIEW-CHANGEs for that view and recomputing the
-   * decision from V gives exactly its list. A valid NEW-VIEW proves q replicas moved there, so (unlike a
-   * lone VIEW-CHANGE) it is accepted for any higher view: a replica left far behind can rejoin.
+   * Backups accept a NEW-VIEW only if its V set is at least q valid VIEW-CHANGEs for that view (at most one per
+   * replica) and recomputing the decision from V gives exactly its list. Anything else is refused and changes
+   * nothing: the view-change timer, not the faulty primary's message, moves this replica on.
    */
-  onNewView(from: number, nv: NewView): void {
+  onNewView(from: number, nv: NewView, bytes: Uint8Array): void {
     const ctx = this.ctx;
     const { s, config, out } = ctx;
+    if (nv.view > MAX_VIEW) {
+      out.reject('view-out-of-range', from, nv.kind);
+      return;
+    }
     if (nv.view < s.view || (nv.view === s.view && s.active)) return; // stale or a duplicate
     if (nv.replica !== primaryOf(config, nv.view)) {
       out.reject('not-from-primary', from, nv.kind);
       return;
     }
-    if (!ctx.crypto.verifySignature(nv.replica, authPayload(nv), nv.signature)) {
+    if (!this.wellFormed(nv)) {
+      out.reject('bad-new-view', from, nv.kind);
+      return;
+    }
+    if (this.badNewViews.has(nv.view)) return; // its primary already sent an invalid one
+    const far = nv.view > s.view + config.maxViewAhead;
+    if (far) {
+      const last = this.lastFarNewView.get(nv.replica) ?? Number.NEGATIVE_INFINITY;
+      if (s.now - last < config.stallTicks) {
+        out.reject('rate-limited', from, nv.kind);
+        return;
+      }
+    }
+    if (!ctx.crypto.verifySignature(nv.replica, payloadOf(bytes, nv), nv.signature)) {
       out.reject('bad-signature', from, nv.kind);
       return;
     }
-    const signers = new Set<ReplicaId>();
-    for (const vc of nv.viewChanges) {
-      if (signers.has(vc.replica) || this.check(vc, nv.view) !== undefined) {
-        out.reject('bad-new-view', from, nv.kind);
-        return;
-      }
-      signers.add(vc.replica);
-    }
-    const decision = this.decide(nv.viewChanges);
-    if (!decision.ok || !sameChoices(decision.chosen, nv.prePrepares)) {
+    if (far) this.lastFarNewView.set(nv.replica, s.now);
+    const decision = this.validate(nv);
+    if (decision === undefined) {
+      if (!far) this.badNewViews.add(nv.view);
       out.reject('bad-new-view', from, nv.kind);
-      // The primary of nv.view is faulty: move past it.
-      s.view = Math.max(s.view, nv.view);
-      s.active = true; // let start() leave this view
-      this.start(nv.view + 1, 'bad-new-view');
       return;
     }
     s.view = nv.view;
     this.install(nv, decision);
+  }
+
+  /** Structure alone (no signature): q..n VIEW-CHANGEs, one per replica, all for this view. */
+  private wellFormed(nv: NewView): boolean {
+    const { config, quorums } = this.ctx;
+    if (nv.viewChanges.length < quorums.viewChanges || nv.viewChanges.length > config.n) return false;
+    const signers = new Set<ReplicaId>();
+    for (const vc of nv.viewChanges) {
+      if (vc.newView !== nv.view || !validReplica(config, vc.replica) || signers.has(vc.replica))
+        return false;
+      signers.add(vc.replica);
+    }
+    return true;
+  }
+
+  /** Every VIEW-CHANGE of V valid and the decision recomputed from V equal to the NEW-VIEW's list. */
+  private validate(nv: NewView): (NewViewDecision & { ok: true }) | undefined {
+    const held = this.votes.get(nv.view);
+    for (const vc of nv.viewChanges) {
+      const payload = authPayload({ kind: 'view-change', ...vc });
+      const known = held?.get(vc.replica);
+      // One we verified already (same bytes, same signature) needs no second verification.
+      if (
+        known !== undefined &&
+        bytesEqual(known.signature, vc.signature) &&
+        bytesEqual(authPayload(known), payload)
+      ) {
+        continue;
+      }
+      if (this.check(vc, nv.view, payload) !== undefined) return undefined;
+    }
+    const decision = this.decide(nv.viewChanges);
+    if (!decision.ok || !sameChoices(decision.chosen, nv.prePrepares)) return undefined;
+    return decision;
   }
 
   private install(nv: NewView, decision: NewViewDecision & { ok: true }): void {
@@ -260,14 +390,18 @@ export class ViewChanges {
     let reproposed = 0;
     for (const c of nv.prePrepares) {
       if (!log.inWindow(c.seq)) continue;
-      log.slot(c.seq, s.view, s.now).fixedDigestHex = hex(c.batchDigest);
+      const slot = log.slot(c.seq, s.view, s.now);
+      slot.fixedDigestHex = hex(c.batchDigest);
+      slot.fixedDigest = c.batchDigest;
       reproposed++;
     }
+    ctx.batches.dropUnreferenced(log);
     s.lastAssigned = Math.max(log.low, ...nv.prePrepares.map((c) => c.seq));
-    for (const v of this.votes.keys()) if (v <= s.view) this.votes.delete(v);
+    this.forgetBelow(s.view + 1);
     ctx.out.emit({ type: 'new-view', view: s.view, stableSeq: decision.stableSeq, reproposed });
     if (isPrimary(ctx)) {
       for (const c of nv.prePrepares) ctx.agreement.reproposeIfKnown(c.seq);
+      ctx.fetcher.fetchMissing();
       if (ctx.config.batching.mode === 'size') ctx.agreement.cutBatches();
     }
     for (const e of ctx.early.drain()) {
@@ -275,6 +409,13 @@ export class ViewChanges {
       else if (e.message.kind === 'prepare') ctx.agreement.onPrepare(e.from, e.message, e.bytes);
       else ctx.agreement.onCommit(e.from, e.message, e.bytes);
     }
+  }
+
+  /** Forget votes and verdicts for views below `view`. */
+  private forgetBelow(view: number): void {
+    for (const v of this.votes.keys()) if (v < view) this.votes.delete(v);
+    for (const v of this.badVotes.keys()) if (v < view) this.badVotes.delete(v);
+    for (const v of this.badNewViews) if (v < view) this.badNewViews.delete(v);
   }
 
   /** Start the view-change timer once q VIEW-CHANGEs for the current view are in. */

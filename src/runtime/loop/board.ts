@@ -8,7 +8,7 @@
 import type { Subscription } from 'rxjs';
 import { decodeMessage } from '../../core/codec/encode.ts';
 import type { DecodeLimits } from '../../core/codec/limits.ts';
-import { MESSAGE_KINDS, type MessageKind, WIRE_VERSION } from '../../core/codec/messages.ts';
+import { MESSAGE_KINDS, type MessageKind, REPLICA_KINDS, WIRE_VERSION } from '../../core/codec/messages.ts';
 import type { RejectionReason } from '../../core/codec/wire.ts';
 import type { Transport } from '../../io/transport.ts';
 import type { Scheduler } from '../scheduler.ts';
@@ -36,19 +36,6 @@ export function peekKind(
   if (kind === undefined) return { ok: false, reason: bytes.length < 2 ? 'truncated' : 'unknown-kind' };
   return { ok: true, kind };
 }
-
-const REPLICA_KINDS = new Set<MessageKind>([
-  'request',
-  'pre-prepare',
-  'prepare',
-  'commit',
-  'checkpoint',
-  'view-change',
-  'new-view',
-  'state-request',
-  'state-reply',
-  'view-change-fetch',
-]);
 
 export interface BoardOptions {
   readonly name: string;

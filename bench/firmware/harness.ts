@@ -123,8 +123,9 @@ export function startUnit(
     shape: { channels: c.setup.channelIds.length, discrete: 2, analog: 1 },
     workDir,
     testHooks,
-    // runFirmware pipelines every event of the corpus in async mode: room for all of them.
-    maxPending: c.events.length + 16,
+    // runFirmware pipelines every event of the corpus in async mode: room for all of them, and the default
+    // room besides (a test that drives the unit itself, with a corpus of a few frames for its keys).
+    maxPending: c.events.length + 4096,
     ...(actuatorFile === undefined ? {} : { actuatorFile }),
   });
 }

@@ -9,7 +9,7 @@
  */
 import { join, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { FRAME_RATE_HZ, type VoterImpl } from '../runtime/config.ts';
+import { FRAME_RATE_HZ, VOTER_IMPLS, type VoterImpl } from '../runtime/config.ts';
 import type { ClusterLink } from '../runtime/node/cluster.ts';
 
 /** The log levels pino accepts, in the order a help text lists them. */
@@ -188,7 +188,7 @@ const SIM_OPTIONS = {
   rate: { type: 'number', min: FRAME_RATE_HZ.min, max: FRAME_RATE_HZ.max, unit: 'Hz' },
   processes: { type: 'boolean' },
   link: { type: 'choice', choices: ['serial', 'can'] },
-  voter: { type: 'choice', choices: ['ts', 'firmware-host', 'firmware-qemu'] },
+  voter: { type: 'choice', choices: VOTER_IMPLS },
 } as const satisfies OptionSpecs;
 
 export interface SimArgs {

@@ -9,10 +9,17 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rig, type RigResult } from '../../hil/rig.ts';
 import { defaultScenario } from '../../hil/scenario.ts';
+import { parseSimArgs } from '../../src/cli/args.ts';
 import { authPayload, decodeMessage } from '../../src/core/codec/encode.ts';
 import { keyedMac } from '../../src/core/crypto/mac.ts';
 import { Prng } from '../../src/core/prng.ts';
-import { loadTopology, type Topology, type VoterImpl, voterImplProblem } from '../../src/runtime/config.ts';
+import {
+  loadTopology,
+  type Topology,
+  VOTER_IMPLS,
+  type VoterImpl,
+  voterImplProblem,
+} from '../../src/runtime/config.ts';
 import {
   BUILD_TIMEOUT_MS,
   buildFor,
@@ -96,6 +103,20 @@ describe.skipIf(!host.ok)('the firmware voter board is provisioned from the boar
       log: silent,
     });
     await expect(noHeartbeat.start()).rejects.toThrow(/no heartbeat key for voter-0.*triplex keys gen/);
+  });
+});
+
+describe('triplex sim --voter', () => {
+  it('takes ts, firmware-host or firmware-qemu, and refuses anything else', () => {
+    for (const impl of VOTER_IMPLS) {
+      const a = parseSimArgs(['--voter', impl]);
+      expect(typeof a === 'string' ? a : a.voter).toBe(impl);
+    }
+    const none = parseSimArgs([]);
+    expect(typeof none === 'string' ? none : none.voter).toBeUndefined();
+    expect(parseSimArgs(['--voter', 'rust'])).toBe(
+      "--voter must be one of ts, firmware-host, firmware-qemu; got 'rust'",
+    );
   });
 });
 

@@ -80,9 +80,13 @@ async function hangAndRejoin(target: FirmwareTarget, mode: 'sync' | 'async') {
     });
     for (let c = 0; c < 3; c++) scheduler.at(k * period + 1 + c, () => voter.onBytes(output(k, c)));
   }
-  scheduler.runUntil((FRAMES + 1) * period);
-  const status = await unit.status(); // after every answer (async: the last one)
-  await unit.close();
+  let status: Awaited<ReturnType<typeof unit.status>>;
+  try {
+    scheduler.runUntil((FRAMES + 1) * period);
+    status = await unit.status(); // after every answer (async: the last one)
+  } finally {
+    await unit.close(); // a failed run leaves no QEMU behind
+  }
   const actuator = readActuatorStream(readFileSync(actuatorFile), { discrete: 2, analog: 1 });
   return { decisions, events, counters: counters.toJSON(), status, boots: unit.boots, actuator };
 }

@@ -11,7 +11,10 @@
  *     in the measured window (the view-0 primary's board crashes a quarter into it); against the bound;
  *  4. real (bench/links/real-links.ts): the loop over real transports in this process (emulated CAN bus on
  *     SLCAN pseudo-terminals; paced pty serial mesh), bus or line time per frame as measured there;
- *  5. latency (bench/links/latency.ts): input-to-actuator latency across processes.
+ *  5. latency (bench/links/latency.ts): input-to-actuator latency across processes;
+ *  6. virtualBus (bench/links/virtual-can.ts): the whole loop on a virtual-time CAN bus (real CanTransports on
+ *     the emulated bus's timing model) and on a paced point-to-point mesh, at 0.9 of each bound, with and
+ *     without the primary's crash: load measured against the bound, deterministic on a loaded machine.
  *
  *   npm run bench:links                                  # everything (a few minutes)
  *   npm run bench:links -- --no-latency --no-real        # the deterministic parts (seconds)
@@ -32,6 +35,7 @@ import { latencyRuns } from './links/latency.ts';
 import { type RealLink, type RealRun, realRun } from './links/real-links.ts';
 import { wireInput } from './links/topology.ts';
 import { coalesceMulticasts, recordTraffic, withoutKinds } from './links/traffic.ts';
+import { virtualCanRun } from './links/virtual-can.ts';
 import { achievedOn } from './links/wire-cost.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -165,6 +169,54 @@ async function real(t: Topology, o: LinksOptions): Promise<RealRun[]> {
   return out;
 }
 
+/**
+ * Part 6: the whole loop on a virtual-time bus or paced mesh (bench/links/virtual-can.ts), each link kind at 0.9
+ * of its bound's rate, without and with the primary's crash in the window: measured load, the rate that load
+ * allows within 50%, its ratio to the bound, and the voter's decisions (a view change costs frames, not safety).
+ */
+async function virtualBus(bound: readonly BoundRow[]) {
+  const can = loadTopology(join(root, 'config/can-bus.json'));
+  const mesh = loadTopology(join(root, 'config/serial-mesh.json'));
+  const kinds = [
+    { link: 'can-classic-11bit-1M', t: can, bitrate: 1_000_000 },
+    { link: 'can-fd-1M-2M', t: can, bitrate: 1_000_000, dataBitrate: 2_000_000 },
+    { link: 'can-fd-1M-5M', t: can, bitrate: 1_000_000, dataBitrate: 5_000_000 },
+    { link: 'serial-921600', t: mesh, bitrate: 921_600, medium: 'serial' as const },
+  ];
+  const out = [];
+  for (const k of kinds) {
+    const row = bound.find(
+      (b) => b.link === k.link && b.replies && b.medium === (k.medium ? 'point-to-point' : 'shared'),
+    );
+    const boundHz = row?.maxHzAtLoad ?? 10;
+    const rateHz = Math.max(1, Math.floor(0.9 * boundHz));
+    const runs = [];
+    for (const crash of [undefined, 100]) {
+      const r = await virtualCanRun(k.t, {
+        rateHz,
+        frames: 300,
+        bitrate: k.bitrate,
+        ...(k.dataBitrate !== undefined ? { dataBitrate: k.dataBitrate } : {}),
+        ...(k.medium !== undefined ? { medium: k.medium } : {}),
+        ...(crash !== undefined ? { crashPrimaryAt: crash } : {}),
+      });
+      const hzAt50 = r.busLoadPercent > 0 ? (rateHz * 50) / r.busLoadPercent : Number.POSITIVE_INFINITY;
+      runs.push({
+        viewChange: crash !== undefined,
+        loadPercent: r.busLoadPercent,
+        achievedHzAt50: round(hzAt50),
+        ratioToBound: round(hzAt50 / boundHz, 3),
+        decisions: r.decisions,
+        longestMissRun: r.longestMissRun,
+        viewChangeMessages: r.sentByKind['view-change']?.messages ?? 0,
+        finalViews: r.finalViews,
+      });
+    }
+    out.push({ link: k.link, boundHzAt50: boundHz, rateHz, runs });
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const o = parseLinksArgs(process.argv.slice(2));
   const laptop = loadTopology(join(root, 'config/laptop.json'));
@@ -189,6 +241,7 @@ async function main(): Promise<void> {
     bound,
     cuts: cutsTable(laptop),
     achieved: await achieved(laptop, o, bound),
+    virtualBus: await virtualBus(bound),
     real: o.real ? { rateHz: o.realRateHz, frames: o.realFrames, runs: await real(laptop, o) } : 'skipped',
     latencyAcrossProcesses: o.latency
       ? { rateHz: o.latencyRate, seconds: o.latencySeconds, runs: await latencyRuns(o) }

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SUPPORTED_FRAME_RATE_HZ } from '../core/control/spec.ts';
+import { linkBudgetIssues } from './config-links.ts';
 import { hostToolchain, m3Toolchain } from './firmware/toolchain.ts';
 import { lineColumn, scanJson } from './json-scan.ts';
 
@@ -475,7 +476,10 @@ function resolve(t: TopologyFile, file: string, issues: Issues): Topology {
       `must be a multiple of checkpointInterval (${t.timing.checkpointInterval}) and at least twice it, got ${t.timing.watermarkWindow}`,
     );
   }
-  return { ...t, file, replicas, channels, voters, inputs, budget };
+  const topology: Topology = { ...t, file, replicas, channels, voters, inputs, budget };
+  // The links' budget needs a valid group (it encodes the group's largest messages): checked last.
+  if (issues.list.length === 0) for (const i of linkBudgetIssues(topology)) issues.add(i.path, i.problem);
+  return topology;
 }
 
 function checkBoards(t: TopologyFile, issues: Issues): void {

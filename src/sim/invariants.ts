@@ -2,6 +2,8 @@
  * Invariant checkers, run on every simulator step that could break them. A violation throws with the seed
  * and the exact command that replays the run.
  */
+import type { PbftConfig } from '../core/pbft/config.ts';
+import type { Replica } from '../core/pbft/replica.ts';
 import type { ExecutedRequest } from '../core/pbft/types.ts';
 
 export class InvariantViolation extends Error {
@@ -22,6 +24,13 @@ interface ReplicaTrack {
   readonly executed: Set<string>;
 }
 
+/** What the checker last saw of a correct replica's state (public status only). */
+interface Seen {
+  view: number;
+  low: number;
+  lastExecuted: number;
+}
+
 interface Issued {
   readonly opHex: string;
   readonly issuedAt: number;
@@ -34,15 +43,83 @@ export class InvariantChecker {
   private readonly replicas = new Map<number, ReplicaTrack>();
   private readonly issued = new Map<string, Issued>();
   private readonly faultyIssued = new Map<string, Set<string>>();
+  private readonly seen = new Map<number, Seen>();
+  /** Highest view any correct replica has been in. */
+  private maxCorrectView = 0;
   checks = 0;
 
   constructor(
     private readonly seed: number,
     private readonly replay: string,
+    private readonly config?: PbftConfig,
   ) {}
 
-  private fail(invariant: string, detail: string): never {
+  /** Report a violation (throws): the invariant, what broke it, the seed and the replay command. */
+  fail(invariant: string, detail: string): never {
     throw new InvariantViolation(invariant, detail, this.seed, this.replay);
+  }
+
+  /**
+   * After every step of a correct replica: its own invariants (`Replica.checkInvariants`: log inside the
+   * window, committed implies prepared implies pre-prepared, held counts, buffers within budget...), and
+   * what its public status must satisfy whatever the faulty nodes send:
+   *  - view, low watermark and last executed never decrease;
+   *  - views advance one at a time: a correct replica moves to view v only on its own timeout (v = its view + 1),
+   *    by joining f+1 replicas (one correct, so already in a view >= v), or on a valid NEW-VIEW (2f+1 signed
+   *    VIEW-CHANGEs for v, f+1 of them correct); so no correct replica is ever more than one view above the
+   *    highest view a correct replica was in before. A faulty node's huge view must not move anyone;
+   *  - the log holds at most a window of slots, held PRE-PREPAREs and pending requests stay within their bounds.
+   */
+  afterStep(id: number, replica: Replica): void {
+    try {
+      replica.checkInvariants();
+    } catch (e) {
+      this.fail(
+        'replica invariants (checkInvariants)',
+        `replica ${id}: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+    const s = replica.status();
+    const before = this.seen.get(id);
+    if (before !== undefined) {
+      if (s.view < before.view)
+        this.fail('views never decrease', `replica ${id}: ${before.view} -> ${s.view}`);
+      if (s.lowWatermark < before.low)
+        this.fail('low watermark never decreases', `replica ${id}: ${before.low} -> ${s.lowWatermark}`);
+      if (s.lastExecuted < before.lastExecuted)
+        this.fail(
+          'last executed never decreases',
+          `replica ${id}: ${before.lastExecuted} -> ${s.lastExecuted}`,
+        );
+    }
+    if (s.view > this.maxCorrectView + 1)
+      this.fail(
+        'views advance one at a time',
+        `replica ${id} moved to view ${s.view}; the highest view of a correct replica was ${this.maxCorrectView}`,
+      );
+    this.maxCorrectView = Math.max(this.maxCorrectView, s.view);
+    const c = this.config;
+    if (c !== undefined) {
+      if (s.logEntries > c.watermarkWindow)
+        this.fail(
+          'log within the watermark window',
+          `replica ${id}: ${s.logEntries} slots > ${c.watermarkWindow}`,
+        );
+      if (s.held < 0 || s.held > c.maxHeldPrePrepares)
+        this.fail(
+          'held PRE-PREPAREs within bounds',
+          `replica ${id}: held ${s.held} of ${c.maxHeldPrePrepares}`,
+        );
+      if (s.pending > c.maxPendingRequests)
+        this.fail('pending requests within bounds', `replica ${id}: ${s.pending} > ${c.maxPendingRequests}`);
+    }
+    if (before === undefined)
+      this.seen.set(id, { view: s.view, low: s.lowWatermark, lastExecuted: s.lastExecuted });
+    else {
+      before.view = s.view;
+      before.low = s.lowWatermark;
+      before.lastExecuted = s.lastExecuted;
+    }
   }
 
   private track(replica: number): ReplicaTrack {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { linkProblemsOf, loopPayloadSizes, placement, wireInput } from '../../bench/links/topology.ts';
 import { linkProblems, linkSpecs } from '../../src/core/wire-budget/problems.ts';
 import { worstCaseSizes } from '../../src/core/wire-budget/worst-case.ts';
-import { loadTopology, parseTopology } from '../../src/runtime/config.ts';
+import { ConfigError, loadTopology, parseTopology } from '../../src/runtime/config.ts';
 
 const root = join(import.meta.dirname, '../..');
 const shipped = ['laptop', 'serial-mesh', 'can-bus'].map((n) => loadTopology(join(root, `config/${n}.json`)));
@@ -39,27 +39,29 @@ describe('wire budget of a topology', () => {
     expect(worstCaseSizes(wireInput(can)).bytes['new-view']).toBeGreaterThan(50_000);
   });
 
-  it('names the link and the message for a topology whose view change outgrows UDP', () => {
+  it('names the link and the message for a topology whose view change outgrows UDP (refused at load)', () => {
     const boards = Array.from({ length: 13 }, (_, i) => ({ name: `r${i}`, roles: ['replica', 'channel'] }));
     boards.push({ name: 'io', roles: ['voter', 'input'] });
-    const t = parseTopology(
-      {
-        name: 'big',
-        f: 4,
-        frameRateHz: 10,
-        boards,
-        links: [{ type: 'udp', basePort: 30000 }],
-        timing: { checkpointInterval: 128, watermarkWindow: 512 },
-      },
-      'big.json',
+    const raw = {
+      name: 'big',
+      f: 4,
+      frameRateHz: 10,
+      boards,
+      links: [{ type: 'udp', basePort: 30000 }],
+      timing: { checkpointInterval: 128, watermarkWindow: 512 },
+    };
+    let error: ConfigError | undefined;
+    try {
+      parseTopology(raw, 'big.json');
+    } catch (e) {
+      if (e instanceof ConfigError) error = e;
+    }
+    // The config check (src/runtime/config-links.ts) refuses it with the same problem linkProblemsOf names:
+    // only the NEW-VIEW (a VIEW-CHANGE of 2 x 512 entries still fits).
+    expect(error?.issues.map((i) => i.field)).toEqual(['links.0']);
+    expect(error?.message).toMatch(
+      /^big\.json: links\.0: links\.0 \(udp\): the largest new-view \(\d+ bytes, for n=13/,
     );
-    const problems = linkProblemsOf(t);
-    expect(problems[0]).toMatchObject({
-      link: 'links.0 (udp)',
-      kind: 'new-view',
-      by: 'framing',
-      limit: 65507,
-    });
-    expect(problems.map((p) => p.kind)).toEqual(['new-view']); // a VIEW-CHANGE of 2 x 512 entries still fits
+    expect(error?.message).toMatch(/does not fit the 65507-byte limit of the link framing/);
   });
 });

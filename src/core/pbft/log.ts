@@ -186,12 +186,21 @@ export class Log {
     assert(held === this.held, 'held count differs from the held slots', { counted: held, held: this.held });
   }
 
-  /** The highest seq holding a PRE-PREPARE, at least `floor`. */
-  highestPrePrepared(floor: number): number {
-    let highest = floor;
-    for (const slot of this.slots.values())
-      if (slot.prePrepare !== undefined && slot.seq > highest) highest = slot.seq;
-    return highest;
+  /**
+   * The end of the run of PRE-PREPAREd seqs just above `floor` (seqs at or below the low watermark count as
+   * filled): how far a primary's pipeline is known to be occupied. A correct primary assigns seqs in order, so
+   * its pipeline is full only when the seqs above `floor` are pre-prepared without a gap; a lone PRE-PREPARE
+   * far ahead (a faulty primary's junk, held here) proves nothing and must not look like a full pipeline.
+   *
+   * @example
+   * // PRE-PREPAREs held at 6, 7 and 40, last executed 5: the run ends at 7.
+   * log.prePreparedRunEnd(5); // 7
+   */
+  prePreparedRunEnd(floor: number): number {
+    let end = Math.max(floor, this.low);
+    // Bounded by the window: no slot lies above the high watermark.
+    while (end < this.high && this.slots.get(end + 1)?.prePrepare !== undefined) end++;
+    return end;
   }
 }
 

@@ -83,11 +83,16 @@ export class Monitor {
     return ctx.requests.blameUnproposed(limit);
   }
 
-  /** Whether, as far as this backup can see, the primary's window and pipeline allow another batch. */
+  /**
+   * Whether, as far as this backup can see, the primary's window and pipeline allow another batch. Only the
+   * gapless run of PRE-PREPAREs above the last executed seq counts as the pipeline (log.prePreparedRunEnd): one
+   * PRE-PREPARE of junk far ahead, which a faulty primary can send with its own keys, must not switch the rate
+   * monitor off.
+   */
   primaryHasRoom(): boolean {
     const ctx = this.ctx;
     const { s, log, config } = ctx;
-    const highest = log.highestPrePrepared(s.lastExecuted);
-    return highest < log.high && highest - s.lastExecuted < config.maxInFlight;
+    const filled = log.prePreparedRunEnd(s.lastExecuted);
+    return filled < log.high && filled - s.lastExecuted < config.maxInFlight;
   }
 }

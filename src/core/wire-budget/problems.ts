@@ -52,6 +52,8 @@ export function linkProblems(
   o: OrderingInput,
   spec: LinkSpec,
   limits: DecodeLimits = DEFAULT_LIMITS,
+  /** `worstCaseSizes(o).bytes`, when the caller checks several links of one group (it costs milliseconds). */
+  worst: Readonly<Record<MessageKind, number>> = worstCaseSizes(o).bytes,
 ): LinkProblem[] {
   const caps: [LinkProblem['by'], number][] = [
     ['framing', framingLimit(spec.link)],
@@ -59,7 +61,7 @@ export function linkProblems(
     ['decoder', limits.maxMessageBytes],
   ];
   const [by, limit] = caps.reduce((a, b) => (b[1] < a[1] ? b : a));
-  const sizes = worstCaseSizes(o).bytes;
+  const sizes = worst;
   return MESSAGE_KINDS.filter((kind) => sizes[kind] > limit)
     .sort((a, b) => sizes[b] - sizes[a])
     .map((kind) => ({

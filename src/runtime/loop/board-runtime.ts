@@ -11,7 +11,6 @@
  * synchronization between boards is needed.
  */
 import type { Logger } from 'pino';
-import { decodeMessage } from '../../core/codec/encode.ts';
 import { DEFAULT_LIMITS } from '../../core/codec/limits.ts';
 import { createPitchLaw } from '../../core/control/index.ts';
 import { type Command, defaultPitchLawSpec } from '../../core/control/spec.ts';
@@ -19,7 +18,7 @@ import { majorityQuorum } from '../../core/frame/clock.ts';
 import { pitchFrameInputsConfig } from '../../core/frame/inputs.ts';
 import { decodeInputSample } from '../../core/frame/sample.ts';
 import { Client } from '../../core/pbft/client.ts';
-import { type PbftConfig, pbftConfig } from '../../core/pbft/config.ts';
+import type { PbftConfig } from '../../core/pbft/config.ts';
 import { keyRingCrypto, type NodeCrypto } from '../../core/pbft/crypto.ts';
 import { Replica } from '../../core/pbft/replica.ts';
 import type { ReplicaStepper } from '../../core/pbft/types.ts';
@@ -30,6 +29,7 @@ import type { Transport } from '../../io/transport.ts';
 import type { Topology } from '../config.ts';
 import { type FirmwareVoterBoardOptions, FirmwareVoterRole } from '../firmware/voter-board.ts';
 import type { Scheduler } from '../scheduler.ts';
+import { inputUnitBoard } from '../wire-input.ts';
 import { Board, peekKind } from './board.ts';
 import { ChannelHost } from './channel-host.ts';
 import type { Counters } from './counters.ts';
@@ -40,8 +40,13 @@ import type { BoardKeys } from './keys.ts';
 import type { PlantPorts, ReplicaRoutes, RequestSink } from './ports.ts';
 import { INPUT_BASE, principalOf } from './principals.ts';
 import { ReplicaHost } from './replica-host.ts';
+import { peekRequest } from './request-peek.ts';
 import { FrameLogService } from './service.ts';
+import { topologyPbftConfig } from './topology-pbft.ts';
 import { channelName, type VoterHangResult, VoterHost, type VoterRole } from './voter-host.ts';
+
+export { inputUnitBoard } from '../wire-input.ts';
+export { topologyPbftConfig } from './topology-pbft.ts';
 
 /** What a Byzantine behaviour needs to wrap a board's replica (its own keys: a faulty node can always use them). */
 export interface ReplicaInside {
@@ -72,19 +77,6 @@ export interface BoardRuntimeOptions extends PlantPorts {
   readonly firmware?: FirmwareVoterBoardOptions;
 }
 
-/** The PBFT parameters every replica of a topology must share. */
-export function topologyPbftConfig(t: Topology): PbftConfig {
-  const periodMs = 1000 / t.frameRateHz;
-  return pbftConfig(t.f, {
-    n: t.replicas.length,
-    checkpointInterval: t.timing.checkpointInterval,
-    watermarkWindow: t.timing.watermarkWindow,
-    batching: { mode: 'frame' },
-    maxBatchRequests: Math.max(4, t.inputUnits * 4),
-    stallTicks: Math.round(4 * periodMs),
-  });
-}
-
 /** The output voter of a topology, timed in the runtime's milliseconds (frame k starts at k periods). */
 export function topologyVoterConfig(t: Topology): VoterConfig<Command> {
   const periodMs = 1000 / t.frameRateHz;
@@ -102,11 +94,6 @@ export function topologyVoterConfig(t: Topology): VoterConfig<Command> {
     ...config,
     timing: { origin: 0, period: periodMs, deadline: periodMs * t.timing.deadlineFraction },
   };
-}
-
-/** Which board hosts input unit u (units are spread over the input boards in order). */
-export function inputUnitBoard(t: Topology, unit: number): string {
-  return t.inputs[unit % t.inputs.length]!.board;
 }
 
 export class BoardRuntime {
@@ -257,8 +244,10 @@ export class BoardRuntime {
       crypto: this.replicaCrypto,
       service: new FrameLogService(),
     });
+    const otherReplicaBoards = t.replicas.filter((r) => r.id !== slot.id).map((r) => r.board);
     const routes: ReplicaRoutes = {
       toReplica: (id, bytes) => this.board.send(t.replicas[id]!.board, bytes),
+      toOtherReplicas: (bytes) => this.board.multicast(otherReplicaBoards, bytes),
       toClient: (client, bytes) => {
         const unit = client - principalOf.input(0);
         if (unit < 0 || unit >= t.inputUnits) this.o.counters.add('replica.reply-to-unknown-client');
@@ -302,11 +291,12 @@ export class BoardRuntime {
     if (!host.receive(from, bytes) || this.cutter === undefined) return;
     const header = peekKind(bytes, DEFAULT_LIMITS);
     if (!header.ok || header.kind !== 'request') return;
-    // The replica accepted it, so it decodes; the sample inside is the client's and may still be malformed.
-    const decoded = decodeMessage(bytes, DEFAULT_LIMITS);
-    if (!decoded.ok || decoded.message.kind !== 'request') return;
-    const unit = decoded.message.client - INPUT_BASE;
-    const sample = decodeInputSample(decoded.message.op);
+    // The replica accepted it, so its prefix is well formed (read without a second full decode); the sample
+    // inside is the client's and may still be malformed.
+    const request = peekRequest(bytes, DEFAULT_LIMITS);
+    if (request === undefined) return;
+    const unit = request.client - INPUT_BASE;
+    const sample = decodeInputSample(request.op);
     if (sample === undefined || sample.unit !== unit) {
       this.o.counters.add('clock.rejected.malformed-sample');
       return;

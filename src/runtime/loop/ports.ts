@@ -43,6 +43,11 @@ export interface ReplicaInbox {
 export interface ReplicaRoutes {
   /** Deliver bytes to replica `id`'s board. */
   toReplica(id: number, bytes: Uint8Array): void;
+  /**
+   * Deliver bytes to every other replica's board: one broadcast on a shared medium (a CAN bus), one copy per
+   * board elsewhere. The bytes carry one authenticator with a tag for each receiver, so one copy serves all.
+   */
+  toOtherReplicas(bytes: Uint8Array): void;
   /** Deliver bytes to the board of client (input unit principal) `client`. */
   toClient(client: number, bytes: Uint8Array): void;
 }

@@ -13,7 +13,6 @@
  * Every refusal is a ConfigError naming the config file and the field.
  */
 import { existsSync } from 'node:fs';
-import { CAN_MAX_MESSAGE_LIMIT } from '../../core/codec/framing/can-segment.ts';
 import { CanTransport } from '../../io/can.ts';
 import type { CanDriver } from '../../io/can-driver.ts';
 import type { MemoryHub } from '../../io/memory.ts';
@@ -24,8 +23,9 @@ import type { Transport } from '../../io/transport.ts';
 import { UdpTransport } from '../../io/udp.ts';
 import { ConfigError, type LinkConfig, type Topology } from '../config.ts';
 
-/** Largest protocol message a board link carries (a NEW-VIEW or state-transfer reply is the big one). */
-export const LINK_MAX_MESSAGE = 256 * 1024;
+import { CAN_LINK_MAX_MESSAGE, LINK_MAX_MESSAGE } from '../link-limits.ts';
+
+export { LINK_MAX_MESSAGE } from '../link-limits.ts';
 
 export interface BoardTransportOptions {
   /** The in-process hub, for memory links (the laptop's single-process system). */
@@ -200,7 +200,7 @@ function canTransport(
     driver,
     extended,
     priority,
-    maxMessage: CAN_MAX_MESSAGE_LIMIT,
+    maxMessage: CAN_LINK_MAX_MESSAGE,
   });
 }
 

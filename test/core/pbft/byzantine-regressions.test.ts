@@ -413,3 +413,39 @@ describe('class 8: checkpoints', () => {
     expect(g.replicas[3]!.status().lowWatermark).toBe(4);
   });
 });
+
+describe('keyed flood from a faulty primary: its junk cannot slow the backups that vote it out', () => {
+  // The loop's keyed-flood primary (issue 9 catalog) sends, among its floods, authentic PRE-PREPAREs of junk
+  // requests at random seqs of the window. Backups hold them (rule 3: a request not yet authentic is never
+  // evidence), and one at the next seq makes them refuse the primary's real batch there ('conflicting-pre-prepare'),
+  // so its requests wait unproposed. Before the fix a held junk PRE-PREPARE far ahead (seq >= lastExecuted +
+  // maxInFlight) also made every backup think the primary's pipeline was full ('primaryHasRoom' took the
+  // highest pre-prepared seq), so the frame-rate monitor stood still and only the request timeout (250 ms,
+  // 12 frames in the loop) moved the group: 14 frames without a write.
+  it('a lone junk PRE-PREPARE far ahead does not make the primary look busy: backups vote it out on frames', () => {
+    const g = new Group(1, { batching: { mode: 'frame' }, requestTimeoutTicks: 10_000, maxMissedFrames: 2 });
+    const junk = (seq: number, timestamp: number): PrePrepare =>
+      prePrepare(g, 0, seq, [request(g, CLIENT + 1, timestamp, op(timestamp), [0, 1, 2, 3])]);
+    for (const to of [1, 2, 3]) {
+      g.inject(to, 0, junk(1, 1)); // the next seq: the primary's real batch there conflicts
+      g.inject(to, 0, junk(g.config.maxInFlight + 4, 2)); // far ahead, inside the window
+    }
+    expect(g.rejections(1).filter((r) => r === 'request-auth-pending')).toHaveLength(2);
+    g.submit(CLIENT, op(1));
+    g.pump();
+    const frames = 8;
+    for (let frame = 0; frame < frames; frame++) {
+      for (let r = 0; r < 4; r++) g.onReplica(r, g.stepReplica(r, { kind: 'frame' }));
+      g.pump();
+    }
+    expect(g.rejections(1)).toContain('conflicting-pre-prepare');
+    const votes = g.events.filter((e) => e.event.type === 'view-change' && e.replica !== 0);
+    expect(votes.map((e) => (e.event as { reason: string }).reason)).toEqual([
+      'slow-primary',
+      'slow-primary',
+      'slow-primary',
+    ]);
+    for (const r of [1, 2, 3]) expect(g.replicas[r]!.status()).toMatchObject({ view: 1, active: true });
+    expect(g.results).toHaveLength(1);
+  });
+});

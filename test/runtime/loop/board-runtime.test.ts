@@ -4,10 +4,12 @@
  * input voting, the frames the voter writes).
  */
 import { describe, expect, it } from 'vitest';
+import { MESSAGE_KINDS, type MessageKind } from '../../../src/core/codec/messages.ts';
 import { Client } from '../../../src/core/pbft/client.ts';
 import { keyRingCrypto } from '../../../src/core/pbft/crypto.ts';
 import { Prng } from '../../../src/core/prng.ts';
 import { MemoryHub } from '../../../src/io/memory.ts';
+import type { Transport } from '../../../src/io/transport.ts';
 import { BoardRuntime, topologyPbftConfig } from '../../../src/runtime/loop/board-runtime.ts';
 import { Counters } from '../../../src/runtime/loop/counters.ts';
 import { seededKeys } from '../../../src/runtime/loop/keys.ts';
@@ -15,18 +17,50 @@ import { principalOf } from '../../../src/runtime/loop/principals.ts';
 import { VirtualScheduler } from '../../../src/runtime/scheduler.ts';
 import { keys, periodMs, sampleOp, silent, topology } from './fixtures.ts';
 
-async function boards() {
+/** Sends per kind of message on the wire: a broadcast once, a unicast once per receiving board. */
+type Wire = { broadcasts: Record<string, number>; unicasts: Record<string, number> };
+
+function joinHub(hub: MemoryHub, name: string, shared: boolean, wire: Wire): Transport {
+  const t = hub.join(name);
+  if (!shared) return t;
+  const kindOf = (bytes: Uint8Array): string => String(bytes[1]);
+  const bump = (m: Record<string, number>, k: string): void => {
+    m[k] = (m[k] ?? 0) + 1;
+  };
+  const send = t.send.bind(t);
+  const broadcast = t.broadcast.bind(t);
+  let inBroadcast = false; // the memory transport broadcasts by sending to each peer
+  return Object.assign(t, {
+    sharedMedium: true,
+    send: (peer: string, bytes: Uint8Array) => {
+      if (!inBroadcast) bump(wire.unicasts, kindOf(bytes));
+      return send(peer, bytes);
+    },
+    broadcast: (bytes: Uint8Array) => {
+      bump(wire.broadcasts, kindOf(bytes));
+      inBroadcast = true;
+      try {
+        return broadcast(bytes);
+      } finally {
+        inBroadcast = false;
+      }
+    },
+  });
+}
+
+async function boards(shared = false) {
   const scheduler = new VirtualScheduler();
   const hub = new MemoryHub({ delivery: 'sync' });
   const counters = new Counters();
   const rng = new Prng(5);
   const writes: number[] = [];
+  const wire: Wire = { broadcasts: {}, unicasts: {} };
   const runtimes = topology.boards.map(
     (b) =>
       new BoardRuntime({
         topology,
         board: b.name,
-        transport: hub.join(b.name),
+        transport: joinHub(hub, b.name, shared, wire),
         scheduler,
         keys,
         logger: silent,
@@ -48,8 +82,26 @@ async function boards() {
       u.sample(frameOf(u.unit, k), 0.1, 0.01, Math.round(scheduler.now()));
     }
   };
-  return { scheduler, hub, counters, runtimes, replicas, frame, writes };
+  return { scheduler, hub, counters, runtimes, replicas, frame, writes, wire };
 }
+
+describe('BoardRuntime on a shared medium', () => {
+  it("a replica's multicasts go as one broadcast each (PRE-PREPARE, PREPARE, COMMIT), never as copies", async () => {
+    const b = await boards(true);
+    const frames = 10;
+    for (let k = 0; k < frames; k++) b.frame(k);
+    b.scheduler.runUntil(frames * periodMs);
+    expect(b.writes).toHaveLength(frames);
+    const kind = (k: MessageKind): string => String(MESSAGE_KINDS.indexOf(k));
+    const n = topology.replicas.length;
+    // Per frame: one PRE-PREPARE from the primary, a PREPARE from each backup, a COMMIT from every replica.
+    expect(b.wire.broadcasts[kind('pre-prepare')]).toBe(frames);
+    expect(b.wire.broadcasts[kind('prepare')]).toBe(frames * (n - 1));
+    expect(b.wire.broadcasts[kind('commit')]).toBe(frames * n);
+    for (const k of ['pre-prepare', 'prepare', 'commit'] as const)
+      expect(b.wire.unicasts[kind(k)], k).toBeUndefined();
+  });
+});
 
 describe('BoardRuntime frame clock wiring', () => {
   it('every replica board follows the frames of the correct units; each frame is cut once every unit is in', async () => {

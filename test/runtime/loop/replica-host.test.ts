@@ -25,9 +25,15 @@ function group() {
   const scheduler = new VirtualScheduler();
   const counters = new Counters();
   const executed: ExecutedBatch[][] = Array.from({ length: N }, () => []);
-  const sent: { from: number; to: number; kind: MessageKind }[] = [];
+  const sent: { from: number; to: number; kind: MessageKind; via: 'send' | 'multicast' }[] = [];
   const toClients: { client: number; bytes: Uint8Array }[] = [];
   const hosts: ReplicaHost[] = [];
+  const deliver = (from: number, to: number, bytes: Uint8Array, via: 'send' | 'multicast'): void => {
+    const d = decodeMessage(bytes);
+    sent.push({ from, to, kind: d.ok ? d.message.kind : 'heartbeat', via });
+    const copy = bytes.slice();
+    scheduler.at(scheduler.now() + 0.1, () => hosts[to]!.receive(from, copy));
+  };
   const client = new Client({
     id: principalOf.input(0),
     config,
@@ -45,11 +51,9 @@ function group() {
       new ReplicaHost({
         replica,
         routes: {
-          toReplica: (to, bytes) => {
-            const d = decodeMessage(bytes);
-            sent.push({ from: id, to, kind: d.ok ? d.message.kind : 'heartbeat' });
-            const copy = bytes.slice();
-            scheduler.at(scheduler.now() + 0.1, () => hosts[to]!.receive(id, copy));
+          toReplica: (to, bytes) => deliver(id, to, bytes, 'send'),
+          toOtherReplicas: (bytes) => {
+            for (let to = 0; to < N; to++) if (to !== id) deliver(id, to, bytes, 'multicast');
           },
           toClient: (c, bytes) => {
             toClients.push({ client: c, bytes });
@@ -88,17 +92,19 @@ describe('ReplicaHost', () => {
     expect(g.toClients.length).toBe(N);
   });
 
-  it('a multicast goes to each other replica once, never to itself', () => {
+  it('a multicast goes out through the multicast route (one broadcast on a bus), to each other replica once', () => {
     const g = group();
     g.submit(0);
     g.hosts[0]!.frame();
     g.scheduler.runUntil(10);
     const prePrepares = g.sent.filter((s) => s.kind === 'pre-prepare');
-    expect(prePrepares.map((s) => [s.from, s.to])).toEqual([
-      [0, 1],
-      [0, 2],
-      [0, 3],
+    expect(prePrepares.map((s) => [s.from, s.to, s.via])).toEqual([
+      [0, 1, 'multicast'],
+      [0, 2, 'multicast'],
+      [0, 3, 'multicast'],
     ]);
+    for (const kind of ['prepare', 'commit'] as const)
+      expect(g.sent.filter((s) => s.kind === kind).every((s) => s.via === 'multicast')).toBe(true);
     expect(g.sent.every((s) => s.from !== s.to)).toBe(true);
   });
 

@@ -7,13 +7,16 @@
  * const flight = await fly({ topology, scenario: defaultScenario(20), seed: 1, logger, command: 'triplex sim' });
  * flight.summary.passed; // every assertion held
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { UnitHealth } from '../src/core/frame/inputs.ts';
 import type { LinkStats } from '../src/io/transport.ts';
 import type { Topology } from '../src/runtime/config.ts';
-import type { ControlLoopFactory } from '../src/runtime/node/control-loop.ts';
+import type { ControlLoop, ControlLoopFactory } from '../src/runtime/node/control-loop.ts';
+import { collectNow, serialScavenges } from '../src/runtime/node/gc.ts';
+import { HostProbe, type HostTotals } from '../src/runtime/node/host-probe.ts';
+import { type HostReport, hostReportFrames } from '../src/runtime/node/ipc.ts';
+import { RealtimeGovernor, requestRealtime, type Scheduling } from '../src/runtime/node/realtime.ts';
 import { warmUp } from '../src/runtime/node/warm-up.ts';
 import {
   type AttributionTiming,
@@ -22,11 +25,20 @@ import {
   type Episode,
   findEpisodes,
 } from '../src/runtime/report/episodes.ts';
-import type { FlightTrace, FrameRecord, FrameSample, Incident } from '../src/runtime/report/trace.ts';
+import {
+  type FlightTrace,
+  type FrameRecord,
+  type FrameSample,
+  type Incident,
+  type InputSample,
+  inputStateOf,
+  type RemoteStall,
+} from '../src/runtime/report/trace.ts';
 import { type Verdict, verdictOf } from '../src/runtime/report/verdict.ts';
 import { RealScheduler } from '../src/runtime/scheduler.ts';
 import { channelHealthOf } from '../src/runtime/status.ts';
 import { checkAssertions } from './assertions.ts';
+import { LoopBench } from './bench/legacy.ts';
 import { Rig, type RigResult } from './rig.ts';
 import type { Scenario, ScenarioEvent } from './scenario.ts';
 
@@ -46,6 +58,10 @@ export interface FlightPlan {
   readonly signal?: AbortSignal;
   /** This board's link statistics by link name, sampled each frame (a link's errors and drops are incidents). */
   readonly links?: () => Readonly<Record<string, LinkStats>>;
+  /** Host stalls the board processes measured and reported since the last call (process mode), drained per frame. */
+  readonly remoteHost?: () => readonly HostReport[];
+  /** Ask for real-time scheduling for the flight (default true; realtime.ts, TRIPLEX_REALTIME). */
+  readonly realtime?: boolean;
 }
 
 /** Running totals after each frame: kept incrementally, so a frame costs the same at the end of a run as at its start. */
@@ -70,6 +86,15 @@ export interface HostTiming {
   /** Event-loop delay of this process, ms: a stall here delays every role at once (GC, a busy machine). */
   readonly eventLoopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly cpuSeconds: number;
+  /** Garbage-collection pauses of this process by kind. */
+  readonly gc: HostTotals['gc'];
+  /** The scheduling the flight ran under (real-time where permitted, else why not). */
+  readonly scheduling: Scheduling | { readonly summary: string };
+  /** How long the boards took to start before frame 0, and the JIT warm-up before that, ms. */
+  readonly startMs: number;
+  readonly warmUpMs: number;
+  /** The full garbage collection just before frame 0, ms. */
+  readonly gcBeforeFrame0Ms?: number;
 }
 
 export interface FlightResult {
@@ -83,51 +108,68 @@ export interface FlightResult {
 
 /** Frames the live latency figures look back over. */
 const RECENT_FRAMES = 500;
-/** Resolution of the per-frame event-loop monitor, ms. */
-const MONITOR_RESOLUTION_MS = 1;
 /** Incidents kept per flight (a link that fails every frame of a long run would fill memory otherwise). */
 const MAX_INCIDENTS = 20_000;
+/** Host stalls of board processes kept per flight. */
+const MAX_REMOTE_STALLS = 20_000;
 /** Runtime counters that can explain a missed frame (lost or refused messages, view changes, late outputs). */
 const INCIDENT_COUNTERS =
-  /^(board\.|voter\.rejected\.|ipc\.|replica\.view-change$|replica\.new-view$|channel\.(skipped-frames|stale-batch|malformed-samples)$|input\.retransmit$)/;
+  /^(board\.|voter\.rejected\.|ipc\.|replica\.view-change$|replica\.new-view$|channel\.(skipped-frames|stale-batch|malformed-samples|no-frame\..+)$|input\.(retransmit|superseded)$)/;
 
 /**
- * What the flight measures per frame besides the rig's record: this process's worst event-loop delay in the
- * frame (the larger of a 1 ms-resolution monitor's maximum and how late the frame's own timer ran), each
- * channel's health as the voter saw it, and the counters that moved (links' errors and drops, runtime counters).
+ * What the flight measures per frame besides the rig's record: this process's host (HostProbe: worst event-loop
+ * delay, CPU wait, GC pauses) and how late the frame's own timer ran, each channel's health as the voter saw
+ * it, each input unit's health as the channels' input voters judge it, the counters that moved (links' errors
+ * and drops, runtime counters), and the stalls board processes reported.
  */
 class FrameProbe {
   readonly samples: FrameSample[] = [];
   readonly incidents: Incident[] = [];
+  readonly remoteStalls: RemoteStall[] = [];
   incidentsDropped = 0;
-  private readonly delay = monitorEventLoopDelay({ resolution: MONITOR_RESOLUTION_MS });
+  private readonly host = new HostProbe();
   private counters: Record<string, number> = {};
-  private readonly cpuWait = new CpuWait();
   private links: Record<string, Record<string, number>> = {};
+  private missing: number[] = [];
+  /** Epoch time (ms) of the flight's time 0, for placing board processes' reports on frames. */
+  private epochZero = 0;
+  /** A board process's window counts as a stall from here (a quarter of the deadline, as the boards report). */
+  private readonly stallMs: number;
 
   constructor(
     private readonly topology: Topology,
     private readonly readLinks?: () => Readonly<Record<string, LinkStats>>,
+    private readonly readRemote?: () => readonly HostReport[],
   ) {
-    this.delay.enable();
+    this.stallMs = (1000 / topology.frameRateHz) * topology.timing.deadlineFraction * 0.25;
+  }
+
+  /** Frame 0 starts now: what came before (the boards' start) belongs to no frame. */
+  begin(): void {
+    this.host.restart();
+    this.readRemote?.();
+    this.epochZero = performance.timeOrigin + performance.now();
   }
 
   /** Called as frame `record.frame` is recorded, which is when frame + 1's timer runs. */
-  record(record: FrameRecord, rig: Rig, now: number): void {
+  record(record: FrameRecord, rig: Rig, now: number, loop: ControlLoop | undefined): void {
     const lag = Math.max(0, now - rig.system.frameTime(record.frame + 1));
-    const monitored = this.delay.count > 0 ? this.delay.max / 1e6 : 0;
-    this.delay.reset();
-    const wait = this.cpuWait.read();
+    const w = this.host.window();
     const health = rig.system.voterHealth();
+    const inputs = loop?.inputHealth();
+    const arrivals = loop?.outputArrivalMs?.(record.frame);
     this.samples.push({
       frame: record.frame,
-      loopDelayMs: Number(monitored.toFixed(3)),
+      loopDelayMs: w.loopDelayMs,
       lagMs: Number(lag.toFixed(3)),
-      ...(wait !== undefined ? { cpuWaitMs: Number(wait.toFixed(3)) } : {}),
+      ...(w.cpuWaitMs !== undefined ? { cpuWaitMs: w.cpuWaitMs } : {}),
+      ...(w.gcMs > 0 ? { gcMs: w.gcMs } : {}),
       channels: this.topology.channels.map((c, i) => {
         const h = health[i];
         return { strikes: h?.strikes ?? 0, state: channelHealthOf(h, rig.system.channelRunning(c.id)) };
       }),
+      ...(inputs !== undefined && inputs.length > 0 ? { inputs: this.inputSamples(inputs) } : {}),
+      ...(arrivals !== undefined ? { outputsMs: arrivals } : {}),
     });
     const counters = rig.system.counters.toJSON();
     for (const [name, n] of Object.entries(counters)) {
@@ -136,6 +178,42 @@ class FrameProbe {
     }
     this.counters = counters;
     if (this.readLinks) this.sampleLinks(record.frame, this.readLinks());
+    if (this.readRemote) this.sampleRemote(this.readRemote());
+  }
+
+  totals(): HostTotals {
+    return this.host.totals();
+  }
+
+  private inputSamples(units: readonly UnitHealth[]): InputSample[] {
+    return units.map((u, i) => {
+      const silent = u.missing > (this.missing[i] ?? u.missing);
+      this.missing[i] = u.missing;
+      return inputStateOf(u, silent);
+    });
+  }
+
+  private sampleRemote(reports: readonly HostReport[]): void {
+    const periodMs = 1000 / this.topology.frameRateHz;
+    for (const r of reports) {
+      if (this.remoteStalls.length >= MAX_REMOTE_STALLS) {
+        this.incidentsDropped++;
+        continue;
+      }
+      const { first, last } = hostReportFrames(r, this.epochZero, periodMs);
+      if (last < 0) continue; // before frame 0: the boards' own start
+      for (const [counter, delta] of Object.entries(r.counters ?? {}))
+        this.incident(last, `board ${r.board}`, counter, delta);
+      if (Math.max(r.loopDelayMs, r.gcMs, r.cpuWaitMs ?? 0) < this.stallMs) continue;
+      this.remoteStalls.push({
+        board: r.board,
+        first: Math.max(0, first),
+        last,
+        loopDelayMs: r.loopDelayMs,
+        ...(r.cpuWaitMs !== undefined ? { cpuWaitMs: r.cpuWaitMs } : {}),
+        gcMs: r.gcMs,
+      });
+    }
   }
 
   private sampleLinks(frame: number, stats: Readonly<Record<string, LinkStats>>): void {
@@ -156,53 +234,7 @@ class FrameProbe {
   }
 
   close(): void {
-    this.delay.disable();
-    this.cpuWait.close();
-  }
-}
-
-/**
- * Run-queue wait of this process's main (JavaScript) thread from Linux's /proc/self/schedstat ("cpu-ns wait-ns
- * slices"), read through one open descriptor; `read` returns the wait since the last read, ms, or undefined
- * where the file does not exist (not Linux, or a kernel without schedstat).
- */
-class CpuWait {
-  private fd: number | undefined;
-  private last: number | undefined;
-  private readonly buf = Buffer.alloc(128);
-
-  constructor() {
-    try {
-      this.fd = openSync('/proc/self/schedstat', 'r');
-      this.last = this.readNs();
-    } catch {
-      this.close();
-    }
-  }
-
-  read(): number | undefined {
-    if (this.fd === undefined || this.last === undefined) return undefined;
-    const ns = this.readNs();
-    if (ns === undefined) return undefined;
-    const ms = (ns - this.last) / 1e6;
-    this.last = ns;
-    return ms;
-  }
-
-  private readNs(): number | undefined {
-    if (this.fd === undefined) return undefined;
-    try {
-      const n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
-      const wait = Number(this.buf.toString('latin1', 0, n).split(' ')[1]);
-      return Number.isFinite(wait) ? wait : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    this.host.close();
   }
 }
 
@@ -217,13 +249,15 @@ export async function fly(plan: FlightPlan): Promise<FlightResult> {
     flying?.stop();
   };
   plan.signal?.addEventListener('abort', onAbort, { once: true });
-  const warmMs = await warmUp(topology);
-  logger.debug({ warmMs: Math.round(warmMs) }, 'warmed up');
-  // After the warm-up: the real clock (and so frame 0) starts now.
-  const scheduler = new RealScheduler();
+  const warmUpMs = await warmUp(topology);
+  logger.debug({ warmMs: Math.round(warmUpMs) }, 'warmed up');
+  // The clock is held at 0 while the boards start: frame 0 starts when they are ready, not already late.
+  const scheduler = new RealScheduler({ held: true });
   const outcomes: OutcomeCounts = { write: 0, hold: 0, failsafe: 0 };
   const recent: number[] = [];
-  const probe = new FrameProbe(topology, plan.links);
+  const probe = new FrameProbe(topology, plan.links, plan.remoteHost);
+  const flight = new FlightClock(plan, logger);
+  let loop: ControlLoop | undefined;
   const rig = new Rig({
     topology,
     scheduler,
@@ -231,11 +265,16 @@ export async function fly(plan: FlightPlan): Promise<FlightResult> {
     seed: plan.seed,
     logger,
     ...(plan.loop ? { loop: plan.loop(scheduler) } : {}),
+    onStarted: () => {
+      flight.begin();
+      scheduler.begin();
+      probe.begin();
+    },
     onFrame: (record, r) => {
       flying = r;
       if (abortRequested) r.stop();
       const now = scheduler.now();
-      probe.record(record, r, now);
+      probe.record(record, r, now, loop);
       outcomes[record.outcome]++;
       recent.push(record.latencyMs);
       if (recent.length > RECENT_FRAMES) recent.shift();
@@ -249,33 +288,29 @@ export async function fly(plan: FlightPlan): Promise<FlightResult> {
       });
     },
   });
+  loop = rig.system instanceof LoopBench ? rig.system.loop : undefined;
   logger.info(
     { config: topology.file, seed: plan.seed, scenario: scenario.name, budget: topology.budget.summary },
     `${plan.command} start`,
   );
-  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-  loopDelay.enable();
-  const cpuStart = process.cpuUsage();
-  const started = performance.now();
   let result: RigResult;
   try {
     result = await rig.run();
   } finally {
-    loopDelay.disable();
-    probe.close();
+    flight.end();
     plan.signal?.removeEventListener('abort', onAbort);
   }
-  const cpu = process.cpuUsage(cpuStart);
-  const ms = (ns: number): number => Number((ns / 1e6).toFixed(3));
+  const totals = probe.totals();
+  probe.close();
   const host: HostTiming = {
-    eventLoopDelayMs: {
-      p50: ms(loopDelay.percentile(50)),
-      p99: ms(loopDelay.percentile(99)),
-      max: ms(loopDelay.max),
-    },
-    cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
+    eventLoopDelayMs: totals.eventLoopDelayMs,
+    cpuSeconds: flight.cpuSeconds,
+    gc: totals.gc,
+    scheduling: flight.scheduling ?? { summary: 'not requested' },
+    startMs: Math.round(flight.startMs),
+    warmUpMs: Math.round(warmUpMs),
+    ...(flight.gcMs !== undefined ? { gcBeforeFrame0Ms: Math.round(flight.gcMs) } : {}),
   };
-  const wallSeconds = (performance.now() - started) / 1000;
   await rig.system.close();
   if (result.stoppedEarly) result = judgeFlown(scenario, topology, result);
   logger.info({ passed: result.passed, stoppedEarly: result.stoppedEarly }, `${plan.command} end`);
@@ -284,8 +319,72 @@ export async function fly(plan: FlightPlan): Promise<FlightResult> {
     samples: probe.samples,
     incidents: probe.incidents,
     incidentsDropped: probe.incidentsDropped,
+    remoteStalls: probe.remoteStalls,
   };
-  return { rig, result, trace, outcomes, host, wallSeconds };
+  return { rig, result, trace, outcomes, host, wallSeconds: flight.wallSeconds };
+}
+
+/**
+ * The flight's own timekeeping: from frame 0 (the boards started) to the end, this process's CPU and wall time,
+ * and the real-time scheduling asked for at frame 0 and given back at the end (with a governor that gives it
+ * back early if the process spins).
+ */
+class FlightClock {
+  scheduling: Scheduling | undefined;
+  /** The full collection before frame 0, ms (undefined: not run). */
+  gcMs: number | undefined;
+  private readonly created = performance.now();
+  private started: number | undefined;
+  private cpu: NodeJS.CpuUsage | undefined;
+  private ended: { wall: number; cpu: NodeJS.CpuUsage } | undefined;
+  private governor: RealtimeGovernor | undefined;
+
+  constructor(
+    private readonly plan: FlightPlan,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Frame 0 is next: real-time scheduling where permitted, then the GC settings and a full collection (on a
+   * loaded host a collection at ordinary priority took 1.5 s of wall time; at real-time, its CPU time).
+   */
+  begin(): void {
+    this.started = performance.now();
+    if (this.plan.realtime !== false) {
+      this.scheduling = requestRealtime();
+      const realtime = this.scheduling.policy === 'fifo' || this.scheduling.policy === 'rr';
+      this.logger[realtime ? 'info' : 'warn'](
+        { scheduling: this.scheduling },
+        `scheduling: ${this.scheduling.summary}`,
+      );
+    }
+    serialScavenges();
+    this.gcMs = collectNow();
+    // Watching from here: the collection just run is not the process spinning.
+    if (this.scheduling?.how === 'chrt') this.governor = RealtimeGovernor.start(this.logger);
+    this.cpu = process.cpuUsage();
+  }
+
+  end(): void {
+    if (this.ended !== undefined) return;
+    this.ended = { wall: performance.now(), cpu: process.cpuUsage(this.cpu) };
+    const dropped = this.governor?.stop();
+    if (dropped !== undefined && this.scheduling !== undefined)
+      this.scheduling = { ...this.scheduling, summary: `${this.scheduling.summary}; ${dropped}` };
+  }
+
+  get startMs(): number {
+    return (this.started ?? this.created) - this.created;
+  }
+
+  get wallSeconds(): number {
+    return ((this.ended?.wall ?? performance.now()) - (this.started ?? this.created)) / 1000;
+  }
+
+  get cpuSeconds(): number {
+    const c = this.ended?.cpu ?? process.cpuUsage(this.cpu);
+    return Number(((c.user + c.system) / 1e6).toFixed(3));
+  }
 }
 
 /**
@@ -350,6 +449,7 @@ export function timingOf(t: Topology): AttributionTiming {
     periodMs,
     deadlineMs: periodMs * t.timing.deadlineFraction,
     viewChangeTimeoutFrames: t.timing.viewChangeTimeoutFrames,
+    outputQuorum: t.f + 1,
   };
 }
 
@@ -379,6 +479,7 @@ export function storyOf(
     incidents: trace.incidents,
     timing: timingOf(plan.topology),
     remoteBoards,
+    ...(plan.remoteHost ? { remoteStalls: trace.remoteStalls ?? [] } : {}),
   });
   const verdict = verdictOf({
     assertions: result.assertions,

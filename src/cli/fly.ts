@@ -18,6 +18,7 @@ import type { Scenario } from '../../hil/scenario.ts';
 import type { LinkStats, Transport } from '../io/transport.ts';
 import type { Topology } from '../runtime/config.ts';
 import type { ControlLoopFactory } from '../runtime/node/control-loop.ts';
+import type { HostReport } from '../runtime/node/ipc.ts';
 import { type ReportFiles, writeReport } from '../runtime/report/write.ts';
 import type { RealScheduler } from '../runtime/scheduler.ts';
 import { channelHealthOf, StatusDisplay } from '../runtime/status.ts';
@@ -47,6 +48,10 @@ export interface FlyOptions {
   readonly remoteBoards?: readonly string[];
   /** This board's link statistics by link name (sampled each frame, to attribute missed frames to a link). */
   readonly links?: () => Readonly<Record<string, LinkStats>>;
+  /** Proactive recovery's line in the live status (absent: recovery off or not in this process). */
+  readonly recoveryStatus?: () => string;
+  /** Host stalls the board processes reported since the last call (process mode). */
+  readonly remoteHost?: () => readonly HostReport[];
 }
 
 /** Flies `fly.scenario` on real timers with the live status, writes the report; the exit code of the run. */
@@ -63,7 +68,10 @@ export async function flyScenario(topo: Topology, options: FlyOptions): Promise<
     signal: interrupt.signal,
     ...(options.loop ? { loop: options.loop } : {}),
     ...(options.links ? { links: options.links } : {}),
-    ...(options.status ? { onFrame: (p: FlightProgress) => showStatus(display, topo, p) } : {}),
+    ...(options.remoteHost ? { remoteHost: options.remoteHost } : {}),
+    ...(options.status
+      ? { onFrame: (p: FlightProgress) => showStatus(display, topo, p, options.recoveryStatus) }
+      : {}),
   };
   const flight = await fly(plan);
   const extra = options.afterFlight ? await options.afterFlight() : {};
@@ -112,6 +120,7 @@ function summaryText(
     `  (${result.frames}/${rig.totalFrames} frames at ${topo.frameRateHz} Hz, seed ${options.seed})`,
     ...result.assertions.map((a) => `  ${a.passed ? 'ok  ' : 'FAIL'} ${a.name}: ${a.detail}`),
     `  voter: ${JSON.stringify(summary['voter'])}  latency ms: ${JSON.stringify(summary['latencyMs'])}`,
+    ...recoveryLines(summary['recovery']),
     ...(story.episodesTotal > 0
       ? [`  frames not written: ${story.episodesTotal} episodes`, ...episodes]
       : []),
@@ -122,8 +131,30 @@ function summaryText(
   ];
 }
 
+/** The printed summary's recovery line (restarts per board, handovers, slowest rejoin). */
+function recoveryLines(r: unknown): string[] {
+  if (r === undefined || r === null || typeof r !== 'object') return [];
+  const x = r as {
+    perBoard?: Record<string, number>;
+    handovers?: number;
+    rejoinMs?: { p50: number; max: number };
+  };
+  const boards = Object.entries(x.perBoard ?? {})
+    .map(([b, n]) => `${b} ${n}`)
+    .join(', ');
+  return [
+    `  recovery: restarts ${boards || 'none'}; planned view changes ${x.handovers ?? 0}; ` +
+      `rejoin ms p50 ${x.rejoinMs?.p50 ?? '-'} max ${x.rejoinMs?.max ?? '-'}`,
+  ];
+}
+
 /** The live status; the snapshot is only built when the display will draw it. */
-function showStatus(display: StatusDisplay, topo: Topology, p: FlightProgress): void {
+function showStatus(
+  display: StatusDisplay,
+  topo: Topology,
+  p: FlightProgress,
+  recovery: (() => string) | undefined,
+): void {
   if (!display.due()) return;
   const { record: rec, rig } = p;
   const lat = latencyStats(p.recentLatencyMs);
@@ -147,6 +178,7 @@ function showStatus(display: StatusDisplay, topo: Topology, p: FlightProgress): 
     theta: rec.theta,
     reference: rec.reference,
     ...(last !== undefined ? { lastEvent: `${last.kind}: ${last.detail}` } : {}),
+    ...(recovery !== undefined ? { recovery: recovery() } : {}),
   });
 }
 

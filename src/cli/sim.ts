@@ -15,10 +15,14 @@ import { defaultScenario } from '../../hil/scenario.ts';
 import type { Transport } from '../io/transport.ts';
 import { ConfigError, loadTopology, type Topology, voterImplProblem } from '../runtime/config.ts';
 import type { BoardKeys } from '../runtime/loop/keys.ts';
+import { plantPortsOf } from '../runtime/loop/ports.ts';
+import { LoopSystem } from '../runtime/loop/system.ts';
 import { BoardControlLoop, rigBoard } from '../runtime/node/board-loop.ts';
 import { type ClusterLink, ProcessCluster } from '../runtime/node/cluster.ts';
+import { inProcessLoop } from '../runtime/node/control-loop.ts';
 import { loadBoardKeys } from '../runtime/node/keys.ts';
 import { createBoardTransport } from '../runtime/node/transports.ts';
+import { recoveryStatusLine, recoverySummary } from '../runtime/recovery/summary.ts';
 import { checkFlightLength, EXIT, parseSimArgs, SIM_HELP, type SimArgs } from './args.ts';
 import { type FlyOptions, flyScenario, linkSampler } from './fly.ts';
 import type { Interrupt } from './interrupt.ts';
@@ -73,8 +77,34 @@ export async function simCommand(argv: string[], interrupt: Interrupt): Promise<
     replay,
     interrupt,
   };
-  if (!args.processes) return await flyScenario(topo, fly);
+  if (!args.processes) return await flyScenario(topo, withRecovery(topo, fly, args.seed));
   return await flyProcesses(args, topo, fly);
+}
+
+/**
+ * Laptop mode with the config's proactive recovery (src/runtime/recovery/laptop.ts) when its period is set:
+ * the loop is built here so the status line and the summary can read the recoveries.
+ */
+function withRecovery(topo: Topology, fly: FlyOptions, seed: number): FlyOptions {
+  if (topo.recovery.periodSeconds <= 0) return fly;
+  let system: LoopSystem | undefined;
+  return {
+    ...fly,
+    loop: (scheduler) => (ports) => {
+      system = new LoopSystem({
+        topology: topo,
+        scheduler,
+        seed,
+        logger: fly.logger,
+        recovery: {},
+        ...plantPortsOf(ports),
+      });
+      return inProcessLoop(system);
+    },
+    recoveryStatus: () => (system?.recovery ? recoveryStatusLine(system.recovery.report()) : '-'),
+    afterFlight: async () =>
+      system?.recovery ? { recovery: recoverySummary(system.recovery.report()) } : {},
+  };
 }
 
 /** The link kind of a process run: --link, else the config's own (serial or can), else serial. */
@@ -122,6 +152,7 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
       ...fly,
       links: linkSampler(local, transport),
       remoteBoards: running.boards,
+      remoteHost: () => running.takeHostReports(),
       loop: (scheduler) => (callbacks) =>
         new BoardControlLoop({
           ...callbacks,
@@ -140,6 +171,8 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
           processes: { link, config: args.config, local, boards: running.boards },
           links: { [local]: transport.stats(), ...linkStatsOf(statuses) },
           boardCounters: countersOf(statuses),
+          boardHosts: hostsOf(statuses),
+          ...(running.hostReportsLost > 0 ? { hostReportsLost: running.hostReportsLost } : {}),
         };
       },
     });
@@ -152,6 +185,12 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
 function linkStatsOf(statuses: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(statuses).map(([b, s]) => [b, (s as { link?: unknown }).link ?? 'exited']),
+  );
+}
+
+function hostsOf(statuses: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(statuses).map(([b, s]) => [b, (s as { host?: unknown }).host ?? 'no final status']),
   );
 }
 

@@ -57,6 +57,22 @@ export class VirtualScheduler implements Scheduler {
   }
 }
 
+/** Timers a held clock keeps before `begin()` (the boards' start asks for a handful). */
+const MAX_HELD_TIMERS = 10_000;
+
+export interface RealSchedulerOptions {
+  /**
+   * Time stands at 0 until `begin()`: timers asked for meanwhile are armed then. A flight builds and starts its
+   * boards on a held clock, so frame 0 starts when the boards are ready instead of already late.
+   */
+  readonly held?: boolean;
+  /**
+   * How close to its time (ms) a timer stops sleeping on `setTimeout` and polls on `setImmediate` (default 1:
+   * libuv timers have 1 ms granularity). Polling costs CPU, which a loaded machine charges back as wait.
+   */
+  readonly spinMs?: number;
+}
+
 /**
  * Real time from `performance.now()`. Timers due now run on `setImmediate` (no 1 ms floor); later ones on
  * `setTimeout`, re-armed if Node fires early, so a frame starts at its time and not a millisecond later.
@@ -64,10 +80,33 @@ export class VirtualScheduler implements Scheduler {
  * event-loop turn at a time, letting messages be delivered in between, instead of recursing through frames.
  */
 export class RealScheduler implements Scheduler {
-  private readonly origin = performance.now();
+  private origin = performance.now();
+  private held: (() => void)[] | undefined;
+  private readonly spinMs: number;
+
+  constructor(o: RealSchedulerOptions = {}) {
+    this.spinMs = o.spinMs ?? 1;
+    if (!(this.spinMs >= 0 && this.spinMs <= 20))
+      throw new RangeError(`spinMs must be 0 to 20, got ${o.spinMs}`);
+    if (o.held) this.held = [];
+  }
+
+  /** Whether time still stands at 0 (a held clock before `begin`). */
+  get isHeld(): boolean {
+    return this.held !== undefined;
+  }
 
   now(): number {
-    return performance.now() - this.origin;
+    return this.held !== undefined ? 0 : performance.now() - this.origin;
+  }
+
+  /** Time 0 is now: a held clock starts, and the timers asked for while it was held are armed. Once only. */
+  begin(): void {
+    const held = this.held;
+    if (held === undefined) return;
+    this.held = undefined;
+    this.origin = performance.now();
+    for (const arm of held) arm();
   }
 
   at(t: number, fn: () => void): () => void {
@@ -76,12 +115,19 @@ export class RealScheduler implements Scheduler {
     const fire = (): void => {
       if (cancelled) return;
       const wait = t - this.now();
-      if (wait > 1) handle = setTimeout(fire, wait - 1);
+      if (wait > this.spinMs) handle = setTimeout(fire, wait - this.spinMs);
       else if (wait > 0) handle = setImmediate(fire);
       else fn();
     };
-    const wait = t - this.now();
-    handle = wait > 1 ? setTimeout(fire, wait - 1) : setImmediate(fire);
+    const arm = (): void => {
+      if (cancelled) return;
+      const wait = t - this.now();
+      handle = wait > this.spinMs ? setTimeout(fire, wait - this.spinMs) : setImmediate(fire);
+    };
+    if (this.held === undefined) arm();
+    else if (this.held.length >= MAX_HELD_TIMERS)
+      throw new Error(`RealScheduler: more than ${MAX_HELD_TIMERS} timers asked for before begin()`);
+    else this.held.push(arm);
     return () => {
       cancelled = true;
       if (handle !== undefined) {

@@ -24,6 +24,8 @@ export interface StatusSnapshot {
   readonly theta: number;
   readonly reference: number;
   readonly lastEvent?: string;
+  /** Proactive recovery: restarts done per board and who is recovering now (absent: recovery off). */
+  readonly recovery?: string;
 }
 
 const HEALTH_MARK: Record<ChannelHealth, string> = {
@@ -49,6 +51,7 @@ export function renderStatus(s: StatusSnapshot): string[] {
     `view ${s.view} primary r${s.primary}   theta ${s.theta.toFixed(4)} rad (cmd ${s.reference.toFixed(3)})`,
     `channels  ${channels}`,
     `voter     write ${s.writes}  hold ${s.holds}  failsafe ${s.failsafes}   latency p50 ${s.latencyP50Ms.toFixed(2)} ms  p99 ${s.latencyP99Ms.toFixed(2)} ms`,
+    ...(s.recovery !== undefined ? [`recovery  ${s.recovery}`] : []),
     `last      ${s.lastEvent ?? '-'}`,
   ];
 }

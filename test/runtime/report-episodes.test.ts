@@ -105,6 +105,97 @@ describe('hold and failsafe episodes', () => {
     );
   });
 
+  it('host of a board process: its reported stall overlapping the episode, named by board', () => {
+    const fr = frames('wwwwhhwwwwwwhww');
+    const remoteStalls = [
+      { board: 'b1', first: 3, last: 4, loopDelayMs: 30, cpuWaitMs: 2, gcMs: 0 },
+      { board: 'b1', first: 4, last: 4, loopDelayMs: 12, gcMs: 0 }, // a lesser one of the same board
+      { board: 'mon', first: 5, last: 5, loopDelayMs: 1, cpuWaitMs: 25, gcMs: 9 },
+      { board: 'b2', first: 8, last: 9, loopDelayMs: 50, gcMs: 0 }, // between the episodes
+      { board: 'b2', first: 12, last: 12, loopDelayMs: 3, gcMs: 1 }, // below half the deadline
+    ];
+    const [a, b] = attribute({
+      frames: fr,
+      events: [],
+      samples: samples(fr.length),
+      timing,
+      remoteBoards: ['b1', 'b2', 'mon'],
+      remoteStalls,
+    });
+    expect(a!.causes).toEqual([
+      {
+        kind: 'host',
+        detail:
+          "host stall: board b1's process timers 30 ms late at frames 3-4; board mon's process waited 25 ms for a CPU, GC 9.0 ms at frame 5 (deadline 16 ms after each frame's start)",
+      },
+    ]);
+    // Nothing reached half the deadline at frames 11-13, and the boards did report: it says so.
+    expect(b!.causes).toHaveLength(1);
+    expect(b!.causes[0]!.kind).toBe('unexplained');
+    expect(b!.causes[0]!.detail).toContain('boards b1, b2, mon in other processes reported no host stall');
+  });
+
+  it("slow links: with boards in other processes and nothing else measured, the quorum's late arrival", () => {
+    const fr = frames('wwwhhww');
+    const s = samples(fr.length, {
+      3: { outputsMs: [4, 19.5, 30] },
+      4: { outputsMs: [5] }, // the second output never came
+    });
+    const [e] = attribute({ frames: fr, events: [], samples: s, timing, remoteBoards: ['b0'] });
+    expect(e!.causes).toEqual([
+      {
+        kind: 'link',
+        detail:
+          "slow links: fewer than 2 channel outputs of frame 4 reached the voter before the frame ended (deadline 16 ms), with no host stall, link error or view change measured on any board: the time went to the links (wire time, relays) and the protocol's message rounds",
+      },
+    ]);
+    // In one process the arrivals are not measured, and nothing is inferred.
+    const [inProcess] = attribute({ frames: fr, events: [], samples: samples(fr.length), timing });
+    expect(inProcess!.causes[0]!.kind).toBe('unexplained');
+  });
+
+  it("protocol: a batch cut without a quorum of input units' samples, where it was counted", () => {
+    const fr = frames('wwhww');
+    const [e] = attribute({
+      frames: fr,
+      events: [],
+      samples: samples(fr.length),
+      incidents: [{ frame: 2, source: 'board b1', counter: 'channel.no-frame.no-quorum', delta: 1 }],
+      timing,
+    });
+    expect(e!.causes).toEqual([
+      {
+        kind: 'protocol',
+        detail:
+          "protocol: a batch was cut without a quorum of input units' samples (board b1 counted channel.no-frame.no-quorum): the samples reached the primary after its cut",
+      },
+    ]);
+  });
+
+  it('protocol: frames no ordered batch carried, counted by a channel when its next batch ran', () => {
+    const fr = frames('wwhhhhwwww');
+    const [e] = attribute({
+      frames: fr,
+      events: [],
+      samples: samples(fr.length),
+      // Counted at frame 7, after the episode (frames 2-5), when the channel executed frame 6's batch.
+      incidents: [
+        { frame: 3, source: 'counters', counter: 'input.retransmit', delta: 2 },
+        { frame: 4, source: 'counters', counter: 'input.superseded', delta: 3 },
+        { frame: 7, source: 'board b0', counter: 'channel.skipped-frames', delta: 4 },
+      ],
+      timing,
+      remoteBoards: ['b0'],
+    });
+    expect(e!.causes).toEqual([
+      {
+        kind: 'protocol',
+        detail:
+          "protocol: no ordered batch carried some frames' samples: board b0 executed none for 4 frames (channel.skipped-frames at frame 7); input units' requests went unanswered: 2 sent again, 3 newer samples superseded while a unit waited (a unit sends its next sample once the last is ordered)",
+      },
+    ]);
+  });
+
   it('describes at most MAX_EPISODES episodes however many there are', () => {
     const fr = frames('hw'.repeat(MAX_EPISODES + 50));
     expect(findEpisodes(fr)).toHaveLength(MAX_EPISODES + 50);

@@ -68,4 +68,27 @@ describe('RealScheduler', () => {
     expect(fired[2]).toBeGreaterThanOrEqual(25);
     expect([...fired].sort((a, b) => a - b)).toEqual(fired);
   });
+
+  it('a held clock stands at 0 and runs no timer until begin(), then arms them from time 0', async () => {
+    const s = new RealScheduler({ held: true });
+    const fired: string[] = [];
+    s.at(0, () => fired.push('zero'));
+    const cancel = s.at(1, () => fired.push('cancelled'));
+    cancel();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(s.isHeld).toBe(true);
+    expect(s.now()).toBe(0);
+    expect(fired).toEqual([]);
+    s.begin();
+    expect(s.isHeld).toBe(false);
+    await new Promise<void>((done) => s.at(2, done));
+    expect(fired).toEqual(['zero']);
+    s.begin(); // once only: a second call changes nothing
+    expect(s.now()).toBeGreaterThanOrEqual(2);
+  });
+
+  it('refuses a spin margin outside 0 to 20 ms', () => {
+    expect(() => new RealScheduler({ spinMs: -1 })).toThrow(/spinMs must be 0 to 20/);
+    expect(() => new RealScheduler({ spinMs: 21 })).toThrow(/spinMs must be 0 to 20/);
+  });
 });

@@ -71,6 +71,7 @@ import { EarlyBuffer } from './early-buffer.ts';
 import { Log } from './log.ts';
 import { Monitor } from './monitor.ts';
 import { type Quorums, quorums } from './quorum.ts';
+import { Recovering } from './recovering.ts';
 import { Requests } from './requests.ts';
 import type { CachedReply } from './snapshot.ts';
 import { StateTransfer } from './state-transfer.ts';
@@ -87,6 +88,11 @@ export interface ReplicaOptions {
    * and COMMITs needed). Exists so the simulator's checkers can be shown to catch a broken replica.
    */
   readonly unsafeTestQuorums?: { readonly prepares: number; readonly commits: number };
+  /**
+   * Proactive recovery: this replica was restarted from scratch and is recovering until it has executed this
+   * seq (recovering.ts). Absent: a replica that starts with the group.
+   */
+  readonly recoveryPoint?: number;
 }
 
 export class Replica {
@@ -95,6 +101,7 @@ export class Replica {
   private readonly ctx: Ctx;
   /** What checkInvariants saw last (the numbers that must never decrease). */
   private readonly seen = { low: 0, lastExecuted: 0, view: 0 };
+  private readonly recovery: Recovering;
 
   constructor(options: ReplicaOptions) {
     assertConfig(options.config);
@@ -103,6 +110,7 @@ export class Replica {
     }
     this.id = options.id;
     this.config = options.config;
+    this.recovery = new Recovering(options.recoveryPoint);
     const config = options.config;
     const sizes = quorums(config.n, config.f);
     const certificateSizes: Quorums =
@@ -173,12 +181,25 @@ export class Replica {
     return ctx.out.take();
   }
 
+  /**
+   * Planned view change before a proactive restart (handover.ts): the primary of an active view leaves it for
+   * view + 1 with its signed VIEW-CHANGE, and backups follow at once. Not the primary, or not active: nothing.
+   */
+  handOver(): ReplicaAction[] {
+    const ctx = this.ctx;
+    ctx.out.take();
+    if (ctx.s.active && isPrimary(ctx)) ctx.views.start(ctx.s.view + 1, 'handover');
+    return ctx.out.take();
+  }
+
   /** Read-only view for tests, the runtime and the benchmark. */
   status(): {
     view: number;
     active: boolean;
     primary: ReplicaId;
     lastExecuted: number;
+    /** Restarted and not yet executed past its recovery point (recovering.ts). */
+    recovering: boolean;
     lowWatermark: number;
     highWatermark: number;
     logEntries: number;
@@ -192,6 +213,7 @@ export class Replica {
       active: s.active,
       primary: primaryOf(this.config, s.view),
       lastExecuted: s.lastExecuted,
+      recovering: this.recovery.recovering(s.lastExecuted),
       lowWatermark: log.low,
       highWatermark: log.high,
       logEntries: log.size,
@@ -309,6 +331,8 @@ export class Replica {
     }
     ctx.monitor.vouchIfWaiting();
     if (ctx.transfer.isStalled()) ctx.transfer.ask();
+    // A recovering replica lags by construction: its own timers would only blame a primary that is fine.
+    if (this.recovery.recovering(s.lastExecuted)) return;
     if (s.active) ctx.monitor.checkTimers();
     else ctx.views.checkTimer();
   }

@@ -106,7 +106,13 @@ export type ReplicaEvent =
   | {
       readonly type: 'view-change';
       readonly view: number;
-      readonly reason: 'request-timeout' | 'slow-primary' | 'view-change-timeout' | 'joined' | 'bad-new-view';
+      readonly reason:
+        | 'request-timeout'
+        | 'slow-primary'
+        | 'view-change-timeout'
+        | 'joined'
+        | 'bad-new-view'
+        | 'handover';
     }
   /** A NEW-VIEW was accepted (or sent) and `view` is active; `reproposed` batches carried over (nulls included). */
   | {

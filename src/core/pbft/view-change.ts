@@ -28,6 +28,7 @@ import { authPayload, encodeMessage } from '../codec/encode.ts';
 import type { NewView, ViewChange, ViewChangeFetch } from '../codec/messages.ts';
 import { primaryOf, type ReplicaId } from './config.ts';
 import { type Ctx, isPrimary, NO_TAG, sendTagged, taggedFromPeer, validReplica } from './context.ts';
+import { isHandover } from './handover.ts';
 import { decideNewView, type NewViewDecision, sameChoices, type ViewChangeBody } from './new-view.ts';
 import type { ReplicaRejection } from './types.ts';
 import { payloadOf } from './wire-views.ts';
@@ -44,7 +45,9 @@ export type ViewChangeReason =
   | 'slow-primary'
   | 'view-change-timeout'
   | 'joined'
-  | 'bad-new-view';
+  | 'bad-new-view'
+  /** A planned view change: the primary hands its view over before a proactive restart (handover.ts). */
+  | 'handover';
 
 export class ViewChanges {
   /** The last NEW-VIEW accepted or sent (relayed to peers that missed it). */
@@ -173,7 +176,8 @@ export class ViewChanges {
       return;
     }
     this.record(vc);
-    this.maybeJoin();
+    if (isHandover(s, config, vc)) this.start(vc.newView, 'handover');
+    else this.maybeJoin();
     this.armTimer();
     this.tryNewView();
   }

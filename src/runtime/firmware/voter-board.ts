@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Output } from '../../core/codec/messages.ts';
 import type { Command } from '../../core/control/spec.ts';
+import type { KeyRing } from '../../core/crypto/keyring.ts';
 import type { ChannelHealth, VoterConfig } from '../../core/vote/voter.ts';
 import { checkVoterImpl, type Topology } from '../config.ts';
 import type { Counters } from '../loop/counters.ts';
@@ -157,6 +158,12 @@ export class FirmwareVoterRole implements VoterRole {
 
   health(): readonly ChannelHealth[] {
     return this.host?.health() ?? [];
+  }
+
+  /** Fresh keys at a proactive restart: not for a firmware voter (its keys are provisioned in flash). */
+  reinstall(_ring: KeyRing): number | undefined {
+    this.o.counters.add('voter.reinstall-unsupported');
+    return undefined;
   }
 
   hang(frames: number, frame?: number): VoterHangResult {

@@ -75,6 +75,8 @@ export interface BoardRuntimeOptions extends PlantPorts {
   readonly maxFramesAhead?: number;
   /** How the firmware voter runs, when the topology's voterImpl is `firmware-host` or `firmware-qemu`. */
   readonly firmware?: FirmwareVoterBoardOptions;
+  /** Channels keep their recent abstract states for peers that rebuild (proactive recovery on). */
+  readonly stateHistory?: boolean;
 }
 
 /** The output voter of a topology, timed in the runtime's milliseconds (frame k starts at k periods). */
@@ -104,8 +106,8 @@ export class BoardRuntime {
   /** The voter role (the TypeScript VoterHost, or the firmware unit, by the topology's voterImpl). */
   readonly voter: VoterRole | undefined;
   readonly periodMs: number;
-  /** The replica's frame clock driver (replica boards only). */
-  readonly cutter: FrameCutter | undefined;
+  /** The replica's frame clock driver (replica boards only; a fresh one at each restart). */
+  cutter: FrameCutter | undefined;
   private replicaCrypto: NodeCrypto | undefined;
 
   constructor(private readonly o: BoardRuntimeOptions) {
@@ -197,6 +199,66 @@ export class BoardRuntime {
     return this.voter.hang(frames, frame);
   }
 
+  /**
+   * One role's process is gone (a proactive restart begins, or it was killed): it neither hears nor speaks.
+   * The voter is not stopped (it restarts make-before-break, `startRole`). False when the board has no such role.
+   */
+  stopRole(kind: 'replica' | 'channel' | 'input' | 'voter', id: number): boolean {
+    if (kind === 'replica' && this.replica !== undefined) {
+      this.replica.stop();
+      this.cutter?.stop();
+      return true;
+    }
+    if (kind === 'channel' && this.channel?.id === id) {
+      this.channel.stop();
+      return true;
+    }
+    const unit = this.inputs.find((u) => u.unit === id);
+    if (kind === 'input' && unit !== undefined) {
+      unit.stop();
+      return true;
+    }
+    return kind === 'voter' && this.voter !== undefined;
+  }
+
+  /**
+   * Start one role again from the installed code and the config: fresh objects, keys of the principal's
+   * current epoch (rotate them first), no injected fault. A replica starts at view 0 and rejoins by state
+   * transfer, quiet until it executed `recoveryPoint` (src/core/pbft/recovering.ts), with a fresh frame clock; a channel waits for its abstract state (ChannelHost.rebuildFrom); an
+   * input unit's client continues above `timestampFloor`; the voter switches make-before-break.
+   */
+  startRole(
+    kind: 'replica' | 'channel' | 'input' | 'voter',
+    id: number,
+    at: { readonly timestampFloor?: number; readonly recoveryPoint?: number } = {},
+  ): boolean {
+    this.board.revive();
+    const t = this.o.topology;
+    if (kind === 'replica' && this.replica !== undefined) {
+      this.replica.reinstall(this.freshReplica(this.replica.replica.id, at.recoveryPoint));
+      this.cutter?.stop();
+      this.cutter = this.makeCutter(this.replica);
+      this.cutter.start();
+      return true;
+    }
+    if (kind === 'channel' && this.channel?.id === id) {
+      const slot = t.channels.find((c) => c.id === id)!;
+      const law = createPitchLaw(slot.impl, defaultPitchLawSpec(t.frameRateHz));
+      this.channel.reinstall(law, this.o.keys.ring(principalOf.channel(id)));
+      return true;
+    }
+    const unit = this.inputs.find((u) => u.unit === id);
+    if (kind === 'input' && unit !== undefined) {
+      unit.reinstall(this.freshClient(id, topologyPbftConfig(t), at.timestampFloor ?? 0));
+      return true;
+    }
+    if (kind === 'voter' && this.voter !== undefined) {
+      // A firmware voter cannot take fresh keys this way (its keys are in flash): false, and it keeps voting.
+      return this.voter.reinstall(this.o.keys.ring(principalOf.voter(id))) !== undefined;
+    }
+    return false;
+  }
+
   async close(): Promise<void> {
     this.cutter?.stop();
     await this.board.close();
@@ -226,6 +288,7 @@ export class BoardRuntime {
       log: this.child('channel', { channel: slot.id, impl: slot.impl }),
       output: { toVoter: (bytes) => this.board.send(voterBoard, bytes) },
       ...(this.o.channelCommands ? { commands: this.o.channelCommands } : {}),
+      ...(this.o.stateHistory ? { stateHistory: true } : {}),
     });
   }
 
@@ -233,17 +296,7 @@ export class BoardRuntime {
     const t = this.o.topology;
     const slot = t.replicas.find((r) => r.board === this.o.board);
     if (slot === undefined) return undefined;
-    this.replicaCrypto = keyRingCrypto(
-      this.o.keys.ring(principalOf.replica(slot.id)),
-      this.o.keys.signer(slot.id),
-      this.o.keys.replicaPublicKeys,
-    );
-    const replica = new Replica({
-      id: slot.id,
-      config: topologyPbftConfig(t),
-      crypto: this.replicaCrypto,
-      service: new FrameLogService(),
-    });
+    const replica = this.freshReplica(slot.id);
     const otherReplicaBoards = t.replicas.filter((r) => r.id !== slot.id).map((r) => r.board);
     const routes: ReplicaRoutes = {
       toReplica: (id, bytes) => this.board.send(t.replicas[id]!.board, bytes),
@@ -265,6 +318,22 @@ export class BoardRuntime {
     });
     this.board.roles.replica = { receive: (from, bytes) => this.receiveAtReplica(host, from, bytes) };
     return host;
+  }
+
+  /** A replica as the installed code starts it: view 0, nothing executed, keys of the current epoch. */
+  private freshReplica(id: number, recoveryPoint?: number): Replica {
+    this.replicaCrypto = keyRingCrypto(
+      this.o.keys.ring(principalOf.replica(id)),
+      this.o.keys.signer(id),
+      this.o.keys.replicaPublicKeys,
+    );
+    return new Replica({
+      id,
+      config: topologyPbftConfig(this.o.topology),
+      crypto: this.replicaCrypto,
+      service: new FrameLogService(),
+      ...(recoveryPoint !== undefined ? { recoveryPoint } : {}),
+    });
   }
 
   private makeCutter(replica: ReplicaHost): FrameCutter {
@@ -290,6 +359,9 @@ export class BoardRuntime {
   private receiveAtReplica(host: ReplicaHost, from: number, bytes: Uint8Array): void {
     if (!host.receive(from, bytes) || this.cutter === undefined) return;
     const header = peekKind(bytes, DEFAULT_LIMITS);
+    // State transfer volume (what a restarted replica fetches): counted for the recovery bench.
+    if (header.ok && header.kind === 'state-reply')
+      this.o.counters.add('replica.state-reply-bytes', bytes.length);
     if (!header.ok || header.kind !== 'request') return;
     // The replica accepted it, so its prefix is well formed (read without a second full decode); the sample
     // inside is the client's and may still be malformed.
@@ -314,19 +386,7 @@ export class BoardRuntime {
     };
     for (let u = 0; u < t.inputUnits; u++) {
       if (inputUnitBoard(t, u) !== this.o.board) continue;
-      const client = (lastTimestamp?: number): Client =>
-        new Client({
-          id: principalOf.input(u),
-          config: pbft,
-          crypto: keyRingCrypto(
-            this.o.keys.ring(principalOf.input(u)),
-            undefined,
-            this.o.keys.replicaPublicKeys,
-          ),
-          retransmitTicks: Math.max(1, Math.round(2 * this.periodMs)),
-          maxQueued: 1,
-          ...(lastTimestamp !== undefined ? { lastTimestamp } : {}),
-        });
+      const client = (lastTimestamp?: number): Client => this.freshClient(u, pbft, lastTimestamp);
       this.inputs.push(
         new InputUnitHost({
           unit: u,
@@ -347,6 +407,21 @@ export class BoardRuntime {
         else unit.reply(from, m, now);
       },
     };
+  }
+
+  private freshClient(unit: number, pbft: PbftConfig, lastTimestamp?: number): Client {
+    return new Client({
+      id: principalOf.input(unit),
+      config: pbft,
+      crypto: keyRingCrypto(
+        this.o.keys.ring(principalOf.input(unit)),
+        undefined,
+        this.o.keys.replicaPublicKeys,
+      ),
+      retransmitTicks: Math.max(1, Math.round(2 * this.periodMs)),
+      maxQueued: 1,
+      ...(lastTimestamp !== undefined ? { lastTimestamp } : {}),
+    });
   }
 
   /**

@@ -110,6 +110,11 @@ export class Board {
     this.crashed = true;
   }
 
+  /** The board's process was started again (its supervisor restarted it): it hears and speaks again. */
+  revive(): void {
+    this.crashed = false;
+  }
+
   async close(): Promise<void> {
     this.subscription.unsubscribe();
     await this.o.transport.close();

@@ -45,6 +45,8 @@ export interface ChannelHostOptions {
   readonly output: OutputSink;
   /** Sees every command sent to the voter (after any injected fault), when it is sent. */
   readonly commands?: ChannelCommandTap;
+  /** Keep the abstract state after each batch for rebuilding peers (proactive recovery on). Default false. */
+  readonly stateHistory?: boolean;
 }
 
 /** The state a rebuilt channel takes from a peer (BASE): the law's abstract state and the input machine's. */
@@ -54,15 +56,82 @@ export interface ChannelState {
   readonly inputs: FrameInputsState;
 }
 
+/** Abstract states kept for peers that rebuild (one per executed batch, newest last). */
+export const STATE_HISTORY = 16;
+/** Committed batches a rebuilding channel holds until its abstract state arrives (about 10 s at 50 Hz). */
+export const MAX_REBUILD_BUFFER = 512;
+
 export class ChannelHost implements ExecutedBatchSink {
   private inputs: FrameInputsMachine;
+  private law: PitchLaw;
+  private ring: KeyRing;
   private fault: ChannelFault | undefined;
-  private readonly faultState: FaultState = { stuckValue: undefined };
+  private faultState: FaultState = { stuckValue: undefined };
   private stopped = false;
+  /** The abstract state after each of the last executed batches (what a rebuilding peer asks for). */
+  private history: { seq: number; state: ChannelState }[] = [];
+  /** Restarted and not yet rebuilt: committed batches wait here (bounded), nothing goes to the voter. */
+  private rebuild: { buffer: ExecutedBatch[]; skipThrough: number } | undefined;
 
   constructor(private readonly o: ChannelHostOptions) {
     this.inputs = new FrameInputsMachine(o.inputs);
+    this.law = o.law;
+    this.ring = o.ring;
   }
+
+  /** Restarted from the installed code: a fresh law object and input machine, no fault, waiting to rebuild. */
+  reinstall(law: PitchLaw, ring: KeyRing): void {
+    this.law = law;
+    this.ring = ring;
+    this.inputs = new FrameInputsMachine(this.o.inputs);
+    this.fault = undefined;
+    this.faultState = { stuckValue: undefined };
+    this.history = [];
+    this.rebuild = { buffer: [], skipThrough: 0 };
+    this.stopped = false;
+  }
+
+  /** Whether the channel waits for its abstract state (after `reinstall`). */
+  get rebuilding(): boolean {
+    return this.rebuild !== undefined;
+  }
+
+  /** The abstract states this channel offers to a rebuilding peer, oldest first (none while rebuilding). */
+  stateHistory(): readonly { seq: number; state: ChannelState }[] {
+    return this.rebuilding || this.stopped ? [] : this.history;
+  }
+
+  /**
+   * The seq range a rebuild can start from: the state after batch s is usable when the batches after s are
+   * all buffered here or still to come (s >= first buffered - 1). Undefined until a batch arrived.
+   */
+  rebuildFloor(): number | undefined {
+    const first = this.rebuild?.buffer[0];
+    return first === undefined ? undefined : first.seq - 1;
+  }
+
+  /**
+   * BASE rebuild: take the abstract state chosen after batch `seq` (f+1 peers matched it), then replay the
+   * buffered committed batches after `seq` (law steps only: their frames are past, nothing is sent). Returns
+   * the batches replayed.
+   */
+  rebuildFrom(seq: number, state: ChannelState): number {
+    const r = this.rebuild;
+    if (r === undefined) return 0;
+    this.importState(state);
+    this.rebuild = undefined;
+    let replayed = 0;
+    for (const b of r.buffer) {
+      if (b.seq <= seq) continue;
+      this.run(b, false);
+      replayed++;
+    }
+    this.skipThrough = seq;
+    this.o.log.info({ seq, replayed }, 'channel rebuilt from abstract state');
+    return replayed;
+  }
+
+  private skipThrough = 0;
 
   get id(): number {
     return this.o.id;
@@ -97,28 +166,45 @@ export class ChannelHost implements ExecutedBatchSink {
   /** The BASE abstract state, to rebuild another channel (any implementation) from this one. */
   exportState(): ChannelState {
     const inputs = this.inputs.exportState();
-    return { frame: inputs.lastFrame, state: this.o.law.exportState(), inputs };
+    return { frame: inputs.lastFrame, state: this.law.exportState(), inputs };
   }
 
   importState(s: ChannelState): void {
     const machine = new FrameInputsMachine(this.o.inputs, s.inputs);
-    this.o.law.importState(s.state);
+    this.law.importState(s.state);
     this.inputs = machine;
   }
 
   /** A committed batch, in sequence order, from the co-located replica. */
   executed(batch: ExecutedBatch): void {
     if (this.stopped) return;
+    const r = this.rebuild;
+    if (r !== undefined) {
+      if (r.buffer.length >= MAX_REBUILD_BUFFER) {
+        r.buffer.shift();
+        this.o.counters.add('channel.rebuild-buffer-dropped');
+      }
+      r.buffer.push(batch);
+      return;
+    }
+    if (batch.seq <= this.skipThrough) return; // already in the abstract state this channel was rebuilt from
+    this.run(batch, true);
+  }
+
+  private run(batch: ExecutedBatch, live: boolean): void {
     const out = this.inputs.step(batch.requests);
     this.reportInputs(out.events);
     // A batch that votes no frame (only stale or late samples, or no quorum of units) changes nothing.
     if (out.kind === 'none') {
       this.o.counters.add(`channel.no-frame.${out.reason}`);
+      this.remember(batch.seq);
       return;
     }
     if (out.skipped > 0) this.o.counters.add('channel.skipped-frames', out.skipped);
     if (out.how === 'resync') this.o.counters.add('channel.resync');
-    const command = this.o.law.step(out.inputs);
+    const command = this.law.step(out.inputs);
+    this.remember(batch.seq);
+    if (!live) return;
     const frame = out.frame;
     const faulty = applyChannelFault(
       this.fault,
@@ -139,6 +225,12 @@ export class ChannelHost implements ExecutedBatchSink {
     else send();
   }
 
+  private remember(seq: number): void {
+    if (this.o.stateHistory !== true) return;
+    this.history.push({ seq, state: this.exportState() });
+    if (this.history.length > STATE_HISTORY) this.history.shift();
+  }
+
   private reportInputs(events: readonly InputEvent[]): void {
     for (const e of events) {
       if (e.kind === 'strike') continue;
@@ -150,7 +242,7 @@ export class ChannelHost implements ExecutedBatchSink {
   private encode(frame: number, command: Command): Uint8Array {
     const fields = commandFields(command);
     const unsigned: Output = { kind: 'output', frame, channel: this.o.id, ...fields, tag: new Uint8Array(0) };
-    const tag = this.o.ring.tag(this.o.voterPrincipal, authPayload(unsigned));
+    const tag = this.ring.tag(this.o.voterPrincipal, authPayload(unsigned));
     return encodeMessage({ ...unsigned, tag });
   }
 }

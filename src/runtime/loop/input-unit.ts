@@ -50,10 +50,21 @@ export class InputUnitHost {
   private waiting: Waiting | undefined;
   private stopped = false;
   private fault: InputFault | undefined;
-  private readonly memory = new InputFaultMemory();
+  private memory = new InputFaultMemory();
+  private client: Client;
 
   constructor(private readonly o: InputUnitHostOptions) {
     this.unit = o.unit;
+    this.client = o.client;
+  }
+
+  /** Restarted from the installed code: a fresh client, nothing queued, no fault; the unit runs again. */
+  reinstall(client: Client): void {
+    this.client = client;
+    this.waiting = undefined;
+    this.fault = undefined;
+    this.memory = new InputFaultMemory();
+    this.stopped = false;
   }
 
   /** Make this unit Byzantine from `fault.fromFrame` on. */
@@ -79,7 +90,7 @@ export class InputUnitHost {
       send.kind === 'all'
         ? { first: this.encode(send.sample), second: undefined }
         : { first: this.encode(send.first), second: this.encode(send.second) };
-    if (this.o.client.busy) {
+    if (this.client.busy) {
       if (this.waiting !== undefined) this.o.counters.add('input.superseded');
       this.waiting = next;
       return;
@@ -90,8 +101,8 @@ export class InputUnitHost {
   /** A REPLY for this unit (its client authenticates it). */
   reply(from: number, message: Reply, now: number): void {
     if (this.stopped) return;
-    this.carryOut(this.o.client.step({ kind: 'deliver', from, message }), 'all');
-    if (!this.o.client.busy && this.waiting !== undefined) {
+    this.carryOut(this.client.step({ kind: 'deliver', from, message }), 'all');
+    if (!this.client.busy && this.waiting !== undefined) {
       const next = this.waiting;
       this.waiting = undefined;
       this.submit(next, now);
@@ -99,7 +110,7 @@ export class InputUnitHost {
   }
 
   tick(now: number): void {
-    if (!this.stopped) this.carryOut(this.o.client.step({ kind: 'tick', now }), 'all');
+    if (!this.stopped) this.carryOut(this.client.step({ kind: 'tick', now }), 'all');
   }
 
   stop(): void {
@@ -119,7 +130,7 @@ export class InputUnitHost {
 
   /** Submits one frame's sample; a two-faced one goes half to the replicas from the client, half from a twin. */
   private submit(next: Waiting, now: number): void {
-    const first = this.o.client.submit(next.first, now);
+    const first = this.client.submit(next.first, now);
     if (!first.ok) {
       this.o.counters.add(`input.${first.reason}`);
       return;

@@ -29,13 +29,39 @@ export interface ReplicaHostOptions {
 }
 
 export class ReplicaHost {
-  readonly replica: Replica;
+  private current: Replica;
   private stopped = false;
   private stepper: ReplicaStepper;
 
   constructor(private readonly o: ReplicaHostOptions) {
-    this.replica = o.replica;
+    this.current = o.replica;
     this.stepper = o.replica;
+  }
+
+  /** The correct replica in this slot (the one a Byzantine behaviour, if any, wraps). */
+  get replica(): Replica {
+    return this.current;
+  }
+
+  /** Whether a Byzantine behaviour drives this slot (until the next restart). */
+  get byzantine(): boolean {
+    return this.stepper !== this.current;
+  }
+
+  /**
+   * Restarted from the installed code: a fresh replica (view 0, nothing executed: it rejoins by state
+   * transfer) replaces the old one and any Byzantine behaviour around it, and the slot runs again.
+   */
+  reinstall(replica: Replica): void {
+    this.current = replica;
+    this.stepper = replica;
+    this.stopped = false;
+  }
+
+  /** Planned view change before a restart: the primary hands its view over (no-op on a backup). */
+  handOver(): void {
+    if (this.stopped) return;
+    for (const a of this.current.handOver()) this.carryOut(a);
   }
 
   /** Bytes off the link from board `from`. Returns false when the replica rejected them (any reason). */

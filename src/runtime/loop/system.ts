@@ -9,7 +9,10 @@ import type { UnitHealth } from '../../core/frame/inputs.ts';
 import type { ReplicaStepper } from '../../core/pbft/types.ts';
 import { Prng } from '../../core/prng.ts';
 import { MemoryHub } from '../../io/memory.ts';
+import type { Transport } from '../../io/transport.ts';
 import type { Topology } from '../config.ts';
+import { LaptopRecovery, type LaptopRecoveryOptions } from '../recovery/laptop.ts';
+import { RotatingKeys } from '../recovery/rotating-keys.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { BoardRuntime, type ReplicaInside } from './board-runtime.ts';
 import type { ChannelHost } from './channel-host.ts';
@@ -29,7 +32,21 @@ export interface LoopSystemOptions extends PlantPorts {
   readonly virtual?: { readonly minDelayMs: number; readonly maxDelayMs: number };
   /** When the primary cuts the frame's batch at the latest, as a fraction of the frame period. */
   readonly cutFraction?: number;
+  /**
+   * Proactive recovery (src/runtime/recovery/laptop.ts), on the config's schedule: keys then rotate at every
+   * restart. Absent: off (the library default, so tests of other parts see no restarts); `triplex sim` turns
+   * it on from the config.
+   */
+  readonly recovery?: RecoveryTuning;
+  /** Wraps each board's in-memory transport (instrumentation: bench/loop.ts times each board's messages). */
+  readonly transportOf?: (board: string, transport: Transport) => Transport;
 }
+
+/** What a run may change of the recovery driver (tests compress time). */
+export type RecoveryTuning = Omit<
+  LaptopRecoveryOptions,
+  'topology' | 'scheduler' | 'keys' | 'boards' | 'counters' | 'logger'
+>;
 
 export class LoopSystem {
   readonly boards = new Map<string, BoardRuntime>();
@@ -38,6 +55,8 @@ export class LoopSystem {
   readonly voter: VoterRole;
   readonly counters = new Counters();
   readonly periodMs: number;
+  /** The proactive-recovery driver, when recovery is on and the schedule has steps. */
+  readonly recovery: LaptopRecovery | undefined;
   private readonly frontBoards: BoardRuntime[];
 
   private readonly topology: Topology;
@@ -47,7 +66,9 @@ export class LoopSystem {
     this.topology = t;
     this.periodMs = 1000 / t.frameRateHz;
     const rng = new Prng(o.seed);
-    const keys = seededKeys(t, rng.u32());
+    const keySeed = rng.u32();
+    const rotating = o.recovery !== undefined ? new RotatingKeys(t, keySeed) : undefined;
+    const keys = rotating ?? seededKeys(t, keySeed);
     const hub = new MemoryHub({ delivery: o.virtual ? 'sync' : 'microtask' });
     const delayRng = rng.fork();
     const v = o.virtual;
@@ -60,10 +81,11 @@ export class LoopSystem {
         logger: o.logger,
         ...(o.cutFraction !== undefined ? { cutFraction: o.cutFraction } : {}),
         board: b.name,
-        transport: hub.join(b.name),
+        transport: o.transportOf ? o.transportOf(b.name, hub.join(b.name)) : hub.join(b.name),
         keys,
         counters: this.counters,
         rng: rng.fork(),
+        ...(rotating !== undefined ? { stateHistory: true } : {}),
         ...(linkDelayMs ? { linkDelayMs } : {}),
       });
       this.boards.set(b.name, runtime);
@@ -72,10 +94,23 @@ export class LoopSystem {
     for (const c of t.channels) this.channels[c.id] = this.boards.get(c.board)!.channel!;
     this.voter = this.boards.get(t.voters[0]!.board)!.voter!;
     this.frontBoards = [...this.boards.values()].filter((b) => b.inputs.length > 0 || b.voter !== undefined);
+    this.recovery =
+      rotating === undefined
+        ? undefined
+        : new LaptopRecovery({
+            ...o.recovery,
+            topology: t,
+            scheduler: o.scheduler,
+            keys: rotating,
+            boards: this.boards,
+            counters: this.counters,
+            logger: o.logger.child({ role: 'supervisor' }),
+          });
   }
 
   async start(): Promise<void> {
     await Promise.all([...this.boards.values()].map((b) => b.start()));
+    this.recovery?.start();
   }
 
   /** Time at which frame k starts. */
@@ -130,6 +165,7 @@ export class LoopSystem {
   }
 
   async close(): Promise<void> {
+    this.recovery?.stop();
     await Promise.all([...this.boards.values()].map((b) => b.close()));
   }
 }

@@ -54,6 +54,11 @@ export interface VoterRole extends VoterInbox {
   hang(frames: number, frame?: number): VoterHangResult;
   /** Whether it is down (hung, or resetting) now. */
   readonly down: boolean;
+  /**
+   * Make-before-break restart with fresh keys (proactive recovery); the frame the new voter decides first, or
+   * undefined when this implementation cannot (a firmware voter's keys are in its flash).
+   */
+  reinstall(ring: KeyRing): number | undefined;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -138,19 +143,23 @@ export class VoterOutage {
 export class VoterHost implements VoterRole {
   readonly impl = 'ts';
   private current: Voter<Command>;
+  private ring: KeyRing;
+  /** During a make-before-break restart: the old voter and ring, deciding the frames before `until`. */
+  private leaving: { voter: Voter<Command>; ring: KeyRing; until: number } | undefined;
   private readonly channelIds: ReadonlySet<number>;
   private readonly outage: VoterOutage;
   private frameNow = 0;
 
   constructor(private readonly o: VoterHostOptions) {
     this.current = new Voter(o.config);
+    this.ring = o.ring;
     this.channelIds = new Set(o.config.channels.map((c) => Number(c.slice(1))));
     this.outage = new VoterOutage(o.counters, o.events);
   }
 
-  /** The voter deciding now (a new one after a reset). */
+  /** The voter deciding now (the old one until a restart's switch frame, then the new one; a new one after a reset). */
   get voter(): Voter<Command> {
-    return this.current;
+    return this.leaving?.voter ?? this.current;
   }
 
   get config(): VoterConfig<Command> {
@@ -166,7 +175,26 @@ export class VoterHost implements VoterRole {
   async close(): Promise<void> {}
 
   health(): readonly ChannelHealth[] {
-    return this.current.health();
+    return this.voter.health();
+  }
+
+  /**
+   * Make-before-break restart: a fresh voter (installed code, fresh keys) is built now and decides from the
+   * frame after the one now open; the old voter, with its old keys, decides the open frame and then goes. The
+   * new one starts holding what the old one holds. Returns the frame the new voter decides first.
+   */
+  reinstall(ring: KeyRing): number | undefined {
+    const old = this.voter;
+    const from = old.frame + 1;
+    this.leaving = { voter: old, ring: this.leaving?.ring ?? this.ring, until: from };
+    this.current = new Voter({ ...this.o.config, firstFrame: from, initial: old.current });
+    this.ring = ring;
+    return from;
+  }
+
+  private voterFor(frame: number): Voter<Command> {
+    const l = this.leaving;
+    return l !== undefined && frame < l.until ? l.voter : this.current;
   }
 
   /**
@@ -176,9 +204,10 @@ export class VoterHost implements VoterRole {
   armFrame(frame: number): void {
     this.frameNow = frame;
     if (this.outage.frameStarted(frame, () => this.reset())) return;
-    this.o.scheduler.at(this.current.deadlineOf(frame), () => {
-      if (this.outage.down || this.current.frame > frame) return;
-      this.current.skipTo(frame);
+    this.o.scheduler.at(this.voterFor(frame).deadlineOf(frame), () => {
+      const voter = this.voterFor(frame);
+      if (this.outage.down || voter.frame > frame) return;
+      voter.skipTo(frame);
       this.decide(frame);
     });
   }
@@ -193,7 +222,14 @@ export class VoterHost implements VoterRole {
       this.o.counters.add('voter.rejected.unknown-channel');
       return;
     }
-    if (!this.o.ring.verify(principalOf.channel(message.channel), authPayload(message), message.tag)) {
+    const voter = this.voterFor(message.frame);
+    const from = principalOf.channel(message.channel);
+    const payload = authPayload(message);
+    // The old keys only for the old voter's last frame (tags made before the channel was rekeyed).
+    const authentic =
+      this.ring.verify(from, payload, message.tag) ||
+      (voter !== this.current && this.leaving!.ring.verify(from, payload, message.tag));
+    if (!authentic) {
       this.o.counters.add('voter.rejected.bad-mac');
       return;
     }
@@ -203,7 +239,7 @@ export class VoterHost implements VoterRole {
       return;
     }
     const now = this.o.scheduler.now();
-    const result = this.current.offer(message.frame, channelName(message.channel), command, now);
+    const result = voter.offer(message.frame, channelName(message.channel), command, now);
     if (!result.accepted) {
       this.o.counters.add(`voter.rejected.${result.reason}`);
       return;
@@ -212,7 +248,7 @@ export class VoterHost implements VoterRole {
       this.report(result.events);
       return;
     }
-    if (result.ready && message.frame === this.current.frame) this.decide(message.frame);
+    if (result.ready && message.frame === voter.frame) this.decide(message.frame);
   }
 
   /**
@@ -228,16 +264,22 @@ export class VoterHost implements VoterRole {
 
   private reset(): string {
     this.current = new Voter(this.o.config);
+    this.leaving = undefined;
     return 'TypeScript voter reset by its watchdog (a fresh voter)';
   }
 
   private decide(frame: number): void {
-    const record = this.current.decide(frame, this.o.scheduler.now());
+    const voter = this.voterFor(frame);
+    const record = voter.decide(frame, this.o.scheduler.now());
     if (record.kind === 'declined') {
       // closeDue latched an early supporter: the frame is no longer ready, its deadline decides it.
       this.o.counters.add('voter.declined');
       this.report(record.events);
       return;
+    }
+    if (this.leaving !== undefined && voter === this.leaving.voter && frame + 1 >= this.leaving.until) {
+      this.leaving = undefined; // the old voter's last frame is decided: it lets go of the actuator
+      this.o.counters.add('voter.handed-over');
     }
     this.o.counters.add(`voter.${record.kind}`);
     this.report(record.events);

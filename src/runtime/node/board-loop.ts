@@ -65,6 +65,9 @@ export function rigBoard(t: Topology): string {
   return board;
 }
 
+/** Frames whose output arrivals are kept at once (a channel sending far-future frames cannot fill memory). */
+const MAX_ARRIVAL_FRAMES = 64;
+
 export class BoardControlLoop implements ControlLoop {
   readonly runtime: BoardRuntime;
   readonly counters = new Counters();
@@ -72,6 +75,9 @@ export class BoardControlLoop implements ControlLoop {
   /** Latest authentic view each replica replied in. */
   private readonly replyViews: number[];
   private currentView = 0;
+  /** Arrival of each frame's outputs, ms after its start (the frames in flight only). */
+  private readonly arrivals = new Map<number, number[]>();
+  private currentFrame = -1;
 
   constructor(private readonly o: BoardLoopOptions) {
     const t = o.topology;
@@ -106,6 +112,7 @@ export class BoardControlLoop implements ControlLoop {
   }
 
   startFrame(frame: number, samples: FrameSamples): void {
+    this.currentFrame = frame;
     this.runtime.startFrame(frame, samples);
   }
 
@@ -154,6 +161,13 @@ export class BoardControlLoop implements ControlLoop {
     return this.o.remote?.inputHealth?.() ?? [];
   }
 
+  outputArrivalMs(frame: number): readonly number[] | undefined {
+    const a = this.arrivals.get(frame);
+    // Read once per frame, as the frame is recorded: older frames go.
+    for (const k of this.arrivals.keys()) if (k <= frame) this.arrivals.delete(k);
+    return a === undefined ? [] : a.sort((x, y) => x - y);
+  }
+
   voterHealth(): readonly ChannelHealth[] {
     return this.runtime.voter?.health() ?? [];
   }
@@ -187,8 +201,20 @@ export class BoardControlLoop implements ControlLoop {
     const ring = this.o.keys.ring(principalOf.voter(0));
     if (!this.o.topology.channels[m.channel]) return;
     if (!ring.verify(principalOf.channel(m.channel), authPayload(m as Message), m.tag)) return;
+    this.noteArrival(m.frame);
     const command = commandFromFields(m.discrete, m.analog);
     if (command !== undefined) this.o.channelCommands?.channelCommand(m.channel, m.frame, command);
+  }
+
+  /** An authentic output of `frame` arrived now; kept for frames in a window around the current one. */
+  private noteArrival(frame: number): void {
+    // Only frames in flight: a channel cannot fill the table with frames far from the current one.
+    if (frame > this.currentFrame || frame < this.currentFrame - 2) return;
+    if (this.arrivals.size >= MAX_ARRIVAL_FRAMES) return;
+    const at = this.o.scheduler.now() - this.frameTime(frame);
+    const list = this.arrivals.get(frame);
+    if (list === undefined) this.arrivals.set(frame, [Number(at.toFixed(3))]);
+    else if (list.length < this.o.topology.channels.length) list.push(Number(at.toFixed(3)));
   }
 
   private observeReply(m: Reply): void {

@@ -1,7 +1,9 @@
 /**
  * One board as its own process (`triplex node` without `--rig`): the board's roles on its real links, a status
  * line in the log every few seconds (never per frame), the parent's control channel when there is one, and a
- * clean close of the links on shutdown.
+ * clean close of the links on shutdown. Once its links are up it asks for real-time scheduling (realtime.ts,
+ * where permitted; a governor gives it back if the process spins) and watches its own host (host-watch.ts),
+ * reporting stalls to the parent so that the rig's process can attribute a missed frame to this board's host.
  */
 import type { Logger } from 'pino';
 import { filter, firstValueFrom, timeout } from 'rxjs';
@@ -13,7 +15,10 @@ import { Counters } from '../loop/counters.ts';
 import type { BoardKeys } from '../loop/keys.ts';
 import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
 import type { Scheduler } from '../scheduler.ts';
+import { collectNow, serialScavenges } from './gc.ts';
+import { HostWatch } from './host-watch.ts';
 import { type BoardStatus, type FromBoard, parseToBoard } from './ipc.ts';
+import { RealtimeGovernor, requestRealtime, type Scheduling } from './realtime.ts';
 
 /** A board process plugs its own actuator (and observers) into the same ports the rig uses. */
 export interface BoardNodeOptions extends PlantPorts {
@@ -26,6 +31,8 @@ export interface BoardNodeOptions extends PlantPorts {
   readonly seed: number;
   /** A status line at info level this often (ms); 0 disables it. */
   readonly statusEveryMs: number;
+  /** Ask for real-time scheduling once the links are up (default true; realtime.ts, TRIPLEX_REALTIME). */
+  readonly realtime?: boolean;
 }
 
 /** The parent's side of Node's IPC channel, as `process` exposes it. */
@@ -35,6 +42,9 @@ export interface ParentChannel {
   off(event: 'message', listener: (message: unknown) => void): unknown;
 }
 
+/** How long a board waits for its links before it gives up on real-time scheduling, ms. */
+const LINKS_UP_FOR_REALTIME_MS = 60_000;
+
 export class BoardNode {
   readonly runtime: BoardRuntime;
   readonly counters = new Counters();
@@ -43,6 +53,10 @@ export class BoardNode {
   private closed = false;
   private detach: (() => void) | undefined;
   private finalSend: ((m: FromBoard) => void) | undefined;
+  private watch: HostWatch | undefined;
+  private scheduling: Scheduling | undefined;
+  private governor: RealtimeGovernor | undefined;
+  private governorNote: string | undefined;
 
   constructor(private readonly o: BoardNodeOptions) {
     const index = o.topology.boards.findIndex((b) => b.name === o.board);
@@ -66,6 +80,12 @@ export class BoardNode {
 
   async start(): Promise<void> {
     await this.runtime.start();
+    if (this.o.realtime !== false) {
+      void this.waitUp(LINKS_UP_FOR_REALTIME_MS).then(
+        () => this.takeRealtime(),
+        () => this.o.logger.warn('links not up: ordinary scheduling'),
+      );
+    }
     const every = this.o.statusEveryMs;
     if (every > 0) {
       this.statusTimer = setInterval(
@@ -90,6 +110,32 @@ export class BoardNode {
     }
   }
 
+  /** Real-time scheduling where permitted, once: logged with what was got and why not more. */
+  private takeRealtime(): void {
+    if (this.closed || this.scheduling !== undefined) return;
+    this.scheduling = requestRealtime();
+    const realtime = this.scheduling.policy === 'fifo' || this.scheduling.policy === 'rr';
+    this.o.logger[realtime ? 'info' : 'warn'](
+      { scheduling: this.scheduling },
+      `scheduling: ${this.scheduling.summary}`,
+    );
+    // After real-time scheduling: the collection then costs its CPU time, not the machine's queue.
+    serialScavenges();
+    const gcMs = collectNow();
+    this.o.logger.debug({ gcMs }, 'full collection after real-time scheduling, before the flight');
+    // Watching from here: the collection just run is not the process spinning.
+    if (this.scheduling.how === 'chrt') this.governor = RealtimeGovernor.start(this.o.logger);
+  }
+
+  /** The host's figures for the final status: scheduling, event-loop delay, GC, stalls reported. */
+  private hostStatus(): Record<string, unknown> {
+    return {
+      scheduling: this.scheduling?.summary ?? 'not requested',
+      ...(this.governorNote ? { governor: this.governorNote } : {}),
+      ...(this.watch ? this.watch.stop() : {}),
+    };
+  }
+
   status(): BoardStatus {
     const replica = this.runtime.replica?.replica.status();
     return {
@@ -102,8 +148,11 @@ export class BoardNode {
     };
   }
 
-  /** Obey the parent's commands (fault injection, stop) and report to it: status every `everyMs`. */
-  attachParent(parent: ParentChannel, everyMs: number, onStop: () => void): void {
+  /**
+   * Obey the parent's commands (fault injection, stop) and report to it: status every `everyMs`, and each
+   * window of `hostWindowMs` (default: a frame period) in which this process's host stalled.
+   */
+  attachParent(parent: ParentChannel, everyMs: number, onStop: () => void, hostWindowMs?: number): void {
     const send = (m: FromBoard): void => {
       try {
         parent.send?.(m);
@@ -135,6 +184,16 @@ export class BoardNode {
       (e: Error) => this.o.logger.error({ err: e.message }, 'links not up'),
     );
     this.finalSend = send;
+    const t = this.o.topology;
+    const periodMs = 1000 / t.frameRateHz;
+    this.watch = new HostWatch({
+      board: this.o.board,
+      windowMs: hostWindowMs ?? periodMs,
+      // A quarter of the voter's deadline: the rig's process judges against half of it (episodes.ts).
+      thresholdMs: (periodMs * t.timing.deadlineFraction) / 4,
+      report: (report) => send({ type: 'host', report }),
+      counters: () => this.counters.toJSON(),
+    });
   }
 
   /** Close the links; the final status goes to the log and to the parent. Idempotent. */
@@ -142,7 +201,8 @@ export class BoardNode {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.statusTimer);
-    const status = this.status();
+    this.governorNote = this.governor?.stop();
+    const status = { ...this.status(), host: this.hostStatus() };
     this.o.logger.info({ status }, 'board stopped');
     this.finalSend?.({ type: 'final', status });
     this.detach?.();

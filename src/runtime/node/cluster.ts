@@ -9,7 +9,7 @@
  * period; a child whose parent vanishes exits on its own (the IPC channel disconnects).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -22,7 +22,8 @@ import type { ChannelFault } from '../loop/channel-fault.ts';
 import { topologyPrincipals } from '../loop/keys.ts';
 import { ChildProc, ChildSet, triplexCommand } from '../process/child.ts';
 import type { RemoteBoards } from './board-loop.ts';
-import { type BoardStatus, type FromBoard, parseFromBoard, type ToBoard } from './ipc.ts';
+import { type BoardStatus, type FromBoard, type HostReport, parseFromBoard, type ToBoard } from './ipc.ts';
+import { requestRealtime } from './realtime.ts';
 
 export type ClusterLink = 'serial' | 'can';
 
@@ -39,7 +40,10 @@ export interface ClusterOptions {
   readonly logLevel: string;
   readonly seed: number;
   readonly logger: Logger;
-  /** How long the children may take to bring their links up (ms, default 20000). */
+  /**
+   * How long the children may take to bring their links up (ms, default 60000: at load 15 on 2 cores, four
+   * children loading the code, warming up and opening their links took over 20 s).
+   */
   readonly readyTimeoutMs?: number;
   /** Serial baud rate of generated links (default 921600). */
   readonly baud?: number;
@@ -60,6 +64,8 @@ interface Child {
 
 /** Lines of a child's stderr kept for error messages. */
 const STDERR_LINES = 40;
+/** Host reports kept until the flight takes them (a child reports at most one per window: about 10 s here). */
+const MAX_HOST_REPORTS = 2000;
 
 /** A clear error when socat is not installed (the pty pairs need it). */
 export function requireSocat(): void {
@@ -78,6 +84,8 @@ export class ProcessCluster implements RemoteBoards {
   private readonly pairs: PtyPair[] = [];
   private bus: EmulatedBusSetup | undefined;
   private closing = false;
+  private hostReports: HostReport[] = [];
+  private hostReportsDropped = 0;
   /** Last resort when this process exits without close() (an uncaught error): kill socat now. */
   private readonly killAllSync = (): void => {
     for (const p of this.pairs) if (p.pid !== undefined) killQuietly(p.pid);
@@ -114,7 +122,8 @@ export class ProcessCluster implements RemoteBoards {
       process.on('exit', cluster.killAllSync);
       try {
         cluster.spawnAll();
-        await cluster.waitReady(o.readyTimeoutMs ?? 20_000);
+        await cluster.waitReady(o.readyTimeoutMs ?? 60_000);
+        cluster.raiseRelays();
       } catch (e) {
         await cluster.close();
         throw e;
@@ -177,6 +186,35 @@ export class ProcessCluster implements RemoteBoards {
       if (!c.proc.exited && inputs !== undefined) return inputs;
     }
     return [];
+  }
+
+  /** How the socat relays (the links' "wires") were scheduled: real-time where permitted (realtime.ts). */
+  relayScheduling: string[] = [];
+
+  /**
+   * The socat processes this process started (pty pairs of the serial mesh and of the emulated CAN bus) carry
+   * every message between boards: on a bench that is wire, so they get real-time scheduling where permitted
+   * (socat is single-threaded and blocks in poll: it never spins).
+   */
+  private raiseRelays(): void {
+    for (const pid of childrenNamed('socat')) {
+      const s = requestRealtime({ pid });
+      this.relayScheduling.push(`socat ${pid}: ${s.summary}`);
+    }
+    if (this.relayScheduling.length > 0)
+      this.o.logger.info({ relays: this.relayScheduling }, 'link relays scheduled');
+  }
+
+  /** The host stalls the children reported since the last call (a flight drains them every frame). */
+  takeHostReports(): HostReport[] {
+    const out = this.hostReports;
+    this.hostReports = [];
+    return out;
+  }
+
+  /** Host reports not kept because the flight did not take them in time. */
+  get hostReportsLost(): number {
+    return this.hostReportsDropped;
   }
 
   /** Latest status each child reported (final if it stopped cleanly). */
@@ -292,7 +330,9 @@ export class ProcessCluster implements RemoteBoards {
     if (m === undefined) return;
     if (m.type === 'ready') child.ready = true;
     else if (m.type === 'status') child.last = m.status;
-    else child.final = m.status;
+    else if (m.type === 'final') child.final = m.status;
+    else if (this.hostReports.length < MAX_HOST_REPORTS) this.hostReports.push(m.report);
+    else this.hostReportsDropped++;
   }
 
   private async waitReady(timeoutMs: number): Promise<void> {
@@ -319,6 +359,29 @@ export class ProcessCluster implements RemoteBoards {
       await sleep(20);
     }
   }
+}
+
+/** Pids of this process's children whose command is `name` (Linux /proc; empty elsewhere). */
+function childrenNamed(name: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (comm === name && ppid === process.pid) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 function killQuietly(pid: number): void {

@@ -45,6 +45,11 @@ export interface ControlLoop {
   voterHealth(): readonly ChannelHealth[];
   /** Each input unit's health as the channels' input voters judge it (empty when no channel is in reach). */
   inputHealth(): readonly UnitHealth[];
+  /**
+   * When frame k's authentic channel outputs reached this board, ms after the frame's start, ascending (board
+   * processes: the links' latency shows here); undefined where not measured (in-process).
+   */
+  outputArrivalMs?(frame: number): readonly number[] | undefined;
   close(): Promise<void>;
 }
 

@@ -25,12 +25,84 @@ export interface BoardStatus {
   readonly lastExecuted?: number;
   /** Each input unit's health as this board's channel judges it, when it hosts one. */
   readonly inputs?: readonly UnitHealth[];
+  /** The board process's host: its scheduling, event-loop delay and GC over the run (final status). */
+  readonly host?: Record<string, unknown>;
 }
+
+/**
+ * What a board process measured on itself (host-watch.ts) in a window ending at `endedAt` (epoch ms,
+ * `performance.timeOrigin + performance.now()`: one clock for every process on the machine): a host stall, and
+ * the counters that can explain a missed frame that moved in the window.
+ */
+export interface HostReport {
+  readonly board: string;
+  readonly endedAt: number;
+  readonly windowMs: number;
+  /** How late the board's window timer ran. */
+  readonly loopDelayMs: number;
+  readonly cpuWaitMs?: number;
+  readonly gcMs: number;
+  /** Counter deltas in the window (at most MAX_REPORT_COUNTERS). */
+  readonly counters?: Readonly<Record<string, number>>;
+}
+
+/** Counters one report may carry. */
+export const MAX_REPORT_COUNTERS = 16;
 
 export type FromBoard =
   | { readonly type: 'ready'; readonly board: string }
   | { readonly type: 'status'; readonly status: BoardStatus }
-  | { readonly type: 'final'; readonly status: BoardStatus };
+  | { readonly type: 'final'; readonly status: BoardStatus }
+  | { readonly type: 'host'; readonly report: HostReport };
+
+/** The frames (of a flight whose frame 0 started at epoch `epochZero`) that a report's window overlapped. */
+export function hostReportFrames(
+  r: HostReport,
+  epochZero: number,
+  periodMs: number,
+): { first: number; last: number } {
+  const end = r.endedAt - epochZero;
+  return { first: Math.floor((end - r.windowMs) / periodMs), last: Math.floor(end / periodMs) };
+}
+
+/** Longest window a board may report over, ms (a report over more is refused: it would blur the frames). */
+const MAX_REPORT_WINDOW_MS = 10_000;
+
+function finiteIn(x: unknown, max: number): x is number {
+  return typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= max;
+}
+
+function parseHostReport(x: unknown): HostReport | undefined {
+  if (!isObject(x) || typeof x['board'] !== 'string' || x['board'].length > 64) return undefined;
+  const { endedAt, windowMs, loopDelayMs, cpuWaitMs, gcMs } = x;
+  if (!finiteIn(endedAt, Number.MAX_SAFE_INTEGER) || !finiteIn(windowMs, MAX_REPORT_WINDOW_MS))
+    return undefined;
+  if (!finiteIn(loopDelayMs, 3_600_000) || !finiteIn(gcMs, 3_600_000)) return undefined;
+  if (cpuWaitMs !== undefined && !finiteIn(cpuWaitMs, 3_600_000)) return undefined;
+  const counters = parseCounters(x['counters']);
+  if (counters === null) return undefined;
+  return {
+    board: x['board'],
+    endedAt,
+    windowMs,
+    loopDelayMs,
+    gcMs,
+    ...(cpuWaitMs !== undefined ? { cpuWaitMs } : {}),
+    ...(counters !== undefined ? { counters } : {}),
+  };
+}
+
+/** Counter deltas: absent, or a small record of names to positive integers; null when malformed. */
+function parseCounters(x: unknown): Record<string, number> | undefined | null {
+  if (x === undefined) return undefined;
+  if (!isObject(x)) return null;
+  const entries = Object.entries(x);
+  if (entries.length > MAX_REPORT_COUNTERS) return null;
+  for (const [k, v] of entries) {
+    if (k.length > 80 || typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > 1e9) return null;
+  }
+  return Object.fromEntries(entries) as Record<string, number>;
+}
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -52,6 +124,10 @@ export function parseFromBoard(x: unknown): FromBoard | undefined {
   if (!isObject(x) || typeof x['type'] !== 'string') return undefined;
   if (x['type'] === 'ready')
     return typeof x['board'] === 'string' ? { type: 'ready', board: x['board'] } : undefined;
+  if (x['type'] === 'host') {
+    const report = parseHostReport(x['report']);
+    return report === undefined ? undefined : { type: 'host', report };
+  }
   if ((x['type'] === 'status' || x['type'] === 'final') && isObject(x['status'])) {
     const s = x['status'];
     if (typeof s['board'] !== 'string' || !isObject(s['link']) || !isObject(s['counters'])) return undefined;

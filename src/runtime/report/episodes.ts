@@ -10,7 +10,7 @@
  * const episodes = attribute({ frames, events, samples, incidents, timing });
  * episodes[0]; // { kind: 'failsafe', first: 12, last: 27, length: 16, causes: [{ kind: 'host', detail: 'event-loop delay 119 ms at frame 11 ...' }] }
  */
-import type { EventRecord, FrameRecord, FrameSample, Incident } from './trace.ts';
+import type { EventRecord, FrameRecord, FrameSample, Incident, RemoteStall } from './trace.ts';
 
 export type CauseKind = 'host' | 'link' | 'protocol' | 'unexplained';
 
@@ -36,6 +36,8 @@ export interface AttributionTiming {
   readonly deadlineMs: number;
   /** Frames a backup waits for the primary before it asks for a view change. */
   readonly viewChangeTimeoutFrames: number;
+  /** Matching outputs the voter needs to write (f + 1; default 2). */
+  readonly outputQuorum?: number;
 }
 
 export interface AttributionInput {
@@ -46,12 +48,26 @@ export interface AttributionInput {
   readonly timing: AttributionTiming;
   /** Boards in other processes: their hosts are not measured here, which an unexplained episode says. */
   readonly remoteBoards?: readonly string[];
+  /**
+   * The stalls those boards measured on themselves and reported (absent: they report none, so their hosts are
+   * not measured; present, even empty: they do, and an episode without one of theirs says so).
+   */
+  readonly remoteStalls?: readonly RemoteStall[];
 }
 
 /** Counters of the runtime that say a message was lost or refused on its way between boards. */
 const LINK_COUNTERS = [/^board\.send-dropped$/, /^board\.rejected\./, /^voter\.rejected\.bad-mac$/, /^ipc\./];
 /** Counters and events that say the protocol was changing view. */
 const PROTOCOL_COUNTERS = [/^replica\.view-change$/, /^replica\.new-view$/];
+/** A channel's next executed batch was of a later frame than the one after its last: frames got no batch. */
+const SKIPPED = /^channel\.skipped-frames$/;
+/** Frames after an episode within which its channels' skipped frames are counted (the next batch executed). */
+const SKIP_COUNTED_WITHIN = 3;
+/** An input unit's request was not answered in time and was sent again (its next sample waits meanwhile). */
+const RETRANSMIT = /^input\.retransmit$/;
+const SUPERSEDED = /^input\.superseded$/;
+/** A channel executed a batch that had too few units' samples to make a frame. */
+const NO_QUORUM = /^channel\.no-frame\.no-quorum$/;
 const FAULT_EVENTS = new Set(['board-crashed', 'replica-byzantine']);
 /** Most episodes described one by one (a run on a very busy machine can have thousands). */
 export const MAX_EPISODES = 1000;
@@ -123,12 +139,25 @@ function causesOf(first: number, last: number, input: AttributionInput, index: I
   const causes: Cause[] = [];
   const host = hostCause(from, last, input.timing, samples);
   if (host) causes.push(host);
+  const remote = remoteHostCause(from, last, input.timing, input.remoteStalls ?? []);
+  if (remote) causes.push(remote);
   const inWindow = incidentsIn(index.incidents, from, last);
   const link = linkCause(inWindow);
   if (link) causes.push(link);
-  const protocol = protocolCause(first, last, input, index.records, inWindow);
+  // A channel counts the frames it skipped when the next batch executes: just after the episode.
+  const skipped = incidentsIn(index.incidents, from, last + SKIP_COUNTED_WITHIN).filter((i) =>
+    SKIPPED.test(i.counter),
+  );
+  const protocol = protocolCause(first, last, input, index.records, inWindow, skipped);
   if (protocol) causes.push(protocol);
-  if (causes.length === 0) causes.push(unexplained(from, last, index, inWindow, input.remoteBoards ?? []));
+  if (causes.length === 0 && (input.remoteBoards ?? []).length > 0) {
+    const slow = latencyCause(from + 1, last, input.timing, samples);
+    if (slow) causes.push(slow);
+  }
+  if (causes.length === 0)
+    causes.push(
+      unexplained(from, last, index, inWindow, input.remoteBoards ?? [], input.remoteStalls !== undefined),
+    );
   return causes;
 }
 
@@ -162,6 +191,9 @@ function hostCause(
     parts.push(`the JS thread waited ${fmt(wait.cpuWaitMs ?? 0)} ms for a CPU in frame ${wait.frame}`);
   const lag = worst((s) => s.lagMs);
   if (lag && lag.lagMs >= threshold) parts.push(`frame ${lag.frame + 1} started ${fmt(lag.lagMs)} ms late`);
+  const gc = worst((s) => s.gcMs ?? 0);
+  if (gc && (gc.gcMs ?? 0) >= threshold)
+    parts.push(`GC paused it ${fmt(gc.gcMs ?? 0)} ms in frame ${gc.frame}`);
   if (parts.length === 0) return undefined;
   return {
     kind: 'host',
@@ -169,11 +201,89 @@ function hostCause(
   };
 }
 
+/**
+ * A stall of another board's host (process mode): the worst window each board process reported around the
+ * episode in which its timers ran late, its JS thread waited for a CPU, or it collected garbage, by at least half
+ * the deadline (the same threshold as this host's).
+ */
+function remoteHostCause(
+  from: number,
+  last: number,
+  timing: AttributionTiming,
+  stalls: readonly RemoteStall[],
+): Cause | undefined {
+  const threshold = timing.deadlineMs / 2;
+  const worst = new Map<string, { stall: RemoteStall; ms: number }>();
+  for (const s of stalls) {
+    if (s.last < from || s.first > last) continue;
+    const ms = Math.max(s.loopDelayMs, s.cpuWaitMs ?? 0, s.gcMs);
+    if (ms < threshold) continue;
+    const seen = worst.get(s.board);
+    if (seen === undefined || ms > seen.ms) worst.set(s.board, { stall: s, ms });
+  }
+  if (worst.size === 0) return undefined;
+  const parts = [...worst.values()]
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 4)
+    .map(({ stall: s }) => {
+      const what = [
+        s.loopDelayMs >= threshold ? `timers ${fmt(s.loopDelayMs)} ms late` : '',
+        (s.cpuWaitMs ?? 0) >= threshold ? `waited ${fmt(s.cpuWaitMs ?? 0)} ms for a CPU` : '',
+        s.gcMs >= threshold ? `GC ${fmt(s.gcMs)} ms` : '',
+      ].filter((x) => x !== '');
+      const frames = s.first === s.last ? `frame ${s.first}` : `frames ${s.first}-${s.last}`;
+      return `board ${s.board}'s process ${what.join(', ')} at ${frames}`;
+    });
+  return {
+    kind: 'host',
+    detail: `host stall: ${parts.join('; ')}${worst.size > 4 ? '; ...' : ''} (deadline ${fmt(timing.deadlineMs)} ms after each frame's start)`,
+  };
+}
+
+/**
+ * Slow links, when the boards are other processes on real links and nothing stalled, dropped or changed view:
+ * the voter's board measured its quorum of outputs arriving after the deadline (or not before the frame
+ * ended). The time went to the links (wire time at the baud rate, relays) and the protocol's message rounds.
+ */
+function latencyCause(
+  first: number,
+  last: number,
+  timing: AttributionTiming,
+  samples: ReadonlyMap<number, FrameSample>,
+): Cause | undefined {
+  const quorum = timing.outputQuorum ?? 2;
+  let worst: { frame: number; at: number | undefined } | undefined;
+  let measured = false;
+  for (let k = first; k <= last; k++) {
+    const out = samples.get(k)?.outputsMs;
+    if (out === undefined) continue;
+    measured = true;
+    const at = out[quorum - 1];
+    if (at !== undefined && at <= timing.deadlineMs) continue;
+    if (worst === undefined || worst.at !== undefined) {
+      if (at === undefined || worst === undefined || at > (worst.at ?? 0)) worst = { frame: k, at };
+    }
+  }
+  if (!measured || worst === undefined) return undefined;
+  const when =
+    worst.at === undefined
+      ? `fewer than ${quorum} channel outputs of frame ${worst.frame} reached the voter before the frame ended`
+      : `the ${ordinal(quorum)} channel output of frame ${worst.frame} reached the voter ${fmt(worst.at)} ms after the frame's start`;
+  return {
+    kind: 'link',
+    detail: `slow links: ${when} (deadline ${fmt(timing.deadlineMs)} ms), with no host stall, link error or view change measured on any board: the time went to the links (wire time, relays) and the protocol's message rounds`,
+  };
+}
+
+function ordinal(n: number): string {
+  return n === 1 ? '1st' : n === 2 ? '2nd' : n === 3 ? '3rd' : `${n}th`;
+}
+
 /** A link: transport errors and drops, or messages the boards refused, during the episode. */
 function linkCause(incidents: readonly Incident[]): Cause | undefined {
   const counted = new Map<string, number>();
   for (const i of incidents) {
-    const isLink = i.source !== 'counters' || LINK_COUNTERS.some((r) => r.test(i.counter));
+    const isLink = i.source.startsWith('link ') || LINK_COUNTERS.some((r) => r.test(i.counter));
     if (!isLink) continue;
     const key = `${i.source === 'counters' ? 'boards' : i.source}: ${i.counter}`;
     counted.set(key, (counted.get(key) ?? 0) + i.delta);
@@ -190,6 +300,7 @@ function protocolCause(
   input: AttributionInput,
   records: ReadonlyMap<number, FrameRecord>,
   incidents: readonly Incident[],
+  skipped: readonly Incident[] = [],
 ): Cause | undefined {
   const { events, timing } = input;
   const parts: string[] = [];
@@ -205,10 +316,31 @@ function protocolCause(
     const after = records.get(last)?.view;
     if (before !== undefined && after !== undefined && after !== before)
       parts.push(`view ${before} -> ${after} during the episode`);
-    else if (
-      incidents.some((i) => i.source === 'counters' && PROTOCOL_COUNTERS.some((r) => r.test(i.counter)))
-    )
+    else if (incidents.some((i) => PROTOCOL_COUNTERS.some((r) => r.test(i.counter))))
       parts.push('a view change was in progress (replicas counted view-change messages)');
+  }
+  if (skipped.length > 0) {
+    const worst = skipped.reduce((a, b) => (b.delta > a.delta ? b : a));
+    const where = worst.source === 'counters' ? 'a channel' : worst.source;
+    parts.push(
+      `no ordered batch carried some frames' samples: ${where} executed none for ${worst.delta} frames (channel.skipped-frames at frame ${worst.frame})`,
+    );
+  }
+  const sum = (r: RegExp): number =>
+    incidents.filter((i) => r.test(i.counter)).reduce((n, i) => n + i.delta, 0);
+  const retransmits = sum(RETRANSMIT);
+  if (retransmits > 0) {
+    const superseded = sum(SUPERSEDED);
+    parts.push(
+      `input units' requests went unanswered: ${retransmits} sent again${superseded > 0 ? `, ${superseded} newer samples superseded while a unit waited` : ''} (a unit sends its next sample once the last is ordered)`,
+    );
+  }
+  const noQuorum = incidents.filter((i) => NO_QUORUM.test(i.counter));
+  if (noQuorum.length > 0) {
+    const where = [...new Set(noQuorum.map((i) => (i.source === 'counters' ? 'the channels' : i.source)))];
+    parts.push(
+      `a batch was cut without a quorum of input units' samples (${where.slice(0, 3).join(', ')} counted ${noQuorum[0]!.counter}): the samples reached the primary after its cut`,
+    );
   }
   if (parts.length === 0) return undefined;
   return { kind: 'protocol', detail: `protocol: ${parts.join('; ')}` };
@@ -221,6 +353,7 @@ function unexplained(
   index: Index,
   incidents: readonly Incident[],
   remote: readonly string[],
+  remoteMeasured: boolean,
 ): Cause {
   const { samples, records } = index;
   let worst = 0;
@@ -240,7 +373,11 @@ function unexplained(
     `as few as ${Number.isFinite(outputs) ? outputs : 0} channel outputs before the frame ended`,
     ...(late > 0 ? [`${late} channel outputs arrived after the deadline`] : []),
     ...(remote.length > 0
-      ? [`boards ${remote.join(', ')} run in other processes, whose host stalls are not measured here`]
+      ? [
+          remoteMeasured
+            ? `boards ${remote.join(', ')} in other processes reported no host stall`
+            : `boards ${remote.join(', ')} run in other processes, whose host stalls are not measured here`,
+        ]
       : []),
   ];
   return {

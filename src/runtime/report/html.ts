@@ -6,6 +6,7 @@
  */
 import { type ChartsInput, eventColor, reportCharts } from './charts.ts';
 import { attribute, type Episode, MAX_EPISODES } from './episodes.ts';
+import { recoveryHtml } from './recovery.ts';
 import { esc } from './svg.ts';
 import { countersHtml, valueHtml } from './tables.ts';
 import type { EventRecord, FrameRecord, FrameSample } from './trace.ts';
@@ -34,7 +35,7 @@ interface AssertionRow {
 }
 
 /** Summary keys shown in their own sections, not again in the tables at the end. */
-const OWN_SECTIONS = new Set(['assertions', 'episodes', 'verdict', 'counters', 'passed']);
+const OWN_SECTIONS = new Set(['assertions', 'episodes', 'verdict', 'counters', 'passed', 'recovery']);
 /** Episodes listed in the page (all are in summary.json up to MAX_EPISODES). */
 const EPISODE_ROWS = 200;
 
@@ -168,6 +169,10 @@ function episodesFrom(input: HtmlReportInput): Episode[] {
   });
 }
 
+function durationOf(frames: readonly FrameRecord[]): number {
+  return frames.at(-1)?.t ?? 0;
+}
+
 export function htmlReport(given: HtmlReportInput): string {
   const assertions = Array.isArray(given.summary['assertions'])
     ? (given.summary['assertions'] as AssertionRow[])
@@ -195,6 +200,7 @@ ${verdictHtml(input.verdict, input.summary, input.episodes)}
 <h2>Assertions</h2>${assertionsHtml(assertions)}
 <h2>Events (the numbered markers on every plot)</h2>${eventsHtml(input.events)}
 <h2>Plots</h2>${reportCharts(charts).join('\n')}
+${input.summary['recovery'] !== undefined ? `<h2>Proactive recovery</h2>${recoveryHtml(input.summary['recovery'], durationOf(input.frames))}` : ''}
 <h2>Summary</h2>${summaryHtml(input.summary)}
 </body></html>
 `;

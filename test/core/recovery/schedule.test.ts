@@ -145,7 +145,7 @@ describe('recovery schedule', () => {
   });
 
   it('period 0 turns recovery off and says the window is unbounded', () => {
-    const s = ok(loadTopology('config/laptop.json'));
+    const s = ok(loadTopology('config/laptop.json'), { periodSeconds: 0 });
     expect(s.steps).toEqual([]);
     expect(s.window.bounded).toBe(false);
     expect(s.statement).toContain('Proactive recovery is off');

@@ -18,6 +18,7 @@ import { loadTopology, type Topology } from '../../../src/runtime/config.ts';
 import { BoardControlLoop } from '../../../src/runtime/node/board-loop.ts';
 import { ProcessCluster, requireSocat } from '../../../src/runtime/node/cluster.ts';
 import { loadBoardKeys } from '../../../src/runtime/node/keys.ts';
+import { RealtimeGovernor, requestRealtime } from '../../../src/runtime/node/realtime.ts';
 import { createBoardTransport } from '../../../src/runtime/node/transports.ts';
 import { warmUp } from '../../../src/runtime/node/warm-up.ts';
 import type { FrameRecord } from '../../../src/runtime/report/trace.ts';
@@ -34,6 +35,7 @@ const base: Topology = { ...loadTopology('config/serial-mesh.json'), frameRateHz
 const silent = pino({ level: 'silent' });
 const dirs: string[] = [];
 const clusters: ProcessCluster[] = [];
+const realtime: RealtimeGovernor[] = [];
 
 let socatProblem: string | undefined;
 try {
@@ -44,6 +46,7 @@ try {
 }
 
 afterAll(async () => {
+  for (const g of realtime.splice(0)) g.stop();
   await Promise.all(clusters.map((c) => c.close(2000)));
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
@@ -86,13 +89,20 @@ async function startRun(scenario: Scenario, seed: number): Promise<Run> {
   const keys = await loadBoardKeys(cluster.keysDir, topology, 'aiu');
   const transport = createBoardTransport(topology, 'aiu', { pace: PACE }) as SerialTransport;
   await warmUp(topology);
-  const scheduler = new RealScheduler();
+  // Held until the rig's board has started (its links open): frame 0 is not already late (as in `triplex sim`).
+  const scheduler = new RealScheduler({ held: true });
   const rig = new Rig({
     topology,
     scheduler,
     scenario,
     seed,
     logger: silent,
+    onStarted: () => {
+      scheduler.begin();
+      // The voter's board gets the scheduling `triplex sim --processes` gives it (where permitted).
+      realtime.push(RealtimeGovernor.start(silent));
+      requestRealtime();
+    },
     loop: (callbacks) =>
       new BoardControlLoop({
         ...callbacks,
@@ -113,6 +123,8 @@ async function fly(run: Run): Promise<RigResult> {
   try {
     return await run.rig.run();
   } finally {
+    // Back to ordinary scheduling before the clean-up (and the next test).
+    for (const g of realtime.splice(0)) g.stop();
     await run.rig.system.close();
     await run.cluster.close();
   }

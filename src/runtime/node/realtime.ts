@@ -1,0 +1,290 @@
+/**
+ * Real-time scheduling for a process with frame deadlines, where the host permits it. The host is not a
+ * real-time system: under load, an ordinary (SCHED_OTHER) process waits for a CPU for tens of milliseconds at a
+ * time (measured: README "Timing"), longer than a frame's deadline. In order:
+ *
+ * 1. Already real-time (systemd's `CPUSchedulingPolicy=fifo`, deploy/systemd, or started under `chrt`): kept.
+ * 2. SCHED_FIFO for the JavaScript (main) thread via `chrt --fifo --pid` (util-linux; Linux only). Permitted to
+ *    root, to CAP_SYS_NICE, or within an rtprio limit (`ulimit -r`). Only the main thread: a real-time thread
+ *    that polls for a thread of equal priority on the same CPU never lets it run (measured: a whole process
+ *    under `chrt` livelocked at start, its event loop polling while its module loader's worker starved), and
+ *    the V8 helper threads would otherwise compete with it at equal priority. Ask for it once the process is
+ *    up (modules loaded, links up), not before: what a process does at start is where it waits for others.
+ *    Threads and child processes created afterwards inherit it. The threads the process already has (libuv's
+ *    thread pool, V8's helpers) get SCHED_FIFO at a lower priority (`helpers`, default priority - 10): above
+ *    every ordinary task, never above a main thread. They must not stay ordinary: a serial port reads and
+ *    writes through `fs.read`/`fs.write` on the thread pool, and a real-time main thread waiting for a pool
+ *    thread that waits for a CPU behind the machine's load is no faster than an ordinary one (measured: the
+ *    process mode's links slow, "fewer than 2 outputs before the frame ended", with no main-thread stall).
+ * 3. A lower nice value for the JavaScript thread (`os.setPriority`), where permitted. Note that with
+ *    autogroup scheduling (`/proc/sys/kernel/sched_autogroup_enabled`, on in most desktop kernels) nice only
+ *    ranks this process against others of its own session.
+ * 4. Nothing: ordinary scheduling, and the reason each step was refused.
+ *
+ * The result says what the process got and why, for the log and the run's summary, so that a run's timing is
+ * judged knowing its scheduling. `TRIPLEX_REALTIME=off` (or `nice`) in the environment stops at step 1 (or 3).
+ *
+ * @example
+ * const s = requestRealtime({ priority: 40, nice: -10 });
+ * logger.info({ scheduling: s }, s.summary); // 'SCHED_FIFO priority 40 (chrt)' or 'SCHED_OTHER nice 0: ...'
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
+import type { Logger } from 'pino';
+import { SchedStat } from './host-probe.ts';
+
+export type SchedulingPolicy = 'fifo' | 'rr' | 'other' | 'batch' | 'idle' | 'deadline' | 'unknown';
+
+export interface Scheduling {
+  readonly policy: SchedulingPolicy;
+  /** Real-time priority (fifo, rr), 0 otherwise. */
+  readonly priority: number;
+  /** Nice value of the JavaScript thread. */
+  readonly nice: number;
+  /** How it was obtained: 'inherited' (systemd, chrt outside), 'chrt', 'setpriority', 'none'. */
+  readonly how: 'inherited' | 'chrt' | 'setpriority' | 'none';
+  /** The process's other threads given SCHED_FIFO, and at which priority (absent: none changed). */
+  readonly helperThreads?: { readonly count: number; readonly priority: number };
+  /** Why each step that did not apply was refused (empty when real-time scheduling was obtained). */
+  readonly refused: readonly string[];
+  /** One line for logs and the status. */
+  readonly summary: string;
+}
+
+export interface RealtimeRequest {
+  /** SCHED_FIFO priority, 1 to 99 (default 40: above ordinary tasks, below threaded interrupt handlers at 50). */
+  readonly priority?: number;
+  /** Nice value to fall back to, -20 to 0 (default -10). */
+  readonly nice?: number;
+  /** 'fifo' (default), 'nice' (skip step 2), or 'off' (change nothing); default from TRIPLEX_REALTIME. */
+  readonly mode?: 'fifo' | 'nice' | 'off';
+  /** Process to change (default this one); a test points it at a child. */
+  readonly pid?: number;
+  /** SCHED_FIFO priority for the process's other threads, 1 to `priority` (default priority - 10); 0 leaves them. */
+  readonly helpers?: number;
+}
+
+const POLICIES: Readonly<Record<number, SchedulingPolicy>> = {
+  0: 'other',
+  1: 'fifo',
+  2: 'rr',
+  3: 'batch',
+  5: 'idle',
+  6: 'deadline',
+};
+
+/** The scheduling policy and real-time priority of `pid` from /proc (undefined off Linux). */
+export function currentPolicy(pid = process.pid): { policy: SchedulingPolicy; priority: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // Fields after the command name (which may hold spaces and parentheses): field 3 is the first here.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const priority = Number(fields[40 - 3]);
+  const policy = Number(fields[41 - 3]);
+  if (!Number.isInteger(priority) || !Number.isInteger(policy)) return undefined;
+  return { policy: POLICIES[policy] ?? 'unknown', priority };
+}
+
+function niceOf(pid: number): number {
+  try {
+    return getPriority(pid);
+  } catch {
+    return 0;
+  }
+}
+
+function modeFromEnv(): 'fifo' | 'nice' | 'off' {
+  const v = process.env['TRIPLEX_REALTIME'];
+  return v === 'off' || v === 'nice' ? v : 'fifo';
+}
+
+function result(
+  pid: number,
+  how: Scheduling['how'],
+  refused: readonly string[],
+  helpers?: Scheduling['helperThreads'],
+): Scheduling {
+  const p = currentPolicy(pid) ?? { policy: 'unknown' as const, priority: 0 };
+  const nice = niceOf(pid);
+  const realtime = p.policy === 'fifo' || p.policy === 'rr';
+  const got = realtime
+    ? `SCHED_${p.policy.toUpperCase()} priority ${p.priority}`
+    : `SCHED_${p.policy.toUpperCase()} nice ${nice}`;
+  const why = realtime ? '' : refused.join('; ');
+  const others =
+    realtime && helpers !== undefined ? `; ${helpers.count} other threads at ${helpers.priority}` : '';
+  const summary = `${got} (${how === 'none' ? 'unchanged' : how}${others})${why ? `: ${why}` : ''}`;
+  return {
+    policy: p.policy,
+    priority: realtime ? p.priority : 0,
+    nice,
+    how,
+    ...(realtime && helpers !== undefined ? { helperThreads: helpers } : {}),
+    refused,
+    summary,
+  };
+}
+
+/** Asks for real-time scheduling as the module comment describes; never throws. */
+export function requestRealtime(r: RealtimeRequest = {}): Scheduling {
+  const pid = r.pid ?? process.pid;
+  const priority = r.priority ?? 40;
+  const nice = r.nice ?? -10;
+  if (!(Number.isInteger(priority) && priority >= 1 && priority <= 99))
+    throw new RangeError(`real-time priority must be 1 to 99, got ${priority}`);
+  if (!(Number.isInteger(nice) && nice >= -20 && nice <= 0))
+    throw new RangeError(`nice must be -20 to 0, got ${nice}`);
+  const helpers = r.helpers ?? Math.max(1, priority - 10);
+  if (!(Number.isInteger(helpers) && helpers >= 0 && helpers <= priority))
+    throw new RangeError(`helper thread priority must be 0 to ${priority}, got ${helpers}`);
+  const mode = r.mode ?? modeFromEnv();
+  const now = currentPolicy(pid);
+  if (now !== undefined && (now.policy === 'fifo' || now.policy === 'rr'))
+    return result(pid, 'inherited', []);
+  if (mode === 'off') return result(pid, 'none', ['TRIPLEX_REALTIME=off']);
+  const refused: string[] = [];
+  if (mode === 'fifo') {
+    // The other threads first (all tasks at the helpers' priority), then the main thread above them.
+    const others = helpers > 0 ? tryChrt(pid, helpers, true) : undefined;
+    const chrt = tryChrt(pid, priority);
+    if (chrt === undefined) {
+      const count = helpers > 0 && others === undefined ? threadCount(pid) - 1 : 0;
+      return result(pid, 'chrt', [], count > 0 ? { count, priority: helpers } : undefined);
+    }
+    refused.push(chrt);
+  } else refused.push('TRIPLEX_REALTIME=nice');
+  if (niceOf(pid) <= nice) return result(pid, 'inherited', refused);
+  try {
+    setPriority(pid, nice);
+    return result(pid, 'setpriority', refused);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    refused.push(
+      `setpriority(${nice}): ${code}${code === 'EACCES' ? ' (needs CAP_SYS_NICE or a nice limit)' : ''}`,
+    );
+    return result(pid, 'none', refused);
+  }
+}
+
+/** Threads of `pid` (Linux /proc; 1 where it cannot be read). */
+function threadCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/task`).length;
+  } catch {
+    return 1;
+  }
+}
+
+/** SCHED_FIFO for the main thread of `pid` (or every thread: `all`) through chrt; undefined on success, else why not. */
+function tryChrt(pid: number, priority: number, all = false): string | undefined {
+  if (process.platform !== 'linux') return `SCHED_FIFO: not on Linux (${process.platform})`;
+  const args = ['--fifo', ...(all ? ['--all-tasks'] : []), '--pid', String(priority), String(pid)];
+  const r = spawnSync('chrt', args, {
+    encoding: 'utf8',
+    timeout: 5000,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  if (r.error !== undefined) {
+    const code = (r.error as NodeJS.ErrnoException).code ?? r.error.message;
+    return `chrt: ${code === 'ENOENT' ? 'not installed (util-linux)' : code}`;
+  }
+  const after = currentPolicy(pid);
+  if (r.status === 0 && after?.policy === 'fifo') return undefined;
+  const said = (r.stderr ?? '').trim().split('\n').at(-1) ?? '';
+  const denied = /not permitted/i.test(said);
+  return `chrt --fifo ${priority}: ${said || `exit ${r.status}`}${denied ? ' (needs root, CAP_SYS_NICE or an rtprio limit: ulimit -r)' : ''}`;
+}
+
+/** Back to ordinary scheduling (every thread of `pid`); undefined on success, else why not. */
+export function dropRealtime(pid = process.pid): string | undefined {
+  const now = currentPolicy(pid);
+  if (now === undefined || (now.policy !== 'fifo' && now.policy !== 'rr')) return undefined;
+  const r = spawnSync('chrt', ['--other', '--all-tasks', '--pid', '0', String(pid)], {
+    encoding: 'utf8',
+    timeout: 5000,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  if (r.status === 0) return undefined;
+  return `chrt --other: ${(r.stderr ?? '').trim() || r.error?.message || `exit ${r.status}`}`;
+}
+
+export interface GovernorOptions {
+  /** Share of one CPU the JavaScript thread may use in a window before the window counts as spinning (0.85). */
+  readonly maxShare?: number;
+  /** Consecutive spinning windows that drop real-time scheduling (2). */
+  readonly windows?: number;
+  /** Window length, ms (250). */
+  readonly windowMs?: number;
+  readonly pid?: number;
+}
+
+/**
+ * A real-time process that spins starves everything below it, including the peers it may be waiting for (a
+ * board process polling a link whose other end cannot run): a livelock. The governor watches this process's
+ * JavaScript thread and, when it used more than `maxShare` of a CPU for `windows` windows in a row, gives
+ * real-time scheduling back and says so. A control loop at 50 Hz uses a few percent. Half a second: while it
+ * spins at real-time priority, every ordinary task on its CPU and every real-time one queued behind it waits
+ * (measured: board processes caught in a message storm after a view change spun at 92-95% of a CPU; with
+ * windows of 1 s x 3, the others, the rig's process included, waited 3 s for a CPU).
+ *
+ * @example
+ * const governor = RealtimeGovernor.start(logger);
+ * // ... the flight
+ * governor.stop(); // undefined, or 'real-time dropped at ...: the JS thread used 97% of a CPU for 3 s'
+ */
+export class RealtimeGovernor {
+  /** The watched process's main thread (not necessarily this one: `pid`). */
+  private readonly sched: SchedStat;
+  private readonly timer: NodeJS.Timeout;
+  private spinning = 0;
+  private dropped: string | undefined;
+  private last = performance.now();
+
+  private constructor(
+    private readonly logger: Logger,
+    private readonly o: Required<GovernorOptions>,
+  ) {
+    this.sched = new SchedStat(o.pid === process.pid ? '/proc/self/schedstat' : `/proc/${o.pid}/schedstat`);
+    this.timer = setInterval(() => this.check(), o.windowMs);
+    this.timer.unref();
+  }
+
+  static start(logger: Logger, o: GovernorOptions = {}): RealtimeGovernor {
+    return new RealtimeGovernor(logger, {
+      maxShare: o.maxShare ?? 0.85,
+      windows: o.windows ?? 2,
+      windowMs: o.windowMs ?? 250,
+      pid: o.pid ?? process.pid,
+    });
+  }
+
+  /** Stops watching and returns to ordinary scheduling; says why if it had to drop real time early. */
+  stop(): string | undefined {
+    clearInterval(this.timer);
+    this.sched.close();
+    if (this.dropped === undefined) {
+      const failed = dropRealtime(this.o.pid);
+      if (failed !== undefined) this.logger.warn({ err: failed }, 'could not return to ordinary scheduling');
+    }
+    return this.dropped;
+  }
+
+  private check(): void {
+    const now = performance.now();
+    const s = this.sched.read();
+    const wall = now - this.last;
+    this.last = now;
+    if (s === undefined || this.dropped !== undefined || wall <= 0) return;
+    const share = s.runMs / wall;
+    this.spinning = share > this.o.maxShare ? this.spinning + 1 : 0;
+    if (this.spinning < this.o.windows) return;
+    const failed = dropRealtime(this.o.pid);
+    this.dropped = `real-time scheduling dropped: the JS thread used ${(share * 100).toFixed(0)}% of a CPU for ${this.spinning} windows of ${this.o.windowMs} ms${failed ? ` (${failed})` : ''}`;
+    this.logger.warn({ share }, this.dropped);
+  }
+}

@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import {
+  currentPolicy,
+  dropRealtime,
+  RealtimeGovernor,
+  requestRealtime,
+} from '../../../src/runtime/node/realtime.ts';
+
+const linux = process.platform === 'linux';
+
+describe('requestRealtime', () => {
+  it('refuses out-of-range priorities and nice values with a message', () => {
+    expect(() => requestRealtime({ priority: 0, mode: 'off' })).toThrow(/priority must be 1 to 99/);
+    expect(() => requestRealtime({ nice: 5, mode: 'off' })).toThrow(/nice must be -20 to 0/);
+  });
+
+  it('changes nothing when turned off, and says so', () => {
+    const s = requestRealtime({ mode: 'off' });
+    if (s.how === 'inherited') {
+      console.log(`skipped: this process already runs real-time (${s.summary})`);
+      return;
+    }
+    expect(s.how).toBe('none');
+    expect(s.refused).toEqual(['TRIPLEX_REALTIME=off']);
+    expect(s.summary).toMatch(/^SCHED_\w+ nice -?\d+ \(unchanged\): TRIPLEX_REALTIME=off$/);
+  });
+
+  it.skipIf(!linux)(
+    'gives a child SCHED_FIFO where permitted, else names why not; and takes it back',
+    async () => {
+      const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+      try {
+        await new Promise<void>((r) => child.once('spawn', () => r()));
+        const pid = child.pid!;
+        expect(currentPolicy(pid)?.policy).toBe('other');
+        const s = requestRealtime({ pid, priority: 10, nice: 0, mode: 'fifo' });
+        if (s.how === 'chrt') {
+          expect(s.policy).toBe('fifo');
+          expect(s.priority).toBe(10);
+          expect(s.summary).toBe('SCHED_FIFO priority 10 (chrt)');
+          expect(currentPolicy(pid)).toEqual({ policy: 'fifo', priority: 10 });
+          expect(dropRealtime(pid)).toBeUndefined();
+          expect(currentPolicy(pid)?.policy).toBe('other');
+        } else {
+          // Not permitted here: ordinary scheduling, and the reason for the log.
+          expect(s.policy).toBe('other');
+          expect(s.refused.join('; ')).toMatch(/chrt/);
+          expect(s.summary).toContain(s.refused[0]);
+        }
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
+
+  it.skipIf(!linux)(
+    "a node child's other threads get the helpers' priority, below its main thread",
+    async () => {
+      const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+      try {
+        await new Promise<void>((r) => child.once('spawn', () => r()));
+        const pid = child.pid!;
+        // Wait (bounded) until Node has started its threads.
+        for (let i = 0; i < 100 && readdirSync(`/proc/${pid}/task`).length < 3; i++)
+          await new Promise((r) => setTimeout(r, 20));
+        const s = requestRealtime({ pid, priority: 20, mode: 'fifo' });
+        if (s.how !== 'chrt') {
+          console.log(`skipped: real-time scheduling not permitted here (${s.summary})`);
+          return;
+        }
+        expect(s.helperThreads?.priority).toBe(10);
+        expect(s.helperThreads?.count).toBeGreaterThanOrEqual(1);
+        expect(s.summary).toMatch(/^SCHED_FIFO priority 20 \(chrt; \d+ other threads at 10\)$/);
+        const others = readdirSync(`/proc/${pid}/task`).filter((t) => Number(t) !== pid);
+        for (const tid of others)
+          expect(currentPolicy(Number(tid))).toEqual({ policy: 'fifo', priority: 10 });
+        expect(currentPolicy(pid)).toEqual({ policy: 'fifo', priority: 20 });
+        expect(dropRealtime(pid)).toBeUndefined();
+        for (const tid of others) expect(currentPolicy(Number(tid))?.policy).toBe('other');
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
+
+  it.skipIf(!linux)('the governor gives real-time scheduling back from a process that spins', async () => {
+    const child = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+    try {
+      await new Promise<void>((r) => child.once('spawn', () => r()));
+      const pid = child.pid!;
+      const s = requestRealtime({ pid, priority: 1, helpers: 0, mode: 'fifo' });
+      if (s.how !== 'chrt') {
+        console.log(`skipped: real-time scheduling not permitted here (${s.summary})`);
+        return;
+      }
+      const governor = RealtimeGovernor.start(pino({ level: 'silent' }), { pid, windowMs: 100, windows: 2 });
+      // Bounded wait: two spinning windows of 100 ms, then the drop (the child spins at priority 1 meanwhile).
+      for (let i = 0; i < 100 && currentPolicy(pid)?.policy === 'fifo'; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(currentPolicy(pid)?.policy).toBe('other');
+      expect(governor.stop()).toMatch(
+        /^real-time scheduling dropped: the JS thread used \d+% of a CPU for 2 windows of 100 ms$/,
+      );
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});

@@ -505,6 +505,7 @@ export function summarize(
     verdict: story.verdict,
     scenario: rig.scenarioName,
     config: topology.file,
+    voterImpl: topology.voterImpl,
     seed: plan.seed,
     frameRateHz: topology.frameRateHz,
     framesFlown: result.frames,

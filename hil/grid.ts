@@ -24,6 +24,7 @@ export const COMPONENTS = [
   'link',
   'board',
   'voter-link',
+  'voter',
 ] as const;
 export type Component = (typeof COMPONENTS)[number];
 
@@ -305,7 +306,40 @@ const ROWS: Record<Component, Row> = {
     wrong: 'a board lies through its roles: use channel wrong or a replica behaviour',
   },
   'voter-link': linkish('path from one channel to the voter', everywhere),
+  voter: voterRow(),
 };
+
+/**
+ * The voter is the last line: the only fault it takes is the one its watchdog answers. It runs on the rig's own
+ * board, in the rig's process, whichever bench flies the others.
+ */
+function voterRow(): Row {
+  const lastLine = (what: string) =>
+    `the voter is the last line, not a fault the system tolerates: ${what}; use hang (its watchdog resets it)`;
+  return {
+    hang: {
+      meaning:
+        "the voter's frame loop hangs: no decision reaches the actuator (it holds) until the watchdog resets the voter, which then knows nothing, counts the frames it missed and rejoins with the failsafe command once they reach failsafeAfterMisses (firmware: a test build's HANG, the host's CPU watchdog or QEMU's CMSDK watchdog; TypeScript: a fresh voter)",
+      severity: {
+        unit: 'frames',
+        meaning: 'frames after the one it hangs in until the reset voter hears its link again',
+        fallback: 20,
+        min: 1,
+        max: 10_000,
+      },
+      endable: false,
+      reach: everywhere,
+    },
+    off: lastLine('nothing would decide'),
+    crash: lastLine('nothing would restart it'),
+    stuck: lastLine('a stuck voter writing a stale value is the failure it exists to prevent'),
+    garbage: lastLine('its outputs go to the actuator, not to a voter'),
+    wrong: lastLine('nothing downstream outvotes it'),
+    slow: lastLine('its deadline is the frame deadline'),
+    delayed: 'the voter has no output link to delay: use channel delayed or voter-link delayed',
+    intermittent: lastLine('a voter that decides some frames is a hang that ends'),
+  };
+}
 
 function repl(): Record<Backend, true | string> {
   return { 'in-process': true, child: NO_IPC_REPLICA, real: NO_REAL_CONTROL };

@@ -17,6 +17,7 @@ import { Prng } from '../src/core/prng.ts';
 import type { ChannelEvent, DecisionRecord } from '../src/core/vote/voter.ts';
 import type { Topology } from '../src/runtime/config.ts';
 import { Counters } from '../src/runtime/loop/counters.ts';
+import type { VoterEvent } from '../src/runtime/loop/ports.ts';
 import { type ControlLoopFactory, inProcessLoopFactory } from '../src/runtime/node/control-loop.ts';
 import type { EventRecord, FrameRecord, Trace } from '../src/runtime/report/trace.ts';
 import type { Scheduler } from '../src/runtime/scheduler.ts';
@@ -120,6 +121,7 @@ export class Rig {
     const hooks = {
       onDecision: (rec: DecisionRecord<Command>) => this.onDecision(rec),
       onChannelEvents: (events: readonly ChannelEvent[]) => this.channelEvents(events),
+      onVoterEvent: (e: VoterEvent) => this.event(e.frame, `voter-${e.kind}`, e.detail),
       onOutput: (channel: number, frame: number, cmd: Command) =>
         this.outputs.offer(channel, frame, cmd.elevator),
     };

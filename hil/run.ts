@@ -12,6 +12,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Topology } from '../src/runtime/config.ts';
+import type { FirmwareVoterBoardOptions } from '../src/runtime/firmware/voter-board.ts';
 import { KeyFileError } from '../src/runtime/keyfiles.ts';
 import type { BoardKeys } from '../src/runtime/loop/keys.ts';
 import { loadBoardKeys } from '../src/runtime/node/keys.ts';
@@ -89,6 +90,7 @@ export async function runScenario(loaded: LoadedScenario, o: RunOptions): Promis
     ...(spec.promise ? { promise: spec.promise } : {}),
     file: loaded.file,
     config: topology.file,
+    voterImpl: topology.voterImpl,
     seed: spec.seed,
     frameRateHz: topology.frameRateHz,
     ...result.summary,
@@ -96,7 +98,7 @@ export async function runScenario(loaded: LoadedScenario, o: RunOptions): Promis
     assertions: result.assertions,
     ...(timing === 'realtime' ? { wallSeconds: Number(wallSeconds.toFixed(3)) } : {}),
     ...(spec.knownIssue ? { knownIssue: spec.knownIssue } : {}),
-    replay: `triplex hil run ${loaded.file} --config ${topology.file} --seed ${spec.seed} --${timing}`,
+    replay: `triplex hil run ${loaded.file} --config ${topology.file} --seed ${spec.seed} --${timing}${topology.voterImpl === 'ts' ? '' : ` --voter ${topology.voterImpl}`}`,
   };
   const channelNames = topology.channels.map((c) => `c${c.id} (${c.impl})`);
   const files = writeScenarioReport({
@@ -174,11 +176,23 @@ function chooseTiming(d: Discovery, o: RunOptions): 'lockstep' | 'realtime' {
   return o.timing;
 }
 
+/**
+ * A firmware voter is built with its test hooks (the HANG request) only when the scenario names a voter fault:
+ * every other scenario flies the image a board would hold.
+ */
+function firmwareOptions(s: Scenario): { firmware: FirmwareVoterBoardOptions } {
+  return { firmware: { testHooks: (s.faults ?? []).some((f) => f.component === 'voter') } };
+}
+
 function needsReference(s: Scenario): boolean {
   return (s.spec?.assertions.deviation?.length ?? 0) > 0;
 }
 
-/** The same scenario with every fault and mark removed, flown in lockstep; cached by what decides its flight. */
+/**
+ * The same scenario with every fault and mark removed, flown in lockstep with the TypeScript voter (whatever the
+ * flight's voterImpl: a firmware flight is held to the TypeScript voter's fault-free trace); cached by what
+ * decides its flight.
+ */
 async function referenceRun(loaded: LoadedScenario, o: RunOptions): Promise<Trace> {
   const s = loaded.scenario;
   const key = JSON.stringify({
@@ -195,7 +209,7 @@ async function referenceRun(loaded: LoadedScenario, o: RunOptions): Promise<Trac
   const clean: Scenario = { ...s, name: `${s.name}-reference`, faults: [], marks: [] };
   const r = await flyLockstep(
     clean,
-    loaded.topology,
+    { ...loaded.topology, voterImpl: 'ts' },
     s.spec!.seed,
     o.logger.child({ run: 'reference' }),
     undefined,
@@ -220,7 +234,15 @@ async function flyLockstep(
   const scheduler = new VirtualScheduler();
   const bench: BenchFactory = (hooks) =>
     new EmulatedBench(
-      { topology, scheduler, seed, logger, virtual: LOCKSTEP_LINK, ...(extra.why ? { why: extra.why } : {}) },
+      {
+        topology,
+        scheduler,
+        seed,
+        logger,
+        virtual: LOCKSTEP_LINK,
+        ...firmwareOptions(scenario),
+        ...(extra.why ? { why: extra.why } : {}),
+      },
       hooks,
     );
   const rig = new Rig({
@@ -284,6 +306,7 @@ async function fly(
       pace: o.pace,
       workDir: join(dir, 'work'),
       logDir: dir,
+      ...firmwareOptions(scenario),
       ...(o.keysDir ? { keysDir: o.keysDir } : {}),
     };
     try {
@@ -297,7 +320,11 @@ async function fly(
   const scheduler = new WallClock(o.speedup ?? 1);
   const factory: BenchFactory =
     processBench === undefined
-      ? (hooks) => new EmulatedBench({ topology, scheduler, seed, logger: o.logger, why }, hooks)
+      ? (hooks) =>
+          new EmulatedBench(
+            { topology, scheduler, seed, logger: o.logger, why, ...firmwareOptions(scenario) },
+            hooks,
+          )
       : (hooks) => processBench!.attach(hooks, scheduler);
   try {
     const rig = new Rig({

@@ -48,10 +48,18 @@ export function rigSummary(rig: Rig, faults: readonly FaultOutcome[]): Record<st
     finalView: frames.at(-1)?.view ?? 0,
     viewChanges: events.filter((e) => e.kind === 'view-change').length,
     latched: events.filter((e) => e.kind === 'channel-latched').map((e) => e.detail.split(' ')[0]),
+    ...voterEvents(events),
     counters: { ...rig.system.counters.toJSON(), ...rig.counters.toJSON() },
     faults,
     boards: rig.system.boards(),
   };
+}
+
+/** The voter's own hang, reset and rejoin (the `voter hang` fault), when there were any. */
+function voterEvents(events: Rig['trace']['events']): { voterEvents?: string[] } {
+  const mine = events.filter((e) => e.kind.startsWith('voter-'));
+  if (mine.length === 0) return {};
+  return { voterEvents: mine.map((e) => `frame ${e.frame} ${e.kind.slice(6)}: ${e.detail}`) };
 }
 
 /** The value at a dotted path of `obj`, or undefined. */

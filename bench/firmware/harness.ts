@@ -113,6 +113,8 @@ export function startUnit(
   mode: 'sync' | 'async',
   workDir: string,
   testHooks = false,
+  /** The unit's actuator port (ACTUATOR frames, src/runtime/firmware/actuator.ts) to this file. */
+  actuatorFile?: string,
 ): Promise<FirmwareUnit> {
   return Unit.start({
     target,
@@ -121,6 +123,10 @@ export function startUnit(
     shape: { channels: c.setup.channelIds.length, discrete: 2, analog: 1 },
     workDir,
     testHooks,
+    // runFirmware pipelines every event of the corpus in async mode: room for all of them, and the default
+    // room besides (a test that drives the unit itself, with a corpus of a few frames for its keys).
+    maxPending: c.events.length + 4096,
+    ...(actuatorFile === undefined ? {} : { actuatorFile }),
   });
 }
 

@@ -13,6 +13,7 @@ import type { Command } from '../../src/core/control/spec.ts';
 import type { Prng } from '../../src/core/prng.ts';
 import type { ChannelEvent, ChannelHealth, DecisionRecord } from '../../src/core/vote/voter.ts';
 import type { Counters } from '../../src/runtime/loop/counters.ts';
+import type { VoterEvent } from '../../src/runtime/loop/ports.ts';
 import type { Backend } from '../grid.ts';
 import type { Resolved } from '../scenario/targets.ts';
 
@@ -30,6 +31,8 @@ export interface BenchHooks {
   readonly onChannelEvents: (events: readonly ChannelEvent[]) => void;
   /** An authentic channel OUTPUT as it reached the voter (the actuator readback of each channel). */
   readonly onOutput: (channel: number, frame: number, command: Command) => void;
+  /** The voter's own hang, watchdog reset and rejoin (the `voter hang` fault). */
+  readonly onVoterEvent?: (event: VoterEvent) => void;
 }
 
 /** A fault the bench carries out: a resolved target, a type that is not `intermittent` (the rig toggles those). */

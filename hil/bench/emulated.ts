@@ -11,6 +11,7 @@ import { Prng } from '../../src/core/prng.ts';
 import type { ChannelHealth } from '../../src/core/vote/voter.ts';
 import { MemoryHub } from '../../src/io/memory.ts';
 import type { Topology } from '../../src/runtime/config.ts';
+import type { FirmwareVoterBoardOptions } from '../../src/runtime/firmware/voter-board.ts';
 import { BoardRuntime } from '../../src/runtime/loop/board-runtime.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
 import { seededKeys } from '../../src/runtime/loop/keys.ts';
@@ -20,7 +21,14 @@ import { FaultyTransport } from '../faults/link.ts';
 import { rigBoardOf } from '../scenario/targets.ts';
 import type { Bench, BenchFault, BenchHooks, BoardInfo, FaultHandle, UnitSample } from './bench.ts';
 import { type BoardSlot, driveFrame, tapOutputs } from './board-slot.ts';
-import { boardFault, channelFault, linkFault, replicaFault, voterLinkFault } from './slot-faults.ts';
+import {
+  boardFault,
+  channelFault,
+  linkFault,
+  replicaFault,
+  voterFault,
+  voterLinkFault,
+} from './slot-faults.ts';
 
 export interface EmulatedBenchOptions {
   readonly topology: Topology;
@@ -31,6 +39,8 @@ export interface EmulatedBenchOptions {
   readonly virtual?: { readonly minDelayMs: number; readonly maxDelayMs: number };
   /** Why each board is emulated here (discovery's verdicts), for the board table. */
   readonly why?: Readonly<Record<string, string>>;
+  /** How the voter board runs a firmware voter (voterImpl firmware-*): test hooks for the `voter hang` fault. */
+  readonly firmware?: FirmwareVoterBoardOptions;
 }
 
 export class EmulatedBench implements Bench {
@@ -68,8 +78,13 @@ export class EmulatedBench implements Bench {
         rng: rng.fork(),
         ...(linkDelayMs ? { linkDelayMs } : {}),
         ...(isRig
-          ? plantPortsFrom({ onDecision: hooks.onDecision, onChannelEvents: hooks.onChannelEvents })
+          ? plantPortsFrom({
+              onDecision: hooks.onDecision,
+              onChannelEvents: hooks.onChannelEvents,
+              ...(hooks.onVoterEvent ? { onVoterEvent: hooks.onVoterEvent } : {}),
+            })
           : {}),
+        ...(isRig && o.firmware ? { firmware: o.firmware } : {}),
       });
       if (isRig) tapOutputs(runtime, t, keys, hooks);
       this.slots.set(b.name, { runtime, transport });
@@ -119,6 +134,8 @@ export class EmulatedBench implements Bench {
         return boardFault(this.slots.get(t.board)!, fault);
       case 'link':
         return linkFault(this.slots.get(t.ends[0])!, t.ends[1], fault.type, fault.severity);
+      case 'voter':
+        return voterFault(rig, fault);
       case 'input-unit':
       case 'sensor':
         return { applied: false, reason: 'input units and sensors are faulted by the rig, not the bench' };
@@ -133,7 +150,7 @@ export class EmulatedBench implements Bench {
   }
 
   voterHealth(): readonly ChannelHealth[] {
-    return this.slots.get(this.rigBoard)?.runtime.voter?.voter.health() ?? [];
+    return this.slots.get(this.rigBoard)?.runtime.voter?.health() ?? [];
   }
 
   boards(): readonly BoardInfo[] {

@@ -136,6 +136,7 @@ export function loopBench(loop: ControlLoopFactory, virtual: boolean, gst: () =>
           onDecision: hooks.onDecision,
           onChannelEvents: hooks.onChannelEvents,
           onChannelCommand: (channel, frame, cmd) => hooks.onOutput(channel, frame, cmd),
+          ...(hooks.onVoterEvent ? { onVoterEvent: hooks.onVoterEvent } : {}),
         }),
       ),
       virtual,

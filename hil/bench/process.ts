@@ -26,6 +26,7 @@ import {
   type Topology,
   type TopologyFile,
 } from '../../src/runtime/config.ts';
+import type { FirmwareVoterBoardOptions } from '../../src/runtime/firmware/voter-board.ts';
 import { generateKeySet } from '../../src/runtime/keyfiles.ts';
 import type { ChannelFaultKind } from '../../src/runtime/loop/channel-fault.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
@@ -43,7 +44,7 @@ import { CHANNEL_KIND_OF } from './bench.ts';
 import { type BoardSlot, driveFrame } from './board-slot.ts';
 import { BoardProcesses } from './children.ts';
 import type { BoardVerdict, Discovery } from './discovery.ts';
-import { linkFault, voterLinkFault } from './slot-faults.ts';
+import { linkFault, voterFault, voterLinkFault } from './slot-faults.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -60,6 +61,8 @@ export interface ProcessBenchOptions {
   /** The bench's key directory (real boards hold keys from it); absent: a fresh set for emulated boards. */
   readonly keysDir?: string;
   readonly readyTimeoutMs?: number;
+  /** How the rig board runs a firmware voter (voterImpl firmware-*): test hooks for the `voter hang` fault. */
+  readonly firmware?: FirmwareVoterBoardOptions;
 }
 
 export class ProcessBenchError extends Error {}
@@ -310,7 +313,9 @@ class LinkedBench implements Bench {
         onDecision: this.hooks.onDecision,
         onChannelEvents: this.hooks.onChannelEvents,
         onChannelCommand: this.hooks.onOutput,
+        ...(this.hooks.onVoterEvent ? { onVoterEvent: this.hooks.onVoterEvent } : {}),
       }),
+      ...(o.firmware ? { firmware: o.firmware } : {}),
     });
     this.loop = loop;
     this.slotOf = { runtime: loop.runtime, transport: this.transport };
@@ -384,6 +389,8 @@ class LinkedBench implements Bench {
         return this.reason('replica', fault.type, t.board);
       case 'board':
         return this.boardFault(t.board, fault);
+      case 'voter':
+        return voterFault(this.slot, fault);
       case 'link': {
         const [a, b] = t.ends;
         if (a === rig) return linkFault(this.slot, b, fault.type, fault.severity);

@@ -13,6 +13,16 @@ import { type BoardSlot, describeAction, linkAction, notOutputs, outputsOf } fro
 
 const no = (reason: string): FaultHandle => ({ applied: false, reason });
 
+/**
+ * The `voter hang` fault on the voter's board (`slot`): its frame loop hangs and its watchdog resets it `severity`
+ * frames later (BoardRuntime.hangVoter; the firmware needs a test build, which the run selects).
+ */
+export function voterFault(slot: BoardSlot, fault: BenchFault): FaultHandle {
+  if (fault.type !== 'hang') return no(`the voter takes no '${fault.type}' fault (only hang)`);
+  const r = slot.runtime.hangVoter(fault.severity ?? 20, fault.frame);
+  return r.applied ? { applied: true, detail: r.detail } : no(r.reason);
+}
+
 /** A link-like fault on the path from `from`'s board into the voter's board, only for channel c's OUTPUTs. */
 export function voterLinkFault(
   voterSlot: BoardSlot,

@@ -6,7 +6,8 @@
  * - replica: a replica id, `primary`, or `backup` (the highest-numbered replica that is not the primary);
  * - input-unit: a unit index; sensor: 0, 1 or 2;
  * - board: a board name, `primary` or `backup` (the board hosting that replica), never the rig's own board;
- * - link: `a-b`, two board names (names may contain dashes; the split that names two boards is used).
+ * - link: `a-b`, two board names (names may contain dashes; the split that names two boards is used);
+ * - voter: none, or 0 (the voter on the rig's board).
  */
 import type { Topology } from '../../src/runtime/config.ts';
 import type { Component } from '../grid.ts';
@@ -67,6 +68,10 @@ export function checkTarget(
       }
       return undefined;
     }
+    case 'voter':
+      return target === undefined || target === 0
+        ? undefined
+        : `voter faults take no target, or 0 (one voter, on board ${rigBoardOf(t)})`;
     case 'link': {
       if (typeof target !== 'string') return 'link faults need a target naming two boards: a-b';
       const ends = linkEnds(t, target);
@@ -84,7 +89,8 @@ export type Resolved =
   | { readonly component: 'input-unit'; readonly unit: number }
   | { readonly component: 'sensor'; readonly sensor: number }
   | { readonly component: 'board'; readonly board: string }
-  | { readonly component: 'link'; readonly ends: readonly [string, string] };
+  | { readonly component: 'link'; readonly ends: readonly [string, string] }
+  | { readonly component: 'voter'; readonly voter: number; readonly board: string };
 
 /** Resolves a checked target; `primary` is the primary of the current view. */
 export function resolveTarget(
@@ -119,6 +125,8 @@ export function resolveTarget(
       };
     case 'link':
       return { component, ends: linkEnds(t, target as string)! };
+    case 'voter':
+      return { component, voter: 0, board: rigBoardOf(t) };
   }
 }
 
@@ -139,5 +147,7 @@ export function describeTarget(r: Resolved): string {
       return `board ${r.board}`;
     case 'link':
       return `link ${r.ends[0]}-${r.ends[1]}`;
+    case 'voter':
+      return `voter v${r.voter} (board ${r.board})`;
   }
 }

@@ -9,7 +9,7 @@
  */
 import { join, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { FRAME_RATE_HZ } from '../runtime/config.ts';
+import { FRAME_RATE_HZ, VOTER_IMPLS, type VoterImpl } from '../runtime/config.ts';
 import type { ClusterLink } from '../runtime/node/cluster.ts';
 
 /** The log levels pino accepts, in the order a help text lists them. */
@@ -168,6 +168,9 @@ export const SIM_HELP = `usage: triplex sim [options]
   --duration S       seconds of flight, ${FLIGHT_OPTIONS.duration.min} to ${MAX_DURATION_S} (default 20)
   --rate HZ          frame rate, ${FRAME_RATE_HZ.min} to ${FRAME_RATE_HZ.max}; overrides the config's frameRateHz
   --seed N           seed of sensors, link delays and faults, 0 to ${MAX_SEED} (default 1)
+  --voter IMPL       ts, firmware-host or firmware-qemu: the voter's implementation, the TypeScript
+                     voter or the C firmware (host build, or Cortex-M3 under QEMU); overrides the
+                     config's voterImpl (default: the config's, else ts)
   --out DIR          report folder (default reports/sim-<time>)
   --json             print the summary as JSON on stdout (the live status stays on stderr)
   --log-level LEVEL  pino level of the log file in the report folder (default info)
@@ -185,6 +188,7 @@ const SIM_OPTIONS = {
   rate: { type: 'number', min: FRAME_RATE_HZ.min, max: FRAME_RATE_HZ.max, unit: 'Hz' },
   processes: { type: 'boolean' },
   link: { type: 'choice', choices: ['serial', 'can'] },
+  voter: { type: 'choice', choices: VOTER_IMPLS },
 } as const satisfies OptionSpecs;
 
 export interface SimArgs {
@@ -199,6 +203,8 @@ export interface SimArgs {
   processes: boolean;
   link: ClusterLink | undefined;
   pace: boolean;
+  /** --voter: the voter implementation, overriding the config's voterImpl. */
+  voter: VoterImpl | undefined;
 }
 
 /** `triplex sim` options; '' asks for the help text, any other string is the usage error. */
@@ -229,6 +235,7 @@ export function parseSimArgs(argv: readonly string[]): SimArgs | string {
     json: v.json === true,
     logLevel: v['log-level'] ?? 'info',
     status: v['no-status'] !== true,
+    voter: v.voter as VoterImpl | undefined,
   };
 }
 

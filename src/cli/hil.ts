@@ -30,7 +30,13 @@ import { openTelemetry, TelemetryError, type TelemetrySink } from '../../hil/out
 import { RunError, runScenario, type Timing } from '../../hil/run.ts';
 import { type LoadedScenario, loadScenarioFile, ScenarioError } from '../../hil/scenario/load.ts';
 import type { Trace } from '../../src/runtime/report/trace.ts';
-import { ConfigError, loadTopology } from '../runtime/config.ts';
+import {
+  ConfigError,
+  loadTopology,
+  VOTER_IMPLS,
+  type VoterImpl,
+  voterImplProblem,
+} from '../runtime/config.ts';
 import { EXIT, LOG_LEVELS } from './args.ts';
 import type { Interrupt } from './interrupt.ts';
 
@@ -54,6 +60,9 @@ const HELP = `usage: triplex hil <command> [options]
                                      grid, where the rig can apply it, and which scenarios cover it
   run SCENARIO... [options]          fly scenarios: files, library names, or 'library' for all of them
     --config FILE                    fly this topology instead of each scenario's own
+    --voter IMPL                     ts, firmware-host or firmware-qemu: the voter's implementation (the C
+                                     firmware's host build, or its Cortex-M3 build under QEMU); overrides
+                                     the config's voterImpl
     --require-hardware               every board must answer as real hardware (no emulated fallback)
     --lockstep | --realtime          virtual time, bit-for-bit repeatable (default unless a board is real)
                                      | real timers (real boards, emulated board processes)
@@ -147,6 +156,7 @@ interface RunArgs {
   probeTimeoutMs: number;
   pace: boolean;
   logLevel: string;
+  voter: VoterImpl | undefined;
 }
 
 function runArgs(argv: string[]): RunArgs | string {
@@ -165,10 +175,14 @@ function runArgs(argv: string[]): RunArgs | string {
     'probe-timeout': { type: 'string' },
     'no-pace': { type: 'boolean' },
     'log-level': { type: 'string' },
+    voter: { type: 'string' },
   });
   if (typeof p === 'string') return p;
   const v = p.values;
   if (v.help) return '';
+  const voter = v.voter as string | undefined;
+  if (voter !== undefined && !(VOTER_IMPLS as readonly string[]).includes(voter))
+    return `--voter must be one of ${VOTER_IMPLS.join(', ')}, got '${voter}'`;
   if (p.positionals.length === 0) return 'name at least one scenario (a file, a library name, or library)';
   if (v.lockstep && v.realtime) return '--lockstep and --realtime exclude each other';
   const speedup = numberOption(v.speedup as string | undefined, 'speedup', undefined, 1e-3);
@@ -194,6 +208,7 @@ function runArgs(argv: string[]): RunArgs | string {
     probeTimeoutMs: probe as number,
     pace: v['no-pace'] !== true,
     logLevel: level,
+    voter: voter as VoterImpl | undefined,
   };
 }
 
@@ -217,8 +232,10 @@ function loadAll(a: RunArgs): LoadedScenario[] | string {
 }
 
 function reload(l: LoadedScenario, a: RunArgs): LoadedScenario {
-  const loaded =
+  const file =
     a.config !== undefined && l.topology.file !== resolve(a.config) ? loadScenarioFile(l.file, a.config) : l;
+  const loaded =
+    a.voter === undefined ? file : { ...file, topology: { ...file.topology, voterImpl: a.voter } };
   if (a.seed === undefined) return loaded;
   const s = loaded.scenario;
   return { ...loaded, scenario: { ...s, spec: { ...s.spec!, seed: a.seed } } };
@@ -241,6 +258,10 @@ async function runCommand(argv: string[], signal: AbortSignal | undefined): Prom
     throw e;
   }
   if (typeof scenarios === 'string') return fail(scenarios);
+  for (const l of scenarios) {
+    const problem = voterImplProblem(l.topology);
+    if (problem !== undefined) return fail(`${l.scenario.name}: ${problem}`);
+  }
   let telemetry: TelemetrySink | undefined;
   try {
     telemetry = a.telemetry ? openTelemetry(a.telemetry) : undefined;

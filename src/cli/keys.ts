@@ -30,7 +30,8 @@ const USAGE = `usage:
   triplex keys gen --out DIR --config FILE [--force]
       the same for every principal of a topology, each file named by the board it goes to and the
       principal (DIR/b0.replica-1.key, DIR/aiu.voter-0.key): what \`triplex node --keys DIR\` loads;
-      it prints which files to copy to which board (public.json and the board's own .key files)
+      it prints which files to copy to which board (public.json and the board's own .key files); a
+      voter's file also holds the heartbeat key its firmware (voterImpl firmware-*) tags heartbeats with
   triplex keys check --dir DIR
       load DIR/${PUBLIC_FILE_NAME} and the private key files present (a board holds only its own),
       and derive their MAC keys`;
@@ -137,7 +138,10 @@ async function keysCheck(argv: string[]): Promise<number> {
       }
       const self = await loadPrivateKey(file);
       const ring = buildKeyRing(self, publics);
-      console.log(`ok ${self.file} (id ${self.id}, MAC keys with ${ring.peers().length} principals)`);
+      const heartbeat = self.heartbeatKey === undefined ? '' : ', a firmware heartbeat key';
+      console.log(
+        `ok ${self.file} (id ${self.id}, MAC keys with ${ring.peers().length} principals${heartbeat})`,
+      );
     }
     if (absent.length === publics.principals.length) {
       console.error(

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { defaultScenario } from '../../hil/scenario.ts';
 import type { Transport } from '../io/transport.ts';
-import { ConfigError, loadTopology, type Topology } from '../runtime/config.ts';
+import { ConfigError, loadTopology, type Topology, voterImplProblem } from '../runtime/config.ts';
 import type { BoardKeys } from '../runtime/loop/keys.ts';
 import { plantPortsOf } from '../runtime/loop/ports.ts';
 import { LoopSystem } from '../runtime/loop/system.ts';
@@ -48,6 +48,12 @@ export async function simCommand(argv: string[], interrupt: Interrupt): Promise<
     throw e;
   }
   if (args.rate !== undefined) topo = { ...topo, frameRateHz: args.rate };
+  if (args.voter !== undefined) topo = { ...topo, voterImpl: args.voter };
+  const voterProblem = voterImplProblem(topo);
+  if (voterProblem !== undefined) {
+    process.stderr.write(`triplex sim: ${voterProblem}\n`);
+    return EXIT.usage;
+  }
   const tooLong = checkFlightLength(args.duration, topo.frameRateHz);
   if (tooLong !== undefined) {
     process.stderr.write(`triplex sim: ${tooLong}\n`);
@@ -58,7 +64,7 @@ export async function simCommand(argv: string[], interrupt: Interrupt): Promise<
   const logger = pino({ level: args.logLevel }, pino.destination({ dest: logFile, sync: false }));
   const replay =
     `npm start -- --config ${args.config} --duration ${args.duration} --seed ${args.seed}` +
-    `${args.rate ? ` --rate ${args.rate}` : ''}${args.processes ? ` --processes --link ${linkOf(args, topo)}${args.pace ? '' : ' --no-pace'}` : ''}`;
+    `${args.rate ? ` --rate ${args.rate}` : ''}${args.voter ? ` --voter ${args.voter}` : ''}${args.processes ? ` --processes --link ${linkOf(args, topo)}${args.pace ? '' : ' --no-pace'}` : ''}`;
   const fly: FlyOptions = {
     command: 'triplex sim',
     scenario: defaultScenario(args.duration, 'primary'),

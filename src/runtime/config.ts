@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SUPPORTED_FRAME_RATE_HZ } from '../core/control/spec.ts';
 import { linkBudgetIssues } from './config-links.ts';
+import { hostToolchain, m3Toolchain } from './firmware/toolchain.ts';
 import { lineColumn, scanJson } from './json-scan.ts';
 
 /**
@@ -24,6 +25,7 @@ const name = z
   .regex(/^[a-z][a-z0-9-]{0,31}$/, 'a lower-case name: letters, digits, dashes, at most 32');
 const role = z.enum(['replica', 'channel', 'voter', 'input']);
 const channelImpl = z.enum(['float64', 'fixed-q24', 'modal']);
+const voterImpl = z.enum(['ts', 'firmware-host', 'firmware-qemu']);
 
 const serialLink = z.strictObject({
   type: z.literal('serial'),
@@ -107,12 +109,22 @@ const schema = z.strictObject({
       macBackend: z.enum(['node', 'noble']).default('node'),
     })
     .prefault({}),
+  /**
+   * The voter's implementation: the TypeScript voter (`ts`), or the C99 firmware of firmware-bridge/ as the voter
+   * board's actuator interface unit, its POSIX host build (`firmware-host`) or its Cortex-M3 build under QEMU
+   * (`firmware-qemu`). Same decisions, bit for bit (the differential test); the board that hosts the voter
+   * needs the toolchain (`voterImplProblem`).
+   */
+  voterImpl: voterImpl.default('ts'),
 });
 
 export type TopologyFile = z.infer<typeof schema>;
 export type LinkConfig = z.infer<typeof link>;
 export type Role = z.infer<typeof role>;
 export type ChannelImpl = z.infer<typeof channelImpl>;
+export type VoterImpl = z.infer<typeof voterImpl>;
+/** The values of `voterImpl` (and of `triplex sim --voter`). */
+export const VOTER_IMPLS: readonly VoterImpl[] = voterImpl.options;
 
 /** A role instance with the id it carries in its role's id space (replica 0..n-1, channel 0..m-1). */
 export interface RoleSlot {
@@ -520,4 +532,24 @@ export function faultBudget(n: number, m: number, f: number, k: number, periodSe
       : `during a restart one more fault can stall ${orderingLiveDuringRecovery ? 'voting' : 'ordering'} ` +
         `(window ${(windowOfVulnerability * 100).toFixed(1)}% of the time; n >= ${3 * f + 2 * k + 1} and m >= ${2 * f + k + 1} close it)`);
   return { n, m, f, k, orderingLiveDuringRecovery, votingLiveDuringRecovery, windowOfVulnerability, summary };
+}
+
+/**
+ * Why this machine cannot run the topology's voter implementation (the C compiler and make for `firmware-host`;
+ * gcc-arm-none-eabi, newlib and qemu-system-arm too for `firmware-qemu`), or undefined when it can (always, for
+ * `ts`). Checked where the voter is built, not at load: a board that does not host the voter needs no toolchain.
+ *
+ * @example
+ * const problem = voterImplProblem(topo); // 'voterImpl "firmware-qemu": qemu-system-arm is not installed (...)'
+ */
+export function voterImplProblem(t: Pick<Topology, 'voterImpl'>): string | undefined {
+  if (t.voterImpl === 'ts') return undefined;
+  const need = t.voterImpl === 'firmware-qemu' ? m3Toolchain() : hostToolchain();
+  return need.ok ? undefined : `voterImpl "${t.voterImpl}": ${need.reason} (or fly with voterImpl "ts")`;
+}
+
+/** `voterImplProblem` as a ConfigError naming the file and the field. */
+export function checkVoterImpl(t: Topology): void {
+  const problem = voterImplProblem(t);
+  if (problem !== undefined) throw new ConfigError(t.file, 'voterImpl', problem);
 }

@@ -6,7 +6,8 @@
  * On disk, in one directory:
  * - `<board>.<name>.key` (`b0.replica-1.key`: the board it goes to, then the principal), or `<name>.key` for a
  *   principal given without a board: one per principal, mode 0600, JSON
- *   `{ version, id, name, ed25519Seed, x25519Private, ed25519Public, x25519Public }` (hex).
+ *   `{ version, id, name, ed25519Seed, x25519Private, ed25519Public, x25519Public }` (hex); a voter's file also
+ *   `heartbeatKey` (32 random bytes, hex: the key its firmware tags heartbeats with; a secret of its board alone).
  * - `public.json`: `{ version, principals: [{ id, name, ed25519Public, x25519Public }] }`.
  *
  * Loading checks everything and throws a KeyFileError naming the file and the fault.
@@ -51,6 +52,8 @@ export interface PrincipalSpec {
   readonly name: string;
   /** The board whose private key file this is: it names the file (`<board>.<name>.key`). */
   readonly board?: string;
+  /** Its key file also holds a heartbeat key (a voter: its firmware tags heartbeats with it). */
+  readonly heartbeat?: boolean;
 }
 
 /** One principal's public keys, as listed in public.json. */
@@ -64,6 +67,8 @@ export interface PrivateKey extends PublicPrincipal {
   readonly file: string;
   readonly ed25519Seed: Uint8Array;
   readonly x25519Private: Uint8Array;
+  /** A voter's firmware heartbeat key (32 bytes; field "heartbeatKey", absent in other principals' files). */
+  readonly heartbeatKey?: Uint8Array;
 }
 
 /** A loaded public directory. */
@@ -194,7 +199,17 @@ export async function loadPrivateKey(file: string): Promise<PrivateKey> {
   if (!constantTimeEqual(x25519PublicKey(x25519Private), x25519Public)) {
     throw new KeyFileError(file, 'field "x25519Public" does not match the public key of "x25519Private"');
   }
-  return { file, id, name, ed25519Seed, x25519Private, ed25519Public, x25519Public };
+  const heartbeatKey = obj['heartbeatKey'] === undefined ? undefined : expectKey(file, obj, 'heartbeatKey');
+  return {
+    file,
+    id,
+    name,
+    ed25519Seed,
+    x25519Private,
+    ed25519Public,
+    x25519Public,
+    ...(heartbeatKey ? { heartbeatKey } : {}),
+  };
 }
 
 /** Load and check a public directory file: JSON shape, unique ids and names, key sizes. */
@@ -261,14 +276,26 @@ export function buildKeyRing(
       `public keys of "${self.name}" (id ${self.id}) do not match the private key ${self.file}`,
     );
   }
-  const keys = publics.principals.map((peer) => {
-    const agreed = x25519Agree(self.x25519Private, peer.x25519Public);
-    if (!agreed.ok) {
-      throw new KeyFileError(publics.file, `x25519Public of "${peer.name}" is unusable (${agreed.reason})`);
-    }
-    return [peer.id, pairwiseKey(agreed.sharedSecret, self.id, peer.id, 0)] as const;
-  });
+  const keys = publics.principals.map((peer) => [peer.id, agreedKey(self, peer, publics.file)] as const);
   return new KeyRing({ self: self.id, keys, tagLength, backend });
+}
+
+/**
+ * The pairwise MAC key of `self` with principal `peer` of `publics` (X25519 + HKDF at key epoch 0, as in the
+ * ring): what a firmware voter is provisioned with. Throws KeyFileError when `peer` is not listed.
+ */
+export function pairwiseKeyWith(self: PrivateKey, publics: PublicDirectory, peer: PrincipalId): Uint8Array {
+  const listed = publics.principals.find((p) => p.id === peer);
+  if (listed === undefined) throw new KeyFileError(publics.file, `does not list principal id ${peer}`);
+  return agreedKey(self, listed, publics.file);
+}
+
+function agreedKey(self: PrivateKey, peer: PublicPrincipal, file: string): Uint8Array {
+  const agreed = x25519Agree(self.x25519Private, peer.x25519Public);
+  if (!agreed.ok) {
+    throw new KeyFileError(file, `x25519Public of "${peer.name}" is unusable (${agreed.reason})`);
+  }
+  return pairwiseKey(agreed.sharedSecret, self.id, peer.id, 0);
 }
 
 type KeyMaterial = Omit<PrivateKey, 'file'>;
@@ -283,6 +310,7 @@ function newPrivateKey(p: PrincipalSpec, random: (n: number) => Uint8Array): Key
     x25519Private,
     ed25519Public: ed25519PublicKey(ed25519Seed),
     x25519Public: x25519PublicKey(x25519Private),
+    ...(p.heartbeat === true ? { heartbeatKey: takeKeyBytes(random) } : {}),
   };
 }
 
@@ -302,6 +330,7 @@ function privateKeyJson(k: KeyMaterial): string {
     x25519Private: hex(k.x25519Private),
     ed25519Public: hex(k.ed25519Public),
     x25519Public: hex(k.x25519Public),
+    ...(k.heartbeatKey ? { heartbeatKey: hex(k.heartbeatKey) } : {}),
   };
   return `${JSON.stringify(body, null, 2)}\n`;
 }

@@ -5,7 +5,7 @@
  * again. Host build (CPU-time watchdog, the process re-executes itself on the same link) and Cortex-M3 build
  * under QEMU (CMSDK watchdog: NMI, then a board reset with `-action watchdog=reset`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -17,6 +17,7 @@ import type { Output } from '../../src/core/codec/messages.ts';
 import type { Command } from '../../src/core/control/spec.ts';
 import { keyedMac } from '../../src/core/crypto/mac.ts';
 import type { DecisionRecord } from '../../src/core/vote/voter.ts';
+import { readActuatorStream } from '../../src/runtime/firmware/actuator.ts';
 import {
   BUILD_TIMEOUT_MS,
   buildFor,
@@ -26,6 +27,7 @@ import {
 import type { FirmwareTarget } from '../../src/runtime/firmware/unit.ts';
 import { FirmwareVoterHost } from '../../src/runtime/firmware/voter-host.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
+import type { VoterEvent } from '../../src/runtime/loop/ports.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
 
 const host = hostToolchain();
@@ -41,10 +43,13 @@ const FRAMES = 30;
 
 async function hangAndRejoin(target: FirmwareTarget, mode: 'sync' | 'async') {
   const corpus = generateCorpus(SETUPS[0]!, 0, 5); // keys and config only
-  const unit = await startUnit(corpus, target, mode, join(work, `${target}-${mode}`), true);
+  const dir = join(work, `${target}-${mode}`);
+  const actuatorFile = join(work, `${target}-${mode}.actuator`);
+  const unit = await startUnit(corpus, target, mode, dir, true, actuatorFile);
   const scheduler = new VirtualScheduler();
   const counters = new Counters();
   const decisions: DecisionRecord<Command>[] = [];
+  const events: VoterEvent[] = [];
   const voter = new FirmwareVoterHost({
     config: corpus.config,
     unit,
@@ -52,6 +57,7 @@ async function hangAndRejoin(target: FirmwareTarget, mode: 'sync' | 'async') {
     counters,
     log: pino({ level: 'silent' }),
     actuator: { write: (r) => decisions.push(r) },
+    events: { voterEvent: (e) => events.push(e) },
     hangFrames: DOWN,
   });
   const macs = corpus.keys.map((k) => keyedMac(k));
@@ -70,14 +76,19 @@ async function hangAndRejoin(target: FirmwareTarget, mode: 'sync' | 'async') {
   for (let k = 0; k < FRAMES; k++) {
     scheduler.at(k * period, () => {
       voter.armFrame(k);
-      if (k === HANG_AT) voter.hang();
+      if (k === HANG_AT) expect(voter.hang()).toMatchObject({ applied: true });
     });
     for (let c = 0; c < 3; c++) scheduler.at(k * period + 1 + c, () => voter.onBytes(output(k, c)));
   }
-  scheduler.runUntil((FRAMES + 1) * period);
-  const status = await unit.status(); // after every answer (async: the last one)
-  await unit.close();
-  return { decisions, counters: counters.toJSON(), status, boots: unit.boots };
+  let status: Awaited<ReturnType<typeof unit.status>>;
+  try {
+    scheduler.runUntil((FRAMES + 1) * period);
+    status = await unit.status(); // after every answer (async: the last one)
+  } finally {
+    await unit.close(); // a failed run leaves no QEMU behind
+  }
+  const actuator = readActuatorStream(readFileSync(actuatorFile), { discrete: 2, analog: 1 });
+  return { decisions, events, counters: counters.toJSON(), status, boots: unit.boots, actuator };
 }
 
 function expectHoldThenFailsafeThenRejoin(r: Awaited<ReturnType<typeof hangAndRejoin>>) {
@@ -97,7 +108,21 @@ function expectHoldThenFailsafeThenRejoin(r: Awaited<ReturnType<typeof hangAndRe
   expect(r.boots.map((b) => b.resetCause)).toEqual(['power-on', 'watchdog']);
   expect(r.boots[1]?.bootCount).toBe(1);
   expect(r.status.resetCause).toBe(1);
-  expect(r.counters['firmware.hang-injected']).toBe(1);
+  expect(r.counters['voter.hang']).toBe(1);
+  expect(r.counters['voter.watchdog-reset']).toBe(1);
+  // The voter's own events, as the report shows them: hung, reset, rejoined with the failsafe frame.
+  expect(r.events.map((e) => [e.kind, e.frame])).toEqual([
+    ['hung', HANG_AT],
+    ['reset', HANG_AT + DOWN + 1],
+    ['rejoined', HANG_AT + DOWN + 1],
+  ]);
+  expect(r.events[2]?.detail).toMatch(/first decision failsafe/);
+  // What reached the actuator port (host --actuator, QEMU UART1) is what the unit reported deciding, across
+  // the reset: nothing while it was down, then the failsafe command, then writes.
+  expect(r.actuator.rejected).toBe(0);
+  expect(r.actuator.commands.map((c) => [c.frame, c.kind, c.analog[0]])).toEqual(
+    r.decisions.map((d) => [d.frame, d.kind, d.value.elevator]),
+  );
 }
 
 beforeAll(() => buildFor(['host-test', 'm3-test']), BUILD_TIMEOUT_MS);

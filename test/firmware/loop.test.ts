@@ -1,133 +1,160 @@
 /**
- * The HIL rig flies the laptop loop with the firmware unit as its voter (host build, and the Cortex-M3 build
- * under QEMU, both in lockstep on virtual time) and gets the same trace as with the TypeScript voter, frame by
- * frame, and the same assertions; the TypeScript voter runs as a shadow and never differs. A hung unit is
- * reset by its watchdog in flight: the trace shows the holds, the failsafe frame and the rejoin.
+ * `"voterImpl": "firmware-host" | "firmware-qemu"`: the laptop loop (LoopSystem, what `triplex sim` flies)
+ * with the C firmware as the voter board's actuator interface unit, wired by BoardRuntime, flies the default
+ * scenario of `triplex sim` (a Byzantine channel, its repair, the primary's crash) in lockstep on virtual time
+ * and gets the TypeScript voter's trace, frame by frame, and its assertions. The unit is provisioned from the
+ * board's keys (BoardKeys.rawKey, heartbeatKey) and the voter config BoardRuntime builds.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rig, type RigResult } from '../../hil/rig.ts';
 import { defaultScenario } from '../../hil/scenario.ts';
+import { parseSimArgs } from '../../src/cli/args.ts';
+import { authPayload, decodeMessage } from '../../src/core/codec/encode.ts';
 import { keyedMac } from '../../src/core/crypto/mac.ts';
 import { Prng } from '../../src/core/prng.ts';
-import { loadTopology } from '../../src/runtime/config.ts';
-import { laptopVoterKeys, startFirmwareLoop } from '../../src/runtime/firmware/loop.ts';
+import {
+  loadTopology,
+  type Topology,
+  VOTER_IMPLS,
+  type VoterImpl,
+  voterImplProblem,
+} from '../../src/runtime/config.ts';
 import {
   BUILD_TIMEOUT_MS,
   buildFor,
   hostToolchain,
   m3Toolchain,
 } from '../../src/runtime/firmware/toolchain.ts';
-import type { FirmwareTarget } from '../../src/runtime/firmware/unit.ts';
-import { topologyVoterConfig } from '../../src/runtime/loop/board-runtime.ts';
+import { FirmwareVoterRole } from '../../src/runtime/firmware/voter-board.ts';
 import { seededKeys } from '../../src/runtime/loop/keys.ts';
 import { principalOf } from '../../src/runtime/loop/principals.ts';
 import { LoopSystem } from '../../src/runtime/loop/system.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
 
-const topology = loadTopology('config/laptop.json');
+const laptop = loadTopology('config/laptop.json');
 const silent = pino({ level: 'silent' });
 const virtual = { minDelayMs: 0.05, maxDelayMs: 0.6 };
 const host = hostToolchain();
 const m3 = m3Toolchain();
 if (!host.ok) console.warn(`firmware loop test skipped: ${host.reason}`);
 if (!m3.ok) console.warn(`firmware loop test (QEMU build) skipped: ${m3.reason}`);
-const work = mkdtempSync(join(tmpdir(), 'triplex-fw-loop-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const SEED = 13;
 const scenario = defaultScenario(8, 'primary');
+const systems: LoopSystem[] = [];
+afterAll(async () => {
+  for (const s of systems) await s.close();
+});
 
-async function flyTypeScript(): Promise<RigResult> {
+async function flyWith(
+  voterImpl: VoterImpl,
+): Promise<{ result: RigResult; counters: Record<string, number> }> {
+  const topology: Topology = { ...laptop, voterImpl };
   const scheduler = new VirtualScheduler();
   const rig = new Rig({ topology, scheduler, scenario, seed: SEED, logger: silent, virtual });
-  return rig.runVirtual((t) => scheduler.runUntil(t));
-}
-
-async function flyFirmware(target: FirmwareTarget, hangAtFrame?: number) {
-  const scheduler = new VirtualScheduler();
-  const fw = await startFirmwareLoop({
-    topology,
-    scheduler,
-    seed: new Prng(SEED).u32(), // the seed the rig gives its own loop
-    logger: silent,
-    virtual,
-    target,
-    mode: 'sync',
-    workDir: join(work, `${target}-${hangAtFrame ?? 'clean'}`),
-    testHooks: hangAtFrame !== undefined,
-    hangFrames: 6,
-  });
   try {
-    const rig = new Rig({
-      topology,
-      scheduler,
-      scenario,
-      seed: SEED,
-      logger: silent,
-      virtual,
-      loop: fw.factory,
-      onFrame: (record) => {
-        if (record.frame === hangAtFrame) fw.host().hang();
-      },
-    });
     const result = await rig.runVirtual((t) => scheduler.runUntil(t));
-    return { result, counters: rig.system.counters.toJSON(), boots: fw.unit.boots };
+    return { result, counters: rig.system.counters.toJSON() };
   } finally {
-    await fw.close();
+    await rig.system.close();
   }
 }
 
-beforeAll(() => buildFor(['host', 'host-test', 'm3']), BUILD_TIMEOUT_MS);
-describe('the firmware loop is provisioned as the laptop loop', () => {
-  it('with the voter configuration BoardRuntime builds and the keys the voter ring holds', () => {
+let reference: Awaited<ReturnType<typeof flyWith>> | undefined;
+const typescript = async () => {
+  reference ??= await flyWith('ts');
+  return reference;
+};
+
+beforeAll(() => buildFor(['host', 'm3']), BUILD_TIMEOUT_MS);
+
+describe.skipIf(!host.ok)('the firmware voter board is provisioned from the board keys', () => {
+  it('boots with the voter ring keys and the heartbeat key, and refuses a key set without one', async () => {
+    const topology: Topology = { ...laptop, voterImpl: 'firmware-host' };
     const system = new LoopSystem({ topology, scheduler: new VirtualScheduler(), seed: 77, logger: silent });
-    expect(topologyVoterConfig(topology)).toEqual(system.voter.voter.config);
-    const ring = seededKeys(topology, new Prng(77).u32()).ring(principalOf.voter(0));
-    const keys = laptopVoterKeys(topology, 77);
+    systems.push(system);
+    await system.start();
+    const role = system.voter as FirmwareVoterRole;
+    expect(role.impl).toBe('firmware-host');
+    const boot = role.unit!.boots[0]!;
+    expect(boot).toMatchObject({ provision: 'ok', resetCause: 'power-on' });
+    // LoopSystem draws its key seed first: these are the keys its boards hold.
+    const keys = seededKeys(topology, new Prng(77).u32());
+    const hb = decodeMessage(boot.heartbeat);
+    if (!hb.ok || hb.message.kind !== 'heartbeat') throw new Error('no heartbeat in BOOT');
+    const tag = keyedMac(keys.heartbeatKey(0)!).mac(authPayload(hb.message), topology.crypto.tagBytes);
+    expect(hb.message.tag).toEqual(tag);
+    // rawKey is the key the ring MACs with.
+    const ring = keys.ring(principalOf.voter(0));
     const data = new TextEncoder().encode('an OUTPUT auth payload');
-    for (const [i, c] of topology.channels.entries()) {
-      const tag = keyedMac(keys.channelKeys[i]!).mac(data, topology.crypto.tagBytes);
-      expect(ring.verify(principalOf.channel(c.id), data, tag)).toBe(true);
+    for (const c of topology.channels) {
+      const raw = keys.rawKey(principalOf.voter(0), principalOf.channel(c.id));
+      const t = keyedMac(raw).mac(data, topology.crypto.tagBytes);
+      expect(ring.verify(principalOf.channel(c.id), data, t)).toBe(true);
     }
+    const noHeartbeat = new FirmwareVoterRole({
+      topology,
+      target: 'host',
+      config: role.config,
+      keys: { ...keys, heartbeatKey: () => undefined },
+      scheduler: new VirtualScheduler(),
+      counters: system.counters,
+      log: silent,
+    });
+    await expect(noHeartbeat.start()).rejects.toThrow(/no heartbeat key for voter-0.*triplex keys gen/);
   });
 });
 
-describe.skipIf(!host.ok)('the rig flies with the firmware voter', () => {
-  let reference: RigResult;
-
-  it('host build: the same trace as the TypeScript voter, frame by frame, and every assertion held', async () => {
-    reference = await flyTypeScript();
-    const { result, counters } = await flyFirmware('host');
-    expect(result.assertions.filter((a) => !a.passed)).toEqual([]);
-    expect(result.assertions.map((a) => a.name)).toEqual(reference.assertions.map((a) => a.name));
-    expect(result.trace).toEqual(reference.trace);
-    expect(counters['firmware.shadow-mismatch']).toBeUndefined();
-    expect(counters['firmware.voter.write']).toBe(counters['voter.write']);
+describe('triplex sim --voter', () => {
+  it('takes ts, firmware-host or firmware-qemu, and refuses anything else', () => {
+    for (const impl of VOTER_IMPLS) {
+      const a = parseSimArgs(['--voter', impl]);
+      expect(typeof a === 'string' ? a : a.voter).toBe(impl);
+    }
+    const none = parseSimArgs([]);
+    expect(typeof none === 'string' ? none : none.voter).toBeUndefined();
+    expect(parseSimArgs(['--voter', 'rust'])).toBe(
+      "--voter must be one of ts, firmware-host, firmware-qemu; got 'rust'",
+    );
   });
+});
 
-  it.skipIf(!m3.ok)('Cortex-M3 build under QEMU: the same trace, every assertion held', async () => {
-    reference ??= await flyTypeScript();
-    const { result, counters } = await flyFirmware('qemu');
-    expect(result.assertions.filter((a) => !a.passed)).toEqual([]);
-    expect(result.trace).toEqual(reference.trace);
-    expect(counters['firmware.shadow-mismatch']).toBeUndefined();
+describe('voterImpl and the toolchain', () => {
+  it('ts needs nothing; a firmware voter names what is missing', () => {
+    expect(voterImplProblem({ voterImpl: 'ts' })).toBeUndefined();
+    expect(voterImplProblem({ voterImpl: 'firmware-host' })).toBe(
+      host.ok ? undefined : expect.stringContaining('voterImpl "firmware-host"'),
+    );
+    expect(voterImplProblem({ voterImpl: 'firmware-qemu' })).toBe(
+      m3.ok ? undefined : expect.stringContaining('voterImpl "firmware-qemu"'),
+    );
   });
+});
 
-  it('a hung firmware voter in flight: holds, then the failsafe frame, then it votes again', async () => {
-    const HANG = 150;
-    const { result, boots } = await flyFirmware('host', HANG);
-    const outcomes = result.trace.frames.map((f) => f.outcome);
-    // The hang is injected after frame HANG is recorded; frames HANG+1 .. HANG+6 get no decision (held).
-    expect(outcomes.slice(HANG + 1, HANG + 7)).toEqual(Array(6).fill('hold'));
-    expect(outcomes[HANG + 7]).toBe('failsafe');
-    expect(outcomes.slice(HANG + 8, HANG + 30).every((o) => o === 'write')).toBe(true);
-    expect(outcomes.slice(1, HANG + 1).every((o) => o === 'write')).toBe(true);
-    expect(boots.map((b) => b.resetCause)).toEqual(['power-on', 'watchdog']);
-    // The report shows it: the failsafe assertion fails for this run.
-    expect(result.assertions.find((a) => a.name === 'no-failsafe')?.passed).toBe(false);
-  });
+describe.skipIf(!host.ok)("triplex sim's default scenario with the firmware voter (lockstep)", () => {
+  it('host build: the TypeScript voter trace, frame by frame, and every assertion held', async () => {
+    const ts = await typescript();
+    const fw = await flyWith('firmware-host');
+    expect(fw.result.assertions.filter((a) => !a.passed)).toEqual([]);
+    expect(fw.result.assertions.map((a) => [a.name, a.passed])).toEqual(
+      ts.result.assertions.map((a) => [a.name, a.passed]),
+    );
+    expect(fw.result.trace).toEqual(ts.result.trace);
+    expect(fw.counters['voter.write']).toBe(ts.counters['voter.write']);
+    expect(fw.counters['voter.write']).toBeGreaterThan(0);
+    expect(fw.counters['firmware.request-lost']).toBeUndefined();
+  }, 120_000);
+
+  it.skipIf(!m3.ok)(
+    'Cortex-M3 build under QEMU: the same trace, every assertion held',
+    async () => {
+      const ts = await typescript();
+      const fw = await flyWith('firmware-qemu');
+      expect(fw.result.assertions.filter((a) => !a.passed)).toEqual([]);
+      expect(fw.result.trace).toEqual(ts.result.trace);
+      expect(fw.counters['voter.write']).toBe(ts.counters['voter.write']);
+    },
+    300_000,
+  );
 });

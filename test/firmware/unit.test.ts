@@ -1,16 +1,23 @@
 /**
  * The unit as a board on its link: it boots and says so (a heartbeat tagged with its heartbeat key), refuses
  * to vote when its provisioning record is missing or corrupt (and says why), answers malformed or bogus
- * requests with a counted error instead of acting on them, and survives the one early decision voter.ts
- * cannot make (closeDue latches an early supporter: the TypeScript throws an InvariantError, the unit declines
- * and lets the deadline decide).
+ * requests with a counted error instead of acting on them, and declines the early decision that closeDue makes
+ * unready (it latches an early supporter) and lets the deadline decide, as voter.ts now does too (it used to
+ * throw an InvariantError there): both voter hosts agree on it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCorpus, SETUPS, voterConfigOf } from '../../bench/firmware/corpus.ts';
-import { provisionFor } from '../../bench/firmware/harness.ts';
+import { compareRuns } from '../../bench/firmware/compare.ts';
+import {
+  type Corpus,
+  type CorpusEvent,
+  generateCorpus,
+  SETUPS,
+  voterConfigOf,
+} from '../../bench/firmware/corpus.ts';
+import { provisionFor, runFirmware, runReference } from '../../bench/firmware/harness.ts';
 import { authPayload, decodeMessage, encodeMessage } from '../../src/core/codec/encode.ts';
 import { encodeSerialFrame } from '../../src/core/codec/framing/serial-frame.ts';
 import type { Output } from '../../src/core/codec/messages.ts';
@@ -55,6 +62,32 @@ describe.skipIf(!host.ok)('the firmware unit on its link', () => {
       expect(hb.message.tag).toEqual(tag);
       const pong = ask(unit, { type: 'ping' });
       expect(pong.type).toBe('pong');
+    } finally {
+      await unit.close();
+    }
+  });
+
+  it('async: at most maxPending requests await an answer; the next is not sent and is lost at once', async () => {
+    const unit = await FirmwareUnit.start({
+      target: 'host',
+      mode: 'async',
+      provision: provisionFor(generateCorpus(SETUPS[0]!, 0, 3)),
+      shape,
+      workDir: join(work, `u${n++}`),
+      maxPending: 2,
+    });
+    try {
+      // No answer can arrive before the event loop turns: three requests in a row find two pending.
+      const answers = [
+        unit.request({ type: 'ping' }),
+        unit.request({ type: 'ping' }),
+        unit.request({ type: 'ping' }),
+      ];
+      const kinds = (await Promise.all(answers)).map((a) => (a === 'lost' ? a : a.type));
+      expect(kinds).toEqual(['pong', 'pong', 'lost']);
+      expect(unit.refused).toBe(1);
+      const again = await unit.request({ type: 'ping' }); // room again once answered
+      expect(again !== 'lost' && again.type).toBe('pong');
     } finally {
       await unit.close();
     }
@@ -111,7 +144,7 @@ describe.skipIf(!host.ok)('the firmware unit on its link', () => {
     }
   });
 
-  it('declines the early decision voter.ts cannot make, and decides the frame at its deadline', async () => {
+  it('declines the early decision closeDue makes unready, and decides the frame at its deadline, as voter.ts', async () => {
     // m = 7, f = 3, one strike latches. Frame 1 is written early by a b c d; e answers far off, g stays silent,
     // so frame 1 is judged only later. Frame 2 is ready by a b c e; deciding it first judges frame 1, which
     // latches e, an early supporter of frame 2: frame 2 is no longer ready.
@@ -163,6 +196,36 @@ describe.skipIf(!host.ok)('the firmware unit on its link', () => {
       });
     } finally {
       await unit.close();
+    }
+
+    // voter.ts declines it too now: the same sequence through VoterHost and FirmwareVoterHost is identical
+    // (decisions, channel events, counters with voter.declined, health).
+    const events: CorpusEvent[] = [0, 1, 2, 3].map((k) => ({ kind: 'arm', time: k * 10, frame: k }));
+    const deliver = (time: number, frame: number, c: number, e: number): CorpusEvent => ({
+      kind: 'deliver',
+      time,
+      bytes: out(frame, c, e),
+    });
+    for (const c of [0, 1, 2, 3, 4, 5, 6]) events.push(deliver(1, 0, c, c === 6 ? 1 : 0));
+    for (const c of [0, 1, 2, 3]) events.push(deliver(11, 1, c, 0));
+    events.push(deliver(12, 1, 4, 1));
+    for (const c of [0, 1, 2, 4]) events.push(deliver(21, 2, c, 0));
+    const directed: Corpus = { ...corpus, frames: 3, events };
+    const reference = runReference(directed);
+    expect(reference.counters['voter.declined']).toBe(1);
+    expect(reference.decisions.map((d) => [d.frame, d.kind])).toEqual([
+      [0, 'write'],
+      [1, 'write'],
+      [2, 'hold'],
+      [3, 'hold'],
+    ]);
+    const again = await start(provisionFor(corpus), 7);
+    try {
+      const run = await runFirmware(directed, again);
+      expect(compareRuns(reference, run, directed)).toBeUndefined();
+      expect(run.status.declined).toBe(1);
+    } finally {
+      await again.close();
     }
   });
 });

@@ -7,7 +7,7 @@
  * const voter = new Voter(pitchVoterConfig({ channels: ['a', 'b', 'c'], frameRate: 50 }));
  * voter.offer(0, 'a', cmdA, 0.003);
  * voter.offer(0, 'b', cmdB, 0.004);               // { ready: true } once f+1 agree within the early band
- * const record = voter.decide(0, 0.004);          // write / hold / failsafe, with contributors
+ * const record = voter.decide(0, 0.004);          // write / hold / failsafe, with contributors (or declined)
  * voter.closeDue(0.016);                          // at the deadline: judge the frame (strikes)
  *
  * Input voting (input-voter.ts) uses the same round and health book per sensor field.
@@ -47,9 +47,11 @@ export {
   type ChannelHealth,
   type CommandShape,
   DEFAULT_RECEIPT_WINDOW,
+  type Decision,
   type DecisionKind,
   type DecisionReason,
   type DecisionRecord,
+  type DeclinedDecision,
   type FieldValue,
   type FrameJudgment,
   majority,

@@ -118,6 +118,23 @@ export interface DecisionRecord<C extends CommandShape<C>> {
   readonly consecutiveMisses: number;
 }
 
+/**
+ * `decide` before the deadline found the frame no longer ready: closeDue, run first, judged an earlier frame and
+ * latched one of this frame's early supporters (or the call was early and the frame never ready). Nothing is
+ * written, the frame stays next, and its deadline decides it. `judgments` are those closeDue fixed.
+ */
+export interface DeclinedDecision<C> {
+  readonly kind: 'declined';
+  readonly frame: number;
+  readonly time: number;
+  /** Events of `judgments`, in order. */
+  readonly events: ChannelEvent[];
+  readonly judgments: FrameJudgment<C>[];
+}
+
+/** What `decide` returns: the frame's decision, or an early decision declined. */
+export type Decision<C extends CommandShape<C>> = DecisionRecord<C> | DeclinedDecision<C>;
+
 export interface ChannelHealth {
   readonly channel: string;
   readonly latched: boolean;
@@ -133,6 +150,8 @@ export interface ChannelHealth {
 export interface VoterStats {
   readonly decisions: Record<DecisionKind, number>;
   readonly rejections: Record<RejectReason, number>;
+  /** Early decisions declined (DeclinedDecision). */
+  readonly declined: number;
   readonly nextFrame: number;
 }
 

@@ -26,9 +26,12 @@
  * ready(k) (k = next, before deadline(k)): every non-latched channel has reported ("complete"), or the early
  *   round is writable: R = reference of V, and at least f + 1 members of V agree early with R.
  *
- * decide(k, now): k must be next, and now >= deadline(k) or ready(k) (else a caller bug: InvariantError).
- *   First closeDue(now). Then, if now >= deadline(k) or complete: the standard round (agree = within
- *   tolerance); otherwise the early round. Written: R if writable, else nothing. Outcome: written ->
+ * decide(k, now): k must be next (else a caller bug: Error). First closeDue(now). Then, if now >= deadline(k) or
+ *   complete: the standard round (agree = within tolerance). Otherwise, if the frame is ready (re-evaluated
+ *   now: closeDue may have latched one of its early supporters), the early round; if it is not, the decision
+ *   is declined: nothing else changes, k stays next, declined += 1, and the result carries closeDue's
+ *   judgments (the firmware does the same; a caller driven by the network must never see an exception).
+ *   Written: R if writable, else nothing. Outcome: written ->
  *   consecutiveMisses = 0, the actuator gets R; not written -> consecutiveMisses += 1, the actuator gets
  *   `failsafe` if consecutiveMisses >= failsafeAfterMisses, else the last value it got (`initial` at first).
  *   next = k + 1. If the standard round was used, R is fixed now (this same round). The frame closes now if
@@ -36,6 +39,10 @@
  *   maxFramesAhead - 1 still open are closed (a bound; correct timing never reaches it).
  *
  * closeDue(now): every written, open frame k with deadline(k) <= now, ascending: fix R if not fixed, close.
+ *
+ * skipTo(k): a voter that restarted (a watchdog reset: it remembers nothing) joins at frame k > next: the
+ *   frames next..k-1 were never decided and count as misses (consecutiveMisses += k - next), unwritten open
+ *   frames below k are dropped (no silence counted), next = k. k <= next: nothing.
  *
  * Fixing R of frame k: the standard round over the outputs received in time so far (V = the non-latched
  *   ones). If judgeable, every channel with an output for k (latched or not) is judged against R:
@@ -76,8 +83,8 @@ import {
   type ChannelEvent,
   type ChannelHealth,
   DEFAULT_RECEIPT_WINDOW,
+  type Decision,
   type DecisionKind,
-  type DecisionRecord,
   type FrameJudgment,
   type OfferResult,
   type RejectReason,
@@ -92,9 +99,11 @@ export {
   type ChannelEvent,
   type ChannelHealth,
   DEFAULT_RECEIPT_WINDOW,
+  type Decision,
   type DecisionKind,
   type DecisionReason,
   type DecisionRecord,
+  type DeclinedDecision,
   type FrameJudgment,
   type OfferResult,
   type RejectReason,
@@ -131,6 +140,7 @@ export class Voter<C extends CommandShape<C>> {
   private nextFrame: number;
   private lastWritten: C;
   private consecutiveMisses = 0;
+  private declined = 0;
   private readonly decisions: Record<DecisionKind, number> = { write: 0, hold: 0, failsafe: 0 };
   private readonly rejections: Record<RejectReason, number> = {
     'unknown-channel': 0,
@@ -234,10 +244,11 @@ export class Voter<C extends CommandShape<C>> {
   }
 
   /**
-   * Decide `frame`, which must be the next frame, at its deadline or earlier once `ready()`. Returns what
-   * the actuator gets. A skipped or repeated frame, or an early call when not ready, is a caller bug.
+   * Decide `frame`, which must be the next frame, at its deadline or earlier once `ready()`. Returns what the
+   * actuator gets, or, before the deadline, `declined` when the frame is not ready once closeDue has run (rules:
+   * header, decide). A skipped or repeated frame is a caller bug.
    */
-  decide(frame: number, now: number): DecisionRecord<C> {
+  decide(frame: number, now: number): Decision<C> {
     if (frame !== this.nextFrame)
       throw new Error(`Voter.decide: expected frame ${this.nextFrame}, got ${frame}`);
     const judgments = this.closeDue(now);
@@ -255,11 +266,10 @@ export class Voter<C extends CommandShape<C>> {
     const deadline = this.deadlineOf(frame);
     const atDeadline = now >= deadline;
     const standard = atDeadline || this.complete(slot);
-    assert(standard || this.isReady(slot), 'Voter.decide before the deadline of a frame that is not ready', {
-      frame,
-      now,
-      deadline,
-    });
+    if (!standard && !this.isReady(slot)) {
+      this.declined++;
+      return { kind: 'declined', frame, time: now, events: judgments.flatMap((j) => j.events), judgments };
+    }
     const round = standard ? this.round(slot, withinTolerance) : this.round(slot, withinEarlyBand);
     const written = round.writable ? (round.reference as C) : null;
     if (written !== null) this.assertSupported(written, slot);
@@ -298,6 +308,16 @@ export class Voter<C extends CommandShape<C>> {
     };
   }
 
+  /** A restarted voter joins at `frame`: the frames before it count as misses (rules: header, skipTo). */
+  skipTo(frame: number): void {
+    if (!Number.isSafeInteger(frame) || frame <= this.nextFrame) return;
+    for (const slot of [...this.slots.values()]) {
+      if (!slot.written && slot.frame < frame) this.slots.delete(slot.frame);
+    }
+    this.consecutiveMisses += frame - this.nextFrame;
+    this.nextFrame = frame;
+  }
+
   /** Fix and close every written frame whose deadline is at or before `now` (rules: header, closeDue). */
   closeDue(now: number): FrameJudgment<C>[] {
     const judgments: FrameJudgment<C>[] = [];
@@ -331,6 +351,7 @@ export class Voter<C extends CommandShape<C>> {
     return {
       decisions: { ...this.decisions },
       rejections: { ...this.rejections },
+      declined: this.declined,
       nextFrame: this.nextFrame,
     };
   }

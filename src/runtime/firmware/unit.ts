@@ -52,6 +52,13 @@ export interface FirmwareUnitOptions {
   readonly onBoot?: (boot: BootRecord) => void;
   /** Give up waiting for a dead unit after this long (wall clock; failure detection only). */
   readonly timeoutMs?: number;
+  /**
+   * Where the unit's actuator output goes (ACTUATOR frames, actuator.ts): the host build's `--actuator PATH`, the
+   * Cortex-M3's UART1 as a QEMU file chardev. Absent: nowhere (host) or /dev/null (QEMU).
+   */
+  readonly actuatorFile?: string;
+  /** Async requests awaiting an answer at most (default 4096); a request beyond it is not sent: 'lost'. */
+  readonly maxPending?: number;
 }
 
 export interface BootRecord {
@@ -67,6 +74,11 @@ type Answer = Reply | 'lost';
 /** Judgment frames kept per request, and requests with judgments in flight (bounds what a faulty unit can fill). */
 const MAX_JUDGMENTS_PER_REQUEST = 64;
 const MAX_COLLECTING = 256;
+/**
+ * Async requests awaiting an answer, by default (a hung unit answers none: beyond this a new request is not
+ * sent and is lost at once). A bench that pipelines a whole corpus sets `maxPending` to its size.
+ */
+const DEFAULT_MAX_PENDING = 4096;
 type Pending = { seq: number; resolve: (r: Answer) => void };
 export type { Answer };
 export type Request = FirmwareRequest extends infer R
@@ -119,6 +131,8 @@ export class FirmwareUnit {
   private exited = false;
   /** Payloads from the unit that did not decode (a faulty unit is counted, not trusted). */
   badResponses = 0;
+  /** Async requests not sent because `maxPending` were awaiting an answer (a hung or slow unit). */
+  refused = 0;
 
   /** Use FirmwareUnit.start: it builds, spawns and waits for the first BOOT. */
   constructor(
@@ -156,6 +170,16 @@ export class FirmwareUnit {
     return !this.exited;
   }
 
+  /** 'host' or 'qemu'. */
+  get target(): FirmwareTarget {
+    return this.o.target;
+  }
+
+  /** Built with test hooks (the HANG request). */
+  get testHooks(): boolean {
+    return this.o.testHooks === true;
+  }
+
   /** What the unit wrote on stderr (host build) or QEMU said, for error messages. */
   diagnostics(): string {
     return this.stderr.join('').slice(-2000) || '(nothing on stderr)';
@@ -164,11 +188,13 @@ export class FirmwareUnit {
   /** Async mode: send a request; resolves with its response, or 'lost'. */
   request(r: Request): Promise<Answer> {
     if (this.link.sync) throw new Error('FirmwareUnit.request: this unit runs in sync mode (requestSync)');
+    if (this.exited) return Promise.resolve('lost');
+    if (this.pending.length >= (this.o.maxPending ?? DEFAULT_MAX_PENDING)) {
+      this.refused++;
+      return Promise.resolve('lost');
+    }
     const seq = this.send(r);
-    return new Promise((resolve) => {
-      if (this.exited) resolve('lost');
-      else this.pending.push({ seq, resolve });
-    });
+    return new Promise((resolve) => this.pending.push({ seq, resolve }));
   }
 
   /**
@@ -344,6 +370,7 @@ async function startHost(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
   const provisionFile = join(o.workDir, 'voter.prov');
   writeFileSync(provisionFile, o.provision);
   const args = ['--provision', provisionFile, '--watchdog-ms', String(o.watchdogMs ?? 300)];
+  if (o.actuatorFile !== undefined) args.push('--actuator', o.actuatorFile);
   if (o.mode === 'async') {
     const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     return construct(o, child, pipeLink(child.stdin!, child.stdout!));
@@ -367,13 +394,18 @@ async function startQemu(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
   const image = join(o.workDir, 'voter.img');
   writeFileSync(image, provisionImage(o.provision));
   const icountShift = o.icountShift ?? 5;
+  const actuator = o.actuatorFile === undefined ? {} : { actuatorFile: o.actuatorFile };
   if (o.mode === 'async') {
     const socket = join(o.workDir, 'uart0.sock');
     execFileSync('rm', ['-f', socket]);
     const chardev = `socket,id=link,path=${socket},server=on,wait=on`;
-    const child = spawn('qemu-system-arm', qemuArgs({ elf, provisionImage: image, chardev, icountShift }), {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      'qemu-system-arm',
+      qemuArgs({ elf, provisionImage: image, chardev, icountShift, ...actuator }),
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     const link = await connectUnix(socket, o.timeoutMs ?? 30_000);
     return construct(o, child, link);
   }
@@ -382,9 +414,13 @@ async function startQemu(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
   mkfifo(`${base}.out`);
   const link = FifoLink.open(`${base}.in`, `${base}.out`, true);
   const chardev = `pipe,id=link,path=${base}`;
-  const child = spawn('qemu-system-arm', qemuArgs({ elf, provisionImage: image, chardev, icountShift }), {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    'qemu-system-arm',
+    qemuArgs({ elf, provisionImage: image, chardev, icountShift, ...actuator }),
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   link.watch(child.pid);
   return construct(o, child, link);
 }

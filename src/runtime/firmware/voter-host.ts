@@ -1,12 +1,16 @@
 /**
  * The firmware unit in the role of VoterHost (src/runtime/loop/voter-host.ts): the same VoterInbox (the
  * channels' OUTPUT messages) and frame deadlines in, every decision to the same ActuatorPort and every channel
- * event to the same ChannelHealthSink, with the same counters. The voting itself happens in the C firmware (host build or Cortex-M3
- * under QEMU); this side only forwards bytes with the time they arrived and converts the answers.
+ * event to the same ChannelHealthSink, with the same counters. The voting itself happens in the C firmware (host
+ * build or Cortex-M3 under QEMU); this side only forwards bytes with the time they arrived and converts the
+ * answers.
  *
  * In 'sync' mode (a FIFO link) each call blocks until the unit answers, so under a VirtualScheduler the
  * decisions arrive at exactly the point the TypeScript voter would make them. In 'async' mode (real time)
  * they arrive when the unit's answer does.
+ *
+ * What the unit says is not trusted: an answer that does not convert is counted ('firmware.bad-response'), a
+ * unit that stops answering is counted and left alone ('firmware.unit-failed'); nothing here throws on it.
  *
  * @example
  * const host = new FirmwareVoterHost({ config, unit, scheduler, counters, log, actuator });
@@ -19,7 +23,8 @@ import type { Output } from '../../core/codec/messages.ts';
 import type { Command } from '../../core/control/spec.ts';
 import type { ChannelEvent, ChannelHealth, VoterConfig } from '../../core/vote/voter.ts';
 import type { Counters } from '../loop/counters.ts';
-import type { ActuatorPort, ChannelHealthSink, VoterInbox } from '../loop/ports.ts';
+import type { ActuatorPort, ChannelHealthSink, VoterEventTap, VoterInbox } from '../loop/ports.ts';
+import { type VoterHangResult, VoterOutage } from '../loop/voter-host.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { offerCode } from './protocol.ts';
 import { channelEventOf, channelHealthOf, decisionRecordOf } from './record.ts';
@@ -36,26 +41,33 @@ export interface FirmwareVoterHostOptions {
   readonly actuator?: ActuatorPort;
   /** Strikes, latches and reintegrations, including those found when an output is compared after a decision. */
   readonly health?: ChannelHealthSink;
+  /** The unit's hang, watchdog reset and rejoin. */
+  readonly events?: VoterEventTap;
   /**
-   * Frames a hung unit stays down before its watchdog has reset it, in the rig's time (sync mode: virtual
-   * time cannot see the real reset take time). Default: the watchdog timeout of the Cortex-M3 build, 2 s.
+   * Frames a hung unit stays down before its watchdog has reset it, in the rig's time, when `hang` is called
+   * without a count. Default: the watchdog timeout of the Cortex-M3 build, 2 s.
    */
   readonly hangFrames?: number;
   /** Prefix of the voter counters (default none: the names VoterHost uses; 'firmware.' beside a shadow). */
   readonly counterPrefix?: string;
+  /** Real time a sync-mode hang waits for the unit's watchdog reset (default 30 s). */
+  readonly resetTimeoutMs?: number;
 }
 
 export class FirmwareVoterHost implements VoterInbox {
   private readonly channels: readonly string[];
-  /** While set, the unit is hung: nothing reaches it (a UART overruns) until this frame. */
-  private downUntilFrame = -1;
   private currentFrame = 0;
   private lastHealth: ChannelHealth[] = [];
   private readonly prefix: string;
+  private readonly outage: VoterOutage;
+  /** Boots seen when the current hang began (a later one is its reset). */
+  private bootsAtHang = 0;
+  private failed = false;
 
   constructor(private readonly o: FirmwareVoterHostOptions) {
     this.channels = o.config.channels;
     this.prefix = o.counterPrefix ?? '';
+    this.outage = new VoterOutage(o.counters, o.events);
   }
 
   /** Deadline of a frame, in scheduler time (voter.ts deadlineOf). */
@@ -64,11 +76,17 @@ export class FirmwareVoterHost implements VoterInbox {
     return t.origin + frame * t.period + t.deadline;
   }
 
+  /** Whether the unit is down (hung, resetting) or has stopped answering. */
+  get down(): boolean {
+    return this.failed || this.outage.down;
+  }
+
   /** Arm the deadline of `frame` (the rig calls this as each frame starts). */
   armFrame(frame: number): void {
     this.currentFrame = frame;
+    if (this.outage.frameStarted(frame, () => this.resetSeen())) return;
     this.o.scheduler.at(this.deadlineOf(frame), () => {
-      if (this.isDown(frame)) return;
+      if (this.down) return;
       this.ask({ type: 'tick', time: this.o.scheduler.now(), frame });
     });
   }
@@ -80,37 +98,54 @@ export class FirmwareVoterHost implements VoterInbox {
 
   /** The bytes of a network message as received (a rig that forwards without decoding). */
   onBytes(bytes: Uint8Array): void {
-    if (this.isDown(this.currentFrame)) {
-      this.o.counters.add('firmware.dropped-while-down');
+    if (this.down) {
+      this.o.counters.add(`${this.prefix}voter.dropped-while-down`);
       return;
     }
     this.ask({ type: 'deliver', time: this.o.scheduler.now(), message: bytes });
   }
 
   /**
-   * Make the unit hang in its frame loop now (test builds: a scenario fault). Its watchdog resets it; it hears
-   * nothing for the rest of the current frame and the next `hangFrames` frames (a UART overruns), and is back
-   * when frame current + hangFrames + 1 starts. In sync mode this waits (real time) for the reset here.
+   * Make the unit hang in its frame loop now, in frame `frame` (default: the frame armed last), as a test build's
+   * scenario fault. Its watchdog resets it; it hears nothing for the rest of that frame and the next `frames`
+   * frames (a UART overruns), and is back when frame `frame + frames + 1` starts, once its BOOT after the reset
+   * has been seen. In sync mode this waits
+   * (real time) for that BOOT here, so that the reset has happened before virtual time moves on.
    */
-  hang(): void {
-    const frames = this.o.hangFrames ?? Math.ceil(2 / (this.o.config.timing.period / 1000));
-    this.downUntilFrame = this.currentFrame + frames + 1;
-    this.o.counters.add('firmware.hang-injected');
+  hang(
+    frames = this.o.hangFrames ?? Math.ceil(2 / (this.o.config.timing.period / 1000)),
+    frame = this.currentFrame,
+  ): VoterHangResult {
+    if (!this.o.unit.testHooks)
+      return { applied: false, reason: 'the firmware was built without test hooks (no HANG request)' };
+    if (this.down) return { applied: false, reason: 'the firmware voter is already down' };
+    this.bootsAtHang = this.o.unit.boots.length;
     this.o.unit.send({ type: 'hang' });
-    if (this.o.unit.mode === 'sync') void this.o.unit.waitBootSync(30_000);
+    let detail = `firmware ${this.o.unit.target} hung in its frame loop at frame ${frame} (HANG)`;
+    if (this.o.unit.mode === 'sync') {
+      const boot = this.o.unit.waitBootSync(this.o.resetTimeoutMs ?? 30_000);
+      if (boot === undefined) {
+        this.fail('no watchdog reset after HANG');
+        return { applied: true, detail: `${detail}; its watchdog never reset it` };
+      }
+      detail += `; the watchdog reset it (boot ${boot.bootCount}, cause ${boot.resetCause}), back after ${frames} frames`;
+    }
+    this.outage.begin(frame, frames, detail);
+    return { applied: true, detail };
   }
 
-  /** Channel health as the unit last reported it (sync: asked now). */
+  /** Channel health as the unit last reported it (sync: asked now; async: the last answer, and asks again). */
   health(): readonly ChannelHealth[] {
-    if (this.o.unit.mode === 'sync') {
-      const r = this.o.unit.requestSync({ type: 'status' });
+    if (this.down) return this.lastHealth;
+    const take = (r: Answer): void => {
       if (r !== 'lost' && r.type === 'status')
         this.lastHealth = channelHealthOf(r.status.channels, this.channels);
+    };
+    if (this.o.unit.mode === 'sync') {
+      const r = this.requestSync({ type: 'status' });
+      if (r !== undefined) this.guard(() => take(r));
     } else {
-      void this.o.unit.request({ type: 'status' }).then((r) => {
-        if (r !== 'lost' && r.type === 'status')
-          this.lastHealth = channelHealthOf(r.status.channels, this.channels);
-      });
+      void this.o.unit.request({ type: 'status' }).then((r) => this.guard(() => take(r)));
     }
     return this.lastHealth;
   }
@@ -118,22 +153,49 @@ export class FirmwareVoterHost implements VoterInbox {
   /** Called by the unit's onBoot (wire it when starting the unit): a restart is logged and counted. */
   onBoot(boot: BootRecord): void {
     if (boot.resetCause === 'watchdog') {
-      this.o.counters.add('firmware.watchdog-reset');
+      this.o.counters.add('firmware.watchdog-boot');
       this.o.log.warn({ bootCount: boot.bootCount }, 'firmware voter reset by its watchdog');
     }
     if (boot.provision !== 'ok')
       this.o.log.error({ provision: boot.provision }, 'firmware voter not provisioned');
   }
 
-  private isDown(frame: number): boolean {
-    if (frame < this.downUntilFrame) return true;
-    this.downUntilFrame = -1;
-    return false;
+  /**
+   * The reset event's detail when the unit is back: its BOOT since the hang. In async mode a BOOT not heard yet
+   * (virtual time ran ahead of the unit's real one) does not keep it down: what the link holds by then is
+   * answered by the rebooted unit, as bytes waiting on a UART would be.
+   */
+  private resetSeen(): string | undefined {
+    const boot = this.o.unit.boots[this.bootsAtHang];
+    const target = `firmware ${this.o.unit.target}`;
+    if (boot !== undefined)
+      return `${target} reset by its watchdog (boot ${boot.bootCount}, cause ${boot.resetCause})`;
+    return this.o.unit.mode === 'async'
+      ? `${target}: watchdog reset under way (its BOOT not heard yet)`
+      : undefined;
+  }
+
+  private fail(why: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.o.counters.add('firmware.unit-failed');
+    this.o.log.error({ why, diagnostics: this.o.unit.diagnostics() }, 'firmware voter stopped answering');
+  }
+
+  private requestSync(r: Request): Answer | undefined {
+    try {
+      return this.o.unit.requestSync(r);
+    } catch (e) {
+      this.fail((e as Error).message);
+      return undefined;
+    }
   }
 
   private ask(r: Request): void {
-    if (this.o.unit.mode === 'sync') this.answer(this.o.unit.requestSync(r));
-    else void this.o.unit.request(r).then((a) => this.answer(a));
+    if (this.o.unit.mode === 'sync') {
+      const a = this.requestSync(r);
+      if (a !== undefined) this.answer(a);
+    } else void this.o.unit.request(r).then((a) => this.answer(a));
   }
 
   private answer(a: Answer): void {
@@ -141,7 +203,17 @@ export class FirmwareVoterHost implements VoterInbox {
       this.o.counters.add('firmware.request-lost');
       return;
     }
-    this.handle(a);
+    this.guard(() => this.handle(a));
+  }
+
+  /** A unit's answer that does not convert is a faulty unit's: counted, never thrown into the loop. */
+  private guard(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.o.counters.add('firmware.bad-response');
+      this.o.log.error({ err: (e as Error).message }, 'firmware answer refused');
+    }
   }
 
   private handle(r: Reply): void {
@@ -155,6 +227,11 @@ export class FirmwareVoterHost implements VoterInbox {
       else if (code.kind === 'decode-rejected')
         this.o.counters.add(`${this.prefix}board.rejected.${code.reason}`);
       if (r.events.length > 0) this.report(r.events.map((e) => channelEventOf(e, this.channels)));
+      if (code.kind === 'buffered' && r.ready && r.decision === null) {
+        // Declined (voter.ts: DeclinedDecision): closeDue judged earlier frames, sent as JUDGMENT frames.
+        this.o.counters.add(`${this.prefix}voter.declined`);
+        this.report(r.judgmentFrames.flatMap((j) => j.events.map((e) => channelEventOf(e, this.channels))));
+      }
     }
     if ((r.type === 'offer' || r.type === 'tick') && r.decision !== null) {
       // An offer's judgments belong to the decision when it made one (a buffered output never fixes a frame).
@@ -162,6 +239,7 @@ export class FirmwareVoterHost implements VoterInbox {
       this.o.counters.add(`${this.prefix}voter.${record.kind}`);
       this.report(record.events);
       this.o.actuator?.write(record);
+      this.outage.decided(record);
     }
   }
 

@@ -27,6 +27,7 @@ import { pitchVoterConfig } from '../../core/vote/pitch.ts';
 import type { VoterConfig } from '../../core/vote/voter.ts';
 import type { Transport } from '../../io/transport.ts';
 import type { Topology } from '../config.ts';
+import { type FirmwareVoterBoardOptions, FirmwareVoterRole } from '../firmware/voter-board.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { inputUnitBoard } from '../wire-input.ts';
 import { Board, peekKind } from './board.ts';
@@ -42,7 +43,7 @@ import { ReplicaHost } from './replica-host.ts';
 import { peekRequest } from './request-peek.ts';
 import { FrameLogService } from './service.ts';
 import { topologyPbftConfig } from './topology-pbft.ts';
-import { channelName, VoterHost } from './voter-host.ts';
+import { channelName, type VoterHangResult, VoterHost, type VoterRole } from './voter-host.ts';
 
 export { inputUnitBoard } from '../wire-input.ts';
 export { topologyPbftConfig } from './topology-pbft.ts';
@@ -72,6 +73,8 @@ export interface BoardRuntimeOptions extends PlantPorts {
   readonly cutFraction?: number;
   /** How many frames an input unit's sample may be ahead of the frame clock (default 4). */
   readonly maxFramesAhead?: number;
+  /** How the firmware voter runs, when the topology's voterImpl is `firmware-host` or `firmware-qemu`. */
+  readonly firmware?: FirmwareVoterBoardOptions;
   /** Channels keep their recent abstract states for peers that rebuild (proactive recovery on). */
   readonly stateHistory?: boolean;
 }
@@ -100,7 +103,8 @@ export class BoardRuntime {
   readonly replica: ReplicaHost | undefined;
   readonly channel: ChannelHost | undefined;
   readonly inputs: InputUnitHost[] = [];
-  readonly voter: VoterHost | undefined;
+  /** The voter role (the TypeScript VoterHost, or the firmware unit, by the topology's voterImpl). */
+  readonly voter: VoterRole | undefined;
   readonly periodMs: number;
   /** The replica's frame clock driver (replica boards only; a fresh one at each restart). */
   cutter: FrameCutter | undefined;
@@ -132,8 +136,9 @@ export class BoardRuntime {
     return this.o.board;
   }
 
-  /** Opens the link and starts the replica's frame clock (its time ticks). */
+  /** Starts the voter (a firmware voter boots here), opens the link and starts the replica's frame clock. */
   async start(): Promise<void> {
+    await this.voter?.start();
     await this.board.start();
     this.cutter?.start();
   }
@@ -186,6 +191,12 @@ export class BoardRuntime {
     this.cutter?.stop();
     this.channel?.stop();
     for (const u of this.inputs) u.stop();
+  }
+
+  /** The voter's frame loop hangs (the `voter hang` fault); false-like result when this board has no voter. */
+  hangVoter(frames: number, frame?: number): VoterHangResult {
+    if (this.voter === undefined) return { applied: false, reason: `board ${this.o.board} hosts no voter` };
+    return this.voter.hang(frames, frame);
   }
 
   /**
@@ -242,8 +253,8 @@ export class BoardRuntime {
       return true;
     }
     if (kind === 'voter' && this.voter !== undefined) {
-      this.voter.reinstall(this.o.keys.ring(principalOf.voter(id)));
-      return true;
+      // A firmware voter cannot take fresh keys this way (its keys are in flash): false, and it keeps voting.
+      return this.voter.reinstall(this.o.keys.ring(principalOf.voter(id))) !== undefined;
     }
     return false;
   }
@@ -251,6 +262,7 @@ export class BoardRuntime {
   async close(): Promise<void> {
     this.cutter?.stop();
     await this.board.close();
+    await this.voter?.close();
   }
 
   private child(role: string, extra: Record<string, unknown> = {}): Logger {
@@ -412,18 +424,33 @@ export class BoardRuntime {
     });
   }
 
-  private makeVoter(): VoterHost | undefined {
+  /**
+   * The voter of `voterImpl`: the TypeScript VoterHost, or the firmware unit (host build or QEMU) with the same
+   * config, ports and counters; the firmware boots in `start`.
+   */
+  private makeVoter(): VoterRole | undefined {
     const t = this.o.topology;
     if (t.voters[0]?.board !== this.o.board) return undefined;
-    const host = new VoterHost({
-      config: topologyVoterConfig(t),
-      ring: this.o.keys.ring(principalOf.voter(0)),
+    const ports = {
       scheduler: this.o.scheduler,
       counters: this.o.counters,
-      log: this.child('voter'),
+      log: this.child('voter', { impl: t.voterImpl }),
       ...(this.o.actuator ? { actuator: this.o.actuator } : {}),
       ...(this.o.channelHealth ? { health: this.o.channelHealth } : {}),
-    });
+      ...(this.o.voterEvents ? { events: this.o.voterEvents } : {}),
+    };
+    const config = topologyVoterConfig(t);
+    const host: VoterRole =
+      t.voterImpl === 'ts'
+        ? new VoterHost({ ...ports, config, ring: this.o.keys.ring(principalOf.voter(0)) })
+        : new FirmwareVoterRole({
+            ...ports,
+            ...(this.o.firmware ?? {}),
+            topology: t,
+            target: t.voterImpl === 'firmware-qemu' ? 'qemu' : 'host',
+            config,
+            keys: this.o.keys,
+          });
     this.board.roles.voter = host;
     return host;
   }

@@ -100,12 +100,28 @@ export interface ReplicaEventTap {
   replicaEvent(replica: number, event: ReplicaEvent): void;
 }
 
+/**
+ * What happened to the voter itself (not to a channel): its frame loop hung, its watchdog reset it, it voted
+ * again. The report's events; a hung voter's frames are the actuator's holds.
+ */
+export interface VoterEvent {
+  readonly kind: 'hung' | 'reset' | 'rejoined';
+  /** The frame it happened in (the frame the voter's board had started last). */
+  readonly frame: number;
+  readonly detail: string;
+}
+
+export interface VoterEventTap {
+  voterEvent(event: VoterEvent): void;
+}
+
 /** What the plant side plugs into one board, or into a whole loop. Every port is optional. */
 export interface PlantPorts {
   readonly actuator?: ActuatorPort;
   readonly channelHealth?: ChannelHealthSink;
   readonly channelCommands?: ChannelCommandTap;
   readonly replicaEvents?: ReplicaEventTap;
+  readonly voterEvents?: VoterEventTap;
   /**
    * The callback names of the old form are refused at compile time: spread into options they would otherwise
    * be silently ignored (wrap them with `plantPortsFrom`).
@@ -114,6 +130,7 @@ export interface PlantPorts {
   readonly onChannelEvents?: never;
   readonly onChannelCommand?: never;
   readonly onReplicaEvent?: never;
+  readonly onVoterEvent?: never;
 }
 
 /**
@@ -125,16 +142,18 @@ export interface BoardCallbacks {
   readonly onChannelEvents?: (events: readonly ChannelEvent[]) => void;
   readonly onChannelCommand?: (channel: number, frame: number, command: Command) => void;
   readonly onReplicaEvent?: (replica: number, event: ReplicaEvent) => void;
+  readonly onVoterEvent?: (event: VoterEvent) => void;
 }
 
 /** `PlantPorts` from callbacks (an absent callback leaves its port unplugged). */
 export function plantPortsFrom(c: BoardCallbacks): PlantPorts {
-  const { onDecision, onChannelEvents, onChannelCommand, onReplicaEvent } = c;
+  const { onDecision, onChannelEvents, onChannelCommand, onReplicaEvent, onVoterEvent } = c;
   return {
     ...(onDecision ? { actuator: { write: onDecision } } : {}),
     ...(onChannelEvents ? { channelHealth: { channelEvents: onChannelEvents } } : {}),
     ...(onChannelCommand ? { channelCommands: { channelCommand: onChannelCommand } } : {}),
     ...(onReplicaEvent ? { replicaEvents: { replicaEvent: onReplicaEvent } } : {}),
+    ...(onVoterEvent ? { voterEvents: { voterEvent: onVoterEvent } } : {}),
   };
 }
 
@@ -145,5 +164,6 @@ export function plantPortsOf(o: PlantPorts): PlantPorts {
     ...(o.channelHealth ? { channelHealth: o.channelHealth } : {}),
     ...(o.channelCommands ? { channelCommands: o.channelCommands } : {}),
     ...(o.replicaEvents ? { replicaEvents: o.replicaEvents } : {}),
+    ...(o.voterEvents ? { voterEvents: o.voterEvents } : {}),
   };
 }

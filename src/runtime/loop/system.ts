@@ -21,7 +21,7 @@ import type { InputFault } from './input-fault.ts';
 import { seededKeys } from './keys.ts';
 import { type PlantPorts, plantPortsOf } from './ports.ts';
 import type { ReplicaHost } from './replica-host.ts';
-import type { VoterHost } from './voter-host.ts';
+import type { VoterRole } from './voter-host.ts';
 
 export interface LoopSystemOptions extends PlantPorts {
   readonly topology: Topology;
@@ -52,7 +52,7 @@ export class LoopSystem {
   readonly boards = new Map<string, BoardRuntime>();
   readonly replicas: ReplicaHost[] = [];
   readonly channels: ChannelHost[] = [];
-  readonly voter: VoterHost;
+  readonly voter: VoterRole;
   readonly counters = new Counters();
   readonly periodMs: number;
   /** The proactive-recovery driver, when recovery is on and the schedule has steps. */

@@ -3,6 +3,9 @@
  * each frame as soon as a majority agrees or at the frame's deadline, whichever comes first. The decision goes
  * to the `ActuatorPort`; strikes, latches and reintegrations to the `ChannelHealthSink`.
  *
+ * `VoterRole` is what a voter board's runtime holds: this TypeScript host, or the C firmware's
+ * (src/runtime/firmware/voter-board.ts), with the same ports and the same decisions.
+ *
  * @example
  * const voter = new VoterHost({ config, ring, scheduler, counters, log, actuator: { write: (d) => apply(d) } });
  * voter.armFrame(7);      // frame 7 starts: its deadline is armed
@@ -13,14 +16,52 @@ import { authPayload } from '../../core/codec/encode.ts';
 import type { Output } from '../../core/codec/messages.ts';
 import type { Command } from '../../core/control/spec.ts';
 import type { KeyRing } from '../../core/crypto/keyring.ts';
-import { type ChannelEvent, Voter, type VoterConfig } from '../../core/vote/voter.ts';
+import {
+  type ChannelEvent,
+  type ChannelHealth,
+  type DecisionRecord,
+  Voter,
+  type VoterConfig,
+} from '../../core/vote/voter.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { commandFromFields } from './command-codec.ts';
 import type { Counters } from './counters.ts';
-import type { ActuatorPort, ChannelHealthSink, VoterInbox } from './ports.ts';
+import type { ActuatorPort, ChannelHealthSink, VoterEventTap, VoterInbox } from './ports.ts';
 import { principalOf } from './principals.ts';
 
 export const channelName = (id: number): string => `c${id}`;
+
+/** Whether a voter could be made to hang (a scenario fault), and what was done. */
+export type VoterHangResult =
+  | { readonly applied: true; readonly detail: string }
+  | { readonly applied: false; readonly reason: string };
+
+/** The voter role of a board, whichever implementation runs it. */
+export interface VoterRole extends VoterInbox {
+  readonly config: VoterConfig<Command>;
+  /** Which implementation decides (`ts`, `firmware-host`, `firmware-qemu`). */
+  readonly impl: string;
+  /** Arm the deadline of `frame` (the board calls this as each frame starts). */
+  armFrame(frame: number): void;
+  /** Each channel's health as the voter judges it, in channel order. */
+  health(): readonly ChannelHealth[];
+  /**
+   * The voter's frame loop hangs now, in frame `frame` (default: the frame armed last), a scenario fault: it
+   * decides nothing in that frame and the next `frames` frames, by then its watchdog has reset it; it knows
+   * nothing and rejoins at the frame the board is in (the frames it never decided count as misses, so after
+   * `failsafeAfterMisses` of them its first decision is the failsafe command).
+   */
+  hang(frames: number, frame?: number): VoterHangResult;
+  /** Whether it is down (hung, or resetting) now. */
+  readonly down: boolean;
+  /**
+   * Make-before-break restart with fresh keys (proactive recovery); the frame the new voter decides first, or
+   * undefined when this implementation cannot (a firmware voter's keys are in its flash).
+   */
+  reinstall(ring: KeyRing): number | undefined;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
 
 export interface VoterHostOptions {
   readonly config: VoterConfig<Command>;
@@ -32,24 +73,109 @@ export interface VoterHostOptions {
   readonly actuator?: ActuatorPort;
   /** Strikes, latches and reintegrations, including those found when an output is compared after a decision. */
   readonly health?: ChannelHealthSink;
+  /** The voter's own hang, reset and rejoin. */
+  readonly events?: VoterEventTap;
 }
 
-export class VoterHost implements VoterInbox {
+/**
+ * A hung voter as its board sees it: down from the hang until the frame its watchdog has reset it by; then
+ * back, and its first decision says how it rejoined. Shared by the TypeScript and the firmware hosts.
+ */
+export class VoterOutage {
+  private hungAt = -1;
+  private backAt = -1;
+  /** The frame it came back at, until its first decision of that frame or a later one (-1: none pending). */
+  private rejoinFrom = -1;
+
+  constructor(
+    private readonly counters: Counters,
+    private readonly events: VoterEventTap | undefined,
+  ) {}
+
+  /** Hung in frame `frame`, back when frame `frame + frames + 1` starts. */
+  begin(frame: number, frames: number, detail: string): void {
+    this.hungAt = frame;
+    this.backAt = frame + Math.max(1, Math.round(frames)) + 1;
+    this.rejoinFrom = -1;
+    this.counters.add('voter.hang');
+    this.events?.voterEvent({ kind: 'hung', frame, detail });
+  }
+
+  get down(): boolean {
+    return this.backAt >= 0;
+  }
+
+  /**
+   * Frame `frame` starts: true while still down. On the frame it is back, `reset` (when given) is asked whether
+   * the reset really happened (the firmware's BOOT): its answer is the reset event's detail; undefined keeps it
+   * down (no reset seen yet).
+   */
+  frameStarted(frame: number, reset: () => string | undefined): boolean {
+    if (this.backAt < 0 || frame < this.backAt) return this.backAt >= 0;
+    const detail = reset();
+    if (detail === undefined) return true;
+    this.events?.voterEvent({
+      kind: 'reset',
+      frame,
+      detail: `${detail}; down for frames ${this.hungAt}-${frame - 1}`,
+    });
+    this.counters.add('voter.watchdog-reset');
+    this.backAt = -1;
+    this.rejoinFrom = frame;
+    return false;
+  }
+
+  /**
+   * A decision was made: the first one after a reset, of a frame since it came back, is the rejoin (an async
+   * unit's answers about earlier frames can arrive later).
+   */
+  decided(record: DecisionRecord<Command>): void {
+    if (this.rejoinFrom < 0 || record.frame < this.rejoinFrom) return;
+    this.rejoinFrom = -1;
+    this.events?.voterEvent({
+      kind: 'rejoined',
+      frame: record.frame,
+      detail: `votes again from frame ${record.frame}: first decision ${record.kind} (${record.consecutiveMisses} consecutive misses)`,
+    });
+  }
+}
+
+export class VoterHost implements VoterRole {
+  readonly impl = 'ts';
   private current: Voter<Command>;
   private ring: KeyRing;
   /** During a make-before-break restart: the old voter and ring, deciding the frames before `until`. */
   private leaving: { voter: Voter<Command>; ring: KeyRing; until: number } | undefined;
   private readonly channelIds: ReadonlySet<number>;
+  private readonly outage: VoterOutage;
+  private frameNow = 0;
 
   constructor(private readonly o: VoterHostOptions) {
     this.current = new Voter(o.config);
     this.ring = o.ring;
     this.channelIds = new Set(o.config.channels.map((c) => Number(c.slice(1))));
+    this.outage = new VoterOutage(o.counters, o.events);
   }
 
-  /** The voter deciding now (the old one until a restart's switch frame, then the new one). */
+  /** The voter deciding now (the old one until a restart's switch frame, then the new one; a new one after a reset). */
   get voter(): Voter<Command> {
     return this.leaving?.voter ?? this.current;
+  }
+
+  get config(): VoterConfig<Command> {
+    return this.o.config;
+  }
+
+  get down(): boolean {
+    return this.outage.down;
+  }
+
+  async start(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  health(): readonly ChannelHealth[] {
+    return this.voter.health();
   }
 
   /**
@@ -57,7 +183,7 @@ export class VoterHost implements VoterInbox {
    * frame after the one now open; the old voter, with its old keys, decides the open frame and then goes. The
    * new one starts holding what the old one holds. Returns the frame the new voter decides first.
    */
-  reinstall(ring: KeyRing): number {
+  reinstall(ring: KeyRing): number | undefined {
     const old = this.voter;
     const from = old.frame + 1;
     this.leaving = { voter: old, ring: this.leaving?.ring ?? this.ring, until: from };
@@ -71,15 +197,27 @@ export class VoterHost implements VoterInbox {
     return l !== undefined && frame < l.until ? l.voter : this.current;
   }
 
-  /** Arm the deadline of `frame` (the rig calls this as each frame starts). */
+  /**
+   * Arm the deadline of `frame` (the rig calls this as each frame starts). A deadline for a frame past the one
+   * the voter expects (it was down) skips there first, as the firmware does on a later TICK.
+   */
   armFrame(frame: number): void {
+    this.frameNow = frame;
+    if (this.outage.frameStarted(frame, () => this.reset())) return;
     this.o.scheduler.at(this.voterFor(frame).deadlineOf(frame), () => {
-      if (this.voterFor(frame).frame === frame) this.decide(frame);
+      const voter = this.voterFor(frame);
+      if (this.outage.down || voter.frame > frame) return;
+      voter.skipTo(frame);
+      this.decide(frame);
     });
   }
 
   /** An OUTPUT off the link: authenticated here, then offered to the voter. */
   output(message: Output): void {
+    if (this.outage.down) {
+      this.o.counters.add('voter.dropped-while-down');
+      return;
+    }
     if (!this.channelIds.has(message.channel)) {
       this.o.counters.add('voter.rejected.unknown-channel');
       return;
@@ -110,12 +248,35 @@ export class VoterHost implements VoterInbox {
       this.report(result.events);
       return;
     }
-    if (result.majorityReady && message.frame === voter.frame) this.decide(message.frame);
+    if (result.ready && message.frame === voter.frame) this.decide(message.frame);
+  }
+
+  /**
+   * The hang fault: this host stands for a unit whose frame loop hung; a software watchdog resets it `frames`
+   * frames later (a fresh voter, knowing nothing, as a reset board).
+   */
+  hang(frames: number, frame = this.frameNow): VoterHangResult {
+    if (this.outage.down) return { applied: false, reason: 'the voter is already down' };
+    const detail = `TypeScript voter hung at frame ${frame}; its watchdog resets it after ${frames} frames`;
+    this.outage.begin(frame, frames, detail);
+    return { applied: true, detail };
+  }
+
+  private reset(): string {
+    this.current = new Voter(this.o.config);
+    this.leaving = undefined;
+    return 'TypeScript voter reset by its watchdog (a fresh voter)';
   }
 
   private decide(frame: number): void {
     const voter = this.voterFor(frame);
     const record = voter.decide(frame, this.o.scheduler.now());
+    if (record.kind === 'declined') {
+      // closeDue latched an early supporter: the frame is no longer ready, its deadline decides it.
+      this.o.counters.add('voter.declined');
+      this.report(record.events);
+      return;
+    }
     if (this.leaving !== undefined && voter === this.leaving.voter && frame + 1 >= this.leaving.until) {
       this.leaving = undefined; // the old voter's last frame is decided: it lets go of the actuator
       this.o.counters.add('voter.handed-over');
@@ -123,6 +284,7 @@ export class VoterHost implements VoterInbox {
     this.o.counters.add(`voter.${record.kind}`);
     this.report(record.events);
     this.o.actuator?.write(record);
+    this.outage.decided(record);
   }
 
   private report(events: readonly ChannelEvent[]): void {

@@ -16,6 +16,7 @@ import { Prng } from '../../core/prng.ts';
 import type { ChannelHealth } from '../../core/vote/voter.ts';
 import type { Transport } from '../../io/transport.ts';
 import { ConfigError, type Topology } from '../config.ts';
+import type { FirmwareVoterBoardOptions } from '../firmware/voter-board.ts';
 import { BoardRuntime, inputUnitBoard } from '../loop/board-runtime.ts';
 import type { ChannelFault } from '../loop/channel-fault.ts';
 import { commandFromFields } from '../loop/command-codec.ts';
@@ -45,6 +46,8 @@ export interface BoardLoopOptions extends PlantPorts {
   readonly logger: Logger;
   readonly seed: number;
   readonly remote?: RemoteBoards;
+  /** How the rig board runs a firmware voter (voterImpl firmware-*; BoardRuntimeOptions.firmware). */
+  readonly firmware?: FirmwareVoterBoardOptions;
 }
 
 /** The board that must host the rig: the voter's, which must also host every input unit. */
@@ -89,6 +92,7 @@ export class BoardControlLoop implements ControlLoop {
       logger: o.logger,
       counters: this.counters,
       rng: new Prng(o.seed),
+      ...(o.firmware ? { firmware: o.firmware } : {}),
       // The trace's channel commands come from the voter's inbox (tapRoles), not from a channel here.
       ...plantPortsOf({ ...o, channelCommands: undefined }),
     });
@@ -165,7 +169,7 @@ export class BoardControlLoop implements ControlLoop {
   }
 
   voterHealth(): readonly ChannelHealth[] {
-    return this.runtime.voter?.voter.health() ?? [];
+    return this.runtime.voter?.health() ?? [];
   }
 
   close(): Promise<void> {

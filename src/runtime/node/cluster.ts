@@ -105,10 +105,7 @@ export class ProcessCluster implements RemoteBoards {
     mkdirSync(o.workDir, { recursive: true, mode: 0o700 });
     mkdirSync(o.logDir, { recursive: true });
     const keysDir = join(o.workDir, 'keys');
-    await generateKeySet(
-      keysDir,
-      topologyPrincipals(o.topology).map((p) => ({ id: p.id, name: p.name })),
-    );
+    await generateKeySet(keysDir, topologyPrincipals(o.topology));
     const partial = new ProcessCluster(o, o.topology, '', keysDir);
     process.on('exit', partial.killAllSync);
     try {

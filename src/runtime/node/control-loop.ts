@@ -85,7 +85,7 @@ export function inProcessLoop(system: LoopSystem): ControlLoop {
       return true;
     },
     channelRunning: (channel) => system.channels[channel]?.running ?? false,
-    voterHealth: () => system.voter.voter.health(),
+    voterHealth: () => system.voter.health(),
     inputHealth: () => system.inputHealth(),
     close: () => system.close(),
   };

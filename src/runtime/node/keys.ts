@@ -12,7 +12,9 @@ import {
   KeyFileError,
   loadPrivateKey,
   loadPublicKeys,
+  type PrivateKey,
   PUBLIC_FILE_NAME,
+  pairwiseKeyWith,
   privateKeyPath,
 } from '../keyfiles.ts';
 import { inputUnitBoard } from '../loop/board-runtime.ts';
@@ -46,6 +48,7 @@ export async function loadBoardKeys(dir: string, t: Topology, board: string): Pr
     }
   }
   const rings = new Map<number, KeyRing>();
+  const selves = new Map<number, PrivateKey>();
   const signers = new Map<number, SigningKey>();
   for (const p of boardPrincipals(t, board)) {
     const self = await loadPrivateKey(privateKeyPath(dir, p.name));
@@ -56,6 +59,7 @@ export async function loadBoardKeys(dir: string, t: Topology, board: string): Pr
       );
     }
     rings.set(p.id, buildKeyRing(self, publics, t.crypto.tagBytes, t.crypto.macBackend));
+    selves.set(p.id, self);
     signers.set(p.id, SigningKey.fromSeed(self.ed25519Seed));
   }
   const replicaPublicKeys = new Map(
@@ -71,6 +75,13 @@ export async function loadBoardKeys(dir: string, t: Topology, board: string): Pr
         throw new Error(`board '${board}' does not host principal ${principal}: no key loaded`);
       return ring;
     },
+    rawKey: (principal, peer) => {
+      const self = selves.get(principal);
+      if (self === undefined)
+        throw new Error(`board '${board}' does not host principal ${principal}: no key loaded`);
+      return pairwiseKeyWith(self, publics, peer);
+    },
+    heartbeatKey: (voter) => selves.get(principalOf.voter(voter))?.heartbeatKey,
     signer: (replica) => {
       const key = signers.get(principalOf.replica(replica));
       if (key === undefined)

@@ -222,7 +222,7 @@ export class LaptopRecovery {
   }
 
   private voterHealth(): readonly { latched: boolean; probation: number }[] {
-    for (const b of this.o.boards.values()) if (b.voter !== undefined) return b.voter.voter.health();
+    for (const b of this.o.boards.values()) if (b.voter !== undefined) return b.voter.health();
     return [];
   }
 

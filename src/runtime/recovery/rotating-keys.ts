@@ -77,6 +77,25 @@ export class RotatingKeys implements BoardKeys {
     );
   }
 
+  /**
+   * The raw pairwise key of `self` with `peer` under the current epochs (what a firmware voter is provisioned
+   * with; it keeps it: a firmware voter does not follow a rotation).
+   */
+  rawKey(self: number, peer: number): Uint8Array {
+    const l = this.local.get(self);
+    const p = this.peerState.get(self)?.get(peer);
+    if (l === undefined || p === undefined)
+      throw new Error(`principal ${self} or ${peer} is not in ${this.t.file}`);
+    const k = sessionKeys(l, { id: peer, epoch: p.epoch, publicKey: p.publicKey });
+    if (!k.ok) throw new Error(`session key ${self}-${peer}: ${k.reason}`); // our own keys: a bug
+    return k.keys.pair;
+  }
+
+  /** A firmware voter's heartbeat key (as seededKeys derives it). */
+  heartbeatKey(voter: number): Uint8Array {
+    return sha256(this.text.encode(`triplex/laptop-fw-heartbeat/${this.seed}/${voter}`));
+  }
+
   /** A fresh MAC ring for `self` under the current epochs of everyone; rekeyed when a peer rotates. */
   ring(self: number): KeyRing {
     const l = this.local.get(self);

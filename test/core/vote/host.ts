@@ -37,7 +37,8 @@ export function runFrame<C extends CommandShape<C>>(
   const decide = (now: number) => {
     const r = voter.decide(frame, now);
     events.push(...r.events);
-    record = r;
+    // A declined early decision (closeDue made the frame unready) leaves the frame to its deadline.
+    if (r.kind !== 'declined') record = r;
   };
   const sorted = [...arrivals].sort((a, b) => a.time - b.time);
   let deadlinePassed = false;

@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { majority, midValue, Voter, type VoterConfig } from '../../../src/core/vote/index.ts';
+import {
+  type Decision,
+  type DecisionRecord,
+  majority,
+  midValue,
+  Voter,
+  type VoterConfig,
+} from '../../../src/core/vote/index.ts';
 
 interface Cmd {
   readonly u: number;
@@ -30,13 +37,19 @@ function config(over: Partial<VoterConfig<Cmd>> = {}): VoterConfig<Cmd> {
 
 const cmd = (u: number, mode = 'n'): Cmd => ({ u, mode });
 
+/** A decision that must have been made (not declined). */
+function decided(d: Decision<Cmd>): DecisionRecord<Cmd> {
+  if (d.kind === 'declined') throw new Error(`frame ${d.frame}: decision declined`);
+  return d;
+}
+
 /** Offer the given commands (undefined = silent) for the voter's next frame and decide at the deadline. */
 function frame(v: Voter<Cmd>, values: (Cmd | undefined)[]) {
   const k = v.frame;
   values.forEach((c, i) => {
     if (c !== undefined) v.offer(k, CH[i] as string, c, k * 10 + 1 + i);
   });
-  return v.decide(k, k * 10 + 8);
+  return decided(v.decide(k, k * 10 + 8));
 }
 
 describe('voter basics', () => {
@@ -103,7 +116,7 @@ describe('voter basics', () => {
     const v = new Voter(config({ analog: [{ field: 'u', tolerance: 0.01, earlyBand: 0.005 }] }));
     expect(v.offer(0, 'a', cmd(0.1), 1)).toMatchObject({ ready: false });
     expect(v.offer(0, 'b', cmd(0.104), 2)).toMatchObject({ ready: true, majorityReady: true });
-    const r = v.decide(0, 2);
+    const r = decided(v.decide(0, 2));
     expect(r).toMatchObject({ kind: 'write', early: true, earlyRound: true, missing: ['c'], dissenters: [] });
     expect(r.value.u).toBeCloseTo(0.102, 12);
     expect(r.judgments).toEqual([]); // not judged before the frame is complete or its deadline
@@ -119,7 +132,7 @@ describe('voter basics', () => {
     const noBand = new Voter(config());
     noBand.offer(0, 'a', cmd(0.1), 1);
     expect(noBand.offer(0, 'b', cmd(0.1), 2)).toMatchObject({ ready: false });
-    expect(() => noBand.decide(0, 2)).toThrow(/not ready/);
+    expect(noBand.decide(0, 2)).toMatchObject({ kind: 'declined', frame: 0 }); // not ready: declined
     const banded = new Voter(config({ analog: [{ field: 'u', tolerance: 0.01, earlyBand: 0.002 }] }));
     banded.offer(0, 'a', cmd(0.1), 1);
     expect(banded.offer(0, 'b', cmd(0.106), 2)).toMatchObject({ ready: false }); // 0.003 from the mean
@@ -231,7 +244,7 @@ describe('voter properties', () => {
           outs.forEach((c, j) => {
             if (c !== undefined) v.offer(i, channels[j] as string, c, i * 10 + 1);
           });
-          const r = v.decide(i, i * 10 + 8);
+          const r = decided(v.decide(i, i * 10 + 8));
           seen[r.kind]++;
           if (r.kind !== 'write') continue;
           const support = outs.filter(

@@ -30,17 +30,19 @@
  * mode, exactly what re-running agreement on its carried-over slots needs, and no more:
  *  - carried-over slots whose PRE-PREPAREs are here may take until the first execution (or graceUntil, the
  *    view-change timeout) to re-agree: on a slow link that is many frames (the livelock fixed in 2b5497a);
- *  - the re-proposals themselves must keep arriving: once none arrived for stallTicks (a correct new primary
- *    sends every batch it holds with its NEW-VIEW, and fetches a missing one in a round trip), a carried-over
- *    head still without its PRE-PREPARE is judged like any head, and the rate rule starts;
+ *  - the re-proposals themselves are due with the NEW-VIEW (a correct new primary sends every batch it holds
+ *    with it, and fetches a missing one in a round trip): stallTicks after the install a carried-over head
+ *    still without its PRE-PREPARE is judged like any head; the rate rule starts once none arrived for
+ *    stallTicks;
  *  - the rate rule starts as soon as every re-proposal is here (if they leave the primary room), with the
  *    frames counted from then: after its re-proposals, a new primary keeps the frame rate like any primary.
  * Bound (frame mode, after GST): a new primary that proposes nothing after its NEW-VIEW is voted out
  * maxMissedFrames + 1 frames after its re-proposals are all here (or after the first batch executed, if that
  * came first); one that withholds a re-proposal, max(maxMissedFrames + 1 frames, stallTicks and a frame) after
- * the last re-proposal arrived (or the install); a head slot that is a new proposal gets no grace at all. With
- * the shipped laptop config (3 frames, stallTicks 4 frames at 50 Hz) the HIL scenario replica-install-stall
- * loses 6 frames in all, against 26 (and 17 failsafe frames) with the view-change timeout as the grace.
+ * the install and after that slot became the oldest, whatever else it re-proposes meanwhile; a head slot that
+ * is a new proposal gets no grace at all. With the shipped laptop config (3 frames, stallTicks 4 frames at
+ * 50 Hz) the HIL scenario replica-install-stall loses 6 frames in all, against 26 (and 17 failsafe frames)
+ * with the view-change timeout as the grace.
  * Not covered: size mode keeps the request timer and graceUntil as its bounds.
  */
 import type { Ctx } from './context.ts';
@@ -122,9 +124,9 @@ export class Monitor {
 
   /**
    * Whether the head has stood still longer than the primary is allowed: maxMissedFrames frames for a new
-   * proposal; for a slot a NEW-VIEW carried over, that once the re-proposals stopped coming (without its
-   * PRE-PREPARE) or once the new view's first batch executed or its grace ran out (with it: re-agreement on a
-   * slow link takes what it takes, view-change.ts graceUntil).
+   * proposal; for a slot a NEW-VIEW carried over, that once stallTicks passed since the install or the
+   * re-proposals stopped coming (without its PRE-PREPARE) or once the new view's first batch executed or its
+   * grace ran out (with it: re-agreement on a slow link takes what it takes, view-change.ts graceUntil).
    */
   private headOverdue(frames: number, excused: boolean): boolean {
     const { s, log, config, views } = this.ctx;
@@ -132,7 +134,9 @@ export class Monitor {
     const slot = log.get(s.lastExecuted + 1);
     if (slot === undefined || slot.fixedDigestHex === undefined) return true;
     if (slot.prePrepare !== undefined) return s.now >= views.graceUntil;
-    return !excused;
+    // Its re-proposal is owed: a correct new primary sends every batch it holds with its NEW-VIEW and fetches a
+    // missing one in a round trip, so later re-proposals trickling in do not excuse this one past stallTicks.
+    return !excused || s.now - s.viewActiveSince > config.stallTicks;
   }
 
   /**

@@ -11,15 +11,16 @@
  * Virtual time: one tick is 1 ms, a frame every FRAME_TICKS ticks (50 Hz). Each test counts the frames from the
  * attack to the backups' votes. Checked against the code before the fix by stashing src/core: the junk fill
  * took 17 frames there (5 now), the two stalling new primaries 25 frames each, the view-change timeout (4 and 5
- * now). The last test (re-proposals, then nothing) and the correct full pipeline pass on both: they hold the
- * bound and show the fix does not buy it with a false suspicion.
+ * now). The trickle test fails on the first version of the fix (7 frames: a late re-proposal of another slot
+ * prolonged the excuse). The last test (re-proposals, then nothing) and the correct full pipeline pass on both:
+ * they hold the bound and show the fix does not buy it with a false suspicion.
  */
 import { describe, expect, it } from 'vitest';
 import { authPayload, encodeBatch, requestAuthPayload } from '../../../src/core/codec/encode.ts';
 import type { PrePrepare, Request } from '../../../src/core/codec/messages.ts';
 import { allReplicas, othersOf, type PbftConfig } from '../../../src/core/pbft/config.ts';
 import type { ReplicaEvent } from '../../../src/core/pbft/types.ts';
-import { decode, Group, op } from './harness.ts';
+import { decode, Group, op, type Packet } from './harness.ts';
 
 const FRAME_TICKS = 20;
 const CLIENT = 100;
@@ -91,8 +92,8 @@ function framesUntilVoted(g: Group, view: number, replicas: readonly number[], l
 }
 
 /** A group that executed one request in view 0 (a pipeline in use, a stable state to start from). */
-function warmGroup(): Group {
-  const g = new Group(1, CONFIG);
+function warmGroup(clients = 1): Group {
+  const g = new Group(1, CONFIG, clients);
   g.submit(CLIENT, op(1));
   g.pump();
   for (let i = 0; i < 3 && g.results.length === 0; i++) frame(g);
@@ -156,8 +157,13 @@ describe('install, then stall: after its NEW-VIEW a new primary keeps the frame 
    * view 1 reach anyone. With `carryOver`, seq 2 of view 0 prepares but never commits, so the NEW-VIEW carries
    * it over.
    */
-  function stallingNewPrimary(opts: { carryOver: boolean; repropose: boolean }): Group {
-    const g = warmGroup();
+  function stallingNewPrimary(opts: {
+    carryOver: boolean;
+    repropose: boolean;
+    /** Seq 3 carried over too; its re-proposal (not seq 2's) is kept in `late` for the test to deliver. */
+    late?: Packet[];
+  }): Group {
+    const g = warmGroup(opts.late === undefined ? 1 : 2);
     let cut = false;
     let installed = false;
     g.filter = (p) => {
@@ -170,6 +176,10 @@ describe('install, then stall: after its NEW-VIEW a new primary keeps the frame 
       if (p.from !== 1 || !installed) return true;
       if (m.kind === 'view-change' && m.newView === 2) return false;
       if (m.kind === 'state-reply') return false; // its PRE-PREPAREs would be in there
+      if (m.kind === 'pre-prepare' && m.view === 1 && m.seq === 3 && opts.late !== undefined) {
+        opts.late.push(p);
+        return false;
+      }
       if (m.kind === 'pre-prepare' && m.view === 1) return opts.repropose && m.seq <= 2;
       return true;
     };
@@ -178,6 +188,11 @@ describe('install, then stall: after its NEW-VIEW a new primary keeps the frame 
       g.submit(CLIENT, op(2));
       g.pump();
       frame(g);
+      if (opts.late !== undefined) {
+        g.submit(OTHER, op(3));
+        g.pump();
+        frame(g);
+      }
     }
     cut = true;
     g.submit(CLIENT, op(3));
@@ -197,6 +212,30 @@ describe('install, then stall: after its NEW-VIEW a new primary keeps the frame 
     expect(g.replicas[2]!.status().lastExecuted).toBe(1); // seq 2 waits on its re-proposal
     const stallFrames = Math.ceil(g.config.stallTicks / FRAME_TICKS);
     expect(framesUntilVoted(g, 1, [2, 3], 30)).toBeLessThanOrEqual(stallFrames + 2);
+  });
+
+  it('re-proposals trickling in do not excuse a withheld one past stallTicks after the install', () => {
+    const late: Packet[] = [];
+    const g = stallingNewPrimary({ carryOver: true, repropose: false, late });
+    expect(g.replicas[2]!.status().lastExecuted).toBe(1); // seqs 2 and 3 wait on their re-proposals
+    expect(late.length).toBeGreaterThan(0);
+    let accepted = false;
+    const stallFrames = Math.ceil(g.config.stallTicks / FRAME_TICKS);
+    let frames = 0;
+    for (let i = 1; i <= 30 && votesToLeave(g, 1, [2, 3]).length < 2; i++) {
+      // Seq 3's re-proposal arrives just before the re-proposals would count as stopped.
+      if (i === stallFrames - 1) {
+        for (const p of late.splice(0)) {
+          if (p.to !== 2 && p.to !== 3) continue;
+          const actions = g.inject(p.to, p.from, p.bytes);
+          accepted ||= actions.some((a) => a.kind === 'multicast' && a.message.kind === 'prepare');
+        }
+      }
+      frame(g);
+      frames = i;
+    }
+    expect(accepted).toBe(true); // the late re-proposal counted as one
+    expect(frames).toBeLessThanOrEqual(stallFrames + 2);
   });
 
   it('the carried-over batch re-proposed, then nothing: re-agreement, then the frame bound', () => {

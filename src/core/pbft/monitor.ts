@@ -80,14 +80,15 @@ export class Monitor {
    * pipeline stood still too long (headOverdue), or counts, per request, the frames it waited unproposed while
    * the primary had room, and votes to leave the view when a request 2f+1 replicas vouch for has waited more
    * than maxMissedFrames (the frames before the vouches came count too, so vouching costs no detection time).
+   * A replica still `recovering` (recovering.ts) lags by construction and suspects nobody.
    */
-  onFrame(): void {
+  onFrame(recovering = false): void {
     const ctx = this.ctx;
     if (isPrimary(ctx)) {
       ctx.agreement.cutBatch();
       return;
     }
-    if (!ctx.s.active) return;
+    if (!ctx.s.active || recovering) return;
     const headFrames = this.headStoodStill();
     const excused = this.rateExcused();
     if (this.headOverdue(headFrames, excused)) {

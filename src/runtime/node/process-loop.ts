@@ -126,7 +126,9 @@ export class ProcessLoop implements ControlLoop {
     if (keys === undefined || this.recovery === undefined) return false;
     const principal = kind === 'input' ? principalOf.input(id) : principalOf.voter(id);
     if (kind === 'input' && !this.runtime.stopRole('input', id)) return false;
-    const newKey = keys.rotate(principal, 0);
+    // The voter takes tags under its old keys for a few frames (make-before-break: its peers switch when its
+    // NEW-KEY reaches them); an input unit is one of several, its first sample under new keys may be lost.
+    const newKey = keys.rotate(principal, 0, kind === 'voter' ? 4 * this.periodMs : 0);
     if (newKey === undefined) return false;
     const timestampFloor = Math.ceil(this.o.scheduler.now() / this.periodMs) + 2;
     const started = this.runtime.startRole(kind, id, { timestampFloor });

@@ -96,7 +96,7 @@ export class WireKeys implements BoardKeys {
   private readonly announced = new Map<number, Uint8Array>();
   /** held.get(self).get(peer): what hosted principal `self` holds of `peer`. */
   private readonly held = new Map<number, Map<number, Held>>();
-  private readonly rings = new Map<number, KeyRing>();
+  private readonly rings = new Map<number, GraceRing>();
   private readonly verifies = new Map<number, { windowStart: number; count: number }>();
   private readonly duplicateAnswers = new Map<string, number>();
 
@@ -139,7 +139,7 @@ export class WireKeys implements BoardKeys {
     return new WireKeys(o, publics, selves);
   }
 
-  ring(principal: number): KeyRing {
+  ring(principal: number): GraceRing {
     const ring = this.rings.get(principal);
     if (ring === undefined) throw new Error(`board '${this.o.board}' does not host principal ${principal}`);
     return ring;
@@ -191,9 +191,10 @@ export class WireKeys implements BoardKeys {
    * ring rekeyed for every peer, the co-hosted principals' rings rekeyed for it. Returns its NEW-KEY to
    * broadcast; undefined when epochs are not persisted here (no rotation).
    */
-  rotate(principal: number, recoveryPoint = 0): Uint8Array | undefined {
+  rotate(principal: number, recoveryPoint = 0, graceMs = 0): Uint8Array | undefined {
     const self = this.selves.get(principal);
     if (self === undefined || this.o.stateDir === undefined) return undefined;
+    if (graceMs > 0) this.ring(principal).keepUntil(this.buildRing(principal), this.o.now() + graceMs);
     const fresh = this.freshEpoch(self, this.epoch(principal) + 1, recoveryPoint);
     this.local.set(principal, fresh);
     for (const [other, map] of this.held) {
@@ -327,15 +328,55 @@ export class WireKeys implements BoardKeys {
     return k.keys.pair;
   }
 
-  private buildRing(self: number): KeyRing {
+  private buildRing(self: number): GraceRing {
     const l = this.local.get(self)!;
     const keys = [...this.held.get(self)!].map(([peer, h]) => [peer, this.pairKey(l, peer, h)] as const);
-    return new KeyRing({
-      self,
-      keys,
-      tagLength: this.o.topology.crypto.tagBytes,
-      backend: this.o.topology.crypto.macBackend,
-    });
+    return new GraceRing(
+      {
+        self,
+        keys,
+        tagLength: this.o.topology.crypto.tagBytes,
+        backend: this.o.topology.crypto.macBackend,
+      },
+      this.o.now,
+      this.o.counters,
+    );
+  }
+}
+
+/**
+ * A ring that, for a bounded grace after its principal rotated in this process, also takes tags under the keys
+ * it had before: the voter's make-before-break restart. Its peers switch to its new keys when its NEW-KEY
+ * reaches them, a link latency later; without the grace the frame whose outputs are in flight then would be
+ * lost, and the voter is the one role no other can stand in for. Only verification falls back; tags are made
+ * under the new keys at once, and after the grace the old keys are forgotten.
+ */
+export class GraceRing extends KeyRing {
+  private previous: { ring: KeyRing; until: number } | undefined;
+
+  constructor(
+    options: ConstructorParameters<typeof KeyRing>[0],
+    private readonly now: () => number,
+    private readonly counters: Counters,
+  ) {
+    super(options);
+  }
+
+  keepUntil(previous: KeyRing, until: number): void {
+    this.previous = { ring: previous, until };
+  }
+
+  override verify(from: number, data: Uint8Array, tag: Uint8Array): boolean {
+    if (super.verify(from, data, tag)) return true;
+    const p = this.previous;
+    if (p === undefined) return false;
+    if (this.now() > p.until) {
+      this.previous = undefined;
+      return false;
+    }
+    const ok = p.ring.verify(from, data, tag);
+    if (ok) this.counters.add('keys.grace-verified');
+    return ok;
   }
 }
 

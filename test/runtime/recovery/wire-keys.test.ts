@@ -180,4 +180,21 @@ describe('NEW-KEY on the wire', () => {
       'bad-signature',
     );
   });
+
+  it('a voter rotated in process takes tags under its old keys for its grace only, then refuses them', async () => {
+    now = 10_000;
+    const aiu = await load('aiu', 'grace');
+    const b0 = await load('b0', 'grace');
+    const voter = principalOf.voter(0);
+    const oldTag = b0.keys.ring(ch(0)).tag(voter, payload);
+    const newKey = aiu.keys.rotate(voter, 0, 80);
+    expect(newKey).toBeDefined();
+    expect(aiu.keys.epochs().own[voter]).toBe(1);
+    expect(aiu.keys.ring(voter).verify(ch(0), payload, oldTag)).toBe(true); // in flight as it rotated
+    b0.keys.receive(newKey!);
+    expect(aiu.keys.ring(voter).verify(ch(0), payload, b0.keys.ring(ch(0)).tag(voter, payload))).toBe(true);
+    now = 10_081;
+    expect(aiu.keys.ring(voter).verify(ch(0), payload, oldTag)).toBe(false);
+    expect(aiu.counters.get('keys.grace-verified')).toBe(1);
+  });
 });

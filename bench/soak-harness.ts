@@ -62,6 +62,8 @@ export interface RecoveryRun {
   /** The same, counted as the flight goes (each frame a frame after it is recorded), with the frames seen. */
   readonly counted: MissesByCause & { frames: number };
   fly(scenario: Scenario, during?: (run: RecoveryRun) => void): Promise<RigResult>;
+  /** End the flight after the current frame (the result covers the frames flown). */
+  stop(): void;
   close(): Promise<void>;
 }
 
@@ -100,7 +102,9 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
   const arrivals = new Map<number, number>();
   const counted = { frames: 0, proactive: 0, crash: 0, late: 0, lateInRestart: 0, other: 0 };
   let previous: FrameRecord | undefined;
+  let rig: Rig | undefined;
   const run: RecoveryRun = {
+    stop: () => rig?.stop(),
     arrivals,
     counted,
     misses: (frames) => missesByCause(frames, recovery, arrivals, topology.f + 1),
@@ -110,7 +114,7 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
     recovery: () => recovery,
     loop: () => loop,
     async fly(scenario, during) {
-      const rig = new Rig({
+      rig = new Rig({
         topology,
         scheduler,
         scenario,

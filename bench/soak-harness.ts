@@ -23,6 +23,7 @@ import type { Topology } from '../src/runtime/config.ts';
 import { Counters } from '../src/runtime/loop/counters.ts';
 import { ProcessCluster } from '../src/runtime/node/cluster.ts';
 import { ProcessLoop } from '../src/runtime/node/process-loop.ts';
+import { RealtimeGovernor, requestRealtime } from '../src/runtime/node/realtime.ts';
 import { createBoardTransport } from '../src/runtime/node/transports.ts';
 import { warmUp } from '../src/runtime/node/warm-up.ts';
 import { ProcessRecovery, type ProcessRecoveryOptions } from '../src/runtime/recovery/process-recovery.ts';
@@ -103,6 +104,7 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
   const counted = { frames: 0, proactive: 0, crash: 0, late: 0, lateInRestart: 0, other: 0 };
   let previous: FrameRecord | undefined;
   let rig: Rig | undefined;
+  let governor: RealtimeGovernor | undefined;
   const run: RecoveryRun = {
     stop: () => rig?.stop(),
     arrivals,
@@ -135,6 +137,11 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
         },
         onStarted: () => {
           scheduler.begin();
+          // The voter's board gets the scheduling `triplex sim --processes` gives it (where permitted): the
+          // board processes ask for real-time scheduling themselves, and a voter at ordinary priority behind
+          // them sees every output late.
+          governor = RealtimeGovernor.start(logger);
+          requestRealtime();
           recovery = new ProcessRecovery({
             ...(o.recovery ?? {}),
             topology,
@@ -165,6 +172,8 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
       try {
         return await rig.run();
       } finally {
+        governor?.stop();
+        governor = undefined;
         recovery?.stop();
         await rig.system.close();
       }

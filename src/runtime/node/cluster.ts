@@ -10,6 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -441,6 +442,7 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
           : {}),
       }),
     );
+    if (proc.process.pid !== undefined) ordinaryScheduling(proc.process.pid);
     const child: Child = {
       board,
       proc,
@@ -522,6 +524,32 @@ function childrenNamed(name: string): number[] {
     }
   }
   return out;
+}
+
+/**
+ * A child started by a real-time process inherits SCHED_FIFO (and its nice): a board process restarted while the
+ * rig runs real-time would then fly real-time without the governor that takes it back when it spins (it asks
+ * for real-time itself once its links are up, realtime.ts). Back to SCHED_OTHER at nice 0 at once.
+ */
+function ordinaryScheduling(pid: number): void {
+  if (!selfIsRealtime()) return;
+  spawnSync('chrt', ['--other', '--all-tasks', '--pid', '0', String(pid)], { stdio: 'ignore' });
+  try {
+    setPriority(pid, 0);
+  } catch {
+    // gone already, or not permitted: its own request decides then
+  }
+}
+
+/** Whether this process runs under a real-time policy (Linux /proc; false elsewhere). */
+function selfIsRealtime(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'latin1');
+    const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    return policy === 1 || policy === 2;
+  } catch {
+    return false;
+  }
 }
 
 function killQuietly(pid: number): void {

@@ -177,7 +177,12 @@ export class ChannelRebuild {
     for (const [source, list] of this.offers)
       for (const h of list) offers.push({ source, seq: h.seq, state: h.state });
     const pick = matchAbstractStates(offers, this.o.topology.f, sameChannelState, (seq) => seq >= floor);
-    if (!pick.ok) return;
+    if (!pick.ok) {
+      this.o.counters.add(
+        `rebuild.wait.${pick.reason}${pick.reason === 'no-quorum' ? `.${mismatch(offers, floor)}` : ''}`,
+      );
+      return;
+    }
     try {
       const replayed = channel.rebuildFrom(pick.seq, pick.state);
       this.rebuilt = { seq: pick.seq, supporters: pick.supporters, replayed };
@@ -190,6 +195,18 @@ export class ChannelRebuild {
       this.o.logger.error({ err: (e as Error).message }, 'abstract state import failed');
     }
   }
+}
+
+/** Why the newest seq two peers both offer does not match: the first field that differs (a counter suffix). */
+function mismatch(offers: readonly AbstractOffer<ChannelState>[], floor: number): string {
+  const bySeq = new Map<number, AbstractOffer<ChannelState>[]>();
+  for (const o of offers) if (o.seq >= floor) bySeq.set(o.seq, [...(bySeq.get(o.seq) ?? []), o]);
+  const shared = [...bySeq.entries()].filter(([, l]) => l.length >= 2).sort((a, b) => b[0] - a[0])[0];
+  if (shared === undefined) return 'no-common-seq';
+  const [a, b] = shared[1] as [AbstractOffer<ChannelState>, AbstractOffer<ChannelState>];
+  if (a.state.frame !== b.state.frame) return 'frame';
+  if (a.state.state.primed !== b.state.state.primed) return 'primed';
+  return JSON.stringify(a.state.inputs) === JSON.stringify(b.state.inputs) ? 'law' : 'inputs';
 }
 
 /** The wire form of a channel's abstract state after batch `seq`. */

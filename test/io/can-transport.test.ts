@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { BehaviorSubject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { CanReassembler } from '../../src/core/codec/framing/can-reassembly.ts';
@@ -156,5 +157,44 @@ describe('CanTransport against a faulty node on the bus (issue 9)', () => {
     }
     expect(got.filter((m) => m.length === good.length)).toEqual([good]);
     expect(t.stats().errors['bad-id']).toBeGreaterThan(0);
+  });
+});
+
+describe('CanTransport on arbitrary bus traffic (issue 9)', () => {
+  it('never throws, and passes up messages only from known peers other than itself', () => {
+    const seed = 9_2026;
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.array(
+          fc.record({
+            id: fc.integer({ min: 0, max: 0x1fffffff }),
+            remote: fc.boolean(),
+            data: fc.uint8Array({ minLength: 0, maxLength: 64 }),
+          }),
+          { maxLength: 400 },
+        ),
+        (extended, frames) => {
+          const driver = new WindowDriver(false, 64);
+          const t = new CanTransport({ self: 'b', nodes: { a: 0, b: 1, x: 2 }, driver, extended });
+          const from = new Set<string>();
+          t.received$.subscribe((r) => from.add(r.from));
+          for (const f of frames) {
+            const id = extended ? f.id : f.id & 0x7ff;
+            driver.onFrame({
+              id,
+              extended,
+              remote: f.remote,
+              fd: f.data.length > 8,
+              brs: false,
+              data: f.data,
+              dlc: f.data.length,
+            });
+          }
+          for (const peer of from) expect(['a', 'x']).toContain(peer);
+        },
+      ),
+      { seed, numRuns: 200 },
+    );
   });
 });

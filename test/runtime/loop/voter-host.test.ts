@@ -122,3 +122,29 @@ describe('VoterHost against one faulty channel and a replaying peer (issue 9)', 
     expect(v.counters.get('voter.rejected.too-far-ahead')).toBeGreaterThan(0);
   });
 });
+
+describe('VoterHost after a watchdog reset (issue 9)', () => {
+  it("a replay of the correct channels' outputs from before the reset counts nothing against them", () => {
+    const v = voter();
+    const sent: ReturnType<typeof output>[] = [];
+    for (let k = 0; k < 30; k++) {
+      v.scheduler.runUntil(k * periodMs);
+      v.host.armFrame(k);
+      if (k === 10) expect(v.host.hang(3)).toMatchObject({ applied: true }); // back (a fresh voter) at frame 14
+      v.scheduler.runUntil(k * periodMs + 2);
+      for (const c of [0, 1, 2]) {
+        const m = output(c, k, cmd(0.1));
+        sent.push(m);
+        v.host.output(m);
+      }
+      // Anyone on the link replays the last ten frames' outputs, most of them from before the reset.
+      if (k === 16) for (const m of sent.slice(-30)) v.host.output(m);
+      v.scheduler.runUntil((k + 1) * periodMs - 0.01);
+    }
+    // Before: the fresh voter had no receipts for frames 7..13, took each copy as a first, late arrival: late 8.
+    for (const h of v.host.voter.health()) expect(h.late, h.channel).toBe(0);
+    expect(v.counters.get('voter.rejected.before-reset')).toBeGreaterThan(0);
+    expect(v.counters.get('voter.watchdog-reset')).toBe(1);
+    expect(v.written.filter((d) => d.frame >= 16).every((d) => d.kind === 'write')).toBe(true);
+  });
+});

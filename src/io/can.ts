@@ -272,7 +272,14 @@ export class CanTransport implements Transport {
   private onFrame(f: CanFrame): void {
     if (f.remote || f.extended !== this.addressing.extended) return; // not ours: other traffic on the bus
     const { dst, src } = this.addressing.parse(f.id);
-    if (src === this.selfNode || (dst !== this.selfNode && dst !== this.addressing.broadcastNode)) return;
+    if (src === this.selfNode) {
+      // No driver hands a node its own frames back: another node is sending with this node's id (a forgery,
+      // or two boards configured with one node number). It cannot be told from this node's own traffic on the
+      // bus, so it is only counted, where the status shows it.
+      this.local.error('own-id-heard');
+      return;
+    }
+    if (dst !== this.selfNode && dst !== this.addressing.broadcastNode) return;
     const from = this.addressing.name(src);
     if (from === undefined) {
       this.local.error('unknown-peer');

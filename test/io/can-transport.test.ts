@@ -147,6 +147,14 @@ describe('CanTransport against a faulty node on the bus (issue 9)', () => {
     expect(got.filter((m) => m.length === good.length)).toEqual([good]);
   });
 
+  it('counts frames sent with its own id by someone else (impersonation shows in the status)', () => {
+    const { t, driver, got } = receiver();
+    const forged = framesOf('b', 'a', msg(30, 1)); // b's id, not sent by b
+    for (const f of forged) driver.onFrame(f);
+    expect(got).toEqual([]);
+    expect(t.stats().errors['own-id-heard']).toBe(forged.length);
+  });
+
   it('refuses extended ids with the reserved bits set (counted), and still takes the canonical ones', () => {
     const { t, driver, got } = receiver(true);
     const good = msg(500, 9);

@@ -68,18 +68,19 @@ async function prepare(args: NodeArgs): Promise<Prepared | string> {
       const local = rigBoard(topology);
       if (local !== args.board) return `--rig runs on the voter's board '${local}', not '${args.board}'`;
     }
-    const transport = createBoardTransport(topology, args.board, { pace: args.pace });
     const env = recoveryEnv(process.env);
     if (typeof env === 'string') return env;
+    // Keys first (their errors name the key file), then the transport (a missing device).
+    const bootKeys = await loadBoardKeys(args.keys, topology, args.board);
+    const transport = createBoardTransport(topology, args.board, { pace: args.pace });
     const ipc = {
       ...(env.ipcStatusMs !== undefined ? { ipcStatusMs: env.ipcStatusMs } : {}),
       ...(env.holdLinks ? { holdLinks: true } : {}),
     };
     if (env.stateDir === undefined && topology.recovery.periodSeconds <= 0) {
-      return { topology, keys: await loadBoardKeys(args.keys, topology, args.board), transport, ...ipc };
+      return { topology, keys: bootKeys, transport, ...ipc };
     }
     // Keys that rotate at every start of this process, NEW-KEY on the wire (src/runtime/recovery/wire-keys.ts).
-    await loadBoardKeys(args.keys, topology, args.board); // the same checks of the key files and their modes
     const counters = new Counters();
     const scheduler = new RealScheduler();
     const keys = await WireKeys.load({

@@ -141,9 +141,10 @@ async function achieved(t: Topology, o: LinksOptions, bound: readonly BoundRow[]
       medium,
       boundHzAt50: { withReplies: b(true).maxHzAtLoad, withoutReplies: b(false).maxHzAtLoad },
       achievedHzAt50: { withoutViewChange: plain.maxHzAtLoad, withViewChange: withVc.maxHzAtLoad },
+      // Against the bound of what the loop sends: no REPLYs to input units.
       ratioToBound: {
-        withoutViewChange: round(plain.maxHzAtLoad / b(true).maxHzAtLoad, 3),
-        withViewChange: round(withVc.maxHzAtLoad / b(true).maxHzAtLoad, 3),
+        withoutViewChange: round(plain.maxHzAtLoad / b(false).maxHzAtLoad, 3),
+        withViewChange: round(withVc.maxHzAtLoad / b(false).maxHzAtLoad, 3),
       },
       ...(broadcastAll !== undefined ? { achievedHzAt50IfMulticastsWereBroadcasts: broadcastAll } : {}),
       withoutViewChange: plain,
@@ -186,7 +187,8 @@ async function virtualBus(bound: readonly BoundRow[]) {
   const out = [];
   for (const k of kinds) {
     const row = bound.find(
-      (b) => b.link === k.link && b.replies && b.medium === (k.medium ? 'point-to-point' : 'shared'),
+      // The loop sends no REPLYs to its input units (config.noReplyClients): the bound without them.
+      (b) => b.link === k.link && !b.replies && b.medium === (k.medium ? 'point-to-point' : 'shared'),
     );
     const boundHz = row?.maxHzAtLoad ?? 10;
     const rateHz = Math.max(1, Math.floor(0.9 * boundHz));

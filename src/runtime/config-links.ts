@@ -6,7 +6,7 @@
  * 1. Every message fits: the worst-case size of each message kind (VIEW-CHANGE and NEW-VIEW with full
  *    certificate sets, state replies, full batches) within the smallest of the link framing's limit, the
  *    transport's configured maximum (link-limits.ts) and the receivers' decoder limit.
- * 2. The frame rate fits: one frame's normal-case traffic (requests, PRE-PREPARE, PREPAREs, COMMITs, REPLYs,
+ * 2. The frame rate fits: one frame's normal-case traffic (requests, PRE-PREPARE, PREPAREs, COMMITs, no REPLYs,
  *    OUTPUTs, amortised checkpoints), with the counters of a day of flight, takes less than one frame period of
  *    the link (a CAN bus as a whole; a serial link per direction). Beyond that the link is more than 100% loaded
  *    and the backlog grows without bound.

@@ -103,7 +103,8 @@ export function frameTrafficOf(
   const of = (medium: 'shared' | 'point-to-point'): Transmission[] =>
     frameTraffic(input, placement(t), {
       medium,
-      replies: true,
+      // The loop's input units read no REPLYs and get none (topology-pbft.ts: config.noReplyClients).
+      replies: false,
       checkpointInterval: t.timing.checkpointInterval,
       counter,
       opBytes: sizes.op,

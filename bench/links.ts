@@ -175,7 +175,7 @@ async function real(t: Topology, o: LinksOptions): Promise<RealRun[]> {
  * of its bound's rate, without and with the primary's crash in the window: measured load, the rate that load
  * allows within 50%, its ratio to the bound, and the voter's decisions (a view change costs frames, not safety).
  */
-async function virtualBus(bound: readonly BoundRow[]) {
+async function virtualBus() {
   const can = loadTopology(join(root, 'config/can-bus.json'));
   const mesh = loadTopology(join(root, 'config/serial-mesh.json'));
   const kinds = [
@@ -185,8 +185,10 @@ async function virtualBus(bound: readonly BoundRow[]) {
     { link: 'serial-921600', t: mesh, bitrate: 921_600, medium: 'serial' as const },
   ];
   const out = [];
+  // Each against the bound of its own topology (can-bus.json ships 4-byte CAN tags: linkTagBytes).
+  const bounds = new Map([can, mesh].map((t) => [t, boundTable(t)] as const));
   for (const k of kinds) {
-    const row = bound.find(
+    const row = bounds.get(k.t)!.find(
       // The loop sends no REPLYs to its input units (config.noReplyClients): the bound without them.
       (b) => b.link === k.link && !b.replies && b.medium === (k.medium ? 'point-to-point' : 'shared'),
     );
@@ -243,7 +245,7 @@ async function main(): Promise<void> {
     bound,
     cuts: cutsTable(laptop),
     achieved: await achieved(laptop, o, bound),
-    virtualBus: await virtualBus(bound),
+    virtualBus: await virtualBus(),
     real: o.real ? { rateHz: o.realRateHz, frames: o.realFrames, runs: await real(laptop, o) } : 'skipped',
     latencyAcrossProcesses: o.latency
       ? { rateHz: o.latencyRate, seconds: o.latencySeconds, runs: await latencyRuns(o) }

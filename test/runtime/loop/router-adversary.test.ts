@@ -136,7 +136,6 @@ describe('the loop with a faulty peer mutating and replaying what it hears (issu
       `seed ${seed}`,
     ).toEqual([]);
     // The attack reached every kind of message the normal case sends (no REPLY: the input units read none).
-    for (const k of ['request', 'pre-prepare', 'prepare', 'commit', 'output'])
-      expect(run.kinds).toContain(k);
+    for (const k of ['request', 'pre-prepare', 'prepare', 'commit', 'output']) expect(run.kinds).toContain(k);
   }, 60_000);
 });

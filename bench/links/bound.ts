@@ -39,6 +39,8 @@ export interface BoundRow {
   /** How multicasts cross the link: one broadcast (bus) or one copy per board (point-to-point). */
   readonly medium: FrameTrafficOptions['medium'];
   readonly replies: boolean;
+  /** Bytes of the ordering traffic's MAC tags on this link kind. */
+  readonly tagBytes: number;
   readonly messagesPerFrame: number;
   readonly bytesPerFrame: number;
   readonly linkFramesPerFrame: number;
@@ -51,11 +53,12 @@ export interface BoundRow {
 
 /** Bound rows for `t` on every link kind: its natural medium (bus for CAN), and point-to-point on CAN too. */
 export function boundTable(t: Topology, load = 0.5, counter = DEFAULT_FRAME_COUNTER): BoundRow[] {
-  const input = wireInput(t);
   const sizes = loopPayloadSizes(t, counter);
   const where = placement(t);
   const rows: BoundRow[] = [];
   for (const link of LINK_KINDS) {
+    // The topology's ordering tags on this link kind (crypto.linkTagBytes, else tagBytes).
+    const input = wireInput(t, undefined, link.kind === 'can' ? 'can' : 'serial');
     const media: FrameTrafficOptions['medium'][] =
       link.kind === 'can' ? ['shared', 'point-to-point'] : ['point-to-point'];
     for (const medium of media) {
@@ -77,6 +80,7 @@ export function boundTable(t: Topology, load = 0.5, counter = DEFAULT_FRAME_COUN
           link: linkKindName(link),
           medium,
           replies,
+          tagBytes: input.tagBytes,
           messagesPerFrame: round(l.transmissions, 2),
           bytesPerFrame: round(l.bytes),
           linkFramesPerFrame: round(l.linkFrames, 1),
@@ -91,25 +95,19 @@ export function boundTable(t: Topology, load = 0.5, counter = DEFAULT_FRAME_COUN
   return rows;
 }
 
-/** One cut after another, each on top of the previous: the frame rate within `load` per link kind. */
+/**
+ * One cut after another, each on top of the previous, in the order they were made: the frame rate within `load`
+ * per link kind (tags: crypto.tagBytes, then the 4-byte floor of CAN and serial links).
+ */
 export function cutsTable(t: Topology, load = 0.5, counter = DEFAULT_FRAME_COUNTER) {
   const sizes = loopPayloadSizes(t, counter);
   const where = placement(t);
+  const tag = t.crypto.tagBytes;
   const steps: { name: string; replies: boolean; batch: 'full' | 'digests'; tagBytes: number }[] = [
-    {
-      name: 'today: REPLYs, full batches, 8-byte tags',
-      replies: true,
-      batch: 'full',
-      tagBytes: t.crypto.tagBytes,
-    },
-    { name: '- REPLYs to input units', replies: false, batch: 'full', tagBytes: t.crypto.tagBytes },
-    {
-      name: '- requests in PRE-PREPAREs (digests)',
-      replies: false,
-      batch: 'digests',
-      tagBytes: t.crypto.tagBytes,
-    },
-    { name: '- tags to 4 bytes', replies: false, batch: 'digests', tagBytes: 4 },
+    { name: `REPLYs, full batches, ${tag}-byte tags`, replies: true, batch: 'full', tagBytes: tag },
+    { name: '- REPLYs to input units (done)', replies: false, batch: 'full', tagBytes: tag },
+    { name: '- ordering tags to 4 bytes (linkTagBytes)', replies: false, batch: 'full', tagBytes: 4 },
+    { name: '- requests in PRE-PREPAREs (digests)', replies: false, batch: 'digests', tagBytes: 4 },
   ];
   return LINK_KINDS.map((link) => {
     const medium: FrameTrafficOptions['medium'] = link.kind === 'can' ? 'shared' : 'point-to-point';
@@ -117,7 +115,7 @@ export function cutsTable(t: Topology, load = 0.5, counter = DEFAULT_FRAME_COUNT
       link: linkKindName(link),
       medium,
       steps: steps.map((st) => {
-        const input = { ...wireInput(t), tagBytes: st.tagBytes };
+        const input = { ...wireInput(t), tagBytes: st.tagBytes, outputTagBytes: tag };
         const traffic = frameTraffic(input, where, {
           medium,
           replies: st.replies,

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { serialFrameLength } from '../../src/core/codec/framing/serial-frame.ts';
 import { MESSAGE_KINDS } from '../../src/core/codec/messages.ts';
+import type { ReplicaEvent } from '../../src/core/pbft/types.ts';
 import { Prng } from '../../src/core/prng.ts';
 import { CanTransport } from '../../src/io/can.ts';
 import { VirtualCanBus } from '../../src/io/can-virtual.ts';
@@ -41,6 +42,10 @@ export interface VirtualCanOptions {
    */
   readonly medium?: 'can' | 'serial';
   readonly seed?: number;
+  /** Every replica event with its board and virtual time (for tracing a run). */
+  readonly onReplicaEvent?: (board: string, replica: number, event: ReplicaEvent, now: number) => void;
+  /** Every voter decision with its virtual time, warm-up included. */
+  readonly onDecision?: (frame: number, kind: 'write' | 'hold' | 'failsafe', now: number) => void;
 }
 
 export interface VirtualCanRun {
@@ -115,6 +120,11 @@ export async function virtualCanRun(t0: Topology, o: VirtualCanOptions): Promise
       count(bytes);
       return broadcast(bytes);
     };
+    const latest = transport.broadcastLatest.bind(transport);
+    transport.broadcastLatest = (key, bytes) => {
+      count(bytes);
+      return latest(key, bytes);
+    };
     boards.push(
       new Board({
         topology: t,
@@ -126,8 +136,12 @@ export async function virtualCanRun(t0: Topology, o: VirtualCanOptions): Promise
         counters,
         rng: rng.fork(),
         linkDelayMs: () => 0.05,
+        ...(o.onReplicaEvent
+          ? { replicaEvents: { replicaEvent: (id, e) => o.onReplicaEvent!(b.name, id, e, clock.now()) } }
+          : {}),
         actuator: {
           write: (rec) => {
+            o.onDecision?.(rec.frame, rec.kind, clock.now());
             if (!measuring) return;
             decisions[rec.kind]++;
             missRun = rec.kind === 'write' ? 0 : missRun + 1;
@@ -288,8 +302,12 @@ async function serialRun(t0: Topology, o: VirtualCanOptions): Promise<VirtualCan
         counters,
         rng: rng.fork(),
         linkDelayMs: () => 0.05,
+        ...(o.onReplicaEvent
+          ? { replicaEvents: { replicaEvent: (id, e) => o.onReplicaEvent!(b.name, id, e, clock.now()) } }
+          : {}),
         actuator: {
           write: (rec) => {
+            o.onDecision?.(rec.frame, rec.kind, clock.now());
             if (!measuring) return;
             decisions[rec.kind]++;
             missRun = rec.kind === 'write' ? 0 : missRun + 1;

@@ -64,6 +64,8 @@ interface Outgoing {
   readonly id: number;
   readonly length: number;
   readonly cursor: CanFrameCursor;
+  /** A newer message under this key replaces this one while it waits whole (broadcastLatest). */
+  readonly key?: string;
 }
 
 export class CanTransport implements Transport {
@@ -147,6 +149,23 @@ export class CanTransport implements Transport {
     return this.enqueue(this.addressing.broadcastNode, bytes);
   }
 
+  /**
+   * A broadcast that replaces the message queued under `key` if that one has not started on the bus (every
+   * message behind the head is whole: only the head is being cut into frames). Stale input samples then do not
+   * pile up behind a view change's long messages, which win arbitration over a high node id for seconds.
+   */
+  broadcastLatest(key: string, bytes: Uint8Array): boolean {
+    for (let i = this.queueHead + 1; i < this.queue.length; i++) {
+      const waiting = this.queue[i]!;
+      if (waiting.key !== key) continue;
+      this.queue.splice(i, 1);
+      this.queuedBytes -= waiting.length;
+      this.local.drop('superseded');
+      break;
+    }
+    return this.enqueue(this.addressing.broadcastNode, bytes, key);
+  }
+
   stats(): LinkStats {
     const driver = this.options.driver.counters.snapshot(this.reassembler.stats());
     const local = this.local.snapshot();
@@ -182,7 +201,7 @@ export class CanTransport implements Transport {
     this.rx.complete();
   }
 
-  private enqueue(dst: number, bytes: Uint8Array): boolean {
+  private enqueue(dst: number, bytes: Uint8Array, key?: string): boolean {
     if (this.closed) return this.local.drop('closed');
     if (bytes.length === 0 || bytes.length > this.maxMessage) return this.local.drop('too-long');
     if (this.queuedBytes + bytes.length > this.maxQueueBytes) return this.local.drop('queue-full');
@@ -193,7 +212,9 @@ export class CanTransport implements Transport {
       this.segmenters.set(id, segmenter);
     }
     const cursor = segmenter.cursor(bytes, true);
-    this.queue.push({ id, length: bytes.length, cursor });
+    this.queue.push(
+      key === undefined ? { id, length: bytes.length, cursor } : { id, length: bytes.length, cursor, key },
+    );
     this.queuedBytes += bytes.length;
     this.pump();
     // Still waiting for the bus: keep our own copy, since the caller may reuse its buffer.

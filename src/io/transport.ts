@@ -53,6 +53,13 @@ export interface Transport {
   send(peer: PeerId, bytes: Uint8Array): boolean;
   /** Queue `bytes` for every peer. Returns false when any copy was dropped. */
   broadcast(bytes: Uint8Array): boolean;
+  /**
+   * `broadcast`, in place of an earlier message queued under the same `key` that has not yet started on the
+   * link (a newer sample of a periodic signal replaces the older one still waiting behind other traffic, as
+   * AUTOSAR COM's overwrite semantics does for a periodic PDU): the older one is dropped, counted 'superseded'.
+   * Absent: the caller broadcasts.
+   */
+  broadcastLatest?(key: string, bytes: Uint8Array): boolean;
   stats(): LinkStats;
   /** Close the link and complete the observables. Idempotent. */
   close(): Promise<void>;

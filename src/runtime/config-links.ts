@@ -6,7 +6,7 @@
  * 1. Every message fits: the worst-case size of each message kind (VIEW-CHANGE and NEW-VIEW with full
  *    certificate sets, state replies, full batches) within the smallest of the link framing's limit, the
  *    transport's configured maximum (link-limits.ts) and the receivers' decoder limit.
- * 2. The frame rate fits: one frame's normal-case traffic (requests, PRE-PREPARE, PREPAREs, COMMITs, REPLYs,
+ * 2. The frame rate fits: one frame's normal-case traffic (requests, PRE-PREPARE, PREPAREs, COMMITs, no REPLYs,
  *    OUTPUTs, amortised checkpoints), with the counters of a day of flight, takes less than one frame period of
  *    the link (a CAN bus as a whole; a serial link per direction). Beyond that the link is more than 100% loaded
  *    and the backlog grows without bound.
@@ -25,6 +25,7 @@ import { type LinkSpec, linkProblems, linkSpecs } from '../core/wire-budget/prob
 import { type OrderingInput, worstCaseSizes } from '../core/wire-budget/worst-case.ts';
 import type { Topology } from './config.ts';
 import { CAN_LINK_MAX_MESSAGE, LINK_MAX_MESSAGE } from './link-limits.ts';
+import type { LinkType } from './link-tags.ts';
 import { topologyPbftConfig } from './loop/topology-pbft.ts';
 import { frameTrafficOf, trafficOn, wireInput } from './wire-input.ts';
 
@@ -45,15 +46,25 @@ export function linkBudgetIssues(t: Topology): LinkBudgetIssue[] {
     if (e instanceof RangeError) return [{ path: ['timing'], problem: e.message }];
     throw e;
   }
-  const input = wireInput(t);
-  const worst = worstCaseSizes(input).bytes;
   const counter = Math.ceil(t.frameRateHz * RATE_CHECK_FLIGHT_SECONDS);
-  const traffic = frameTrafficOf(t, counter);
   const specs = linkSpecs(t.links, t.boards.length, { serial: LINK_MAX_MESSAGE, can: CAN_LINK_MAX_MESSAGE });
   const out: LinkBudgetIssue[] = [];
+  // Per link kind: its ordering tags (crypto.linkTagBytes) set its messages' sizes.
+  const byType = new Map<LinkType, { input: OrderingInput; worst: Readonly<Record<MessageKind, number>> }>();
+  const sized = (type: LinkType) => {
+    let s = byType.get(type);
+    if (s === undefined) {
+      const input = wireInput(t, undefined, type);
+      s = { input, worst: worstCaseSizes(input).bytes };
+      byType.set(type, s);
+    }
+    return s;
+  };
   for (const spec of specs) {
     const index = spec.index ?? 0;
     const config = t.links[index]!;
+    const { input, worst } = sized(config.type);
+    const traffic = frameTrafficOf(t, counter, config.type);
     for (const p of linkProblems(input, spec, DEFAULT_LIMITS, worst))
       out.push({ path: ['links', index], problem: p.text });
     const rate = rateProblem(t, spec, trafficOn(traffic, config, spec.link));

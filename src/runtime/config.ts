@@ -12,6 +12,7 @@ import { SUPPORTED_FRAME_RATE_HZ } from '../core/control/spec.ts';
 import { linkBudgetIssues } from './config-links.ts';
 import { hostToolchain, m3Toolchain } from './firmware/toolchain.ts';
 import { lineColumn, scanJson } from './json-scan.ts';
+import { linkTagIssues } from './link-tags.ts';
 
 /**
  * The frame rates the whole loop can run, and so the bounds of `frameRateHz` and `--rate`: those every control
@@ -106,6 +107,19 @@ const schema = z.strictObject({
   crypto: z
     .strictObject({
       tagBytes: z.number().int().min(8).max(32).default(8),
+      /**
+       * Shorter MAC tags for the ordering traffic on a link kind (replica to replica, input unit to replica),
+       * down to the kind's floor (link-tags.ts: 4 bytes on CAN and serial, 8 on UDP and memory); OUTPUTs to the
+       * voter keep tagBytes. Absent: tagBytes everywhere.
+       */
+      linkTagBytes: z
+        .strictObject({
+          can: z.number().int().min(1).max(32).optional(),
+          serial: z.number().int().min(1).max(32).optional(),
+          udp: z.number().int().min(1).max(32).optional(),
+          memory: z.number().int().min(1).max(32).optional(),
+        })
+        .optional(),
       macBackend: z.enum(['node', 'noble']).default('node'),
     })
     .prefault({}),
@@ -478,6 +492,7 @@ function resolve(t: TopologyFile, file: string, issues: Issues): Topology {
   }
   const topology: Topology = { ...t, file, replicas, channels, voters, inputs, budget };
   // The links' budget needs a valid group (it encodes the group's largest messages): checked last.
+  for (const i of linkTagIssues(topology)) issues.add(i.path, i.problem);
   if (issues.list.length === 0) for (const i of linkBudgetIssues(topology)) issues.add(i.path, i.problem);
   return topology;
 }

@@ -253,6 +253,8 @@ export function buildKeyRing(
   publics: PublicDirectory,
   tagLength?: number,
   backend?: MacBackendName,
+  /** Per-peer tag lengths (the link between the two: link-tags.ts). */
+  peerTagLengths?: ReadonlyMap<number, number>,
 ): KeyRing {
   const listed = publics.principals.find((p) => p.id === self.id);
   if (listed === undefined) {
@@ -277,7 +279,13 @@ export function buildKeyRing(
     );
   }
   const keys = publics.principals.map((peer) => [peer.id, agreedKey(self, peer, publics.file)] as const);
-  return new KeyRing({ self: self.id, keys, tagLength, backend });
+  return new KeyRing({
+    self: self.id,
+    keys,
+    tagLength,
+    backend,
+    ...(peerTagLengths !== undefined ? { peerTagLengths } : {}),
+  });
 }
 
 /**

@@ -18,6 +18,7 @@ import { type LinkKind, messageCost } from '../core/wire-budget/link-cost.ts';
 import { linkSpecs, type TopologyLink } from '../core/wire-budget/problems.ts';
 import { DEFAULT_MAX_COUNTER, type OrderingInput, worstCaseSizes } from '../core/wire-budget/worst-case.ts';
 import type { Topology } from './config.ts';
+import { type LinkType, linkTagBytes } from './link-tags.ts';
 import { commandFields } from './loop/command-codec.ts';
 import { encodeInputSample } from './loop/input-sample.ts';
 import { FrameLogService } from './loop/service.ts';
@@ -55,8 +56,11 @@ export function loopPayloadSizes(
   return { op, result, snapshot: service.snapshot().length };
 }
 
-/** The ordering group of `t` and the sizes of what it orders, at the largest counter the budget assumes. */
-export function wireInput(t: Topology, counter = DEFAULT_MAX_COUNTER): OrderingInput {
+/**
+ * The ordering group of `t` and the sizes of what it orders, at the largest counter the budget assumes, with the
+ * ordering tags of link kind `link` (link-tags.ts; default crypto.tagBytes) and OUTPUTs tagged with tagBytes.
+ */
+export function wireInput(t: Topology, counter = DEFAULT_MAX_COUNTER, link?: LinkType): OrderingInput {
   const pbft = topologyGroup(t);
   const sizes = loopPayloadSizes(t, counter);
   const fields = commandFields({ elevator: 0, mode: 'triplex', commandLimited: false });
@@ -66,7 +70,8 @@ export function wireInput(t: Topology, counter = DEFAULT_MAX_COUNTER): OrderingI
     watermarkWindow: pbft.watermarkWindow,
     maxBatchRequests: pbft.maxBatchRequests,
     maxOpBytes: sizes.op,
-    tagBytes: t.crypto.tagBytes,
+    tagBytes: link === undefined ? t.crypto.tagBytes : linkTagBytes(t, link),
+    outputTagBytes: t.crypto.tagBytes,
     clients: t.inputUnits,
     maxResultBytes: sizes.result,
     appSnapshotBytes: sizes.snapshot,
@@ -93,17 +98,22 @@ export function placement(t: Topology): Placement {
   };
 }
 
-/** One frame's normal-case transmissions, as on a bus (one per multicast) and as on point-to-point links. */
+/**
+ * One frame's normal-case transmissions, as on a bus (one per multicast) and as on point-to-point links, with the
+ * ordering tags of link kind `link` (default crypto.tagBytes).
+ */
 export function frameTrafficOf(
   t: Topology,
   counter: number,
+  link?: LinkType,
 ): Record<'shared' | 'point-to-point', Transmission[]> {
   const sizes = loopPayloadSizes(t, counter);
-  const input = wireInput(t, counter);
+  const input = wireInput(t, counter, link);
   const of = (medium: 'shared' | 'point-to-point'): Transmission[] =>
     frameTraffic(input, placement(t), {
       medium,
-      replies: true,
+      // The loop's input units read no REPLYs and get none (topology-pbft.ts: config.noReplyClients).
+      replies: false,
       checkpointInterval: t.timing.checkpointInterval,
       counter,
       opBytes: sizes.op,
@@ -147,12 +157,13 @@ function computeViewChangeWireMs(t: Topology): number {
   const group = topologyGroup(t);
   const entries = Math.min(group.watermarkWindow, group.checkpointInterval);
   const counter = Math.ceil(t.frameRateHz * 86_400);
-  const sizes = worstCaseSizes({ ...wireInput(t, counter), watermarkWindow: entries }).bytes;
-  const traffic = frameTrafficOf(t, counter);
   let worst = 0;
   for (const [i, spec] of linkSpecs(t.links, t.boards.length).entries()) {
     const link: LinkKind = spec.link;
     if (link.kind !== 'can' && link.kind !== 'serial') continue;
+    const type = t.links[i]!.type;
+    const sizes = worstCaseSizes({ ...wireInput(t, counter, type), watermarkWindow: entries }).bytes;
+    const traffic = frameTrafficOf(t, counter, type);
     const vc = messageCost(link, sizes['view-change']).seconds;
     const nv = messageCost(link, sizes['new-view']).seconds;
     const burst = link.kind === 'can' ? (group.n - 1) * vc + nv : vc + nv;

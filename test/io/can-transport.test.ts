@@ -93,6 +93,24 @@ describe('CanTransport flow control', () => {
     expect(reassemble(driver.sent, 64).map((m) => m.length)).toEqual([40, 300]);
   });
 
+  it('broadcastLatest replaces the waiting message of its key, never one already on the bus nor another key', () => {
+    const driver = new WindowDriver(false, 4);
+    const t = new CanTransport({ self: 'a', nodes, driver });
+    t.send('b', msg(200, 1)); // the head: being cut into frames, 4 of 29 on the bus
+    t.broadcastLatest('unit-0', msg(30, 2)); // waits whole behind it...
+    t.broadcastLatest('unit-1', msg(30, 3));
+    t.broadcastLatest('unit-0', msg(30, 4)); // ...and is replaced by the newer sample of unit 0
+    expect(t.stats().errors.superseded).toBe(1);
+    for (let i = 0; i < 40; i++) driver.ack(4);
+    expect(reassemble(driver.sent, 8)).toEqual([msg(200, 1), msg(30, 3), msg(30, 4)]);
+    // The head itself is never replaced: a message whose first frames are out must finish.
+    t.broadcastLatest('unit-0', msg(100, 5));
+    t.broadcastLatest('unit-0', msg(30, 6));
+    for (let i = 0; i < 40; i++) driver.ack(4);
+    expect(reassemble(driver.sent, 8).slice(3)).toEqual([msg(100, 5), msg(30, 6)]);
+    expect(t.queued()).toBe(0);
+  });
+
   it('refuses, counted, what does not fit its queue budget or its segmentation', () => {
     const driver = new WindowDriver(false, 4);
     const t = new CanTransport({ self: 'a', nodes, driver, maxQueueBytes: 10_000, maxMessage: 8_000 });

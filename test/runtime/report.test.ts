@@ -106,7 +106,7 @@ describe('report', () => {
     expect(health).toContain('c1: probation');
     expect(health).toContain('c2: down');
     const summary = page(html, 'Summary');
-    expect(summary).toContain('<tr><th>write</th><td>579</td></tr>');
+    expect(summary).toContain('<tr><th>write</th><td>580</td></tr>');
     expect(summary).not.toContain('{"'); // no raw JSON
   });
 

@@ -29,6 +29,7 @@ export {
   keyedMac,
   MAX_TAG_LENGTH,
   type MacBackendName,
+  MIN_LINK_TAG_LENGTH,
   MIN_TAG_LENGTH,
   macTag,
   macVerify,

@@ -6,6 +6,7 @@ import {
   type KeyedMac,
   keyedMac,
   type MacBackendName,
+  MIN_LINK_TAG_LENGTH,
   macVerify,
 } from './mac.ts';
 
@@ -33,6 +34,11 @@ export interface KeyRingOptions {
   readonly keys: Iterable<readonly [PrincipalId, Uint8Array]>;
   /** Tag length in bytes (8..32). Default 16. */
   readonly tagLength?: number;
+  /**
+   * Tag lengths for some peers (4..32 bytes), in place of `tagLength`: the tag the link between the two carries
+   * (runtime/link-tags.ts). Both ends of a pair must hold the same length; a tag of any other length fails.
+   */
+  readonly peerTagLengths?: Iterable<readonly [PrincipalId, number]>;
   /** HMAC implementation. Default node:crypto. */
   readonly backend?: MacBackendName;
 }
@@ -48,12 +54,18 @@ export class KeyRing {
   readonly tagLength: number;
   readonly backend: MacBackendName;
   private readonly macs = new Map<PrincipalId, KeyedMac>();
+  private readonly peerLengths = new Map<PrincipalId, number>();
 
   constructor(options: KeyRingOptions) {
     assertPrincipalId(options.self);
     this.self = options.self;
     this.tagLength = options.tagLength ?? DEFAULT_TAG_LENGTH;
     assertTagLength(this.tagLength);
+    for (const [peer, length] of options.peerTagLengths ?? []) {
+      assertPrincipalId(peer);
+      assertTagLength(length, MIN_LINK_TAG_LENGTH);
+      this.peerLengths.set(peer, length);
+    }
     this.backend = options.backend ?? DEFAULT_MAC_BACKEND;
     for (const [peer, key] of options.keys) this.rekey(peer, key);
   }
@@ -66,7 +78,11 @@ export class KeyRing {
     masterSecret: Uint8Array,
     self: PrincipalId,
     principals: readonly PrincipalId[],
-    options: { tagLength?: number; backend?: MacBackendName } = {},
+    options: {
+      tagLength?: number;
+      backend?: MacBackendName;
+      peerTagLengths?: Iterable<readonly [PrincipalId, number]>;
+    } = {},
   ): KeyRing {
     const keys = principals.map((p) => [p, sessionKeysFromMaster(masterSecret, self, p)] as const);
     return new KeyRing({ self, keys, ...options });
@@ -98,16 +114,21 @@ export class KeyRing {
     return [...this.macs.keys()].sort((a, b) => a - b);
   }
 
+  /** Bytes of the tags exchanged with `peer`. */
+  tagLengthFor(peer: PrincipalId): number {
+    return this.peerLengths.get(peer) ?? this.tagLength;
+  }
+
   /** Tag `data` for `to`. Throws if no key with `to` is installed (a bug in the caller). */
   tag(to: PrincipalId, data: Uint8Array): Uint8Array {
-    return this.macFor(to).mac(data, this.tagLength);
+    return this.macFor(to).mac(data, this.tagLengthFor(to));
   }
 
   /** True iff `tag` is `from`'s tag on `data` under our pairwise key. Never throws. */
   verify(from: PrincipalId, data: Uint8Array, tag: Uint8Array): boolean {
     const mac = this.macs.get(from);
     if (mac === undefined) return false;
-    return macVerify(mac, data, tag, this.tagLength);
+    return macVerify(mac, data, tag, this.tagLengthFor(from), MIN_LINK_TAG_LENGTH);
   }
 
   /** One tag per receiver, in receiver order (a PBFT MAC authenticator). */

@@ -4,8 +4,14 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { constantTimeEqual } from './ct.ts';
 import { asPlainBytes } from './digest.ts';
 
-/** Shortest tag allowed: 64 bits keeps forgery odds at 2^-64 per attempt. */
+/** Shortest tag allowed by default: 64 bits keeps forgery odds at 2^-64 per attempt on any link. */
 export const MIN_TAG_LENGTH = 8;
+/**
+ * Shortest tag allowed at all, for a link whose frame rate bounds the forgery attempts (a CAN bus, a serial
+ * line): 32 bits, within AUTOSAR SecOC's 24 to 64. The argument is in docs/MAC-TAGS.md; the runtime allows it
+ * per link kind only (runtime/link-tags.ts), never for a channel's OUTPUT to the voter.
+ */
+export const MIN_LINK_TAG_LENGTH = 4;
 /** Full HMAC-SHA-256 output. */
 export const MAX_TAG_LENGTH = 32;
 /** Default tag length: 16 bytes (128 bits), as in common truncated-HMAC practice. */
@@ -38,11 +44,12 @@ export function keyedMac(key: Uint8Array, backend: MacBackendName = DEFAULT_MAC_
   }
 }
 
-/** Throws unless `length` is an integer in [MIN_TAG_LENGTH, MAX_TAG_LENGTH]. */
-export function assertTagLength(length: number): void {
-  if (!Number.isInteger(length) || length < MIN_TAG_LENGTH || length > MAX_TAG_LENGTH) {
+/** Throws unless `length` is an integer in [floor, MAX_TAG_LENGTH] (floor: MIN_TAG_LENGTH unless a link's). */
+export function assertTagLength(length: number, floor = MIN_TAG_LENGTH): void {
+  if (floor < MIN_LINK_TAG_LENGTH) throw new RangeError(`tag length floor ${floor} < ${MIN_LINK_TAG_LENGTH}`);
+  if (!Number.isInteger(length) || length < floor || length > MAX_TAG_LENGTH) {
     throw new RangeError(
-      `MAC tag length must be an integer from ${MIN_TAG_LENGTH} to ${MAX_TAG_LENGTH} bytes, got ${length}`,
+      `MAC tag length must be an integer from ${floor} to ${MAX_TAG_LENGTH} bytes, got ${length}`,
     );
   }
 }
@@ -57,8 +64,14 @@ export function macTag(mac: KeyedMac, data: Uint8Array, tagLength: number): Uint
  * True iff `tag` is the `tagLength`-byte tag of `data`. A tag of any other length is rejected
  * (never padded or compared on a prefix), and the comparison runs in constant time.
  */
-export function macVerify(mac: KeyedMac, data: Uint8Array, tag: Uint8Array, tagLength: number): boolean {
-  assertTagLength(tagLength);
+export function macVerify(
+  mac: KeyedMac,
+  data: Uint8Array,
+  tag: Uint8Array,
+  tagLength: number,
+  floor = MIN_TAG_LENGTH,
+): boolean {
+  assertTagLength(tagLength, floor);
   if (tag.length !== tagLength) return false;
   return constantTimeEqual(mac.mac(data, tagLength), tag);
 }

@@ -14,7 +14,11 @@
  *   when the units only retransmit the request the old primary dropped.
  * - A sample more than `maxAhead` frames beyond the frame the clock expects now (its current frame plus the
  *   periods elapsed since that frame started) is refused and not remembered: a unit's claims stay in a window
- *   that only time widens.
+ *   that only time widens. A frame that starts late (its samples were held up behind a view change's messages)
+ *   does not pull the expectation back: it counts from the latest frame that started on time or ahead.
+ *   Otherwise a clock that started frame k seven periods late would refuse the units' current samples (k + 7,
+ *   more than maxAhead beyond k) and, those being refused and the window widening as fast as the units count,
+ *   never catch up.
  *
  * Times are in the caller's unit (the runtime uses milliseconds); `periodMs` is in the same unit.
  *
@@ -99,6 +103,9 @@ export class FrameClock {
   private cutSinceTick = false;
   private nextTick: number;
   private cutDeadline: number | undefined;
+  /** The expectation the window counts from: frame `anchorFrame` started at `anchorAt`. */
+  private anchorFrame = -1;
+  private anchorAt = 0;
   /** Each unit's highest accepted sample frame (-1: none yet). */
   private readonly latest: number[];
 
@@ -141,8 +148,12 @@ export class FrameClock {
   /** The highest frame a sample may carry at `now` (Infinity before the first frame: nothing to compare with). */
   windowTop(now: number): number {
     if (this.frame < 0) return Number.POSITIVE_INFINITY;
-    const elapsed = Math.max(0, Math.floor((now - this.startedAt) / this.config.periodMs));
-    return this.frame + elapsed + this.config.maxAhead;
+    return this.expected(now) + this.config.maxAhead;
+  }
+
+  /** The frame the clock expects at `now`: the anchor frame plus the periods elapsed since it started. */
+  private expected(now: number): number {
+    return this.anchorFrame + Math.max(0, Math.floor((now - this.anchorAt) / this.config.periodMs));
   }
 
   private wake(now: number): FrameClockOutput {
@@ -191,6 +202,11 @@ export class FrameClock {
 
   private startFrame(frame: number, now: number): void {
     assert(frame > this.frame, 'frames only move forward', { frame, current: this.frame });
+    // A frame behind the expectation started late: the expectation keeps counting from its own anchor.
+    if (this.frame < 0 || frame >= this.expected(now)) {
+      this.anchorFrame = frame;
+      this.anchorAt = now;
+    }
     this.frame = frame;
     this.startedAt = now;
     this.cutThisFrame = false;

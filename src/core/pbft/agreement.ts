@@ -371,8 +371,10 @@ export class Agreement {
     if (slot.seq % ctx.config.checkpointInterval === 0) ctx.checkpoints.take(slot.seq);
   }
 
+  /** REPLY to `client`, unless the group's config says it reads none (config.noReplyClients). */
   sendReply(client: ClientId, timestamp: number, result: Uint8Array): void {
     const ctx = this.ctx;
+    if (ctx.config.noReplyClients.has(client)) return;
     const unsigned: Reply = {
       kind: 'reply',
       view: ctx.s.view,

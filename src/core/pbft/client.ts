@@ -3,6 +3,12 @@
  * keeps the replicas' last-reply cache exact), a bounded queue behind it, retransmission with exponential
  * back-off, and a result accepted on f+1 matching replies from distinct replicas (at least one correct).
  *
+ * A client the group's config lists in `noReplyClients` (an input unit: nothing reads its REPLYs) gets none, so
+ * it cannot wait for one: each operation goes out at once under the next timestamp, and it is never
+ * retransmitted. A newer request supersedes an older one still unordered at the replicas (requests.ts), and a
+ * copy lost on the way to the primary reaches it in the backups' vouches; a sample lost everywhere is missed
+ * for one frame, as a sample superseded by the next frame's is.
+ *
  * @example
  * const c = new Client({ id: 10, config, crypto, retransmitTicks: 100 });
  * send(c.submit(op, now));
@@ -57,6 +63,8 @@ export class Client {
   private now = 0;
   private outstanding: Outstanding | undefined;
   private readonly queue: Uint8Array[] = [];
+  /** Replicas send this client REPLYs (it is not in config.noReplyClients). */
+  readonly readsReplies: boolean;
 
   constructor(options: ClientOptions) {
     if (options.retransmitTicks <= 0) throw new RangeError('retransmitTicks must be > 0');
@@ -68,6 +76,7 @@ export class Client {
     this.maxRetransmitTicks = options.maxRetransmitTicks ?? 16 * options.retransmitTicks;
     this.maxQueued = options.maxQueued ?? 1024;
     this.timestamp = options.lastTimestamp ?? 0;
+    this.readsReplies = !options.config.noReplyClients.has(options.id);
   }
 
   /** Whether a request is waiting for its result. */
@@ -80,9 +89,21 @@ export class Client {
     return this.outstanding?.request.timestamp;
   }
 
-  /** Queue an operation; it is sent at once when nothing is outstanding. */
+  /**
+   * Queue an operation; it is sent at once when nothing is outstanding (always, for a client that reads no
+   * replies: it is never outstanding).
+   */
   submit(op: Uint8Array, now: number): SubmitResult {
     if (now > this.now) this.now = now;
+    if (!this.readsReplies) {
+      this.timestamp++;
+      const { request, bytes } = this.authenticated(this.timestamp, op);
+      return {
+        ok: true,
+        timestamp: this.timestamp,
+        actions: [{ kind: 'multicast', message: request, bytes }],
+      };
+    }
     if (this.queue.length >= this.maxQueued) return { ok: false, reason: 'queue-full' };
     this.queue.push(op);
     const timestamp = this.timestamp + 1 + (this.outstanding === undefined ? 0 : this.queue.length - 1);
@@ -164,14 +185,7 @@ export class Client {
     const op = this.queue.shift();
     if (op === undefined) return;
     this.timestamp++;
-    const unsigned = { kind: 'request' as const, client: this.id, timestamp: this.timestamp, op, auth: [] };
-    const unsignedBytes = encodeMessage(unsigned);
-    const auth = this.crypto.authenticator(
-      this.replicas,
-      unsignedBytes.subarray(0, unsignedBytes.length - 1),
-    );
-    const request = { ...unsigned, auth };
-    const bytes = withAuthenticator(unsignedBytes, auth);
+    const { request, bytes } = this.authenticated(this.timestamp, op);
     this.outstanding = {
       request,
       bytes,
@@ -182,6 +196,20 @@ export class Client {
       votes: new Map(),
     };
     actions.push({ kind: 'multicast', message: request, bytes });
+  }
+
+  /** The REQUEST of `op` at `timestamp` with this client's authenticator for every replica, and its bytes. */
+  private authenticated(
+    timestamp: number,
+    op: Uint8Array,
+  ): { request: Request & { kind: 'request' }; bytes: Uint8Array } {
+    const unsigned = { kind: 'request' as const, client: this.id, timestamp, op, auth: [] };
+    const unsignedBytes = encodeMessage(unsigned);
+    const auth = this.crypto.authenticator(
+      this.replicas,
+      unsignedBytes.subarray(0, unsignedBytes.length - 1),
+    );
+    return { request: { ...unsigned, auth }, bytes: withAuthenticator(unsignedBytes, auth) };
   }
 
   private emit(actions: ClientAction[], event: ClientEvent): void {

@@ -68,8 +68,18 @@ export interface PbftConfig {
    * before it vouches for it to every replica (frame mode: it vouches after one frame without it).
    */
   readonly vouchDelayTicks: number;
+  /**
+   * Clients that never read REPLYs (the control loop's input units: a frame's result is the channels' OUTPUT,
+   * and a sample is superseded by the next frame's). Replicas send them no REPLY, and such a client sends each
+   * request at once, without waiting for the previous one (client.ts); a newer request of such a client
+   * continues its wait for the primary (requests.ts). Part of the group's configuration, not of the request: it
+   * costs no byte on the wire and no node on the network can switch a correct client's replies off.
+   */
+  readonly noReplyClients: ReadonlySet<ClientId>;
   readonly limits: DecodeLimits;
 }
+
+const NO_CLIENTS: ReadonlySet<ClientId> = new Set();
 
 /** Defaults for a group tolerating `f` faults; override any field. */
 export function pbftConfig(f: number, overrides: Partial<PbftConfig> = {}): PbftConfig {
@@ -98,6 +108,7 @@ export function pbftConfig(f: number, overrides: Partial<PbftConfig> = {}): Pbft
     maxOldBatchBytesPerReplica: 4 << 20,
     maxVouchBytesPerReplica: 1 << 20,
     vouchDelayTicks: Math.floor((overrides.proposalTimeoutTicks ?? 60) / 2),
+    noReplyClients: NO_CLIENTS,
     limits: DEFAULT_LIMITS,
     ...overrides,
   };

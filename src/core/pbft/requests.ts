@@ -20,7 +20,20 @@
  *      reach the primary (after GST), which by V2 and V3 then proposes it. Fewer than 2f+1 may be a faulty
  *      client with faulty replicas whose vouches never reach the primary: no correct primary can be blamed.
  * A correct client's request is authentic at every correct replica, so all n - f >= 2f+1 of them vouch and a
- * primary that leaves it out is still voted out. A faulty replica's vouches cost one MAC check each; the
+ * primary that leaves it out is still voted out.
+ *
+ * Clients that read no replies (config.noReplyClients: the loop's input units) send each frame's request at once,
+ * so a newer request replaces one the primary has not proposed yet. For them the wait is the client's, not the
+ * request's:
+ *  W1. A newer request that replaces an unproposed one inherits its waiting age (since, frames) and its blame
+ *      evidence (2f+1 vouches that the client was left waiting); otherwise a primary that leaves the client out
+ *      (or has crashed) is never blamed, as every frame's request would start the count afresh.
+ *  W2. The age restarts when the primary is seen serving the client: a PRE-PREPARE accepted, or a batch
+ *      executed, with an older request of it. So a faulty client that supersedes its requests faster than a
+ *      correct primary can propose them gets that primary blamed no sooner than with one request it never
+ *      retransmits: the primary proposes what it holds within the vouch round trip, and that restarts the age.
+ * Clients that read replies send a newer request only after f+1 replicas executed the older one, so a replica
+ * that sees the replacement lags; it inherits nothing. A faulty replica's vouches cost one MAC check each; the
  * requests it vouches for that we cannot authenticate ourselves are kept within its byte budget.
  */
 import { assert } from '../assert.ts';
@@ -34,7 +47,7 @@ import { payloadOf, withAuthenticator } from './wire-views.ts';
 
 interface Pending {
   readonly request: Request;
-  readonly since: number;
+  since: number;
   /** Proposed (primary) or part of an accepted PRE-PREPARE: not to be proposed again. */
   inFlight: boolean;
   /** This replica's own tag on it verified (it may vouch for it). */
@@ -138,16 +151,18 @@ export class Requests {
       out.reject('pending-full', from, 'request');
       return undefined;
     }
+    // Rule W1: a client that reads no replies still waits for the one it superseded.
+    const waited = existing !== undefined && config.noReplyClients.has(request.client) ? existing : undefined;
     const p: Pending = {
       request,
-      since: ctx.s.now,
+      since: waited?.since ?? ctx.s.now,
       inFlight: false,
       ownTag,
       vouchers: new Set(),
       certifiedAt: undefined,
-      blameFrom: undefined,
+      blameFrom: waited?.blameFrom,
       vouchedAt: undefined,
-      frames: 0,
+      frames: waited?.frames ?? 0,
       next: undefined,
     };
     this.pending.set(request.client, p);
@@ -400,15 +415,32 @@ export class Requests {
     if (pp.batch.kind !== 'full') return;
     for (const r of pp.batch.requests) {
       const p = this.pending.get(r.client);
-      if (p !== undefined && p.request.timestamp <= r.timestamp) p.inFlight = true;
+      if (p === undefined) continue;
+      if (p.request.timestamp <= r.timestamp) p.inFlight = true;
+      else this.served(p);
     }
   }
 
   /** `client`'s request at `timestamp` executed: stop waiting on it (and on anything older). */
   executed(client: ClientId, timestamp: number): void {
     const p = this.pending.get(client);
-    if (p !== undefined && p.request.timestamp <= timestamp) this.advancePast(p, timestamp);
+    if (p !== undefined) {
+      if (p.request.timestamp <= timestamp) this.advancePast(p, timestamp);
+      else this.served(p);
+    }
     this.forgetForeignUpTo(client, timestamp);
+  }
+
+  /**
+   * Rule W2: the primary served an older request of `p`'s client: a client that reads no replies waits afresh
+   * (its age and blame evidence inherited under W1 no longer count; vouches for `p` itself still do).
+   */
+  private served(p: Pending): void {
+    const ctx = this.ctx;
+    if (!ctx.config.noReplyClients.has(p.request.client)) return;
+    p.since = ctx.s.now;
+    p.frames = 0;
+    p.blameFrom = p.vouchers.size >= ctx.quorums.suspect ? ctx.s.now : undefined;
   }
 
   /** `p` executed (up to `timestamp`): forget it; its newer successor, if any, becomes the pending request. */

@@ -30,8 +30,10 @@ export interface OrderingInput {
   readonly maxBatchRequests: number;
   /** Largest request operation a correct client sends. */
   readonly maxOpBytes: number;
-  /** Bytes per MAC tag. */
+  /** Bytes per MAC tag of the ordering traffic (requests, agreement, vouches, state and fetch messages). */
   readonly tagBytes: number;
+  /** Bytes of the tag of a channel's OUTPUT and of a heartbeat (default: tagBytes). */
+  readonly outputTagBytes?: number;
   /** Clients (input units) whose replies the replica state caches. */
   readonly clients: number;
   /** Largest result of one executed request (a REPLY's result, and each entry of the reply cache). */
@@ -92,6 +94,8 @@ export function worstCaseBounds(
       'commit.auth': others,
       'output.discrete': o.outputDiscrete,
       'output.analog': o.outputAnalog,
+      'output.tag': o.outputTagBytes ?? o.tagBytes,
+      'heartbeat.tag': o.outputTagBytes ?? o.tagBytes,
     },
     counter,
     id: o.n + o.clients,

@@ -380,12 +380,14 @@ export class Board {
     const t = this.o.topology;
     const pbft = topologyPbftConfig(t);
     const replicaBoards = t.replicas.map((r) => r.board);
-    const requests: RequestSink = {
-      toReplicas: (bytes) => this.board.multicast(replicaBoards, bytes),
-      toReplica: (id, bytes) => this.board.send(t.replicas[id]!.board, bytes),
-    };
     for (let u = 0; u < t.inputUnits; u++) {
       if (inputUnitBoard(t, u) !== this.o.board) continue;
+      // A unit's sample supersedes its previous one still waiting for the bus (the unit reads no replies and
+      // sends every frame, so a view change's long messages would otherwise leave a queue of stale samples).
+      const requests: RequestSink = {
+        toReplicas: (bytes) => this.board.multicastLatest(replicaBoards, `input-${u}`, bytes),
+        toReplica: (id, bytes) => this.board.send(t.replicas[id]!.board, bytes),
+      };
       const client = (lastTimestamp?: number): Client => this.freshClient(u, pbft, lastTimestamp);
       this.inputs.push(
         new InputUnitHost({

@@ -1,7 +1,15 @@
 /**
  * An input unit: samples its stick and pitch sensor each frame and submits the sample as a PBFT request. A
- * sampling device wants the newest sample ordered, not every sample: while a request is outstanding, the next
- * sample waits in a queue of one and a newer sample replaces it (counted as superseded).
+ * sampling device wants the newest sample ordered, not every sample, and nothing reads the replicas' REPLYs (the
+ * frame's result is the channels' OUTPUT at the voter), so the loop's group lists the units as clients that read
+ * no replies (topology-pbft.ts, config.noReplyClients): replicas send them none, and each frame's sample goes out
+ * at once under the next timestamp. Nothing is retransmitted: the next frame's sample supersedes an unordered one
+ * at the replicas (requests.ts, rules W1 and W2), and a copy lost on its way to the primary reaches it in the
+ * backups' vouches. How a unit learns that its sample was ordered: it does not need to.
+ *
+ * A client that does read replies (a group configured so) keeps PBFT's rule: while a request is outstanding, the
+ * next sample waits in a queue of one and a newer sample replaces it (counted as superseded), and it goes out
+ * once f+1 replicas replied.
  *
  * A unit can be made Byzantine by name (input-fault.ts): it then lies with its own keys. A two-faced unit signs
  * its second face with a throwaway twin client (same identity, the same timestamp), so that half the replicas
@@ -98,7 +106,7 @@ export class InputUnitHost {
     this.submit(next, now);
   }
 
-  /** A REPLY for this unit (its client authenticates it). */
+  /** A REPLY for this unit (its client authenticates it; a unit that reads none counts it as unexpected). */
   reply(from: number, message: Reply, now: number): void {
     if (this.stopped) return;
     this.carryOut(this.client.step({ kind: 'deliver', from, message }), 'all');

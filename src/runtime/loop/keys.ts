@@ -9,6 +9,7 @@ import { KeyRing } from '../../core/crypto/keyring.ts';
 import type { MacBackendName } from '../../core/crypto/mac.ts';
 import { SigningKey } from '../../core/crypto/sign.ts';
 import type { Topology } from '../config.ts';
+import { peerTagLengths } from '../link-tags.ts';
 import { principalOf } from './principals.ts';
 
 export interface BoardKeys {
@@ -59,7 +60,8 @@ export function seededKeys(t: Topology, seed: number): BoardKeys {
     backend: t.crypto.macBackend,
   };
   return {
-    ring: (self) => KeyRing.fromMaster(master, self, principals, options),
+    ring: (self) =>
+      KeyRing.fromMaster(master, self, principals, { ...options, peerTagLengths: peerTagLengths(t, self) }),
     rawKey: (self, peer) => sessionKeysFromMaster(master, self, peer),
     heartbeatKey: (voter) => sha256(text.encode(`triplex/laptop-fw-heartbeat/${seed}/${voter}`)),
     signer,

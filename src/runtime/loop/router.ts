@@ -118,6 +118,22 @@ export class Router {
     for (const b of others) this.send(b, bytes);
   }
 
+  /**
+   * `multicast` of a periodic sample under `key`: on a bus whose transport can, a newer sample replaces the one
+   * under the same key still waiting for the bus (Transport.broadcastLatest); elsewhere a plain multicast.
+   */
+  multicastLatest(boards: readonly string[], key: string, bytes: Uint8Array): void {
+    const transport = this.o.transport;
+    if (this.crashed || !transport.sharedMedium || transport.broadcastLatest === undefined) {
+      this.multicast(boards, bytes);
+      return;
+    }
+    const others = boards.filter((b) => b !== this.o.name);
+    if (others.length < boards.length) this.send(this.o.name, bytes);
+    if (others.length === 0) return;
+    if (!transport.broadcastLatest(key, bytes)) this.o.counters.add('board.send-dropped');
+  }
+
   /** Kill the board: from now on it is silent and deaf. */
   crash(): void {
     this.crashed = true;

@@ -14,6 +14,7 @@
 import { type PbftConfig, pbftConfig } from '../../core/pbft/config.ts';
 import type { Topology } from '../config.ts';
 import { topologyGroup, viewChangeWireMs } from '../wire-input.ts';
+import { INPUT_BASE } from './principals.ts';
 
 /**
  * Frames a backup waits for a request it holds (or a slot whose agreement started) to execute before it votes
@@ -76,5 +77,7 @@ export function topologyPbftConfig(t: Topology): PbftConfig {
     batching: { mode: 'frame' },
     maxBatchRequests,
     ...topologyTimeouts(t),
+    // Nothing reads a REPLY to an input unit: the frame's result is the channels' OUTPUT at the voter.
+    noReplyClients: new Set(Array.from({ length: t.inputUnits }, (_, u) => INPUT_BASE + u)),
   });
 }

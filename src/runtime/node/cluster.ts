@@ -294,6 +294,16 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
     return [];
   }
 
+  /** The view each live board's replica reported in its latest status (a status a second), by board. */
+  replicaViews(): ReadonlyMap<string, number> {
+    const out = new Map<string, number>();
+    for (const c of this.children.values()) {
+      const view = (c.final ?? c.last)?.view;
+      if (!c.proc.exited && view !== undefined) out.set(c.board, view);
+    }
+    return out;
+  }
+
   /** How the socat relays (the links' "wires") were scheduled: real-time where permitted (realtime.ts). */
   relayScheduling: string[] = [];
 

@@ -17,6 +17,7 @@ import {
   pairwiseKeyWith,
   privateKeyPath,
 } from '../keyfiles.ts';
+import { peerTagLengths } from '../link-tags.ts';
 import { inputUnitBoard } from '../loop/board.ts';
 import { type BoardKeys, topologyPrincipals } from '../loop/keys.ts';
 import { principalOf } from '../loop/principals.ts';
@@ -58,7 +59,10 @@ export async function loadBoardKeys(dir: string, t: Topology, board: string): Pr
         `holds principal id ${self.id}, but ${p.name} is id ${p.id} in ${t.file}`,
       );
     }
-    rings.set(p.id, buildKeyRing(self, publics, t.crypto.tagBytes, t.crypto.macBackend));
+    rings.set(
+      p.id,
+      buildKeyRing(self, publics, t.crypto.tagBytes, t.crypto.macBackend, peerTagLengths(t, p.id)),
+    );
     selves.set(p.id, self);
     signers.set(p.id, SigningKey.fromSeed(self.ed25519Seed));
   }

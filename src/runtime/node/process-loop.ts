@@ -4,7 +4,9 @@
  *
  * - channel outputs for the trace are the authentic OUTPUTs the voter receives (an actuator readback, not what a
  *   channel claims it sent);
- * - the view and primary are learnt from authentic REPLYs: the highest view that f+1 replicas have replied in;
+ * - the view and primary are the highest view that f+1 replicas are in, as far as this board learns it: from the
+ *   replica boards' statuses when they are this process's children (`RemoteBoards.replicaViews`; the input
+ *   units read no REPLYs and get none, config.noReplyClients), and from authentic REPLYs if a group sends any;
  * - fault injection and crashes go through `RemoteBoards` when there is one (the parent of `triplex sim
  *   --processes` controls its children); a bench board has none and says so (`canInjectFaults` false).
  */
@@ -38,6 +40,8 @@ export interface RemoteBoards {
   alive(board: string): boolean;
   /** The input units' health, as the latest status of a channel board reports it. */
   inputHealth?(): readonly UnitHealth[];
+  /** The view of each live replica board, as its latest status reports it, by board. */
+  replicaViews?(): ReadonlyMap<string, number>;
 }
 
 export interface ProcessLoopOptions extends PlantPorts {
@@ -156,6 +160,7 @@ export class ProcessLoop implements ControlLoop {
   }
 
   view(): { view: number; primary: number } {
+    this.learnViewsFromStatus();
     return { view: this.currentView, primary: this.currentView % this.o.topology.replicas.length };
   }
 
@@ -257,6 +262,24 @@ export class ProcessLoop implements ControlLoop {
     else if (list.length < this.o.topology.channels.length) list.push(Number(at.toFixed(3)));
   }
 
+  /** The replica boards' statuses: each replica's latest view counts as if it had replied in it. */
+  private learnViewsFromStatus(): void {
+    const views = this.o.remote?.replicaViews?.();
+    if (views === undefined) return;
+    for (const r of this.o.topology.replicas) {
+      const view = views.get(r.board);
+      if (view !== undefined && view > this.replyViews[r.id]!) this.replyViews[r.id] = view;
+    }
+    this.raiseView();
+  }
+
+  private raiseView(): void {
+    // The highest view at least f+1 replicas (so at least one correct one) are in.
+    const sorted = [...this.replyViews].sort((a, b) => b - a);
+    const view = sorted[this.o.topology.f]!;
+    if (view > this.currentView) this.currentView = view;
+  }
+
   private observeReply(m: Reply): void {
     const t = this.o.topology;
     const unit = m.client - principalOf.input(0);
@@ -265,9 +288,6 @@ export class ProcessLoop implements ControlLoop {
     if (!ring.verify(principalOf.replica(m.replica), authPayload(m as Message), m.tag)) return;
     if (m.view <= this.replyViews[m.replica]!) return;
     this.replyViews[m.replica] = m.view;
-    // The highest view at least f+1 replicas (so at least one correct one) have replied in.
-    const sorted = [...this.replyViews].sort((a, b) => b - a);
-    const view = sorted[t.f]!;
-    if (view > this.currentView) this.currentView = view;
+    this.raiseView();
   }
 }

@@ -22,6 +22,7 @@ import { SigningKey, x25519KeyPairFromSeed } from '../../core/crypto/sign.ts';
 import { createNewKey, decodeNewKey, encodeNewKey, type NewKey } from '../../core/recovery/new-key.ts';
 import { acceptNewKey, type LocalKeys, type PeerKeyState, sessionKeys } from '../../core/recovery/session.ts';
 import type { Topology } from '../config.ts';
+import { peerTagLengths } from '../link-tags.ts';
 import type { BoardKeys } from '../loop/keys.ts';
 import { topologyPrincipals } from '../loop/keys.ts';
 
@@ -112,6 +113,7 @@ export class RotatingKeys implements BoardKeys {
       keys,
       tagLength: this.t.crypto.tagBytes,
       backend: this.t.crypto.macBackend,
+      peerTagLengths: peerTagLengths(this.t, self),
     });
     const live = (this.rings.get(self) ?? []).filter((r) => r.deref() !== undefined);
     live.push(new WeakRef(ring));

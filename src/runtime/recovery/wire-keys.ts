@@ -42,6 +42,7 @@ import {
   sessionKeys,
 } from '../../core/recovery/session.ts';
 import type { Topology } from '../config.ts';
+import { peerTagLengths } from '../link-tags.ts';
 import {
   loadPrivateKey,
   loadPublicKeys,
@@ -337,6 +338,7 @@ export class WireKeys implements BoardKeys {
         keys,
         tagLength: this.o.topology.crypto.tagBytes,
         backend: this.o.topology.crypto.macBackend,
+        peerTagLengths: peerTagLengths(this.o.topology, self),
       },
       this.o.now,
       this.o.counters,

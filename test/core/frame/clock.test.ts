@@ -186,6 +186,23 @@ describe('frame clock', () => {
     });
   }
 
+  it("a frame that starts late does not pull the window back: the units' current samples are still admitted", () => {
+    // Frame 10 starts on time at 200; the units' samples of frames 11..16 are held up (behind a view change's
+    // messages on a bus), those of 11 arrive at 340, seven periods late, and the fresh ones of 17 right after.
+    const clock = new FrameClock(base, 0);
+    clock.step(wake(0));
+    for (const unit of [0, 1, 2]) clock.step(sample(200, unit, 10));
+    expect(clock.status().frame).toBe(10);
+    for (const unit of [0, 1]) clock.step(sample(340, unit, 11));
+    expect(clock.status().frame).toBe(11);
+    // Expected at 341: frame 10 + 7 periods; the window reaches 17 + maxAhead, so frame 17 is in.
+    expect(clock.step(sample(341, 0, 17)).verdict).toBe('ahead');
+    expect(clock.step(sample(341, 1, 17)).verdict).toBe('started');
+    expect(clock.status().frame).toBe(17);
+    // And the expectation did not run ahead of time either: 17 + maxAhead + 1 is still refused.
+    expect(clock.step(sample(342, 2, 22)).verdict).toBe('too-far-ahead');
+  });
+
   it('a majority quorum is the smallest number of units a minority of liars cannot reach', () => {
     expect([1, 2, 3, 4, 5, 7].map(majorityQuorum)).toEqual([1, 1, 2, 2, 3, 4]);
   });

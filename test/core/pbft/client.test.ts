@@ -70,4 +70,27 @@ describe('PBFT client', () => {
     // Timeouts 10, then 20, 40, 40, ... (ceiling 40).
     expect(times.slice(0, 5)).toEqual([10, 30, 70, 110, 150]);
   });
+
+  it('a client in noReplyClients sends every operation at once under the next timestamp and never retransmits', () => {
+    const c = new Client({
+      id: 100,
+      config: { ...config, noReplyClients: new Set([100]) },
+      crypto: keys.cryptoFor(100),
+      retransmitTicks: 10,
+    });
+    expect(c.readsReplies).toBe(false);
+    const sent = [1, 2, 3].map((k) => c.submit(Uint8Array.of(k), k));
+    expect(sent.map((r) => r.ok && r.timestamp)).toEqual([1, 2, 3]);
+    expect(sent.map((r) => (r.ok ? r.actions.map((a) => a.kind) : []))).toEqual([
+      ['multicast'],
+      ['multicast'],
+      ['multicast'],
+    ]);
+    expect(c.busy).toBe(false);
+    for (let t = 4; t <= 500; t++) expect(c.step({ kind: 'tick', now: t })).toEqual([]);
+    const late = c.step({ kind: 'deliver', from: 0, message: reply(0, 3, [1]) });
+    expect(late).toEqual([
+      { kind: 'event', event: { type: 'rejected', reason: 'unexpected-reply', from: 0 } },
+    ]);
+  });
 });

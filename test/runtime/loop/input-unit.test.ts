@@ -1,6 +1,8 @@
 /**
- * One input unit on its own: each sample becomes one authentic REQUEST to every replica; while one is
- * outstanding, the newest sample waits (a queue of one) and goes out once f+1 replicas have replied.
+ * One input unit on its own: each sample becomes one authentic REQUEST to every replica, at once, under the next
+ * timestamp (the loop's units read no replies: config.noReplyClients); nothing waits and nothing is retransmitted.
+ * A unit of a group that does send it replies keeps PBFT's rule: while one request is outstanding the newest
+ * sample waits (a queue of one) and goes out once f+1 replicas have replied.
  */
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, requestAuthPayload } from '../../../src/core/codec/encode.ts';
@@ -20,7 +22,11 @@ const UNIT = 1;
 
 const N = topology.replicas.length;
 
-function unit() {
+/** `readsReplies`: the unit's group sends it REPLYs (a config without it in noReplyClients). */
+function unit(readsReplies = false) {
+  const config = readsReplies
+    ? { ...topologyPbftConfig(topology), noReplyClients: new Set<number>() }
+    : topologyPbftConfig(topology);
   const counters = new Counters();
   /** Requests as each replica received them. */
   const sent: Request[] = [];
@@ -28,7 +34,7 @@ function unit() {
   const client = (lastTimestamp?: number): Client =>
     new Client({
       id: principalOf.input(UNIT),
-      config: topologyPbftConfig(topology),
+      config,
       crypto: keyRingCrypto(keys.ring(principalOf.input(UNIT)), undefined, keys.replicaPublicKeys),
       retransmitTicks: 40,
       maxQueued: 1,
@@ -88,8 +94,28 @@ describe('InputUnitHost', () => {
     expect(decodeInputSample(u.sent[0]!.op)).toMatchObject({ pitchValid: false, pitch: 0 });
   });
 
-  it('while a request is outstanding the newest sample waits; it goes out after f+1 replies', () => {
+  it('each frame goes out at once under the next timestamp; nothing is retransmitted; a REPLY is unexpected', () => {
     const u = unit();
+    u.host.sample(0, 0.1, 0.01, 0);
+    u.host.sample(1, 0.2, 0.01, 20);
+    u.host.sample(2, 0.3, 0.01, 40);
+    expect(u.sent.map((r) => decodeInputSample(r.op)?.frame)).toEqual([0, 1, 2]);
+    const ts = u.sent.map((r) => r.timestamp);
+    expect(ts).toEqual([ts[0]!, ts[0]! + 1, ts[0]! + 2]);
+    expect(u.counters.get('input.superseded')).toBe(0);
+    u.host.tick(10_000);
+    expect(u.sent).toHaveLength(3);
+    expect(u.counters.get('input.retransmit')).toBe(0);
+    u.host.reply(0, reply(0, UNIT, ts[2]!, ack(2)), 41);
+    expect(u.counters.get('input.rejected.unexpected-reply')).toBe(1);
+    expect(u.counters.get('input.acknowledged')).toBe(0);
+    u.host.stop();
+    u.host.sample(3, 0.1, 0.01, 60);
+    expect(u.sent).toHaveLength(3);
+  });
+
+  it('reading replies: while a request is outstanding the newest sample waits; it goes out after f+1 replies', () => {
+    const u = unit(true);
     u.host.sample(0, 0.1, 0.01, 0);
     u.host.sample(1, 0.1, 0.01, 20);
     u.host.sample(2, 0.1, 0.01, 40);
@@ -103,8 +129,8 @@ describe('InputUnitHost', () => {
     expect(u.sent.map((r) => decodeInputSample(r.op)?.frame)).toEqual([0, 2]);
   });
 
-  it('a forged or unexpected reply completes nothing and is counted', () => {
-    const u = unit();
+  it('reading replies: a forged or unexpected reply completes nothing and is counted', () => {
+    const u = unit(true);
     u.host.sample(0, 0.1, 0.01, 0);
     u.host.sample(1, 0.1, 0.01, 20);
     const ts = u.sent[0]!.timestamp;
@@ -119,8 +145,8 @@ describe('InputUnitHost', () => {
     expect(u.counters.get('input.rejected.unexpected-reply')).toBe(1);
   });
 
-  it('retransmits an unanswered request on its ticks; a stopped unit sends nothing', () => {
-    const u = unit();
+  it('reading replies: retransmits an unanswered request on its ticks; a stopped unit sends nothing', () => {
+    const u = unit(true);
     u.host.sample(0, 0.1, 0.01, 0);
     u.host.tick(100);
     expect(u.counters.get('input.retransmit')).toBeGreaterThanOrEqual(1);

@@ -18,10 +18,9 @@ import { FrameLogService } from '../../../src/runtime/loop/service.ts';
 import { VirtualScheduler } from '../../../src/runtime/scheduler.ts';
 import { keys, sampleOp, silent, topology } from './fixtures.ts';
 
-const config = topologyPbftConfig(topology);
-const N = config.n;
+const N = topologyPbftConfig(topology).n;
 
-function group() {
+function group(config = topologyPbftConfig(topology)) {
   const scheduler = new VirtualScheduler();
   const counters = new Counters();
   const executed: ExecutedBatch[][] = Array.from({ length: N }, () => []);
@@ -78,7 +77,7 @@ function group() {
 }
 
 describe('ReplicaHost', () => {
-  it('orders a request from bytes: every replica executes the same batch once, in order, and replies', () => {
+  it('orders a request from bytes: every replica executes the same batch once, in order, and sends no REPLY to the input unit', () => {
     const g = group();
     g.submit(0);
     g.hosts[0]!.frame(); // the primary (view 0) cuts the batch
@@ -88,8 +87,18 @@ describe('ReplicaHost', () => {
       expect(g.executed[id]![0]!.requests.map((r) => r.client)).toEqual([principalOf.input(0)]);
     }
     expect(g.counters.get('replica.committed')).toBe(N);
+    // The topology lists its input units as reading no replies: the frame's result is the channels' OUTPUT.
+    expect(g.toClients).toEqual([]);
+  });
+
+  it('a group whose config does not list the unit among noReplyClients replies to it from every replica', () => {
+    const g = group({ ...topologyPbftConfig(topology), noReplyClients: new Set() });
+    g.submit(0);
+    g.hosts[0]!.frame();
+    g.scheduler.runUntil(10);
     expect(new Set(g.toClients.map((c) => c.client))).toEqual(new Set([principalOf.input(0)]));
     expect(g.toClients.length).toBe(N);
+    expect(g.client.busy).toBe(false); // f+1 matching replies completed it
   });
 
   it('a multicast goes out through the multicast route (one broadcast on a bus), to each other replica once', () => {

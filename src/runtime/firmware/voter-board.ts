@@ -18,9 +18,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { authPayload, decodeMessage } from '../../core/codec/encode.ts';
 import type { Output } from '../../core/codec/messages.ts';
 import type { Command } from '../../core/control/spec.ts';
 import type { KeyRing } from '../../core/crypto/keyring.ts';
+import { keyedMac, macVerify } from '../../core/crypto/mac.ts';
 import type { ChannelHealth, VoterConfig } from '../../core/vote/voter.ts';
 import { checkVoterImpl, type Topology } from '../config.ts';
 import type { Counters } from '../loop/counters.ts';
@@ -30,7 +32,7 @@ import { principalOf } from '../loop/principals.ts';
 import type { VoterHangResult, VoterRole } from '../loop/voter-host.ts';
 import { type Scheduler, VirtualScheduler } from '../scheduler.ts';
 import { firmwareConfigForCommand, provisionRecord } from './provision.ts';
-import { type FirmwareTarget, FirmwareUnit } from './unit.ts';
+import { type FirmwareTarget, FirmwareUnit, type Handshake } from './unit.ts';
 import { FirmwareVoterHost } from './voter-host.ts';
 
 /** How a board runs its firmware voter (BoardRuntimeOptions.firmware). */
@@ -85,11 +87,60 @@ export function voterProvision(
   });
 }
 
+/**
+ * A verifier for the unit's heartbeats (BOOT, PONG): the codec's heartbeat message from the voter's principal,
+ * role voter, tagged with the heartbeat key at the topology's tag length.
+ */
+export function heartbeatVerifier(
+  t: Topology,
+  keys: BoardKeys,
+  voterId = 0,
+): (heartbeat: Uint8Array) => boolean {
+  const key = keys.heartbeatKey(voterId);
+  if (key === undefined) return () => false;
+  const mac = keyedMac(key);
+  const self = principalOf.voter(voterId);
+  return (bytes) => {
+    const d = decodeMessage(bytes);
+    if (!d.ok || d.message.kind !== 'heartbeat' || d.message.node !== self) return false;
+    return macVerify(mac, authPayload(d.message), d.message.tag, t.crypto.tagBytes);
+  };
+}
+
+/** How the unit came up before frame 0 (the log and the flight's summary). */
+export interface FirmwareStartup {
+  /** Build, spawn (QEMU: and the socket connect) until the first BOOT, ms of wall clock. */
+  readonly bootMs: number;
+  readonly handshake: Handshake;
+  /** The unit process's scheduling (real time only on real timers). */
+  readonly scheduling: string;
+  /** The PING timeout the handshake used, derived from bootMs. */
+  readonly handshakeTimeoutMs: number;
+}
+
+/**
+ * A PING answer may take this many boot times: a round trip is a small part of a boot (process or QEMU start,
+ * the image's reset and its BOOT frame), so a unit that needs longer to answer than to boot is not well.
+ */
+const HANDSHAKE_BOOTS = 4;
+/** Floor and ceiling of the handshake's PING timeout, ms (wall clock; a quiet machine boots in about 100 ms). */
+const HANDSHAKE_TIMEOUT_MIN_MS = 1000;
+const HANDSHAKE_TIMEOUT_MAX_MS = 60_000;
+
+/** The handshake's PING timeout for a unit that took `bootMs` to boot. */
+export function handshakeTimeoutMs(bootMs: number): number {
+  return Math.round(
+    Math.min(HANDSHAKE_TIMEOUT_MAX_MS, Math.max(HANDSHAKE_TIMEOUT_MIN_MS, HANDSHAKE_BOOTS * bootMs)),
+  );
+}
+
 export class FirmwareVoterRole implements VoterRole {
   readonly impl: string;
   private unitRunning: FirmwareUnit | undefined;
   private host: FirmwareVoterHost | undefined;
   private ownWorkDir: string | undefined;
+  /** How the unit came up (undefined before start). */
+  startup: FirmwareStartup | undefined;
 
   constructor(private readonly o: FirmwareVoterRoleOptions) {
     this.impl = `firmware-${o.target}`;
@@ -108,13 +159,20 @@ export class FirmwareVoterRole implements VoterRole {
     return this.host?.down ?? true;
   }
 
-  /** Check the toolchain, build, provision and boot the unit. Throws with the reason when it cannot. */
+  /**
+   * Check the toolchain, build, provision and boot the unit, then the handshake: the BOOT must say provisioned,
+   * and PINGs must come back with authentic heartbeats (the unit runs its frame loop) before the board counts
+   * as started, so that frame 0 (the flight's held clock starts after every board's start) never counts against
+   * a unit still coming up. On real timers the unit's process also gets real-time scheduling where permitted
+   * (priority.ts). Throws with the reason when any of it fails.
+   */
   async start(): Promise<void> {
     if (this.unitRunning !== undefined) return;
     checkVoterImpl({ ...this.o.topology, voterImpl: this.impl as Topology['voterImpl'] });
     const provision = voterProvision(this.o.topology, this.o.config, this.o.keys, this.o.voterId);
     const workDir = this.o.workDir ?? this.makeWorkDir();
     const mode = this.o.mode ?? (this.o.scheduler instanceof VirtualScheduler ? 'sync' : 'async');
+    const started = performance.now();
     const unit = await FirmwareUnit.start({
       target: this.o.target,
       mode,
@@ -126,10 +184,21 @@ export class FirmwareVoterRole implements VoterRole {
       },
       workDir,
       testHooks: this.o.testHooks ?? false,
-      onBoot: (boot) => this.host?.onBoot(boot),
+      onBoot: (boot) => {
+        this.host?.onBoot(boot);
+        // Back from a watchdog reset: real time again (the governor drops it while a hung unit spins).
+        if (boot.resetCause === 'watchdog' && this.unitRunning?.mode === 'async')
+          this.unitRunning.raisePriority(this.o.log);
+      },
       ...(this.o.actuatorFile === undefined ? {} : { actuatorFile: this.o.actuatorFile }),
       ...(this.o.timeoutMs === undefined ? {} : { timeoutMs: this.o.timeoutMs }),
     });
+    try {
+      this.startup = await this.handshake(unit, mode, performance.now() - started);
+    } catch (e) {
+      await unit.close();
+      throw e;
+    }
     this.unitRunning = unit;
     this.host = new FirmwareVoterHost({
       config: this.o.config,
@@ -141,7 +210,27 @@ export class FirmwareVoterRole implements VoterRole {
       ...(this.o.health ? { health: this.o.health } : {}),
       ...(this.o.events ? { events: this.o.events } : {}),
     });
-    this.o.log.info({ impl: this.impl, mode, boot: unit.boots[0]?.bootCount }, 'firmware voter booted');
+    this.o.log.info(
+      { impl: this.impl, mode, boot: unit.boots[0]?.bootCount, startup: this.startup },
+      'firmware voter ready',
+    );
+  }
+
+  private async handshake(
+    unit: FirmwareUnit,
+    mode: 'sync' | 'async',
+    bootMs: number,
+  ): Promise<FirmwareStartup> {
+    const boot = unit.boots[0];
+    if (boot?.provision !== 'ok')
+      throw new Error(`firmware ${this.o.target} booted unprovisioned (${boot?.provision ?? 'no BOOT'})`);
+    const verify = heartbeatVerifier(this.o.topology, this.o.keys, this.o.voterId);
+    if (!verify(boot.heartbeat))
+      throw new Error(`firmware ${this.o.target}: the heartbeat in its BOOT is not authentic`);
+    const scheduling = mode === 'async' ? unit.raisePriority(this.o.log).summary : 'lockstep (not asked)';
+    const timeoutMs = handshakeTimeoutMs(bootMs);
+    const handshake = await unit.handshake({ pings: 5, timeoutMs, verify });
+    return { bootMs: Math.round(bootMs), handshake, scheduling, handshakeTimeoutMs: timeoutMs };
   }
 
   armFrame(frame: number): void {

@@ -72,6 +72,16 @@ void fw_board_init(fw_board *b, const uint8_t *provision, size_t provision_n, ui
   send_payload(b, &w);
 }
 
+uint32_t fw_board_watchdog_ms(const fw_board *b) {
+  if (b->prov_status != FW_PROV_OK) return FW_WATCHDOG_MAX_MS;
+  const fw_voter_config *c = &b->prov.voter;
+  double ms = (double)c->failsafe_after_misses * c->period / 2.0;
+  /* Written so that NaN (not possible from a checked record, but cheap to rule out) takes the minimum. */
+  if (!(ms >= (double)FW_WATCHDOG_MIN_MS)) ms = (double)FW_WATCHDOG_MIN_MS;
+  if (ms > (double)FW_WATCHDOG_MAX_MS) ms = (double)FW_WATCHDOG_MAX_MS;
+  return (uint32_t)ms;
+}
+
 static void error_response(fw_board *b, uint64_t seq, uint8_t code) {
   fw_writer w;
   b->link_errors++;
@@ -197,6 +207,7 @@ static void handle_status(fw_board *b, uint64_t seq) {
   fw_write_uvar(&w, b->work_max_ticks);
   fw_write_uvar(&w, fw_port_stack_used());
   fw_write_uvar(&w, b->declined);
+  fw_write_uvar(&w, fw_board_watchdog_ms(b));
   for (unsigned i = 0; i < v->cfg.m; i++) {
     const fw_channel_state *s = &v->ch[i];
     fw_write_u8(&w, s->latched);

@@ -30,4 +30,12 @@
 /* Events one decision can produce: a strike and a latch per channel. */
 #define FW_MAX_EVENTS (2u * FW_MAX_CHANNELS)
 
+/*
+ * Watchdog (time from the last stroke of the frame loop to the reset): half of failsafeAfterMisses frame
+ * periods of the provisioned timing (README "A hang, frame by frame"), within these bounds, in ms; an
+ * unprovisioned unit, which decides nothing, uses the maximum.
+ */
+#define FW_WATCHDOG_MIN_MS 10u
+#define FW_WATCHDOG_MAX_MS 2000u
+
 #endif

@@ -185,6 +185,8 @@ export interface FirmwareStatus {
   readonly stackUsed: number;
   /** Early decisions declined because closeDue made the frame not ready (voter.ts would throw there). */
   readonly declined: number;
+  /** The watchdog timeout the unit programmed, ms from the last stroke to the reset (fw_board_watchdog_ms). */
+  readonly watchdogMs: number;
   readonly channels: readonly FirmwareChannelHealth[];
 }
 
@@ -343,6 +345,7 @@ function status(r: Reader, shape: DecisionShape): FirmwareStatus {
   const work = { requests: r.uvar('requests'), ticks: r.uvar('ticks'), maxTicks: r.uvar('maxTicks') };
   const stackUsed = r.uvar('stackUsed');
   const declined = r.uvar('declined');
+  const watchdogMs = r.uvar('watchdogMs');
   const channels = Array.from({ length: shape.channels }, () => ({
     latched: r.u8('latched') === 1,
     strikes: r.u8('strikes'),
@@ -364,6 +367,7 @@ function status(r: Reader, shape: DecisionShape): FirmwareStatus {
     work,
     stackUsed,
     declined,
+    watchdogMs,
     channels,
   };
 }

@@ -47,7 +47,7 @@ export interface FirmwareUnitOptions {
   readonly workDir: string;
   /** Build with test hooks (the HANG request). */
   readonly testHooks?: boolean;
-  /** Host build: CPU-time watchdog, ms (default 300). */
+  /** Host build: CPU-time watchdog, ms (default: the unit's own, from its provisioning: firmwareWatchdogMs). */
   readonly watchdogMs?: number;
   /** QEMU: `-icount shift=N`, one guest instruction = 2^N ns (default 5: 32 ns, near the AN385's 25 MHz). */
   readonly icountShift?: number;
@@ -437,7 +437,8 @@ async function startHost(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
   const binary = await buildAsync(o.testHooks ? 'host-test' : 'host');
   const provisionFile = join(o.workDir, 'voter.prov');
   writeFileSync(provisionFile, o.provision);
-  const args = ['--provision', provisionFile, '--watchdog-ms', String(o.watchdogMs ?? 300)];
+  const args = ['--provision', provisionFile];
+  if (o.watchdogMs !== undefined) args.push('--watchdog-ms', String(o.watchdogMs));
   if (o.actuatorFile !== undefined) args.push('--actuator', o.actuatorFile);
   if (o.mode === 'async') {
     const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });

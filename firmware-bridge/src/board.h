@@ -10,6 +10,7 @@
 #include "frame.h"
 #include "link.h"
 #include "provision.h"
+#include "rekey.h"
 #include "voter.h"
 
 #define FW_ROLE_VOTER 2u /* index of 'voter' in src/runtime/config.ts role enum */
@@ -21,6 +22,7 @@ typedef struct {
   fw_provision prov;
   uint8_t prov_status;
   fw_voter voter;
+  fw_rekey_state rekey;
   uint32_t boot_count;
   uint8_t reset_cause;
   uint32_t codes[FW_CODE_COUNT];

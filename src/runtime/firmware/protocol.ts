@@ -11,7 +11,14 @@
  */
 import { DecodeFailure, Reader, type RejectionReason, Writer } from '../../core/codec/wire.ts';
 
-export const REQUEST = { deliver: 0x01, tick: 0x02, status: 0x03, ping: 0x04, hang: 0x7e } as const;
+export const REQUEST = {
+  deliver: 0x01,
+  tick: 0x02,
+  status: 0x03,
+  ping: 0x04,
+  rekey: 0x05,
+  hang: 0x7e,
+} as const;
 export const RESPONSE = {
   boot: 0x80,
   offer: 0x81,
@@ -19,6 +26,7 @@ export const RESPONSE = {
   status: 0x83,
   pong: 0x84,
   judgment: 0x85,
+  rekeyed: 0x86,
   error: 0x8f,
 } as const;
 
@@ -29,6 +37,18 @@ export type FirmwareRequest =
   | { readonly type: 'tick'; readonly seq: number; readonly time: number; readonly frame: number }
   | { readonly type: 'status'; readonly seq: number }
   | { readonly type: 'ping'; readonly seq: number }
+  /**
+   * Channel `channel` (index) has a new pairwise key, sealed for the unit's current boot (rekey.ts sealRekey);
+   * `generation` above the channel's current one.
+   */
+  | {
+      readonly type: 'rekey';
+      readonly seq: number;
+      readonly channel: number;
+      readonly generation: number;
+      readonly sealed: Uint8Array;
+      readonly tag: Uint8Array;
+    }
   /** Test builds only: the unit hangs inside its frame loop. Never answered. */
   | { readonly type: 'hang'; readonly seq: number };
 
@@ -42,6 +62,11 @@ export function encodeRequest(r: FirmwareRequest): Uint8Array {
   } else if (r.type === 'tick') {
     w.f64(r.time);
     w.uvar(r.frame);
+  } else if (r.type === 'rekey') {
+    w.u8(r.channel);
+    w.uvar(r.generation);
+    w.raw(r.sealed);
+    w.raw(r.tag);
   }
   return w.finish();
 }
@@ -214,8 +239,21 @@ const PROVISION_STATUS: readonly ProvisionStatus[] = [
   'missing',
 ];
 
-export type FirmwareError = 'unknown-request' | 'malformed-request' | 'not-provisioned';
-const ERRORS: readonly FirmwareError[] = ['unknown-request', 'malformed-request', 'not-provisioned'];
+export type FirmwareError =
+  | 'unknown-request'
+  | 'malformed-request'
+  | 'not-provisioned'
+  /** A REKEY whose tag did not verify (forged, corrupted, or sealed for another boot). */
+  | 'rekey-bad-tag'
+  /** A REKEY whose generation is not above the channel's current one (a replay). */
+  | 'rekey-stale';
+const ERRORS: readonly FirmwareError[] = [
+  'unknown-request',
+  'malformed-request',
+  'not-provisioned',
+  'rekey-bad-tag',
+  'rekey-stale',
+];
 
 export type FirmwareResponse =
   | {
@@ -243,6 +281,7 @@ export type FirmwareResponse =
   | { readonly type: 'tick'; readonly seq: number; readonly decision: FirmwareDecision | null }
   | { readonly type: 'status'; readonly seq: number; readonly status: FirmwareStatus }
   | { readonly type: 'pong'; readonly seq: number; readonly heartbeat: Uint8Array }
+  | { readonly type: 'rekeyed'; readonly seq: number; readonly channel: number; readonly generation: number }
   | { readonly type: 'error'; readonly seq: number; readonly error: FirmwareError };
 
 export type DecodeResponseResult =
@@ -402,6 +441,8 @@ function decodeBody(r: Reader, type: number, shape: DecisionShape): FirmwareResp
       return { type: 'status', seq, status: status(r, shape) };
     case RESPONSE.pong:
       return { type: 'pong', seq, heartbeat: rest(r) };
+    case RESPONSE.rekeyed:
+      return { type: 'rekeyed', seq, channel: r.u8('channel'), generation: r.uvar('generation') };
     case RESPONSE.error: {
       const error = ERRORS[r.u8('error') - 1];
       if (error === undefined) throw new DecodeFailure('unknown-variant', 'error code');

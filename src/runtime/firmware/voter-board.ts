@@ -32,7 +32,8 @@ import { principalOf } from '../loop/principals.ts';
 import type { VoterHangResult, VoterRole } from '../loop/voter-host.ts';
 import { type Scheduler, VirtualScheduler } from '../scheduler.ts';
 import { firmwareConfigForCommand, provisionRecord } from './provision.ts';
-import { type FirmwareTarget, FirmwareUnit, type Handshake } from './unit.ts';
+import { sealRekey } from './rekey.ts';
+import { type Answer, type FirmwareTarget, FirmwareUnit, type Handshake } from './unit.ts';
 import { FirmwareVoterHost } from './voter-host.ts';
 
 /** How a board runs its firmware voter (BoardRuntimeOptions.firmware). */
@@ -141,9 +142,15 @@ export class FirmwareVoterRole implements VoterRole {
   private ownWorkDir: string | undefined;
   /** How the unit came up (undefined before start). */
   startup: FirmwareStartup | undefined;
+  /** Per channel index: the generation of the key the unit holds (0: its flash key), as the rig last sent it. */
+  private readonly generation: number[];
+  /** A watchdog reset put the unit back on its flash keys: send the current ones again before the next request. */
+  private resendKeys = false;
+  private currentFrame = 0;
 
   constructor(private readonly o: FirmwareVoterRoleOptions) {
     this.impl = `firmware-${o.target}`;
+    this.generation = o.topology.channels.map(() => 0);
   }
 
   get config(): VoterConfig<Command> {
@@ -186,6 +193,7 @@ export class FirmwareVoterRole implements VoterRole {
       testHooks: this.o.testHooks ?? false,
       onBoot: (boot) => {
         this.host?.onBoot(boot);
+        if (this.generation.some((g) => g > 0)) this.resendKeys = true;
         // Back from a watchdog reset: real time again (the governor drops it while a hung unit spins).
         if (boot.resetCause === 'watchdog' && this.unitRunning?.mode === 'async')
           this.unitRunning.raisePriority(this.o.log);
@@ -210,9 +218,65 @@ export class FirmwareVoterRole implements VoterRole {
       ...(this.o.health ? { health: this.o.health } : {}),
       ...(this.o.events ? { events: this.o.events } : {}),
     });
+    this.o.keys.onRekey?.(this.self, (peer) => {
+      const c = this.o.topology.channels.findIndex((ch) => principalOf.channel(ch.id) === peer);
+      if (c >= 0) this.rekey([c]);
+    });
     this.o.log.info(
       { impl: this.impl, mode, boot: unit.boots[0]?.bootCount, startup: this.startup },
       'firmware voter ready',
+    );
+  }
+
+  private get self(): number {
+    return principalOf.voter(this.o.voterId ?? 0);
+  }
+
+  /**
+   * The channels' current pairwise keys (BoardKeys.rawKey) to the unit, one REKEY each, sealed for its current
+   * boot at the next generation; `resend`: the same generation again after a reset (the unit is back at 0).
+   */
+  private rekey(channels: readonly number[], resend = false): void {
+    const unit = this.unitRunning;
+    const heartbeatKey = this.o.keys.heartbeatKey(this.o.voterId ?? 0);
+    const bootCount = unit?.boots.at(-1)?.bootCount;
+    if (unit === undefined || heartbeatKey === undefined || bootCount === undefined) return;
+    for (const c of channels) {
+      const slot = this.o.topology.channels[c];
+      if (slot === undefined) continue;
+      if (!resend) this.generation[c] = this.generation[c]! + 1;
+      const generation = this.generation[c]!;
+      if (generation === 0) continue;
+      const key = this.o.keys.rawKey(this.self, principalOf.channel(slot.id));
+      const { sealed, tag } = sealRekey({ heartbeatKey, bootCount, channel: c, generation, key });
+      const request = { type: 'rekey' as const, channel: c, generation, sealed, tag };
+      this.o.counters.add('firmware.rekey');
+      if (unit.mode === 'sync') {
+        try {
+          this.rekeyed(c, unit.requestSync(request));
+        } catch (e) {
+          this.rekeyed(c, 'lost', (e as Error).message);
+        }
+      } else void unit.request(request).then((a) => this.rekeyed(c, a));
+    }
+  }
+
+  private rekeyed(c: number, a: Answer, why?: string): void {
+    if (a !== 'lost' && a.type === 'rekeyed' && a.channel === c) return;
+    this.o.counters.add('firmware.rekey-refused');
+    this.o.log.error(
+      { channel: c, answer: a === 'lost' ? (why ?? 'lost') : a.type === 'error' ? a.error : a.type },
+      'firmware voter refused a new channel key',
+    );
+  }
+
+  /** After a watchdog reset: the unit runs on its flash keys again; the current ones go first. */
+  private flushKeys(): void {
+    if (!this.resendKeys || this.host === undefined || this.host.down) return;
+    this.resendKeys = false;
+    this.rekey(
+      this.generation.flatMap((g, c) => (g > 0 ? [c] : [])),
+      true,
     );
   }
 
@@ -234,7 +298,9 @@ export class FirmwareVoterRole implements VoterRole {
   }
 
   armFrame(frame: number): void {
+    this.currentFrame = frame;
     this.host?.armFrame(frame);
+    this.flushKeys();
   }
 
   output(message: Output): void {
@@ -242,6 +308,7 @@ export class FirmwareVoterRole implements VoterRole {
       this.o.counters.add('voter.not-started');
       return;
     }
+    this.flushKeys();
     this.host.output(message);
   }
 
@@ -249,10 +316,16 @@ export class FirmwareVoterRole implements VoterRole {
     return this.host?.health() ?? [];
   }
 
-  /** Fresh keys at a proactive restart: not for a firmware voter (its keys are provisioned in flash). */
+  /**
+   * The voter's own proactive restart took fresh keys (its NEW-KEY): every channel's pairwise key changed, and
+   * the unit gets them all by REKEY, now. Unlike the TypeScript voter's make-before-break restart the unit keeps
+   * its voting state (a microcontroller is not restarted by the rig; its keys are refreshed); it decides with the
+   * new keys from the next request on. Returns the next frame.
+   */
   reinstall(_ring: KeyRing): number | undefined {
-    this.o.counters.add('voter.reinstall-unsupported');
-    return undefined;
+    if (this.unitRunning === undefined) return undefined;
+    this.rekey(this.o.topology.channels.map((_, c) => c));
+    return this.currentFrame + 1;
   }
 
   hang(frames: number, frame?: number): VoterHangResult {

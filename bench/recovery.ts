@@ -16,8 +16,8 @@ import pino from 'pino';
 import { Rig } from '../hil/rig.ts';
 import type { Scenario } from '../hil/scenario.ts';
 import { loadTopology, type Topology } from '../src/runtime/config.ts';
+import { Fleet } from '../src/runtime/loop/fleet.ts';
 import { plantPortsOf } from '../src/runtime/loop/ports.ts';
-import { LoopSystem } from '../src/runtime/loop/system.ts';
 import { inProcessLoop } from '../src/runtime/node/control-loop.ts';
 import { recoverySummary } from '../src/runtime/recovery/summary.ts';
 import { RealScheduler, VirtualScheduler } from '../src/runtime/scheduler.ts';
@@ -66,7 +66,7 @@ async function measure(file: string, args: Args): Promise<Record<string, unknown
   const virtual = args.real ? undefined : new VirtualScheduler();
   const scheduler = virtual ?? new RealScheduler();
   const links = { minDelayMs: 0.05, maxDelayMs: 0.6 };
-  let system: LoopSystem | undefined;
+  let system: Fleet | undefined;
   const rig = new Rig({
     topology,
     scheduler,
@@ -75,7 +75,7 @@ async function measure(file: string, args: Args): Promise<Record<string, unknown
     logger,
     ...(virtual ? { virtual: links } : {}),
     loop: (ports) => {
-      system = new LoopSystem({
+      system = new Fleet({
         topology,
         scheduler,
         seed: args.seed,

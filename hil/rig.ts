@@ -17,7 +17,7 @@ import { Prng } from '../src/core/prng.ts';
 import type { ChannelEvent, DecisionRecord } from '../src/core/vote/voter.ts';
 import type { Topology } from '../src/runtime/config.ts';
 import { CommandWatch } from '../src/runtime/firmware/actuator.ts';
-import { topologyVoterConfig } from '../src/runtime/loop/board-runtime.ts';
+import { topologyVoterConfig } from '../src/runtime/loop/board.ts';
 import { Counters } from '../src/runtime/loop/counters.ts';
 import type { VoterEvent } from '../src/runtime/loop/ports.ts';
 import { type ControlLoopFactory, inProcessLoopFactory } from '../src/runtime/node/control-loop.ts';

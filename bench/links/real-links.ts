@@ -1,5 +1,5 @@
 /**
- * The control loop over real transports, in this process: each board's roles (BoardRuntime, real timers) on
+ * The control loop over real transports, in this process: each board's roles (Board, real timers) on
  * its own transport: CanTransport over an SLCAN adapter on the emulated CAN bus (pseudo-terminals, bus timing
  * and arbitration from CanBusModel), or SerialTransport on a mesh of socat pty pairs paced at the baud rate.
  * Measured over a window of frames: bus time (CAN: what the emulated bus was busy with) or bytes on the busiest
@@ -20,7 +20,7 @@ import { type SerialPeerLink, SerialTransport } from '../../src/io/serial.ts';
 import { SlcanHost } from '../../src/io/slcan.ts';
 import type { Transport } from '../../src/io/transport.ts';
 import type { Topology } from '../../src/runtime/config.ts';
-import { BoardRuntime } from '../../src/runtime/loop/board-runtime.ts';
+import { Board } from '../../src/runtime/loop/board.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
 import { seededKeys } from '../../src/runtime/loop/keys.ts';
 import { LINK_MAX_MESSAGE } from '../../src/runtime/node/transports.ts';
@@ -141,7 +141,7 @@ export async function realRun(t: Topology, link: RealLink, o: RealRunOptions): P
   const dir = mkdtempSync(join(tmpdir(), 'triplex-links-real-'));
   const topo: Topology = { ...t, frameRateHz: o.rateHz };
   let built: Built | undefined;
-  const boards: BoardRuntime[] = [];
+  const boards: Board[] = [];
   try {
     built = link.kind === 'can' ? await buildCan(topo, dir, link) : await buildSerial(topo, dir, link.baud);
     // Links up first: the scheduler's clock (and so frame 0, which the voter's deadlines count from) starts
@@ -167,7 +167,7 @@ export async function realRun(t: Topology, link: RealLink, o: RealRunOptions): P
     let writes = 0;
     for (const b of topo.boards) {
       boards.push(
-        new BoardRuntime({
+        new Board({
           topology: topo,
           board: b.name,
           transport: built.transports.get(b.name)!,

@@ -1,5 +1,5 @@
 /**
- * The loop's real message pattern, recorded: every board of a topology runs its real roles (BoardRuntime) on
+ * The loop's real message pattern, recorded: every board of a topology runs its real roles (Board) on
  * the virtual clock over an in-memory hub, and every message a board hands its transport during the measured
  * frames is recorded as sent (kind, bytes, to one board or broadcast). `sharedMedium` makes the recording
  * transport look like a bus, so the runtime broadcasts its multicasts as it does on CAN. `crashPrimaryAt`
@@ -14,7 +14,7 @@ import { Prng } from '../../src/core/prng.ts';
 import { MemoryHub } from '../../src/io/memory.ts';
 import type { LinkState, LinkStats, PeerId, Received, Transport } from '../../src/io/transport.ts';
 import type { Topology } from '../../src/runtime/config.ts';
-import { BoardRuntime } from '../../src/runtime/loop/board-runtime.ts';
+import { Board } from '../../src/runtime/loop/board.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
 import { seededKeys } from '../../src/runtime/loop/keys.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
@@ -104,7 +104,7 @@ export async function recordTraffic(t: Topology, o: RecordOptions): Promise<Reco
   let measuring = false;
   let decisions = 0;
   let written = 0;
-  const boards: BoardRuntime[] = [];
+  const boards: Board[] = [];
   for (const b of t.boards) {
     const transport = new RecordingTransport(hub.join(b.name), o.sharedMedium, (to, bytes) => {
       if (!measuring) return;
@@ -121,7 +121,7 @@ export async function recordTraffic(t: Topology, o: RecordOptions): Promise<Reco
       });
     });
     boards.push(
-      new BoardRuntime({
+      new Board({
         topology: t,
         board: b.name,
         transport,

@@ -1,5 +1,5 @@
 /**
- * The whole loop over a CAN bus on virtual time: every board's real roles (BoardRuntime) on a CanTransport
+ * The whole loop over a CAN bus on virtual time: every board's real roles (Board) on a CanTransport
  * (real segmentation, reassembly and flow control) whose driver is a node of VirtualCanBus (the emulated bus's
  * timing and arbitration, on the virtual clock). Deterministic: bus load, queueing behind long messages, and
  * a view change after the primary's board crashes are the same on an idle laptop and on a loaded CI machine.
@@ -21,7 +21,7 @@ import { MemoryHub } from '../../src/io/memory.ts';
 import type { Transport } from '../../src/io/transport.ts';
 import { loadTopology, type Topology } from '../../src/runtime/config.ts';
 import { CAN_LINK_MAX_MESSAGE } from '../../src/runtime/link-limits.ts';
-import { BoardRuntime } from '../../src/runtime/loop/board-runtime.ts';
+import { Board } from '../../src/runtime/loop/board.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
 import { seededKeys } from '../../src/runtime/loop/keys.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
@@ -86,7 +86,7 @@ export async function virtualCanRun(t0: Topology, o: VirtualCanOptions): Promise
   let measuring = false;
   let missRun = 0;
   let longestMissRun = 0;
-  const boards: BoardRuntime[] = [];
+  const boards: Board[] = [];
   const sentByKind: Record<string, { messages: number; bytes: number; largest: number }> = {};
   const count = (bytes: Uint8Array): void => {
     if (!measuring) return;
@@ -116,7 +116,7 @@ export async function virtualCanRun(t0: Topology, o: VirtualCanOptions): Promise
       return broadcast(bytes);
     };
     boards.push(
-      new BoardRuntime({
+      new Board({
         topology: t,
         board: b.name,
         transport,
@@ -260,7 +260,7 @@ async function serialRun(t0: Topology, o: VirtualCanOptions): Promise<VirtualCan
   let missRun = 0;
   let longestMissRun = 0;
   const lineMs = new Map<string, number>();
-  const boards: BoardRuntime[] = [];
+  const boards: Board[] = [];
   for (const b of t.boards) {
     const paced = pacedTransport(hub.join(b.name), clock, o.bitrate, busy);
     const send = paced.send;
@@ -278,7 +278,7 @@ async function serialRun(t0: Topology, o: VirtualCanOptions): Promise<VirtualCan
       return send(peer, bytes);
     };
     boards.push(
-      new BoardRuntime({
+      new Board({
         topology: t,
         board: b.name,
         transport: paced,

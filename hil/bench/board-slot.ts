@@ -6,7 +6,7 @@
 import { authPayload, decodeMessage } from '../../src/core/codec/encode.ts';
 import type { Message } from '../../src/core/codec/messages.ts';
 import type { Topology } from '../../src/runtime/config.ts';
-import type { BoardRuntime } from '../../src/runtime/loop/board-runtime.ts';
+import type { Board } from '../../src/runtime/loop/board.ts';
 import { commandFromFields } from '../../src/runtime/loop/command-codec.ts';
 import type { BoardKeys } from '../../src/runtime/loop/keys.ts';
 import { principalOf } from '../../src/runtime/loop/principals.ts';
@@ -15,16 +15,16 @@ import type { FaultyTransport, LinkAction } from '../faults/link.ts';
 import type { BenchHooks, UnitSample } from './bench.ts';
 
 export interface BoardSlot {
-  readonly runtime: BoardRuntime;
+  readonly runtime: Board;
   readonly transport: FaultyTransport;
 }
 
 /**
  * Frame k starts on `runtime`: its voter arms the deadline, each of its input units ticks and submits its sample
- * (now, later, or not at all), as BoardRuntime.startFrame does for healthy units.
+ * (now, later, or not at all), as Board.startFrame does for healthy units.
  */
 export function driveFrame(
-  runtime: BoardRuntime,
+  runtime: Board,
   frame: number,
   samples: readonly (UnitSample | null)[],
   scheduler: Scheduler,
@@ -46,12 +46,7 @@ export function driveFrame(
 }
 
 /** Wraps the voter role of `runtime` to report every authentic OUTPUT it receives to `hooks.onOutput`. */
-export function tapOutputs(
-  runtime: BoardRuntime,
-  topology: Topology,
-  keys: BoardKeys,
-  hooks: BenchHooks,
-): void {
+export function tapOutputs(runtime: Board, topology: Topology, keys: BoardKeys, hooks: BenchHooks): void {
   const roles = runtime.board.roles;
   const voter = roles.voter;
   if (voter === undefined) throw new Error(`board '${runtime.name}' has no voter`);

@@ -1,24 +1,22 @@
 /**
  * Emulated boards as child processes: each a `triplex node` on the links the bench gives it, with Node's IPC
  * channel for the rig's fault commands (channel faults) and status. The rig also reaches them with signals: a
- * crash is SIGKILL, a hang SIGSTOP until SIGCONT. Children are always stopped: `close()` resumes any stopped one,
- * asks it to stop, then SIGTERM, then SIGKILL; a child whose parent vanishes exits on its own (IPC disconnect).
+ * crash is SIGKILL, a hang SIGSTOP until SIGCONT. Starting, output tails and stopping are the one way of
+ * src/runtime/process/child.ts (ChildProc, ChildSet); this file adds what the bench needs on top: readiness
+ * from the board's IPC, fault commands, and the frozen state so that a stopped child is resumed before it is
+ * asked to stop.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ChannelFault } from '../../src/runtime/loop/channel-fault.ts';
-import { triplexCommand } from '../../src/runtime/node/cluster.ts';
 import { type FromBoard, parseFromBoard, type ToBoard } from '../../src/runtime/node/ipc.ts';
-
-const STDERR_LINES = 40;
+import { ChildProc, ChildSet, triplexCommand } from '../../src/runtime/process/child.ts';
 
 interface Child {
   readonly board: string;
-  readonly process: ChildProcess;
-  readonly stderr: string[];
+  readonly proc: ChildProc;
   ready: boolean;
-  exited: boolean;
   stopped: boolean;
 }
 
@@ -36,14 +34,10 @@ export interface SpawnOptions {
 
 export class BoardProcesses {
   private readonly children = new Map<string, Child>();
+  private readonly set = new ChildSet();
   private closing = false;
-  private readonly killAllSync = (): void => {
-    for (const c of this.children.values()) if (!c.exited) c.process.kill('SIGKILL');
-  };
 
-  constructor(private readonly o: SpawnOptions) {
-    process.on('exit', this.killAllSync);
-  }
+  constructor(private readonly o: SpawnOptions) {}
 
   spawn(board: string): void {
     const { command, args } = triplexCommand([
@@ -62,32 +56,26 @@ export class BoardProcesses {
       String(this.o.seed),
       ...(this.o.pace ? [] : ['--no-pace']),
     ]);
-    const proc = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], cwd: this.o.cwd });
-    const child: Child = { board, process: proc, stderr: [], ready: false, exited: false, stopped: false };
-    proc.stderr?.setEncoding('utf8');
-    proc.stderr?.on('data', (s: string) => {
-      child.stderr.push(...s.split('\n').filter((l) => l !== ''));
-      child.stderr.splice(0, Math.max(0, child.stderr.length - STDERR_LINES));
-    });
-    proc.on('message', (raw) => {
+    const proc = this.set.add(ChildProc.spawn({ command, args, label: board, cwd: this.o.cwd, ipc: true }));
+    const child: Child = { board, proc, ready: false, stopped: false };
+    proc.process.on('message', (raw) => {
       const m: FromBoard | undefined = parseFromBoard(raw);
       if (m?.type === 'ready') child.ready = true;
     });
-    proc.on('exit', (code, signal) => {
-      child.exited = true;
+    void proc.exit.then(({ code, signal }) => {
       if (!this.closing) this.o.logger.warn({ board, code, signal }, 'board process exited');
     });
-    proc.on('error', (e) => this.o.logger.error({ board, err: e.message }, 'board process error'));
+    proc.process.on('error', (e) => this.o.logger.error({ board, err: e.message }, 'board process error'));
     this.children.set(board, child);
   }
 
   pid(board: string): number | undefined {
-    return this.children.get(board)?.process.pid;
+    return this.children.get(board)?.proc.process.pid;
   }
 
   alive(board: string): boolean {
     const c = this.children.get(board);
-    return c !== undefined && !c.exited;
+    return c !== undefined && !c.proc.exited;
   }
 
   /** Waits until every child reports its links up; rejects naming the ones that exited or are late. */
@@ -95,10 +83,10 @@ export class BoardProcesses {
     const deadline = Date.now() + timeoutMs;
     for (let i = 0; i < 100_000; i++) {
       const all = [...this.children.values()];
-      const dead = all.find((c) => c.exited);
+      const dead = all.find((c) => c.proc.exited);
       if (dead !== undefined) {
         throw new Error(
-          `board process '${dead.board}' exited during start (code ${dead.process.exitCode}):\n  ${dead.stderr.join('\n  ')}`,
+          `board process '${dead.board}' exited during start (code ${dead.proc.exitStatus?.code ?? null}):\n  ${dead.proc.stderrLines.join('\n  ')}`,
         );
       }
       if (all.every((c) => c.ready)) return;
@@ -125,48 +113,37 @@ export class BoardProcesses {
   /** A real crash: SIGKILL. */
   kill(board: string): boolean {
     const c = this.children.get(board);
-    if (c === undefined || c.exited) return false;
-    return c.process.kill('SIGKILL');
+    if (c === undefined || c.proc.exited) return false;
+    c.proc.kill();
+    return true;
   }
 
   /** SIGSTOP (true) or SIGCONT (false): the process is frozen, its links stay open, its input piles up. */
   freeze(board: string, frozen: boolean): boolean {
     const c = this.children.get(board);
-    if (c === undefined || c.exited) return false;
+    if (c === undefined || c.proc.exited) return false;
     c.stopped = frozen;
-    return c.process.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+    return c.proc.process.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
   }
 
+  /** Resumes any frozen child, asks each to stop over IPC, then SIGTERM, then SIGKILL after `graceMs`. */
   async close(graceMs = 3000): Promise<void> {
     this.closing = true;
-    process.off('exit', this.killAllSync);
-    await Promise.all([...this.children.values()].map((c) => stop(c, graceMs)));
+    for (const c of this.children.values()) if (c.stopped && !c.proc.exited) c.proc.process.kill('SIGCONT');
+    await this.set.stopAll(graceMs, askToStop);
   }
 
   private send(board: string, m: ToBoard): boolean {
     const c = this.children.get(board);
-    if (c === undefined || c.exited || !c.process.connected) return false;
+    if (c === undefined || c.proc.exited || !c.proc.process.connected) return false;
     try {
-      return c.process.send(m);
+      return c.proc.process.send(m);
     } catch {
       return false;
     }
   }
 }
 
-async function stop(c: Child, graceMs: number): Promise<void> {
-  if (c.exited) return;
-  const exited = new Promise<void>((r) => c.process.once('exit', () => r()));
-  if (c.stopped) c.process.kill('SIGCONT');
-  try {
-    if (c.process.connected) c.process.send({ type: 'stop' } satisfies ToBoard);
-  } catch {
-    // already gone
-  }
-  c.process.kill('SIGTERM');
-  await Promise.race([exited, sleep(graceMs)]);
-  if (!c.exited) {
-    c.process.kill('SIGKILL');
-    await Promise.race([exited, sleep(1000)]);
-  }
+function askToStop(child: ChildProcess): void {
+  if (child.connected) child.send({ type: 'stop' } satisfies ToBoard);
 }

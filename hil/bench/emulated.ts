@@ -1,5 +1,5 @@
 /**
- * The emulated bench: every board of the topology in this process, each a BoardRuntime on a memory hub behind a
+ * The emulated bench: every board of the topology in this process, each a Board on a memory hub behind a
  * FaultyTransport. Under a VirtualScheduler (lockstep) every message is a scheduler event after a seeded link
  * delay, so a run is bit-for-bit repeatable from its seed; under a RealScheduler it flies on real timers.
  *
@@ -12,7 +12,7 @@ import type { ChannelHealth } from '../../src/core/vote/voter.ts';
 import { MemoryHub } from '../../src/io/memory.ts';
 import type { Topology } from '../../src/runtime/config.ts';
 import type { FirmwareVoterBoardOptions } from '../../src/runtime/firmware/voter-board.ts';
-import { BoardRuntime } from '../../src/runtime/loop/board-runtime.ts';
+import { Board } from '../../src/runtime/loop/board.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
 import { seededKeys } from '../../src/runtime/loop/keys.ts';
 import { plantPortsFrom } from '../../src/runtime/loop/ports.ts';
@@ -67,7 +67,7 @@ export class EmulatedBench implements Bench {
     for (const b of t.boards) {
       const transport = new FaultyTransport(hub.join(b.name), o.scheduler, rng.fork(), this.counters);
       const isRig = b.name === this.rigBoard;
-      const runtime = new BoardRuntime({
+      const runtime = new Board({
         topology: t,
         board: b.name,
         transport,

@@ -1,6 +1,6 @@
 /**
- * Any ControlLoop (src/runtime/node/control-loop.ts) as a bench: the in-process LoopSystem of `triplex sim` and
- * the BoardControlLoop of board processes. A ControlLoop offers channel faults, replica behaviours and board
+ * Any ControlLoop (src/runtime/node/control-loop.ts) as a bench: the in-process Fleet of `triplex sim` and
+ * the ProcessLoop of board processes. A ControlLoop offers channel faults, replica behaviours and board
  * crashes; every other fault is reported as not applied. Its samples always come from every unit at once.
  */
 import type { Prng } from '../../src/core/prng.ts';

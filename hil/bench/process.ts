@@ -32,8 +32,8 @@ import type { ChannelFaultKind } from '../../src/runtime/loop/channel-fault.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
 import { topologyPrincipals } from '../../src/runtime/loop/keys.ts';
 import { plantPortsFrom } from '../../src/runtime/loop/ports.ts';
-import { BoardControlLoop } from '../../src/runtime/node/board-loop.ts';
 import { loadBoardKeys } from '../../src/runtime/node/keys.ts';
+import { ProcessLoop } from '../../src/runtime/node/process-loop.ts';
 import { createBoardTransport } from '../../src/runtime/node/transports.ts';
 import type { Scheduler } from '../../src/runtime/scheduler.ts';
 import { FaultyTransport } from '../faults/link.ts';
@@ -279,7 +279,7 @@ class LinkedBench implements Bench {
   private readonly transport: FaultyTransport;
   private readonly stalls = new Map<string, () => void>();
   /** Built in start(): the rig board's keys load asynchronously. */
-  private loop: BoardControlLoop | undefined;
+  private loop: ProcessLoop | undefined;
   private slotOf: BoardSlot | undefined;
 
   constructor(
@@ -302,7 +302,7 @@ class LinkedBench implements Bench {
     const t = this.p.topology;
     const o = this.p.options;
     const keys = await loadBoardKeys(this.p.keyDirectory, t, rigBoardOf(t));
-    const loop = new BoardControlLoop({
+    const loop = new ProcessLoop({
       topology: t,
       transport: this.transport,
       scheduler: this.scheduler,

@@ -15,7 +15,7 @@ const no = (reason: string): FaultHandle => ({ applied: false, reason });
 
 /**
  * The `voter hang` fault on the voter's board (`slot`): its frame loop hangs and its watchdog resets it `severity`
- * frames later (BoardRuntime.hangVoter; the firmware needs a test build, which the run selects).
+ * frames later (Board.hangVoter; the firmware needs a test build, which the run selects).
  */
 export function voterFault(slot: BoardSlot, fault: BenchFault): FaultHandle {
   if (fault.type !== 'hang') return no(`the voter takes no '${fault.type}' fault (only hang)`);

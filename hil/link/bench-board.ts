@@ -9,8 +9,8 @@ import pino from 'pino';
 import { ConfigError, loadTopology } from '../../src/runtime/config.ts';
 import { KeyFileError } from '../../src/runtime/keyfiles.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
-import { BoardNode } from '../../src/runtime/node/board-node.ts';
 import { loadBoardKeys } from '../../src/runtime/node/keys.ts';
+import { Node } from '../../src/runtime/node/node.ts';
 import { createBoardTransport } from '../../src/runtime/node/transports.ts';
 import { warmUp } from '../../src/runtime/node/warm-up.ts';
 import { RealScheduler } from '../../src/runtime/scheduler.ts';
@@ -49,7 +49,7 @@ export async function runBenchBoard(a: BenchBoardArgs, fail: (message: string) =
     counters: rigCounters,
     now: () => scheduler.now(),
   });
-  const node = new BoardNode({
+  const node = new Node({
     topology,
     board: a.board,
     transport: answering,

@@ -74,6 +74,23 @@ export function parseOptions<S extends OptionSpecs>(
   argv: readonly string[],
   specs: S,
 ): Parsed<OptionValues<S> & { help?: boolean }> {
+  const r = parseCommand(argv, specs, false);
+  return r.ok ? { ok: true, values: r.values.options } : r;
+}
+
+/**
+ * `parseOptions` for a command that also takes positional arguments (`triplex hil run SCENARIO...`): the
+ * options checked against `specs`, and the positionals in order.
+ *
+ * @example
+ * const r = parseCommand(['a.yaml', '--seed', '3'], { seed: { type: 'number', min: 0, max: 9, integer: true } });
+ * // r.ok && r.values.positionals = ['a.yaml'], r.values.options.seed = 3
+ */
+export function parseCommand<S extends OptionSpecs>(
+  argv: readonly string[],
+  specs: S,
+  allowPositionals = true,
+): Parsed<{ options: OptionValues<S> & { help?: boolean }; positionals: string[] }> {
   const options: NonNullable<ParseArgsConfig['options']> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, spec] of Object.entries(specs)) {
     options[name] =
@@ -92,8 +109,11 @@ export function parseOptions<S extends OptionSpecs>(
     } else args.push(token);
   }
   let raw: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    raw = parseArgs({ args, options, strict: true, allowPositionals: false }).values as typeof raw;
+    const parsed = parseArgs({ args, options, strict: true, allowPositionals });
+    raw = parsed.values as typeof raw;
+    positionals = parsed.positionals;
   } catch (e) {
     return { ok: false, message: plainParseError((e as Error).message) };
   }
@@ -106,7 +126,7 @@ export function parseOptions<S extends OptionSpecs>(
     if (typeof checked === 'object') return { ok: false, message: checked.error };
     values[name] = checked;
   }
-  return { ok: true, values: values as OptionValues<S> & { help?: boolean } };
+  return { ok: true, values: { options: values as OptionValues<S> & { help?: boolean }, positionals } };
 }
 
 function checkValue(
@@ -325,4 +345,52 @@ export const KEYS_CHECK_OPTIONS = { dir: { type: 'string' } } as const satisfies
 export const PORTS_OPTIONS = {
   json: { type: 'boolean' },
   dev: { type: 'string' },
+} as const satisfies OptionSpecs;
+
+/** Options of `triplex hil list`. */
+export const HIL_LIST_OPTIONS = {
+  grid: { type: 'boolean' },
+  tag: { type: 'string' },
+} as const satisfies OptionSpecs;
+
+/** Most ms a board may take to answer the rig hello. */
+const MAX_PROBE_TIMEOUT_MS = 600_000;
+
+/** Options of `triplex hil run SCENARIO...`. */
+export const HIL_RUN_OPTIONS = {
+  config: { type: 'string' },
+  'require-hardware': { type: 'boolean' },
+  lockstep: { type: 'boolean' },
+  realtime: { type: 'boolean' },
+  speedup: { type: 'number', min: 1e-3, max: 1000, unit: 'times real time' },
+  junit: { type: 'string' },
+  telemetry: { type: 'string' },
+  out: { type: 'string' },
+  keys: { type: 'string' },
+  tag: { type: 'string' },
+  seed: { type: 'number', min: 0, max: MAX_SEED, integer: true },
+  'probe-timeout': { type: 'number', min: 1, max: MAX_PROBE_TIMEOUT_MS, unit: 'ms' },
+  'no-pace': { type: 'boolean' },
+  'log-level': { type: 'choice', choices: LOG_LEVELS },
+  voter: { type: 'choice', choices: VOTER_IMPLS },
+} as const satisfies OptionSpecs;
+
+/** Options of `triplex hil probe`. */
+export const HIL_PROBE_OPTIONS = {
+  config: { type: 'string' },
+  keys: { type: 'string' },
+  'require-hardware': { type: 'boolean' },
+  'probe-timeout': { type: 'number', min: 1, max: MAX_PROBE_TIMEOUT_MS, unit: 'ms' },
+  'no-pace': { type: 'boolean' },
+} as const satisfies OptionSpecs;
+
+/** Options of `triplex hil board`. */
+export const HIL_BOARD_OPTIONS = {
+  config: { type: 'string' },
+  board: { type: 'string' },
+  keys: { type: 'string' },
+  'log-file': { type: 'string' },
+  'log-level': { type: 'choice', choices: LOG_LEVELS },
+  seed: { type: 'number', min: 0, max: MAX_SEED, integer: true },
+  'no-pace': { type: 'boolean' },
 } as const satisfies OptionSpecs;

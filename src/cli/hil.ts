@@ -11,7 +11,6 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import pino from 'pino';
 import { discover } from '../../hil/bench/discovery.ts';
 import {
@@ -30,30 +29,16 @@ import { openTelemetry, TelemetryError, type TelemetrySink } from '../../hil/out
 import { RunError, runScenario, type Timing } from '../../hil/run.ts';
 import { type LoadedScenario, loadScenarioFile, ScenarioError } from '../../hil/scenario/load.ts';
 import type { Trace } from '../../src/runtime/report/trace.ts';
+import { ConfigError, loadTopology, type VoterImpl, voterImplProblem } from '../runtime/config.ts';
 import {
-  ConfigError,
-  loadTopology,
-  VOTER_IMPLS,
-  type VoterImpl,
-  voterImplProblem,
-} from '../runtime/config.ts';
-import { EXIT, LOG_LEVELS } from './args.ts';
+  EXIT,
+  HIL_BOARD_OPTIONS,
+  HIL_LIST_OPTIONS,
+  HIL_PROBE_OPTIONS,
+  HIL_RUN_OPTIONS,
+  parseCommand,
+} from './args.ts';
 import type { Interrupt } from './interrupt.ts';
-
-/** A numeric option within [min, max], its fallback when absent, or the message naming what is wrong. */
-function numberOption<F extends number | undefined>(
-  value: string | undefined,
-  name: string,
-  fallback: F,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number | F | string {
-  if (value === undefined) return fallback;
-  const n = value.trim() === '' ? Number.NaN : Number(value);
-  return Number.isFinite(n) && n >= min && n <= max
-    ? n
-    : `--${name} must be a number from ${min} to ${max}, got '${value}'`;
-}
 
 const HELP = `usage: triplex hil <command> [options]
   list [--grid] [--tag T]            the scenario library, one line each; --grid: every fault cell of the
@@ -108,35 +93,19 @@ export async function hilCommand(argv: string[], interrupt?: Interrupt): Promise
   }
 }
 
-type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
-
-function parse(
-  argv: string[],
-  options: ParseArgsConfig['options'],
-): { values: Values; positionals: string[] } | string {
-  try {
-    const r = parseArgs({
-      args: argv,
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-    });
-    return { values: r.values as Values, positionals: r.positionals };
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-
 function listCommand(argv: string[]): number {
-  const p = parse(argv, { grid: { type: 'boolean' }, tag: { type: 'string' } });
-  if (typeof p === 'string') return fail(p);
-  if (p.values.help) {
+  const p = parseCommand(argv, HIL_LIST_OPTIONS, false);
+  if (!p.ok) return fail(p.message);
+  const v = p.values.options;
+  if (v.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
+  const tag = v.tag;
   const entries = loadLibrary().filter(
-    (e) => p.values.tag === undefined || e.loaded?.scenario.spec?.tags.includes(p.values.tag as string),
+    (e) => tag === undefined || e.loaded?.scenario.spec?.tags.includes(tag),
   );
-  const lines = p.values.grid ? [...GRID_LEGEND, ...gridLines(coverage(loadLibrary()))] : listLines(entries);
+  const lines = v.grid ? [...GRID_LEGEND, ...gridLines(coverage(loadLibrary()))] : listLines(entries);
   process.stdout.write(`${lines.join('\n')}\n`);
   return entries.some((e) => e.error) ? 2 : 0;
 }
@@ -160,55 +129,30 @@ interface RunArgs {
 }
 
 function runArgs(argv: string[]): RunArgs | string {
-  const p = parse(argv, {
-    config: { type: 'string' },
-    'require-hardware': { type: 'boolean' },
-    lockstep: { type: 'boolean' },
-    realtime: { type: 'boolean' },
-    speedup: { type: 'string' },
-    junit: { type: 'string' },
-    telemetry: { type: 'string' },
-    out: { type: 'string' },
-    keys: { type: 'string' },
-    tag: { type: 'string' },
-    seed: { type: 'string' },
-    'probe-timeout': { type: 'string' },
-    'no-pace': { type: 'boolean' },
-    'log-level': { type: 'string' },
-    voter: { type: 'string' },
-  });
-  if (typeof p === 'string') return p;
-  const v = p.values;
+  const p = parseCommand(argv, HIL_RUN_OPTIONS);
+  if (!p.ok) return p.message;
+  const v = p.values.options;
   if (v.help) return '';
-  const voter = v.voter as string | undefined;
-  if (voter !== undefined && !(VOTER_IMPLS as readonly string[]).includes(voter))
-    return `--voter must be one of ${VOTER_IMPLS.join(', ')}, got '${voter}'`;
-  if (p.positionals.length === 0) return 'name at least one scenario (a file, a library name, or library)';
+  if (p.values.positionals.length === 0)
+    return 'name at least one scenario (a file, a library name, or library)';
   if (v.lockstep && v.realtime) return '--lockstep and --realtime exclude each other';
-  const speedup = numberOption(v.speedup as string | undefined, 'speedup', undefined, 1e-3);
-  const seed = numberOption(v.seed as string | undefined, 'seed', undefined, 0, 0xffff_ffff);
-  const probe = numberOption(v['probe-timeout'] as string | undefined, 'probe-timeout', 1500, 1);
-  for (const x of [speedup, seed, probe]) if (typeof x === 'string') return x;
-  const level = (v['log-level'] as string | undefined) ?? 'warn';
-  if (!(LOG_LEVELS as readonly string[]).includes(level))
-    return `--log-level must be one of ${LOG_LEVELS.join(', ')}`;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
-    scenarios: p.positionals,
-    config: v.config as string | undefined,
+    scenarios: p.values.positionals,
+    config: v.config,
     requireHardware: v['require-hardware'] === true,
     timing: v.lockstep ? 'lockstep' : v.realtime ? 'realtime' : 'auto',
-    speedup: speedup as number | undefined,
-    junit: v.junit as string | undefined,
-    telemetry: v.telemetry as string | undefined,
-    out: resolve((v.out as string | undefined) ?? join('reports', `hil-${stamp}`)),
-    keys: v.keys as string | undefined,
-    tag: v.tag as string | undefined,
-    seed: seed as number | undefined,
-    probeTimeoutMs: probe as number,
+    speedup: v.speedup,
+    junit: v.junit,
+    telemetry: v.telemetry,
+    out: resolve(v.out ?? join('reports', `hil-${stamp}`)),
+    keys: v.keys,
+    tag: v.tag,
+    seed: v.seed,
+    probeTimeoutMs: v['probe-timeout'] ?? 1500,
     pace: v['no-pace'] !== true,
-    logLevel: level,
-    voter: voter as VoterImpl | undefined,
+    logLevel: v['log-level'] ?? 'warn',
+    voter: v.voter as VoterImpl | undefined,
   };
 }
 
@@ -382,22 +326,16 @@ function printTable(outcomes: readonly ScenarioOutcome[]): void {
 }
 
 async function probeCommand(argv: string[]): Promise<number> {
-  const p = parse(argv, {
-    config: { type: 'string' },
-    keys: { type: 'string' },
-    'require-hardware': { type: 'boolean' },
-    'probe-timeout': { type: 'string' },
-    'no-pace': { type: 'boolean' },
-  });
-  if (typeof p === 'string') return fail(p);
-  if (p.values.help) {
+  const p = parseCommand(argv, HIL_PROBE_OPTIONS, false);
+  if (!p.ok) return fail(p.message);
+  const v = p.values.options;
+  if (v.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const config = p.values.config as string | undefined;
+  const config = v.config;
   if (config === undefined) return fail('probe needs --config FILE');
-  const timeoutMs = numberOption(p.values['probe-timeout'] as string | undefined, 'probe-timeout', 1500, 1);
-  if (typeof timeoutMs === 'string') return fail(timeoutMs);
+  const timeoutMs = v['probe-timeout'] ?? 1500;
   let topology: ReturnType<typeof loadTopology>;
   try {
     topology = loadTopology(config);
@@ -407,13 +345,13 @@ async function probeCommand(argv: string[]): Promise<number> {
   }
   const { loadBoardKeys } = await import('../runtime/node/keys.ts');
   const { rigBoardOf } = await import('../../hil/scenario/targets.ts');
-  const keysDir = p.values.keys as string | undefined;
+  const keysDir = v.keys;
   const keys = keysDir
     ? await loadBoardKeys(keysDir, topology, rigBoardOf(topology)).catch(() => undefined)
     : undefined;
   const d = await discover(topology, {
     timeoutMs,
-    pace: p.values['no-pace'] !== true,
+    pace: v['no-pace'] !== true,
     ...(keys ? { keys } : {}),
   });
   for (const b of d.boards) {
@@ -425,7 +363,7 @@ async function probeCommand(argv: string[]): Promise<number> {
   for (const e of d.errors) process.stderr.write(`triplex hil: ${e}\n`);
   const missing = d.boards.filter((b) => b.kind === 'emulated');
   if (d.errors.length > 0) return 2;
-  if (p.values['require-hardware'] && missing.length > 0) {
+  if (v['require-hardware'] && missing.length > 0) {
     return fail(
       `--require-hardware: ${missing.map((b) => `board ${b.board}: ${b.missing ?? b.why}`).join('; ')}`,
     );
@@ -434,36 +372,23 @@ async function probeCommand(argv: string[]): Promise<number> {
 }
 
 async function boardCommand(argv: string[]): Promise<number> {
-  const p = parse(argv, {
-    config: { type: 'string' },
-    board: { type: 'string' },
-    keys: { type: 'string' },
-    'log-file': { type: 'string' },
-    'log-level': { type: 'string' },
-    seed: { type: 'string' },
-    'no-pace': { type: 'boolean' },
-  });
-  if (typeof p === 'string') return fail(p);
-  const v = p.values;
+  const p = parseCommand(argv, HIL_BOARD_OPTIONS, false);
+  if (!p.ok) return fail(p.message);
+  const v = p.values.options;
   if (v.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
   if (v.config === undefined || v.board === undefined)
     return fail('board needs --config FILE and --board NAME');
-  const seed = numberOption(v.seed as string | undefined, 'seed', 1, 0);
-  if (typeof seed === 'string') return fail(seed);
-  const level = (v['log-level'] as string | undefined) ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(level))
-    return fail(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   return await runBenchBoard(
     {
-      config: v.config as string,
-      board: v.board as string,
-      keys: resolve((v.keys as string | undefined) ?? 'keys'),
-      logLevel: level,
-      logFile: v['log-file'] as string | undefined,
-      seed,
+      config: v.config,
+      board: v.board,
+      keys: resolve(v.keys ?? 'keys'),
+      logLevel: v['log-level'] ?? 'info',
+      logFile: v['log-file'],
+      seed: v.seed ?? 1,
       pace: v['no-pace'] !== true,
     },
     fail,

@@ -15,9 +15,9 @@ import type { Transport } from '../io/transport.ts';
 import { ConfigError, loadTopology, type Topology } from '../runtime/config.ts';
 import { KeyFileError } from '../runtime/keyfiles.ts';
 import type { BoardKeys } from '../runtime/loop/keys.ts';
-import { BoardControlLoop, rigBoard } from '../runtime/node/board-loop.ts';
-import { BoardNode } from '../runtime/node/board-node.ts';
 import { loadBoardKeys } from '../runtime/node/keys.ts';
+import { Node } from '../runtime/node/node.ts';
+import { ProcessLoop, rigBoard } from '../runtime/node/process-loop.ts';
 import { createBoardTransport } from '../runtime/node/transports.ts';
 import { warmUp } from '../runtime/node/warm-up.ts';
 import { RealScheduler } from '../runtime/scheduler.ts';
@@ -89,7 +89,7 @@ async function runBoard(args: NodeArgs, p: Prepared, logger: Logger, interrupt: 
   interrupt.finishing = "closing this board's roles and links";
   const warmMs = await warmUp(p.topology);
   logger.debug({ warmMs: Math.round(warmMs) }, 'warmed up');
-  const node = new BoardNode({
+  const node = new Node({
     topology: p.topology,
     board: args.board,
     transport: p.transport,
@@ -144,7 +144,7 @@ async function runRig(args: NodeArgs, p: Prepared, logger: Logger, interrupt: In
     logFile: args.logFile ?? '(stderr)',
     replay: `triplex node --config ${args.config} --board ${args.board} --rig emulated --duration ${args.duration} --seed ${args.seed}`,
     loop: (scheduler) => (callbacks) =>
-      new BoardControlLoop({
+      new ProcessLoop({
         ...callbacks,
         topology: p.topology,
         transport: p.transport,

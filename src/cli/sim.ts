@@ -15,13 +15,13 @@ import { defaultScenario } from '../../hil/scenario.ts';
 import type { Transport } from '../io/transport.ts';
 import { ConfigError, loadTopology, type Topology, voterImplProblem } from '../runtime/config.ts';
 import { buildAsync, voterArtifact } from '../runtime/firmware/toolchain.ts';
+import { Fleet } from '../runtime/loop/fleet.ts';
 import type { BoardKeys } from '../runtime/loop/keys.ts';
 import { plantPortsOf } from '../runtime/loop/ports.ts';
-import { LoopSystem } from '../runtime/loop/system.ts';
-import { BoardControlLoop, rigBoard } from '../runtime/node/board-loop.ts';
 import { type ClusterLink, ProcessCluster } from '../runtime/node/cluster.ts';
 import { inProcessLoop } from '../runtime/node/control-loop.ts';
 import { loadBoardKeys } from '../runtime/node/keys.ts';
+import { ProcessLoop, rigBoard } from '../runtime/node/process-loop.ts';
 import { createBoardTransport } from '../runtime/node/transports.ts';
 import { recoveryStatusLine, recoverySummary } from '../runtime/recovery/summary.ts';
 import { checkFlightLength, EXIT, parseSimArgs, SIM_HELP, type SimArgs } from './args.ts';
@@ -98,11 +98,11 @@ export async function simCommand(argv: string[], interrupt: Interrupt): Promise<
  */
 function withRecovery(topo: Topology, fly: FlyOptions, seed: number): FlyOptions {
   if (topo.recovery.periodSeconds <= 0) return fly;
-  let system: LoopSystem | undefined;
+  let system: Fleet | undefined;
   return {
     ...fly,
     loop: (scheduler) => (ports) => {
-      system = new LoopSystem({
+      system = new Fleet({
         topology: topo,
         scheduler,
         seed,
@@ -165,7 +165,7 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
       remoteBoards: running.boards,
       remoteHost: () => running.takeHostReports(),
       loop: (scheduler) => (callbacks) =>
-        new BoardControlLoop({
+        new ProcessLoop({
           ...callbacks,
           topology: running.topology,
           transport,

@@ -1,7 +1,7 @@
 /**
  * A CAN bus on virtual time: the emulated bus's timing and arbitration model (CanBusModel) driven by a caller's
  * clock instead of timers, with one CanDriver per node. CanTransport runs on it unchanged (its segmentation,
- * reassembly and flow control are the real ones), so a whole loop over CAN (BoardRuntime on the virtual
+ * reassembly and flow control are the real ones), so a whole loop over CAN (Board on the virtual
  * scheduler) is deterministic: bus load, queueing and view changes on a slow bus are reproducible by seed, not
  * at the mercy of a loaded machine.
  *

@@ -1,6 +1,14 @@
 /** Option parsing of every subcommand, in process: each bad value is refused with a sentence naming the option. */
 import { describe, expect, it } from 'vitest';
-import { checkFlightLength, parseNodeArgs, parseOptions, parseSimArgs } from '../../src/cli/args.ts';
+import {
+  checkFlightLength,
+  HIL_LIST_OPTIONS,
+  HIL_RUN_OPTIONS,
+  parseCommand,
+  parseNodeArgs,
+  parseOptions,
+  parseSimArgs,
+} from '../../src/cli/args.ts';
 
 describe('options', () => {
   it('refuses each bad value with the option, the bound and what was given', () => {
@@ -56,5 +64,34 @@ describe('options', () => {
       '--duration 3600 at 1000 Hz is 3600000 frames; a run records at most 360000 (lower --duration or --rate)',
     );
     expect(checkFlightLength(0.1, 1)).toBe('--duration 0.1 at 1 Hz is less than one frame');
+  });
+});
+
+describe('triplex hil options (parsed by args.ts like every other command)', () => {
+  it('takes scenarios as positionals and checks each option against its bound', () => {
+    const ok = parseCommand(['board-crash', 'x.yaml', '--seed', '3', '--speedup', '2'], HIL_RUN_OPTIONS);
+    expect(ok).toEqual({
+      ok: true,
+      values: { options: { seed: 3, speedup: 2 }, positionals: ['board-crash', 'x.yaml'] },
+    });
+    const cases: [string[], string][] = [
+      [['a', '--seed', '-1'], "--seed must be an integer from 0 to 4294967295, got '-1'"],
+      [['a', '--speedup', '0'], "--speedup must be a number from 0.001 to 1000 (times real time), got '0'"],
+      [
+        ['a', '--probe-timeout', 'soon'],
+        "--probe-timeout must be a number from 1 to 600000 (ms), got 'soon'",
+      ],
+      [['a', '--voter', 'rust'], "--voter must be one of ts, firmware-host, firmware-qemu; got 'rust'"],
+      [['a', '--bogus'], "unknown option '--bogus'"],
+    ];
+    for (const [argv, message] of cases)
+      expect(parseCommand(argv, HIL_RUN_OPTIONS), argv.join(' ')).toEqual({ ok: false, message });
+  });
+
+  it('a command without positionals refuses one', () => {
+    expect(parseCommand(['stray'], HIL_LIST_OPTIONS, false)).toEqual({
+      ok: false,
+      message: "unexpected argument 'stray' (options start with --)",
+    });
   });
 });

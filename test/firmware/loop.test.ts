@@ -1,9 +1,9 @@
 /**
- * `"voterImpl": "firmware-host" | "firmware-qemu"`: the laptop loop (LoopSystem, what `triplex sim` flies)
- * with the C firmware as the voter board's actuator interface unit, wired by BoardRuntime, flies the default
+ * `"voterImpl": "firmware-host" | "firmware-qemu"`: the laptop loop (Fleet, what `triplex sim` flies)
+ * with the C firmware as the voter board's actuator interface unit, wired by Board, flies the default
  * scenario of `triplex sim` (a Byzantine channel, its repair, the primary's crash) in lockstep on virtual time
  * and gets the TypeScript voter's trace, frame by frame, and its assertions. The unit is provisioned from the
- * board's keys (BoardKeys.rawKey, heartbeatKey) and the voter config BoardRuntime builds.
+ * board's keys (BoardKeys.rawKey, heartbeatKey) and the voter config Board builds.
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,9 +27,9 @@ import {
   m3Toolchain,
 } from '../../src/runtime/firmware/toolchain.ts';
 import { FirmwareVoterRole } from '../../src/runtime/firmware/voter-board.ts';
+import { Fleet } from '../../src/runtime/loop/fleet.ts';
 import { seededKeys } from '../../src/runtime/loop/keys.ts';
 import { principalOf } from '../../src/runtime/loop/principals.ts';
-import { LoopSystem } from '../../src/runtime/loop/system.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
 
 const laptop = loadTopology('config/laptop.json');
@@ -42,7 +42,7 @@ if (!m3.ok) console.warn(`firmware loop test (QEMU build) skipped: ${m3.reason}`
 
 const SEED = 13;
 const scenario = defaultScenario(8, 'primary');
-const systems: LoopSystem[] = [];
+const systems: Fleet[] = [];
 afterAll(async () => {
   for (const s of systems) await s.close();
 });
@@ -72,14 +72,14 @@ beforeAll(() => buildFor(['host', 'm3']), BUILD_TIMEOUT_MS);
 describe.skipIf(!host.ok)('the firmware voter board is provisioned from the board keys', () => {
   it('boots with the voter ring keys and the heartbeat key, and refuses a key set without one', async () => {
     const topology: Topology = { ...laptop, voterImpl: 'firmware-host' };
-    const system = new LoopSystem({ topology, scheduler: new VirtualScheduler(), seed: 77, logger: silent });
+    const system = new Fleet({ topology, scheduler: new VirtualScheduler(), seed: 77, logger: silent });
     systems.push(system);
     await system.start();
     const role = system.voter as FirmwareVoterRole;
     expect(role.impl).toBe('firmware-host');
     const boot = role.unit!.boots[0]!;
     expect(boot).toMatchObject({ provision: 'ok', resetCause: 'power-on' });
-    // LoopSystem draws its key seed first: these are the keys its boards hold.
+    // Fleet draws its key seed first: these are the keys its boards hold.
     const keys = seededKeys(topology, new Prng(77).u32());
     const hb = decodeMessage(boot.heartbeat);
     if (!hb.ok || hb.message.kind !== 'heartbeat') throw new Error('no heartbeat in BOOT');

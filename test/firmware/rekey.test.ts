@@ -27,8 +27,8 @@ import {
   m3Toolchain,
 } from '../../src/runtime/firmware/toolchain.ts';
 import type { FirmwareTarget, Request } from '../../src/runtime/firmware/unit.ts';
+import { Fleet } from '../../src/runtime/loop/fleet.ts';
 import { plantPortsOf } from '../../src/runtime/loop/ports.ts';
-import { LoopSystem } from '../../src/runtime/loop/system.ts';
 import { inProcessLoop } from '../../src/runtime/node/control-loop.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
 
@@ -125,7 +125,7 @@ const laptop = loadTopology('config/laptop.json');
 async function flyWithRecovery(voterImpl: VoterImpl) {
   const topology: Topology = { ...laptop, voterImpl };
   const scheduler = new VirtualScheduler();
-  let system: LoopSystem | undefined;
+  let system: Fleet | undefined;
   const rig = new Rig({
     topology,
     scheduler,
@@ -134,7 +134,7 @@ async function flyWithRecovery(voterImpl: VoterImpl) {
     logger: pino({ level: 'silent' }),
     virtual: { minDelayMs: 0.05, maxDelayMs: 0.6 },
     loop: (ports) => {
-      system = new LoopSystem({
+      system = new Fleet({
         topology,
         scheduler,
         seed: 5,

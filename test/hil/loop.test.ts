@@ -161,7 +161,7 @@ describe('one Byzantine input unit of each kind', () => {
       logger: silent,
       virtual: { minDelayMs: 0.05, maxDelayMs: 0.6 },
     });
-    // The in-process bench wraps the LoopSystem's ControlLoop: input-unit faults of the runtime are injected there.
+    // The in-process bench wraps the Fleet's ControlLoop: input-unit faults of the runtime are injected there.
     if (!(rig.system instanceof LoopBench)) throw new Error('expected the in-process loop bench');
     const loop = rig.system.loop;
     if (kind !== undefined) expect(loop.injectInputFault(2, { kind, fromFrame: onsetFrame })).toBe(true);

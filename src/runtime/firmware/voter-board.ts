@@ -1,7 +1,7 @@
 /**
  * The voter role of a board when the topology says `"voterImpl": "firmware-host" | "firmware-qemu"`: the C99
  * firmware of firmware-bridge/ as the board's actuator interface unit (src/runtime/firmware/unit.ts), behind
- * the same `VoterRole` as the TypeScript VoterHost. BoardRuntime builds it; `start()` (from BoardRuntime.start)
+ * the same `VoterRole` as the TypeScript VoterHost. Board builds it; `start()` (from Board.start)
  * checks the toolchain, builds the firmware (make, incremental), provisions it with the voter's configuration
  * and its raw pairwise channel keys and heartbeat key (BoardKeys), and waits for its BOOT.
  *
@@ -36,7 +36,7 @@ import { sealRekey } from './rekey.ts';
 import { type Answer, type FirmwareTarget, FirmwareUnit, type Handshake } from './unit.ts';
 import { FirmwareVoterHost } from './voter-host.ts';
 
-/** How a board runs its firmware voter (BoardRuntimeOptions.firmware). */
+/** How a board runs its firmware voter (BoardOptions.firmware). */
 export interface FirmwareVoterBoardOptions {
   /** 'sync' (lockstep) or 'async' (real time); default: sync under a VirtualScheduler, else async. */
   readonly mode?: 'sync' | 'async';

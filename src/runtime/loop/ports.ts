@@ -18,7 +18,7 @@
  *   actuator: { write: (decision) => servo.set(decision.value.elevator) },
  *   channelHealth: { channelEvents: (events) => status.note(events) },
  * };
- * new BoardRuntime({ ...options, ...ports });
+ * new Board({ ...options, ...ports });
  */
 import type { Output, Reply } from '../../core/codec/messages.ts';
 import type { Command } from '../../core/control/spec.ts';

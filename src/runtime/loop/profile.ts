@@ -6,7 +6,7 @@
  * @example
  * const work = new WorkMeter();
  * const scheduler = new TimedScheduler(new RealScheduler(), work);
- * const system = new LoopSystem({ ..., scheduler, transportOf: (board, t) => timedTransport(board, t, work) });
+ * const system = new Fleet({ ..., scheduler, transportOf: (board, t) => timedTransport(board, t, work) });
  * work.take(); // { 'board b0': { count: 120, ms: 3.1 }, 'timer rig frame': { ... }, ... } since the last take
  */
 import { Observable } from 'rxjs';

@@ -21,8 +21,8 @@ import { generateKeySet } from '../keyfiles.ts';
 import type { ChannelFault } from '../loop/channel-fault.ts';
 import { topologyPrincipals } from '../loop/keys.ts';
 import { ChildProc, ChildSet, triplexCommand } from '../process/child.ts';
-import type { RemoteBoards } from './board-loop.ts';
 import { type BoardStatus, type FromBoard, type HostReport, parseFromBoard, type ToBoard } from './ipc.ts';
+import type { RemoteBoards } from './process-loop.ts';
 import { requestRealtime } from './realtime.ts';
 
 export type ClusterLink = 'serial' | 'can';

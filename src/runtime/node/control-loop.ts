@@ -1,19 +1,19 @@
 /**
  * The control loop as the plant side (the HIL rig) sees it: start a frame with the sampled inputs, take the
  * voter's decisions at the `ActuatorPort` and watch the channels through the other `PlantPorts` (ports.ts), and
- * reach into the boards for fault injection. Two implementations: every board in this process (`inProcessLoop`, the laptop's LoopSystem), or
- * only the voter/input board here and the others in their own processes (`BoardControlLoop`, board-loop.ts).
+ * reach into the boards for fault injection. Two implementations: every board in this process (`inProcessLoop`, the laptop's Fleet), or
+ * only the voter/input board here and the others in their own processes (`ProcessLoop`, process-loop.ts).
  */
 
 import type { UnitHealth } from '../../core/frame/inputs.ts';
 import type { ReplicaStepper } from '../../core/pbft/types.ts';
 import type { ChannelHealth } from '../../core/vote/voter.ts';
-import type { ReplicaInside } from '../loop/board-runtime.ts';
+import type { ReplicaInside } from '../loop/board.ts';
 import type { ChannelFault } from '../loop/channel-fault.ts';
 import type { Counters } from '../loop/counters.ts';
+import { Fleet, type FleetOptions } from '../loop/fleet.ts';
 import type { InputFault } from '../loop/input-fault.ts';
 import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
-import { LoopSystem, type LoopSystemOptions } from '../loop/system.ts';
 
 export type FrameSamples = readonly { stick: number; pitch: number | null }[];
 
@@ -57,7 +57,7 @@ export interface ControlLoop {
 export type ControlLoopFactory = (ports: PlantPorts) => ControlLoop;
 
 /** The single-process laptop system (every board on a memory hub) as a ControlLoop. */
-export function inProcessLoop(system: LoopSystem): ControlLoop {
+export function inProcessLoop(system: Fleet): ControlLoop {
   return {
     periodMs: system.periodMs,
     counters: system.counters,
@@ -92,6 +92,6 @@ export function inProcessLoop(system: LoopSystem): ControlLoop {
 }
 
 /** A factory for the in-process system; `options` without the ports the rig supplies. */
-export function inProcessLoopFactory(options: Omit<LoopSystemOptions, keyof PlantPorts>): ControlLoopFactory {
-  return (ports) => inProcessLoop(new LoopSystem({ ...options, ...plantPortsOf(ports) }));
+export function inProcessLoopFactory(options: Omit<FleetOptions, keyof PlantPorts>): ControlLoopFactory {
+  return (ports) => inProcessLoop(new Fleet({ ...options, ...plantPortsOf(ports) }));
 }

@@ -17,7 +17,7 @@ import {
   pairwiseKeyWith,
   privateKeyPath,
 } from '../keyfiles.ts';
-import { inputUnitBoard } from '../loop/board-runtime.ts';
+import { inputUnitBoard } from '../loop/board.ts';
 import { type BoardKeys, topologyPrincipals } from '../loop/keys.ts';
 import { principalOf } from '../loop/principals.ts';
 

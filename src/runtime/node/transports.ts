@@ -1,5 +1,5 @@
 /**
- * The transport of one board, built from the topology's links: what `triplex node` runs its BoardRuntime on.
+ * The transport of one board, built from the topology's links: what `triplex node` runs its Board on.
  *
  * - memory: boards inside one process only (pass the process's hub);
  * - udp: every board listens on host:basePort + its index in `boards` and reaches every other board the same way;

@@ -5,14 +5,14 @@
  */
 import pino from 'pino';
 import type { Topology } from '../config.ts';
-import { LoopSystem } from '../loop/system.ts';
+import { Fleet } from '../loop/fleet.ts';
 import { VirtualScheduler } from '../scheduler.ts';
 
 /** Runs `frames` frames of the whole loop in virtual time; returns the wall time it took (ms). */
 export async function warmUp(topology: Topology, frames = 150): Promise<number> {
   const started = performance.now();
   const scheduler = new VirtualScheduler();
-  const system = new LoopSystem({
+  const system = new Fleet({
     // The TypeScript voter whatever voterImpl says: a firmware voter is not JIT-compiled, and starting one (a
     // make and a unit per board process) made board processes miss their ready deadline.
     topology: { ...topology, voterImpl: 'ts' },

@@ -10,7 +10,7 @@
  *  3. new keys: each restarted principal moves to a fresh X25519 epoch announced by a signed NEW-KEY, and every
  *     peer rekeys (rotating-keys.ts): messages under the old keys fail their MACs from then on;
  *  4. start: after the process start time, the roles are built afresh from the config (installed code): no
- *     object and no injected fault survives (BoardRuntime.startRole);
+ *     object and no injected fault survives (Board.startRole);
  *  5. rejoin: a replica by state transfer from the stable checkpoint, counted once it executed past its
  *     recovery point (the highest seq executed by the others at the restart) in the current view; a channel
  *     from f+1 matching abstract states of the other channels plus the committed batches since (BASE), after
@@ -33,7 +33,7 @@ import {
   recoverySchedule,
 } from '../../core/recovery/schedule.ts';
 import type { Topology } from '../config.ts';
-import type { BoardRuntime } from '../loop/board-runtime.ts';
+import type { Board } from '../loop/board.ts';
 import type { ChannelHost, ChannelState } from '../loop/channel-host.ts';
 import type { Counters } from '../loop/counters.ts';
 import { principalOf } from '../loop/principals.ts';
@@ -44,7 +44,7 @@ export interface LaptopRecoveryOptions {
   readonly topology: Topology;
   readonly scheduler: Scheduler;
   readonly keys: RotatingKeys;
-  readonly boards: ReadonlyMap<string, BoardRuntime>;
+  readonly boards: ReadonlyMap<string, Board>;
   readonly counters: Counters;
   readonly logger: Logger;
   /** Overrides recovery.periodSeconds (tests compress time). */
@@ -296,7 +296,7 @@ export class LaptopRecovery {
   }
 
   /** Waits until the others are active in a view whose primary is not `leaving`, or the handover budget ends. */
-  private awaitHandover(record: RecoveryRecord, runtime: BoardRuntime, leaving: number, until: number): void {
+  private awaitHandover(record: RecoveryRecord, runtime: Board, leaving: number, until: number): void {
     const h = record.handover!;
     let activeOthers = 0;
     let view = h.fromView;
@@ -326,7 +326,7 @@ export class LaptopRecovery {
   }
 
   /** Stop the roles (their keys die with them), rotate their keys, start them afresh a process start later. */
-  private restart(record: RecoveryRecord, runtime: BoardRuntime): void {
+  private restart(record: RecoveryRecord, runtime: Board): void {
     const now = this.o.scheduler.now();
     record.stoppedAtMs = now;
     // Break-before-make: the role's process dies with its keys. The voter is make-before-break: its
@@ -351,7 +351,7 @@ export class LaptopRecovery {
   }
 
   /** NEW-KEY for a restarted role: fresh epoch, peers rekeyed, the old keys refused from now on. */
-  private rotate(record: RecoveryRecord, r: RoleRecovery, runtime: BoardRuntime): void {
+  private rotate(record: RecoveryRecord, r: RoleRecovery, runtime: Board): void {
     const rotation = this.o.keys.rotate(principalOfRole(r.kind, r.id), this.highestExecuted(runtime));
     r.epoch = rotation.epoch;
     record.newKeyBytes += rotation.bytes;
@@ -359,7 +359,7 @@ export class LaptopRecovery {
   }
 
   /** The highest seq any other running replica executed: the restarted replica's recovery point. */
-  private highestExecuted(except: BoardRuntime): number {
+  private highestExecuted(except: Board): number {
     let most = 0;
     for (const b of this.o.boards.values()) {
       if (b === except || b.replica === undefined || !b.replica.running || !b.board.alive) continue;
@@ -369,7 +369,7 @@ export class LaptopRecovery {
   }
 
   /** Each frame: has every role counted again? Channels try their BASE rebuild here. */
-  private watchRejoin(record: RecoveryRecord, runtime: BoardRuntime, since: number): void {
+  private watchRejoin(record: RecoveryRecord, runtime: Board, since: number): void {
     const now = this.o.scheduler.now();
     for (const r of record.roles) {
       if (r.rejoinedAtMs !== undefined) continue;
@@ -398,7 +398,7 @@ export class LaptopRecovery {
     this.at(now + this.frameMs, () => this.watchRejoin(record, runtime, since));
   }
 
-  private rejoined(r: RoleRecovery, runtime: BoardRuntime): boolean {
+  private rejoined(r: RoleRecovery, runtime: Board): boolean {
     if (r.kind === 'replica') {
       const s = runtime.replica?.replica.status();
       const view = this.groupView();

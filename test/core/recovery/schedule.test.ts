@@ -11,7 +11,7 @@ import {
 } from '../../../src/core/recovery/schedule.ts';
 import { vulnerabilityWindow } from '../../../src/core/recovery/vulnerability.ts';
 import { loadTopology, parseTopology } from '../../../src/runtime/config.ts';
-import { inputUnitBoard } from '../../../src/runtime/loop/board-runtime.ts';
+import { inputUnitBoard } from '../../../src/runtime/loop/board.ts';
 
 const SEED = 0x7265632d; // 'rec-'
 

@@ -1,143 +1,152 @@
+/**
+ * The boards of the laptop topology wired by Board on a memory hub, on virtual time: the frame clock is
+ * fed only authentic samples, and one input unit's frame numbers cannot move it (nor, through the channels'
+ * input voting, the frames the voter writes).
+ */
 import { describe, expect, it } from 'vitest';
-import { encodeMessage } from '../../../src/core/codec/encode.ts';
-import { DEFAULT_LIMITS } from '../../../src/core/codec/limits.ts';
-import type { Message } from '../../../src/core/codec/messages.ts';
+import { MESSAGE_KINDS, type MessageKind } from '../../../src/core/codec/messages.ts';
+import { Client } from '../../../src/core/pbft/client.ts';
+import { keyRingCrypto } from '../../../src/core/pbft/crypto.ts';
+import { Prng } from '../../../src/core/prng.ts';
 import { MemoryHub } from '../../../src/io/memory.ts';
-import { Board, peekKind } from '../../../src/runtime/loop/board.ts';
+import type { Transport } from '../../../src/io/transport.ts';
+import { Board, topologyPbftConfig } from '../../../src/runtime/loop/board.ts';
 import { Counters } from '../../../src/runtime/loop/counters.ts';
+import { seededKeys } from '../../../src/runtime/loop/keys.ts';
+import { principalOf } from '../../../src/runtime/loop/principals.ts';
 import { VirtualScheduler } from '../../../src/runtime/scheduler.ts';
+import { keys, periodMs, sampleOp, silent, topology } from './fixtures.ts';
 
-const prepare: Message = {
-  kind: 'prepare',
-  view: 0,
-  seq: 1,
-  batchDigest: new Uint8Array(32),
-  replica: 1,
-  auth: [],
-};
+/** Sends per kind of message on the wire: a broadcast once, a unicast once per receiving board. */
+type Wire = { broadcasts: Record<string, number>; unicasts: Record<string, number> };
 
-async function boards(shared: boolean) {
-  const hub = new MemoryHub({ delivery: 'sync' });
-  const scheduler = new VirtualScheduler();
-  const counters = new Counters();
-  const got: Record<string, number> = { a: 0, b: 0, c: 0, d: 0 };
-  const all = ['a', 'b', 'c', 'd'].map((name, index) => {
-    const transport = hub.join(name);
-    if (shared) Object.defineProperty(transport, 'sharedMedium', { value: true });
-    const board = new Board({ name, index, transport, scheduler, limits: DEFAULT_LIMITS, counters });
-    if (name !== 'd') board.roles.replica = { receive: () => got[name]!++ };
-    return { board, transport };
+function joinHub(hub: MemoryHub, name: string, shared: boolean, wire: Wire): Transport {
+  const t = hub.join(name);
+  if (!shared) return t;
+  const kindOf = (bytes: Uint8Array): string => String(bytes[1]);
+  const bump = (m: Record<string, number>, k: string): void => {
+    m[k] = (m[k] ?? 0) + 1;
+  };
+  const send = t.send.bind(t);
+  const broadcast = t.broadcast.bind(t);
+  let inBroadcast = false; // the memory transport broadcasts by sending to each peer
+  return Object.assign(t, {
+    sharedMedium: true,
+    send: (peer: string, bytes: Uint8Array) => {
+      if (!inBroadcast) bump(wire.unicasts, kindOf(bytes));
+      return send(peer, bytes);
+    },
+    broadcast: (bytes: Uint8Array) => {
+      bump(wire.broadcasts, kindOf(bytes));
+      inBroadcast = true;
+      try {
+        return broadcast(bytes);
+      } finally {
+        inBroadcast = false;
+      }
+    },
   });
-  await Promise.all(all.map((x) => x.board.start()));
-  return { all, got, counters, scheduler };
 }
 
-describe('board multicast', () => {
-  it('sends one message per board on point-to-point links, itself included by loopback', async () => {
-    const { all, got, scheduler } = await boards(false);
-    all[0]!.board.multicast(['a', 'b', 'c'], encodeMessage(prepare));
-    scheduler.runUntil(1);
-    expect(got).toEqual({ a: 1, b: 1, c: 1, d: 0 });
-    expect(all[0]!.transport.stats().framesOut).toBe(2);
-  });
+async function boards(shared = false) {
+  const scheduler = new VirtualScheduler();
+  const hub = new MemoryHub({ delivery: 'sync' });
+  const counters = new Counters();
+  const rng = new Prng(5);
+  const writes: number[] = [];
+  const wire: Wire = { broadcasts: {}, unicasts: {} };
+  const runtimes = topology.boards.map(
+    (b) =>
+      new Board({
+        topology,
+        board: b.name,
+        transport: joinHub(hub, b.name, shared, wire),
+        scheduler,
+        keys,
+        logger: silent,
+        counters,
+        rng: rng.fork(),
+        linkDelayMs: () => 0.2,
+        actuator: { write: (d) => d.kind === 'write' && writes.push(d.frame) },
+      }),
+  );
+  await Promise.all(runtimes.map((r) => r.start()));
+  const front = runtimes.find((r) => r.inputs.length > 0)!;
+  const replicas = runtimes.filter((r) => r.cutter !== undefined);
+  /** Frame k: every unit samples `frameOf(unit, k)` (the frame number it claims). */
+  const frame = (k: number, frameOf: (unit: number, k: number) => number = (_u, f) => f): void => {
+    scheduler.runUntil(k * periodMs);
+    front.voter?.armFrame(k);
+    for (const u of front.inputs) {
+      u.tick(Math.round(scheduler.now()));
+      u.sample(frameOf(u.unit, k), 0.1, 0.01, Math.round(scheduler.now()));
+    }
+  };
+  return { scheduler, hub, counters, runtimes, replicas, frame, writes, wire };
+}
 
-  it('sends one broadcast on a shared medium; a board with no consumer ignores it and counts it', async () => {
-    const { all, got, counters, scheduler } = await boards(true);
-    all[0]!.board.multicast(['b', 'c'], encodeMessage(prepare));
-    scheduler.runUntil(1);
-    expect(got).toEqual({ a: 0, b: 1, c: 1, d: 0 });
-    expect(counters.get('board.ignored-broadcast')).toBe(1);
-  });
-
-  it('a crashed board sends nothing and processes nothing', async () => {
-    const { all, got, scheduler } = await boards(false);
-    all[1]!.board.crash();
-    all[0]!.board.multicast(['b', 'c'], encodeMessage(prepare));
-    all[1]!.board.multicast(['c'], encodeMessage(prepare));
-    scheduler.runUntil(1);
-    expect(got).toEqual({ a: 0, b: 0, c: 1, d: 0 });
-  });
-
-  it('counts undecodable bytes by reason instead of passing them on', async () => {
-    const { all, got, counters, scheduler } = await boards(false);
-    all[0]!.transport.send('b', new Uint8Array([1, 250, 3]));
-    scheduler.runUntil(1);
-    expect(got.b).toBe(0);
-    expect(counters.get('board.rejected.unknown-kind')).toBe(1);
+describe('Board on a shared medium', () => {
+  it("a replica's multicasts go as one broadcast each (PRE-PREPARE, PREPARE, COMMIT), never as copies", async () => {
+    const b = await boards(true);
+    const frames = 10;
+    for (let k = 0; k < frames; k++) b.frame(k);
+    b.scheduler.runUntil(frames * periodMs);
+    expect(b.writes).toHaveLength(frames);
+    const kind = (k: MessageKind): string => String(MESSAGE_KINDS.indexOf(k));
+    const n = topology.replicas.length;
+    // Per frame: one PRE-PREPARE from the primary, a PREPARE from each backup, a COMMIT from every replica.
+    expect(b.wire.broadcasts[kind('pre-prepare')]).toBe(frames);
+    expect(b.wire.broadcasts[kind('prepare')]).toBe(frames * (n - 1));
+    expect(b.wire.broadcasts[kind('commit')]).toBe(frames * n);
+    for (const k of ['pre-prepare', 'prepare', 'commit'] as const)
+      expect(b.wire.unicasts[kind(k)], k).toBeUndefined();
   });
 });
 
-describe('board dispatch', () => {
-  async function pair() {
-    const hub = new MemoryHub({ delivery: 'sync' });
-    const scheduler = new VirtualScheduler();
-    const counters = new Counters();
-    const a = new Board({
-      name: 'a',
-      index: 0,
-      transport: hub.join('a'),
-      scheduler,
-      limits: DEFAULT_LIMITS,
-      counters,
-    });
-    const tb = hub.join('b');
-    const b = new Board({ name: 'b', index: 1, transport: tb, scheduler, limits: DEFAULT_LIMITS, counters });
-    b.setBoardIndex(['a', 'b']);
-    await Promise.all([a.start(), b.start()]);
-    return { a, b, counters, scheduler };
-  }
-
-  it('hands replica-bound bytes to the replica undecoded, exactly as received, with the sender index', async () => {
-    const { a, b, scheduler } = await pair();
-    const got: [number, Uint8Array][] = [];
-    b.roles.replica = { receive: (from, bytes) => got.push([from, bytes]) };
-    const bytes = encodeMessage(prepare);
-    a.send('b', bytes);
-    scheduler.runUntil(1);
-    expect(got).toEqual([[0, bytes]]);
+describe('Board frame clock wiring', () => {
+  it('every replica board follows the frames of the correct units; each frame is cut once every unit is in', async () => {
+    const b = await boards();
+    for (let k = 0; k < 30; k++) b.frame(k);
+    b.scheduler.runUntil(30 * periodMs);
+    expect(b.replicas.map((r) => r.cutter!.frame)).toEqual(b.replicas.map(() => 29));
+    expect(b.counters.get('clock.cut.complete')).toBe(30 * b.replicas.length);
+    expect(b.counters.get('clock.cut.timed')).toBe(0);
+    expect(b.writes).toHaveLength(30);
   });
 
-  it('decodes REPLY and OUTPUT for their inboxes; an undecodable one is counted, a role not hosted is counted', async () => {
-    const { a, b, counters, scheduler } = await pair();
-    const outputs: number[] = [];
-    b.roles.voter = { output: (m) => outputs.push(m.frame) };
-    const output: Message = {
-      kind: 'output',
-      frame: 9,
-      channel: 0,
-      discrete: [0, 0],
-      analog: [0.1],
-      tag: new Uint8Array(8),
-    };
-    const bytes = encodeMessage(output);
-    a.send('b', bytes);
-    a.send('b', bytes.subarray(0, bytes.length - 3));
-    const reply: Message = {
-      kind: 'reply',
-      view: 0,
-      client: 100,
-      timestamp: 1,
-      replica: 0,
-      result: new Uint8Array(0),
-      tag: new Uint8Array(8),
-    };
-    a.send('b', encodeMessage(reply));
-    scheduler.runUntil(1);
-    expect(outputs).toEqual([9]);
-    expect(counters.get('board.rejected.truncated')).toBe(1);
-    expect(counters.get('board.misrouted.reply')).toBe(1);
+  it('an input unit claiming frames far ahead is refused by every replica clock and moves none', async () => {
+    const b = await boards();
+    for (let k = 0; k < 40; k++) b.frame(k, (u, f) => (u === 2 && f >= 10 ? f + 1_000_000 : f));
+    b.scheduler.runUntil(40 * periodMs);
+    expect(b.replicas.map((r) => r.cutter!.frame)).toEqual(b.replicas.map(() => 39));
+    // Its authentic requests are still ordered (the replicas accept them); only the clock refuses the frame.
+    expect(b.counters.get('clock.rejected.too-far-ahead')).toBe(30 * b.replicas.length);
+    // Without its sample in, each of those frames is cut at the timed cut instead; the channels' input voting
+    // outvotes the liar's frame numbers, so every frame is still written.
+    expect(b.counters.get('clock.cut.complete')).toBe(10 * b.replicas.length);
+    expect(b.counters.get('clock.cut.timed')).toBe(30 * b.replicas.length);
+    expect(b.writes).toEqual(Array.from({ length: 40 }, (_, k) => k));
   });
 
-  it('reads the kind from the header alone', () => {
-    const bytes = encodeMessage(prepare);
-    expect(peekKind(bytes, DEFAULT_LIMITS)).toEqual({ ok: true, kind: 'prepare' });
-    expect(peekKind(new Uint8Array(0), DEFAULT_LIMITS)).toEqual({ ok: false, reason: 'empty' });
-    expect(peekKind(new Uint8Array([1]), DEFAULT_LIMITS)).toEqual({ ok: false, reason: 'truncated' });
-    expect(peekKind(new Uint8Array([2, 0]), DEFAULT_LIMITS)).toEqual({ ok: false, reason: 'bad-version' });
-    expect(peekKind(new Uint8Array([1, 250]), DEFAULT_LIMITS)).toEqual({ ok: false, reason: 'unknown-kind' });
-    expect(peekKind(new Uint8Array(DEFAULT_LIMITS.maxMessageBytes + 1), DEFAULT_LIMITS)).toEqual({
-      ok: false,
-      reason: 'too-long',
-    });
+  it('forged requests (MACs under other keys) reach no frame clock', async () => {
+    const b = await boards();
+    const evil = b.hub.join('evil');
+    await evil.start();
+    const forger = seededKeys(topology, 999);
+    for (const unit of [0, 1, 2]) {
+      const client = new Client({
+        id: principalOf.input(unit),
+        config: topologyPbftConfig(topology),
+        crypto: keyRingCrypto(forger.ring(principalOf.input(unit)), undefined, forger.replicaPublicKeys),
+        retransmitTicks: 1000,
+      });
+      const r = client.submit(sampleOp(unit, 0, 0.5, 0.5), 0);
+      if (!r.ok) throw new Error(r.reason);
+      for (const a of r.actions)
+        if (a.kind === 'multicast') for (const rep of topology.replicas) evil.send(rep.board, a.bytes);
+    }
+    b.scheduler.runUntil(5 * periodMs);
+    expect(b.replicas.map((r) => r.cutter!.frame)).toEqual(b.replicas.map(() => -1));
+    expect(b.counters.get('replica.rejected.bad-mac')).toBe(3 * b.replicas.length);
   });
 });

@@ -9,7 +9,7 @@ import { decodeInputSample } from '../../../src/core/frame/sample.ts';
 import { Client } from '../../../src/core/pbft/client.ts';
 import { keyRingCrypto } from '../../../src/core/pbft/crypto.ts';
 import { Prng } from '../../../src/core/prng.ts';
-import { topologyPbftConfig } from '../../../src/runtime/loop/board-runtime.ts';
+import { topologyPbftConfig } from '../../../src/runtime/loop/board.ts';
 import { Counters } from '../../../src/runtime/loop/counters.ts';
 import { FAR_FUTURE_FRAMES, REPLAY_AGE_FRAMES } from '../../../src/runtime/loop/input-fault.ts';
 import { InputUnitHost } from '../../../src/runtime/loop/input-unit.ts';

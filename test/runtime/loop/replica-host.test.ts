@@ -9,7 +9,7 @@ import { Client } from '../../../src/core/pbft/client.ts';
 import { keyRingCrypto } from '../../../src/core/pbft/crypto.ts';
 import { Replica } from '../../../src/core/pbft/replica.ts';
 import type { ReplicaStepper } from '../../../src/core/pbft/types.ts';
-import { topologyPbftConfig } from '../../../src/runtime/loop/board-runtime.ts';
+import { topologyPbftConfig } from '../../../src/runtime/loop/board.ts';
 import { Counters } from '../../../src/runtime/loop/counters.ts';
 import type { ExecutedBatch } from '../../../src/runtime/loop/ports.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Command } from '../../../src/core/control/spec.ts';
 import type { ChannelEvent, DecisionRecord } from '../../../src/core/vote/voter.ts';
-import { topologyVoterConfig } from '../../../src/runtime/loop/board-runtime.ts';
+import { topologyVoterConfig } from '../../../src/runtime/loop/board.ts';
 import { Counters } from '../../../src/runtime/loop/counters.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';
 import { VoterHost } from '../../../src/runtime/loop/voter-host.ts';

@@ -15,9 +15,9 @@ import type { Scenario } from '../../../hil/scenario.ts';
 import { Prng } from '../../../src/core/prng.ts';
 import type { SerialTransport } from '../../../src/io/serial.ts';
 import { loadTopology, type Topology } from '../../../src/runtime/config.ts';
-import { BoardControlLoop } from '../../../src/runtime/node/board-loop.ts';
 import { ProcessCluster, requireSocat } from '../../../src/runtime/node/cluster.ts';
 import { loadBoardKeys } from '../../../src/runtime/node/keys.ts';
+import { ProcessLoop } from '../../../src/runtime/node/process-loop.ts';
 import { RealtimeGovernor, requestRealtime } from '../../../src/runtime/node/realtime.ts';
 import { createBoardTransport } from '../../../src/runtime/node/transports.ts';
 import { warmUp } from '../../../src/runtime/node/warm-up.ts';
@@ -104,7 +104,7 @@ async function startRun(scenario: Scenario, seed: number): Promise<Run> {
       requestRealtime();
     },
     loop: (callbacks) =>
-      new BoardControlLoop({
+      new ProcessLoop({
         ...callbacks,
         topology,
         transport,

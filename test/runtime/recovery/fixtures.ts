@@ -3,8 +3,8 @@ import pino from 'pino';
 import { Rig, type RigResult } from '../../../hil/rig.ts';
 import type { Scenario } from '../../../hil/scenario.ts';
 import { loadTopology, type Topology } from '../../../src/runtime/config.ts';
+import { Fleet, type RecoveryTuning } from '../../../src/runtime/loop/fleet.ts';
 import { plantPortsOf } from '../../../src/runtime/loop/ports.ts';
-import { LoopSystem, type RecoveryTuning } from '../../../src/runtime/loop/system.ts';
 import { inProcessLoop } from '../../../src/runtime/node/control-loop.ts';
 import { VirtualScheduler } from '../../../src/runtime/scheduler.ts';
 
@@ -18,10 +18,10 @@ export async function flyWithRecovery(
   seed: number,
   tuning: RecoveryTuning,
   topology: Topology = laptop,
-  setup?: (system: LoopSystem, scheduler: VirtualScheduler) => void,
-): Promise<{ result: RigResult; system: LoopSystem }> {
+  setup?: (system: Fleet, scheduler: VirtualScheduler) => void,
+): Promise<{ result: RigResult; system: Fleet }> {
   const scheduler = new VirtualScheduler();
-  let system: LoopSystem | undefined;
+  let system: Fleet | undefined;
   const rig = new Rig({
     topology,
     scheduler,
@@ -30,7 +30,7 @@ export async function flyWithRecovery(
     logger: silent,
     virtual: { minDelayMs: 0.05, maxDelayMs: 0.6 },
     loop: (ports) => {
-      system = new LoopSystem({
+      system = new Fleet({
         topology,
         scheduler,
         seed,

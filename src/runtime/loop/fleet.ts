@@ -1,5 +1,5 @@
 /**
- * The whole control loop of a topology in one process: one BoardRuntime per board, joined by an in-memory hub.
+ * The whole control loop of a topology in one process: one Board per board, joined by an in-memory hub.
  * The same code runs under the virtual clock (tests: deterministic, every message a scheduler event) and under
  * real timers (`triplex sim`). The plant side (sensors, actuator, plant, scenario) drives it from outside
  * through `startFrame` and plugs into the voter board's `ActuatorPort` (ports.ts): see hil/rig.ts.
@@ -14,7 +14,7 @@ import type { Topology } from '../config.ts';
 import { LaptopRecovery, type LaptopRecoveryOptions } from '../recovery/laptop.ts';
 import { RotatingKeys } from '../recovery/rotating-keys.ts';
 import type { Scheduler } from '../scheduler.ts';
-import { BoardRuntime, type ReplicaInside } from './board-runtime.ts';
+import { Board, type ReplicaInside } from './board.ts';
 import type { ChannelHost } from './channel-host.ts';
 import { Counters } from './counters.ts';
 import type { InputFault } from './input-fault.ts';
@@ -23,7 +23,7 @@ import { type PlantPorts, plantPortsOf } from './ports.ts';
 import type { ReplicaHost } from './replica-host.ts';
 import type { VoterRole } from './voter-host.ts';
 
-export interface LoopSystemOptions extends PlantPorts {
+export interface FleetOptions extends PlantPorts {
   readonly topology: Topology;
   readonly scheduler: Scheduler;
   readonly seed: number;
@@ -48,8 +48,8 @@ export type RecoveryTuning = Omit<
   'topology' | 'scheduler' | 'keys' | 'boards' | 'counters' | 'logger'
 >;
 
-export class LoopSystem {
-  readonly boards = new Map<string, BoardRuntime>();
+export class Fleet {
+  readonly boards = new Map<string, Board>();
   readonly replicas: ReplicaHost[] = [];
   readonly channels: ChannelHost[] = [];
   readonly voter: VoterRole;
@@ -57,11 +57,11 @@ export class LoopSystem {
   readonly periodMs: number;
   /** The proactive-recovery driver, when recovery is on and the schedule has steps. */
   readonly recovery: LaptopRecovery | undefined;
-  private readonly frontBoards: BoardRuntime[];
+  private readonly frontBoards: Board[];
 
   private readonly topology: Topology;
 
-  constructor(o: LoopSystemOptions) {
+  constructor(o: FleetOptions) {
     const t = o.topology;
     this.topology = t;
     this.periodMs = 1000 / t.frameRateHz;
@@ -74,7 +74,7 @@ export class LoopSystem {
     const v = o.virtual;
     const linkDelayMs = v ? () => v.minDelayMs + delayRng.float() * (v.maxDelayMs - v.minDelayMs) : undefined;
     for (const b of t.boards) {
-      const runtime = new BoardRuntime({
+      const runtime = new Board({
         ...plantPortsOf(o),
         topology: t,
         scheduler: o.scheduler,

@@ -10,7 +10,7 @@ import { filter, firstValueFrom, timeout } from 'rxjs';
 import { Prng } from '../../core/prng.ts';
 import type { LinkState, Transport } from '../../io/transport.ts';
 import type { Topology } from '../config.ts';
-import { BoardRuntime } from '../loop/board-runtime.ts';
+import { Board } from '../loop/board.ts';
 import { Counters } from '../loop/counters.ts';
 import type { BoardKeys } from '../loop/keys.ts';
 import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
@@ -21,7 +21,7 @@ import { type BoardStatus, type FromBoard, parseToBoard } from './ipc.ts';
 import { RealtimeGovernor, requestRealtime, type Scheduling } from './realtime.ts';
 
 /** A board process plugs its own actuator (and observers) into the same ports the rig uses. */
-export interface BoardNodeOptions extends PlantPorts {
+export interface NodeOptions extends PlantPorts {
   readonly topology: Topology;
   readonly board: string;
   readonly transport: Transport;
@@ -45,8 +45,8 @@ export interface ParentChannel {
 /** How long a board waits for its links before it gives up on real-time scheduling, ms. */
 const LINKS_UP_FOR_REALTIME_MS = 60_000;
 
-export class BoardNode {
-  readonly runtime: BoardRuntime;
+export class Node {
+  readonly runtime: Board;
   readonly counters = new Counters();
   private linkState: LinkState = 'connecting';
   private statusTimer: NodeJS.Timeout | undefined;
@@ -58,9 +58,9 @@ export class BoardNode {
   private governor: RealtimeGovernor | undefined;
   private governorNote: string | undefined;
 
-  constructor(private readonly o: BoardNodeOptions) {
+  constructor(private readonly o: NodeOptions) {
     const index = o.topology.boards.findIndex((b) => b.name === o.board);
-    this.runtime = new BoardRuntime({
+    this.runtime = new Board({
       topology: o.topology,
       board: o.board,
       transport: o.transport,

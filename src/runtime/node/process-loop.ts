@@ -17,7 +17,7 @@ import type { ChannelHealth } from '../../core/vote/voter.ts';
 import type { Transport } from '../../io/transport.ts';
 import { ConfigError, type Topology } from '../config.ts';
 import type { FirmwareVoterBoardOptions } from '../firmware/voter-board.ts';
-import { BoardRuntime, inputUnitBoard } from '../loop/board-runtime.ts';
+import { Board, inputUnitBoard } from '../loop/board.ts';
 import type { ChannelFault } from '../loop/channel-fault.ts';
 import { commandFromFields } from '../loop/command-codec.ts';
 import { Counters } from '../loop/counters.ts';
@@ -38,7 +38,7 @@ export interface RemoteBoards {
   inputHealth?(): readonly UnitHealth[];
 }
 
-export interface BoardLoopOptions extends PlantPorts {
+export interface ProcessLoopOptions extends PlantPorts {
   readonly topology: Topology;
   readonly transport: Transport;
   readonly scheduler: Scheduler;
@@ -46,7 +46,7 @@ export interface BoardLoopOptions extends PlantPorts {
   readonly logger: Logger;
   readonly seed: number;
   readonly remote?: RemoteBoards;
-  /** How the rig board runs a firmware voter (voterImpl firmware-*; BoardRuntimeOptions.firmware). */
+  /** How the rig board runs a firmware voter (voterImpl firmware-*; BoardOptions.firmware). */
   readonly firmware?: FirmwareVoterBoardOptions;
 }
 
@@ -68,8 +68,8 @@ export function rigBoard(t: Topology): string {
 /** Frames whose output arrivals are kept at once (a channel sending far-future frames cannot fill memory). */
 const MAX_ARRIVAL_FRAMES = 64;
 
-export class BoardControlLoop implements ControlLoop {
-  readonly runtime: BoardRuntime;
+export class ProcessLoop implements ControlLoop {
+  readonly runtime: Board;
   readonly counters = new Counters();
   readonly periodMs: number;
   /** Latest authentic view each replica replied in. */
@@ -79,11 +79,11 @@ export class BoardControlLoop implements ControlLoop {
   private readonly arrivals = new Map<number, number[]>();
   private currentFrame = -1;
 
-  constructor(private readonly o: BoardLoopOptions) {
+  constructor(private readonly o: ProcessLoopOptions) {
     const t = o.topology;
     this.periodMs = 1000 / t.frameRateHz;
     this.replyViews = t.replicas.map(() => 0);
-    this.runtime = new BoardRuntime({
+    this.runtime = new Board({
       topology: t,
       board: rigBoard(t),
       transport: o.transport,

@@ -25,7 +25,7 @@ export const FW_LIMITS = Object.freeze({
   maxProvisionBytes: 1024,
   maxMessageBytes: 512,
   maxLinkPayload: 560,
-  watchdogMinMs: 10,
+  watchdogMinMs: 50,
   watchdogMaxMs: 2000,
 });
 

@@ -107,6 +107,11 @@ export class CanAddressing {
     return ((priority & 0x7) << 8) | ((dst & 0xf) << 4) | (src & 0xf);
   }
 
+  /** Whether `id` is one this addressing produces: extended ids keep their 8 reserved bits zero. */
+  canonical(id: number): boolean {
+    return this.extended ? (id & 0x00ff0000) === 0 && id >= 0 && id <= 0x1fffffff : id >= 0 && id <= 0x7ff;
+  }
+
   parse(id: number): { priority: number; dst: number; src: number } {
     if (this.extended) return { priority: (id >>> 24) & 0x1f, dst: (id >>> 8) & 0xff, src: id & 0xff };
     return { priority: (id >>> 8) & 0x7, dst: (id >>> 4) & 0xf, src: id & 0xf };

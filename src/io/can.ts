@@ -109,8 +109,9 @@ export class CanTransport implements Transport {
       frameData: this.frameData,
       maxMessage: this.maxMessage,
       maxPartialsPerSender: options.maxPartialsPerSender ?? 2,
-      // One stream per (source, destination) id pair: unicast plus broadcast from each peer, and slack.
-      maxSenders: Math.min(1024, 4 * (this.peers.length + 1)),
+      // One stream per (known source, unicast or broadcast): every stream a peer can open has its slot, so no
+      // stream ever evicts another's (streamKey).
+      maxSenders: Math.max(1, Math.min(1024, 2 * this.peers.length)),
       timeout: this.timeoutMs,
       ...(options.maxReassemblyBytesPerSender !== undefined
         ? { maxBytesPerSender: options.maxReassemblyBytesPerSender }
@@ -246,6 +247,16 @@ export class CanTransport implements Transport {
     }
   }
 
+  /**
+   * The reassembly stream of a frame: its source and whether it is a broadcast, not its whole id. A sender uses
+   * one priority, so the priority bits name no stream of their own; keyed by the whole id, one faulty node
+   * cycling its own priorities opened more streams than the reassembler tracks and evicted the partial
+   * messages of correct senders (issue 9). Now each known peer has exactly two streams, each with its slot.
+   */
+  private streamKey(src: number, dst: number): number {
+    return 2 * src + (dst === this.addressing.broadcastNode ? 1 : 0);
+  }
+
   private frame(id: number, data: Uint8Array): CanFrame {
     return {
       id,
@@ -261,13 +272,24 @@ export class CanTransport implements Transport {
   private onFrame(f: CanFrame): void {
     if (f.remote || f.extended !== this.addressing.extended) return; // not ours: other traffic on the bus
     const { dst, src } = this.addressing.parse(f.id);
-    if (src === this.selfNode || (dst !== this.selfNode && dst !== this.addressing.broadcastNode)) return;
+    if (src === this.selfNode) {
+      // No driver hands a node its own frames back: another node is sending with this node's id (a forgery,
+      // or two boards configured with one node number). It cannot be told from this node's own traffic on the
+      // bus, so it is only counted, where the status shows it.
+      this.local.error('own-id-heard');
+      return;
+    }
+    if (dst !== this.selfNode && dst !== this.addressing.broadcastNode) return;
     const from = this.addressing.name(src);
     if (from === undefined) {
       this.local.error('unknown-peer');
       return;
     }
-    const message = this.reassembler.push(f.id, f.data, performance.now());
+    if (!this.addressing.canonical(f.id)) {
+      this.local.error('bad-id');
+      return;
+    }
+    const message = this.reassembler.push(this.streamKey(src, dst), f.data, performance.now());
     if (message === undefined) return;
     this.local.received(message.length);
     this.rx.next({ from, bytes: message });

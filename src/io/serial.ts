@@ -2,10 +2,17 @@
  * Serial transport: one point-to-point serial port per peer (a mesh of UARTs or pseudo-terminal pairs),
  * each carrying the phase-1 framing (0x00 COBS(payload ‖ CRC-32C) 0x00). Corrupt input is counted by reason
  * (cobs, crc, too-long, empty) and never passed up; the deframer resynchronizes at the next delimiter.
+ *
+ * A paced link is a UART at its baud rate, at both ends: bytes arriving faster than that wire could carry them
+ * (with slack, and a burst of one largest frame plus a few seconds of line rate) are dropped before they are
+ * deframed and counted as 'over-rate' bytes, so a faulty peer writing at memory speed into a pty costs a correct
+ * board what a real wire would, not its whole event loop (ingress-budget.ts).
  */
 
+import { performance } from 'node:perf_hooks';
 import { BehaviorSubject, combineLatest, distinctUntilChanged, map, type Observable, Subject } from 'rxjs';
-import { encodeSerialFrame, SerialDeframer } from '../core/codec/framing/serial-frame.ts';
+import { encodeSerialFrame, SerialDeframer, serialFrameLength } from '../core/codec/framing/serial-frame.ts';
+import { IngressBudget } from './ingress-budget.ts';
 import { type BackoffOptions, SerialDevice } from './serial-device.ts';
 import {
   broadcastEach,
@@ -24,8 +31,26 @@ export interface SerialPeerLink {
   /** Device path: /dev/ttyUSB0, /dev/serial0, or a socat pty link. */
   path: string;
   baudRate: number;
-  /** Pace writes at baudRate (default true). */
+  /**
+   * Pace writes at baudRate (default true). A paced link also bounds what it accepts to what its wire carries
+   * (the peer paces too: both ends come from one link config); an unpaced one (a pty in a test) accepts all.
+   */
   pace?: boolean;
+}
+
+/** Slack on the receive bound over the nominal line rate (clock drift, a peer's timer jitter). */
+const INGRESS_RATE_SLACK = 1.25;
+/** Seconds of line rate a receiver may find waiting at once (it stalled; the kernel kept the bytes). */
+const INGRESS_BURST_SECONDS = 4;
+
+/** The receive budget of a paced link at `baudRate` carrying messages up to `maxMessage` bytes (8N1: 10 bits a byte). */
+export function serialIngressBudget(baudRate: number, maxMessage: number, now: () => number): IngressBudget {
+  const lineRate = baudRate / 10;
+  return new IngressBudget({
+    bytesPerSecond: lineRate * INGRESS_RATE_SLACK,
+    burstBytes: serialFrameLength(maxMessage) + INGRESS_BURST_SECONDS * lineRate,
+    now,
+  });
 }
 
 export interface SerialTransportOptions {
@@ -35,12 +60,16 @@ export interface SerialTransportOptions {
   maxMessage: number;
   reconnect?: BackoffOptions;
   maxQueueBytes?: number;
+  /** Clock of the receive budgets, ms (default performance.now; tests pass their own). */
+  now?: () => number;
 }
 
 interface PeerChannel {
   peer: PeerId;
   device: SerialDevice;
   deframer: SerialDeframer;
+  /** Receive budget of a paced link (absent: unpaced, accepts all). */
+  budget: IngressBudget | undefined;
 }
 
 export class SerialTransport implements Transport {
@@ -73,7 +102,10 @@ export class SerialTransport implements Transport {
         maxQueueBytes: options.maxQueueBytes,
       });
       const deframer = new SerialDeframer({ maxPayload: options.maxMessage });
-      const channel: PeerChannel = { peer, device, deframer };
+      const now = options.now ?? (() => performance.now());
+      const budget =
+        (link.pace ?? true) ? serialIngressBudget(link.baudRate, options.maxMessage, now) : undefined;
+      const channel: PeerChannel = { peer, device, deframer, budget };
       device.onData = (chunk) => this.onChunk(channel, chunk);
       this.channels.set(peer, channel);
     }
@@ -132,6 +164,13 @@ export class SerialTransport implements Transport {
   }
 
   private onChunk(channel: PeerChannel, chunk: Uint8Array): void {
+    if (channel.budget !== undefined && !channel.budget.take(chunk.length)) {
+      // Faster than the wire: dropped unread (the cost of a refusal is this check), and the frame it cut
+      // into is discarded up to the next delimiter.
+      channel.device.counters.error('over-rate', chunk.length);
+      channel.deframer.resync();
+      return;
+    }
     for (const payload of channel.deframer.push(chunk)) {
       channel.device.counters.framesIn++;
       this.rx.next({ from: channel.peer, bytes: payload });

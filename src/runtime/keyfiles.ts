@@ -429,13 +429,33 @@ async function readJsonFile(file: string, kind: 'private' | 'public'): Promise<u
   }
 }
 
+/**
+ * What may be trusted about a key file before its bytes are: a regular file, not too big; a private key
+ * readable and writable by its owner alone; a public directory writable by its owner alone (whoever can write
+ * it can list their own public key for any principal, derive that principal's MAC keys with us, and speak
+ * for it); and either owned by this process's user or by root (a file another user owns is theirs to rewrite,
+ * whatever its mode says now).
+ */
 function checkFileInfo(file: string, info: Stats, kind: 'private' | 'public'): void {
   if (!info.isFile()) throw new KeyFileError(file, 'is not a regular file');
+  const mode = (info.mode & 0o777).toString(8).padStart(3, '0');
   if (kind === 'private' && (info.mode & 0o077) !== 0) {
-    const mode = (info.mode & 0o777).toString(8).padStart(3, '0');
     throw new KeyFileError(
       file,
       `private key file is readable or writable by group/others (mode ${mode}); refusing to use it: run chmod 600 ${file}`,
+    );
+  }
+  if (kind === 'public' && (info.mode & 0o022) !== 0) {
+    throw new KeyFileError(
+      file,
+      `public key directory is writable by group/others (mode ${mode}): anyone who can write it can speak for any principal; refusing to use it: run chmod 644 ${file}`,
+    );
+  }
+  const self = typeof process.geteuid === 'function' ? process.geteuid() : undefined;
+  if (self !== undefined && info.uid !== self && info.uid !== 0) {
+    throw new KeyFileError(
+      file,
+      `is owned by user id ${info.uid}, not by this user (${self}) or root; refusing to use it: run chown ${self} ${file}`,
     );
   }
   if (info.size > MAX_KEY_FILE_BYTES) {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { BehaviorSubject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { CanReassembler } from '../../src/core/codec/framing/can-reassembly.ts';
@@ -100,5 +101,108 @@ describe('CanTransport flow control', () => {
     expect(t.send('b', msg(8_001, 3))).toBe(false);
     expect(t.send('c', msg(10, 4))).toBe(false);
     expect(t.stats().errors).toMatchObject({ 'queue-full': 1, 'too-long': 1, 'unknown-peer': 1 });
+  });
+});
+
+describe('CanTransport against a faulty node on the bus (issue 9)', () => {
+  const trio = { a: 0, b: 1, x: 2 };
+
+  /** The frames `a` puts on the bus for one message to `b` (from a real sending transport). */
+  function framesOf(self: string, to: string, message: Uint8Array, extended = false): CanFrame[] {
+    const driver = new WindowDriver(false, 1_000_000);
+    const t = new CanTransport({ self, nodes: trio, driver, extended });
+    t.send(to, message);
+    return driver.sent;
+  }
+
+  function receiver(extended = false): { t: CanTransport; driver: WindowDriver; got: Uint8Array[] } {
+    const driver = new WindowDriver(false, 64);
+    const t = new CanTransport({ self: 'b', nodes: trio, driver, extended });
+    const got: Uint8Array[] = [];
+    t.received$.subscribe((r) => got.push(r.bytes));
+    return { t, driver, got };
+  }
+
+  /** A one-frame message from x: a new stream for every priority and destination it cares to use. */
+  const junk = (id: number, extended: boolean): CanFrame => ({
+    id,
+    extended,
+    remote: false,
+    fd: false,
+    brs: false,
+    data: Uint8Array.from([0x80, 1, 0xee]),
+    dlc: 3,
+  });
+
+  it("x cycling its own ids' priority bits does not evict a's long message in progress", () => {
+    const { driver, got } = receiver();
+    const good = msg(2_000, 5);
+    // Every id x can send that b listens to: 8 priorities x (to b, to everyone), source x.
+    const xIds = [...Array(8).keys()].flatMap((p) => [(p << 8) | (1 << 4) | 2, (p << 8) | (15 << 4) | 2]);
+    for (const f of framesOf('a', 'b', good)) {
+      driver.onFrame(f);
+      for (const id of xIds) driver.onFrame(junk(id, false));
+    }
+    // Before: streams were keyed by the whole id, 16 of x's against room for 12, so a's partial was evicted.
+    expect(got.filter((m) => m.length === good.length)).toEqual([good]);
+  });
+
+  it('counts frames sent with its own id by someone else (impersonation shows in the status)', () => {
+    const { t, driver, got } = receiver();
+    const forged = framesOf('b', 'a', msg(30, 1)); // b's id, not sent by b
+    for (const f of forged) driver.onFrame(f);
+    expect(got).toEqual([]);
+    expect(t.stats().errors['own-id-heard']).toBe(forged.length);
+  });
+
+  it('refuses extended ids with the reserved bits set (counted), and still takes the canonical ones', () => {
+    const { t, driver, got } = receiver(true);
+    const good = msg(500, 9);
+    for (const f of framesOf('a', 'b', good, true)) {
+      driver.onFrame(f);
+      // x's frames with each of the 255 junk values in the reserved byte: each was a stream of its own.
+      for (let r = 1; r < 256; r += 17) driver.onFrame(junk((4 << 24) | (r << 16) | (1 << 8) | 2, true));
+    }
+    expect(got.filter((m) => m.length === good.length)).toEqual([good]);
+    expect(t.stats().errors['bad-id']).toBeGreaterThan(0);
+  });
+});
+
+describe('CanTransport on arbitrary bus traffic (issue 9)', () => {
+  it('never throws, and passes up messages only from known peers other than itself', () => {
+    const seed = 9_2026;
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.array(
+          fc.record({
+            id: fc.integer({ min: 0, max: 0x1fffffff }),
+            remote: fc.boolean(),
+            data: fc.uint8Array({ minLength: 0, maxLength: 64 }),
+          }),
+          { maxLength: 400 },
+        ),
+        (extended, frames) => {
+          const driver = new WindowDriver(false, 64);
+          const t = new CanTransport({ self: 'b', nodes: { a: 0, b: 1, x: 2 }, driver, extended });
+          const from = new Set<string>();
+          t.received$.subscribe((r) => from.add(r.from));
+          for (const f of frames) {
+            const id = extended ? f.id : f.id & 0x7ff;
+            driver.onFrame({
+              id,
+              extended,
+              remote: f.remote,
+              fd: f.data.length > 8,
+              brs: false,
+              data: f.data,
+              dlc: f.data.length,
+            });
+          }
+          for (const peer of from) expect(['a', 'x']).toContain(peer);
+        },
+      ),
+      { seed, numRuns: 200 },
+    );
   });
 });

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { SerialPort } from 'serialport';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeSerialFrame } from '../../src/core/codec/framing/serial-frame.ts';
+import { encodeSerialFrame, serialFrameLength } from '../../src/core/codec/framing/serial-frame.ts';
 import { PtyPair } from '../../src/io/pty.ts';
-import { SerialTransport } from '../../src/io/serial.ts';
+import { SerialTransport, serialIngressBudget } from '../../src/io/serial.ts';
 import { backoffDelay, uartTimeMs } from '../../src/io/serial-device.ts';
 import type { LinkState, Transport } from '../../src/io/transport.ts';
 
@@ -101,10 +101,47 @@ describe('serial transport over pseudo-terminals', () => {
     await new Promise<void>((res) => raw.close(() => res()));
   });
 
+  it('a peer writing at memory speed gets what its wire would carry, no more (issue 9)', async () => {
+    const p = await pair('flood');
+    const baud = 115200;
+    const y = transport('y', 'x', p.b, baud, true);
+    await y.start();
+    const raw = new SerialPort({ path: p.a, baudRate: baud, autoOpen: false });
+    await new Promise<void>((res, rej) => raw.open((e) => (e ? rej(e) : res())));
+    const frame = encodeSerialFrame(msg(1, 1)); // the smallest frame: the most work per byte
+    const flood = Buffer.alloc(frame.length * 400_000);
+    for (let i = 0; i < 400_000; i++) flood.set(frame, i * frame.length);
+    let received = 0;
+    const sub = y.received$.subscribe(() => received++);
+    const started = performance.now();
+    await new Promise<void>((res) => raw.write(flood, () => raw.drain(() => res())));
+    // Everything written has been read once the byte count says so (pty reads can lag the write).
+    for (let i = 0; i < 500 && y.stats().bytesIn < flood.length; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    const elapsedS = (performance.now() - started) / 1000;
+    const s = y.stats();
+    expect(s.bytesIn).toBe(flood.length);
+    // Before: all 400,000 frames (3.6 MB) were deframed and passed up, as fast as the pty carried them.
+    // The wire's share: one largest frame and 4 s of line rate at once, then the line rate with 25% slack.
+    const lineRate = baud / 10;
+    const allowed = serialFrameLength(2048) + 4 * lineRate + 1.25 * lineRate * elapsedS;
+    expect(serialIngressBudget(baud, 2048, () => 0).available()).toBe(serialFrameLength(2048) + 4 * lineRate);
+    expect(received * frame.length).toBeLessThanOrEqual(allowed + frame.length);
+    expect(s.errors['over-rate']).toBeGreaterThan(flood.length - allowed - 64 * 1024);
+    // Once the flood stops, the link carries frames again (the budget refills at the line rate).
+    await new Promise((r) => setTimeout(r, 50));
+    const after = firstValueFrom(y.received$.pipe(filter((r) => r.bytes.length === 40)));
+    raw.write(Buffer.from(encodeSerialFrame(msg(7))));
+    expect((await after).bytes).toEqual(msg(7));
+    sub.unsubscribe();
+    await new Promise<void>((res) => raw.close(() => res()));
+  });
+
   it('honours back-pressure: a burst far larger than the pty buffer arrives complete', async () => {
     const p = await pair('burst');
     const x = transport('x', 'y', p.a, 4_000_000, false);
-    const y = transport('y', 'x', p.b);
+    // Both ends of a link share its config: unpaced, so the receiver takes the burst as fast as it comes.
+    const y = transport('y', 'x', p.b, 4_000_000, false);
     await Promise.all([x.start(), y.start()]);
     const n = 400;
     const got = firstValueFrom(y.received$.pipe(take(n), toArray()));

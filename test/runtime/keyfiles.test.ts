@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -135,6 +135,32 @@ describe('key files', () => {
         await expectKeyFileError(loadPrivateKey(keyFile), keyFile, new RegExp(`chmod 600 ${keyFile}`));
       }
     });
+
+    it('public directory writable by group or others (issue 9)', async () => {
+      for (const mode of [0o664, 0o646, 0o666]) {
+        await chmod(publicFile, mode);
+        await expectKeyFileError(
+          loadPublicKeys(publicFile),
+          publicFile,
+          new RegExp(`chmod 644 ${publicFile}`),
+        );
+      }
+      await chmod(publicFile, 0o644);
+      await expect(loadPublicKeys(publicFile)).resolves.toMatchObject({ file: publicFile });
+    });
+
+    it.skipIf(process.geteuid?.() !== 0)(
+      'a key file owned by another user (issue 9; needs root to chown, skipped otherwise)',
+      async () => {
+        for (const file of [keyFile, publicFile]) {
+          await chown(file, 12345, 12345);
+          const load = file === keyFile ? loadPrivateKey(file) : loadPublicKeys(file);
+          await expectKeyFileError(load, file, /owned by user id 12345, not by this user/);
+          await chown(file, 0, 0);
+        }
+        await expect(loadPrivateKey(keyFile)).resolves.toMatchObject({ file: keyFile });
+      },
+    );
 
     it('not JSON', async () => {
       await writeFile(keyFile, '{"version": 1, "id": ');

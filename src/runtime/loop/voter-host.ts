@@ -149,6 +149,17 @@ export class VoterHost implements VoterRole {
   private readonly channelIds: ReadonlySet<number>;
   private readonly outage: VoterOutage;
   private frameNow = 0;
+  /**
+   * After a watchdog reset, OUTPUTs for frames before the one the fresh voter rejoined at are refused, and for
+   * the rejoin frame itself once its deadline has passed. The fresh voter holds no receipts for them (it refused
+   * the rejoin frame's in-time copies as too far ahead: it skips there only at the deadline), so each copy would
+   * pass its duplicate check and count as late against its channel; after a reset the only copies of those
+   * frames still about are old ones (a replay by anyone on the link made every correct channel look late,
+   * issue 9).
+   */
+  private floor = 0;
+  /** The rejoin frame, until its deadline (then the floor moves past it). */
+  private rejoining: number | undefined;
 
   constructor(private readonly o: VoterHostOptions) {
     this.current = new Voter(o.config);
@@ -209,6 +220,10 @@ export class VoterHost implements VoterRole {
       if (this.outage.down || voter.frame > frame) return;
       voter.skipTo(frame);
       this.decide(frame);
+      if (frame === this.rejoining) {
+        this.floor = frame + 1;
+        this.rejoining = undefined;
+      }
     });
   }
 
@@ -220,6 +235,10 @@ export class VoterHost implements VoterRole {
     }
     if (!this.channelIds.has(message.channel)) {
       this.o.counters.add('voter.rejected.unknown-channel');
+      return;
+    }
+    if (message.frame < this.floor) {
+      this.o.counters.add('voter.rejected.before-reset');
       return;
     }
     const voter = this.voterFor(message.frame);
@@ -265,6 +284,8 @@ export class VoterHost implements VoterRole {
   private reset(): string {
     this.current = new Voter(this.o.config);
     this.leaving = undefined;
+    this.floor = this.frameNow;
+    this.rejoining = this.frameNow;
     return 'TypeScript voter reset by its watchdog (a fresh voter)';
   }
 

@@ -89,3 +89,62 @@ describe('VoterHost', () => {
     expect(v.host.voter.health().find((h) => h.channel === 'c2')?.latched).toBe(true);
   });
 });
+
+describe('VoterHost against one faulty channel and a replaying peer (issue 9)', () => {
+  it('authentic outputs for any frame number, and replays of correct ones, cost a correct channel nothing', () => {
+    const v = voter();
+    const extremes = [0, 1, 5, 9, 64, 1000, 2 ** 31, 2 ** 53 - 1];
+    const sent: ReturnType<typeof output>[] = [];
+    for (let k = 0; k < 60; k++) {
+      v.scheduler.runUntil(k * periodMs);
+      v.host.armFrame(k);
+      v.scheduler.runUntil(k * periodMs + 2);
+      // c2 is faulty: it has its own keys and sends, every frame, outputs for frames far behind, far ahead, at
+      // the codec's limit, and the current one twice with different values.
+      for (const f of extremes) v.host.output(output(2, Math.max(0, k - f), cmd(0.3)));
+      for (const f of extremes) v.host.output(output(2, Math.min(2 ** 53 - 1, k + f), cmd(-0.3)));
+      v.host.output(output(2, k, cmd(0.1 + 1e-3)));
+      v.host.output(output(2, k, cmd(0.5)));
+      const mine = [output(0, k, cmd(0.1)), output(1, k, cmd(0.1002))];
+      for (const m of mine) v.host.output(m);
+      sent.push(...mine);
+      // Anyone on the link replays the correct channels' earlier outputs, in time and after their deadline.
+      for (const old of sent.slice(-8)) v.host.output(old);
+      v.scheduler.runUntil((k + 1) * periodMs - 0.01);
+      for (const old of sent.slice(-4)) v.host.output(old);
+    }
+    expect(v.written.map((d) => d.kind)).toEqual(Array(60).fill('write'));
+    expect(v.written.every((d) => Math.abs(d.value.elevator - 0.1) < 1e-3)).toBe(true);
+    const [c0, c1] = v.host.voter.health();
+    for (const h of [c0!, c1!]) expect(h).toMatchObject({ latched: false, strikes: 0, late: 0, inTime: 60 });
+    expect(v.events.filter((e) => e.channel !== 'c2')).toEqual([]);
+    expect(v.counters.get('voter.rejected.duplicate')).toBeGreaterThan(0);
+    expect(v.counters.get('voter.rejected.too-far-ahead')).toBeGreaterThan(0);
+  });
+});
+
+describe('VoterHost after a watchdog reset (issue 9)', () => {
+  it("a replay of the correct channels' outputs from before the reset counts nothing against them", () => {
+    const v = voter();
+    const sent: ReturnType<typeof output>[] = [];
+    for (let k = 0; k < 30; k++) {
+      v.scheduler.runUntil(k * periodMs);
+      v.host.armFrame(k);
+      if (k === 10) expect(v.host.hang(3)).toMatchObject({ applied: true }); // back (a fresh voter) at frame 14
+      v.scheduler.runUntil(k * periodMs + 2);
+      for (const c of [0, 1, 2]) {
+        const m = output(c, k, cmd(0.1));
+        sent.push(m);
+        v.host.output(m);
+      }
+      // Anyone on the link replays the last ten frames' outputs, most of them from before the reset.
+      if (k === 16) for (const m of sent.slice(-30)) v.host.output(m);
+      v.scheduler.runUntil((k + 1) * periodMs - 0.01);
+    }
+    // Before: the fresh voter had no receipts for frames 7..13, took each copy as a first, late arrival: late 8.
+    for (const h of v.host.voter.health()) expect(h.late, h.channel).toBe(0);
+    expect(v.counters.get('voter.rejected.before-reset')).toBeGreaterThan(0);
+    expect(v.counters.get('voter.watchdog-reset')).toBe(1);
+    expect(v.written.filter((d) => d.frame >= 16).every((d) => d.kind === 'write')).toBe(true);
+  });
+});

@@ -13,7 +13,10 @@
  * frames, is passed up again: the layers above (PBFT, voter) are idempotent per message.
  *
  * Memory. A multi-frame FIRST reserves its announced length against two budgets: the sender's
- * (`maxBytesPerSender`) and the whole reassembler's (`maxBytesTotal`). Over its own budget, a sender's oldest
+ * (`maxBytesPerSender`) and the whole reassembler's (`maxBytesTotal`). The reservation is accounting only: the
+ * partial's buffer starts small and doubles as its segments arrive, so a forged 8-byte FIRST that announces
+ * 512 KiB costs a few hundred bytes, not a 512 KiB allocation (at bus rate, that allocation per frame was enough
+ * to keep a correct node's CPU busy; `allocatedBytes()` shows the cost). Over its own budget, a sender's oldest
  * partials make room ('overflow'). Over the total, the sender holding the most bytes gives way: if that is the
  * sender of the new FIRST, the new message is refused ('over-budget'); otherwise the other sender's oldest
  * partial is evicted ('overflow'). So a sender that floods the bus with long FIRSTs (a faulty node can put any
@@ -22,6 +25,7 @@
  * Pure: time is the `now` number the caller passes (any monotonic tick unit, the same as `timeout`).
  */
 
+import { assert } from '../../assert.ts';
 import {
   CAN_MAX_MESSAGE_LIMIT,
   CAN_SHORT_LENGTH_LIMIT,
@@ -80,6 +84,7 @@ interface Partial {
   seq: number;
   length: number;
   crc: number;
+  /** Bytes received so far, in a buffer that grows (doubling, capped at `length`) as segments arrive. */
   buffer: Uint8Array;
   received: number;
   /** Index (mod 16) of the last segment taken. */
@@ -130,6 +135,8 @@ export class CanReassembler {
   };
   private completed = 0;
   private totalHeld = 0;
+  /** Bytes of partial-message buffers allocated so far (cumulative): what the frames received cost in memory. */
+  private allocated = 0;
   private readonly maxBytesPerSender: number;
   private readonly maxBytesTotal: number;
 
@@ -196,6 +203,14 @@ export class CanReassembler {
     let n = 0;
     for (const state of this.senders.values()) n += state.partials.length;
     return n;
+  }
+
+  /**
+   * Bytes allocated for partial-message buffers since construction (cumulative, growth included): bounded by a
+   * small multiple of the data bytes received, whatever lengths the FIRSTs announce.
+   */
+  allocatedBytes(): number {
+    return this.allocated;
   }
 
   /** Bytes reserved by partial messages (all senders, or one). */
@@ -280,8 +295,8 @@ export class CanReassembler {
     // A multi-frame FIRST is always full: shorter means truncated or forged.
     if (frame.length !== frameData) return this.reject('bad-header');
     if (!this.makeRoom(state, length)) return this.reject('over-budget');
-    const buffer = new Uint8Array(length);
     const firstData = frameData - header;
+    const buffer = this.allocate(Math.min(length, Math.max(INITIAL_BUFFER, 2 * firstData)));
     buffer.set(frame.subarray(header, header + firstData), 0);
     state.partials.push({ seq, length, crc, buffer, received: firstData, lastIndex: 0, lastProgress: now });
     state.held += length;
@@ -329,6 +344,7 @@ export class CanReassembler {
       this.removeAt(state, at, 'bad-header');
       return undefined;
     }
+    if (partial.received + take > partial.buffer.length) this.grow(partial, partial.received + take);
     // A plain loop: for 7 or 63 bytes it beats making a subarray view per frame.
     const buffer = partial.buffer;
     for (let i = 0, w = partial.received; i < take; i++, w++) buffer[w] = frame[CONSECUTIVE_HEADER + i]!;
@@ -337,8 +353,25 @@ export class CanReassembler {
     partial.lastProgress = now;
     if (partial.received < partial.length) return undefined;
     this.removeAt(state, at, undefined);
+    assert(partial.buffer.length === partial.length, 'a complete partial fills its buffer exactly', {
+      buffer: partial.buffer.length,
+      length: partial.length,
+    });
     if (crc32c(partial.buffer) !== partial.crc) return this.reject('crc');
     return this.complete(partial.buffer);
+  }
+
+  private allocate(bytes: number): Uint8Array {
+    this.allocated += bytes;
+    return new Uint8Array(bytes);
+  }
+
+  /** Room for at least `needed` bytes: double the buffer (capped at the message length), keep what it holds. */
+  private grow(partial: Partial, needed: number): void {
+    const size = Math.min(partial.length, Math.max(needed, 2 * partial.buffer.length));
+    const buffer = this.allocate(size);
+    buffer.set(partial.buffer.subarray(0, partial.received), 0);
+    partial.buffer = buffer;
   }
 
   private isRepeat(state: SenderState, frame: Uint8Array): boolean {
@@ -367,6 +400,9 @@ export class CanReassembler {
     return undefined;
   }
 }
+
+/** First buffer of a multi-frame partial (bytes): a few frames' worth, whatever length the FIRST announces. */
+const INITIAL_BUFFER = 256;
 
 /** Index of the partial with sequence `seq` (at most maxPartialsPerSender to look through), or -1. */
 function indexOfSeq(partials: readonly Partial[], seq: number): number {

@@ -103,6 +103,15 @@ export class SerialDeframer {
     return this.accepted;
   }
 
+  /**
+   * Bytes were lost before the next chunk (the link dropped them): whatever comes up to the next delimiter
+   * belongs to a frame whose start or middle is gone, so it is skipped (a frame already pending is dropped).
+   */
+  resync(): void {
+    this.discarding = true;
+    this.length = 0;
+  }
+
   /** Bytes held waiting for a delimiter (bounded by the largest encoded frame). */
   pending(): number {
     return this.length;

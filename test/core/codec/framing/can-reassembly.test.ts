@@ -7,6 +7,7 @@ import {
   type CanRejection,
 } from '../../../../src/core/codec/framing/can-reassembly.ts';
 import {
+  CAN_MAX_MESSAGE_LIMIT,
   type CanFrameData,
   CanSegmenter,
   canFdPad,
@@ -468,5 +469,48 @@ describe('CAN reassembly under loss, duplication and reordering', () => {
       ),
       { seed: 0x7a11, numRuns: 300 },
     );
+  });
+});
+
+describe('CAN reassembly allocates for bytes received, not bytes announced (issue 9)', () => {
+  /** A long-form FIRST (classic CAN) announcing `length` bytes: 8 bytes on the bus, one data byte. */
+  const lyingFirst = (seq: number, length: number, n: number): Uint8Array =>
+    Uint8Array.from([
+      0x80 | ((seq & 7) << 4) | 0x08 | (length >>> 16),
+      (length >>> 8) & 0xff,
+      length & 0xff,
+      n & 0xff,
+      (n >>> 8) & 0xff,
+      0,
+      0,
+      1,
+    ]);
+
+  it('a flood of 8-byte FIRSTs announcing 512 KiB costs a few hundred bytes each, not 512 KiB', () => {
+    const r = new CanReassembler(options(8, { maxMessage: CAN_MAX_MESSAGE_LIMIT }));
+    const frames = 5000;
+    for (let i = 0; i < frames; i++) r.push(0x123, lyingFirst(i, CAN_MAX_MESSAGE_LIMIT, i), i);
+    // Before: every FIRST allocated (and zeroed) its announced length, 2.6 GB for this flood, about 270 us of
+    // CPU per 8-byte frame on this machine, more than a 1 Mbit/s bus takes to carry one.
+    expect(r.allocatedBytes()).toBeLessThanOrEqual(frames * 512);
+    // The reservation still counts the announced length against the budgets.
+    expect(r.heldBytes(0x123)).toBe(CAN_MAX_MESSAGE_LIMIT);
+    expect(r.stats().overflow).toBe(frames - 1);
+  });
+
+  it.each([8, 64] as const)('grows a long message buffer as it arrives and delivers it intact (%i)', (fd) => {
+    const r = new CanReassembler(options(fd, { maxMessage: CAN_MAX_MESSAGE_LIMIT }));
+    for (const length of [fd + 1, 255, 256, 257, 2047, 2048, 100_000]) {
+      const message = bytes(length, length);
+      const got = feed(
+        r,
+        7,
+        new CanSegmenter(fd).segment(message).map((f) => onBus(f, fd)),
+      );
+      expect(got.map(hex)).toEqual([hex(message)]);
+    }
+    // Doubling: the buffers of a message sum to under three times its length, plus the first buffers.
+    const delivered = [fd + 1, 255, 256, 257, 2047, 2048, 100_000].reduce((a, b) => a + b, 0);
+    expect(r.allocatedBytes()).toBeLessThanOrEqual(3 * delivered + 7 * 256);
   });
 });

@@ -99,6 +99,20 @@ describe('serial framing', () => {
     expect(d.push(encodeSerialFrame(payload)).map(hex)).toEqual([hex(payload)]);
   });
 
+  it('resync after lost bytes skips to the next delimiter, silently, and takes the frames after it', () => {
+    const d = new SerialDeframer({ maxPayload: 64 });
+    const a = encodeSerialFrame(Uint8Array.of(1, 2, 3));
+    const b = encodeSerialFrame(Uint8Array.of(4, 5, 6));
+    // The first half of `a` arrives, its second half is lost (the link dropped it), then `b` arrives.
+    expect(d.push(a.subarray(0, 3))).toEqual([]);
+    d.resync();
+    expect(d.push(b).map(hex)).toEqual([hex(Uint8Array.of(4, 5, 6))]);
+    // Lost bytes in the middle of a frame whose tail then arrives: the tail is skipped, not counted as corrupt.
+    d.resync();
+    expect(d.push(concat([a.subarray(4), b])).map(hex)).toEqual([hex(Uint8Array.of(4, 5, 6))]);
+    expect(d.stats()).toEqual({ cobs: 0, crc: 0, 'too-long': 0, empty: 0 });
+  });
+
   type Fault =
     | { kind: 'none' }
     | { kind: 'garbage-before'; junk: Uint8Array }

@@ -6,7 +6,10 @@
  * main loop per byte: about 350 per frame at 50 Hz), so a loaded machine delays decisions past their frame and the
  * backlog grows (measured: runs of 60 to 370 frames whose decision came after the frame closed, at load 6 to 11).
  * So the unit gets what the flight's own process gets (src/runtime/node/realtime.ts): SCHED_FIFO for every
- * thread, here one step below the flight's main thread, where permitted and unless `TRIPLEX_REALTIME` says off.
+ * thread, here above the flight's main thread, where permitted and unless `TRIPLEX_REALTIME` says off. Above it:
+ * the unit is mostly asleep (a few ms of work per frame), but when QEMU is not run its idle guest's clock still
+ * follows the host's, so a stall of 150 ms expires its watchdog (firmware-bridge/README.md); at 35, below the
+ * 40 of other flights on a shared machine, it was stalled that long and reset (request-lost, refused REKEYs).
  *
  * A real-time unit that spins (a hung firmware under the `voter hang` fault, before its watchdog fires) would
  * starve a CPU: the governor below gives real time back when the whole process used more than 85% of a CPU for
@@ -14,7 +17,7 @@
  * `raise` may be called again once the unit is back.
  *
  * @example
- * const s = raiseUnitPriority(child.pid);       // 'SCHED_FIFO priority 35 (chrt; 4 other threads at 35)'
+ * const s = raiseUnitPriority(child.pid);       // 'SCHED_FIFO priority 45 (chrt; 2 other threads at 45)'
  * const g = new UnitGovernor(child.pid, log);    // gives it back if the unit spins
  * g.stop();
  */
@@ -22,8 +25,8 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { dropRealtime, requestRealtime, type Scheduling } from '../node/realtime.ts';
 
-/** Below the flight's main thread (40), above its helper threads (30). */
-export const UNIT_PRIORITY = 35;
+/** Above a flight's main thread (40), below threaded interrupt handlers (50). */
+export const UNIT_PRIORITY = 45;
 
 /** SCHED_FIFO for every thread of the unit's process where permitted; what it got, and why not. */
 export function raiseUnitPriority(pid: number | undefined): Scheduling | { readonly summary: string } {

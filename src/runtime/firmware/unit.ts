@@ -204,7 +204,7 @@ export class FirmwareUnit {
   }
 
   /**
-   * Real-time scheduling for the unit's process where permitted (priority.ts: one step below a flight's main
+   * Real-time scheduling for the unit's process where permitted (priority.ts: above a flight's main
    * thread), watched by a governor that gives it back if the unit spins. Call it once the unit has booted; again
    * after a reset (the governor may have dropped it while the unit hung).
    */

@@ -7,11 +7,17 @@
  * Options: --seconds S (flight per topology, default 3 recovery periods + 2 s), --seed N, --real (real timers
  * instead of the virtual clock; on a loaded machine host stalls then dominate), --period S (override).
  * Under the virtual clock the times are protocol times (seeded link delays of 0.05-0.6 ms, no CPU cost);
- * --real measures this host. The process mode (a child process per role) is not built: not measured here.
+ * --real measures this host. --processes R adds the process mode (bench/soak-harness.ts: config/serial-mesh.json,
+ * a board process per board on a pty mesh, restarted make-before-break) until every board restarted R times,
+ * on real timers at --rate HZ (default 25): this host's numbers, process starts included. The n = 6, m = 4
+ * topology is not run in process mode (seven processes on this machine).
  *
  * @example
  * npm run bench:recovery -- --seed 3
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { Rig } from '../hil/rig.ts';
 import type { Scenario } from '../hil/scenario.ts';
@@ -21,12 +27,15 @@ import { plantPortsOf } from '../src/runtime/loop/ports.ts';
 import { inProcessLoop } from '../src/runtime/node/control-loop.ts';
 import { recoverySummary } from '../src/runtime/recovery/summary.ts';
 import { RealScheduler, VirtualScheduler } from '../src/runtime/scheduler.ts';
+import { startRecoveryRun } from './soak-harness.ts';
 
 interface Args {
   seconds?: number;
   seed: number;
   real: boolean;
   period?: number;
+  processes?: number;
+  rate?: number;
 }
 
 function parse(argv: readonly string[]): Args {
@@ -42,7 +51,12 @@ function parse(argv: readonly string[]): Args {
     if (k === '--seconds') a.seconds = v;
     else if (k === '--seed') a.seed = v;
     else if (k === '--period') a.period = v;
-    else throw new Error(`unknown option ${k} (known: --seconds S, --seed N, --real, --period S)`);
+    else if (k === '--processes') a.processes = v;
+    else if (k === '--rate') a.rate = v;
+    else
+      throw new Error(
+        `unknown option ${k} (known: --seconds S, --seed N, --real, --period S, --processes R, --rate HZ)`,
+      );
   }
   return a;
 }
@@ -119,6 +133,74 @@ async function measure(file: string, args: Args): Promise<Record<string, unknown
   };
 }
 
+/** Process mode: the board processes restarted until each did `rotations` times (real timers, this host). */
+async function measureProcesses(rotations: number, args: Args): Promise<Record<string, unknown>> {
+  const topology = { ...loadTopology('config/serial-mesh.json'), frameRateHz: args.rate ?? 25 };
+  const dir = mkdtempSync(join(tmpdir(), 'triplex-bench-recovery-'));
+  const wall = performance.now();
+  const run = await startRecoveryRun({
+    topology,
+    seed: args.seed,
+    workDir: dir,
+    recovery: { periodSeconds: args.period ?? 10, restartSeconds: 1, handoverSeconds: 0.25 },
+  });
+  const remote = ['mon', 'b0', 'b1', 'b2'];
+  try {
+    const result = await run.fly(
+      {
+        name: 'recovery-bench-processes',
+        description: 'pitch steps while the board processes restart',
+        durationS: 600,
+        pilot: [{ atS: 1, pitch: 0.2 }],
+        events: [],
+        maxConsecutiveMisses: 1_000_000,
+      },
+      (started) => {
+        const check = setInterval(() => {
+          const rep = started.recovery()?.report();
+          const done = (b: string): boolean =>
+            (rep?.records.filter((r) => r.board === b && r.rejoinedAtMs !== undefined).length ?? 0) >=
+            rotations;
+          if (rep !== undefined && remote.every(done)) {
+            clearInterval(check);
+            started.stop();
+          }
+        }, 500);
+        check.unref();
+      },
+    );
+    const report = run.recovery()!.report();
+    const summary = recoverySummary(report);
+    await run.close();
+    const stateBytes = Object.values(run.cluster.statuses()).reduce(
+      (sum, s) =>
+        sum + ((s as { counters?: Record<string, number> }).counters?.['replica.state-reply-bytes'] ?? 0),
+      0,
+    );
+    return {
+      config: 'config/serial-mesh.json',
+      mode: 'processes (a board process per board, pty serial mesh)',
+      rateHz: topology.frameRateHz,
+      frames: result.trace.frames.length,
+      restarts: summary.restarts,
+      perBoard: summary.perBoard,
+      rejoinMsByRole: summary.rejoinMsByRole,
+      plannedViewChanges: summary.handovers,
+      handoverTimeouts: summary.handoverTimeouts,
+      notRejoined: summary.notRejoined,
+      processReadyMs: run.cluster.starts,
+      stateTransferBytesLastProcesses: stateBytes,
+      framesMissed: run.counted,
+      keysAllRotated: Object.values(report.keys).every((k) => k.oldestHeld === k.epoch),
+      load: loadavg().map((x) => Number(x.toFixed(2))),
+      wallMs: Math.round(performance.now() - wall),
+    };
+  } finally {
+    await run.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const args = parse(process.argv.slice(2));
 const out = {
   bench: 'recovery',
@@ -126,5 +208,6 @@ const out = {
   mode: 'laptop (one process)',
   seed: args.seed,
   topologies: [await measure('config/laptop.json', args), await measure('config/closed-window.json', args)],
+  ...(args.processes !== undefined ? { processes: await measureProcesses(args.processes, args) } : {}),
 };
 process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

@@ -14,12 +14,16 @@ import { defaultScenario, type Scenario } from '../../hil/scenario.ts';
 import type { Transport } from '../io/transport.ts';
 import { ConfigError, loadTopology, type Topology } from '../runtime/config.ts';
 import { KeyFileError } from '../runtime/keyfiles.ts';
+import { Counters } from '../runtime/loop/counters.ts';
 import type { BoardKeys } from '../runtime/loop/keys.ts';
+import { type FromBoard, parseToBoard } from '../runtime/node/ipc.ts';
 import { loadBoardKeys } from '../runtime/node/keys.ts';
 import { Node } from '../runtime/node/node.ts';
 import { ProcessLoop, rigBoard } from '../runtime/node/process-loop.ts';
 import { createBoardTransport } from '../runtime/node/transports.ts';
 import { warmUp } from '../runtime/node/warm-up.ts';
+import { recoveryEnv } from '../runtime/recovery/env.ts';
+import { WireKeys } from '../runtime/recovery/wire-keys.ts';
 import { RealScheduler } from '../runtime/scheduler.ts';
 import { checkFlightLength, EXIT, NODE_HELP, type NodeArgs, parseNodeArgs } from './args.ts';
 import type { Interrupt } from './interrupt.ts';
@@ -33,6 +37,24 @@ interface Prepared {
   topology: Topology;
   keys: BoardKeys;
   transport: Transport;
+  /** Proactive recovery on the wire (recovery in the config, or the parent's state directory). */
+  recovery?: { keys: WireKeys; restart?: { recoveryPoint: number }; counters: Counters };
+  /** How often the status goes to the parent (the parent's recovery coordinator asks for more than 1 s). */
+  ipcStatusMs?: number;
+  /** Wait for the parent's go before opening the links (a restart, make-before-break). */
+  holdLinks?: boolean;
+}
+
+/** Resolves at the parent's `go` (recovery: the process this one replaces has closed its links). */
+function waitForGo(parent: NodeJS.Process): Promise<'go'> {
+  return new Promise((resolve) => {
+    const on = (raw: unknown): void => {
+      if (parseToBoard(raw)?.type !== 'go') return;
+      parent.off('message', on);
+      resolve('go');
+    };
+    parent.on('message', on);
+  });
 }
 
 /** Config, keys and transport: every way they can be wrong is a clear message and exit code 2. */
@@ -46,9 +68,40 @@ async function prepare(args: NodeArgs): Promise<Prepared | string> {
       const local = rigBoard(topology);
       if (local !== args.board) return `--rig runs on the voter's board '${local}', not '${args.board}'`;
     }
-    const keys = await loadBoardKeys(args.keys, topology, args.board);
+    const env = recoveryEnv(process.env);
+    if (typeof env === 'string') return env;
+    // Keys first (their errors name the key file), then the transport (a missing device).
+    const bootKeys = await loadBoardKeys(args.keys, topology, args.board);
     const transport = createBoardTransport(topology, args.board, { pace: args.pace });
-    return { topology, keys, transport };
+    const ipc = {
+      ...(env.ipcStatusMs !== undefined ? { ipcStatusMs: env.ipcStatusMs } : {}),
+      ...(env.holdLinks ? { holdLinks: true } : {}),
+    };
+    if (env.stateDir === undefined && topology.recovery.periodSeconds <= 0) {
+      return { topology, keys: bootKeys, transport, ...ipc };
+    }
+    // Keys that rotate at every start of this process, NEW-KEY on the wire (src/runtime/recovery/wire-keys.ts).
+    const counters = new Counters();
+    const scheduler = new RealScheduler();
+    const keys = await WireKeys.load({
+      topology,
+      board: args.board,
+      keysDir: args.keys,
+      ...(env.stateDir !== undefined ? { stateDir: env.stateDir } : {}),
+      counters,
+      now: () => scheduler.now(),
+      ...(env.recoveryPoint !== undefined ? { recoveryPoint: env.recoveryPoint } : {}),
+    });
+    const rotated = Object.values(keys.epochs().own).some((e) => e > 0);
+    const restart =
+      env.recoveryPoint !== undefined || rotated ? { recoveryPoint: env.recoveryPoint ?? 0 } : undefined;
+    return {
+      topology,
+      keys,
+      transport,
+      recovery: { keys, counters, ...(restart ? { restart } : {}) },
+      ...ipc,
+    };
   } catch (e) {
     if (e instanceof ConfigError || e instanceof KeyFileError) return e.message;
     throw e;
@@ -87,8 +140,12 @@ export async function nodeCommand(argv: string[], interrupt: Interrupt): Promise
 /** A board without the rig: runs until SIGTERM/SIGINT, or the parent's stop, or the parent going away. */
 async function runBoard(args: NodeArgs, p: Prepared, logger: Logger, interrupt: Interrupt): Promise<number> {
   interrupt.finishing = "closing this board's roles and links";
-  const warmMs = await warmUp(p.topology);
-  logger.debug({ warmMs: Math.round(warmMs) }, 'warmed up');
+  // A restarted board rejoins (state transfer, abstract state) before it counts: its first frames may be slow,
+  // and the seconds of warm-up would only keep it out longer.
+  if (p.recovery?.restart === undefined) {
+    const warmMs = await warmUp(p.topology);
+    logger.debug({ warmMs: Math.round(warmMs) }, 'warmed up');
+  }
   const node = new Node({
     topology: p.topology,
     board: args.board,
@@ -98,6 +155,12 @@ async function runBoard(args: NodeArgs, p: Prepared, logger: Logger, interrupt: 
     logger,
     seed: args.seed,
     statusEveryMs: args.statusEveryS * 1000,
+    ...(p.recovery
+      ? {
+          recovery: { keys: p.recovery.keys, ...(p.recovery.restart ? { restart: p.recovery.restart } : {}) },
+          counters: p.recovery.counters,
+        }
+      : {}),
   });
   let stop: () => void = () => {};
   const stopped = new Promise<void>((r) => {
@@ -106,8 +169,20 @@ async function runBoard(args: NodeArgs, p: Prepared, logger: Logger, interrupt: 
   if (interrupt.signal.aborted) stop();
   interrupt.signal.addEventListener('abort', stop, { once: true });
   if (process.send !== undefined) {
-    node.attachParent(process, 1000, stop);
+    node.attachParent(process, p.ipcStatusMs ?? 1000, stop);
     process.once('disconnect', stop); // the parent died: do not fly on alone
+  }
+  if (p.holdLinks === true && process.send !== undefined) {
+    // Make-before-break: loaded and keyed while the process it replaces still runs; the links (whose devices
+    // that process still holds) open when the parent says go.
+    const go = waitForGo(process);
+    process.send({ type: 'loaded', board: args.board } satisfies FromBoard);
+    if ((await Promise.race([go, stopped.then(() => 'stopped' as const)])) === 'stopped') {
+      await node.close();
+      logger.flush();
+      if (process.connected) process.disconnect();
+      return EXIT.ok;
+    }
   }
   await node.start();
   logger.info({ config: p.topology.file, budget: p.topology.budget.summary }, 'board started');

@@ -15,15 +15,17 @@ import { defaultScenario } from '../../hil/scenario.ts';
 import type { Transport } from '../io/transport.ts';
 import { ConfigError, loadTopology, type Topology, voterImplProblem } from '../runtime/config.ts';
 import { buildAsync, voterArtifact } from '../runtime/firmware/toolchain.ts';
+import { Counters } from '../runtime/loop/counters.ts';
 import { Fleet } from '../runtime/loop/fleet.ts';
-import type { BoardKeys } from '../runtime/loop/keys.ts';
 import { plantPortsOf } from '../runtime/loop/ports.ts';
 import { type ClusterLink, ProcessCluster } from '../runtime/node/cluster.ts';
 import { inProcessLoop } from '../runtime/node/control-loop.ts';
 import { loadBoardKeys } from '../runtime/node/keys.ts';
 import { ProcessLoop, rigBoard } from '../runtime/node/process-loop.ts';
 import { createBoardTransport } from '../runtime/node/transports.ts';
+import { ProcessRecovery } from '../runtime/recovery/process-recovery.ts';
 import { recoveryStatusLine, recoverySummary } from '../runtime/recovery/summary.ts';
+import { WireKeys } from '../runtime/recovery/wire-keys.ts';
 import { checkFlightLength, EXIT, parseSimArgs, SIM_HELP, type SimArgs } from './args.ts';
 import { type FlyOptions, flyScenario, linkSampler } from './fly.ts';
 import type { Interrupt } from './interrupt.ts';
@@ -131,11 +133,15 @@ function linkOf(args: SimArgs, topo: Topology): ClusterLink {
 async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Promise<number> {
   const link = linkOf(args, topo);
   const workDir = mkdtempSync(join(tmpdir(), 'triplex-sim-'));
+  // Proactive recovery across the board processes (src/runtime/recovery/process-recovery.ts), from the config.
+  const recoveryOn = topo.recovery.periodSeconds > 0;
+  const keyCounters = new Counters();
+  let recovery: ProcessRecovery | undefined;
   let cluster: ProcessCluster | undefined;
   // Ctrl-C while the boards start: they get the signal too and exit, the start fails, `finally` cleans up.
   fly.interrupt.finishing = 'stopping the board processes';
   try {
-    let setup: { running: ProcessCluster; keys: BoardKeys; transport: Transport; local: string };
+    let setup: { running: ProcessCluster; keys: WireKeys; transport: Transport; local: string };
     try {
       const local = rigBoard(topo);
       if (args.status)
@@ -150,8 +156,18 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
         seed: args.seed,
         logger: fly.logger,
         pace: args.pace,
+        ...(recoveryOn ? { recovery: {} } : {}),
       });
-      const keys = await loadBoardKeys(cluster.keysDir, cluster.topology, local);
+      await loadBoardKeys(cluster.keysDir, cluster.topology, local); // the key files' checks, as a board does
+      // The rig board's keys rotate with its roles' restarts (NEW-KEY on the wire) and follow the boards'.
+      const keys = await WireKeys.load({
+        topology: cluster.topology,
+        board: local,
+        keysDir: cluster.keysDir,
+        ...(recoveryOn ? { stateDir: join(workDir, 'key-state') } : {}),
+        counters: keyCounters,
+        now: () => performance.now(),
+      });
       const transport = createBoardTransport(cluster.topology, local, { pace: args.pace });
       setup = { running: cluster, keys, transport, local };
     } catch (e) {
@@ -164,8 +180,8 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
       links: linkSampler(local, transport),
       remoteBoards: running.boards,
       remoteHost: () => running.takeHostReports(),
-      loop: (scheduler) => (callbacks) =>
-        new ProcessLoop({
+      loop: (scheduler) => (callbacks) => {
+        const loop = new ProcessLoop({
           ...callbacks,
           topology: running.topology,
           transport,
@@ -174,8 +190,28 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
           logger: fly.logger,
           seed: args.seed,
           remote: running,
-        }),
+          recovery: { keys },
+        });
+        if (recoveryOn) {
+          // On the flight's held clock: the periods start when frame 0 does.
+          recovery = new ProcessRecovery({
+            topology: running.topology,
+            scheduler,
+            processes: running,
+            local: loop,
+            counters: loop.counters,
+            logger: fly.logger,
+          });
+          recovery.start();
+        }
+        return loop;
+      },
+      ...(recoveryOn
+        ? { recoveryStatus: () => (recovery ? recoveryStatusLine(recovery.report()) : '-') }
+        : {}),
       afterFlight: async () => {
+        recovery?.stop();
+        const recovered = recovery ? { recovery: recoverySummary(recovery.report()) } : {};
         await running.close();
         const statuses = running.statuses();
         return {
@@ -184,6 +220,8 @@ async function flyProcesses(args: SimArgs, topo: Topology, fly: FlyOptions): Pro
           boardCounters: countersOf(statuses),
           boardHosts: hostsOf(statuses),
           ...(running.hostReportsLost > 0 ? { hostReportsLost: running.hostReportsLost } : {}),
+          ...recovered,
+          ...(recoveryOn ? { keyCounters: keyCounters.toJSON(), restarts: running.starts } : {}),
         };
       },
     });

@@ -6,8 +6,9 @@
  * catalog's intruders: see intruders.ts.
  *
  * Files: registry.ts (the registry and its types), forge.ts (message forging), attacks.ts (the message
- * generators shared with bench/flood.ts), then one file per family of behaviours. Import order fixes the
- * registration order, which a seed's draw of behaviours depends on.
+ * generators shared with bench/flood.ts), then one file per family of behaviours (stalls.ts: primaries that
+ * stop the pipeline without stopping themselves). Import order fixes the registration order, which a seed's
+ * draw of behaviours depends on.
  */
 import './byzantine/classic.ts';
 import './byzantine/views.ts';
@@ -15,6 +16,7 @@ import './byzantine/batches.ts';
 import './byzantine/votes.ts';
 import './byzantine/checkpoints.ts';
 import './byzantine/floods.ts';
+import './byzantine/stalls.ts';
 
 export { corruptAuth } from './byzantine/forge.ts';
 export {

@@ -50,6 +50,32 @@ const viewChangeSchema = struct({
   signature,
 });
 
+/** One input unit's health for one field, as an input voter carries it (src/core/vote/health.ts). */
+const memberStateSchema = struct({
+  strikes: uvar,
+  agreeStreak: uvar,
+  latched: bool,
+  probation: uvar,
+  latchCount: uvar,
+});
+
+/**
+ * A channel's abstract state after batch `seq` (the BASE idea: one form for every implementation of the law).
+ * `framePlusOne`: the last frame its input machine executed, plus one (0: none yet). `inputs`: per voted field,
+ * per unit.
+ */
+const channelStateSchema = struct({
+  seq: uvar,
+  framePlusOne: uvar,
+  primed: bool,
+  referenceFilter: f64,
+  integrator: f64,
+  rateEstimate: f64,
+  lastMeasurement: f64,
+  lastElevator: f64,
+  inputs: array(array(memberStateSchema, 'maxReceivers'), 'maxOutputFields'),
+});
+
 const committedEntrySchema = struct({ seq: uvar, view: uvar, batchDigest: digest, batch: batchSchema });
 
 export const messageSchema = union({
@@ -94,7 +120,18 @@ export const messageSchema = union({
     tag,
   }),
   heartbeat: struct({ node: uvar, role: u8, counter: uvar, status: u8, tag }),
-  'new-key': struct({ node: uvar, epoch: uvar, publicKey: fixedBytes(PUBLIC_KEY_BYTES), signature }),
+  /**
+   * A restarted principal's fresh X25519 public key at key epoch `epoch`, signed with its long-term identity key
+   * (src/core/recovery/new-key.ts: the signature covers a domain label and every other field). `recoveryPoint`:
+   * the seq after which it counts again, as it estimates it. Fixed size (about 110 bytes): nothing to bound.
+   */
+  'new-key': struct({
+    node: uvar,
+    epoch: uvar,
+    recoveryPoint: uvar,
+    publicKey: fixedBytes(PUBLIC_KEY_BYTES),
+    signature,
+  }),
   'view-change-fetch': struct({ view: uvar, replica: uvar, tag }),
   /**
    * A replica vouches that it authenticated `request` itself (its own tag verified) and still waits to see it
@@ -106,6 +143,22 @@ export const messageSchema = union({
   'batch-fetch': struct({ replica: uvar, seq: uvar, batchDigest: digest, tag }),
   /** A batch's content; trusted because it hashes to the digest asked for, not for its sender. */
   'batch-reply': struct({ replica: uvar, seq: uvar, batchDigest: digest, batch: batchSchema, tag }),
+  /**
+   * A restarted channel asks another channel for its recent abstract states (BASE rebuild); `nonce` pairs the
+   * reply with this request, so an old reply cannot be replayed into a later rebuild. `tag`: for the asked one.
+   */
+  'channel-state-request': struct({ channel: uvar, nonce: uvar, tag }),
+  /**
+   * A channel's abstract states after its last executed batches, oldest first, for the rebuilding `to`. The
+   * receiver trusts no single reply: it rebuilds from a state f+1 channels agree on (abstract-match.ts).
+   */
+  'channel-state-reply': struct({
+    channel: uvar,
+    to: uvar,
+    nonce: uvar,
+    states: array(channelStateSchema, 'maxStateEntries'),
+    tag,
+  }),
 });
 
 export type Message = Infer<typeof messageSchema>;
@@ -130,6 +183,9 @@ export type ViewChangeFetch = MessageOf<'view-change-fetch'>;
 export type Vouch = MessageOf<'vouch'>;
 export type BatchFetch = MessageOf<'batch-fetch'>;
 export type BatchReply = MessageOf<'batch-reply'>;
+export type ChannelStateRequest = MessageOf<'channel-state-request'>;
+export type ChannelStateReply = MessageOf<'channel-state-reply'>;
+export type WireChannelState = Infer<typeof channelStateSchema>;
 export type CertEntry = Infer<typeof certEntrySchema>;
 export type CommittedEntry = Infer<typeof committedEntrySchema>;
 
@@ -155,6 +211,8 @@ export const AUTH_FIELD: { readonly [K in MessageKind]: 'auth' | 'tag' | 'signat
   vouch: 'auth',
   'batch-fetch': 'tag',
   'batch-reply': 'tag',
+  'channel-state-request': 'tag',
+  'channel-state-reply': 'tag',
 };
 
 /** The kinds an ordering replica consumes (a board routes these to its replica). */
@@ -172,4 +230,11 @@ export const REPLICA_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([
   'vouch',
   'batch-fetch',
   'batch-reply',
+]);
+
+/** The kinds of proactive recovery a board's recovery role consumes (NEW-KEY, the channel's abstract state). */
+export const RECOVERY_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([
+  'new-key',
+  'channel-state-request',
+  'channel-state-reply',
 ]);

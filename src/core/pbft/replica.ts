@@ -175,7 +175,8 @@ export class Replica {
         this.onTick(input.now);
         break;
       case 'frame':
-        if (this.config.batching.mode === 'frame') ctx.monitor.onFrame();
+        if (this.config.batching.mode === 'frame')
+          ctx.monitor.onFrame(this.recovery.recovering(ctx.s.lastExecuted));
         break;
     }
     return ctx.out.take();

@@ -452,6 +452,11 @@ export class Requests {
     }
   }
 
+  /** A new view's primary is watched from now on (monitor.ts): frames waited before do not count against it. */
+  restartFrameCounts(): void {
+    for (const p of this.pending.values()) p.frames = 0;
+  }
+
   /** Whether a request has waited since `limit` or earlier (we may have missed its ordering: ask peers). */
   waitingSince(limit: number): boolean {
     for (const p of this.pending.values()) if (p.since <= limit) return true;

@@ -85,6 +85,8 @@ export class ViewChanges {
    * progress) before blaming the new primary. With the fixed request timeout instead, every new primary on a
    * 921600-baud serial mesh timed out its own view before its first batch committed, and its VIEW-CHANGE
    * moved its backups at once (handover.ts): a livelock through the views (bench/links/virtual-can.ts).
+   * In frame mode the monitor narrows this to what re-agreement needs (monitor.ts, header): the new primary's
+   * frame rate is watched again once its re-proposals are here, or stopped coming.
    */
   get graceUntil(): number {
     return this.graceEnd;

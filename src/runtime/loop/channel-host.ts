@@ -180,6 +180,13 @@ export class ChannelHost implements ExecutedBatchSink {
     if (this.stopped) return;
     const r = this.rebuild;
     if (r !== undefined) {
+      // The co-located replica jumped ahead by state transfer: the batches it skipped never reach this buffer,
+      // so a state from before the jump could not be replayed to now. Buffer afresh from here.
+      const last = r.buffer.at(-1);
+      if (last !== undefined && batch.seq !== last.seq + 1) {
+        r.buffer = [];
+        this.o.counters.add('channel.rebuild-buffer-gap');
+      }
       if (r.buffer.length >= MAX_REBUILD_BUFFER) {
         r.buffer.shift();
         this.o.counters.add('channel.rebuild-buffer-dropped');

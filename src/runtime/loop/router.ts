@@ -8,7 +8,13 @@
 import type { Subscription } from 'rxjs';
 import { decodeMessage } from '../../core/codec/encode.ts';
 import type { DecodeLimits } from '../../core/codec/limits.ts';
-import { MESSAGE_KINDS, type MessageKind, REPLICA_KINDS, WIRE_VERSION } from '../../core/codec/messages.ts';
+import {
+  MESSAGE_KINDS,
+  type MessageKind,
+  RECOVERY_KINDS,
+  REPLICA_KINDS,
+  WIRE_VERSION,
+} from '../../core/codec/messages.ts';
 import type { RejectionReason } from '../../core/codec/wire.ts';
 import type { Transport } from '../../io/transport.ts';
 import type { Scheduler } from '../scheduler.ts';
@@ -20,6 +26,13 @@ export interface RouterRoles {
   replica?: ReplicaInbox;
   input?: ReplyInbox;
   voter?: VoterInbox;
+  /** Proactive recovery's messages (NEW-KEY, a channel's abstract state), bytes undecoded. */
+  recovery?: RecoveryInbox;
+}
+
+/** Where a board's recovery messages go (src/runtime/recovery/wire-recovery.ts decodes and checks them). */
+export interface RecoveryInbox {
+  receive(kind: MessageKind, from: number, bytes: Uint8Array): void;
 }
 
 /** The kind of a message from its header (version and kind tag), without decoding the rest. */
@@ -132,6 +145,11 @@ export class Router {
     if (REPLICA_KINDS.has(kind)) {
       if (this.roles.replica) this.roles.replica.receive(fromIndex, bytes);
       else this.ignored(kind);
+      return;
+    }
+    if (RECOVERY_KINDS.has(kind)) {
+      if (this.roles.recovery) this.roles.recovery.receive(kind, fromIndex, bytes);
+      else this.o.counters.add(`board.unhandled.${kind}`);
       return;
     }
     if (kind !== 'reply' && kind !== 'output') {

@@ -10,6 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -21,7 +22,16 @@ import { generateKeySet } from '../keyfiles.ts';
 import type { ChannelFault } from '../loop/channel-fault.ts';
 import { topologyPrincipals } from '../loop/keys.ts';
 import { ChildProc, ChildSet, triplexCommand } from '../process/child.ts';
-import { type BoardStatus, type FromBoard, type HostReport, parseFromBoard, type ToBoard } from './ipc.ts';
+import { ENV_HOLD_LINKS, ENV_IPC_STATUS_MS, ENV_RECOVERY_POINT, ENV_STATE_DIR } from '../recovery/env.ts';
+import type { BoardProcesses } from '../recovery/process-recovery.ts';
+import {
+  type BoardStatus,
+  type FromBoard,
+  type HostReport,
+  parseFromBoard,
+  type RecoveryStatus,
+  type ToBoard,
+} from './ipc.ts';
 import type { RemoteBoards } from './process-loop.ts';
 import { requestRealtime } from './realtime.ts';
 
@@ -49,6 +59,12 @@ export interface ClusterOptions {
   readonly baud?: number;
   /** Pace serial writes at the baud rate (default true; false passes --no-pace to the boards). */
   readonly pace?: boolean;
+  /**
+   * Proactive recovery (src/runtime/recovery/process-recovery.ts): the children persist their key epochs in
+   * the work directory (every later start rotates their keys), report their recovery status every
+   * `statusEveryMs` (default 100), and can be restarted (`restart`).
+   */
+  readonly recovery?: { readonly statusEveryMs?: number };
 }
 
 /** Re-exported: the command line of a triplex child process now lives in ../process/child.ts. */
@@ -58,7 +74,13 @@ interface Child {
   readonly board: string;
   readonly proc: ChildProc;
   ready: boolean;
+  /** Loaded with its links held (make-before-break restart). */
+  loaded: boolean;
   last: BoardStatus | undefined;
+  /** performance.now() when `last` came. */
+  lastAt: number;
+  /** Status messages received from this process. */
+  statusCount: number;
   final: BoardStatus | undefined;
 }
 
@@ -77,7 +99,7 @@ export function requireSocat(): void {
   }
 }
 
-export class ProcessCluster implements RemoteBoards {
+export class ProcessCluster implements RemoteBoards, BoardProcesses {
   private readonly children = new Map<string, Child>();
   /** The board processes: killed by the set itself if this process exits without close(). */
   private readonly processes = new ChildSet();
@@ -138,6 +160,90 @@ export class ProcessCluster implements RemoteBoards {
   /** Boards running as child processes. */
   get boards(): string[] {
     return [...this.children.keys()];
+  }
+
+  /** Restarts per board (proactive and reactive), and the last start's time to ready, ms. */
+  readonly starts: Record<string, { restarts: number; lastReadyMs: number }> = {};
+
+  /** The latest recovery status of the board's current process (undefined while it starts, or with recovery off). */
+  recoveryStatus(board: string): { status: RecoveryStatus; ageMs: number; count: number } | undefined {
+    const c = this.children.get(board);
+    const status = c?.last?.recovery;
+    if (c === undefined || status === undefined || c.proc.exited) return undefined;
+    return { status, ageMs: performance.now() - c.lastAt, count: c.statusCount };
+  }
+
+  handOver(board: string): boolean {
+    return this.send(board, { type: 'handover' });
+  }
+
+  sendRecoveryPoint(board: string, seq: number): boolean {
+    return this.send(board, { type: 'recovery-point', seq });
+  }
+
+  /** Memory of each board process, as its latest status says (bytes). */
+  memory(): Record<string, { heapUsed: number; rss: number } | undefined> {
+    const out: Record<string, { heapUsed: number; rss: number } | undefined> = {};
+    for (const c of this.children.values()) out[c.board] = c.last?.memory;
+    return out;
+  }
+
+  /**
+   * Stop `board`'s process (IPC stop and SIGTERM, SIGKILL after a grace; or SIGKILL at once with `kill`) and
+   * start it again from the installed code with `recoveryPoint`; resolves once the new process reports its
+   * links up. Its key epochs persist in the work directory, so the new process announces fresh keys.
+   */
+  async restart(board: string, o: { readonly recoveryPoint: number; readonly kill: boolean }): Promise<void> {
+    const old = this.children.get(board);
+    if (old === undefined) throw new Error(`no board process '${board}'`);
+    if (this.closing) return;
+    const started = performance.now();
+    const deadline = started + (this.o.readyTimeoutMs ?? 60_000);
+    const env = { [ENV_RECOVERY_POINT]: String(o.recoveryPoint) };
+    let child: Child;
+    if (o.kill) {
+      // A crash or a hang: the old process is killed first (it cannot hand anything over).
+      old.proc.kill();
+      await old.proc.exit;
+      child = this.spawn(board, env);
+    } else {
+      // Make-before-break: the new process loads (seconds of compiling on a loaded host) while the old one
+      // still flies; the old one is stopped only then, and the new one opens the links it held.
+      child = this.spawn(board, { ...env, [ENV_HOLD_LINKS]: '1' }, false);
+      await this.until(child, () => child.loaded, deadline, 'loaded');
+      await old.proc.stop(2000, (p) => {
+        if (p.connected) p.send({ type: 'stop' } satisfies ToBoard);
+      });
+      await old.proc.exit;
+      this.children.set(board, child);
+      if (!this.sendTo(child, { type: 'go' })) throw new Error(`board process '${board}' lost before go`);
+    }
+    await this.until(child, () => child.ready, deadline, 'ready');
+    const s = this.starts[board] ?? { restarts: 0, lastReadyMs: 0 };
+    this.starts[board] = { restarts: s.restarts + 1, lastReadyMs: Math.round(performance.now() - started) };
+  }
+
+  private async until(child: Child, done: () => boolean, deadline: number, what: string): Promise<void> {
+    for (let i = 0; i < 1_000_000 && !done(); i++) {
+      if (child.proc.exited)
+        throw new Error(
+          `board process '${child.board}' exited before ${what}: ${child.proc.stderrLines.join(' | ')}`,
+        );
+      if (performance.now() > deadline) throw new Error(`board process '${child.board}' not ${what} in time`);
+      if (this.closing) return;
+      await sleep(10);
+    }
+  }
+
+  /** SIGSTOP (a hang) or SIGCONT of a board process: for tests of the watchdog. */
+  signal(board: string, signal: 'SIGSTOP' | 'SIGCONT'): boolean {
+    const c = this.children.get(board);
+    if (c === undefined || c.proc.exited) return false;
+    try {
+      return c.proc.process.kill(signal);
+    } catch {
+      return false;
+    }
   }
 
   pid(board: string): number | undefined {
@@ -243,7 +349,11 @@ export class ProcessCluster implements RemoteBoards {
 
   private send(board: string, m: ToBoard): boolean {
     const c = this.children.get(board);
-    if (c === undefined || c.proc.exited || !c.proc.process.connected) return false;
+    return c !== undefined && this.sendTo(c, m);
+  }
+
+  private sendTo(c: Child, m: ToBoard): boolean {
+    if (c.proc.exited || !c.proc.process.connected) return false;
     try {
       return c.proc.process.send(m);
     } catch {
@@ -292,45 +402,77 @@ export class ProcessCluster implements RemoteBoards {
   }
 
   private spawnAll(): void {
-    for (const b of this.topology.boards) {
-      if (b.name === this.o.localBoard) continue;
-      const { command, args } = triplexCommand([
-        'node',
-        '--config',
-        this.configFile,
-        '--board',
-        b.name,
-        '--keys',
-        this.keysDir,
-        '--log-level',
-        this.o.logLevel,
-        '--log-file',
-        join(this.o.logDir, `node-${b.name}.log`),
-        '--seed',
-        String(this.o.seed),
-        ...(this.o.pace === false ? ['--no-pace'] : []),
-      ]);
-      const proc = this.processes.add(
-        ChildProc.spawn({ command, args, label: `board ${b.name}`, ipc: true, tailLines: STDERR_LINES }),
-      );
-      const child: Child = { board: b.name, proc, ready: false, last: undefined, final: undefined };
-      proc.process.on('message', (raw) => this.onMessage(child, raw));
-      void proc.exit.then(({ code, signal }) => {
-        if (!this.closing) this.o.logger.warn({ board: b.name, code, signal }, 'board process exited');
-      });
-      proc.process.on('error', (e) =>
-        this.o.logger.error({ board: b.name, err: e.message }, 'board process error'),
-      );
-      this.children.set(b.name, child);
-    }
+    for (const b of this.topology.boards) if (b.name !== this.o.localBoard) this.spawn(b.name);
+  }
+
+  private spawn(board: string, env: Record<string, string> = {}, current = true): Child {
+    const { command, args } = triplexCommand([
+      'node',
+      '--config',
+      this.configFile,
+      '--board',
+      board,
+      '--keys',
+      this.keysDir,
+      '--log-level',
+      this.o.logLevel,
+      '--log-file',
+      join(this.o.logDir, `node-${board}.log`),
+      '--seed',
+      String(this.o.seed),
+      ...(this.o.pace === false ? ['--no-pace'] : []),
+    ]);
+    const recovery = this.o.recovery;
+    const proc = this.processes.add(
+      ChildProc.spawn({
+        command,
+        args,
+        label: `board ${board}`,
+        ipc: true,
+        tailLines: STDERR_LINES,
+        ...(recovery
+          ? {
+              env: {
+                ...process.env,
+                [ENV_STATE_DIR]: join(this.o.workDir, 'key-state'),
+                [ENV_IPC_STATUS_MS]: String(recovery.statusEveryMs ?? 100),
+                ...env,
+              },
+            }
+          : {}),
+      }),
+    );
+    if (proc.process.pid !== undefined) ordinaryScheduling(proc.process.pid);
+    const child: Child = {
+      board,
+      proc,
+      ready: false,
+      loaded: false,
+      last: undefined,
+      lastAt: 0,
+      statusCount: 0,
+      final: undefined,
+    };
+    proc.process.on('message', (raw) => this.onMessage(child, raw));
+    void proc.exit.then(({ code, signal }) => {
+      if (!this.closing) this.o.logger.warn({ board, code, signal }, 'board process exited');
+    });
+    proc.process.on('error', (e) => this.o.logger.error({ board, err: e.message }, 'board process error'));
+    if (current) this.children.set(board, child);
+    return child;
   }
 
   private onMessage(child: Child, raw: unknown): void {
     const m: FromBoard | undefined = parseFromBoard(raw);
     if (m === undefined) return;
     if (m.type === 'ready') child.ready = true;
-    else if (m.type === 'status') child.last = m.status;
-    else if (m.type === 'final') child.final = m.status;
+    else if (m.type === 'loaded') child.loaded = true;
+    else if (m.type === 'status') {
+      child.last = m.status;
+      child.lastAt = performance.now();
+      child.statusCount++;
+    } else if (m.type === 'final') child.final = m.status;
+    else if (m.type !== 'host') return;
     else if (this.hostReports.length < MAX_HOST_REPORTS) this.hostReports.push(m.report);
     else this.hostReportsDropped++;
   }
@@ -382,6 +524,32 @@ function childrenNamed(name: string): number[] {
     }
   }
   return out;
+}
+
+/**
+ * A child started by a real-time process inherits SCHED_FIFO (and its nice): a board process restarted while the
+ * rig runs real-time would then fly real-time without the governor that takes it back when it spins (it asks
+ * for real-time itself once its links are up, realtime.ts). Back to SCHED_OTHER at nice 0 at once.
+ */
+function ordinaryScheduling(pid: number): void {
+  if (!selfIsRealtime()) return;
+  spawnSync('chrt', ['--other', '--all-tasks', '--pid', '0', String(pid)], { stdio: 'ignore' });
+  try {
+    setPriority(pid, 0);
+  } catch {
+    // gone already, or not permitted: its own request decides then
+  }
+}
+
+/** Whether this process runs under a real-time policy (Linux /proc; false elsewhere). */
+function selfIsRealtime(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'latin1');
+    const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    return policy === 1 || policy === 2;
+  } catch {
+    return false;
+  }
 }
 
 function killQuietly(pid: number): void {

@@ -13,7 +13,33 @@ export type ToBoard =
   | { readonly type: 'fault'; readonly fault: ChannelFault }
   | { readonly type: 'repair' }
   /** Stop cleanly (close links) and send a final status. */
-  | { readonly type: 'stop' };
+  | { readonly type: 'stop' }
+  /** Proactive recovery: the board's replica is the primary and hands its view over before its restart. */
+  | { readonly type: 'handover' }
+  /**
+   * Proactive recovery, right after a restarted board is up: where the group is now, so its replica stays quiet
+   * (recovering) until it executed past it. Sent before the replica has caught up on anything.
+   */
+  | { readonly type: 'recovery-point'; readonly seq: number }
+  /** A restarted board held its links closed (make-before-break): open them now. */
+  | { readonly type: 'go' };
+
+/** What proactive recovery reads of a board (status messages carry it when the board runs recovery). */
+export interface RecoveryStatus {
+  /** This process start is a restart (its roles rejoin). */
+  readonly restarted: boolean;
+  readonly replica?: {
+    readonly view: number;
+    readonly active: boolean;
+    readonly primary: number;
+    readonly lastExecuted: number;
+    readonly recovering: boolean;
+  };
+  /** The channel waits for its abstract state. */
+  readonly rebuilding?: boolean;
+  /** Key epochs: of the principals hosted here, and the lowest this board holds of each peer. */
+  readonly keys: { readonly own: Record<number, number>; readonly held: Record<number, number> };
+}
 
 export interface BoardStatus {
   readonly board: string;
@@ -27,6 +53,9 @@ export interface BoardStatus {
   readonly inputs?: readonly UnitHealth[];
   /** The board process's host: its scheduling, event-loop delay and GC over the run (final status). */
   readonly host?: Record<string, unknown>;
+  readonly recovery?: RecoveryStatus;
+  /** The process's memory (bytes), for the soak. */
+  readonly memory?: { readonly heapUsed: number; readonly rss: number };
 }
 
 /**
@@ -51,6 +80,8 @@ export const MAX_REPORT_COUNTERS = 16;
 
 export type FromBoard =
   | { readonly type: 'ready'; readonly board: string }
+  /** Loaded and keyed, links held closed until `go` (a make-before-break restart). */
+  | { readonly type: 'loaded'; readonly board: string }
   | { readonly type: 'status'; readonly status: BoardStatus }
   | { readonly type: 'final'; readonly status: BoardStatus }
   | { readonly type: 'host'; readonly report: HostReport };
@@ -111,7 +142,13 @@ function isObject(x: unknown): x is Record<string, unknown> {
 /** A parent's command, or undefined when `x` is not one. */
 export function parseToBoard(x: unknown): ToBoard | undefined {
   if (!isObject(x)) return undefined;
-  if (x['type'] === 'repair' || x['type'] === 'stop') return { type: x['type'] };
+  if (x['type'] === 'repair' || x['type'] === 'stop' || x['type'] === 'handover' || x['type'] === 'go')
+    return { type: x['type'] };
+  if (x['type'] === 'recovery-point') {
+    const seq = x['seq'];
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return undefined;
+    return { type: 'recovery-point', seq };
+  }
   if (x['type'] !== 'fault' || !isObject(x['fault'])) return undefined;
   const { kind, fromFrame } = x['fault'];
   if (!(CHANNEL_FAULT_KINDS as readonly unknown[]).includes(kind)) return undefined;
@@ -122,8 +159,8 @@ export function parseToBoard(x: unknown): ToBoard | undefined {
 /** A board's message, or undefined when `x` is not one. */
 export function parseFromBoard(x: unknown): FromBoard | undefined {
   if (!isObject(x) || typeof x['type'] !== 'string') return undefined;
-  if (x['type'] === 'ready')
-    return typeof x['board'] === 'string' ? { type: 'ready', board: x['board'] } : undefined;
+  if (x['type'] === 'ready' || x['type'] === 'loaded')
+    return typeof x['board'] === 'string' ? { type: x['type'], board: x['board'] } : undefined;
   if (x['type'] === 'host') {
     const report = parseHostReport(x['report']);
     return report === undefined ? undefined : { type: 'host', report };

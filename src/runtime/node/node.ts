@@ -14,10 +14,12 @@ import { Board } from '../loop/board.ts';
 import { Counters } from '../loop/counters.ts';
 import type { BoardKeys } from '../loop/keys.ts';
 import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
+import { BoardRecovery } from '../recovery/board-recovery.ts';
+import type { WireKeys } from '../recovery/wire-keys.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { collectNow, serialScavenges } from './gc.ts';
 import { HostWatch } from './host-watch.ts';
-import { type BoardStatus, type FromBoard, parseToBoard } from './ipc.ts';
+import { type BoardStatus, type FromBoard, parseToBoard, type RecoveryStatus } from './ipc.ts';
 import { RealtimeGovernor, requestRealtime, type Scheduling } from './realtime.ts';
 
 /** A board process plugs its own actuator (and observers) into the same ports the rig uses. */
@@ -33,6 +35,13 @@ export interface NodeOptions extends PlantPorts {
   readonly statusEveryMs: number;
   /** Ask for real-time scheduling once the links are up (default true; realtime.ts, TRIPLEX_REALTIME). */
   readonly realtime?: boolean;
+  /**
+   * Proactive recovery over the wire (board-recovery.ts): keys that rotate at every start, NEW-KEY and the
+   * channel's abstract state on the links; `restart` when this start is a restart (the roles rejoin).
+   */
+  readonly recovery?: { readonly keys: WireKeys; readonly restart?: { readonly recoveryPoint: number } };
+  /** The board's counters (default: fresh); given when the keys count into them too. */
+  readonly counters?: Counters;
 }
 
 /** The parent's side of Node's IPC channel, as `process` exposes it. */
@@ -47,7 +56,8 @@ const LINKS_UP_FOR_REALTIME_MS = 60_000;
 
 export class Node {
   readonly runtime: Board;
-  readonly counters = new Counters();
+  readonly counters: Counters;
+  readonly recovery: BoardRecovery | undefined;
   private linkState: LinkState = 'connecting';
   private statusTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -59,6 +69,7 @@ export class Node {
   private governorNote: string | undefined;
 
   constructor(private readonly o: NodeOptions) {
+    this.counters = o.counters ?? new Counters();
     const index = o.topology.boards.findIndex((b) => b.name === o.board);
     this.runtime = new Board({
       topology: o.topology,
@@ -70,8 +81,21 @@ export class Node {
       counters: this.counters,
       // A stream of its own per board (Byzantine channel behaviours draw from it).
       rng: new Prng((o.seed * 31 + Math.max(0, index)) >>> 0),
+      ...(o.recovery ? { stateHistory: true } : {}),
       ...plantPortsOf(o),
     });
+    this.recovery =
+      o.recovery === undefined
+        ? undefined
+        : new BoardRecovery({
+            topology: o.topology,
+            board: this.runtime,
+            keys: o.recovery.keys,
+            scheduler: o.scheduler,
+            counters: this.counters,
+            logger: o.logger,
+            ...(o.recovery.restart ? { restart: o.recovery.restart } : {}),
+          });
     o.transport.state$.subscribe((s) => {
       if (s !== this.linkState) o.logger.info({ board: o.board, link: s }, 'link state');
       this.linkState = s;
@@ -79,7 +103,15 @@ export class Node {
   }
 
   async start(): Promise<void> {
+    this.recovery?.prepare();
     await this.runtime.start();
+    if (this.recovery !== undefined) {
+      const recovery = this.recovery;
+      void this.waitUp(LINKS_UP_FOR_REALTIME_MS).then(
+        () => recovery.linksUp(),
+        () => this.o.logger.warn('links not up: no NEW-KEY sent'),
+      );
+    }
     if (this.o.realtime !== false) {
       void this.waitUp(LINKS_UP_FOR_REALTIME_MS).then(
         () => this.takeRealtime(),
@@ -145,6 +177,28 @@ export class Node {
       counters: this.counters.toJSON(),
       ...(replica ? { view: replica.view, lastExecuted: replica.lastExecuted } : {}),
       ...(this.runtime.channel ? { inputs: this.runtime.channel.inputHealth() } : {}),
+      ...(this.recovery ? { recovery: this.recoveryStatus(this.recovery) } : {}),
+      memory: { heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage.rss() },
+    };
+  }
+
+  private recoveryStatus(recovery: BoardRecovery): RecoveryStatus {
+    const s = this.runtime.replica?.replica.status();
+    return {
+      restarted: recovery.restarted,
+      ...(s
+        ? {
+            replica: {
+              view: s.view,
+              active: s.active,
+              primary: s.primary,
+              lastExecuted: s.lastExecuted,
+              recovering: s.recovering,
+            },
+          }
+        : {}),
+      ...(this.runtime.channel ? { rebuilding: this.runtime.channel.rebuilding } : {}),
+      keys: this.o.recovery!.keys.epochs(),
     };
   }
 
@@ -168,6 +222,10 @@ export class Node {
       }
       const channel = this.runtime.channel;
       if (m.type === 'stop') onStop();
+      else if (m.type === 'handover') this.handOver();
+      else if (m.type === 'recovery-point') this.recovery?.recoveryPoint(m.seq);
+      else if (m.type === 'go')
+        return; // taken by the start (cli/node.ts)
       else if (channel === undefined) this.counters.add('ipc.no-channel');
       else if (m.type === 'fault') channel.inject(m.fault);
       else channel.clearFault();
@@ -196,6 +254,16 @@ export class Node {
     });
   }
 
+  /** Proactive recovery: this board's replica hands its view over (a planned view change) before its restart. */
+  handOver(): void {
+    if (this.runtime.replica === undefined) {
+      this.counters.add('recovery.handover-no-replica');
+      return;
+    }
+    this.runtime.replica.handOver();
+    this.counters.add('recovery.handover');
+  }
+
   /** Close the links; the final status goes to the log and to the parent. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -206,6 +274,7 @@ export class Node {
     this.o.logger.info({ status }, 'board stopped');
     this.finalSend?.({ type: 'final', status });
     this.detach?.();
+    this.recovery?.stop();
     await this.runtime.close();
   }
 }

@@ -25,6 +25,8 @@ import type { InputFault } from '../loop/input-fault.ts';
 import type { BoardKeys } from '../loop/keys.ts';
 import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
 import { principalOf } from '../loop/principals.ts';
+import { BoardRecovery } from '../recovery/board-recovery.ts';
+import type { WireKeys } from '../recovery/wire-keys.ts';
 import type { Scheduler } from '../scheduler.ts';
 import type { ControlLoop, FrameSamples } from './control-loop.ts';
 
@@ -48,6 +50,8 @@ export interface ProcessLoopOptions extends PlantPorts {
   readonly remote?: RemoteBoards;
   /** How the rig board runs a firmware voter (voterImpl firmware-*; BoardOptions.firmware). */
   readonly firmware?: FirmwareVoterBoardOptions;
+  /** Proactive recovery on the wire: `keys` are the rig board's rotating keys (answers the boards' NEW-KEYs). */
+  readonly recovery?: { readonly keys: WireKeys };
 }
 
 /** The board that must host the rig: the voter's, which must also host every input unit. */
@@ -78,6 +82,7 @@ export class ProcessLoop implements ControlLoop {
   /** Arrival of each frame's outputs, ms after its start (the frames in flight only). */
   private readonly arrivals = new Map<number, number[]>();
   private currentFrame = -1;
+  readonly recovery: BoardRecovery | undefined;
 
   constructor(private readonly o: ProcessLoopOptions) {
     const t = o.topology;
@@ -97,14 +102,48 @@ export class ProcessLoop implements ControlLoop {
       ...plantPortsOf({ ...o, channelCommands: undefined }),
     });
     this.tapRoles();
+    this.recovery =
+      o.recovery === undefined
+        ? undefined
+        : new BoardRecovery({
+            topology: t,
+            board: this.runtime,
+            keys: o.recovery.keys,
+            scheduler: o.scheduler,
+            counters: this.counters,
+            logger: o.logger,
+          });
+  }
+
+  /**
+   * Restart one of this board's roles in this process (an input unit, the voter), as the recovery coordinator
+   * asks: its objects built afresh from the config, a fresh key epoch announced by NEW-KEY on the links. An input
+   * unit stops first (break-before-make: its client continues above a timestamp floor); the voter is replaced
+   * make-before-break. False when this board does not host it or its keys do not rotate.
+   */
+  restartLocalRole(kind: 'input' | 'voter', id: number): boolean {
+    const keys = this.o.recovery?.keys;
+    if (keys === undefined || this.recovery === undefined) return false;
+    const principal = kind === 'input' ? principalOf.input(id) : principalOf.voter(id);
+    if (kind === 'input' && !this.runtime.stopRole('input', id)) return false;
+    // The voter takes tags under its old keys for a few frames (make-before-break: its peers switch when its
+    // NEW-KEY reaches them); an input unit is one of several, its first sample under new keys may be lost.
+    const newKey = keys.rotate(principal, 0, kind === 'voter' ? 4 * this.periodMs : 0);
+    if (newKey === undefined) return false;
+    const timestampFloor = Math.ceil(this.o.scheduler.now() / this.periodMs) + 2;
+    const started = this.runtime.startRole(kind, id, { timestampFloor });
+    this.recovery.announce(newKey);
+    this.counters.add(`recovery.local-restart.${kind}`);
+    return started;
   }
 
   get canInjectFaults(): boolean {
     return this.o.remote !== undefined;
   }
 
-  start(): Promise<void> {
-    return this.runtime.start();
+  async start(): Promise<void> {
+    await this.runtime.start();
+    this.recovery?.linksUp();
   }
 
   frameTime(frame: number): number {
@@ -173,6 +212,7 @@ export class ProcessLoop implements ControlLoop {
   }
 
   close(): Promise<void> {
+    this.recovery?.stop();
     return this.runtime.close();
   }
 

@@ -305,7 +305,8 @@ export function mutateCapture(capture: Uint8Array, rng: Prng): Uint8Array {
   const key = numeric[rng.int(Math.max(1, numeric.length))];
   if (key === undefined) return Uint8Array.from(capture);
   const old = m[key] as number;
-  const next = pick === 3 ? EDGES[rng.int(EDGES.length)]! : Math.max(0, old + (rng.chance(0.5) ? 1 : -1));
+  // Nudged inside what the codec encodes: a captured field at 2^53 - 1 (a huge nonce) plus one would not encode.
+  const next = pick === 3 ? EDGES[rng.int(EDGES.length)]! : encodable(old + (rng.chance(0.5) ? 1 : -1));
   m[key] = next;
   return encodeMessage(m as unknown as Message);
 }

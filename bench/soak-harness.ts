@@ -1,0 +1,231 @@
+/**
+ * Process mode with proactive recovery, as the soak, the rotation loop and their tests run it: every board but
+ * the voter's as its own `triplex node` process on a pty serial mesh (socat), the voter's board and the
+ * emulated rig in this process, and the recovery coordinator (src/runtime/recovery/process-recovery.ts)
+ * restarting the board processes on the config's schedule (compressed by `periodSeconds`).
+ *
+ * Frames missed are counted by cause, not timed: a frame not written while a proactive restart was in
+ * progress (from its start to its rejoin) counts as 'proactive', during a crash or hang restart as 'crash',
+ * otherwise 'other' (the host, the link, the protocol).
+ *
+ * @example
+ * const run = await startRecoveryRun({ topology, seed: 1, periodSeconds: 12, workDir });
+ * const result = await run.fly(scenario);
+ * missesByCause(result.frames, run.recovery); // { proactive: 0, crash: 0, other: 1 }
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { Rig, type RigResult } from '../hil/rig.ts';
+import type { Scenario } from '../hil/scenario.ts';
+import type { SerialTransport } from '../src/io/serial.ts';
+import type { Topology } from '../src/runtime/config.ts';
+import { Counters } from '../src/runtime/loop/counters.ts';
+import { ProcessCluster } from '../src/runtime/node/cluster.ts';
+import { ProcessLoop } from '../src/runtime/node/process-loop.ts';
+import { RealtimeGovernor, requestRealtime } from '../src/runtime/node/realtime.ts';
+import { createBoardTransport } from '../src/runtime/node/transports.ts';
+import { warmUp } from '../src/runtime/node/warm-up.ts';
+import { ProcessRecovery, type ProcessRecoveryOptions } from '../src/runtime/recovery/process-recovery.ts';
+import { WireKeys } from '../src/runtime/recovery/wire-keys.ts';
+import type { FrameRecord } from '../src/runtime/report/trace.ts';
+import { RealScheduler } from '../src/runtime/scheduler.ts';
+
+export interface RecoveryRunOptions {
+  readonly topology: Topology;
+  readonly seed: number;
+  readonly workDir: string;
+  readonly logger?: Logger;
+  readonly logLevel?: string;
+  /** Pace serial writes at the baud rate (default false: see test/runtime/node/processes.test.ts). */
+  readonly pace?: boolean;
+  /** Called as each frame is recorded (the soak's per-minute report). */
+  readonly onFrame?: (record: FrameRecord) => void;
+  /** Coordinator tuning (period, budgets, hang bound); proactive false: crashes and hangs only. */
+  readonly recovery?: Omit<
+    ProcessRecoveryOptions,
+    'topology' | 'scheduler' | 'processes' | 'local' | 'counters' | 'logger'
+  >;
+}
+
+export interface RecoveryRun {
+  readonly cluster: ProcessCluster;
+  /** Set once the flight starts. */
+  readonly recovery: () => ProcessRecovery | undefined;
+  readonly loop: () => ProcessLoop | undefined;
+  readonly scheduler: RealScheduler;
+  /** The rig board's NEW-KEY counters (accepted, refused by reason). */
+  readonly keyCounters: Counters;
+  /** Authentic channel outputs that reached the voter's board, per frame (late ones included). */
+  readonly arrivals: Map<number, number>;
+  /** Frames missed so far by cause. */
+  misses(frames: readonly FrameRecord[]): MissesByCause;
+  /** The same, counted as the flight goes (each frame a frame after it is recorded), with the frames seen. */
+  readonly counted: MissesByCause & { frames: number };
+  fly(scenario: Scenario, during?: (run: RecoveryRun) => void): Promise<RigResult>;
+  /** End the flight after the current frame (the result covers the frames flown). */
+  stop(): void;
+  close(): Promise<void>;
+}
+
+export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryRun> {
+  const logger = o.logger ?? pino({ level: 'silent' });
+  const pace = o.pace ?? false;
+  mkdirSync(o.workDir, { recursive: true });
+  const cluster = await ProcessCluster.start({
+    topology: o.topology,
+    link: 'serial',
+    localBoard: 'aiu',
+    workDir: join(o.workDir, 'work'),
+    logDir: join(o.workDir, 'logs'),
+    logLevel: o.logLevel ?? 'warn',
+    seed: o.seed,
+    logger,
+    pace,
+    readyTimeoutMs: 120_000,
+    recovery: {},
+  });
+  const topology = cluster.topology;
+  const scheduler = new RealScheduler({ held: true });
+  const keyCounters = new Counters();
+  const keys = await WireKeys.load({
+    topology,
+    board: 'aiu',
+    keysDir: cluster.keysDir,
+    stateDir: join(o.workDir, 'work', 'key-state'),
+    counters: keyCounters,
+    now: () => scheduler.now(),
+  });
+  const transport = createBoardTransport(topology, 'aiu', { pace }) as SerialTransport;
+  await warmUp(topology);
+  let loop: ProcessLoop | undefined;
+  let recovery: ProcessRecovery | undefined;
+  const arrivals = new Map<number, number>();
+  const counted = { frames: 0, proactive: 0, crash: 0, late: 0, lateInRestart: 0, other: 0 };
+  let previous: FrameRecord | undefined;
+  let rig: Rig | undefined;
+  let governor: RealtimeGovernor | undefined;
+  const run: RecoveryRun = {
+    stop: () => rig?.stop(),
+    arrivals,
+    counted,
+    misses: (frames) => missesByCause(frames, recovery, arrivals, topology.f + 1),
+    cluster,
+    scheduler,
+    keyCounters,
+    recovery: () => recovery,
+    loop: () => loop,
+    async fly(scenario, during) {
+      rig = new Rig({
+        topology,
+        scheduler,
+        scenario,
+        seed: o.seed,
+        logger,
+        // Frame k's outputs are counted as frame k + 1 is recorded: a period after its deadline, late ones in.
+        onFrame: (record) => {
+          const frame = record.frame - 1;
+          const a = frame >= 0 ? loop?.outputArrivalMs(frame) : undefined;
+          if (a !== undefined) arrivals.set(frame, a.length);
+          if (arrivals.size > MAX_ARRIVALS) arrivals.delete(arrivals.keys().next().value!);
+          if (previous !== undefined) {
+            counted.frames++;
+            classify(counted, previous, recovery, arrivals, topology.f + 1);
+          }
+          previous = record;
+          o.onFrame?.(record);
+        },
+        onStarted: () => {
+          scheduler.begin();
+          // The voter's board gets the scheduling `triplex sim --processes` gives it (where permitted): the
+          // board processes ask for real-time scheduling themselves, and a voter at ordinary priority behind
+          // them sees every output late.
+          governor = RealtimeGovernor.start(logger);
+          requestRealtime();
+          recovery = new ProcessRecovery({
+            ...(o.recovery ?? {}),
+            topology,
+            scheduler,
+            processes: cluster,
+            local: loop!,
+            counters: loop!.counters,
+            logger,
+          });
+          recovery.start();
+          during?.(run);
+        },
+        loop: (callbacks) => {
+          loop = new ProcessLoop({
+            ...callbacks,
+            topology,
+            transport,
+            scheduler,
+            keys,
+            logger,
+            seed: o.seed,
+            remote: cluster,
+            recovery: { keys },
+          });
+          return loop;
+        },
+      });
+      try {
+        return await rig.run();
+      } finally {
+        governor?.stop();
+        governor = undefined;
+        recovery?.stop();
+        await rig.system.close();
+      }
+    },
+    close: () => cluster.close(2000),
+  };
+  return run;
+}
+
+/**
+ * - proactive, crash: fewer than f+1 authentic outputs of the frame ever reached the voter's board while a
+ *   restart of that cause was in progress (the restart cost the frame);
+ * - late: f+1 or more arrived, after the deadline (the shared host or a link was slow; `lateInRestart` of them
+ *   while some restart was in progress);
+ * - other: too few outputs, no restart in progress.
+ */
+export interface MissesByCause {
+  proactive: number;
+  crash: number;
+  late: number;
+  lateInRestart: number;
+  other: number;
+}
+
+/** Frames not written, by cause (see MissesByCause); `arrivals`: authentic outputs per frame, any time. */
+export function missesByCause(
+  frames: readonly FrameRecord[],
+  recovery: ProcessRecovery | undefined,
+  arrivals: ReadonlyMap<number, number>,
+  quorum: number,
+): MissesByCause {
+  const out: MissesByCause = { proactive: 0, crash: 0, late: 0, lateInRestart: 0, other: 0 };
+  for (const f of frames) classify(out, f, recovery, arrivals, quorum);
+  return out;
+}
+
+function classify(
+  out: MissesByCause,
+  f: FrameRecord,
+  recovery: ProcessRecovery | undefined,
+  arrivals: ReadonlyMap<number, number>,
+  quorum: number,
+): void {
+  if (f.outcome === 'write') return;
+  const cause = recovery?.restartingAt(f.t * 1000);
+  if ((arrivals.get(f.frame) ?? 0) >= quorum) {
+    out.late++;
+    if (cause !== undefined) out.lateInRestart++;
+  } else if (cause === 'proactive') out.proactive++;
+  else if (cause === 'crash' || cause === 'latched') out.crash++;
+  else out.other++;
+}
+
+/** Frames whose output count is kept (a soak's minute at 100 Hz is 6000). */
+const MAX_ARRIVALS = 1 << 16;

@@ -1,0 +1,138 @@
+/**
+ * Soak and rotation loop of proactive recovery in process mode (bench/soak-harness.ts): the board processes on
+ * a pty serial mesh restarted on a compressed schedule while the rig flies, one JSON line a minute (frames,
+ * misses by cause, restarts, heap and RSS of every process) and a summary at the end.
+ *
+ *   npm run soak -- --minutes 60                 # 50 Hz, restarts throughout
+ *   npm run soak:rotations -- --rotations 100    # until every board process restarted 100 times
+ *
+ * Options: --minutes M (default 1), --rotations N (stop once every board recovered N times; the flight is then
+ * up to --minutes long, default 600), --rate HZ (default 50), --period S (recovery period, default 10: steps
+ * queue and run back to back when restarts take longer), --seed N, --config FILE (default
+ * config/serial-mesh.json), --pace (pace the serial links at their baud rate).
+ * Misses by cause: `proactive`/`crash` = fewer than f+1 outputs reached the voter while such a restart was in
+ * progress; `late` = f+1 arrived after the deadline (the host); `other` = too few, no restart in progress.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadTopology } from '../src/runtime/config.ts';
+import { type MissesByCause, startRecoveryRun } from './soak-harness.ts';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string' },
+    rotations: { type: 'string' },
+    rate: { type: 'string', default: '50' },
+    period: { type: 'string', default: '10' },
+    seed: { type: 'string', default: '1' },
+    config: { type: 'string', default: 'config/serial-mesh.json' },
+    pace: { type: 'boolean', default: false },
+  },
+});
+
+const rotations = values.rotations === undefined ? undefined : Number(values.rotations);
+const minutes = Number(values.minutes ?? (rotations !== undefined ? 600 : 1));
+const rate = Number(values.rate);
+if (!(minutes > 0) || !(rate > 0) || (rotations !== undefined && !(rotations >= 1))) {
+  process.stderr.write('usage: soak [--minutes M] [--rotations N] [--rate HZ] [--period S] [--seed N]\n');
+  process.exit(2);
+}
+const topology = { ...loadTopology(values.config), frameRateHz: rate };
+const dir = mkdtempSync(join(tmpdir(), 'triplex-soak-'));
+const remote = topology.boards.map((b) => b.name).filter((b) => b !== topology.voters[0]!.board);
+
+function memoryOf(): Record<string, { heapMB: number; rssMB: number } | 'starting'> {
+  const mb = (n: number): number => Math.round((n / 2 ** 20) * 10) / 10;
+  const out: Record<string, { heapMB: number; rssMB: number } | 'starting'> = {};
+  const self = process.memoryUsage();
+  out['rig'] = { heapMB: mb(self.heapUsed), rssMB: mb(self.rss) };
+  for (const [b, m] of Object.entries(run.cluster.memory()))
+    out[b] = m === undefined ? 'starting' : { heapMB: mb(m.heapUsed), rssMB: mb(m.rss) };
+  return out;
+}
+
+function minus(a: MissesByCause & { frames: number }, b: MissesByCause & { frames: number }): object {
+  return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k as keyof typeof b] ?? 0)]));
+}
+
+const run = await startRecoveryRun({
+  topology,
+  seed: Number(values.seed),
+  workDir: dir,
+  pace: values.pace,
+  recovery: { periodSeconds: Number(values.period), restartSeconds: 1, handoverSeconds: 0.25 },
+});
+const durationS = minutes * 60;
+let last = { ...run.counted };
+let minute = 0;
+const report = (): void => {
+  minute++;
+  const rep = run.recovery()?.report();
+  const line = {
+    minute,
+    totals: { ...run.counted },
+    lastMinute: minus(run.counted, last),
+    recoveries: rep?.perBoard ?? {},
+    memory: memoryOf(),
+  };
+  last = { ...run.counted };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+};
+let timer: NodeJS.Timeout | undefined;
+const result = await run.fly(
+  {
+    name: 'soak',
+    description: 'pilot steps every 5 s while the board processes restart',
+    durationS,
+    pilot: Array.from({ length: Math.floor(durationS / 5) }, (_, i) => ({
+      atS: 0.5 + i * 5,
+      pitch: i % 2 === 0 ? 0.1 : -0.05,
+    })),
+    events: [],
+    maxConsecutiveMisses: 1_000_000,
+  },
+  (started) => {
+    timer = setInterval(report, 60_000);
+    timer.unref();
+    if (rotations !== undefined) {
+      const check = setInterval(() => {
+        const rep = started.recovery()?.report();
+        if (rep === undefined) return;
+        const done = remote.every(
+          (b) => rep.records.filter((r) => r.board === b && r.rejoinedAtMs !== undefined).length >= rotations,
+        );
+        if (done) {
+          clearInterval(check);
+          started.stop();
+        }
+      }, 500);
+      check.unref();
+    }
+  },
+);
+clearInterval(timer);
+const rep = run.recovery()!.report();
+process.stdout.write(
+  `${JSON.stringify({
+    summary: {
+      rateHz: rate,
+      frames: result.trace.frames.length,
+      misses: run.counted,
+      failsafeFrames: result.trace.frames.filter((f) => f.outcome === 'failsafe').length,
+      recoveries: rep.perBoard,
+      gaveUp: rep.records.filter((r) => r.gaveUp).length,
+      handovers: rep.records.filter((r) => r.handover !== undefined && !r.handover.timedOut).length,
+      keys: rep.keys,
+      staleKeys: Object.entries(rep.keys)
+        .filter(([, k]) => k.oldestHeld !== k.epoch)
+        .map(([p]) => Number(p)),
+      starts: run.cluster.starts,
+      counters: run.loop()?.counters.toJSON(),
+      memory: memoryOf(),
+    },
+  })}\n`,
+);
+await run.close();
+rmSync(dir, { recursive: true, force: true });

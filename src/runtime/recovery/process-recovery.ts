@@ -1,0 +1,483 @@
+/**
+ * Proactive recovery in process mode (`triplex sim --processes`): the schedule of laptop mode (config
+ * `recovery`: period, k; replica boards in reverse id order, the primary handing its view over first; then the
+ * input units and the voter) driving restarts of board processes, with the new keys, state transfer, channel
+ * rebuild and voter reintegration all on the wire (board-recovery.ts in each board process).
+ *
+ * Where the schedule lives: here, in the rig's process, as the coordinator of its children over IPC. The boards
+ * share no clock (frames are self-clocked per replica board), so per-board supervisors running the schedule
+ * from the config would need a shared reference to stagger on (the executed sequence number would do, but only
+ * for boards with a replica), and "at most k down at once" and "wait for the handover" need what other boards
+ * report. The rig's process already sees every board's status, the voter's health and the view; it starts
+ * the children, so it can also restart them. The restart unit is the board process: every role of the board
+ * is restarted together (stop, start from the installed code, fresh key epoch); the rig board's own roles (the
+ * input units and the voter) are restarted in this process (ProcessLoop.restartLocalRole).
+ *
+ * A board that died without being asked (kill -9) is restarted as soon as its exit is seen (next frame), one
+ * that stopped reporting (SIGSTOP, a hang) for `hangAfterMs` is killed and restarted: the stated bound of a
+ * reactive restart is detection (a frame for an exit, `hangAfterMs` for a hang) plus one process start.
+ *
+ * @example
+ * const recovery = new ProcessRecovery({ topology, scheduler, processes: cluster, local: loop, counters, logger });
+ * recovery.start();
+ * recovery.report(); // the same RecoveryReport as laptop mode (summary.ts prints it)
+ */
+import type { Logger } from 'pino';
+import {
+  type RecoveryRoleKind,
+  type RecoverySchedule,
+  type RecoveryStep,
+  recoverySchedule,
+} from '../../core/recovery/schedule.ts';
+import type { ChannelHealth } from '../../core/vote/voter.ts';
+import type { Topology } from '../config.ts';
+import type { Counters } from '../loop/counters.ts';
+import type { RecoveryStatus } from '../node/ipc.ts';
+import type { Scheduler } from '../scheduler.ts';
+import type { RecoveryCause, RecoveryRecord, RecoveryReport } from './laptop.ts';
+
+/** The board processes the coordinator restarts (ProcessCluster). */
+export interface BoardProcesses {
+  readonly boards: readonly string[];
+  /**
+   * The latest recovery status of the board's current process, how old it is, and how many statuses that
+   * process sent (undefined while it starts).
+   */
+  recoveryStatus(
+    board: string,
+  ): { readonly status: RecoveryStatus; readonly ageMs: number; readonly count: number } | undefined;
+  alive(board: string): boolean;
+  /** Ask the board's replica to hand its view over. */
+  handOver(board: string): boolean;
+  /** Tell a restarted board where the group is now (its replica counts again past it). */
+  sendRecoveryPoint(board: string, seq: number): boolean;
+  /** Stop the process (SIGTERM, or SIGKILL with `kill`) and start it again; resolves once it is ready. */
+  restart(board: string, o: { readonly recoveryPoint: number; readonly kill: boolean }): Promise<void>;
+}
+
+/** The rig board's side (ProcessLoop). */
+export interface LocalRoles {
+  restartLocalRole(kind: 'input' | 'voter', id: number): boolean;
+  voterHealth(): readonly ChannelHealth[];
+}
+
+export interface ProcessRecoveryOptions {
+  readonly topology: Topology;
+  /** Real time (ms). */
+  readonly scheduler: Scheduler;
+  readonly processes: BoardProcesses;
+  readonly local: LocalRoles;
+  readonly counters: Counters;
+  readonly logger: Logger;
+  /** Overrides recovery.periodSeconds (tests and the soak compress time). */
+  readonly periodSeconds?: number;
+  /** Budget of one board process restart for the schedule, s (default 6: a process start on a loaded host). */
+  readonly restartSeconds?: number;
+  /** Budget of the planned view change, s (default 1). */
+  readonly handoverSeconds?: number;
+  /** A board silent this long (no status) is hung: killed and restarted, ms (default 2000). */
+  readonly hangAfterMs?: number;
+  /** A restarted board not counted again this long after its start is restarted again, ms (default 60000). */
+  readonly giveUpMs?: number;
+  /** First period starts this long after `start`, ms (default 2000). */
+  readonly firstPeriodAtMs?: number;
+  /** Off: only crashes and hangs are restarted (default true). */
+  readonly proactive?: boolean;
+}
+
+const MAX_RECORDS = 2048;
+
+interface Span {
+  readonly cause: RecoveryCause;
+  readonly fromMs: number;
+  toMs?: number;
+}
+
+export class ProcessRecovery {
+  readonly schedule: RecoverySchedule | undefined;
+  private readonly records: RecoveryRecord[] = [];
+  private readonly perBoard: Record<string, number> = {};
+  private readonly active = new Set<RecoveryRecord>();
+  /** Boards whose process we are stopping or starting (their exit is not a crash). */
+  private readonly restarting = new Set<string>();
+  private readonly epochsBefore = new Map<RecoveryRecord, Record<number, number>>();
+  private readonly periodMs: number;
+  private readonly frameMs: number;
+  private readonly restartMs: number;
+  private readonly handoverMs: number;
+  private readonly giveUpMs: number;
+  /** Per board: the status count last seen and the watch ticks since it last changed. */
+  private readonly silence = new Map<string, { count: number; ticks: number }>();
+  /** Steps due and waiting for room, oldest first (at most one period's worth). */
+  private readonly queue: { period: number; step: RecoveryStep }[] = [];
+  private stopped = false;
+  private cancels = new Set<() => void>();
+  /** When each restart was in progress, begin to rejoined (for the misses by cause). */
+  private readonly spans: Span[] = [];
+  private readonly spanOf = new Map<RecoveryRecord, Span>();
+
+  constructor(private readonly o: ProcessRecoveryOptions) {
+    const t = o.topology;
+    this.frameMs = 1000 / t.frameRateHz;
+    this.restartMs = (o.restartSeconds ?? 6) * 1000;
+    this.handoverMs = (o.handoverSeconds ?? 1) * 1000;
+    this.giveUpMs = o.giveUpMs ?? 60_000;
+    const s = recoverySchedule(t, {
+      ...(o.periodSeconds !== undefined ? { periodSeconds: o.periodSeconds } : {}),
+      restartSeconds: this.restartMs / 1000,
+      handoverSeconds: this.handoverMs / 1000,
+    });
+    if (!s.ok) throw new Error(`proactive recovery: ${s.reason}: ${s.detail}`);
+    this.schedule = s.schedule.steps.length > 0 && o.proactive !== false ? s.schedule : undefined;
+    this.periodMs = s.schedule.periodMs;
+  }
+
+  start(): void {
+    const first = this.o.scheduler.now() + (this.o.firstPeriodAtMs ?? 2000);
+    if (this.schedule !== undefined) this.planPeriod(0, first);
+    this.watch();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const c of this.cancels) c();
+    this.cancels.clear();
+  }
+
+  /** Whether a restart of `cause` was in progress at time `ms` (scheduler time), from begin to rejoined. */
+  restartingAt(ms: number): RecoveryCause | undefined {
+    for (const s of this.spans)
+      if (ms >= s.fromMs && ms <= (s.toMs ?? Number.POSITIVE_INFINITY)) return s.cause;
+    return undefined;
+  }
+
+  report(): RecoveryReport {
+    const keys: Record<number, { epoch: number; oldestHeld: number }> = {};
+    for (const b of this.o.processes.boards) {
+      const st = this.o.processes.recoveryStatus(b)?.status;
+      for (const [p, e] of Object.entries(st?.keys.own ?? {})) keys[Number(p)] = { epoch: e, oldestHeld: e };
+    }
+    for (const b of this.o.processes.boards) {
+      const st = this.o.processes.recoveryStatus(b)?.status;
+      for (const [p, e] of Object.entries(st?.keys.held ?? {})) {
+        const k = keys[Number(p)];
+        if (k !== undefined) k.oldestHeld = Math.min(k.oldestHeld, e);
+      }
+    }
+    return {
+      periodMs: this.periodMs,
+      k: this.o.topology.recovery.k,
+      statement: this.schedule?.statement ?? 'proactive recovery off',
+      records: this.records,
+      perBoard: { ...this.perBoard },
+      inProgress: [...this.active].flatMap((r) => r.roles.map((x) => `${x.kind}-${x.id}`)),
+      keys,
+    };
+  }
+
+  private at(t: number, fn: () => void): void {
+    if (this.stopped) return;
+    const cancel = this.o.scheduler.at(t, () => {
+      this.cancels.delete(cancel);
+      if (!this.stopped) fn();
+    });
+    this.cancels.add(cancel);
+  }
+
+  private planPeriod(period: number, startMs: number): void {
+    for (const step of this.schedule!.steps)
+      this.at(startMs + step.startMs, () => this.enqueue(period, step));
+    this.at(startMs + this.periodMs, () => this.planPeriod(period + 1, startMs + this.periodMs));
+  }
+
+  /**
+   * A step is due: it queues (first in, first out) behind the steps still waiting for room. A step of a board
+   * already waiting is coalesced (counted): when restarts take longer than the schedule allows (a compressed
+   * period, a slow host), every board still recovers in turn instead of a backlog piling up.
+   */
+  private enqueue(period: number, step: RecoveryStep): void {
+    if (this.queue.some((q) => q.step.board === step.board && sameRoles(q.step, step))) {
+      this.o.counters.add('recovery.coalesced');
+      return;
+    }
+    if (this.queue.length >= this.schedule!.steps.length) {
+      this.o.counters.add('recovery.skipped');
+      return;
+    }
+    this.queue.push({ period, step });
+    if (this.queue.length > 1 || !this.room(step)) this.o.counters.add('recovery.deferred');
+    this.drain();
+  }
+
+  /** At most k down at once (crashed and hung boards included); the voter's step waits while it judges. */
+  private room(step: RecoveryStep): boolean {
+    const voterStep = step.roles.some((r) => r.kind === 'voter');
+    const judging = this.o.local.voterHealth().some((h) => h.latched || h.probation > 0);
+    return this.downCount() < this.o.topology.recovery.k && !(voterStep && judging);
+  }
+
+  /** Starts the queue's head while there is room (called each frame and at every enqueue). */
+  private drain(): void {
+    for (let i = 0; i < this.queue.length; i++) {
+      const head = this.queue[0]!;
+      if (!this.room(head.step)) return;
+      this.queue.shift();
+      this.begin('proactive', head.period, head.step.index, head.step.board, head.step.roles);
+    }
+  }
+
+  private downCount(): number {
+    let down = this.active.size;
+    for (const b of this.o.processes.boards) {
+      if (!this.o.processes.alive(b) && !this.recovering(b)) down++;
+    }
+    return down;
+  }
+
+  private recovering(board: string): boolean {
+    for (const r of this.active) if (r.board === board) return true;
+    return false;
+  }
+
+  private remote(board: string): boolean {
+    return this.o.processes.boards.includes(board);
+  }
+
+  private begin(
+    cause: RecoveryCause,
+    period: number,
+    step: number,
+    board: string,
+    roles: readonly { kind: RecoveryRoleKind; id: number }[],
+  ): void {
+    const now = this.o.scheduler.now();
+    const record: RecoveryRecord = {
+      cause,
+      period,
+      step,
+      board,
+      startedAtMs: now,
+      roles: roles.map((r) => ({ kind: r.kind, id: r.id, epoch: 0 })),
+      newKeyBytes: 0,
+      newKeyRefusals: 0,
+    };
+    this.active.add(record);
+    this.records.push(record);
+    if (this.records.length > MAX_RECORDS) this.records.shift();
+    const span: Span = { cause, fromMs: now };
+    this.spans.push(span);
+    if (this.spans.length > MAX_RECORDS) this.spans.shift();
+    this.spanOf.set(record, span);
+    this.o.counters.add(`recovery.started.${cause}`);
+    if (!this.remote(board)) {
+      this.restartLocal(record);
+      return;
+    }
+    this.epochsBefore.set(record, { ...(this.o.processes.recoveryStatus(board)?.status.keys.own ?? {}) });
+    const replica = roles.find((r) => r.kind === 'replica');
+    const view = this.groupView();
+    if (cause === 'proactive' && replica !== undefined && view.primary === replica.id && view.active) {
+      record.handover = { fromView: view.view, timedOut: false };
+      this.o.processes.handOver(board);
+      this.o.counters.add('recovery.handover');
+      this.awaitHandover(record, replica.id, now + this.handoverMs);
+      return;
+    }
+    void this.restartRemote(record);
+  }
+
+  /** The rig board's roles, in this process: at once, and counted again at once (see restartLocalRole). */
+  private restartLocal(record: RecoveryRecord): void {
+    const now = this.o.scheduler.now();
+    record.stoppedAtMs = now;
+    for (const r of record.roles) {
+      if (r.kind !== 'input' && r.kind !== 'voter') continue;
+      if (!this.o.local.restartLocalRole(r.kind, r.id)) this.o.counters.add('recovery.local-refused');
+      r.rejoinedAtMs = now;
+    }
+    record.startedRolesAtMs = now;
+    this.finish(record, now);
+  }
+
+  /** The highest view any running board reports, its primary, and whether it is active there. */
+  private groupView(except?: string): { view: number; primary: number; active: boolean } {
+    let best = { view: -1, primary: 0, active: false };
+    for (const b of this.o.processes.boards) {
+      if (b === except || !this.o.processes.alive(b)) continue;
+      const r = this.o.processes.recoveryStatus(b)?.status.replica;
+      if (r === undefined || r.recovering) continue;
+      if (r.view > best.view) best = { view: r.view, primary: r.primary, active: r.active };
+      else if (r.view === best.view) best.active = best.active || r.active;
+    }
+    return best;
+  }
+
+  private awaitHandover(record: RecoveryRecord, leaving: number, until: number): void {
+    const h = record.handover!;
+    let activeOthers = 0;
+    let view = h.fromView;
+    for (const b of this.o.processes.boards) {
+      if (b === record.board) continue;
+      const r = this.o.processes.recoveryStatus(b)?.status.replica;
+      if (r?.active && r.view > h.fromView && r.primary !== leaving) {
+        activeOthers++;
+        view = Math.max(view, r.view);
+      }
+    }
+    const t = this.o.topology;
+    const quorum = Math.ceil((t.replicas.length + t.f + 1) / 2);
+    const now = this.o.scheduler.now();
+    if (activeOthers >= Math.min(quorum, t.replicas.length - 1)) {
+      h.toView = view;
+      h.doneAtMs = now;
+      void this.restartRemote(record);
+      return;
+    }
+    if (now >= until) {
+      h.timedOut = true;
+      this.o.counters.add('recovery.handover-timeout');
+      void this.restartRemote(record);
+      return;
+    }
+    this.at(now + Math.min(20, this.frameMs), () => this.awaitHandover(record, leaving, until));
+  }
+
+  /** The recovery point: the highest seq the others executed, plus the frames since they said so. */
+  private recoveryPoint(board: string): number {
+    let most = 0;
+    for (const b of this.o.processes.boards) {
+      if (b === board || !this.o.processes.alive(b)) continue;
+      const s = this.o.processes.recoveryStatus(b);
+      const r = s?.status.replica;
+      if (s === undefined || r === undefined) continue;
+      most = Math.max(most, r.lastExecuted + Math.floor(s.ageMs / this.frameMs));
+    }
+    return most;
+  }
+
+  private async restartRemote(record: RecoveryRecord): Promise<void> {
+    const board = record.board;
+    const recoveryPoint = this.recoveryPoint(board);
+    for (const r of record.roles) if (r.kind === 'replica') r.recoveryPoint = recoveryPoint;
+    record.stoppedAtMs = this.o.scheduler.now();
+    this.restarting.add(board);
+    try {
+      await this.o.processes.restart(board, { recoveryPoint, kill: record.cause !== 'proactive' });
+    } catch (e) {
+      this.o.counters.add('recovery.restart-failed');
+      this.o.logger.error({ board, err: (e as Error).message }, 'board process did not start again');
+    } finally {
+      this.restarting.delete(board);
+    }
+    if (this.stopped) return;
+    // Where the group is now that the board is up (the process start took seconds of frames).
+    const point = Math.max(recoveryPoint, this.recoveryPoint(board) + 2);
+    for (const r of record.roles) if (r.kind === 'replica') r.recoveryPoint = point;
+    this.o.processes.sendRecoveryPoint(board, point);
+    record.startedRolesAtMs = this.o.scheduler.now();
+    this.o.counters.add('recovery.restarted');
+    this.watchRejoin(record, this.o.scheduler.now());
+  }
+
+  /** Each frame: has the board's every role counted again (and the voter taken its channel back)? */
+  private watchRejoin(record: RecoveryRecord, since: number): void {
+    const now = this.o.scheduler.now();
+    const st = this.o.processes.recoveryStatus(record.board);
+    const before = this.epochsBefore.get(record) ?? {};
+    for (const r of record.roles) {
+      if (r.rejoinedAtMs !== undefined || st === undefined || !st.status.restarted) continue;
+      const epochs = st.status.keys.own;
+      r.epoch = Math.max(...Object.values(epochs), 0);
+      const rotated = Object.entries(epochs).every(([p, e]) => e > (before[Number(p)] ?? -1));
+      if (rotated && this.rejoined(r.kind, r.id, st.status, r.recoveryPoint ?? 0)) r.rejoinedAtMs = now;
+    }
+    if (record.roles.every((r) => r.rejoinedAtMs !== undefined)) {
+      this.finish(record, now);
+      return;
+    }
+    if (now - since > this.giveUpMs) {
+      // Still out after the bound: restarted again (reactively), never left out while the schedule moves on.
+      record.gaveUp = true;
+      this.active.delete(record);
+      const span = this.spanOf.get(record);
+      if (span !== undefined) span.toMs = now;
+      this.o.counters.add('recovery.gave-up');
+      this.o.logger.warn({ board: record.board, roles: record.roles }, 'board did not rejoin: restarting it');
+      this.begin('crash', -1, -1, record.board, rolesOf(this.o.topology, record.board));
+      return;
+    }
+    this.at(now + this.frameMs, () => this.watchRejoin(record, since));
+  }
+
+  private rejoined(kind: RecoveryRoleKind, id: number, s: RecoveryStatus, point: number): boolean {
+    if (kind === 'replica') {
+      const r = s.replica;
+      const view = this.groupView();
+      return r?.active === true && !r.recovering && r.view >= view.view && r.lastExecuted > point;
+    }
+    if (kind === 'channel') {
+      const slot = this.o.topology.channels.findIndex((c) => c.id === id);
+      const h = this.o.local.voterHealth()[slot];
+      // Counted again by the voter: rebuilt, voting, not latched nor on probation.
+      return s.rebuilding === false && h !== undefined && !h.latched && h.probation === 0;
+    }
+    return true;
+  }
+
+  private finish(record: RecoveryRecord, now: number): void {
+    record.rejoinedAtMs = now;
+    this.active.delete(record);
+    this.epochsBefore.delete(record);
+    const span = this.spanOf.get(record);
+    if (span !== undefined) span.toMs = now;
+    this.spanOf.delete(record);
+    this.perBoard[record.board] = (this.perBoard[record.board] ?? 0) + 1;
+    this.o.counters.add('recovery.rejoined');
+    this.o.logger.info(
+      { board: record.board, cause: record.cause, ms: Math.round(now - record.startedAtMs) },
+      'recovered',
+    );
+  }
+
+  /** Each frame: a board that exited unasked is restarted now; one silent for hangAfterMs is killed first. */
+  private watch(): void {
+    const now = this.o.scheduler.now();
+    const hangMs = this.o.hangAfterMs ?? 2000;
+    for (const b of this.o.processes.boards) {
+      if (this.recovering(b) || this.restarting.has(b)) continue;
+      if (!this.o.processes.alive(b)) {
+        this.o.counters.add('recovery.crash-detected');
+        this.begin('crash', -1, -1, b, rolesOf(this.o.topology, b));
+        continue;
+      }
+      const s = this.o.processes.recoveryStatus(b);
+      if (s === undefined) continue;
+      // Silent in ticks of this watch as well as in time: when this process itself stalls (GC, a busy host),
+      // the statuses wait unread in its IPC queue, and that is no hang of the board.
+      const seen = this.silence.get(b);
+      const ticks = seen !== undefined && seen.count === s.count ? seen.ticks + 1 : 0;
+      this.silence.set(b, { count: s.count, ticks });
+      if (s.ageMs > hangMs && ticks * this.frameMs > hangMs) {
+        this.o.counters.add('recovery.hang-detected');
+        this.silence.delete(b);
+        this.begin('crash', -1, -1, b, rolesOf(this.o.topology, b));
+      }
+    }
+    this.drain();
+    this.at(now + this.frameMs, () => this.watch());
+  }
+}
+
+function sameRoles(a: RecoveryStep, b: RecoveryStep): boolean {
+  return (
+    a.roles.length === b.roles.length &&
+    a.roles.every((r, i) => b.roles[i]?.kind === r.kind && b.roles[i]?.id === r.id)
+  );
+}
+
+function rolesOf(t: Topology, board: string): { kind: RecoveryRoleKind; id: number }[] {
+  const roles: { kind: RecoveryRoleKind; id: number }[] = [];
+  for (const r of t.replicas) if (r.board === board) roles.push({ kind: 'replica', id: r.id });
+  for (const c of t.channels) if (c.board === board) roles.push({ kind: 'channel', id: c.id });
+  return roles;
+}

@@ -1,0 +1,399 @@
+/**
+ * Session keys that rotate at every start of a board process, with NEW-KEY on the wire (process mode and bench
+ * boards). The laptop's RotatingKeys holds every principal in one process; here a board holds only its own.
+ *
+ * Each principal hosted here has a key epoch: 0 is the static X25519 pair of its key file (the boot keys every
+ * peer derives from public.json); every later start of the process moves it to the persisted epoch + 1 with a
+ * fresh X25519 pair drawn from the OS (written to `stateDir` before the NEW-KEY goes out, so a crash cannot make
+ * it reuse an epoch). The pairwise MAC key of (a, b) is the key file's at epochs (0, 0), else HKDF over
+ * X25519 at both ends' current epochs (src/core/recovery/session.ts): both ends derive it without talking.
+ *
+ * A restarted board broadcasts a NEW-KEY per principal (signed with its long-term ed25519 identity key) a few
+ * times; each peer checks it (acceptNewKey: epoch rule, signature, public key), rekeys its rings for that
+ * principal in place, and answers once with its own NEW-KEYs (the restarted board only knows the key files'
+ * epoch-0 keys of its peers). From then on a message under the old keys fails its MAC ('bad-mac', counted).
+ *
+ * Refused and counted (`keys.new-key.refused.<reason>`): bytes over the NEW-KEY size (before any decoding); a
+ * NEW-KEY for a principal hosted on this board (only this process announces those); an unknown principal; an
+ * epoch at or below the accepted one (a replay: 'duplicate' if it is the very message accepted); more than
+ * `maxEpochAhead` ahead of a key we learnt on the wire; more signature checks for one principal than
+ * MAX_VERIFIES_PER_SECOND (a flood of forged ones costs bounded CPU); a bad signature; a low-order public key.
+ *
+ * @example
+ * const keys = await WireKeys.load({ topology, board: 'b1', keysDir, stateDir, counters, now });
+ * router.send(peerBoard, keys.announcements()[0]!);   // after a restart
+ * const r = keys.receive(bytes);                       // a NEW-KEY off the wire
+ * if (r.answer) for (const m of keys.announcements()) router.send(r.answer, m);
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeMessage, encodeMessage } from '../../core/codec/encode.ts';
+import type { NewKey } from '../../core/codec/messages.ts';
+import { pairwiseKey } from '../../core/crypto/hkdf.ts';
+import { KeyRing } from '../../core/crypto/keyring.ts';
+import { SigningKey, x25519Agree } from '../../core/crypto/sign.ts';
+import { createNewKey, MAX_KEY_EPOCH } from '../../core/recovery/new-key.ts';
+import {
+  acceptNewKey,
+  DEFAULT_MAX_EPOCH_AHEAD,
+  type LocalKeys,
+  type PeerKeyState,
+  sessionKeys,
+} from '../../core/recovery/session.ts';
+import type { Topology } from '../config.ts';
+import {
+  loadPrivateKey,
+  loadPublicKeys,
+  type PrivateKey,
+  PUBLIC_FILE_NAME,
+  type PublicDirectory,
+  privateKeyPath,
+} from '../keyfiles.ts';
+import type { Counters } from '../loop/counters.ts';
+import { type BoardKeys, topologyPrincipals } from '../loop/keys.ts';
+import { principalOf } from '../loop/principals.ts';
+import { boardOfPrincipal } from './principal-board.ts';
+
+/** Largest encoded NEW-KEY: version, kind, three varints (u16, u32, safe integer), key and signature. */
+export const MAX_NEW_KEY_BYTES = 2 + 3 + 5 + 8 + 32 + 64;
+/** Signature checks per claimed principal per second (a correct node announces a handful per restart). */
+export const MAX_VERIFIES_PER_SECOND = 8;
+/** Times this board answers a repeated (duplicate) NEW-KEY of one principal epoch (bounded ping-pong). */
+const MAX_DUPLICATE_ANSWERS = 2;
+
+export interface WireKeysOptions {
+  readonly topology: Topology;
+  readonly board: string;
+  readonly keysDir: string;
+  /**
+   * Where the key epochs are persisted (epoch-<name>, mode 0600). Absent: no rotation (epoch 0 at every start,
+   * the key files' keys), as a bench board without a writable state directory runs.
+   */
+  readonly stateDir?: string;
+  readonly counters: Counters;
+  /** Milliseconds, for the rate limit of signature checks. */
+  readonly now: () => number;
+  /** The recovery point announced (the restarted replica's estimate; 0 when unknown). */
+  readonly recoveryPoint?: number;
+}
+
+interface Held extends PeerKeyState {
+  /** Learnt from a NEW-KEY since this process started (false: the key file's epoch-0 key). */
+  readonly learnt: boolean;
+}
+
+export interface NewKeyOutcome {
+  readonly accepted: boolean;
+  readonly reason?: string;
+  /** Board to send this board's own NEW-KEYs to (the announcer does not know our current keys yet). */
+  readonly answer?: string;
+}
+
+export class WireKeys implements BoardKeys {
+  readonly replicaPublicKeys: ReadonlyMap<number, Uint8Array>;
+  private readonly local = new Map<number, LocalKeys>();
+  private readonly announced = new Map<number, Uint8Array>();
+  /** held.get(self).get(peer): what hosted principal `self` holds of `peer`. */
+  private readonly held = new Map<number, Map<number, Held>>();
+  private readonly rings = new Map<number, GraceRing>();
+  private readonly verifies = new Map<number, { windowStart: number; count: number }>();
+  private readonly duplicateAnswers = new Map<string, number>();
+
+  private constructor(
+    private readonly o: WireKeysOptions,
+    private readonly publics: PublicDirectory,
+    private readonly selves: ReadonlyMap<number, PrivateKey>,
+  ) {
+    const t = o.topology;
+    this.replicaPublicKeys = new Map(
+      t.replicas.map((r) => [r.id, this.identityOf(principalOf.replica(r.id))!] as const),
+    );
+    for (const [id, self] of selves) this.local.set(id, this.startEpoch(self));
+    for (const id of selves.keys()) {
+      const held = new Map<number, Held>();
+      for (const p of publics.principals) {
+        const mine = this.local.get(p.id);
+        held.set(
+          p.id,
+          mine !== undefined
+            ? { epoch: mine.epoch, publicKey: mine.publicKey, recoveryPoint: 0, learnt: true }
+            : { epoch: 0, publicKey: p.x25519Public, recoveryPoint: 0, learnt: false },
+        );
+      }
+      this.held.set(id, held);
+    }
+    for (const id of selves.keys()) this.rings.set(id, this.buildRing(id));
+  }
+
+  /** Loads the key files of `board`'s principals (keyfiles.ts checks modes and names) and starts its epochs. */
+  static async load(o: WireKeysOptions): Promise<WireKeys> {
+    const publics = await loadPublicKeys(join(o.keysDir, PUBLIC_FILE_NAME));
+    const selves = new Map<number, PrivateKey>();
+    for (const p of topologyPrincipals(o.topology)) {
+      if (boardOfPrincipal(o.topology, p.id) !== o.board) continue;
+      const self = await loadPrivateKey(privateKeyPath(o.keysDir, p.name));
+      if (self.id !== p.id) throw new Error(`${self.file}: holds id ${self.id}, ${p.name} is id ${p.id}`);
+      selves.set(p.id, self);
+    }
+    return new WireKeys(o, publics, selves);
+  }
+
+  ring(principal: number): GraceRing {
+    const ring = this.rings.get(principal);
+    if (ring === undefined) throw new Error(`board '${this.o.board}' does not host principal ${principal}`);
+    return ring;
+  }
+
+  rawKey(self: number, peer: number): Uint8Array {
+    const l = this.local.get(self);
+    const p = this.held.get(self)?.get(peer);
+    if (l === undefined || p === undefined) throw new Error(`no key of ${self} with ${peer}`);
+    return this.pairKey(l, peer, p);
+  }
+
+  heartbeatKey(voter: number): Uint8Array | undefined {
+    return this.selves.get(principalOf.voter(voter))?.heartbeatKey;
+  }
+
+  signer(replica: number): SigningKey {
+    const self = this.selves.get(principalOf.replica(replica));
+    if (self === undefined) throw new Error(`board '${this.o.board}' does not host replica ${replica}`);
+    return SigningKey.fromSeed(self.ed25519Seed);
+  }
+
+  /** The key epoch of a hosted principal. */
+  epoch(principal: number): number {
+    return this.local.get(principal)?.epoch ?? 0;
+  }
+
+  /** Per hosted principal its epoch, and per peer the lowest epoch any hosted principal holds of it. */
+  epochs(): { own: Record<number, number>; held: Record<number, number> } {
+    const own: Record<number, number> = {};
+    for (const [id, l] of this.local) own[id] = l.epoch;
+    const held: Record<number, number> = {};
+    for (const [self, map] of this.held) {
+      for (const [peer, h] of map) {
+        if (peer === self || this.local.has(peer)) continue;
+        held[peer] = Math.min(held[peer] ?? Number.MAX_SAFE_INTEGER, h.epoch);
+      }
+    }
+    return { own, held };
+  }
+
+  /** The encoded NEW-KEYs of this board's principals past epoch 0 (what a restarted board broadcasts). */
+  announcements(): Uint8Array[] {
+    return [...this.announced.values()];
+  }
+
+  /**
+   * A hosted principal restarted in this process (the rig's voter or input units): a fresh epoch and pair, its
+   * ring rekeyed for every peer, the co-hosted principals' rings rekeyed for it. Returns its NEW-KEY to
+   * broadcast; undefined when epochs are not persisted here (no rotation).
+   */
+  rotate(principal: number, recoveryPoint = 0, graceMs = 0): Uint8Array | undefined {
+    const self = this.selves.get(principal);
+    if (self === undefined || this.o.stateDir === undefined) return undefined;
+    if (graceMs > 0) this.ring(principal).keepUntil(this.buildRing(principal), this.o.now() + graceMs);
+    const fresh = this.freshEpoch(self, this.epoch(principal) + 1, recoveryPoint);
+    this.local.set(principal, fresh);
+    for (const [other, map] of this.held) {
+      map.set(principal, {
+        epoch: fresh.epoch,
+        publicKey: fresh.publicKey,
+        recoveryPoint: 0,
+        learnt: true,
+      });
+      if (other !== principal) this.ring(other).rekey(principal, this.rawKey(other, principal));
+    }
+    const ring = this.ring(principal);
+    for (const peer of this.held.get(principal)!.keys()) ring.rekey(peer, this.rawKey(principal, peer));
+    return this.announced.get(principal);
+  }
+
+  /** A NEW-KEY off the wire: checked, and on acceptance every hosted principal's ring rekeyed for its sender. */
+  receive(bytes: Uint8Array): NewKeyOutcome {
+    if (bytes.length > MAX_NEW_KEY_BYTES) return this.refuse('too-long');
+    const decoded = decodeMessage(bytes);
+    if (!decoded.ok) return this.refuse(`malformed.${decoded.reason}`);
+    const m = decoded.message;
+    if (m.kind !== 'new-key') return this.refuse('not-new-key');
+    if (this.local.has(m.node)) return this.refuse('own-principal');
+    const board = boardOfPrincipal(this.o.topology, m.node);
+    const identity = this.identityOf(m.node);
+    if (board === undefined || identity === undefined) return this.refuse('unknown-node');
+    let accepted = false;
+    let duplicate = false;
+    let verified = false;
+    for (const [self, map] of this.held) {
+      const current = map.get(m.node);
+      if (current !== undefined && m.epoch > current.epoch && !verified) {
+        // Only a check that would reach the signature is rate limited.
+        if (!this.mayVerify(m.node)) return this.refuse('rate-limited');
+        verified = true;
+      }
+      const verdict = acceptNewKey({
+        self: this.local.get(self)!,
+        current,
+        message: m,
+        identityPublicKey: identity,
+        // A key from the key file says nothing about how far the peer's epochs went since (it rotates every
+        // restart); only a key learnt on the wire bounds the jump.
+        maxEpochAhead: current?.learnt === true ? DEFAULT_MAX_EPOCH_AHEAD : MAX_KEY_EPOCH,
+      });
+      if (!verdict.ok) {
+        if (verdict.reason === 'duplicate') duplicate = true;
+        else return this.refuse(verdict.reason);
+        continue;
+      }
+      map.set(m.node, { ...verdict.state, learnt: true });
+      this.ring(self).rekey(m.node, verdict.keys.pair);
+      accepted = true;
+    }
+    if (accepted) {
+      this.o.counters.add('keys.new-key.accepted');
+      return { accepted, ...(this.announced.size > 0 ? { answer: board } : {}) };
+    }
+    if (duplicate) {
+      this.o.counters.add('keys.new-key.duplicate');
+      // The announcer repeats itself when it missed our answer: answer a repeat a bounded number of times.
+      const key = `${m.node}/${m.epoch}`;
+      const n = this.duplicateAnswers.get(key) ?? 0;
+      if (n >= MAX_DUPLICATE_ANSWERS || this.announced.size === 0) return { accepted: false };
+      if (this.duplicateAnswers.size > 4096) this.duplicateAnswers.clear();
+      this.duplicateAnswers.set(key, n + 1);
+      return { accepted: false, answer: board };
+    }
+    return { accepted: false };
+  }
+
+  private refuse(reason: string): NewKeyOutcome {
+    this.o.counters.add(`keys.new-key.refused.${reason}`);
+    return { accepted: false, reason };
+  }
+
+  private mayVerify(node: number): boolean {
+    const now = this.o.now();
+    const w = this.verifies.get(node);
+    if (w === undefined || now - w.windowStart >= 1000) {
+      this.verifies.set(node, { windowStart: now, count: 1 });
+      return true;
+    }
+    if (w.count >= MAX_VERIFIES_PER_SECOND) return false;
+    w.count++;
+    return true;
+  }
+
+  private identityOf(principal: number): Uint8Array | undefined {
+    return this.publics.principals.find((p) => p.id === principal)?.ed25519Public;
+  }
+
+  /** This start's epoch of a hosted principal: 0 without persistence or on the first start, else persisted + 1. */
+  private startEpoch(self: PrivateKey): LocalKeys {
+    const dir = this.o.stateDir;
+    const boot = { id: self.id, epoch: 0, privateKey: self.x25519Private, publicKey: self.x25519Public };
+    if (dir === undefined) return boot;
+    const persisted = readEpoch(join(dir, `epoch-${self.name}`));
+    if (persisted === undefined) {
+      writeEpoch(dir, self.name, 0);
+      return boot;
+    }
+    return this.freshEpoch(self, persisted + 1, this.o.recoveryPoint ?? 0);
+  }
+
+  /** A fresh pair at `epoch`, persisted first, and its signed NEW-KEY. */
+  private freshEpoch(self: PrivateKey, epoch: number, recoveryPoint: number): LocalKeys {
+    if (epoch > MAX_KEY_EPOCH) throw new Error(`${self.name}: key epoch space exhausted`);
+    writeEpoch(this.o.stateDir!, self.name, epoch);
+    const { message, keyPair } = createNewKey({
+      node: self.id,
+      epoch,
+      recoveryPoint: Math.max(0, Math.floor(recoveryPoint)),
+      x25519Seed: new Uint8Array(randomBytes(32)),
+      identity: SigningKey.fromSeed(self.ed25519Seed),
+    });
+    const wire: NewKey = { kind: 'new-key', ...message };
+    this.announced.set(self.id, encodeMessage(wire));
+    return { id: self.id, epoch, privateKey: keyPair.privateKey, publicKey: keyPair.publicKey };
+  }
+
+  private pairKey(self: LocalKeys, peer: number, held: PeerKeyState): Uint8Array {
+    if (self.epoch === 0 && held.epoch === 0) {
+      const agreed = x25519Agree(self.privateKey, held.publicKey);
+      if (!agreed.ok) throw new Error(`key file of principal ${peer}: ${agreed.reason}`);
+      return pairwiseKey(agreed.sharedSecret, self.id, peer, 0);
+    }
+    const k = sessionKeys(self, { id: peer, epoch: held.epoch, publicKey: held.publicKey });
+    if (!k.ok) throw new Error(`session key ${self.id}-${peer}: ${k.reason}`); // keys we accepted: a bug
+    return k.keys.pair;
+  }
+
+  private buildRing(self: number): GraceRing {
+    const l = this.local.get(self)!;
+    const keys = [...this.held.get(self)!].map(([peer, h]) => [peer, this.pairKey(l, peer, h)] as const);
+    return new GraceRing(
+      {
+        self,
+        keys,
+        tagLength: this.o.topology.crypto.tagBytes,
+        backend: this.o.topology.crypto.macBackend,
+      },
+      this.o.now,
+      this.o.counters,
+    );
+  }
+}
+
+/**
+ * A ring that, for a bounded grace after its principal rotated in this process, also takes tags under the keys
+ * it had before: the voter's make-before-break restart. Its peers switch to its new keys when its NEW-KEY
+ * reaches them, a link latency later; without the grace the frame whose outputs are in flight then would be
+ * lost, and the voter is the one role no other can stand in for. Only verification falls back; tags are made
+ * under the new keys at once, and after the grace the old keys are forgotten.
+ */
+export class GraceRing extends KeyRing {
+  private previous: { ring: KeyRing; until: number } | undefined;
+
+  constructor(
+    options: ConstructorParameters<typeof KeyRing>[0],
+    private readonly now: () => number,
+    private readonly counters: Counters,
+  ) {
+    super(options);
+  }
+
+  keepUntil(previous: KeyRing, until: number): void {
+    this.previous = { ring: previous, until };
+  }
+
+  override verify(from: number, data: Uint8Array, tag: Uint8Array): boolean {
+    if (super.verify(from, data, tag)) return true;
+    const p = this.previous;
+    if (p === undefined) return false;
+    if (this.now() > p.until) {
+      this.previous = undefined;
+      return false;
+    }
+    const ok = p.ring.verify(from, data, tag);
+    if (ok) this.counters.add('keys.grace-verified');
+    return ok;
+  }
+}
+
+function readEpoch(file: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const n = Number(text.trim());
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_KEY_EPOCH)
+    throw new Error(`${file}: not a key epoch (${JSON.stringify(text.slice(0, 20))})`);
+  return n;
+}
+
+function writeEpoch(dir: string, name: string, epoch: number): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, `epoch-${name}`), `${epoch}\n`, { mode: 0o600 });
+}

@@ -1,0 +1,243 @@
+/**
+ * BASE rebuild of a restarted channel over the wire (process mode): the channel asks every other channel for
+ * its recent abstract states (CHANNEL-STATE-REQUEST, MAC'd, with a fresh nonce), takes a state f+1 of them agree
+ * on (abstract-match.ts: at least one is correct, so a faulty channel cannot plant its state), converts it into
+ * its own implementation's concrete state and replays the committed batches it buffered since
+ * (ChannelHost.rebuildFrom). Until then it sends nothing to the voter. Every other channel answers requests with
+ * its history (CHANNEL-STATE-REPLY, MAC'd for the asker, echoing the nonce).
+ *
+ * Refused and counted (`rebuild.refused.<reason>`): bytes over the reply budget (before decoding), malformed
+ * messages, a request or reply naming a channel not in the topology or this channel itself, a bad MAC, a reply
+ * for another channel or to a nonce not asked in the last few requests (a replay), a state whose shape is not
+ * this topology's input voter's; requests from one channel answered at most once per frame period (no
+ * amplification).
+ *
+ * @example
+ * const rebuild = new ChannelRebuild({ topology, board, keys, scheduler, counters, logger });
+ * router.roles.recovery = { receive: (kind, _from, bytes) => rebuild.receive(kind, bytes) };
+ * rebuild.start(); // asks every few frames while the channel rebuilds
+ */
+import { randomInt } from 'node:crypto';
+import type { Logger } from 'pino';
+import { authPayload, decodeMessage, encodeMessage } from '../../core/codec/encode.ts';
+import type {
+  ChannelStateReply,
+  ChannelStateRequest,
+  MessageKind,
+  WireChannelState,
+} from '../../core/codec/messages.ts';
+import { type AbstractOffer, matchAbstractStates } from '../../core/recovery/abstract-match.ts';
+import type { Topology } from '../config.ts';
+import type { Board } from '../loop/board.ts';
+import { type ChannelHost, type ChannelState, STATE_HISTORY } from '../loop/channel-host.ts';
+import type { Counters } from '../loop/counters.ts';
+import type { BoardKeys } from '../loop/keys.ts';
+import { principalOf } from '../loop/principals.ts';
+import type { Scheduler } from '../scheduler.ts';
+import { sameChannelState } from './laptop.ts';
+
+/** Largest CHANNEL-STATE message accepted (a full history of STATE_HISTORY states is under 4 KB). */
+export const MAX_CHANNEL_STATE_BYTES = 16 * 1024;
+/** Nonces of the latest requests whose replies are still taken. */
+const LIVE_NONCES = 4;
+
+export interface ChannelRebuildOptions {
+  readonly topology: Topology;
+  readonly board: Board;
+  readonly keys: BoardKeys;
+  readonly scheduler: Scheduler;
+  readonly counters: Counters;
+  readonly logger: Logger;
+  /** Ask again this often while rebuilding, in frame periods (default 2). */
+  readonly askEveryFrames?: number;
+}
+
+export class ChannelRebuild {
+  private readonly channel: ChannelHost | undefined;
+  private readonly periodMs: number;
+  private readonly nonces: number[] = [];
+  /** The latest states each peer offered (to the live nonces), newest reply only. */
+  private readonly offers = new Map<number, { seq: number; state: ChannelState }[]>();
+  private readonly answeredAt = new Map<number, number>();
+  private cancel: (() => void) | undefined;
+  private stopped = false;
+  /** The last rebuild: seq taken, supporters, batches replayed. */
+  rebuilt: { seq: number; supporters: readonly number[]; replayed: number } | undefined;
+
+  constructor(private readonly o: ChannelRebuildOptions) {
+    this.channel = o.board.channel;
+    this.periodMs = 1000 / o.topology.frameRateHz;
+  }
+
+  /** Asks every `askEveryFrames` while the channel rebuilds (a no-op on a board without a channel). */
+  start(): void {
+    if (this.channel === undefined || this.stopped) return;
+    this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancel?.();
+  }
+
+  receive(kind: MessageKind, bytes: Uint8Array): void {
+    if (this.channel === undefined) return this.refuse('no-channel');
+    if (bytes.length > MAX_CHANNEL_STATE_BYTES) return this.refuse('too-long');
+    const decoded = decodeMessage(bytes);
+    if (!decoded.ok) return this.refuse(`malformed.${decoded.reason}`);
+    const m = decoded.message;
+    if (m.kind === 'channel-state-request' && kind === m.kind) this.onRequest(this.channel, m);
+    else if (m.kind === 'channel-state-reply' && kind === m.kind) this.onReply(this.channel, m);
+    else this.refuse('wrong-kind');
+  }
+
+  private refuse(reason: string): void {
+    this.o.counters.add(`rebuild.refused.${reason}`);
+  }
+
+  private tick(): void {
+    this.cancel = undefined;
+    const channel = this.channel!;
+    if (this.stopped) return;
+    if (channel.rebuilding) {
+      this.tryRebuild(channel);
+      if (channel.rebuilding && channel.rebuildFloor() !== undefined) this.ask(channel);
+    }
+    const every = (this.o.askEveryFrames ?? 2) * this.periodMs;
+    this.cancel = this.o.scheduler.at(this.o.scheduler.now() + every, () => this.tick());
+  }
+
+  private ask(channel: ChannelHost): void {
+    const nonce = randomInt(0, 2 ** 31);
+    this.nonces.push(nonce);
+    if (this.nonces.length > LIVE_NONCES) this.nonces.shift();
+    const ring = this.o.keys.ring(principalOf.channel(channel.id));
+    for (const peer of this.o.topology.channels) {
+      if (peer.id === channel.id) continue;
+      const unsigned: ChannelStateRequest = {
+        kind: 'channel-state-request',
+        channel: channel.id,
+        nonce,
+        tag: new Uint8Array(0),
+      };
+      const tag = ring.tag(principalOf.channel(peer.id), authPayload(unsigned));
+      this.o.board.board.send(peer.board, encodeMessage({ ...unsigned, tag }));
+    }
+    this.o.counters.add('rebuild.asked');
+  }
+
+  private known(id: number, self: ChannelHost): boolean {
+    return id !== self.id && this.o.topology.channels.some((c) => c.id === id);
+  }
+
+  private onRequest(self: ChannelHost, m: ChannelStateRequest): void {
+    if (!this.known(m.channel, self)) return this.refuse('unknown-channel');
+    const ring = this.o.keys.ring(principalOf.channel(self.id));
+    if (!ring.verify(principalOf.channel(m.channel), authPayload(m), m.tag)) return this.refuse('bad-mac');
+    const now = this.o.scheduler.now();
+    const last = this.answeredAt.get(m.channel);
+    if (last !== undefined && now - last < this.periodMs) return this.refuse('rate-limited');
+    this.answeredAt.set(m.channel, now);
+    const states = self.stateHistory().map((h) => toWire(h.seq, h.state));
+    const unsigned: ChannelStateReply = {
+      kind: 'channel-state-reply',
+      channel: self.id,
+      to: m.channel,
+      nonce: m.nonce,
+      states,
+      tag: new Uint8Array(0),
+    };
+    const tag = ring.tag(principalOf.channel(m.channel), authPayload(unsigned));
+    const board = this.o.topology.channels.find((c) => c.id === m.channel)!.board;
+    this.o.board.board.send(board, encodeMessage({ ...unsigned, tag }));
+    this.o.counters.add('rebuild.answered');
+  }
+
+  private onReply(self: ChannelHost, m: ChannelStateReply): void {
+    if (m.to !== self.id) return this.refuse('not-for-us');
+    if (!this.known(m.channel, self)) return this.refuse('unknown-channel');
+    if (!this.nonces.includes(m.nonce)) return this.refuse('stale-nonce');
+    const ring = this.o.keys.ring(principalOf.channel(self.id));
+    if (!ring.verify(principalOf.channel(m.channel), authPayload(m), m.tag)) return this.refuse('bad-mac');
+    const states: { seq: number; state: ChannelState }[] = [];
+    for (const w of m.states.slice(-STATE_HISTORY)) {
+      const s = fromWire(w, this.o.topology.inputUnits);
+      if (s === undefined) return this.refuse('bad-shape');
+      states.push({ seq: w.seq, state: s });
+    }
+    this.offers.set(m.channel, states);
+    this.o.counters.add('rebuild.replies');
+    if (self.rebuilding) this.tryRebuild(self);
+  }
+
+  private tryRebuild(channel: ChannelHost): void {
+    const floor = channel.rebuildFloor();
+    if (floor === undefined) return;
+    const offers: AbstractOffer<ChannelState>[] = [];
+    for (const [source, list] of this.offers)
+      for (const h of list) offers.push({ source, seq: h.seq, state: h.state });
+    const pick = matchAbstractStates(offers, this.o.topology.f, sameChannelState, (seq) => seq >= floor);
+    if (!pick.ok) {
+      this.o.counters.add(
+        `rebuild.wait.${pick.reason}${pick.reason === 'no-quorum' ? `.${mismatch(offers, floor)}` : ''}`,
+      );
+      return;
+    }
+    try {
+      const replayed = channel.rebuildFrom(pick.seq, pick.state);
+      this.rebuilt = { seq: pick.seq, supporters: pick.supporters, replayed };
+      this.offers.clear();
+      this.o.counters.add('rebuild.done');
+      this.o.logger.info({ ...this.rebuilt, channel: channel.id }, 'channel rebuilt over the wire');
+    } catch (e) {
+      // A state f+1 channels agree on that this implementation cannot take: a bug, counted, asked again.
+      this.o.counters.add('rebuild.import-failed');
+      this.o.logger.error({ err: (e as Error).message }, 'abstract state import failed');
+    }
+  }
+}
+
+/** Why the newest seq two peers both offer does not match: the first field that differs (a counter suffix). */
+function mismatch(offers: readonly AbstractOffer<ChannelState>[], floor: number): string {
+  const bySeq = new Map<number, AbstractOffer<ChannelState>[]>();
+  for (const o of offers) if (o.seq >= floor) bySeq.set(o.seq, [...(bySeq.get(o.seq) ?? []), o]);
+  const shared = [...bySeq.entries()].filter(([, l]) => l.length >= 2).sort((a, b) => b[0] - a[0])[0];
+  if (shared === undefined) return 'no-common-seq';
+  const [a, b] = shared[1] as [AbstractOffer<ChannelState>, AbstractOffer<ChannelState>];
+  if (a.state.frame !== b.state.frame) return 'frame';
+  if (a.state.state.primed !== b.state.state.primed) return 'primed';
+  return JSON.stringify(a.state.inputs) === JSON.stringify(b.state.inputs) ? 'law' : 'inputs';
+}
+
+/** The wire form of a channel's abstract state after batch `seq`. */
+export function toWire(seq: number, s: ChannelState): WireChannelState {
+  return {
+    seq,
+    framePlusOne: s.frame + 1,
+    primed: s.state.primed,
+    referenceFilter: s.state.referenceFilter,
+    integrator: s.state.integrator,
+    rateEstimate: s.state.rateEstimate,
+    lastMeasurement: s.state.lastMeasurement,
+    lastElevator: s.state.lastElevator,
+    inputs: s.inputs.voter.fields.map((f) => f.map((m) => ({ ...m }))),
+  };
+}
+
+/** Back from the wire; undefined when the input voter's shape (fields x units) is not this topology's. */
+export function fromWire(w: WireChannelState, units: number): ChannelState | undefined {
+  if (w.inputs.some((f) => f.length !== units)) return undefined;
+  const frame = w.framePlusOne - 1;
+  return {
+    frame,
+    state: {
+      primed: w.primed,
+      referenceFilter: w.referenceFilter,
+      integrator: w.integrator,
+      rateEstimate: w.rateEstimate,
+      lastMeasurement: w.lastMeasurement,
+      lastElevator: w.lastElevator,
+    },
+    inputs: { lastFrame: frame, voter: { fields: w.inputs.map((f) => f.map((m) => ({ ...m }))) } },
+  };
+}

@@ -279,10 +279,7 @@ export class FirmwareVoterRole implements VoterRole {
     );
   }
 
-  private async handshake(
-    unit: FirmwareUnit,
-    bootMs: number,
-  ): Promise<FirmwareStartup> {
+  private async handshake(unit: FirmwareUnit, bootMs: number): Promise<FirmwareStartup> {
     const boot = unit.boots[0];
     if (boot?.provision !== 'ok')
       throw new Error(`firmware ${this.o.target} booted unprovisioned (${boot?.provision ?? 'no BOOT'})`);

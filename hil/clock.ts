@@ -8,12 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RealScheduler, type Scheduler, type VirtualScheduler } from '../src/runtime/scheduler.ts';
 
 /**
- * Real timers, `speedup` times faster than the wall clock (1: real time). `rebase()` moves time 0 to now while no
- * timer is pending: the bench opens its links first, and frame 0 then starts at time 0 instead of catching up.
+ * Real timers, `speedup` times faster than the wall clock (1: real time). The clock is held at 0 until `rebase()`
+ * (src/runtime/scheduler.ts `held`): the bench opens its links and starts its boards first (a firmware voter
+ * boots and answers its handshake then), and frame 0 then starts at time 0 instead of catching up with frames
+ * that were due while the boards started. Timers asked for while held are armed at `rebase`.
  */
 export class WallClock implements Scheduler {
-  private real = new RealScheduler();
-  private pending = 0;
+  private readonly real = new RealScheduler({ held: true });
 
   constructor(private readonly speedup = 1) {
     if (!(speedup > 0) || !Number.isFinite(speedup))
@@ -25,26 +26,13 @@ export class WallClock implements Scheduler {
   }
 
   at(t: number, fn: () => void): () => void {
-    this.pending++;
-    let done = false;
-    const settle = (): void => {
-      if (!done) this.pending--;
-      done = true;
-    };
-    const cancel = this.real.at(t / this.speedup, () => {
-      settle();
-      fn();
-    });
-    return () => {
-      settle();
-      cancel();
-    };
+    return this.real.at(t / this.speedup, fn);
   }
 
-  /** Time 0 is now, if nothing is scheduled yet; returns whether it moved. */
+  /** Time 0 is now: the held clock starts (once; later calls change nothing). Returns whether it moved. */
   rebase(): boolean {
-    if (this.pending > 0) return false;
-    this.real = new RealScheduler();
+    if (!this.real.isHeld) return false;
+    this.real.begin();
     return true;
   }
 }

@@ -16,6 +16,8 @@ import { SensorTriplex } from '../src/core/plant/sensors.ts';
 import { Prng } from '../src/core/prng.ts';
 import type { ChannelEvent, DecisionRecord } from '../src/core/vote/voter.ts';
 import type { Topology } from '../src/runtime/config.ts';
+import { CommandWatch } from '../src/runtime/firmware/actuator.ts';
+import { topologyVoterConfig } from '../src/runtime/loop/board.ts';
 import { Counters } from '../src/runtime/loop/counters.ts';
 import type { VoterEvent } from '../src/runtime/loop/ports.ts';
 import { type ControlLoopFactory, inProcessLoopFactory } from '../src/runtime/node/control-loop.ts';
@@ -97,6 +99,9 @@ export class Rig {
   readonly counters = new Counters();
   private readonly plant: PitchPlant;
   private readonly actuator = new ElevatorActuator();
+  /** The actuator's own loss-of-command timeout (failsafe after failsafeAfterMisses frames without a write). */
+  private readonly commands: CommandWatch;
+  private readonly failsafeElevator: number;
   private readonly sensors: SensorTriplex;
   private readonly decisions = new Map<number, DecisionRecord<Command>>();
   private readonly outputs: OutputWindow;
@@ -126,6 +131,8 @@ export class Rig {
         this.outputs.offer(channel, frame, cmd.elevator),
     };
     this.outputs = new OutputWindow(t.channels.length, this.counters);
+    this.commands = new CommandWatch(t.voter.failsafeAfterMisses);
+    this.failsafeElevator = topologyVoterConfig(t).failsafe.elevator;
     const gst = (): number => o.scheduler.now();
     const factory =
       o.bench ??
@@ -224,7 +231,10 @@ export class Rig {
   private closeFrame(frame: number): void {
     const rec = this.decisions.get(frame);
     const last = this.trace.frames.at(-1);
-    const voted = rec?.value.elevator ?? last?.voted ?? 0;
+    const action = this.commands.frame(rec?.kind);
+    const timedOut = action.kind === 'failsafe' && rec?.kind !== 'failsafe';
+    if (timedOut) this.counters.add('rig.actuator-failsafe');
+    const voted = timedOut ? this.failsafeElevator : (rec?.value.elevator ?? last?.voted ?? 0);
     const elevator = this.actuator.drive(voted, this.dt);
     this.plant.step(elevator);
     const s = this.sampled.get(frame)!;
@@ -241,7 +251,7 @@ export class Rig {
       theta: s.theta,
       elevator,
       voted,
-      outcome: rec?.kind ?? 'hold',
+      outcome: timedOut ? 'failsafe' : (rec?.kind ?? 'hold'),
       channels: this.outputs.take(frame),
       view,
       primary,
@@ -251,7 +261,7 @@ export class Rig {
     this.extras.push({
       readings: s.readings,
       samples: s.samples,
-      reason: rec?.reason ?? 'no-decision',
+      reason: timedOut ? 'command-timeout' : (rec?.reason ?? 'no-decision'),
       contributors: rec?.contributors ?? [],
       dissenters: rec?.dissenters ?? [],
       missing: rec?.missing ?? [],

@@ -16,6 +16,7 @@ import type { FirmwareVoterBoardOptions } from '../src/runtime/firmware/voter-bo
 import { KeyFileError } from '../src/runtime/keyfiles.ts';
 import type { BoardKeys } from '../src/runtime/loop/keys.ts';
 import { loadBoardKeys } from '../src/runtime/node/keys.ts';
+import { dropRealtime, RealtimeGovernor, requestRealtime } from '../src/runtime/node/realtime.ts';
 import { warmUp } from '../src/runtime/node/warm-up.ts';
 import type { FrameRecord, Trace } from '../src/runtime/report/trace.ts';
 import { VirtualScheduler } from '../src/runtime/scheduler.ts';
@@ -318,6 +319,7 @@ async function fly(
   }
   // After the warm-up and the board processes' start: frame 0 is now.
   const scheduler = new WallClock(o.speedup ?? 1);
+  let governor: RealtimeGovernor | undefined;
   const factory: BenchFactory =
     processBench === undefined
       ? (hooks) =>
@@ -334,7 +336,13 @@ async function fly(
       seed,
       logger: o.logger,
       bench: factory,
-      onStarted: () => scheduler.rebase(),
+      onStarted: () => {
+        scheduler.rebase();
+        // As `triplex sim` flies (hil/flight.ts): real-time scheduling where permitted, given back if it spins.
+        const scheduling = requestRealtime();
+        o.logger.info({ scheduling }, `scheduling: ${scheduling.summary}`);
+        if (scheduling.how === 'chrt') governor = RealtimeGovernor.start(o.logger);
+      },
       ...(reference ? { reference } : {}),
       ...(o.telemetry ? { onFrame: telemetryHook(o.telemetry, scenario.name) } : {}),
     });
@@ -349,6 +357,8 @@ async function fly(
       o.signal?.removeEventListener('abort', stop);
     }
   } finally {
+    if (governor !== undefined) governor.stop();
+    else dropRealtime();
     await processBench?.close();
   }
 }

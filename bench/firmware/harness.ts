@@ -107,6 +107,16 @@ export function provisionFor(c: Corpus): Uint8Array {
   });
 }
 
+/**
+ * Start a unit and give its process real-time scheduling where permitted (FirmwareVoterRole does the same): an idle
+ * QEMU unit stalled 150 ms by a loaded host sees its watchdog expire (firmware-bridge/README.md).
+ */
+async function startRaised(o: Parameters<typeof Unit.start>[0]): Promise<FirmwareUnit> {
+  const unit = await Unit.start(o);
+  unit.raisePriority(silent);
+  return unit;
+}
+
 export function startUnit(
   c: Corpus,
   target: FirmwareTarget,
@@ -116,7 +126,7 @@ export function startUnit(
   /** The unit's actuator port (ACTUATOR frames, src/runtime/firmware/actuator.ts) to this file. */
   actuatorFile?: string,
 ): Promise<FirmwareUnit> {
-  return Unit.start({
+  return startRaised({
     target,
     mode,
     provision: provisionFor(c),

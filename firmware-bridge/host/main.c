@@ -8,7 +8,10 @@
  * the process re-executes itself on the same link, as a board resets, and boots with reset cause "watchdog".
  *
  *   triplex-fw-host --provision voter.prov [--link PATH | --unix PATH] [--actuator PATH]
- *                   [--watchdog-ms 500] [--boot-count N] [--reset-cause C]
+ *                   [--watchdog-ms N] [--boot-count N] [--reset-cause C]
+ *
+ * --watchdog-ms: the CPU-time watchdog, ms (0: none); default the unit's own from its provisioning record,
+ * fw_board_watchdog_ms (half of failsafeAfterMisses frame periods).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -30,7 +33,8 @@
 static int link_in = 0;
 static int link_out = 1;
 static int actuator_fd = -1;
-static long watchdog_ms = 500;
+/* -1: from the provisioning record (fw_board_watchdog_ms); --watchdog-ms overrides it (0: none). */
+static long watchdog_ms = -1;
 static fw_board board;
 static uint8_t provision[FW_MAX_PROVISION_BYTES];
 
@@ -210,6 +214,7 @@ int main(int argc, char **argv) {
   if (prov_path != NULL) prov_n = read_file(prov_path, provision, sizeof provision);
   fw_board_init(&board, prov_path != NULL ? provision : NULL, prov_n, (uint32_t)boot_count,
                 (uint8_t)reset_cause);
+  if (watchdog_ms < 0) watchdog_ms = (long)fw_board_watchdog_ms(&board);
   arm_watchdog();
 
   /* The frame loop: every pass strokes the watchdog; a blocked read() uses no CPU time. */

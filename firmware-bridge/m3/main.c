@@ -9,8 +9,6 @@
 #include "mps2.h"
 #include "platform.h"
 
-/* 1 s to the NMI, 2 s to the reset, in 25 MHz watchdog ticks (guest time: -icount makes it repeatable). */
-#define WATCHDOG_TICKS MPS2_SYSCLK_HZ
 #define BOOT_MAGIC 0x424F4F54u /* "BOOT" */
 
 extern uint32_t _stack_bottom, _stack_top;
@@ -80,7 +78,11 @@ int main(void) {
   const uint8_t *record = (const uint8_t *)(FW_PROVISION_ADDR + 4u);
   fw_board_init(&board, length > 0u && length <= FW_MAX_PROVISION_BYTES ? record : NULL, length,
                 boot_record.boots, reset_cause);
-  watchdog_start(WATCHDOG_TICKS);
+  /*
+   * The CMSDK watchdog resets on its second expiry (the first raises the NMI): half the timeout per expiry, in
+   * 25 MHz ticks (guest time: -icount makes it repeatable). 100 ms at 50 Hz with failsafeAfterMisses 10.
+   */
+  watchdog_start(fw_board_watchdog_ms(&board) * (MPS2_SYSCLK_HZ / 1000u / 2u));
   for (;;) {
     uint8_t byte;
     watchdog_stroke();

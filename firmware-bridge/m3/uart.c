@@ -9,9 +9,13 @@ void uart_init(uint32_t base, int rx_interrupt) {
 
 void uart_write(uint32_t base, const uint8_t *bytes, size_t n) {
   for (size_t i = 0; i < n; i++) {
-    /* TX FULL clears once the byte is taken; the host side of QEMU's chardev drains it. */
-    while (UART_STATE(base) & UART_STATE_TX_FULL) {
-    }
+    /*
+     * TX FULL clears once the byte is taken; the host side of QEMU's chardev drains it. Waiting for the rig to
+     * read is I/O, not a hung frame loop: the watchdog is stroked meanwhile. (Under -icount a guest spinning here
+     * runs its clock at the host's speed: a rig slow to read for some 20 ms of wall time reset the unit with the
+     * 100 ms watchdog, in the pipelined differential run.)
+     */
+    while (UART_STATE(base) & UART_STATE_TX_FULL) watchdog_stroke();
     UART_DATA(base) = bytes[i];
   }
 }

@@ -52,7 +52,10 @@ void fw_board_init(fw_board *b, const uint8_t *provision, size_t provision_n, ui
   fw_deframer_init(&b->deframer);
   b->prov_status = provision == NULL ? (uint8_t)FW_PROV_MISSING
                                      : (uint8_t)fw_provision_parse(provision, provision_n, &b->prov);
-  if (b->prov_status == FW_PROV_OK) fw_voter_init(&b->voter, &b->prov.voter, judgment_out, b);
+  if (b->prov_status == FW_PROV_OK) {
+    fw_voter_init(&b->voter, &b->prov.voter, judgment_out, b);
+    fw_rekey_init(&b->rekey, &b->prov);
+  }
   b->current_seq = 0;
   b->io_ticks = 0;
   b->boot_count = boot_count;
@@ -70,6 +73,16 @@ void fw_board_init(fw_board *b, const uint8_t *provision, size_t provision_n, ui
   fw_write_uvar(&w, boot_count);
   write_heartbeat(b, &w);
   send_payload(b, &w);
+}
+
+uint32_t fw_board_watchdog_ms(const fw_board *b) {
+  if (b->prov_status != FW_PROV_OK) return FW_WATCHDOG_MAX_MS;
+  const fw_voter_config *c = &b->prov.voter;
+  double ms = (double)c->failsafe_after_misses * c->period / 2.0;
+  /* Written so that NaN (not possible from a checked record, but cheap to rule out) takes the minimum. */
+  if (!(ms >= (double)FW_WATCHDOG_MIN_MS)) ms = (double)FW_WATCHDOG_MIN_MS;
+  if (ms > (double)FW_WATCHDOG_MAX_MS) ms = (double)FW_WATCHDOG_MAX_MS;
+  return (uint32_t)ms;
 }
 
 static void error_response(fw_board *b, uint64_t seq, uint8_t code) {
@@ -197,6 +210,7 @@ static void handle_status(fw_board *b, uint64_t seq) {
   fw_write_uvar(&w, b->work_max_ticks);
   fw_write_uvar(&w, fw_port_stack_used());
   fw_write_uvar(&w, b->declined);
+  fw_write_uvar(&w, fw_board_watchdog_ms(b));
   for (unsigned i = 0; i < v->cfg.m; i++) {
     const fw_channel_state *s = &v->ch[i];
     fw_write_u8(&w, s->latched);
@@ -217,6 +231,27 @@ static void handle_ping(fw_board *b, uint64_t seq) {
   fw_write_u8(&w, FW_RSP_PONG);
   fw_write_uvar(&w, seq);
   write_heartbeat(b, &w);
+  send_payload(b, &w);
+}
+
+static void handle_rekey(fw_board *b, const uint8_t *payload, size_t n, size_t body, uint64_t seq) {
+  uint8_t channel = 0;
+  uint64_t generation = 0;
+  const fw_rekey_status st =
+      fw_rekey_apply(&b->rekey, &b->prov, payload, n, body, b->boot_count, &channel, &generation);
+  if (st != FW_REKEY_OK) {
+    error_response(b, seq,
+                   st == FW_REKEY_BAD_TAG ? FW_ERR_REKEY_BAD_TAG
+                   : st == FW_REKEY_STALE ? FW_ERR_REKEY_STALE
+                                          : FW_ERR_MALFORMED_REQUEST);
+    return;
+  }
+  fw_writer w;
+  fw_writer_init(&w, b->out, sizeof b->out);
+  fw_write_u8(&w, FW_RSP_REKEYED);
+  fw_write_uvar(&w, seq);
+  fw_write_u8(&w, channel);
+  fw_write_uvar(&w, generation);
   send_payload(b, &w);
 }
 
@@ -262,6 +297,10 @@ static void handle_request(fw_board *b, const uint8_t *payload, size_t n) {
     if (dt > b->work_max_ticks) b->work_max_ticks = dt;
     send_payload(b, &w);
     if (to_actuator != NULL) fw_port_actuator(to_actuator);
+    return;
+  }
+  if (type == FW_REQ_REKEY) {
+    handle_rekey(b, payload, n, n - fw_reader_remaining(&r), seq);
     return;
   }
   if (type == FW_REQ_STATUS && fw_reader_remaining(&r) == 0u) {

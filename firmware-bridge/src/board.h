@@ -10,6 +10,7 @@
 #include "frame.h"
 #include "link.h"
 #include "provision.h"
+#include "rekey.h"
 #include "voter.h"
 
 #define FW_ROLE_VOTER 2u /* index of 'voter' in src/runtime/config.ts role enum */
@@ -21,6 +22,7 @@ typedef struct {
   fw_provision prov;
   uint8_t prov_status;
   fw_voter voter;
+  fw_rekey_state rekey;
   uint32_t boot_count;
   uint8_t reset_cause;
   uint32_t codes[FW_CODE_COUNT];
@@ -41,6 +43,13 @@ typedef struct {
 /* Parse the provisioning record, reset the voter and send BOOT. provision may be NULL (unprovisioned). */
 void fw_board_init(fw_board *b, const uint8_t *provision, size_t provision_n, uint32_t boot_count,
                    uint8_t reset_cause);
+/*
+ * The watchdog timeout the platform programs, ms from the last stroke to the reset: failsafeAfterMisses x
+ * period / 2 of the provisioned timing (ms), so that a hung unit is reset, and has rejoined, before the frames
+ * it leaves without a command reach failsafeAfterMisses; clamped to FW_WATCHDOG_MIN_MS..FW_WATCHDOG_MAX_MS;
+ * FW_WATCHDOG_MAX_MS when unprovisioned.
+ */
+uint32_t fw_board_watchdog_ms(const fw_board *b);
 /* One received byte; handles the request it completes, if any. */
 void fw_board_feed(fw_board *b, uint8_t byte);
 

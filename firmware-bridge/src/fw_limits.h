@@ -30,4 +30,14 @@
 /* Events one decision can produce: a strike and a latch per channel. */
 #define FW_MAX_EVENTS (2u * FW_MAX_CHANNELS)
 
+/*
+ * Watchdog (time from the last stroke of the frame loop to the reset): half of failsafeAfterMisses frame
+ * periods of the provisioned timing (README "A hang, frame by frame"), within these bounds, in ms; an
+ * unprovisioned unit, which decides nothing, uses the maximum. The minimum is five of the Cortex-M3's 10 ms
+ * SysTick periods: an idle unit strokes only when SysTick wakes it, and a 10 ms watchdog (its NMI at 5 ms) reset
+ * an idle unit now and then (measured, m4-exact corpus under QEMU).
+ */
+#define FW_WATCHDOG_MIN_MS 50u
+#define FW_WATCHDOG_MAX_MS 2000u
+
 #endif

@@ -14,6 +14,7 @@ import pino from 'pino';
 import { defaultScenario } from '../../hil/scenario.ts';
 import type { Transport } from '../io/transport.ts';
 import { ConfigError, loadTopology, type Topology, voterImplProblem } from '../runtime/config.ts';
+import { buildAsync, voterArtifact } from '../runtime/firmware/toolchain.ts';
 import { Counters } from '../runtime/loop/counters.ts';
 import { Fleet } from '../runtime/loop/fleet.ts';
 import { plantPortsOf } from '../runtime/loop/ports.ts';
@@ -55,6 +56,16 @@ export async function simCommand(argv: string[], interrupt: Interrupt): Promise<
   if (voterProblem !== undefined) {
     process.stderr.write(`triplex sim: ${voterProblem}\n`);
     return EXIT.usage;
+  }
+  if (topo.voterImpl !== 'ts') {
+    // Built before anything starts (board processes, the held clock): a fresh build took tens of seconds at
+    // load 15, and the firmware voter's start then only boots it.
+    try {
+      await buildAsync(voterArtifact(topo.voterImpl));
+    } catch (e) {
+      process.stderr.write(`triplex sim: ${(e as Error).message}\n`);
+      return EXIT.usage;
+    }
   }
   const tooLong = checkFlightLength(args.duration, topo.frameRateHz);
   if (tooLong !== undefined) {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCorpus, SETUPS } from '../../bench/firmware/corpus.ts';
+import { generateCorpus, SETUPS, voterConfigOf } from '../../bench/firmware/corpus.ts';
 import { startUnit } from '../../bench/firmware/harness.ts';
 import { authPayload, decodeMessage, encodeMessage } from '../../src/core/codec/encode.ts';
 import type { Output } from '../../src/core/codec/messages.ts';
@@ -18,6 +18,7 @@ import type { Command } from '../../src/core/control/spec.ts';
 import { keyedMac } from '../../src/core/crypto/mac.ts';
 import type { DecisionRecord } from '../../src/core/vote/voter.ts';
 import { readActuatorStream } from '../../src/runtime/firmware/actuator.ts';
+import { firmwareWatchdogMs } from '../../src/runtime/firmware/provision.ts';
 import {
   BUILD_TIMEOUT_MS,
   buildFor,
@@ -144,3 +145,33 @@ describe.skipIf(!host.ok || !m3.ok)(
     });
   },
 );
+
+/**
+ * The watchdog follows the frame rate: each build programs half of failsafeAfterMisses frame periods of its
+ * provisioned timing (fw_board_watchdog_ms; README "A hang, frame by frame"), clamped to 50 ms..2 s, and says so
+ * in STATUS. The hang test above relies on it: its unit (50 Hz, failsafeAfterMisses 5) resets after 50 ms.
+ */
+describe.skipIf(!host.ok)('the watchdog timeout comes from the provisioned frame timing', () => {
+  const setups = [
+    SETUPS[0]!, // 5 x 20 ms / 2 = 50 ms
+    SETUPS[2]!, // 2 x 10 ms / 2 = 10 ms: the minimum, 50 ms
+    { ...SETUPS[0]!, failsafeAfterMisses: 1000 }, // 10 s: clamped to 2 s
+    { ...SETUPS[0]!, failsafeAfterMisses: 10, periodMs: 1000 / 30 }, // 166.67 ms: 166
+  ];
+  for (const target of ['host', ...(m3.ok ? ['qemu' as const] : [])] as const) {
+    it(`${target}: STATUS watchdogMs = firmwareWatchdogMs(config) for each timing`, async () => {
+      const got: number[] = [];
+      for (const [i, setup] of setups.entries()) {
+        const corpus = generateCorpus(setup, 0, 5);
+        const unit = await startUnit(corpus, target, 'sync', join(work, `wd-${target}-${i}`));
+        try {
+          got.push((await unit.status()).watchdogMs);
+        } finally {
+          await unit.close();
+        }
+      }
+      expect(got).toEqual([50, 50, 2000, 166]);
+      expect(setups.map((s) => firmwareWatchdogMs(voterConfigOf(s)))).toEqual(got);
+    });
+  }
+});

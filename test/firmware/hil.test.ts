@@ -128,12 +128,12 @@ describe.skipIf(!host.ok)('library scenarios with the firmware voter (lockstep)'
         .split('\n')
         .slice(1)
         .map((line) => line.split(',')[6]);
-      // Hung in frame 100 for 8 more frames: 9 holds (no decision), the 10th frame (failsafeAfterMisses) the
-      // reset unit's failsafe command, then writes to the end.
+      // Hung in frame 100 for the watchdog's 5 more frames: 6 holds (no decision), then the reset unit's
+      // failsafe command (frame 106), then writes to the end (README "A hang, frame by frame").
       expect(outcomes.slice(95, 100)).toEqual(Array(5).fill('write'));
-      expect(outcomes.slice(100, 109)).toEqual(Array(9).fill('hold'));
-      expect(outcomes[109]).toBe('failsafe');
-      expect(new Set(outcomes.slice(110))).toEqual(new Set(['write']));
+      expect(outcomes.slice(100, 106)).toEqual(Array(6).fill('hold'));
+      expect(outcomes[106]).toBe('failsafe');
+      expect(new Set(outcomes.slice(107))).toEqual(new Set(['write']));
       const target = impl === 'firmware-host' ? 'host' : 'qemu';
       expect(summary.voterEvents).toEqual([
         expect.stringMatching(
@@ -141,8 +141,8 @@ describe.skipIf(!host.ok)('library scenarios with the firmware voter (lockstep)'
             `^frame 100 hung: firmware ${target} hung .*watchdog reset it \\(boot 1, cause watchdog\\)`,
           ),
         ),
-        `frame 109 reset: firmware ${target} reset by its watchdog (boot 1, cause watchdog); down for frames 100-108`,
-        expect.stringMatching(/^frame 109 rejoined: votes again from frame 109: first decision failsafe/),
+        `frame 106 reset: firmware ${target} reset by its watchdog (boot 1, cause watchdog); down for frames 100-105`,
+        expect.stringMatching(/^frame 106 rejoined: votes again from frame 106: first decision failsafe/),
       ]);
       expect(summary.counters).toMatchObject({
         'voter.hang': 1,

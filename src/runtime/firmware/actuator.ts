@@ -67,3 +67,49 @@ export function readActuatorStream(
   rejected += s.cobs + s.crc + s['too-long'];
   return { commands, rejected };
 }
+
+/** What the actuator does in a frame, by the loss-of-command rule (CommandWatch). */
+export type ActuatorAction =
+  | { readonly kind: 'command' }
+  /** No command arrived: it keeps the last position. */
+  | { readonly kind: 'hold' }
+  /** Too long without a written command: its failsafe position, whatever it was told. */
+  | { readonly kind: 'failsafe' };
+
+/**
+ * The actuator's own loss-of-command timeout, as a real actuator interface has one independent of the voter that
+ * drives it: from the `failsafeAfter`-th consecutive frame without a written command (a hold or failsafe command,
+ * or no command at all: the voter hung, or its decision came after the frame) it goes to its failsafe position,
+ * and stays there until a written command arrives. With a voter that decides every frame this changes nothing
+ * (the voter's own failsafe falls on the same frame: failsafeAfterMisses); it bounds what a hung voter can hold.
+ * See firmware-bridge/README.md "A hang, frame by frame".
+ *
+ * @example
+ * const watch = new CommandWatch(10);
+ * watch.frame('write');   // { kind: 'command' }
+ * watch.frame(undefined); // { kind: 'hold' } ... the 10th in a row: { kind: 'failsafe' }
+ */
+export class CommandWatch {
+  private withoutWrite = 0;
+
+  constructor(private readonly failsafeAfter: number) {
+    if (!Number.isSafeInteger(failsafeAfter) || failsafeAfter < 1)
+      throw new RangeError(`failsafeAfter must be a whole number of frames >= 1, got ${failsafeAfter}`);
+  }
+
+  /** Consecutive frames without a written command, up to the last one closed. */
+  get framesWithoutWrite(): number {
+    return this.withoutWrite;
+  }
+
+  /** A frame closes with this command (undefined: none arrived in time). */
+  frame(command: 'write' | 'hold' | 'failsafe' | undefined): ActuatorAction {
+    if (command === 'write') {
+      this.withoutWrite = 0;
+      return { kind: 'command' };
+    }
+    this.withoutWrite = Math.min(this.withoutWrite + 1, Number.MAX_SAFE_INTEGER);
+    if (this.withoutWrite >= this.failsafeAfter) return { kind: 'failsafe' };
+    return command === undefined ? { kind: 'hold' } : { kind: 'command' };
+  }
+}

@@ -11,7 +11,14 @@
  */
 import { DecodeFailure, Reader, type RejectionReason, Writer } from '../../core/codec/wire.ts';
 
-export const REQUEST = { deliver: 0x01, tick: 0x02, status: 0x03, ping: 0x04, hang: 0x7e } as const;
+export const REQUEST = {
+  deliver: 0x01,
+  tick: 0x02,
+  status: 0x03,
+  ping: 0x04,
+  rekey: 0x05,
+  hang: 0x7e,
+} as const;
 export const RESPONSE = {
   boot: 0x80,
   offer: 0x81,
@@ -19,6 +26,7 @@ export const RESPONSE = {
   status: 0x83,
   pong: 0x84,
   judgment: 0x85,
+  rekeyed: 0x86,
   error: 0x8f,
 } as const;
 
@@ -29,6 +37,18 @@ export type FirmwareRequest =
   | { readonly type: 'tick'; readonly seq: number; readonly time: number; readonly frame: number }
   | { readonly type: 'status'; readonly seq: number }
   | { readonly type: 'ping'; readonly seq: number }
+  /**
+   * Channel `channel` (index) has a new pairwise key, sealed for the unit's current boot (rekey.ts sealRekey);
+   * `generation` above the channel's current one.
+   */
+  | {
+      readonly type: 'rekey';
+      readonly seq: number;
+      readonly channel: number;
+      readonly generation: number;
+      readonly sealed: Uint8Array;
+      readonly tag: Uint8Array;
+    }
   /** Test builds only: the unit hangs inside its frame loop. Never answered. */
   | { readonly type: 'hang'; readonly seq: number };
 
@@ -42,6 +62,11 @@ export function encodeRequest(r: FirmwareRequest): Uint8Array {
   } else if (r.type === 'tick') {
     w.f64(r.time);
     w.uvar(r.frame);
+  } else if (r.type === 'rekey') {
+    w.u8(r.channel);
+    w.uvar(r.generation);
+    w.raw(r.sealed);
+    w.raw(r.tag);
   }
   return w.finish();
 }
@@ -185,6 +210,8 @@ export interface FirmwareStatus {
   readonly stackUsed: number;
   /** Early decisions declined because closeDue made the frame not ready (voter.ts would throw there). */
   readonly declined: number;
+  /** The watchdog timeout the unit programmed, ms from the last stroke to the reset (fw_board_watchdog_ms). */
+  readonly watchdogMs: number;
   readonly channels: readonly FirmwareChannelHealth[];
 }
 
@@ -212,8 +239,21 @@ const PROVISION_STATUS: readonly ProvisionStatus[] = [
   'missing',
 ];
 
-export type FirmwareError = 'unknown-request' | 'malformed-request' | 'not-provisioned';
-const ERRORS: readonly FirmwareError[] = ['unknown-request', 'malformed-request', 'not-provisioned'];
+export type FirmwareError =
+  | 'unknown-request'
+  | 'malformed-request'
+  | 'not-provisioned'
+  /** A REKEY whose tag did not verify (forged, corrupted, or sealed for another boot). */
+  | 'rekey-bad-tag'
+  /** A REKEY whose generation is not above the channel's current one (a replay). */
+  | 'rekey-stale';
+const ERRORS: readonly FirmwareError[] = [
+  'unknown-request',
+  'malformed-request',
+  'not-provisioned',
+  'rekey-bad-tag',
+  'rekey-stale',
+];
 
 export type FirmwareResponse =
   | {
@@ -241,6 +281,7 @@ export type FirmwareResponse =
   | { readonly type: 'tick'; readonly seq: number; readonly decision: FirmwareDecision | null }
   | { readonly type: 'status'; readonly seq: number; readonly status: FirmwareStatus }
   | { readonly type: 'pong'; readonly seq: number; readonly heartbeat: Uint8Array }
+  | { readonly type: 'rekeyed'; readonly seq: number; readonly channel: number; readonly generation: number }
   | { readonly type: 'error'; readonly seq: number; readonly error: FirmwareError };
 
 export type DecodeResponseResult =
@@ -343,6 +384,7 @@ function status(r: Reader, shape: DecisionShape): FirmwareStatus {
   const work = { requests: r.uvar('requests'), ticks: r.uvar('ticks'), maxTicks: r.uvar('maxTicks') };
   const stackUsed = r.uvar('stackUsed');
   const declined = r.uvar('declined');
+  const watchdogMs = r.uvar('watchdogMs');
   const channels = Array.from({ length: shape.channels }, () => ({
     latched: r.u8('latched') === 1,
     strikes: r.u8('strikes'),
@@ -364,6 +406,7 @@ function status(r: Reader, shape: DecisionShape): FirmwareStatus {
     work,
     stackUsed,
     declined,
+    watchdogMs,
     channels,
   };
 }
@@ -398,6 +441,8 @@ function decodeBody(r: Reader, type: number, shape: DecisionShape): FirmwareResp
       return { type: 'status', seq, status: status(r, shape) };
     case RESPONSE.pong:
       return { type: 'pong', seq, heartbeat: rest(r) };
+    case RESPONSE.rekeyed:
+      return { type: 'rekeyed', seq, channel: r.u8('channel'), generation: r.uvar('generation') };
     case RESPONSE.error: {
       const error = ERRORS[r.u8('error') - 1];
       if (error === undefined) throw new DecodeFailure('unknown-variant', 'error code');

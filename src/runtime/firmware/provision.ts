@@ -25,7 +25,37 @@ export const FW_LIMITS = Object.freeze({
   maxProvisionBytes: 1024,
   maxMessageBytes: 512,
   maxLinkPayload: 560,
+  watchdogMinMs: 50,
+  watchdogMaxMs: 2000,
 });
+
+/**
+ * The watchdog timeout a provisioned unit programs (fw_board_watchdog_ms in firmware-bridge/src/board.c): ms
+ * from the last stroke of its frame loop to the reset, half of failsafeAfterMisses frame periods (the timing is in
+ * ms), within FW_LIMITS' watchdog bounds. See README "A hang, frame by frame".
+ *
+ * @example
+ * firmwareWatchdogMs({ failsafeAfterMisses: 10, timing: { period: 20 } }); // 100
+ */
+export function firmwareWatchdogMs(c: {
+  readonly failsafeAfterMisses: number;
+  readonly timing: { readonly period: number };
+}): number {
+  const ms = (c.failsafeAfterMisses * c.timing.period) / 2;
+  if (!(ms >= FW_LIMITS.watchdogMinMs)) return FW_LIMITS.watchdogMinMs;
+  return Math.floor(Math.min(ms, FW_LIMITS.watchdogMaxMs));
+}
+
+/**
+ * Frames a hung unit is down before its watchdog has reset it, in whole frame periods (what a lockstep run
+ * simulates, VoterRole.hang): ceil(watchdog / period). 5 at 50 Hz with failsafeAfterMisses 10.
+ */
+export function watchdogFrames(c: {
+  readonly failsafeAfterMisses: number;
+  readonly timing: { readonly period: number };
+}): number {
+  return Math.max(1, Math.ceil(firmwareWatchdogMs(c) / c.timing.period));
+}
 
 export const KEY_BYTES = 32;
 

@@ -3,7 +3,7 @@
  * run: the host build needs a C compiler; the Cortex-M3 build needs gcc-arm-none-eabi with newlib and
  * qemu-system-arm. A missing piece is a reason to print and skip, never a crash.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,12 +78,7 @@ function probeM3(): Availability {
  * beforeAll with a long timeout, so a fresh clone's first build does not eat a test's own time.
  */
 export function build(artifact: Artifact): string {
-  const need = artifact.startsWith('m3') ? m3Toolchain() : hostToolchain();
-  if (!need.ok) throw new Error(`cannot build ${artifact}: ${need.reason}`);
-  execFileSync('mkdir', ['-p', BUILD_DIR]);
-  const make = ['make', '-s', '-j2', '-C', FIRMWARE_DIR, artifact];
-  const useFlock = has('flock', ['--version']);
-  const [cmd, ...args] = useFlock ? ['flock', join(BUILD_DIR, '.lock'), ...make] : make;
+  const [cmd, ...args] = makeCommand(artifact);
   try {
     execFileSync(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   } catch (e) {
@@ -91,4 +86,33 @@ export function build(artifact: Artifact): string {
     throw new Error(`make ${artifact} failed:\n${err.stdout ?? ''}${err.stderr ?? err.message}`);
   }
   return join(BUILD_DIR, ARTIFACTS[artifact]);
+}
+
+function makeCommand(artifact: Artifact): string[] {
+  const need = artifact.startsWith('m3') ? m3Toolchain() : hostToolchain();
+  if (!need.ok) throw new Error(`cannot build ${artifact}: ${need.reason}`);
+  execFileSync('mkdir', ['-p', BUILD_DIR]);
+  const make = ['make', '-s', '-j2', '-C', FIRMWARE_DIR, artifact];
+  return has('flock', ['--version']) ? ['flock', join(BUILD_DIR, '.lock'), ...make] : make;
+}
+
+/**
+ * `build` without blocking the event loop: what a running process uses (the rig's process of `triplex sim
+ * --processes` talks to its board processes while the firmware builds; a fresh build takes 3 s at load 5 and
+ * tens of seconds at load 15 on 2 cores).
+ */
+export function buildAsync(artifact: Artifact): Promise<string> {
+  const [cmd, ...args] = makeCommand(artifact);
+  return new Promise((resolve, reject) => {
+    execFile(cmd!, args, { encoding: 'utf8' }, (e, stdout, stderr) => {
+      if (e) reject(new Error(`make ${artifact} failed:\n${stdout}${stderr || e.message}`));
+      else resolve(join(BUILD_DIR, ARTIFACTS[artifact]));
+    });
+  });
+}
+
+/** The image a voter implementation runs (test hooks: the build with the HANG request). */
+export function voterArtifact(impl: 'firmware-host' | 'firmware-qemu', testHooks = false): Artifact {
+  if (impl === 'firmware-host') return testHooks ? 'host-test' : 'host';
+  return testHooks ? 'm3-test' : 'm3';
 }

@@ -14,8 +14,11 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { encodeSerialFrame, SerialDeframer } from '../../core/codec/framing/serial-frame.ts';
+import type { Scheduling } from '../node/realtime.ts';
 import { type AsyncByteLink, connectUnix, FifoLink, pipeLink, type SyncByteLink } from './link.ts';
+import { raiseUnitPriority, UnitGovernor } from './priority.ts';
 import {
   type DecisionShape,
   decodeResponse,
@@ -26,7 +29,7 @@ import {
   type FirmwareStatus,
 } from './protocol.ts';
 import { FW_LIMITS, provisionImage } from './provision.ts';
-import { build } from './toolchain.ts';
+import { buildAsync } from './toolchain.ts';
 
 export type FirmwareTarget = 'host' | 'qemu';
 
@@ -44,7 +47,7 @@ export interface FirmwareUnitOptions {
   readonly workDir: string;
   /** Build with test hooks (the HANG request). */
   readonly testHooks?: boolean;
-  /** Host build: CPU-time watchdog, ms (default 300). */
+  /** Host build: CPU-time watchdog, ms (default: the unit's own, from its provisioning: firmwareWatchdogMs). */
   readonly watchdogMs?: number;
   /** QEMU: `-icount shift=N`, one guest instruction = 2^N ns (default 5: 32 ns, near the AN385's 25 MHz). */
   readonly icountShift?: number;
@@ -59,6 +62,15 @@ export interface FirmwareUnitOptions {
   readonly actuatorFile?: string;
   /** Async requests awaiting an answer at most (default 4096); a request beyond it is not sent: 'lost'. */
   readonly maxPending?: number;
+}
+
+/** What the handshake measured: PING round trips over the link, each answered with an authentic PONG. */
+export interface Handshake {
+  readonly pings: number;
+  /** Round trips, ms, in order (wall clock). */
+  readonly roundTripMs: readonly number[];
+  /** The slowest of them. */
+  readonly worstMs: number;
 }
 
 export interface BootRecord {
@@ -129,6 +141,7 @@ export class FirmwareUnit {
   private readonly collecting = new Map<number, FirmwareJudgment[]>();
   private readonly stderr: string[] = [];
   private exited = false;
+  private governor: UnitGovernor | undefined;
   /** Payloads from the unit that did not decode (a faulty unit is counted, not trusted). */
   badResponses = 0;
   /** Async requests not sent because `maxPending` were awaiting an answer (a hung or slow unit). */
@@ -183,6 +196,60 @@ export class FirmwareUnit {
   /** What the unit wrote on stderr (host build) or QEMU said, for error messages. */
   diagnostics(): string {
     return this.stderr.join('').slice(-2000) || '(nothing on stderr)';
+  }
+
+  /** The unit's process id (the host build, or qemu-system-arm). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /**
+   * Real-time scheduling for the unit's process where permitted (priority.ts: above a flight's main
+   * thread), watched by a governor that gives it back if the unit spins. Call it once the unit has booted; again
+   * after a reset (the governor may have dropped it while the unit hung).
+   */
+  raisePriority(log: Logger): Scheduling | { readonly summary: string } {
+    this.governor?.stop();
+    this.governor = undefined;
+    const s = raiseUnitPriority(this.child.pid);
+    const realtime = 'policy' in s && (s.policy === 'fifo' || s.policy === 'rr');
+    if (realtime && this.child.pid !== undefined) this.governor = new UnitGovernor(this.child.pid, log);
+    return s;
+  }
+
+  /**
+   * The handshake before frame 0: `pings` PINGs one after another, each answered by a PONG whose heartbeat
+   * `verify` accepts (the unit tags it with its heartbeat key: the provisioned unit, its frame loop running).
+   * Throws naming what failed when one is not answered within `timeoutMs` or does not verify.
+   */
+  async handshake(o: {
+    readonly pings?: number;
+    readonly timeoutMs: number;
+    readonly verify?: (heartbeat: Uint8Array) => boolean;
+  }): Promise<Handshake> {
+    const pings = o.pings ?? 5;
+    const roundTripMs: number[] = [];
+    for (let i = 0; i < pings; i++) {
+      const started = performance.now();
+      const answer = this.link.sync
+        ? this.requestSync({ type: 'ping' })
+        : await Promise.race([
+            this.request({ type: 'ping' }),
+            new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), o.timeoutMs).unref()),
+          ]);
+      if (answer === 'timeout' || answer === 'lost' || answer.type !== 'pong') {
+        const what = answer === 'timeout' ? `no answer within ${o.timeoutMs} ms` : JSON.stringify(answer);
+        throw new Error(
+          `firmware ${this.o.target}: handshake PING ${i + 1}/${pings}: ${what}; ${this.diagnostics()}`,
+        );
+      }
+      if (o.verify !== undefined && !o.verify(answer.heartbeat))
+        throw new Error(
+          `firmware ${this.o.target}: handshake PONG ${i + 1}/${pings}: heartbeat not authentic`,
+        );
+      roundTripMs.push(Number((performance.now() - started).toFixed(3)));
+    }
+    return { pings, roundTripMs, worstMs: Math.max(0, ...roundTripMs) };
   }
 
   /** Async mode: send a request; resolves with its response, or 'lost'. */
@@ -271,6 +338,7 @@ export class FirmwareUnit {
   }
 
   async close(): Promise<void> {
+    this.governor?.stop();
     this.link.close();
     if (!this.exited) {
       const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
@@ -366,10 +434,11 @@ function mkfifo(path: string): void {
 }
 
 async function startHost(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
-  const binary = build(o.testHooks ? 'host-test' : 'host');
+  const binary = await buildAsync(o.testHooks ? 'host-test' : 'host');
   const provisionFile = join(o.workDir, 'voter.prov');
   writeFileSync(provisionFile, o.provision);
-  const args = ['--provision', provisionFile, '--watchdog-ms', String(o.watchdogMs ?? 300)];
+  const args = ['--provision', provisionFile];
+  if (o.watchdogMs !== undefined) args.push('--watchdog-ms', String(o.watchdogMs));
   if (o.actuatorFile !== undefined) args.push('--actuator', o.actuatorFile);
   if (o.mode === 'async') {
     const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -390,7 +459,7 @@ async function startHost(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
 }
 
 async function startQemu(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
-  const elf = build(o.testHooks ? 'm3-test' : 'm3');
+  const elf = await buildAsync(o.testHooks ? 'm3-test' : 'm3');
   const image = join(o.workDir, 'voter.img');
   writeFileSync(image, provisionImage(o.provision));
   const icountShift = o.icountShift ?? 5;

@@ -27,6 +27,7 @@ import type { ActuatorPort, ChannelHealthSink, VoterEventTap, VoterInbox } from 
 import { type VoterHangResult, VoterOutage } from '../loop/voter-host.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { offerCode } from './protocol.ts';
+import { watchdogFrames } from './provision.ts';
 import { channelEventOf, channelHealthOf, decisionRecordOf } from './record.ts';
 import type { Answer, BootRecord, FirmwareUnit, Reply, Request } from './unit.ts';
 
@@ -45,7 +46,7 @@ export interface FirmwareVoterHostOptions {
   readonly events?: VoterEventTap;
   /**
    * Frames a hung unit stays down before its watchdog has reset it, in the rig's time, when `hang` is called
-   * without a count. Default: the watchdog timeout of the Cortex-M3 build, 2 s.
+   * without a count. Default: the unit's watchdog in frames (provision.ts watchdogFrames: 5 at 50 Hz).
    */
   readonly hangFrames?: number;
   /** Prefix of the voter counters (default none: the names VoterHost uses; 'firmware.' beside a shadow). */
@@ -113,7 +114,7 @@ export class FirmwareVoterHost implements VoterInbox {
    * (real time) for that BOOT here, so that the reset has happened before virtual time moves on.
    */
   hang(
-    frames = this.o.hangFrames ?? Math.ceil(2 / (this.o.config.timing.period / 1000)),
+    frames = this.o.hangFrames ?? watchdogFrames(this.o.config),
     frame = this.currentFrame,
   ): VoterHangResult {
     if (!this.o.unit.testHooks)

@@ -25,6 +25,12 @@ export interface BoardKeys {
    * has none (key files written before heartbeat keys: `triplex keys gen` again).
    */
   heartbeatKey(voter: number): Uint8Array | undefined;
+  /**
+   * Keys that rotate (proactive recovery: recovery/rotating-keys.ts) call `listener(peer)` each time `self`'s
+   * pairwise key with `peer` changes (a peer's NEW-KEY accepted), after `rawKey(self, peer)` gives the new one: a
+   * firmware voter passes it on to its unit (REKEY). Fixed key sets have no such calls.
+   */
+  onRekey?(self: number, listener: (peer: number) => void): void;
   /** The ed25519 signing key of a replica hosted on this board. */
   signer(replica: number): SigningKey;
   /** Every replica's ed25519 public key (to check VIEW-CHANGE, NEW-VIEW and checkpoint signatures). */

@@ -51,6 +51,8 @@ export class RotatingKeys implements BoardKeys {
   /** What each principal holds of each peer: peerState.get(self).get(peer). */
   private readonly peerState = new Map<number, Map<number, PeerKeyState>>();
   private readonly rings = new Map<number, WeakRef<KeyRing>[]>();
+  /** onRekey listeners by principal (a firmware voter's: it holds its keys outside any ring). */
+  private readonly rekeyListeners = new Map<number, ((peer: number) => void)[]>();
   private readonly text = new TextEncoder();
 
   constructor(
@@ -95,6 +97,13 @@ export class RotatingKeys implements BoardKeys {
   /** A firmware voter's heartbeat key (as seededKeys derives it). */
   heartbeatKey(voter: number): Uint8Array {
     return sha256(this.text.encode(`triplex/laptop-fw-heartbeat/${this.seed}/${voter}`));
+  }
+
+  /** `listener(peer)` after each NEW-KEY of `peer` that `self` accepted (BoardKeys.onRekey). */
+  onRekey(self: number, listener: (peer: number) => void): void {
+    const list = this.rekeyListeners.get(self) ?? [];
+    list.push(listener);
+    this.rekeyListeners.set(self, list);
   }
 
   /** A fresh MAC ring for `self` under the current epochs of everyone; rekeyed when a peer rotates. */
@@ -197,6 +206,7 @@ export class RotatingKeys implements BoardKeys {
       }
       held.set(principal, verdict.state);
       for (const ref of this.rings.get(self) ?? []) ref.deref()?.rekey(principal, verdict.keys.pair);
+      for (const listener of this.rekeyListeners.get(self) ?? []) listener(principal);
       acceptedBy++;
     }
     // The restarted node's loopback key, for its own new rings (built from `local` on demand).

@@ -1,0 +1,52 @@
+/*
+ * REKEY: the rig replaces one channel's pairwise MAC key over the link, when that channel (or the voter's own
+ * principal) took fresh session keys at a proactive restart (src/runtime/recovery). The unit never derives
+ * keys itself (no X25519 here): the rig, which holds the session keys, seals the new 32-byte key for it.
+ *
+ * Authenticated and sealed under two keys derived from the heartbeat key (the secret the unit and the rig share,
+ * provisioned in flash): enc = HMAC(heartbeat, "triplex/fw-rekey/enc"), mac = HMAC(heartbeat,
+ * "triplex/fw-rekey/mac"). With boot = the unit's boot count (u32 LE), generation as u64 LE:
+ *
+ *   sealed = key XOR HMAC(enc, boot || channel u8 || generation)      (a one-time pad from a PRF)
+ *   tag    = HMAC(mac, type || channel u8 || generation uvar || sealed || boot)   (32 bytes, constant-time check)
+ *
+ * Accepted only if the tag verifies and the generation is above the channel's current one (0: the flash key),
+ * so a REKEY cannot be replayed within a boot, nor across a watchdog reset (the boot count is bound in). After a
+ * reset the unit is back on its flash keys and the rig sends the current ones again. A REKEY recorded in an
+ * earlier power cycle (boot count 0 again) is the one replay left: a board with a monotonic counter in flash
+ * would bind that instead.
+ */
+#ifndef FW_REKEY_H
+#define FW_REKEY_H
+#include <stddef.h>
+#include <stdint.h>
+#include "fw_limits.h"
+#include "hmac.h"
+#include "provision.h"
+
+#define FW_REKEY_TAG_BYTES 32u
+
+typedef struct {
+  fw_hmac_key enc;
+  fw_hmac_key mac;
+  uint64_t generation[FW_MAX_CHANNELS];
+} fw_rekey_state;
+
+typedef enum {
+  FW_REKEY_OK = 0,
+  FW_REKEY_MALFORMED = 1,
+  FW_REKEY_BAD_TAG = 2,
+  FW_REKEY_STALE = 3
+} fw_rekey_status;
+
+/* Derive the sealing keys from the provisioned heartbeat key; every channel at generation 0. */
+void fw_rekey_init(fw_rekey_state *s, const fw_provision *p);
+
+/*
+ * A REKEY request body: `request` is the whole request payload (type, seq, ...), `body` the offset after seq.
+ * On FW_REKEY_OK the channel's key in *p is replaced and *channel, *generation say which.
+ */
+fw_rekey_status fw_rekey_apply(fw_rekey_state *s, fw_provision *p, const uint8_t *request, size_t n,
+                               size_t body, uint32_t boot_count, uint8_t *channel, uint64_t *generation);
+
+#endif

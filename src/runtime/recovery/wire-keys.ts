@@ -42,7 +42,6 @@ import {
   sessionKeys,
 } from '../../core/recovery/session.ts';
 import type { Topology } from '../config.ts';
-import { peerTagLengths } from '../link-tags.ts';
 import {
   loadPrivateKey,
   loadPublicKeys,
@@ -51,6 +50,7 @@ import {
   type PublicDirectory,
   privateKeyPath,
 } from '../keyfiles.ts';
+import { peerTagLengths } from '../link-tags.ts';
 import type { Counters } from '../loop/counters.ts';
 import { type BoardKeys, topologyPrincipals } from '../loop/keys.ts';
 import { principalOf } from '../loop/principals.ts';

@@ -84,7 +84,14 @@ export function checkAssertions(
         (x) => x.kind === 'channel-reintegrated' && x.detail.startsWith(`c${e.channel} `) && x.frame >= onset,
       );
       const bound = topo.voter.probationFrames + LATCH_MARGIN_FRAMES;
-      const flown = frames.length - onset;
+      // Probation counts judged rounds only (src/core/vote/health.ts: silence is never judged): a frame the
+      // voter held because no ordered batch carried it, or this channel's output came late, neither advances
+      // nor resets it. So the bound is on judged frames; such misses are charged by misses-bounded instead.
+      const judged = (from: number, to: number) =>
+        frames.filter(
+          (f) => f.frame >= from && f.frame < to && f.outcome === 'write' && f.channels[e.channel] != null,
+        ).length;
+      const flown = judged(onset, frames.length);
       // Proactive recovery may have restarted the channel before the scenario repairs it: the fault did not
       // survive the restart, and the voter reintegrated it already (and has not latched it since).
       const mine = (kind: string) => (x: { kind: string; detail: string }) =>
@@ -96,12 +103,12 @@ export function checkAssertions(
         !trace.events.some((x) => mine('channel-latched')(x) && x.frame > early.frame);
       out.push({
         name: `c${e.channel}-reintegrated`,
-        passed: back !== undefined ? back.frame - onset <= bound : earlyHeld || flown < bound,
+        passed: back !== undefined ? judged(onset, back.frame) <= bound : earlyHeld || flown < bound,
         detail: back
-          ? `reintegrated ${back.frame - onset} frames after repair (bound ${bound})`
+          ? `reintegrated ${back.frame - onset} frames after repair, ${judged(onset, back.frame)} of them judged (bound ${bound} judged)`
           : earlyHeld
             ? `reintegrated ${onset - early!.frame} frames before the repair (restarted by its supervisor)`
-            : `not reintegrated (${flown} frames flown since repair)`,
+            : `not reintegrated (${flown} judged frames since repair)`,
       });
     }
     if (e.kind === 'crash-primary') {

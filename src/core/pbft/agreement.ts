@@ -183,7 +183,9 @@ export class Agreement {
       return;
     }
     const slot = log.slot(pp.seq, s.view, s.now);
-    const authentic = pp.batch.kind === 'full' && pp.batch.requests.every((r) => this.requestAuthentic(r));
+    const unauthentic =
+      pp.batch.kind === 'full' ? pp.batch.requests.filter((r) => !this.requestAuthentic(r)) : [];
+    const authentic = pp.batch.kind === 'full' && unauthentic.length === 0;
     if (!authentic) {
       if (log.heldCount >= ctx.config.maxHeldPrePrepares) {
         out.reject('held-full', from, 'pre-prepare');
@@ -191,6 +193,9 @@ export class Agreement {
       }
       log.hold();
       out.reject('request-auth-pending', from, 'pre-prepare');
+      // Rule V5 (requests.ts): the primary of our view vouches, under its own MAC, for requests we cannot
+      // authenticate: order their clients on vouches from now on. A forged PRE-PREPARE never gets here.
+      for (const r of unauthentic) ctx.requests.markVouchFirst(r.client);
     }
     slot.view = pp.view;
     slot.prePrepare = pp;

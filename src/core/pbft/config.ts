@@ -69,6 +69,12 @@ export interface PbftConfig {
    */
   readonly vouchDelayTicks: number;
   /**
+   * How long a client stays "vouch-first" at a replica (requests.ts V5 to V7): ordered only once 2f+1 replicas
+   * vouch for its request, after the current primary showed this replica one of its requests that it could not
+   * authenticate. Every request of it whose tag fails here extends the mark. 0 turns marking off.
+   */
+  readonly vouchFirstTicks: number;
+  /**
    * Clients that never read REPLYs (the control loop's input units: a frame's result is the channels' OUTPUT,
    * and a sample is superseded by the next frame's). Replicas send them no REPLY, and such a client sends each
    * request at once, without waiting for the previous one (client.ts); a newer request of such a client
@@ -108,6 +114,7 @@ export function pbftConfig(f: number, overrides: Partial<PbftConfig> = {}): Pbft
     maxOldBatchBytesPerReplica: 4 << 20,
     maxVouchBytesPerReplica: 1 << 20,
     vouchDelayTicks: Math.floor((overrides.proposalTimeoutTicks ?? 60) / 2),
+    vouchFirstTicks: 16 * (overrides.viewChangeTimeoutTicks ?? 250),
     noReplyClients: NO_CLIENTS,
     limits: DEFAULT_LIMITS,
     ...overrides,
@@ -172,6 +179,9 @@ export function configProblems(c: PbftConfig): string[] {
   if (c.maxOldBatchBytesPerReplica < 0 || c.maxVouchBytesPerReplica < 0) bad('budgets must be >= 0');
   if (!(c.vouchDelayTicks >= 0) || c.vouchDelayTicks > c.proposalTimeoutTicks) {
     bad('vouchDelayTicks must be in 0..proposalTimeoutTicks');
+  }
+  if (!(c.vouchFirstTicks >= 0) || !Number.isFinite(c.vouchFirstTicks)) {
+    bad('vouchFirstTicks must be a finite number >= 0');
   }
   return problems;
 }

@@ -43,6 +43,7 @@ import type { PrePrepare, Request, Vouch } from '../codec/messages.ts';
 import { type ClientId, othersOf, type ReplicaId } from './config.ts';
 import { type Ctx, isPrimary, validReplica } from './context.ts';
 import type { CachedReply } from './snapshot.ts';
+import { VouchFirst } from './vouch-first.ts';
 import { payloadOf, withAuthenticator } from './wire-views.ts';
 
 interface Pending {
@@ -68,7 +69,18 @@ interface Pending {
    * too, so replicas at different execution points still vouch for the same request, and it becomes the
    * pending request once this one executes.
    */
-  next: { readonly request: Request; readonly since: number; vouchedAt: number | undefined } | undefined;
+  next: Next | undefined;
+}
+
+/** A newer request of a pending entry's client, kept aside until it may take the entry's place. */
+interface Next {
+  readonly request: Request;
+  readonly since: number;
+  /** Our own tag on it verified (otherwise f+1 replicas vouched for it). */
+  readonly ownTag: boolean;
+  vouchedAt: number | undefined;
+  /** Replicas vouching for it, this one included when `ownTag`. */
+  readonly vouchers: Set<ReplicaId>;
 }
 
 /** A vouch for a request this replica could not authenticate itself. */
@@ -85,8 +97,17 @@ export class Requests {
   private readonly foreign = new Map<ClientId, Map<ReplicaId, Foreign>>();
   private readonly foreignBytes = new Map<ReplicaId, number>();
   private readonly foreignCount = new Map<ReplicaId, number>();
+  /** Clients ordered only once 2f+1 replicas vouch for their requests (rules V5 to V7). */
+  private readonly vouchFirst: VouchFirst;
 
-  constructor(private readonly ctx: Ctx) {}
+  constructor(private readonly ctx: Ctx) {
+    this.vouchFirst = new VouchFirst(ctx.config.maxPendingRequests, ctx.config.vouchFirstTicks);
+  }
+
+  /** Clients marked vouch-first here now (tests and status). */
+  get vouchFirstCount(): number {
+    return this.vouchFirst.size;
+  }
 
   get pendingCount(): number {
     return this.pending.size;
@@ -97,10 +118,26 @@ export class Requests {
     if (
       !ctx.crypto.verifyAuthenticator(request.client, ctx.everyone, payloadOf(bytes, request), request.auth)
     ) {
+      // Rule V5: a marked client whose tag still fails here stays marked (this never marks anyone new).
+      this.vouchFirst.extend(request.client, ctx.s.now);
       ctx.out.reject('bad-mac', from, 'request');
       return;
     }
     this.admit(from, request, true);
+  }
+
+  /**
+   * Rule V5: the primary of the current view, under its own valid MAC, showed us a request of `client` that we
+   * cannot authenticate (agreement.ts). A correct client's request is authentic at every correct replica, so
+   * either the client's tags differ between replicas or the primary is faulty: order this client on vouches.
+   */
+  markVouchFirst(client: ClientId): void {
+    this.vouchFirst.mark(client, this.ctx.s.now);
+  }
+
+  /** Whether `client` is vouch-first here now. */
+  isVouchFirst(client: ClientId): boolean {
+    return this.vouchFirst.marked(client, this.ctx.s.now);
   }
 
   /**
@@ -137,13 +174,24 @@ export class Requests {
         out.reject('duplicate-request', from, 'request');
         return undefined;
       }
+      const next = existing.next;
       if (existing.inFlight) {
-        const next = existing.next;
         if (!ownTag || (next !== undefined && next.request.timestamp >= request.timestamp)) {
           out.reject('duplicate-request', from, 'request');
           return undefined;
         }
-        existing.next = { request, since: ctx.s.now, vouchedAt: undefined };
+        this.keepNext(existing, request, ownTag);
+        return undefined;
+      }
+      if (this.isVouchFirst(request.client)) {
+        // Rule V6: a marked client's newer request waits aside for its own vouches, and takes the older one's
+        // place once it has them; until then the older one may still get its vouches and be proposed. A
+        // client that sends faster than vouches come back (W1) is never starved by its own supersession.
+        if (next !== undefined && next.request.timestamp >= request.timestamp) {
+          out.reject('duplicate-request', from, 'request');
+          return undefined;
+        }
+        this.keepNext(existing, request, ownTag);
         return undefined;
       }
       this.pending.delete(request.client);
@@ -168,13 +216,77 @@ export class Requests {
     this.pending.set(request.client, p);
     if (ownTag) this.addVoucher(p, ctx.id);
     this.absorbForeign(p);
+    // Rule V6: a marked client's request is vouched for at once, by every replica that authenticated it.
+    if (ownTag && this.isVouchFirst(request.client)) this.vouch(p);
     if (ctx.log.heldCount > 0) ctx.agreement.retryHeld();
-    const batching = config.batching;
+    this.cutIfDue();
+    return p;
+  }
+
+  /** Primary, size mode: cut at once when batches are cut without delay or a full batch is proposable. */
+  private cutIfDue(): void {
+    const ctx = this.ctx;
+    const batching = ctx.config.batching;
     if (isPrimary(ctx) && batching.mode === 'size') {
-      if (batching.maxDelayTicks === 0 || this.proposableCount() >= config.maxBatchRequests)
+      if (batching.maxDelayTicks === 0 || this.proposableCount() >= ctx.config.maxBatchRequests)
         ctx.agreement.cutBatches();
     }
-    return p;
+  }
+
+  /** Keep `request` aside as `p`'s successor (vouched for at once when its client is marked, rule V6). */
+  private keepNext(p: Pending, request: Request, ownTag: boolean): void {
+    const ctx = this.ctx;
+    const next: Next = { request, since: ctx.s.now, ownTag, vouchedAt: undefined, vouchers: new Set() };
+    if (ownTag) next.vouchers.add(ctx.id);
+    p.next = next;
+    const byVoucher = this.foreign.get(request.client);
+    if (byVoucher !== undefined) {
+      for (const [v, f] of byVoucher) if (sameRequest(f.request, request)) next.vouchers.add(v);
+    }
+    if (ownTag && this.isVouchFirst(request.client)) {
+      this.vouchFor(request);
+      next.vouchedAt = ctx.s.now;
+    }
+    this.promoteIfVouched(p);
+  }
+
+  /**
+   * Rule V6: `p` is not proposed yet and its successor now has the vouches a marked client's request needs
+   * (or its client's mark ran out): the successor takes its place, with the wait of a client that reads no
+   * replies carried over (W1).
+   */
+  private promoteIfVouched(p: Pending): void {
+    const next = p.next;
+    if (next === undefined || p.inFlight) return;
+    if (this.isVouchFirst(p.request.client) && next.vouchers.size < this.ctx.quorums.suspect) return;
+    const ctx = this.ctx;
+    const waited = ctx.config.noReplyClients.has(p.request.client);
+    const q: Pending = {
+      request: next.request,
+      since: waited ? p.since : next.since,
+      inFlight: false,
+      ownTag: next.ownTag,
+      vouchers: new Set(),
+      certifiedAt: undefined,
+      blameFrom: waited ? p.blameFrom : undefined,
+      vouchedAt: next.vouchedAt,
+      frames: waited ? p.frames : 0,
+      next: undefined,
+    };
+    this.pending.set(q.request.client, q);
+    for (const v of next.vouchers) this.addVoucher(q, v);
+    this.absorbForeign(q);
+    this.cutIfDue();
+  }
+
+  /**
+   * Rule V6: a marked client's request may be proposed once 2f+1 replicas vouch for it (ourselves included if
+   * our tag verified): f+1 of them are correct and sent their vouch to every replica, so after GST every
+   * correct backup holds the request authentic (V2) by the time it could blame anyone. Fewer vouches may be a
+   * client whose tags verify at the primary and at fewer than f backups: proposed, it could never prepare.
+   */
+  private vouchedEnough(p: Pending): boolean {
+    return p.vouchers.size >= this.ctx.quorums.suspect || !this.isVouchFirst(p.request.client);
   }
 
   // ---------------------------------------------------------------- vouches
@@ -261,6 +373,11 @@ export class Requests {
       this.vouchFor(d.request);
       d.mark();
     }
+    // Rule V5: a marked client's request that a stall period did not bring 2f+1 vouches is authentic at too few
+    // replicas (or the network is not yet synchronous): the client stays marked while it keeps that up.
+    for (const p of this.pending.values()) {
+      if (p.since <= limit && !p.inFlight && !this.vouchedEnough(p)) this.vouchFirst.extend(p.request.client, ctx.s.now);
+    }
   }
 
   /** Rule V2: a vouch from another replica. */
@@ -290,10 +407,20 @@ export class Requests {
       return;
     }
     if (existing !== undefined && existing.request.timestamp > r.timestamp) return; // older than what we hold
+    const next = existing?.next;
+    if (existing !== undefined && next !== undefined && sameRequest(next.request, r)) {
+      next.vouchers.add(m.replica);
+      this.promoteIfVouched(existing);
+      return;
+    }
     if (ctx.crypto.verifyAuthenticator(r.client, ctx.everyone, requestAuthPayload(r), r.auth)) {
       // Authentic for us: as if the client had sent it (its copy to us was lost, or we are the primary).
       const p = this.admit(from, r, true);
       if (p !== undefined) this.addVoucher(p, m.replica);
+      else if (existing !== undefined && existing.next !== undefined && sameRequest(existing.next.request, r)) {
+        existing.next.vouchers.add(m.replica);
+        this.promoteIfVouched(existing);
+      }
       return;
     }
     this.keepForeign(from, m.replica, r);
@@ -365,11 +492,16 @@ export class Requests {
 
   private addVoucher(p: Pending, voucher: ReplicaId): void {
     const ctx = this.ctx;
+    const before = p.vouchers.size;
     p.vouchers.add(voucher);
     if (p.certifiedAt === undefined && (p.ownTag || p.vouchers.size >= ctx.quorums.weak)) {
       p.certifiedAt = ctx.s.now;
     }
     if (p.blameFrom === undefined && p.vouchers.size >= ctx.quorums.suspect) p.blameFrom = ctx.s.now;
+    // Rule V6: a marked client's request just got its 2f+1 vouches: the primary may propose it now.
+    if (before < ctx.quorums.suspect && p.vouchers.size >= ctx.quorums.suspect && !p.inFlight) {
+      if (this.pending.get(p.request.client) === p && this.isVouchFirst(p.request.client)) this.cutIfDue();
+    }
   }
 
   // ---------------------------------------------------------------- what the other parts ask
@@ -382,8 +514,9 @@ export class Requests {
     return p.next !== undefined && sameRequest(p.next.request, r);
   }
 
+  /** Rule V3 (and V6 for a marked client). */
   private proposable(p: Pending): boolean {
-    return !p.inFlight && p.certifiedAt !== undefined;
+    return !p.inFlight && p.certifiedAt !== undefined && this.vouchedEnough(p);
   }
 
   proposableCount(): number {
@@ -453,7 +586,7 @@ export class Requests {
       request: next.request,
       since: next.since,
       inFlight: false,
-      ownTag: true,
+      ownTag: next.ownTag,
       vouchers: new Set(),
       certifiedAt: undefined,
       blameFrom: undefined,
@@ -462,8 +595,11 @@ export class Requests {
       next: undefined,
     };
     this.pending.set(next.request.client, q);
-    this.addVoucher(q, ctx.id);
+    for (const v of next.vouchers) this.addVoucher(q, v);
     this.absorbForeign(q);
+    assert(q.ownTag === q.vouchers.has(ctx.id), 'successor taken over without its own vouch', {
+      client: q.request.client,
+    });
   }
 
   /** The reply cache was replaced (state transfer): stop waiting on what it shows executed. */
@@ -543,7 +679,13 @@ export class Requests {
       });
       assert(used <= config.maxVouchBytesPerReplica, 'vouch budget exceeded', { v, used });
     }
+    this.vouchFirst.checkInvariants();
     for (const p of this.pending.values()) {
+      assert(
+        p.next === undefined || p.next.ownTag === p.next.vouchers.has(this.ctx.id),
+        'own vouch and own tag disagree on a successor',
+        { client: p.request.client },
+      );
       assert(
         p.next === undefined || p.next.request.timestamp > p.request.timestamp,
         'next request not newer',

@@ -207,6 +207,8 @@ export class Replica {
     pending: number;
     held: number;
     checkpointsHeld: number;
+    /** Clients ordered only on 2f+1 vouches here now (requests.ts, rules V5 to V7). */
+    vouchFirst: number;
   } {
     const { s, log } = this.ctx;
     return {
@@ -221,6 +223,7 @@ export class Replica {
       pending: this.ctx.requests.pendingCount,
       held: log.heldCount,
       checkpointsHeld: this.ctx.checkpoints.held,
+      vouchFirst: this.ctx.requests.vouchFirstCount,
     };
   }
 

@@ -160,6 +160,7 @@ export class Requests {
     }
     const existing = this.pending.get(request.client);
     if (existing !== undefined) {
+      if (ownTag) this.extendMarkIfUnvouched(existing);
       if (existing.request.timestamp === request.timestamp && bytesEqual(existing.request.op, request.op)) {
         if (ownTag && !existing.ownTag) {
           // Held on others' word; now authenticated here too.
@@ -221,6 +222,18 @@ export class Requests {
     if (ctx.log.heldCount > 0) ctx.agreement.retryHeld();
     this.cutIfDue();
     return p;
+  }
+
+  /**
+   * Rule V5: a marked client sends again (a retransmission or a newer request) while a request of it has waited
+   * a stall period here without its 2f+1 vouches: its tags verify at too few replicas (or the network is not
+   * yet synchronous, which GST ends for a correct client), so it stays marked for as long as it keeps that up.
+   * A client that stops sending lets its mark run out.
+   */
+  private extendMarkIfUnvouched(p: Pending): void {
+    const ctx = this.ctx;
+    if (p.inFlight || p.since > ctx.s.now - ctx.config.stallTicks || this.vouchedEnough(p)) return;
+    this.vouchFirst.extend(p.request.client, ctx.s.now);
   }
 
   /** Primary, size mode: cut at once when batches are cut without delay or a full batch is proposable. */
@@ -372,11 +385,6 @@ export class Requests {
     for (const d of due.slice(0, ctx.config.maxBatchRequests)) {
       this.vouchFor(d.request);
       d.mark();
-    }
-    // Rule V5: a marked client's request that a stall period did not bring 2f+1 vouches is authentic at too few
-    // replicas (or the network is not yet synchronous): the client stays marked while it keeps that up.
-    for (const p of this.pending.values()) {
-      if (p.since <= limit && !p.inFlight && !this.vouchedEnough(p)) this.vouchFirst.extend(p.request.client, ctx.s.now);
     }
   }
 

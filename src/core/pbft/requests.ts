@@ -176,7 +176,8 @@ export class Requests {
         return undefined;
       }
       const next = existing.next;
-      if (existing.inFlight) {
+      const noReply = config.noReplyClients.has(request.client);
+      if (existing.inFlight && !noReply) {
         if (!ownTag || (next !== undefined && next.request.timestamp >= request.timestamp)) {
           out.reject('duplicate-request', from, 'request');
           return undefined;
@@ -184,7 +185,7 @@ export class Requests {
         this.keepNext(existing, request, ownTag);
         return undefined;
       }
-      if (this.isVouchFirst(request.client)) {
+      if (!existing.inFlight && this.isVouchFirst(request.client)) {
         // Rule V6: a marked client's newer request waits aside for its own vouches, and takes the older one's
         // place once it has them; until then the older one may still get its vouches and be proposed. A
         // client that sends faster than vouches come back (W1) is never starved by its own supersession.
@@ -200,8 +201,12 @@ export class Requests {
       out.reject('pending-full', from, 'request');
       return undefined;
     }
-    // Rule W1: a client that reads no replies still waits for the one it superseded.
-    const waited = existing !== undefined && config.noReplyClients.has(request.client) ? existing : undefined;
+    // Rule W1: a client that reads no replies still waits for the unproposed one it superseded. Rule W3: one that
+    // supersedes a proposed one (still to execute) waits afresh, and may be proposed while that one is agreed.
+    const waited =
+      existing !== undefined && !existing.inFlight && config.noReplyClients.has(request.client)
+        ? existing
+        : undefined;
     const p: Pending = {
       request,
       since: waited?.since ?? ctx.s.now,
@@ -425,7 +430,11 @@ export class Requests {
       // Authentic for us: as if the client had sent it (its copy to us was lost, or we are the primary).
       const p = this.admit(from, r, true);
       if (p !== undefined) this.addVoucher(p, m.replica);
-      else if (existing !== undefined && existing.next !== undefined && sameRequest(existing.next.request, r)) {
+      else if (
+        existing !== undefined &&
+        existing.next !== undefined &&
+        sameRequest(existing.next.request, r)
+      ) {
         existing.next.vouchers.add(m.replica);
         this.promoteIfVouched(existing);
       }
@@ -557,9 +566,39 @@ export class Requests {
     for (const r of pp.batch.requests) {
       const p = this.pending.get(r.client);
       if (p === undefined) continue;
-      if (p.request.timestamp <= r.timestamp) p.inFlight = true;
-      else this.served(p);
+      if (p.request.timestamp <= r.timestamp) {
+        p.inFlight = true;
+        this.supersedeInFlight(p);
+      } else this.served(p);
     }
+  }
+
+  /**
+   * Rule W3: a client that reads no replies keeps one request in flight and the next one waiting, not a queue
+   * behind its proposal: the successor kept aside (V6) takes the place of `p` as soon as `p` is proposed, and
+   * may be proposed in the next batch while `p` is still agreed on. Otherwise a client whose request takes
+   * longer than a frame from proposal to execution (or a vouch round trip, when marked) has every other
+   * request dropped, superseded while it waited behind the one in flight.
+   */
+  private supersedeInFlight(p: Pending): void {
+    const ctx = this.ctx;
+    const next = p.next;
+    if (next === undefined || !ctx.config.noReplyClients.has(p.request.client)) return;
+    const q: Pending = {
+      request: next.request,
+      since: ctx.s.now,
+      inFlight: false,
+      ownTag: next.ownTag,
+      vouchers: new Set(),
+      certifiedAt: undefined,
+      blameFrom: undefined,
+      vouchedAt: next.vouchedAt,
+      frames: 0,
+      next: undefined,
+    };
+    this.pending.set(q.request.client, q);
+    for (const v of next.vouchers) this.addVoucher(q, v);
+    this.absorbForeign(q);
   }
 
   /** `client`'s request at `timestamp` executed: stop waiting on it (and on anything older). */

@@ -3,11 +3,14 @@
  * of the Aardvark paper). A MAC authenticator has one tag per replica and each replica can check only its own,
  * so a client can make a request authentic at some replicas and not at others. Bad only in the primary's slot:
  * backups hold a request the primary cannot order, and may blame a correct primary. Bad in some backups' slots:
- * the primary orders a request those backups cannot authenticate. A correct primary must survive both.
+ * the primary orders a request those backups cannot authenticate. Valid only in the primary's slot (the inverse
+ * attack): a correct primary proposes a request no backup can authenticate, the batch never prepares and the
+ * backups vote that primary out. A correct primary must survive all three (requests.ts, rules V1 to V7).
  */
 import { decodeMessage, encodeMessage, requestAuthPayload } from '../../core/codec/encode.ts';
 import type { Request } from '../../core/codec/messages.ts';
-import { allReplicas, othersOf, primaryOf } from '../../core/pbft/config.ts';
+import { allReplicas, othersOf, type PbftConfig, primaryOf } from '../../core/pbft/config.ts';
+import type { Prng } from '../../core/prng.ts';
 import type { Aimed } from '../byzantine/attacks.ts';
 import { type Intruder, type IntruderContext, type IssuedRequest, registerIntruder } from './registry.ts';
 
@@ -81,5 +84,70 @@ registerIntruder({
         bad.push(backups.splice(ctx.rng.int(backups.length), 1)[0]!);
       return bad;
     });
+  },
+});
+
+/** A new request this often, answered or not: every view's primary is tried again and again. */
+const PRIMARY_ONLY_EVERY_MS = 40;
+/** Share of overheard messages it decodes to follow the view. */
+const DECODE_SHARE = 0.25;
+
+/** The view of a NEW-VIEW or PRE-PREPARE overheard from that view's primary, the highest seen. */
+class ViewFollower {
+  view = 0;
+
+  constructor(
+    private readonly config: PbftConfig,
+    private readonly rng: Prng,
+  ) {}
+
+  overhear(from: number, bytes: Uint8Array): void {
+    if (from >= this.config.n || !this.rng.chance(DECODE_SHARE)) return;
+    const d = decodeMessage(bytes, this.config.limits);
+    if (!d.ok) return;
+    const m = d.message;
+    if ((m.kind === 'pre-prepare' || m.kind === 'new-view') && m.replica === primaryOf(this.config, m.view))
+      this.view = Math.max(this.view, m.view);
+  }
+}
+
+registerIntruder({
+  name: 'big-mac-primary-only',
+  summary:
+    'A client whose request authenticators verify only at the current primary (the view learned by overhearing), a new request every 40 ms: a correct primary proposes what no backup can authenticate.',
+  keyed: true,
+  create(ctx) {
+    const crypto = ctx.crypto;
+    if (crypto === undefined) throw new Error('invariant: a big-MAC client needs client keys');
+    const replicas = allReplicas(ctx.config);
+    const follower = new ViewFollower(ctx.config, ctx.rng.fork());
+    let timestamp = 0;
+    let lastNew = Number.NEGATIVE_INFINITY;
+    return {
+      tick(now) {
+        const sends: Aimed[] = [];
+        const issued: IssuedRequest[] = [];
+        if (now - lastNew >= PRIMARY_ONLY_EVERY_MS) {
+          lastNew = now;
+          const op = ctx.rng.bytes(1 + ctx.rng.int(16));
+          const unsigned: Request = { client: ctx.id, timestamp: ++timestamp, op, auth: [] };
+          const auth = crypto.authenticator(replicas, requestAuthPayload(unsigned));
+          const primary = primaryOf(ctx.config, follower.view);
+          for (let slot = 0; slot < auth.length; slot++)
+            if (slot !== primary) auth[slot] = auth[slot]!.map((b) => b ^ 0x5a);
+          issued.push({ timestamp, op });
+          sends.push({ to: undefined, bytes: encodeMessage({ kind: 'request', ...unsigned, auth }) });
+        }
+        return { sends, issued };
+      },
+      receive(_from, bytes) {
+        const d = decodeMessage(bytes, ctx.config.limits);
+        if (d.ok && d.message.kind === 'reply' && d.message.view > follower.view)
+          follower.view = d.message.view;
+      },
+      overhear(from, _to, bytes) {
+        follower.overhear(from, bytes);
+      },
+    };
   },
 });

@@ -22,9 +22,9 @@
  * (requests no replica can authenticate, a different batch per backup: anything it can send with its own keys)
  * stops every later batch, and the room rule alone would excuse it (its pipeline looks full). Time is what a
  * faulty client or replica cannot fake here: after GST a correct primary's batch executes within a few message
- * delays of its PRE-PREPARE, whatever the others send, since the correct backups' votes complete it. Residual,
- * stated in replica.ts: a client whose tags verify at the primary and at fewer than f backups gets a batch
- * that cannot prepare, and that costs a correct primary its view (today's request timer already does so).
+ * delays of its PRE-PREPARE, whatever the others send, since the correct backups' votes complete it. A client
+ * whose tags verify at the primary and at fewer than f backups gets a batch that cannot prepare once, and that
+ * costs a correct primary its view; then it is vouch-first (requests.ts V5 to V7, the bound in replica.ts).
  *
  * A new view (Castro: the view-change timer runs on after NEW-VIEW until something executes) gets, in frame
  * mode, exactly what re-running agreement on its carried-over slots needs, and no more:

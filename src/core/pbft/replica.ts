@@ -42,10 +42,32 @@
  *  3. A PRE-PREPARE whose requests are not yet authentic is held (bounded by `maxHeldPrePrepares`), counted as
  *     'request-auth-pending', and never rejected as evidence against the primary. Only what the primary alone
  *     controls counts against it: its own MAC, form, view, watermarks, digest, conflicts and freshness.
- * Residual case, stated honestly: a faulty client whose tags verify at the primary and at fewer than f
- * backups gets its request into a batch that cannot prepare; only a view change drops it, so such a client
- * can still cost a correct primary its view (closing it needs the primary to wait for f vouches before every
- * proposal, a message delay on every request, or client signatures).
+ * The inverse case (rules V5 to V7 of requests.ts). A faulty client whose tags verify at the primary and at
+ * fewer than f backups gets its request into a correct primary's batch, which can never prepare; a PRE-PREPARE
+ * cannot be withdrawn, so only a view change drops it, and the first such view change is unavoidable with MACs.
+ * Every correct backup that saw that PRE-PREPARE (under the primary's own valid MAC) marks the client
+ * vouch-first, and a marked client's requests are proposed only once 2f+1 replicas vouch for them, which a
+ * client authentic at f replicas or fewer never gets: it is not ordered, and no timer runs against a primary
+ * for it. Decided for backups: a request of a PRE-PREPARE that a backup cannot authenticate itself is accepted
+ * when f+1 replicas vouched for that exact request (client, timestamp, op), which is rule 2 (b) with the vouches
+ * standing in for the client's own copy. Safe: one of the f+1 is correct and vouched only after its own tag
+ * verified, so the client did send the request; and agreement is untouched (which batch commits at a seq is
+ * still decided by PREPAREs and COMMITs; the vouches only let a backup vote on a batch it could not check).
+ * Why 2f+1 and not f+1 for the proposal: f+1 correct vouchers among them sent their vouch to every replica,
+ * so every correct backup reaches f+1 and the batch prepares; with f+1, f faulty vouchers could have sent
+ * theirs to the primary alone and stalled the batch again.
+ * Bound (after GST): such a client forces at most f view changes in any period of vouchFirstTicks, the first
+ * included. A forced view change needs an unmarked primary that authenticated the request; after the first
+ * one, every correct replica that could not authenticate it stays marked for vouchFirstTicks (and as long as
+ * the client keeps sending requests that fail there or go unvouched), and those that could are at most f (the
+ * primary and fewer than f backups: with f backups preparing, rule 2 (c) releases the batch). Each faulty
+ * client costs that separately; a faulty primary that evicts marks (the table holds maxPendingRequests clients,
+ * oldest out) can make a client's next attempt cost it again. Not covered: a faulty replica that claims in its
+ * VIEW-CHANGE to have prepared such a batch can get a NEW-VIEW to carry it over, as for any batch.
+ * Costs: a faulty primary can get a correct client marked (a PRE-PREPARE holding a request of it that fails the
+ * backups' tags). That client's requests then wait one vouch hop before the primary may propose them, until the
+ * mark runs out: in the test of a marked input unit at 100 Hz (test/core/pbft/big-mac-primary-only.test.ts),
+ * no extra delay at most phases against the frame, one frame (10 ticks) where the vouch hop crosses the cut.
  * We keep MACs rather than Aardvark's signatures because ed25519 verification (about 7k/s here) per request
  * would cap ordering throughput far below the MAC path.
  */

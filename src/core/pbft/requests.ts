@@ -22,6 +22,25 @@
  * A correct client's request is authentic at every correct replica, so all n - f >= 2f+1 of them vouch and a
  * primary that leaves it out is still voted out.
  *
+ * Vouch-first clients (the inverse attack: tags that verify at the primary and at fewer than f backups, so a
+ * correct primary proposes a request that can never prepare; the bound is stated in replica.ts):
+ *  V5. A backup marks a client vouch-first (vouch-first.ts, for vouchFirstTicks) when the primary of its view,
+ *      under that primary's own valid MAC, shows it a request of the client that it cannot authenticate
+ *      (agreement.ts); a PRE-PREPARE whose MAC fails marks nobody. A mark is extended, never created, by a
+ *      request of the client whose tag fails here, and by the client sending again while a request of it has
+ *      waited a stall period here without 2f+1 vouches; a client that goes quiet lets its mark run out.
+ *  V6. A replica that authenticates a marked client's request vouches for it at once (the delay of V1 is for
+ *      requests a primary may propose on its own tag), the primary included, and a primary proposes it only once
+ *      2f+1 replicas vouch for it (itself included if its tag verified). A newer request of a marked client
+ *      waits aside until it has its own vouches; the older one may still be proposed meanwhile.
+ *  V7. Nothing runs against the primary for a marked client's request before it has 2f+1 vouches: blame (V4)
+ *      needs the same 2f+1 that allow the proposal, and a PRE-PREPARE a backup holds unauthenticated starts no
+ *      timer. A request authentic at f replicas or fewer is neither proposed nor blamed for: never ordered.
+ *  W3. A client that reads no replies keeps one request in flight and its successor waiting: a newer request
+ *      replaces one already proposed (which still executes) and may be proposed in the next batch. Otherwise a
+ *      request that takes longer than a frame from proposal to execution (more often when marked: one vouch hop
+ *      more) gets its successor superseded while it waits behind, and every other sample of the unit is lost.
+ *
  * Clients that read no replies (config.noReplyClients: the loop's input units) send each frame's request at once,
  * so a newer request replaces one the primary has not proposed yet. For them the wait is the client's, not the
  * request's:

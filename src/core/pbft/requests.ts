@@ -34,8 +34,10 @@
  *      2f+1 replicas vouch for it (itself included if its tag verified). A newer request of a marked client
  *      waits aside until it has its own vouches; the older one may still be proposed meanwhile.
  *  V7. Nothing runs against the primary for a marked client's request before it has 2f+1 vouches: blame (V4)
- *      needs the same 2f+1 that allow the proposal, and a PRE-PREPARE a backup holds unauthenticated starts no
- *      timer. A request authentic at f replicas or fewer is neither proposed nor blamed for: never ordered.
+ *      needs the same 2f+1 that allow the proposal. Once proposed on 2f+1 vouches, f+1 correct vouchers' vouches
+ *      reach every correct backup, which then accepts the batch (V2), so the head-of-pipeline rule (monitor.ts),
+ *      the one timer a held PRE-PREPARE runs, is not tripped by it after GST. A request authentic at f replicas
+ *      or fewer is neither proposed nor blamed for: it is never ordered.
  *  W3. A client that reads no replies keeps one request in flight and its successor waiting: a newer request
  *      replaces one already proposed (which still executes) and may be proposed in the next batch. Otherwise a
  *      request that takes longer than a frame from proposal to execution (more often when marked: one vouch hop

@@ -184,6 +184,37 @@ describe('inverse big MAC: a client whose tags verify only at the primary', () =
   });
 });
 
+describe('a marked client authentic at 2f+1 replicas', () => {
+  it('is ordered on vouches: the primary waits for 2f+1, the backup that cannot authenticate it accepts on f+1', () => {
+    const g = new Group(1, { batching: { mode: 'frame' } }, 2);
+    // The attack once: tags valid at primary 0 only. The view changes, and 1, 2 and 3 mark the client.
+    const first = request(g, BAD, 1, op(1), (r) => r === 0);
+    for (let to = 0; to < 4; to++) g.inject(to, BAD, first);
+    g.pump();
+    for (let k = 0; k < 20 && !g.replicas.every((r) => r.status().view === 1 && r.status().active); k++) {
+      frame(g);
+      g.tick(FRAME_TICKS);
+    }
+    expect(g.replicas.map((r) => r.status().view)).toEqual([1, 1, 1, 1]);
+    expect(g.replicas.map((r) => r.status().vouchFirst)).toEqual([0, 1, 1, 1]);
+    // Now tags valid at 0, 1 and 2, not at 3: three replicas vouch, and replica 3 votes on its peers' word.
+    const second = request(g, BAD, 2, op(2), (r) => r !== 3);
+    const before = g.rejections(3).length;
+    for (let to = 0; to < 4; to++) g.inject(to, BAD, second);
+    g.pump();
+    for (let k = 0; k < 5; k++) {
+      frame(g);
+      g.tick(FRAME_TICKS);
+    }
+    expect(g.replicas.map((r) => r.cachedReply(BAD)?.timestamp)).toEqual([2, 2, 2, 2]);
+    expect(g.replicas.map((r) => r.status().view)).toEqual([1, 1, 1, 1]);
+    const later = g.rejections(3).slice(before);
+    expect(later).toContain('bad-mac'); // its own tag did fail
+    // The vouches of 1 and 2 (sent at once, V6) came before the PRE-PREPARE: it was accepted, never held.
+    expect(later).not.toContain('request-auth-pending');
+  });
+});
+
 describe('vouch-first marks: who can set them, and their bound', () => {
   function badRequest(g: Group, client: number, timestamp: number): Request {
     const { kind: _, ...r } = request(g, client, timestamp, op(1), () => false);

@@ -38,10 +38,13 @@
  *      reach every correct backup, which then accepts the batch (V2), so the head-of-pipeline rule (monitor.ts),
  *      the one timer a held PRE-PREPARE runs, is not tripped by it after GST. A request authentic at f replicas
  *      or fewer is neither proposed nor blamed for: it is never ordered.
- *  W3. A client that reads no replies keeps one request in flight and its successor waiting: a newer request
- *      replaces one already proposed (which still executes) and may be proposed in the next batch. Otherwise a
- *      request that takes longer than a frame from proposal to execution (more often when marked: one vouch hop
- *      more) gets its successor superseded while it waits behind, and every other sample of the unit is lost.
+ *  W3. A marked client that reads no replies keeps one request in flight and its successor waiting: a newer
+ *      request replaces one already proposed (which still executes) and may be proposed in the next batch.
+ *      Otherwise, with the vouch hop added, a request that takes longer than a frame from proposal to execution
+ *      gets its successor superseded while it waits behind, and every other sample of the unit is lost. Only
+ *      for marked clients: for the others it would let a primary that stalls execution (gaps in its sequence
+ *      numbers) fill its whole pipeline with prepared batches that the next view must then re-agree, which
+ *      costs the loop frames in that view change.
  *
  * Clients that read no replies (config.noReplyClients: the loop's input units) send each frame's request at once,
  * so a newer request replaces one the primary has not proposed yet. For them the wait is the client's, not the
@@ -197,8 +200,7 @@ export class Requests {
         return undefined;
       }
       const next = existing.next;
-      const noReply = config.noReplyClients.has(request.client);
-      if (existing.inFlight && !noReply) {
+      if (existing.inFlight && !this.pipelined(request.client)) {
         if (!ownTag || (next !== undefined && next.request.timestamp >= request.timestamp)) {
           out.reject('duplicate-request', from, 'request');
           return undefined;
@@ -222,8 +224,8 @@ export class Requests {
       out.reject('pending-full', from, 'request');
       return undefined;
     }
-    // Rule W1: a client that reads no replies still waits for the unproposed one it superseded. Rule W3: one that
-    // supersedes a proposed one (still to execute) waits afresh, and may be proposed while that one is agreed.
+    // Rule W1: a client that reads no replies still waits for the unproposed one it superseded. Rule W3: a marked
+    // one that supersedes a proposed one (still to execute) waits afresh, and may be proposed while that is agreed.
     const waited =
       existing !== undefined && !existing.inFlight && config.noReplyClients.has(request.client)
         ? existing
@@ -594,8 +596,13 @@ export class Requests {
     }
   }
 
+  /** Rule W3 applies to `client`: it reads no replies and is vouch-first here. */
+  private pipelined(client: ClientId): boolean {
+    return this.ctx.config.noReplyClients.has(client) && this.isVouchFirst(client);
+  }
+
   /**
-   * Rule W3: a client that reads no replies keeps one request in flight and the next one waiting, not a queue
+   * Rule W3: a marked client that reads no replies keeps one request in flight and the next one waiting, not a queue
    * behind its proposal: the successor kept aside (V6) takes the place of `p` as soon as `p` is proposed, and
    * may be proposed in the next batch while `p` is still agreed on. Otherwise a client whose request takes
    * longer than a frame from proposal to execution (or a vouch round trip, when marked) has every other
@@ -604,7 +611,7 @@ export class Requests {
   private supersedeInFlight(p: Pending): void {
     const ctx = this.ctx;
     const next = p.next;
-    if (next === undefined || !ctx.config.noReplyClients.has(p.request.client)) return;
+    if (next === undefined || !this.pipelined(p.request.client)) return;
     const q: Pending = {
       request: next.request,
       since: ctx.s.now,

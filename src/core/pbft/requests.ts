@@ -64,7 +64,7 @@ import { assert } from '../assert.ts';
 import { bytesEqual } from '../bytes.ts';
 import { encodeMessage, requestAuthPayload } from '../codec/encode.ts';
 import type { PrePrepare, Request, Vouch } from '../codec/messages.ts';
-import { type ClientId, othersOf, type ReplicaId } from './config.ts';
+import { type ClientId, othersOf, primaryOf, type ReplicaId } from './config.ts';
 import { type Ctx, isPrimary, validReplica } from './context.ts';
 import type { CachedReply } from './snapshot.ts';
 import { VouchFirst } from './vouch-first.ts';
@@ -284,10 +284,7 @@ export class Requests {
     if (byVoucher !== undefined) {
       for (const [v, f] of byVoucher) if (sameRequest(f.request, request)) next.vouchers.add(v);
     }
-    if (ownTag && this.isVouchFirst(request.client)) {
-      this.vouchFor(request);
-      next.vouchedAt = ctx.s.now;
-    }
+    if (this.isVouchFirst(request.client)) this.vouchNext(next);
     this.promoteIfVouched(p);
   }
 
@@ -433,6 +430,9 @@ export class Requests {
     const r = m.request;
     const cached = this.replies.get(r.client);
     if (cached !== undefined && r.timestamp <= cached.timestamp) return; // executed already
+    // Rule V6: the primary vouching asks for vouches (it marked the client); we answer at once, not after V1's
+    // delay, or a primary whose marks the backups do not share waits for vouches that come frames late.
+    const asked = m.replica === primaryOf(config, ctx.s.view);
     const existing = this.pending.get(r.client);
     if (
       existing !== undefined &&
@@ -440,30 +440,42 @@ export class Requests {
       bytesEqual(existing.request.op, r.op)
     ) {
       this.addVoucher(existing, m.replica);
+      if (asked && existing.ownTag && existing.vouchedAt === undefined) this.vouch(existing);
       return;
     }
     if (existing !== undefined && existing.request.timestamp > r.timestamp) return; // older than what we hold
     const next = existing?.next;
     if (existing !== undefined && next !== undefined && sameRequest(next.request, r)) {
       next.vouchers.add(m.replica);
+      if (asked) this.vouchNext(next);
       this.promoteIfVouched(existing);
       return;
     }
     if (ctx.crypto.verifyAuthenticator(r.client, ctx.everyone, requestAuthPayload(r), r.auth)) {
       // Authentic for us: as if the client had sent it (its copy to us was lost, or we are the primary).
       const p = this.admit(from, r, true);
-      if (p !== undefined) this.addVoucher(p, m.replica);
-      else if (
+      if (p !== undefined) {
+        this.addVoucher(p, m.replica);
+        if (asked && p.vouchedAt === undefined) this.vouch(p);
+      } else if (
         existing !== undefined &&
         existing.next !== undefined &&
         sameRequest(existing.next.request, r)
       ) {
         existing.next.vouchers.add(m.replica);
+        if (asked) this.vouchNext(existing.next);
         this.promoteIfVouched(existing);
       }
       return;
     }
     this.keepForeign(from, m.replica, r);
+  }
+
+  /** Our vouch for a successor we authenticated, once. */
+  private vouchNext(next: Next): void {
+    if (!next.ownTag || next.vouchedAt !== undefined) return;
+    this.vouchFor(next.request);
+    next.vouchedAt = this.ctx.s.now;
   }
 
   /** Keep a vouched request we cannot authenticate, within the voucher's budget; admit it at f+1 vouchers. */

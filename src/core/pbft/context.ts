@@ -81,6 +81,8 @@ export interface ReplicaState {
   progressAt: number;
   /** When the current view became active (view-change.ts). */
   viewActiveSince: number;
+  /** Restarted and not yet past its recovery point (replica.ts, each step; recovering.ts). */
+  recovering: boolean;
 }
 
 export interface Ctx {

@@ -151,6 +151,7 @@ export class Replica {
       lastAssigned: 0,
       progressAt: 0,
       viewActiveSince: 0,
+      recovering: options.recoveryPoint !== undefined,
     };
     // The parts reach each other through the context; it is complete before any input arrives.
     const ctx = {
@@ -182,6 +183,7 @@ export class Replica {
   step(input: ReplicaInput): ReplicaAction[] {
     const ctx = this.ctx;
     ctx.out.take();
+    ctx.s.recovering = this.recovery.recovering(ctx.s.lastExecuted);
     switch (input.kind) {
       case 'receive': {
         const decoded = decodeMessage(input.bytes, this.config.limits);

@@ -156,6 +156,8 @@ export class Requests {
    * either the client's tags differ between replicas or the primary is faulty: order this client on vouches.
    */
   markVouchFirst(client: ClientId): void {
+    // A restarted replica has fresh keys that clients' tags may not use yet: its failures say nothing of them.
+    if (this.ctx.s.recovering) return;
     this.vouchFirst.mark(client, this.ctx.s.now);
   }
 

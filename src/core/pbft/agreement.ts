@@ -183,9 +183,7 @@ export class Agreement {
       return;
     }
     const slot = log.slot(pp.seq, s.view, s.now);
-    const unauthentic =
-      pp.batch.kind === 'full' ? pp.batch.requests.filter((r) => !this.requestAuthentic(r)) : [];
-    const authentic = pp.batch.kind === 'full' && unauthentic.length === 0;
+    const authentic = pp.batch.kind === 'full' && pp.batch.requests.every((r) => this.requestAuthentic(r));
     if (!authentic) {
       if (log.heldCount >= ctx.config.maxHeldPrePrepares) {
         out.reject('held-full', from, 'pre-prepare');
@@ -193,9 +191,6 @@ export class Agreement {
       }
       log.hold();
       out.reject('request-auth-pending', from, 'pre-prepare');
-      // Rule V5 (requests.ts): the primary of our view vouches, under its own MAC, for requests we cannot
-      // authenticate: order their clients on vouches from now on. A forged PRE-PREPARE never gets here.
-      for (const r of unauthentic) ctx.requests.markVouchFirst(r.client);
     }
     slot.view = pp.view;
     slot.prePrepare = pp;
@@ -207,6 +202,22 @@ export class Agreement {
     ctx.batches.keep(slot.digestHex, pp.seq, pp.batch, bytes.length);
     ctx.requests.markInFlight(pp);
     this.advance(slot);
+  }
+
+  /**
+   * Rule V5 (requests.ts), on leaving the view: the clients of requests still unauthenticated here in PRE-PREPAREs
+   * this view's primary sent under its own valid MAC (held slots passed every other check) are ordered on vouches
+   * from now on. Marking when the view is left, not when the PRE-PREPARE came, spares clients whose tags fail
+   * here only for a moment (keys being renewed): a hold that resolves costs no mark. Bounded by the window.
+   */
+  markHeldClients(): void {
+    const ctx = this.ctx;
+    for (const slot of ctx.log.values()) {
+      const pp = slot.prePrepare;
+      if (slot.authentic || pp === undefined || slot.view !== ctx.s.view || pp.batch.kind !== 'full') continue;
+      if (pp.replica !== primaryOf(ctx.config, slot.view)) continue;
+      for (const r of pp.batch.requests) if (!this.requestAuthentic(r)) ctx.requests.markVouchFirst(r.client);
+    }
   }
 
   /** Rule 2 (a) and (b): own tag, or an identical request already authenticated from the client. */

@@ -24,9 +24,10 @@
  *
  * Vouch-first clients (the inverse attack: tags that verify at the primary and at fewer than f backups, so a
  * correct primary proposes a request that can never prepare; the bound is stated in replica.ts):
- *  V5. A backup marks a client vouch-first (vouch-first.ts, for vouchFirstTicks) when the primary of its view,
- *      under that primary's own valid MAC, shows it a request of the client that it cannot authenticate
- *      (agreement.ts); a PRE-PREPARE whose MAC fails marks nobody. A mark is extended, never created, by a
+ *  V5. A backup marks a client vouch-first (vouch-first.ts, for vouchFirstTicks) when it leaves a view holding a
+ *      PRE-PREPARE that the view's primary sent under its own valid MAC with a request of the client that it
+ *      still cannot authenticate (agreement.ts markHeldClients); a PRE-PREPARE whose MAC fails marks nobody,
+ *      nor does a hold that resolves (tags that fail here only while keys are renewed), nor a recovering replica. A mark is extended, never created, by a
  *      request of the client whose tag fails here, and by the client sending again while a request of it has
  *      waited a stall period here without 2f+1 vouches; a client that goes quiet lets its mark run out.
  *  V6. A replica that authenticates a marked client's request vouches for it at once (the delay of V1 is for
@@ -151,7 +152,7 @@ export class Requests {
   }
 
   /**
-   * Rule V5: the primary of the current view, under its own valid MAC, showed us a request of `client` that we
+   * Rule V5: we leave a view whose primary, under its own valid MAC, showed us a request of `client` that we still
    * cannot authenticate (agreement.ts). A correct client's request is authentic at every correct replica, so
    * either the client's tags differ between replicas or the primary is faulty: order this client on vouches.
    */

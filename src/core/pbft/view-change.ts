@@ -147,6 +147,7 @@ export class ViewChanges {
     const { s, log } = ctx;
     if (view <= s.view && !(view === s.view && s.active)) return;
     if (view > MAX_VIEW) return; // unreachable in practice; staying put is the only safe move left
+    if (s.active) ctx.agreement.markHeldClients(); // rule V5 (requests.ts)
     s.view = view;
     s.active = false;
     this.forgetBelow(view);

@@ -214,7 +214,8 @@ export class Agreement {
     const ctx = this.ctx;
     for (const slot of ctx.log.values()) {
       const pp = slot.prePrepare;
-      if (slot.authentic || pp === undefined || slot.view !== ctx.s.view || pp.batch.kind !== 'full') continue;
+      if (slot.authentic || pp === undefined || slot.view !== ctx.s.view || pp.batch.kind !== 'full')
+        continue;
       if (pp.replica !== primaryOf(ctx.config, slot.view)) continue;
       for (const r of pp.batch.requests) if (!this.requestAuthentic(r)) ctx.requests.markVouchFirst(r.client);
     }

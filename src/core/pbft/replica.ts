@@ -45,8 +45,8 @@
  * The inverse case (rules V5 to V7 of requests.ts). A faulty client whose tags verify at the primary and at
  * fewer than f backups gets its request into a correct primary's batch, which can never prepare; a PRE-PREPARE
  * cannot be withdrawn, so only a view change drops it, and the first such view change is unavoidable with MACs.
- * Every correct backup that saw that PRE-PREPARE (under the primary's own valid MAC) marks the client
- * vouch-first, and a marked client's requests are proposed only once 2f+1 replicas vouch for them, which a
+ * Every correct backup that leaves the view still holding that PRE-PREPARE (sent under the primary's own valid
+ * MAC) marks the client vouch-first, and a marked client's requests are proposed only once 2f+1 replicas vouch for them, which a
  * client authentic at f replicas or fewer never gets: it is not ordered, and no timer runs against a primary
  * for it. Decided for backups: a request of a PRE-PREPARE that a backup cannot authenticate itself is accepted
  * when f+1 replicas vouched for that exact request (client, timestamp, op), which is rule 2 (b) with the vouches

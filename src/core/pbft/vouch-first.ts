@@ -1,15 +1,16 @@
 /**
  * The clients this replica orders only on others' word ("vouch-first"), each until a time. A client is marked
- * when the primary of the current view, under its own valid MAC, shows this replica a request of that client
- * that this replica cannot authenticate (requests.ts, rule V5): with MAC authenticators that is a client whose
- * tags verify at some replicas and not at others (the inverse big MAC attack), or a faulty primary.
+ * when this replica leaves a view still holding a PRE-PREPARE that the view's primary sent under its own valid
+ * MAC with a request of that client that this replica cannot authenticate (requests.ts, rule V5): with MAC
+ * authenticators that is a client whose tags verify at some replicas and not at others (the inverse big MAC
+ * attack), or a faulty primary.
  *
  * What a faulty primary can do with this table: mark any client it likes, correct ones included, up to the
  * capacity, and so evict the oldest marks. A marked correct client loses nothing but time (its requests wait
  * one vouch round trip before they are proposed, requests.ts V6); an evicted big-MAC client can cost the next
  * correct primary its view once more, which the replica.ts bound counts (at most f per vouchFirstTicks).
- * Nothing outside a primary-authenticated PRE-PREPARE creates a mark; a request whose tag fails here only
- * extends a mark that exists.
+ * Nothing but a primary-authenticated PRE-PREPARE held until the view is left creates a mark; a request whose
+ * tag fails here only extends a mark that exists.
  */
 import { assert } from '../assert.ts';
 import type { ClientId } from './config.ts';

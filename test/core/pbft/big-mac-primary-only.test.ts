@@ -234,9 +234,13 @@ describe('vouch-first marks: who can set them, and their bound', () => {
     frame(g);
     expect(g.wire.filter((p) => decode(p.bytes).kind === 'vouch')).toEqual([]);
     expect(g.replicas.map((r) => r.cachedReply(GOOD)?.timestamp)).toEqual([1, 1, 1, 1]);
-    // The primary's own MAC: the backups mark the client (a faulty primary can do this to a correct client).
+    // The primary's own MAC: held, and the backups mark the client when they leave the view that holds it (a
+    // faulty primary can do this to a correct client).
     const real = prePrepare(g, 0, 2, [badRequest(g, GOOD, 2)]);
     for (const to of [1, 2, 3]) g.inject(to, 0, real);
+    expect(g.replicas.map((r) => r.status().vouchFirst)).toEqual([0, 0, 0, 0]);
+    for (let k = 0; k < 10 && g.replicas[1]!.status().view === 0; k++) frame(g);
+    expect(g.replicas.map((r) => r.status().view)).toEqual([1, 1, 1, 1]);
     expect(g.replicas.map((r) => r.status().vouchFirst)).toEqual([0, 1, 1, 1]);
   });
 
@@ -247,9 +251,11 @@ describe('vouch-first marks: who can set them, and their bound', () => {
     for (let seq = 1; seq <= g.config.watermarkWindow; seq++) {
       const requests = Array.from({ length: 16 }, () => badRequest(g, client++, 1));
       g.inject(1, 0, prePrepare(g, 0, seq, requests)); // the harness checks invariants after every step
-      expect(g.replicas[1]!.status().vouchFirst).toBeLessThanOrEqual(maxPendingRequests);
     }
     expect(client - 1000).toBe(16 * g.config.watermarkWindow);
+    // Replica 1 leaves the view (its head never moves) holding them all.
+    for (let k = 0; k < 10 && g.replicas[1]!.status().active; k++) frame(g);
+    expect(g.replicas[1]!.status().active).toBe(false);
     expect(g.replicas[1]!.status().vouchFirst).toBe(maxPendingRequests);
   });
 });

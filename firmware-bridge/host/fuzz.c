@@ -15,6 +15,7 @@
 
 #include "../src/board.h"
 #include "../src/message.h"
+#include "../src/nvm.h"
 #include "../src/port.h"
 
 static unsigned long long written = 0;
@@ -31,6 +32,18 @@ void fw_port_actuator(const fw_decision *d) {
 uint32_t fw_port_stack_used(void) { return 0; }
 
 uint32_t fw_port_ticks(void) { return 0; }
+/* No NVM here: the link fuzzing runs with a fixed epoch. */
+int fw_port_nvm_read(uint8_t *bytes, size_t n) {
+  (void)bytes;
+  (void)n;
+  return 0;
+}
+int fw_port_nvm_write(size_t offset, const uint8_t *bytes, size_t n) {
+  (void)offset;
+  (void)bytes;
+  (void)n;
+  return 0;
+}
 void fw_invariant_failed(int line) {
   fprintf(stderr, "invariant failed at voter.c:%d\n", line);
   abort();
@@ -98,7 +111,7 @@ static int link_mode(const char *prov_path) {
   if (f == NULL) return 2;
   const size_t pn = fread(prov, 1, sizeof prov, f);
   fclose(f);
-  fw_board_init(&board, prov, pn, 0, FW_RESET_POWER_ON);
+  fw_board_init(&board, prov, pn, 0, FW_RESET_POWER_ON, 1u);
   unsigned long long bytes = 0;
   for (;;) {
     const size_t n = fread(chunk, 1, sizeof chunk, stdin);

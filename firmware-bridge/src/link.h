@@ -19,7 +19,7 @@
 #define FW_REQ_HANG 0x7Eu    /* seq uvar: test builds only; never answered */
 
 /* Unit -> rig. */
-#define FW_RSP_BOOT 0x80u   /* provision status u8, reset cause u8, boot count uvar, heartbeat message */
+#define FW_RSP_BOOT 0x80u   /* provision status u8, reset cause u8, boot count uvar, epoch uvar, heartbeat */
 #define FW_RSP_OFFER 0x81u  /* seq, code u8, ready u8, events, judgments u8, decision? */
 #define FW_RSP_TICK 0x82u   /* seq, decision? */
 #define FW_RSP_STATUS 0x83u /* seq, counters (see fw_link_write_status) */
@@ -32,6 +32,7 @@
 #define FW_CODE_UNKNOWN_CHANNEL 16u
 #define FW_CODE_BAD_MAC 17u
 #define FW_CODE_MALFORMED 18u
+#define FW_CODE_BEFORE_RESET 19u /* rejoin.h: a frame from before the unit restarted */
 #define FW_CODE_DECODE_BASE 32u
 #define FW_CODE_COUNT 48u
 
@@ -41,6 +42,7 @@
 #define FW_ERR_NOT_PROVISIONED 3u
 #define FW_ERR_REKEY_BAD_TAG 4u
 #define FW_ERR_REKEY_STALE 5u
+#define FW_ERR_REKEY_NO_EPOCH 6u
 
 void fw_link_write_events(fw_writer *w, const fw_events *ev);
 /* frame, time f64, reference? (u8, then discrete uvars, analog f64s), judged u8, agreed, dissenters, events. */

@@ -5,16 +5,18 @@
  *
  * Authenticated and sealed under two keys derived from the heartbeat key (the secret the unit and the rig share,
  * provisioned in flash): enc = HMAC(heartbeat, "triplex/fw-rekey/enc"), mac = HMAC(heartbeat,
- * "triplex/fw-rekey/mac"). With boot = the unit's boot count (u32 LE), generation as u64 LE:
+ * "triplex/fw-rekey/mac"). With epoch = the unit's boot epoch (nvm.h, u32 LE), boot = its boot count (u32 LE),
+ * generation as u64 LE:
  *
- *   sealed = key XOR HMAC(enc, boot || channel u8 || generation)      (a one-time pad from a PRF)
- *   tag    = HMAC(mac, type || channel u8 || generation uvar || sealed || boot)   (32 bytes, constant-time check)
+ *   sealed = key XOR HMAC(enc, epoch || boot || channel u8 || generation)      (a one-time pad from a PRF)
+ *   tag    = HMAC(mac, type || channel u8 || generation uvar || sealed || epoch || boot)   (32 bytes, constant time)
  *
- * Accepted only if the tag verifies and the generation is above the channel's current one (0: the flash key),
- * so a REKEY cannot be replayed within a boot, nor across a watchdog reset (the boot count is bound in). After a
- * reset the unit is back on its flash keys and the rig sends the current ones again. A REKEY recorded in an
- * earlier power cycle (boot count 0 again) is the one replay left: a board with a monotonic counter in flash
- * would bind that instead.
+ * Accepted only if the unit has an epoch, the tag verifies and the generation is above the channel's current
+ * one (0: the flash key), so a REKEY cannot be replayed within a boot, nor across a watchdog reset or a power
+ * cycle: every boot advances the epoch in NVM, and the RAM boot count alone starts at 0 again on power-on.
+ * After a restart the unit is back on its flash keys and the rig sends the current ones again, sealed for the
+ * epoch the unit announced in its BOOT. Without an epoch (no NVM, or it failed) every REKEY is refused: a
+ * replay could not be told from a fresh one.
  */
 #ifndef FW_REKEY_H
 #define FW_REKEY_H
@@ -30,13 +32,15 @@ typedef struct {
   fw_hmac_key enc;
   fw_hmac_key mac;
   uint64_t generation[FW_MAX_CHANNELS];
+  uint32_t outcomes[5]; /* requests per fw_rekey_status */
 } fw_rekey_state;
 
 typedef enum {
   FW_REKEY_OK = 0,
   FW_REKEY_MALFORMED = 1,
   FW_REKEY_BAD_TAG = 2,
-  FW_REKEY_STALE = 3
+  FW_REKEY_STALE = 3,
+  FW_REKEY_NO_EPOCH = 4
 } fw_rekey_status;
 
 /* Derive the sealing keys from the provisioned heartbeat key; every channel at generation 0. */
@@ -47,6 +51,6 @@ void fw_rekey_init(fw_rekey_state *s, const fw_provision *p);
  * On FW_REKEY_OK the channel's key in *p is replaced and *channel, *generation say which.
  */
 fw_rekey_status fw_rekey_apply(fw_rekey_state *s, fw_provision *p, const uint8_t *request, size_t n,
-                               size_t body, uint32_t boot_count, uint8_t *channel, uint64_t *generation);
+                               size_t body, uint32_t epoch, uint32_t boot_count, uint8_t *channel, uint64_t *generation);
 
 #endif

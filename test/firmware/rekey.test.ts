@@ -69,8 +69,8 @@ async function rekeyOnTheLink(target: FirmwareTarget): Promise<string[]> {
     };
     const deliver = (frame: number, key: Uint8Array) =>
       ask({ type: 'deliver', time: frame * 20 + 1, message: output(frame, key) });
-    const boot = unit.boots[0]!.bootCount;
-    const base = { heartbeatKey: corpus.heartbeatKey, bootCount: boot, channel: 1, key: fresh };
+    const { bootCount: boot, epoch } = unit.boots[0]!;
+    const base = { heartbeatKey: corpus.heartbeatKey, epoch, bootCount: boot, channel: 1, key: fresh };
     const sealed1 = sealRekey({ ...base, generation: 1 });
     const rekey1 = { type: 'rekey' as const, channel: 1, generation: 1, ...sealed1 };
     said.push(deliver(0, fresh)); // not yet its key: bad MAC (17)

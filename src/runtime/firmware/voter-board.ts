@@ -238,8 +238,9 @@ export class FirmwareVoterRole implements VoterRole {
   private rekey(channels: readonly number[], resend = false): void {
     const unit = this.unitRunning;
     const heartbeatKey = this.o.keys.heartbeatKey(this.o.voterId ?? 0);
-    const bootCount = unit?.boots.at(-1)?.bootCount;
-    if (unit === undefined || heartbeatKey === undefined || bootCount === undefined) return;
+    const boot = unit?.boots.at(-1);
+    if (unit === undefined || heartbeatKey === undefined || boot === undefined) return;
+    const { bootCount, epoch } = boot;
     for (const c of channels) {
       const slot = this.o.topology.channels[c];
       if (slot === undefined) continue;
@@ -247,7 +248,7 @@ export class FirmwareVoterRole implements VoterRole {
       const generation = this.generation[c]!;
       if (generation === 0) continue;
       const key = this.o.keys.rawKey(this.self, principalOf.channel(slot.id));
-      const { sealed, tag } = sealRekey({ heartbeatKey, bootCount, channel: c, generation, key });
+      const { sealed, tag } = sealRekey({ heartbeatKey, epoch, bootCount, channel: c, generation, key });
       const request = { type: 'rekey' as const, channel: c, generation, sealed, tag };
       this.o.counters.add('firmware.rekey');
       if (unit.mode === 'sync') {

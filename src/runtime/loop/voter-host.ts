@@ -23,6 +23,7 @@ import {
   Voter,
   type VoterConfig,
 } from '../../core/vote/voter.ts';
+import { RejoinFloor } from '../firmware/rejoin-floor.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { commandFromFields } from './command-codec.ts';
 import type { Counters } from './counters.ts';
@@ -149,17 +150,8 @@ export class VoterHost implements VoterRole {
   private readonly channelIds: ReadonlySet<number>;
   private readonly outage: VoterOutage;
   private frameNow = 0;
-  /**
-   * After a watchdog reset, OUTPUTs for frames before the one the fresh voter rejoined at are refused, and for
-   * the rejoin frame itself once its deadline has passed. The fresh voter holds no receipts for them (it refused
-   * the rejoin frame's in-time copies as too far ahead: it skips there only at the deadline), so each copy would
-   * pass its duplicate check and count as late against its channel; after a reset the only copies of those
-   * frames still about are old ones (a replay by anyone on the link made every correct channel look late,
-   * issue 9).
-   */
-  private floor = 0;
-  /** The rejoin frame, until its deadline (then the floor moves past it). */
-  private rejoining: number | undefined;
+  /** After a watchdog reset: OUTPUTs from before it are refused (rejoin-floor.ts, the firmware's rule too). */
+  private readonly rejoin = new RejoinFloor();
 
   constructor(private readonly o: VoterHostOptions) {
     this.current = new Voter(o.config);
@@ -220,10 +212,7 @@ export class VoterHost implements VoterRole {
       if (this.outage.down || voter.frame > frame) return;
       voter.skipTo(frame);
       this.decide(frame);
-      if (frame === this.rejoining) {
-        this.floor = frame + 1;
-        this.rejoining = undefined;
-      }
+      this.rejoin.deadlineDecided(frame);
     });
   }
 
@@ -237,7 +226,7 @@ export class VoterHost implements VoterRole {
       this.o.counters.add('voter.rejected.unknown-channel');
       return;
     }
-    if (message.frame < this.floor) {
+    if (this.rejoin.refuses(message.frame)) {
       this.o.counters.add('voter.rejected.before-reset');
       return;
     }
@@ -284,8 +273,7 @@ export class VoterHost implements VoterRole {
   private reset(): string {
     this.current = new Voter(this.o.config);
     this.leaving = undefined;
-    this.floor = this.frameNow;
-    this.rejoining = this.frameNow;
+    this.rejoin.rejoined(this.frameNow);
     return 'TypeScript voter reset by its watchdog (a fresh voter)';
   }
 

@@ -134,7 +134,10 @@ static uint8_t deliver(fw_board *b, const uint8_t *msg, size_t n, double now, ui
   const int ch = fw_provision_channel_index(&b->prov, o->channel);
   if (ch < 0) return FW_CODE_UNKNOWN_CHANNEL;
   if (fw_rejoin_refuses(&b->rejoin, o->frame)) return FW_CODE_BEFORE_RESET;
-  if (!fw_hmac_verify(&b->prov.channel_key[ch], msg, m.auth_n, o->tag, o->tag_n, b->prov.tag_length))
+  /* The current key, or during a handover (rekey.h) the previous one for the frames before it. */
+  if (!fw_hmac_verify(&b->prov.channel_key[ch], msg, m.auth_n, o->tag, o->tag_n, b->prov.tag_length) &&
+      !(fw_rekey_previous_valid(&b->rekey, (uint8_t)ch, o->frame, fw_voter_next_frame(&b->voter)) &&
+        fw_hmac_verify(&b->rekey.previous[ch], msg, m.auth_n, o->tag, o->tag_n, b->prov.tag_length)))
     return FW_CODE_BAD_MAC;
   if (!command_of(b, o, &cmd)) return FW_CODE_MALFORMED;
   uint8_t ready = 0;
@@ -245,8 +248,9 @@ static void handle_ping(fw_board *b, uint64_t seq) {
 static void handle_rekey(fw_board *b, const uint8_t *payload, size_t n, size_t body, uint64_t seq) {
   uint8_t channel = 0;
   uint64_t generation = 0;
-  const fw_rekey_status st =
-      fw_rekey_apply(&b->rekey, &b->prov, payload, n, body, b->epoch, b->boot_count, &channel, &generation);
+  uint64_t until = 0;
+  const fw_rekey_status st = fw_rekey_apply(&b->rekey, &b->prov, payload, n, body, b->epoch, b->boot_count,
+                                            fw_voter_next_frame(&b->voter), &channel, &generation, &until);
   if (st != FW_REKEY_OK) {
     error_response(b, seq,
                    st == FW_REKEY_BAD_TAG    ? FW_ERR_REKEY_BAD_TAG
@@ -261,6 +265,7 @@ static void handle_rekey(fw_board *b, const uint8_t *payload, size_t n, size_t b
   fw_write_uvar(&w, seq);
   fw_write_u8(&w, channel);
   fw_write_uvar(&w, generation);
+  fw_write_uvar(&w, until);
   send_payload(b, &w);
 }
 

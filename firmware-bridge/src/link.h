@@ -15,7 +15,7 @@
 #define FW_REQ_TICK 0x02u    /* seq uvar, time f64, frame uvar: frame's deadline timer fired at time */
 #define FW_REQ_STATUS 0x03u  /* seq uvar */
 #define FW_REQ_PING 0x04u    /* seq uvar */
-#define FW_REQ_REKEY 0x05u   /* seq uvar, channel index u8, generation uvar, sealed key 32, tag 32 (rekey.h) */
+#define FW_REQ_REKEY 0x05u   /* seq uvar, channel index u8, generation uvar, handover u8, sealed 32, tag 32 (rekey.h) */
 #define FW_REQ_HANG 0x7Eu    /* seq uvar: test builds only; never answered */
 
 /* Unit -> rig. */
@@ -24,7 +24,7 @@
 #define FW_RSP_TICK 0x82u   /* seq, decision? */
 #define FW_RSP_STATUS 0x83u /* seq, counters (see fw_link_write_status) */
 #define FW_RSP_PONG 0x84u   /* seq, heartbeat message */
-#define FW_RSP_REKEYED 0x86u /* seq, channel index u8, generation uvar: the channel's new key is in use */
+#define FW_RSP_REKEYED 0x86u /* seq, channel u8, generation uvar, until uvar: the new key in use (rekey.h) */
 #define FW_RSP_JUDGMENT 0x85u /* seq, judgment: one per frame fixed while handling request seq, before its response */
 #define FW_RSP_ERROR 0x8Fu  /* seq (0 when unreadable), error u8 */
 

@@ -13,7 +13,10 @@ void fw_rekey_init(fw_rekey_state *s, const fw_provision *p) {
   static const char mac[] = "triplex/fw-rekey/mac";
   derive(&s->enc, &p->heartbeat_key, enc, sizeof enc - 1u);
   derive(&s->mac, &p->heartbeat_key, mac, sizeof mac - 1u);
-  for (unsigned i = 0; i < FW_MAX_CHANNELS; i++) s->generation[i] = 0u;
+  for (unsigned i = 0; i < FW_MAX_CHANNELS; i++) {
+    s->generation[i] = 0u;
+    s->previous_until[i] = 0u;
+  }
   for (unsigned i = 0; i < 5u; i++) s->outcomes[i] = 0u;
 }
 
@@ -22,22 +25,24 @@ static void put_u32(uint8_t *out, uint32_t x) {
 }
 
 static fw_rekey_status apply(fw_rekey_state *s, fw_provision *p, const uint8_t *request, size_t n, size_t body,
-                             uint32_t epoch, uint32_t boot_count, uint8_t *channel, uint64_t *generation) {
-  /* channel u8, generation uvar, sealed key, tag: all of it, nothing after. */
+                             uint32_t epoch, uint32_t boot_count, uint64_t next_frame, uint8_t *channel,
+                             uint64_t *generation, uint64_t *until) {
+  /* channel u8, generation uvar, handover u8, sealed key, tag: all of it, nothing after. */
   fw_reader r;
   if (body > n) return FW_REKEY_MALFORMED;
   fw_reader_init(&r, request + body, n - body);
   const uint8_t c = fw_read_u8(&r);
   const uint64_t g = fw_read_uvar(&r);
+  const uint8_t handover = fw_read_u8(&r);
   if (r.status != FW_DEC_OK || fw_reader_remaining(&r) != FW_KEY_BYTES + FW_REKEY_TAG_BYTES ||
-      c >= p->voter.m)
+      c >= p->voter.m || handover > 1u || next_frame >= FW_MAX_SAFE_INTEGER)
     return FW_REKEY_MALFORMED;
   const size_t signed_n = n - FW_REKEY_TAG_BYTES;
   const uint8_t *sealed = request + signed_n - FW_KEY_BYTES;
   const uint8_t *tag = request + signed_n;
   /*
-   * The tag covers the type byte, the body up to the tag (channel, generation, sealed key: at most 1 + 10 + 32
-   * bytes), the epoch and the boot count; not the sequence number, which orders requests and proves nothing.
+   * The tag covers the type byte, the body up to the tag (channel, generation, handover, sealed key: at most
+   * 1 + 10 + 1 + 32 bytes), the epoch and the boot count; not the sequence number, which orders requests and proves nothing.
    */
   uint8_t input[64];
   const size_t body_n = signed_n - body;
@@ -59,18 +64,28 @@ static fw_rekey_status apply(fw_rekey_state *s, fw_provision *p, const uint8_t *
   for (unsigned i = 0; i < 8u; i++) pad_in[9u + i] = (uint8_t)(g >> (8u * i));
   fw_hmac(&s->enc, pad_in, sizeof pad_in, pad);
   for (size_t i = 0; i < FW_KEY_BYTES; i++) key[i] = (uint8_t)(sealed[i] ^ pad[i]);
+  if (handover) s->previous[c] = p->channel_key[c];
+  s->previous_until[c] = handover ? next_frame + 1u : 0u;
   fw_hmac_key_init(&p->channel_key[c], key, sizeof key);
   for (size_t i = 0; i < FW_KEY_BYTES; i++) key[i] = pad[i] = 0u;
   s->generation[c] = g;
   *channel = c;
   *generation = g;
+  *until = s->previous_until[c];
   return FW_REKEY_OK;
 }
 
 fw_rekey_status fw_rekey_apply(fw_rekey_state *s, fw_provision *p, const uint8_t *request, size_t n,
-                               size_t body, uint32_t epoch, uint32_t boot_count, uint8_t *channel,
-                               uint64_t *generation) {
-  const fw_rekey_status st = apply(s, p, request, n, body, epoch, boot_count, channel, generation);
+                               size_t body, uint32_t epoch, uint32_t boot_count, uint64_t next_frame,
+                               uint8_t *channel, uint64_t *generation, uint64_t *until) {
+  const fw_rekey_status st =
+      apply(s, p, request, n, body, epoch, boot_count, next_frame, channel, generation, until);
   s->outcomes[st]++;
   return st;
+}
+
+int fw_rekey_previous_valid(const fw_rekey_state *s, uint8_t c, uint64_t frame, uint64_t next_frame) {
+  /* Until the frame before `until` is decided: the voter's next frame is then at or past it. */
+  const uint64_t until = s->previous_until[c];
+  return frame < until && next_frame < until;
 }

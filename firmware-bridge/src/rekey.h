@@ -9,7 +9,8 @@
  * generation as u64 LE:
  *
  *   sealed = key XOR HMAC(enc, epoch || boot || channel u8 || generation)      (a one-time pad from a PRF)
- *   tag    = HMAC(mac, type || channel u8 || generation uvar || sealed || epoch || boot)   (32 bytes, constant time)
+ *   tag    = HMAC(mac, type || channel u8 || generation uvar || handover u8 || sealed || epoch || boot)
+ *            (32 bytes, compared in constant time)
  *
  * Accepted only if the unit has an epoch, the tag verifies and the generation is above the channel's current
  * one (0: the flash key), so a REKEY cannot be replayed within a boot, nor across a watchdog reset or a power
@@ -17,6 +18,12 @@
  * After a restart the unit is back on its flash keys and the rig sends the current ones again, sealed for the
  * epoch the unit announced in its BOOT. Without an epoch (no NVM, or it failed) every REKEY is refused: a
  * replay could not be told from a fresh one.
+ *
+ * handover 1: the voter's own proactive restart (its principal took fresh keys), made before break as the
+ * TypeScript VoterHost's: the channel's previous key still verifies OUTPUTs for frames before `until` = the
+ * unit's next frame to decide + 1 (the frame open now and any before it), until the unit has decided frame
+ * until - 1; the channels tag those with the old key, in flight when the keys changed. handover 0 (a channel's
+ * own restart, or the keys again after a reset): the previous key is gone at once.
  */
 #ifndef FW_REKEY_H
 #define FW_REKEY_H
@@ -32,6 +39,9 @@ typedef struct {
   fw_hmac_key enc;
   fw_hmac_key mac;
   uint64_t generation[FW_MAX_CHANNELS];
+  /* The key before the last handover REKEY, valid for frames below until (0: none). */
+  fw_hmac_key previous[FW_MAX_CHANNELS];
+  uint64_t previous_until[FW_MAX_CHANNELS];
   uint32_t outcomes[5]; /* requests per fw_rekey_status */
 } fw_rekey_state;
 
@@ -47,10 +57,14 @@ typedef enum {
 void fw_rekey_init(fw_rekey_state *s, const fw_provision *p);
 
 /*
- * A REKEY request body: `request` is the whole request payload (type, seq, ...), `body` the offset after seq.
- * On FW_REKEY_OK the channel's key in *p is replaced and *channel, *generation say which.
+ * A REKEY request body: `request` is the whole request payload (type, seq, ...), `body` the offset after seq;
+ * next_frame: the voter's next frame to decide. On FW_REKEY_OK the channel's key in *p is replaced and
+ * *channel, *generation, *until say which (until 0: no handover).
  */
 fw_rekey_status fw_rekey_apply(fw_rekey_state *s, fw_provision *p, const uint8_t *request, size_t n,
-                               size_t body, uint32_t epoch, uint32_t boot_count, uint8_t *channel, uint64_t *generation);
+                               size_t body, uint32_t epoch, uint32_t boot_count, uint64_t next_frame,
+                               uint8_t *channel, uint64_t *generation, uint64_t *until);
+/* Whether channel c's previous key still verifies an OUTPUT for `frame` while the voter's next frame is next. */
+int fw_rekey_previous_valid(const fw_rekey_state *s, uint8_t c, uint64_t frame, uint64_t next_frame);
 
 #endif

@@ -39,13 +39,15 @@ export type FirmwareRequest =
   | { readonly type: 'ping'; readonly seq: number }
   /**
    * Channel `channel` (index) has a new pairwise key, sealed for the unit's current boot (rekey.ts sealRekey);
-   * `generation` above the channel's current one.
+   * `generation` above the channel's current one. `handover`: the voter's own restart, made before break (the
+   * previous key still verifies the frames up to the one open now; firmware-bridge/src/rekey.h).
    */
   | {
       readonly type: 'rekey';
       readonly seq: number;
       readonly channel: number;
       readonly generation: number;
+      readonly handover?: boolean;
       readonly sealed: Uint8Array;
       readonly tag: Uint8Array;
     }
@@ -65,6 +67,7 @@ export function encodeRequest(r: FirmwareRequest): Uint8Array {
   } else if (r.type === 'rekey') {
     w.u8(r.channel);
     w.uvar(r.generation);
+    w.u8(r.handover === true ? 1 : 0);
     w.raw(r.sealed);
     w.raw(r.tag);
   }
@@ -298,7 +301,14 @@ export type FirmwareResponse =
   | { readonly type: 'tick'; readonly seq: number; readonly decision: FirmwareDecision | null }
   | { readonly type: 'status'; readonly seq: number; readonly status: FirmwareStatus }
   | { readonly type: 'pong'; readonly seq: number; readonly heartbeat: Uint8Array }
-  | { readonly type: 'rekeyed'; readonly seq: number; readonly channel: number; readonly generation: number }
+  | {
+      readonly type: 'rekeyed';
+      readonly seq: number;
+      readonly channel: number;
+      readonly generation: number;
+      /** A handover's end: the previous key verifies frames below it until frame until - 1 is decided (0: none). */
+      readonly until: number;
+    }
   | { readonly type: 'error'; readonly seq: number; readonly error: FirmwareError };
 
 export type DecodeResponseResult =
@@ -470,7 +480,13 @@ function decodeBody(r: Reader, type: number, shape: DecisionShape): FirmwareResp
     case RESPONSE.pong:
       return { type: 'pong', seq, heartbeat: rest(r) };
     case RESPONSE.rekeyed:
-      return { type: 'rekeyed', seq, channel: r.u8('channel'), generation: r.uvar('generation') };
+      return {
+        type: 'rekeyed',
+        seq,
+        channel: r.u8('channel'),
+        generation: r.uvar('generation'),
+        until: r.uvar('until'),
+      };
     case RESPONSE.error: {
       const error = ERRORS[r.u8('error') - 1];
       if (error === undefined) throw new DecodeFailure('unknown-variant', 'error code');

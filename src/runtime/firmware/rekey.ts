@@ -64,6 +64,8 @@ export interface RekeyInput {
   readonly generation: number;
   /** The new 32-byte pairwise key. */
   readonly key: Uint8Array;
+  /** The voter's own restart: the previous key stays for the frames up to the open one (default false). */
+  readonly handover?: boolean;
 }
 
 /** The sealed key and the tag of a REKEY request. */
@@ -79,6 +81,7 @@ export function sealRekey(r: RekeyInput): { sealed: Uint8Array; tag: Uint8Array 
   const boot = concat(u32le(r.epoch), u32le(r.bootCount));
   const pad = enc.mac(concat(boot, Uint8Array.of(r.channel), u64le(r.generation)), TAG_BYTES);
   const sealed = r.key.map((b, i) => b ^ pad[i]!);
-  const signed = concat(Uint8Array.of(REQUEST.rekey, r.channel), uvar(r.generation), sealed, boot);
+  const handover = Uint8Array.of(r.handover === true ? 1 : 0);
+  const signed = concat(Uint8Array.of(REQUEST.rekey, r.channel), uvar(r.generation), handover, sealed, boot);
   return { sealed, tag: mac.mac(signed, TAG_BYTES) };
 }

@@ -176,7 +176,9 @@ describe.skipIf(!host.ok)('proactive recovery with the firmware voter (lockstep)
     // the TypeScript voter's trace, frame by frame, and its voter counters.
     expect(fw.result.trace).toEqual(ts.result.trace);
     const voterCounters = (c: Record<string, number>) =>
-      Object.fromEntries(Object.entries(c).filter(([k]) => /^voter\.(write|hold|failsafe|rejected\.)/.test(k)));
+      Object.fromEntries(
+        Object.entries(c).filter(([k]) => /^voter\.(write|hold|failsafe|rejected\.)/.test(k)),
+      );
     expect(voterCounters(fw.counters)).toEqual(voterCounters(ts.counters));
   }, 120_000);
 });

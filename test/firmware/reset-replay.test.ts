@@ -19,14 +19,22 @@ import type { Output } from '../../src/core/codec/messages.ts';
 import type { Command } from '../../src/core/control/spec.ts';
 import { keyedMac } from '../../src/core/crypto/mac.ts';
 import type { DecisionRecord } from '../../src/core/vote/voter.ts';
-import { BUILD_TIMEOUT_MS, buildFor, hostToolchain } from '../../src/runtime/firmware/toolchain.ts';
+import {
+  BUILD_TIMEOUT_MS,
+  buildFor,
+  hostToolchain,
+  m3Toolchain,
+} from '../../src/runtime/firmware/toolchain.ts';
+import type { FirmwareTarget } from '../../src/runtime/firmware/unit.ts';
 import { FirmwareVoterHost } from '../../src/runtime/firmware/voter-host.ts';
 import { Counters } from '../../src/runtime/loop/counters.ts';
 import { VoterHost } from '../../src/runtime/loop/voter-host.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
 
 const host = hostToolchain();
+const m3 = m3Toolchain();
 if (!host.ok) console.warn(`firmware reset-replay test skipped: ${host.reason}`);
+if (!m3.ok) console.warn(`firmware reset-replay test (QEMU build) skipped: ${m3.reason}`);
 const work = mkdtempSync(join(tmpdir(), 'triplex-fw-replay-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -56,13 +64,19 @@ const countersOf = (c: Counters): Record<string, number> =>
 const decisionOf = (d: DecisionRecord<Command>): string =>
   `${d.frame} ${d.kind} ${d.value.elevator} ${d.consecutiveMisses}`;
 
-/** The TypeScript VoterHost and the firmware (host build, lockstep), through one hang and the injections. */
+/**
+ * The TypeScript VoterHost and the firmware through one hang and the injections: the host build in lockstep, the
+ * Cortex-M3 under QEMU with pipelined requests (as the hang test runs it: what the link holds while the unit
+ * resets is answered by the rebooted unit, its first request telling it the frame).
+ */
 async function flySideBySide(
+  target: FirmwareTarget,
   name: string,
   injections: readonly Injection[],
 ): Promise<{ ts: Flown; fw: Flown }> {
   const corpus = generateCorpus(SETUPS[0]!, 0, 5); // keys and config only
-  const unit = await startUnit(corpus, 'host', 'sync', join(work, name), true);
+  const mode = target === 'host' ? 'sync' : 'async';
+  const unit = await startUnit(corpus, target, mode, join(work, `${target}-${name}`), true);
   const scheduler = new VirtualScheduler();
   const log = pino({ level: 'silent' });
   const tsCounters = new Counters();
@@ -157,64 +171,67 @@ function expectAgreedAndNobodyLate(r: { ts: Flown; fw: Flown }): void {
 
 const beforeReset = (r: Flown): number => r.counters['voter.rejected.before-reset'] ?? 0;
 
-beforeAll(() => buildFor(['host-test']), BUILD_TIMEOUT_MS);
-describe.skipIf(!host.ok)(
-  'the firmware voter after a watchdog reset (host build, lockstep, beside VoterHost)',
-  () => {
-    it("a replay of the correct channels' outputs from before the reset counts nothing against them", async () => {
-      // Three frames after the rejoin, the last 30 OUTPUTs again: frames 7-16, 24 of them below the floor (frames
-      // 7-13 from before the reset, and 14, the rejoin frame, decided at its deadline by then).
-      const r = await flySideBySide('last-30', [
-        { frame: REJOIN + 2, offset: 5, pick: (sent) => sent.slice(-30).map((s) => s.bytes) },
-      ]);
-      expectAgreedAndNobodyLate(r);
-      expect(beforeReset(r.fw)).toBe(24);
-    });
+beforeAll(() => buildFor(['host-test', 'm3-test']), BUILD_TIMEOUT_MS);
+for (const target of ['host', 'qemu'] as const)
+  describe.skipIf(!host.ok || (target === 'qemu' && !m3.ok))(
+    `the firmware voter after a watchdog reset (${target === 'host' ? 'host build, lockstep' : 'Cortex-M3 under QEMU'}), beside VoterHost`,
+    () => {
+      it("a replay of the correct channels' outputs from before the reset counts nothing against them", async () => {
+        // Three frames after the rejoin, the last 30 OUTPUTs again: frames 7-16, 24 of them below the floor (frames
+        // 7-13 from before the reset, and 14, the rejoin frame, decided at its deadline by then).
+        const r = await flySideBySide(target, 'last-30', [
+          { frame: REJOIN + 2, offset: 5, pick: (sent) => sent.slice(-30).map((s) => s.bytes) },
+        ]);
+        expectAgreedAndNobodyLate(r);
+        expect(beforeReset(r.fw)).toBe(24);
+      });
 
-    it('a replay straight after the reset, before any fresh output: the replay itself tells the unit its frame', async () => {
-      // The first thing the rebooted unit hears is the replay of every frame before the hang.
-      const r = await flySideBySide('straight-after', [
-        {
-          frame: REJOIN,
-          offset: 0.5,
-          pick: (sent) => sent.filter((s) => s.frame < HANG_AT).map((s) => s.bytes),
-        },
-      ]);
-      expectAgreedAndNobodyLate(r);
-      expect(beforeReset(r.fw)).toBe(3 * HANG_AT);
-    });
+      it('a replay straight after the reset, before any fresh output: the replay itself tells the unit its frame', async () => {
+        // The first thing the rebooted unit hears is the replay of every frame before the hang.
+        const r = await flySideBySide(target, 'straight-after', [
+          {
+            frame: REJOIN,
+            offset: 0.5,
+            pick: (sent) => sent.filter((s) => s.frame < HANG_AT).map((s) => s.bytes),
+          },
+        ]);
+        expectAgreedAndNobodyLate(r);
+        expect(beforeReset(r.fw)).toBe(3 * HANG_AT);
+      });
 
-    it('replays interleaved with fresh frames: each old OUTPUT between the fresh ones is refused, the fresh ones voted', async () => {
-      // In each of the 6 frames after the rejoin, after every fresh OUTPUT, one recorded before the hang.
-      const injections: Injection[] = [];
-      for (let k = REJOIN + 1; k <= REJOIN + 6; k++)
-        for (let c = 0; c < 3; c++)
-          injections.push({
-            frame: k,
-            offset: 1.5 + c,
-            pick: (sent) => [sent[(k - REJOIN - 1) * 3 + c]!.bytes],
-          });
-      const r = await flySideBySide('interleaved', injections);
-      expectAgreedAndNobodyLate(r);
-      expect(beforeReset(r.fw)).toBe(18);
-    });
+      it('replays interleaved with fresh frames: each old OUTPUT between the fresh ones is refused, the fresh ones voted', async () => {
+        // In each of the 6 frames after the rejoin, after every fresh OUTPUT, one recorded before the hang.
+        const injections: Injection[] = [];
+        for (let k = REJOIN + 1; k <= REJOIN + 6; k++)
+          for (let c = 0; c < 3; c++)
+            injections.push({
+              frame: k,
+              offset: 1.5 + c,
+              pick: (sent) => [sent[(k - REJOIN - 1) * 3 + c]!.bytes],
+            });
+        const r = await flySideBySide(target, 'interleaved', injections);
+        expectAgreedAndNobodyLate(r);
+        expect(beforeReset(r.fw)).toBe(18);
+      });
 
-    it('at the floor: the rejoin frame is heard in time, refused once its deadline decided it; the frame before never', async () => {
-      const period = SETUPS[0]!.periodMs;
-      const ofFrame = (k: number) => (sent: readonly { frame: number; bytes: Uint8Array }[]) =>
-        sent.filter((s) => s.frame === k).map((s) => s.bytes);
-      const r = await flySideBySide('boundary', [
-        // Frame REJOIN - 1 (never sent: the voters were down) and REJOIN's own, again, while REJOIN is open.
-        { frame: REJOIN, offset: 4, pick: ofFrame(REJOIN) },
-        // REJOIN's outputs again after its deadline, in the next frame: now from before the floor.
-        { frame: REJOIN + 1, offset: 0.5, pick: ofFrame(REJOIN) },
-        // The first frame above the floor, again late in its own frame: duplicates, not before-reset.
-        { frame: REJOIN + 1, offset: period - 0.5, pick: ofFrame(REJOIN + 1) },
-      ]);
-      expectAgreedAndNobodyLate(r);
-      // Only the three copies of REJOIN after its deadline are from before the floor; the in-time ones are not.
-      expect(beforeReset(r.fw)).toBe(3);
-      expect(r.fw.counters['voter.rejected.duplicate']).toBe(3);
-    });
-  },
-);
+      it('at the floor: the frame below it refused, the rejoin frame heard in time, refused once its deadline decided it', async () => {
+        const period = SETUPS[0]!.periodMs;
+        const ofFrame = (k: number) => (sent: readonly { frame: number; bytes: Uint8Array }[]) =>
+          sent.filter((s) => s.frame === k).map((s) => s.bytes);
+        const r = await flySideBySide(target, 'boundary', [
+          // While REJOIN is open: the frame below the floor (sent while the voters were down), then REJOIN's own again.
+          { frame: REJOIN, offset: 4, pick: ofFrame(REJOIN - 1) },
+          { frame: REJOIN, offset: 4.5, pick: ofFrame(REJOIN) },
+          // REJOIN's outputs again after its deadline, in the next frame: now from before the floor.
+          { frame: REJOIN + 1, offset: 0.5, pick: ofFrame(REJOIN) },
+          // The first frame above the floor, again late in its own frame: duplicates, not before-reset.
+          { frame: REJOIN + 1, offset: period - 0.5, pick: ofFrame(REJOIN + 1) },
+        ]);
+        expectAgreedAndNobodyLate(r);
+        // REJOIN - 1's three and the three copies of REJOIN after its deadline are below the floor; REJOIN's in-time
+        // copies are not (the fresh voter refuses them as too far ahead, as the first ones).
+        expect(beforeReset(r.fw)).toBe(6);
+        expect(r.fw.counters['voter.rejected.duplicate']).toBe(3);
+      });
+    },
+  );

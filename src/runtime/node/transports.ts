@@ -20,7 +20,7 @@ import { type SerialPeerLink, SerialTransport } from '../../io/serial.ts';
 import { SlcanHost } from '../../io/slcan.ts';
 import { SocketCanDriver } from '../../io/socketcan.ts';
 import type { Transport } from '../../io/transport.ts';
-import { UdpTransport } from '../../io/udp.ts';
+import { UdpTransport, udpIngressLimits } from '../../io/udp.ts';
 import { ConfigError, type LinkConfig, type Topology } from '../config.ts';
 
 import { CAN_LINK_MAX_MESSAGE, LINK_MAX_MESSAGE } from '../link-limits.ts';
@@ -118,7 +118,12 @@ function udpTransport(
   t.boards.forEach((b, i) => {
     if (b.name !== board) peers[b.name] = { host: link.host, port: link.basePort + i };
   });
-  return new UdpTransport({ self: board, bind: { host: link.host, port: link.basePort + index }, peers });
+  return new UdpTransport({
+    self: board,
+    bind: { host: link.host, port: link.basePort + index },
+    peers,
+    ingress: udpIngressLimits(t.frameRateHz),
+  });
 }
 
 function serialTransport(

@@ -45,22 +45,27 @@ const UDP_MAX = 65507;
 export type UdpIngressLimits = Omit<DatagramBudgetOptions, 'now'>;
 
 /**
- * Datagrams a correct peer sends one board per frame, at most, with room to spare: a frame's ordering
- * messages (PRE-PREPARE, PREPARE, COMMIT, the requests it relays, VOUCHes, a CHECKPOINT), its OUTPUT and
- * replies are a few dozen; a view change or a state transfer a few dozen more, spread over frames.
+ * Datagrams one correct peer sends one board per frame, sustained, with room to spare: a frame's ordering
+ * messages, requests, VOUCHes, OUTPUT and replies are 2 to 4 per peer in steady flight; 200 a second was the
+ * most seen from one peer at 25 Hz across restarts and a state transfer (test/runtime/recovery/wire-fleet.ts).
  */
-const DATAGRAMS_PER_FRAME = 200;
+const DATAGRAMS_PER_FRAME = 40;
+/**
+ * Datagrams one peer may send at once: a restarted replica's catch-up (state transfer, the batches since) was
+ * 94 from one peer within one frame. Fixed rather than per frame: a burst costs the receiver's CPU, and 256
+ * small datagrams are some 10 ms of decoding and MAC checks, within a frame even at 50 Hz.
+ */
+const BURST_DATAGRAMS = 256;
 
 /**
  * The receive budget of one UDP peer at `frameRateHz` frames per second (default: the config's maximum, 1000 Hz,
  * so a transport built without a topology never refuses a correct peer). The byte rate and burst allow a
- * second's worth of largest datagrams at the burst (a state transfer's replies arrive back to back).
+ * state transfer's largest datagrams back to back.
  */
 export function udpIngressLimits(frameRateHz = 1000, maxMessage = UDP_MAX): UdpIngressLimits {
-  const datagramsPerSecond = DATAGRAMS_PER_FRAME * frameRateHz;
   return {
-    datagramsPerSecond,
-    burstDatagrams: Math.max(1000, datagramsPerSecond / 2),
+    datagramsPerSecond: DATAGRAMS_PER_FRAME * frameRateHz,
+    burstDatagrams: BURST_DATAGRAMS,
     bytesPerSecond: Math.max(16 * maxMessage, 8 << 20),
     burstBytes: Math.max(64 * maxMessage, 4 << 20),
     // Only configured peers reach the budget (unknown addresses are dropped first): a topology has at most 64

@@ -83,7 +83,7 @@ describe('one faulty board against the runtime message paths', () => {
 
   it('forged NEW-KEYs for a restarting board are refused as wrong-source, before they spend its signature checks', async () => {
     const f = await flying(12);
-    const attack = forgeNewKeys(f, { attacker: ATTACKER, victim: VICTIM, perSecond: 60 });
+    const attack = forgeNewKeys(f, { attacker: ATTACKER, victim: VICTIM, perSecond: 500 });
     f.runFrames(25);
     await f.restart(VICTIM);
     f.runFrames(125);
@@ -182,7 +182,7 @@ describe('one faulty board against the runtime message paths', () => {
       const d = decodeRigMessage(bytes);
       if (d.ok && d.message.type === 'hello-ack') acks.push(d.message.nonce);
     });
-    const attack = floodHellos(f, { attacker: ATTACKER, victim: VICTIM, perSecond: 2000 });
+    const attack = floodHellos(f, { attacker: ATTACKER, victim: VICTIM, perSecond: 600 });
     let asked = 0;
     const ask = (): void => {
       f.net.carry(rig, VICTIM, encodeHello({ nonce: 9000 + asked, rig }));
@@ -200,7 +200,7 @@ describe('one faulty board against the runtime message paths', () => {
 
   it('a flood of datagrams spends the flooder’s ingress budget: the victim loses nothing from the others', async () => {
     const f = await flying(17);
-    const attack = floodDatagrams(f, { attacker: ATTACKER, victim: VICTIM, perSecond: 20_000 });
+    const attack = floodDatagrams(f, { attacker: ATTACKER, victim: VICTIM, perSecond: 40_000 });
     f.runFrames(100);
     attack.stop();
     f.runFrames(2); // what is still on the wire arrives

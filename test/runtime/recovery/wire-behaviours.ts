@@ -54,7 +54,10 @@ function principalsOf(fleet: WireFleet, board: string): number[] {
 
 /**
  * NEW-KEYs claiming to be the victim's principals, at fresh epochs, signed with the attacker's own identity
- * key (it has no other): to every other board, `perSecond` of them, from the attacker's link.
+ * key (it has no other): to every other board, `perSecond` of them, from the attacker's link. A pool of 64
+ * forgeries is cycled (signing each afresh would cost the test, not the victim): every epoch in it is above
+ * what the receivers hold while they refuse them all, so each one reaches the signature check if nothing
+ * stops it first.
  */
 export function forgeNewKeys(
   fleet: WireFleet,
@@ -64,20 +67,24 @@ export function forgeNewKeys(
   const replica = fleet.topology.replicas.find((r) => r.board === o.attacker)!.id;
   const identity = attacker.keys.signer(replica);
   const targets = principalsOf(fleet, o.victim);
-  let epoch = 1;
-  let sent = 0;
-  const stop = every(fleet, 1000 / o.perSecond, () => {
-    const node = targets[sent % targets.length]!;
+  const pool = Array.from({ length: 64 }, (_, i) => {
     const { message } = createNewKey({
-      node,
-      epoch: epoch++,
+      node: targets[i % targets.length]!,
+      epoch: 1 + i,
       recoveryPoint: 0,
-      x25519Seed: new Uint8Array(32).fill(epoch & 255),
+      x25519Seed: new Uint8Array(32).fill(i + 1),
       identity,
     });
-    const bytes = encodeMessage({ kind: 'new-key', ...message });
-    for (const to of others(fleet, o.attacker)) fleet.net.inject(o.attacker, to, bytes);
-    sent++;
+    return encodeMessage({ kind: 'new-key', ...message });
+  });
+  let sent = 0;
+  const perTick = Math.max(1, Math.round(o.perSecond / 1000));
+  const stop = every(fleet, (1000 * perTick) / o.perSecond, () => {
+    for (let i = 0; i < perTick; i++) {
+      const bytes = pool[sent % pool.length]!;
+      for (const to of others(fleet, o.attacker)) fleet.net.inject(o.attacker, to, bytes);
+      sent++;
+    }
   });
   return { sent: () => sent, stop };
 }

@@ -147,6 +147,8 @@ export class NetTransport implements Transport {
   private readonly inbox: Received[] = [];
   private head = 0;
   private draining = false;
+  /** The board's CPU is busy with the last message until then (virtual ms). */
+  private busyUntil = 0;
   private gone = false;
   readonly received$ = this.rx.asObservable();
   readonly state$ = this.state.asObservable();
@@ -214,7 +216,7 @@ export class NetTransport implements Transport {
     this.net.maxInboxDepth = Math.max(this.net.maxInboxDepth, this.depth);
     if (!this.draining) {
       this.draining = true;
-      this.net.scheduler.at(this.net.scheduler.now(), () => this.drainOne());
+      this.net.scheduler.at(Math.max(this.net.scheduler.now(), this.busyUntil), () => this.drainOne());
     }
   }
 
@@ -233,11 +235,12 @@ export class NetTransport implements Transport {
       this.counters.received(m.bytes.length);
       this.rx.next(m);
     }
+    this.busyUntil = this.net.scheduler.now() + cost;
     if (this.depth === 0) {
       this.draining = false;
       return;
     }
-    this.net.scheduler.at(this.net.scheduler.now() + cost, () => this.drainOne());
+    this.net.scheduler.at(this.busyUntil, () => this.drainOne());
   }
 }
 

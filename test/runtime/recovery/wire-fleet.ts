@@ -30,6 +30,7 @@ import pino from 'pino';
 import { BehaviorSubject, Subject } from 'rxjs';
 import { answerRigHello } from '../../../hil/link/hello.ts';
 import type { Command } from '../../../src/core/control/spec.ts';
+import type { ReplicaEvent } from '../../../src/core/pbft/types.ts';
 import { Prng } from '../../../src/core/prng.ts';
 import type { DecisionRecord } from '../../../src/core/vote/voter.ts';
 import { DatagramBudget } from '../../../src/io/ingress-budget.ts';
@@ -259,6 +260,8 @@ export interface WireFleetOptions {
   readonly seed: number;
   readonly net?: Partial<NetOptions>;
   readonly topology?: Topology;
+  /** Every replica event on every board (diagnosis: which batch committed where and when). */
+  readonly onReplicaEvent?: (board: string, replica: number, event: ReplicaEvent, at: number) => void;
 }
 
 const silent = pino({ level: 'silent' });
@@ -276,6 +279,7 @@ export class WireFleet {
   private frame = 0;
   private readonly rng: Prng;
   private readonly rig: string;
+  private readonly onReplicaEvent: WireFleetOptions['onReplicaEvent'];
 
   private constructor(
     o: WireFleetOptions,
@@ -291,6 +295,7 @@ export class WireFleet {
       this.topology.frameRateHz,
     );
     this.rig = this.topology.voters[0]!.board;
+    this.onReplicaEvent = o.onReplicaEvent;
   }
 
   static async create(o: WireFleetOptions): Promise<WireFleet> {
@@ -429,6 +434,14 @@ export class WireFleet {
       counters,
       rng: this.rng.fork(),
       stateHistory: true,
+      ...(this.onReplicaEvent
+        ? {
+            replicaEvents: {
+              replicaEvent: (r: number, e: ReplicaEvent) =>
+                this.onReplicaEvent?.(name, r, e, this.scheduler.now()),
+            },
+          }
+        : {}),
       ...(name === this.rig
         ? { actuator: { write: (d: DecisionRecord<Command>) => this.decisions.push(d) } }
         : {}),

@@ -157,3 +157,35 @@ export class DatagramBudget {
     return { refused: { ...this.refusedBy }, evictions: this.evictions, sources: this.sources.size };
   }
 }
+
+/**
+ * Messages one correct peer sends one board per frame, sustained, with room to spare: a frame's ordering
+ * messages, requests, VOUCHes, OUTPUT and replies are 2 to 4 per peer in steady flight; 200 a second was the
+ * most seen from one peer at 25 Hz across restarts and a state transfer (test/runtime/recovery/wire-fleet.ts).
+ */
+const MESSAGES_PER_FRAME = 40;
+/**
+ * Messages one peer may send at once: a restarted replica's catch-up (state transfer, the batches since) was
+ * 94 from one peer within one frame. Fixed rather than per frame: a burst costs the receiver's CPU, and 256
+ * small messages are some 10 ms of decoding and MAC checks, within a frame even at 50 Hz.
+ */
+const BURST_MESSAGES = 256;
+
+/**
+ * The receive budget of one peer's messages (UDP datagrams, reassembled CAN messages) at `frameRateHz` frames
+ * per second (default: the config's maximum, 1000 Hz, so a transport built without a topology never refuses a
+ * correct peer). The byte rate and burst let a state transfer's largest messages through back to back.
+ */
+export function peerMessageLimits(
+  frameRateHz = 1000,
+  maxMessage = 65_507,
+): Omit<DatagramBudgetOptions, 'now'> {
+  return {
+    datagramsPerSecond: MESSAGES_PER_FRAME * frameRateHz,
+    burstDatagrams: BURST_MESSAGES,
+    bytesPerSecond: Math.max(16 * maxMessage, 8 << 20),
+    burstBytes: Math.max(64 * maxMessage, 4 << 20),
+    // A topology has at most 64 boards (config.ts), and only configured peers reach a budget.
+    maxSources: 64,
+  };
+}

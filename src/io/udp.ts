@@ -9,7 +9,7 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 import { BehaviorSubject, Subject } from 'rxjs';
-import { DatagramBudget, type DatagramBudgetOptions } from './ingress-budget.ts';
+import { DatagramBudget, type DatagramBudgetOptions, peerMessageLimits } from './ingress-budget.ts';
 import {
   broadcastEach,
   type LinkState,
@@ -44,34 +44,9 @@ const UDP_MAX = 65507;
 
 export type UdpIngressLimits = Omit<DatagramBudgetOptions, 'now'>;
 
-/**
- * Datagrams one correct peer sends one board per frame, sustained, with room to spare: a frame's ordering
- * messages, requests, VOUCHes, OUTPUT and replies are 2 to 4 per peer in steady flight; 200 a second was the
- * most seen from one peer at 25 Hz across restarts and a state transfer (test/runtime/recovery/wire-fleet.ts).
- */
-const DATAGRAMS_PER_FRAME = 40;
-/**
- * Datagrams one peer may send at once: a restarted replica's catch-up (state transfer, the batches since) was
- * 94 from one peer within one frame. Fixed rather than per frame: a burst costs the receiver's CPU, and 256
- * small datagrams are some 10 ms of decoding and MAC checks, within a frame even at 50 Hz.
- */
-const BURST_DATAGRAMS = 256;
-
-/**
- * The receive budget of one UDP peer at `frameRateHz` frames per second (default: the config's maximum, 1000 Hz,
- * so a transport built without a topology never refuses a correct peer). The byte rate and burst allow a
- * state transfer's largest datagrams back to back.
- */
+/** The receive budget of one UDP peer at `frameRateHz` (ingress-budget.ts: the same for every link kind). */
 export function udpIngressLimits(frameRateHz = 1000, maxMessage = UDP_MAX): UdpIngressLimits {
-  return {
-    datagramsPerSecond: DATAGRAMS_PER_FRAME * frameRateHz,
-    burstDatagrams: BURST_DATAGRAMS,
-    bytesPerSecond: Math.max(16 * maxMessage, 8 << 20),
-    burstBytes: Math.max(64 * maxMessage, 4 << 20),
-    // Only configured peers reach the budget (unknown addresses are dropped first): a topology has at most 64
-    // boards (config.ts).
-    maxSources: 64,
-  };
+  return peerMessageLimits(frameRateHz, maxMessage);
 }
 
 export class UdpTransport implements Transport {

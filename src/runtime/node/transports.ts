@@ -15,6 +15,7 @@
 import { existsSync } from 'node:fs';
 import { CanTransport } from '../../io/can.ts';
 import type { CanDriver } from '../../io/can-driver.ts';
+import { peerMessageLimits } from '../../io/ingress-budget.ts';
 import type { MemoryHub } from '../../io/memory.ts';
 import { type SerialPeerLink, SerialTransport } from '../../io/serial.ts';
 import { SlcanHost } from '../../io/slcan.ts';
@@ -206,6 +207,7 @@ function canTransport(
     extended,
     priority,
     maxMessage: CAN_LINK_MAX_MESSAGE,
+    ingress: peerMessageLimits(t.frameRateHz, CAN_LINK_MAX_MESSAGE),
   });
 }
 

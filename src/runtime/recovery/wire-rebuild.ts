@@ -68,11 +68,30 @@ export interface ChannelRebuildOptions {
   readonly logger: Logger;
   /** Ask again this often while rebuilding, in frame periods (default 2). */
   readonly askEveryFrames?: number;
+  /**
+   * The newest states a reply carries (default: the whole history, or CLASSIC_CAN_REPLY_STATES when the
+   * topology has a classic CAN link).
+   */
+  readonly replyStates?: number;
+}
+
+/**
+ * States a reply carries on a classic CAN bus: a reply of the whole history (STATE_HISTORY states, some 1.4 KB
+ * with three input units) is about 200 frames, 26 ms of a 1 Mbit/s bus, and every other channel sends one per
+ * ask. The newest four (about 360 bytes) still overlap between the answering channels, which execute the same
+ * batches within a frame or two of each other; if they do not, the next ask's replies do.
+ */
+export const CLASSIC_CAN_REPLY_STATES = 4;
+
+/** Whether `t` carries messages on a classic CAN bus (8-byte frames: no CAN FD data phase). */
+function onClassicCan(t: Topology): boolean {
+  return t.links.some((l) => l.type === 'can' && l.dataBitrate === undefined);
 }
 
 export class ChannelRebuild {
   private readonly channel: ChannelHost | undefined;
   private readonly periodMs: number;
+  private readonly replyStates: number;
   private readonly nonces: number[] = [];
   /** The latest states each peer offered (to the live nonces), newest reply only. */
   private readonly offers = new Map<number, { seq: number; state: ChannelState }[]>();
@@ -91,6 +110,13 @@ export class ChannelRebuild {
   constructor(private readonly o: ChannelRebuildOptions) {
     this.channel = o.board.channel;
     this.periodMs = 1000 / o.topology.frameRateHz;
+    this.replyStates = Math.max(
+      1,
+      Math.min(
+        STATE_HISTORY,
+        o.replyStates ?? (onClassicCan(o.topology) ? CLASSIC_CAN_REPLY_STATES : STATE_HISTORY),
+      ),
+    );
   }
 
   /** Asks every `askEveryFrames` while the channel rebuilds (a no-op on a board without a channel). */
@@ -186,7 +212,10 @@ export class ChannelRebuild {
     asker.nonces.push(m.nonce);
     if (asker.nonces.length > REMEMBERED_REQUEST_NONCES) asker.nonces.shift();
     this.answeredAt.set(m.channel, now);
-    const states = self.stateHistory().map((h) => toWire(h.seq, h.state));
+    const states = self
+      .stateHistory()
+      .slice(-this.replyStates)
+      .map((h) => toWire(h.seq, h.state));
     const unsigned: ChannelStateReply = {
       kind: 'channel-state-reply',
       channel: self.id,

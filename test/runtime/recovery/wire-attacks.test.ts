@@ -5,13 +5,16 @@
  * writes every frame (a hold or failsafe is printed with its reason), no correct channel is latched, the attack
  * is refused and counted with its reason, and what it could fill stays bounded.
  */
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeRigMessage, encodeHello, isRigMessage } from '../../../hil/link/rig-protocol.ts';
 import { MESSAGE_KINDS } from '../../../src/core/codec/messages.ts';
+import { parseTopology, type Topology } from '../../../src/runtime/config.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';
 import {
   ANSWER_BURST,
   ANSWERS_PER_SECOND,
+  CLASSIC_CAN_REPLY_STATES,
   MAX_CHANNEL_STATE_BYTES,
 } from '../../../src/runtime/recovery/wire-rebuild.ts';
 import {
@@ -38,8 +41,8 @@ afterEach(async () => {
   fleet = undefined;
 });
 
-async function flying(seed: number, net: Partial<NetOptions> = {}): Promise<WireFleet> {
-  fleet = await WireFleet.create({ seed, net });
+async function flying(seed: number, net: Partial<NetOptions> = {}, topology?: Topology): Promise<WireFleet> {
+  fleet = await WireFleet.create({ seed, net, ...(topology ? { topology } : {}) });
   await fleet.start();
   return fleet;
 }
@@ -208,6 +211,29 @@ describe('one faulty board against the runtime message paths', () => {
     const refused = f.get(VICTIM).transport.budget!.stats().refused.datagrams;
     expect(refused).toBeGreaterThan(attack.sent() / 2);
     expect(f.get(VICTIM).transport.stats().errors['over-rate:datagrams']).toBe(refused);
+  });
+
+  it('on a classic CAN bus, state replies carry the newest states only, and a restarted channel still rebuilds', async () => {
+    // The shipped CAN config without its FD data phase: 8-byte frames.
+    const fd = JSON.parse(readFileSync('config/can-bus.json', 'utf8'));
+    const classic = parseTopology(
+      { ...fd, links: fd.links.map(({ dataBitrate: _, ...l }: { dataBitrate?: number }) => l) },
+      'can-bus-classic.json',
+    );
+    const f = await flying(19, {}, classic);
+    const replies: number[] = [];
+    f.net.tap((_from, to, bytes) => {
+      if (to === VICTIM && bytes[1] === MESSAGE_KINDS.indexOf('channel-state-reply'))
+        replies.push(bytes.length);
+    });
+    f.runFrames(20);
+    await f.restart(VICTIM);
+    f.runFrames(60);
+    expectUnharmed(f);
+    expectRejoined(f, VICTIM);
+    expect(replies.length).toBeGreaterThan(0);
+    // Four states of three input units are some 360 bytes (the whole history of 16 is about 1.4 KB).
+    expect(Math.max(...replies)).toBeLessThanOrEqual(CLASSIC_CAN_REPLY_STATES * 100);
   });
 
   it('oversize CHANNEL-STATE messages are refused by size before decoding, at rest and while rebuilding', async () => {

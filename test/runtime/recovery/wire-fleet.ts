@@ -96,6 +96,8 @@ export class WireNet {
     readonly o: NetOptions,
     seed: number,
     private readonly frameRateHz: number,
+    /** Every board on the network. */
+    readonly names: readonly string[],
   ) {
     this.rng = new Prng(seed);
   }
@@ -161,7 +163,7 @@ export class NetTransport implements Transport {
   ) {}
 
   get peers(): readonly PeerId[] {
-    return serialMesh.boards.map((b) => b.name).filter((n) => n !== this.self);
+    return this.net.names.filter((n) => n !== this.self);
   }
 
   async start(): Promise<void> {
@@ -293,6 +295,7 @@ export class WireFleet {
       { ...DEFAULT_NET, ...o.net },
       o.seed + 1,
       this.topology.frameRateHz,
+      this.topology.boards.map((b) => b.name),
     );
     this.rig = this.topology.voters[0]!.board;
     this.onReplicaEvent = o.onReplicaEvent;

@@ -16,7 +16,7 @@
  * nonce was answered already ('replayed-nonce': a replay would otherwise spend the asker's answers); a state
  * whose shape is not this topology's input voter's. Requests from one channel are answered at most once per
  * frame period and within a budget (ANSWER_BURST, then ANSWERS_PER_SECOND): a faulty channel asking every frame
- * would otherwise have each correct one send it a 4 KB reply per frame, enough to fill a CAN bus
+ * would otherwise have each correct one send it its whole state history every frame, enough to fill a CAN bus
  * ('rate-limited').
  *
  * @example
@@ -98,9 +98,9 @@ export class ChannelRebuild {
   private readonly answeredAt = new Map<number, number>();
   /** Per asking channel: its answer tokens (refilled at ANSWERS_PER_SECOND) and the nonces answered. */
   private readonly askers = new Map<number, { tokens: number; at: number; nonces: number[] }>();
-  /** Per answering channel: the index in `nonces` history of the last reply taken (replies only move forward). */
+  /** Per answering channel: the number of the ask whose reply was taken last (replies only move forward). */
   private readonly lastReplyAsk = new Map<number, number>();
-  /** Requests sent so far (the index of `nonces`' last entry). */
+  /** Asks so far (the last entry of `nonces` is ask number asks - 1). */
   private asks = 0;
   private cancel: (() => void) | undefined;
   private stopped = false;

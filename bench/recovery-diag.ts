@@ -7,21 +7,23 @@
  *
  * Causes, first that applies:
  * - late-outputs: f+1 or more authentic outputs reached the voter's board, after the deadline (the host was slow);
- * - restart-removed-output: fewer than f+1 arrived and a channel whose board was restarting was among the
- *   missing (the restart cost the frame);
  * - no-batch: no output at all (ordering stalled: no batch executed in time), with the view change and the host
  *   stalls (per board: its timer lateness, CPU wait, GC) reported in the frames around;
+ * - restart-removed-output: some but fewer than f+1 arrived and a channel whose board was restarting was among
+ *   the missing (the restart cost the frame);
  * - too-few-outputs: some but fewer than f+1, no restarting board among the missing.
  * Each frame also says which restart was in progress (the soak's 'proactive'/'crash' attribution), the voter's
- * view of each channel, and the rig's own event-loop lateness in the frame.
+ * view of each channel, the rig's own event-loop lateness in the frame, and who used the CPU in the frames before
+ * it (sampled from /proc every 100 ms: this run's processes by role and real-time priority, others by name).
  *
  * Options: --seconds S (flight, default 90), --period S (recovery period, default 10), --rate HZ (default 10),
- * --seed N, --rotations R (stop once every board restarted R times, default 2).
+ * --seed N, --rotations R (stop once every board restarted R times, default 2), --profile DIR (every board
+ * process writes a V8 CPU profile there as it exits).
  *
  * @example
  * npm run bench:recovery-diag -- --seconds 120 --rotations 3
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '10' },
     seed: { type: 'string', default: '21' },
     rotations: { type: 'string', default: '2' },
+    profile: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -52,6 +55,52 @@ if (!(seconds > 0 && rate > 0 && rotations >= 0)) {
 const MAX_REPORTS = 50_000;
 /** Frames around a missed one whose host reports and views are quoted. */
 const AROUND = 2;
+
+/** CPU sampling period, ms: who ran in the frames around a missed one. */
+const SAMPLE_MS = 100;
+/** CPU samples kept (at SAMPLE_MS: 100 minutes). */
+const MAX_SAMPLES = 60_000;
+/** Clock ticks per second of /proc/<pid>/stat. */
+const USER_HZ = 100;
+
+interface ProcStat {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly comm: string;
+  /** User + system CPU, ms. */
+  readonly cpuMs: number;
+  readonly policy: number;
+  readonly rtprio: number;
+}
+
+function readStats(): ProcStat[] {
+  const out: ProcStat[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const st = readFileSync(`/proc/${e}/stat`, 'latin1');
+      const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out.push({
+        pid: Number(e),
+        ppid: Number(f[1]),
+        comm,
+        cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / USER_HZ,
+        rtprio: Number(f[37]),
+        policy: Number(f[38]),
+      });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** One sample: CPU ms used since the previous one, by what ran (this run's processes by role, the rest by name). */
+interface CpuSample {
+  readonly atMs: number;
+  readonly by: Record<string, number>;
+}
 
 interface FrameSeen {
   readonly record: FrameRecord;
@@ -71,6 +120,11 @@ let epochZero = 0;
 let lastFrameAt = 0;
 let rigLateMax = 0;
 let run: RecoveryRun | undefined;
+const cpu: CpuSample[] = [];
+let lastStats = new Map<number, ProcStat>();
+/** Per thread (pid/tid/user|sys): CPU ms at the previous sample. */
+const lastThreads = new Map<string, number>();
+let sampler: NodeJS.Timeout | undefined;
 const load = { before: loadavg().map((x) => Number(x.toFixed(2))), after: [] as number[] };
 
 const scenario: Scenario = {
@@ -90,6 +144,7 @@ try {
     topology,
     seed: Number(values.seed),
     workDir: dir,
+    ...(values.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] } : {}),
     recovery: { periodSeconds: Number(values.period), restartSeconds: 1, handoverSeconds: 0.25 },
     onFrame: (record) => {
       const now = performance.now();
@@ -115,6 +170,8 @@ try {
   const started = run;
   await started.fly(scenario, (r) => {
     epochZero = performance.timeOrigin + performance.now();
+    sampler = setInterval(() => sampleCpu(started), SAMPLE_MS);
+    sampler.unref();
     const tick = (): void => {
       const rep = r.recovery()?.report();
       const done =
@@ -127,6 +184,7 @@ try {
     };
     tick();
   });
+  clearInterval(sampler);
   load.after = loadavg().map((x) => Number(x.toFixed(2)));
   const rep = started.recovery()!.report();
   const arrivals = started.arrivals;
@@ -160,13 +218,15 @@ try {
           gcMs: r.gcMs,
           ...(r.counters ? { counters: r.counters } : {}),
         }));
+      // All missing is no batch (ordering), whoever is restarting; a restart removed the output only when the
+      // restarting channel's absence is what left the frame short.
       const cause =
         got >= quorum
           ? 'late-outputs'
-          : restartingMissing.length > 0
-            ? 'restart-removed-output'
-            : got === 0
-              ? 'no-batch'
+          : got === 0 || missing.length === topology.channels.length
+            ? 'no-batch'
+            : restartingMissing.length > 0
+              ? 'restart-removed-output'
               : 'too-few-outputs';
       return {
         frame: f,
@@ -182,6 +242,7 @@ try {
         voter: s.voter,
         rigLateMs: s.rigLateMs,
         hostStalls: stalls.slice(0, 12),
+        cpuAround: cpuAround(f),
       };
     });
   const byCause: Record<string, number> = {};
@@ -221,6 +282,87 @@ try {
     )}\n`,
   );
 } finally {
+  clearInterval(sampler);
   await run?.close();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Names this run's processes by role: the rig (this process), board processes (current or loading), relays. */
+function roleOf(p: ProcStat, r: RecoveryRun): string | undefined {
+  if (p.pid === process.pid) return 'rig';
+  for (const b of r.cluster.boards) if (r.cluster.pid(b) === p.pid) return `board:${b}`;
+  if (p.ppid === process.pid && p.comm === 'socat') return 'relay';
+  if (p.ppid === process.pid) return `child:${p.comm}`;
+  return undefined;
+}
+
+function sampleCpu(r: RecoveryRun): void {
+  const now = performance.timeOrigin + performance.now() - epochZero;
+  const stats = readStats();
+  const next = new Map<number, ProcStat>();
+  const by: Record<string, number> = {};
+  for (const p of stats) {
+    next.set(p.pid, p);
+    const before = lastStats.get(p.pid);
+    const used = before === undefined ? 0 : p.cpuMs - before.cpuMs;
+    const role = roleOf(p, r);
+    const threads = role !== undefined ? threadUse(p.pid) : [];
+    if (used <= 0) continue;
+    const rt = p.policy === 1 || p.policy === 2 ? `:rt${p.rtprio}` : '';
+    const name = `${role ?? `other:${p.comm}`}${rt}`;
+    by[name] = (by[name] ?? 0) + used;
+    // This run's processes by thread too (user and system time apart): which thread of a board runs.
+    for (const [k, v] of threads) by[`${role}/${k}`] = v;
+  }
+  lastStats = next;
+  if (cpu.length < MAX_SAMPLES) cpu.push({ atMs: Math.round(now), by });
+}
+
+/** CPU ms per thread name and kind (user, sys) of `pid` since the previous call. */
+function threadUse(pid: number): [string, number][] {
+  const out = new Map<string, number>();
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  for (const t of tasks) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'latin1');
+      const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      for (const [kind, v] of [
+        ['user', Number(f[11])],
+        ['sys', Number(f[12])],
+      ] as const) {
+        const key = `${pid}/${t}/${kind}`;
+        const ms = (v * 1000) / USER_HZ;
+        const used = ms - (lastThreads.get(key) ?? ms);
+        lastThreads.set(key, ms);
+        // Node names no thread: the main (JavaScript) thread apart from all the others.
+        const name = `${t === String(pid) ? 'main' : comm === 'node' ? 'others' : comm}:${kind}`;
+        if (used > 0) out.set(name, (out.get(name) ?? 0) + used);
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return [...out];
+}
+
+/** CPU ms by what ran in the frames f-AROUND .. f (the second before a missed frame's deadline, roughly). */
+function cpuAround(f: number): Record<string, number> {
+  const from = (f - AROUND) * periodMs;
+  const to = (f + 1) * periodMs;
+  const out: Record<string, number> = {};
+  for (const c of cpu) {
+    if (c.atMs < from || c.atMs > to + SAMPLE_MS) continue;
+    for (const [k, v] of Object.entries(c.by)) out[k] = (out[k] ?? 0) + v;
+  }
+  return Object.fromEntries(
+    Object.entries(out)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8),
+  );
 }

@@ -41,6 +41,8 @@ export interface RecoveryRunOptions {
   readonly pace?: boolean;
   /** Called as each frame is recorded (the soak's per-minute report). */
   readonly onFrame?: (record: FrameRecord) => void;
+  /** Node flags for the board processes (ClusterOptions.nodeArgs). */
+  readonly nodeArgs?: readonly string[];
   /** Coordinator tuning (period, budgets, hang bound); proactive false: crashes and hangs only. */
   readonly recovery?: Omit<
     ProcessRecoveryOptions,
@@ -84,6 +86,7 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
     pace,
     readyTimeoutMs: 120_000,
     recovery: {},
+    ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}),
   });
   const topology = cluster.topology;
   const scheduler = new RealScheduler({ held: true });

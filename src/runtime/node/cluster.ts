@@ -65,6 +65,8 @@ export interface ClusterOptions {
    * `statusEveryMs` (default 100), and can be restarted (`restart`).
    */
   readonly recovery?: { readonly statusEveryMs?: number };
+  /** Node flags for the board processes, before the script (a diagnostic's `--cpu-prof`, say). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Re-exported: the command line of a triplex child process now lives in ../process/child.ts. */
@@ -470,7 +472,7 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
       String(this.o.seed),
       ...(this.o.pace === false ? ['--no-pace'] : []),
     ]);
-    const { command, args } = ordinaryScheduling(bare, bareArgs);
+    const { command, args } = ordinaryScheduling(bare, [...(this.o.nodeArgs ?? []), ...bareArgs]);
     const recovery = this.o.recovery;
     const proc = this.processes.add(
       ChildProc.spawn({

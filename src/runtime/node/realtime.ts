@@ -308,7 +308,7 @@ const MAX_CALM_WINDOWS = 64;
  * @example
  * const governor = RealtimeGovernor.start(logger);
  * // ... the flight
- * governor.stop(); // undefined, or 'real-time dropped 1 time(s) (...), restored 1 time(s)'
+ * governor.stop(); // undefined, or 'real-time scheduling dropped: ...; dropped 2 times in all, taken back 1 times'
  */
 export class RealtimeGovernor {
   /** The watched process's main thread (not necessarily this one: `pid`). */
@@ -363,7 +363,11 @@ export class RealtimeGovernor {
     const failed = dropRealtime(this.o.pid);
     if (failed !== undefined) this.logger.warn({ err: failed }, 'could not return to ordinary scheduling');
     if (this.drops === 0) return undefined;
-    return `${this.firstDrop}; dropped ${this.drops} time(s), restored ${this.restores} time(s)${this.lastFailure ? ` (${this.lastFailure})` : ''}`;
+    const since =
+      this.drops > 1 || this.restores > 0
+        ? `; dropped ${this.drops} times in all, taken back ${this.restores} times`
+        : '';
+    return `${this.firstDrop}${since}${this.lastFailure ? ` (${this.lastFailure})` : ''}`;
   }
 
   private check(): void {
@@ -387,12 +391,16 @@ export class RealtimeGovernor {
     this.state = 'dropping';
     const windows = this.spinning;
     this.spinning = 0;
-    const failed = await dropRealtimeAsync(this.o.pid);
+    // Counted and said when decided: the chrt runs on while this process flies on.
     this.drops++;
-    const why = `real-time scheduling dropped: the JS thread used ${(share * 100).toFixed(0)}% of a CPU for ${windows} windows of ${this.o.windowMs} ms${failed ? ` (${failed})` : ''}`;
+    const why = `real-time scheduling dropped: the JS thread used ${(share * 100).toFixed(0)}% of a CPU for ${windows} windows of ${this.o.windowMs} ms`;
     this.firstDrop ??= why;
-    if (failed !== undefined) this.lastFailure = failed;
     this.logger.warn({ share, drops: this.drops }, why);
+    const failed = await dropRealtimeAsync(this.o.pid);
+    if (failed !== undefined) {
+      this.lastFailure = failed;
+      this.logger.warn({ err: failed }, 'real-time scheduling not dropped');
+    }
     if (this.state === 'dropping') {
       this.state = 'dropped';
       this.calm = 0;

@@ -100,6 +100,8 @@ function readStats(): ProcStat[] {
 interface CpuSample {
   readonly atMs: number;
   readonly by: Record<string, number>;
+  /** Each board's counters (its latest status) and link frames in/out, at the sample. */
+  readonly counters: Record<string, Readonly<Record<string, number>>>;
 }
 
 interface FrameSeen {
@@ -243,6 +245,7 @@ try {
         rigLateMs: s.rigLateMs,
         hostStalls: stalls.slice(0, 12),
         cpuAround: cpuAround(f),
+        countersAround: countersAround(f),
       };
     });
   const byCause: Record<string, number> = {};
@@ -315,7 +318,12 @@ function sampleCpu(r: RecoveryRun): void {
     for (const [k, v] of threads) by[`${role}/${k}`] = v;
   }
   lastStats = next;
-  if (cpu.length < MAX_SAMPLES) cpu.push({ atMs: Math.round(now), by });
+  const counters: Record<string, Record<string, number>> = {};
+  for (const [b, st] of Object.entries(r.cluster.statuses())) {
+    if (!('counters' in st)) continue;
+    counters[b] = { ...st.counters, 'link.framesIn': st.link.framesIn, 'link.framesOut': st.link.framesOut };
+  }
+  if (cpu.length < MAX_SAMPLES) cpu.push({ atMs: Math.round(now), by, counters });
 }
 
 /** CPU ms per thread name and kind (user, sys) of `pid` since the previous call. */
@@ -365,4 +373,25 @@ function cpuAround(f: number): Record<string, number> {
       .sort((a, b) => b[1] - a[1])
       .slice(0, 8),
   );
+}
+
+/** Per board, the counters that moved most in the frames f-AROUND .. f (deltas between status samples). */
+function countersAround(f: number): Record<string, Record<string, number>> {
+  const from = (f - AROUND) * periodMs;
+  const to = (f + 1) * periodMs + SAMPLE_MS;
+  const inWindow = cpu.filter((c) => c.atMs >= from && c.atMs <= to);
+  const first = inWindow[0];
+  const last = inWindow.at(-1);
+  if (first === undefined || last === undefined) return {};
+  const out: Record<string, Record<string, number>> = {};
+  for (const [b, now] of Object.entries(last.counters)) {
+    const before = first.counters[b] ?? {};
+    const moved = Object.entries(now)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+      .filter(([, d]) => d > 0)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6);
+    if (moved.length > 0) out[b] = Object.fromEntries(moved);
+  }
+  return out;
 }

@@ -51,6 +51,9 @@ export interface ParentChannel {
   off(event: 'message', listener: (message: unknown) => void): unknown;
 }
 
+/** Share of a CPU a board's JavaScript thread may use for two governor windows before it gives real time back. */
+const BOARD_MAX_SHARE = 0.5;
+
 /** How long a board waits for its links before it gives up on real-time scheduling, ms. */
 const LINKS_UP_FOR_REALTIME_MS = 60_000;
 
@@ -161,8 +164,15 @@ export class Node {
     const gcMs = collectNow();
     this.o.logger.debug({ gcMs }, 'full collection after real-time scheduling, before the flight');
     // Watching from here: the collection just run is not the process spinning.
+    // A board's share is a few percent of a CPU: half a CPU for half a second is an episode (measured in
+    // process mode after a rejoin: two board processes at 85-95% of a CPU each on two cores, the other
+    // boards at the same FIFO priority never ran and ordering stopped; bench/recovery-diag.ts), so a
+    // board gives real time back at half a CPU, and takes it back once calm.
     if (this.scheduling.how === 'chrt')
-      this.governor = RealtimeGovernor.start(this.o.logger, { restore: ROLE_PRIORITY.board });
+      this.governor = RealtimeGovernor.start(this.o.logger, {
+        maxShare: BOARD_MAX_SHARE,
+        restore: ROLE_PRIORITY.board,
+      });
   }
 
   /** The host's figures for the final status: scheduling, event-loop delay, GC, stalls reported. */

@@ -20,6 +20,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseOptions } from '../src/cli/args.ts';
+import { runToExit } from '../src/runtime/process/child.ts';
 
 const parsed = parseOptions(process.argv.slice(2), {
   runs: { type: 'number', min: 1, max: 100, integer: true },
@@ -80,45 +81,26 @@ function stopAll(children: readonly ChildProcess[]): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 }
 
-function npmStart(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const args = [
-      'start',
-      '--silent',
-      '--',
-      '--json',
-      '--no-status',
-      '--duration',
-      String(duration),
-      '--out',
-      out,
-    ];
-    // Not detached: the run stays in this session's autogroup with the background load, so nice 10 ranks them.
-    const child = spawn('npm', [...args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    // A hung run: SIGTERM (npm passes it on; the flight stops and closes its board processes), then SIGKILL.
-    let kill: NodeJS.Timeout | undefined;
-    const hung = setTimeout(
-      () => {
-        stderr += `\nbench:busy: run stopped after ${duration + RUN_SLACK_S} s\n`;
-        child.kill('SIGTERM');
-        kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      },
-      (duration + RUN_SLACK_S) * 1000,
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString('utf8');
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString('utf8');
-    });
-    child.on('close', (code) => {
-      clearTimeout(hung);
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr });
-    });
-  });
+async function npmStart(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const args = [
+    'start',
+    '--silent',
+    '--',
+    '--json',
+    '--no-status',
+    '--duration',
+    String(duration),
+    '--out',
+    out,
+  ];
+  // Not detached: the run stays in this session's autogroup with the background load, so nice 10 ranks them.
+  // A hung run: SIGTERM (npm passes it on; the flight stops and closes its board processes), then SIGKILL.
+  const r = await runToExit(
+    { command: 'npm', args: [...args, ...extra] },
+    { timeoutMs: (duration + RUN_SLACK_S) * 1000, stopGraceMs: 15_000, env },
+  );
+  const note = r.timedOut ? `\nbench:busy: run stopped after ${duration + RUN_SLACK_S} s\n` : '';
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr + note };
 }
 
 const round = (x: number): number => Number(x.toFixed(2));

@@ -12,11 +12,11 @@
  * and the rig in the flight's process). `--config` applies to every run (default: each mode's own default
  * config). A run that hangs is stopped after its duration plus RUN_SLACK_S.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseOptions } from '../src/cli/args.ts';
+import { runToExit } from '../src/runtime/process/child.ts';
 
 const parsed = parseOptions(process.argv.slice(2), {
   runs: { type: 'number', min: 1, max: 100, integer: true },
@@ -50,34 +50,13 @@ interface Summary {
   counters: Record<string, number>;
 }
 
-function sim(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('npx', ['tsx', 'src/cli/main.ts', 'sim', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let kill: NodeJS.Timeout | undefined;
-    const hung = setTimeout(
-      () => {
-        stderr += `\nfw:realtime: run stopped after ${duration + RUN_SLACK_S} s\n`;
-        child.kill('SIGTERM');
-        kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      },
-      (duration + RUN_SLACK_S) * 1000,
-    );
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString('utf8');
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString('utf8');
-    });
-    child.on('close', (code) => {
-      clearTimeout(hung);
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr });
-    });
-  });
+async function sim(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const r = await runToExit(
+    { command: 'npx', args: ['tsx', 'src/cli/main.ts', 'sim', ...args] },
+    { timeoutMs: (duration + RUN_SLACK_S) * 1000, stopGraceMs: 15_000 },
+  );
+  const note = r.timedOut ? `\nfw:realtime: run stopped after ${duration + RUN_SLACK_S} s\n` : '';
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr + note };
 }
 
 /** The firmware voter's startup as its board logged it ('firmware voter ready'). */

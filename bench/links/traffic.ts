@@ -5,19 +5,14 @@
  * transport look like a bus, so the runtime broadcasts its multicasts as it does on CAN. `crashPrimaryAt`
  * crashes the board of the view-0 primary at that frame, so the window holds a view change.
  */
-import pino from 'pino';
 import type { Observable } from 'rxjs';
 import { decodeMessage } from '../../src/core/codec/encode.ts';
 import { crc32c } from '../../src/core/codec/framing/crc.ts';
 import type { MessageKind } from '../../src/core/codec/messages.ts';
-import { Prng } from '../../src/core/prng.ts';
 import { MemoryHub } from '../../src/io/memory.ts';
 import type { LinkState, LinkStats, PeerId, Received, Transport } from '../../src/io/transport.ts';
 import type { Topology } from '../../src/runtime/config.ts';
-import { Board } from '../../src/runtime/loop/board.ts';
-import { Counters } from '../../src/runtime/loop/counters.ts';
-import { seededKeys } from '../../src/runtime/loop/keys.ts';
-import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
+import { VirtualFleet } from './virtual-fleet.ts';
 
 export interface Sent {
   /** Frame (of the run) during which it was sent. */
@@ -92,84 +87,48 @@ class RecordingTransport implements Transport {
 
 /** Runs the loop of `t` on the virtual clock and returns what crossed a link during the measured frames. */
 export async function recordTraffic(t: Topology, o: RecordOptions): Promise<Recording> {
-  const clock = new VirtualScheduler();
-  const rng = new Prng(o.seed ?? 7);
-  const keys = seededKeys(t, rng.u32());
   const hub = new MemoryHub({ delivery: 'sync' });
-  const counters = new Counters();
-  const logger = pino({ level: 'silent' });
-  const periodMs = 1000 / t.frameRateHz;
   const sent: Sent[] = [];
   let frame = 0;
-  let measuring = false;
-  let decisions = 0;
-  let written = 0;
-  const boards: Board[] = [];
-  for (const b of t.boards) {
-    const transport = new RecordingTransport(hub.join(b.name), o.sharedMedium, (to, bytes) => {
-      if (!measuring) return;
-      const d = decodeMessage(bytes);
-      if (!d.ok) throw new Error(`board ${b.name} sent bytes that do not decode: ${d.reason}`);
-      sent.push({
-        frame,
-        from: b.name,
-        to,
-        kind: d.message.kind,
-        length: bytes.length,
-        at: clock.now(),
-        crc: crc32c(bytes),
-      });
-    });
-    boards.push(
-      new Board({
-        topology: t,
-        board: b.name,
-        transport,
-        scheduler: clock,
-        keys,
-        logger,
-        counters,
-        rng: rng.fork(),
-        linkDelayMs: () => 0.2,
-        actuator: {
-          write: (rec) => {
-            if (!measuring) return;
-            decisions++;
-            if (rec.kind === 'write') written++;
-          },
-        },
+  const fleet: VirtualFleet = new VirtualFleet(t, {
+    seed: o.seed ?? 7,
+    linkDelayMs: 0.2,
+    transportFor: (board) =>
+      new RecordingTransport(hub.join(board), o.sharedMedium, (to, bytes) => {
+        if (!fleet.measuring) return;
+        const d = decodeMessage(bytes);
+        if (!d.ok) throw new Error(`board ${board} sent bytes that do not decode: ${d.reason}`);
+        sent.push({
+          frame,
+          from: board,
+          to,
+          kind: d.message.kind,
+          length: bytes.length,
+          at: fleet.clock.now(),
+          crc: crc32c(bytes),
+        });
       }),
-    );
-  }
-  await Promise.all(boards.map((b) => b.start()));
-  const front = boards.filter((b) => b.inputs.length > 0 || b.voter !== undefined);
-  const primaryBoard = t.replicas.find((r) => r.id === 0)!.board;
-  const total = o.warmupFrames + o.frames;
-  let crashedAt: number | undefined;
-  for (let k = 0; k < total; k++) {
-    frame = k - o.warmupFrames;
-    if (k === o.warmupFrames) measuring = true;
-    clock.runUntil(k * periodMs);
-    if (o.crashPrimaryAt !== undefined && frame === o.crashPrimaryAt) {
-      boards.find((b) => b.name === primaryBoard)!.crash();
-      crashedAt = frame;
-    }
-    const samples = Array.from({ length: t.inputUnits }, () => ({
-      stick: 0.2 * Math.sin(k / 20),
-      pitch: 0.01,
-    }));
-    for (const b of front) b.startFrame(k, samples);
-  }
-  clock.runUntil((total + 1) * periodMs);
-  measuring = false;
-  await Promise.all(boards.map((b) => b.close()));
+  });
+  await fleet.start();
+  fleet.fly({
+    warmupFrames: o.warmupFrames,
+    frames: o.frames,
+    ...(o.crashPrimaryAt !== undefined ? { crashPrimaryAt: o.crashPrimaryAt } : {}),
+    // What is sent while the clock runs up to frame k's start belongs to frame k: recording starts there.
+    beforeFrame: (k) => {
+      frame = k - o.warmupFrames;
+      if (k === o.warmupFrames) fleet.measuring = true;
+    },
+    tailPeriods: 1,
+  });
+  await fleet.close();
   return {
     sent,
     frames: o.frames,
-    decisions,
-    written,
-    counters: counters.toJSON(),
-    ...(crashedAt !== undefined ? { crashedAt } : {}),
+    decisions: fleet.tally.total,
+    written: fleet.tally.decisions.write,
+    counters: fleet.counters.toJSON(),
+    ...(fleet.crashedAt !== undefined ? { crashedAt: fleet.crashedAt } : {}),
   };
 }
 

@@ -3,11 +3,11 @@
  * --json` print only the JSON summary on stdout (npm's own banner would break it without --silent; the live
  * status and npm's error lines go to stderr), and the exit code is the run's.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runToExit } from '../../src/runtime/process/child.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'triplex-cli-json-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,22 +16,7 @@ function run(
   command: string,
   args: string[],
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString('utf8');
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString('utf8');
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runToExit({ command, args }, { timeoutMs: 120_000, cwd: process.cwd() });
 }
 
 describe('--json on stdout', () => {

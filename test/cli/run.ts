@@ -1,6 +1,7 @@
 /** Runs the real `triplex` command (bin/triplex.mjs) as a child process, for the CLI tests. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { startRun } from '../../src/runtime/process/child.ts';
 
 export const BIN = resolve('bin/triplex.mjs');
 
@@ -20,34 +21,25 @@ export interface Started {
 
 /** Starts `triplex args...`; `done` settles when it exits (killed after `timeoutMs`). */
 export function start(args: readonly string[], timeoutMs = 60_000): Started {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
+  const run = startRun(
+    { command: process.execPath, args: [BIN, ...args] },
+    { timeoutMs, cwd: process.cwd() },
+  );
   let ended = false;
-  child.stdout!.on('data', (b: Buffer) => {
-    stdout += b.toString('utf8');
-  });
-  child.stderr!.on('data', (b: Buffer) => {
-    stderr += b.toString('utf8');
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const done = new Promise<Run>((resolveRun) => {
-    child.on('close', (code, signal) => {
-      ended = true;
-      clearTimeout(timer);
-      resolveRun({ code, signal, stdout, stderr });
-    });
+  const done = run.done.then(({ code, signal, stdout, stderr }): Run => {
+    ended = true;
+    return { code, signal, stdout, stderr };
   });
   const stderrMatches = (pattern: RegExp): Promise<boolean> =>
     new Promise((resolveMatch) => {
       const check = (): void => {
-        if (pattern.test(stderr)) resolveMatch(true);
+        if (pattern.test(run.stderrSoFar())) resolveMatch(true);
         else if (ended) resolveMatch(false);
         else setTimeout(check, 2);
       };
       check();
     });
-  return { child, done, stderrMatches };
+  return { child: run.child, done, stderrMatches };
 }
 
 export async function triplex(args: readonly string[], timeoutMs?: number): Promise<Run> {

@@ -2,24 +2,13 @@
  * The config-time link check (src/runtime/config-links.ts): a config whose link cannot carry its protocol is
  * refused with the file, the link's field and why, one test per rule; the shipped configs pass.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseTopology } from '../../src/runtime/config.ts';
+import { parseTopology } from '../../src/runtime/config.ts';
+import { readConfig, refusal } from './config-fixtures.ts';
 
-const read = (f: string): Record<string, unknown> => JSON.parse(readFileSync(f, 'utf8'));
-const can = read('config/can-bus.json');
-const mesh = read('config/serial-mesh.json');
-const laptop = read('config/laptop.json');
-
-function refusal(raw: unknown): ConfigError {
-  try {
-    parseTopology(raw, 'my.json');
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error('expected the config to be refused');
-}
+const can = readConfig('config/can-bus.json');
+const mesh = readConfig('config/serial-mesh.json');
+const laptop = readConfig('config/laptop.json');
 
 const timing = (c: Record<string, unknown>, t: Record<string, number>) => ({
   ...c,

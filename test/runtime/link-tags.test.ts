@@ -4,33 +4,22 @@
  * its kind's floor is refused at load with the field and why; the loop runs with short tags, and a tag of the
  * wrong length is refused.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { virtualCanRun } from '../../bench/links/virtual-can.ts';
 import { KeyRing } from '../../src/core/crypto/keyring.ts';
-import { ConfigError, parseTopology } from '../../src/runtime/config.ts';
+import { parseTopology } from '../../src/runtime/config.ts';
 import { LINK_TAG_FLOOR, peerTagLengths } from '../../src/runtime/link-tags.ts';
 import { seededKeys } from '../../src/runtime/loop/keys.ts';
 import { principalOf } from '../../src/runtime/loop/principals.ts';
 import { frameTrafficOf } from '../../src/runtime/wire-input.ts';
+import { readConfig, refusal } from './config-fixtures.ts';
 
-const read = (f: string): Record<string, unknown> => JSON.parse(readFileSync(f, 'utf8'));
-const canRaw = read('config/can-bus.json');
-const meshRaw = read('config/serial-mesh.json');
+const canRaw = readConfig('config/can-bus.json');
+const meshRaw = readConfig('config/serial-mesh.json');
 const withTags = (raw: Record<string, unknown>, linkTagBytes: Record<string, number>) => ({
   ...raw,
   crypto: { ...(raw.crypto as object), linkTagBytes },
 });
-
-function refusal(raw: unknown): ConfigError {
-  try {
-    parseTopology(raw, 'my.json');
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error('expected the config to be refused');
-}
 
 describe('MAC tag length per link kind', () => {
   it('ordering principals on other boards of the bus get the CAN tag; channels and voters keep tagBytes', () => {

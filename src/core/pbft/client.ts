@@ -121,8 +121,8 @@ export class Client {
         else this.onMessage(input.from, decoded.message, input.bytes, actions);
         break;
       }
-      case 'deliver':
-        this.onMessage(input.from, input.message, encodeMessage(input.message), actions);
+      case 'decoded':
+        this.onMessage(input.from, input.message, input.bytes, actions);
         break;
       case 'tick':
         this.onTick(input.now, actions);

@@ -124,7 +124,11 @@ export type ReplicaEvent =
 
 export type ClientInput =
   | { readonly kind: 'receive'; readonly from: number; readonly bytes: Uint8Array }
-  | { readonly kind: 'deliver'; readonly from: number; readonly message: Message }
+  /**
+   * A message the caller has decoded already (a router that dispatches by kind), with the bytes it arrived as:
+   * the tag is checked over those bytes, never over a re-encoding.
+   */
+  | { readonly kind: 'decoded'; readonly from: number; readonly message: Message; readonly bytes: Uint8Array }
   | { readonly kind: 'tick'; readonly now: number };
 
 export type ClientAction =

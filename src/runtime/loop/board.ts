@@ -403,10 +403,10 @@ export class Board {
     }
     if (this.inputs.length === 0) return;
     this.board.roles.input = {
-      reply: (from, m, now) => {
+      reply: (from, m, bytes, now) => {
         const unit = this.inputs.find((h) => principalOf.input(h.unit) === m.client);
         if (unit === undefined) this.o.counters.add('input.reply-to-unknown-unit');
-        else unit.reply(from, m, now);
+        else unit.reply(from, m, bytes, now);
       },
     };
   }

@@ -107,9 +107,9 @@ export class InputUnitHost {
   }
 
   /** A REPLY for this unit (its client authenticates it; a unit that reads none counts it as unexpected). */
-  reply(from: number, message: Reply, now: number): void {
+  reply(from: number, message: Reply, bytes: Uint8Array, now: number): void {
     if (this.stopped) return;
-    this.carryOut(this.client.step({ kind: 'deliver', from, message }), 'all');
+    this.carryOut(this.client.step({ kind: 'decoded', from, message, bytes }), 'all');
     if (!this.client.busy && this.waiting !== undefined) {
       const next = this.waiting;
       this.waiting = undefined;

@@ -70,9 +70,9 @@ export interface VoterInbox {
   output(message: Output): void;
 }
 
-/** The input units' board: a REPLY off the link (decoded, not yet authenticated). */
+/** The input units' board: a REPLY off the link (decoded, not yet authenticated: its tag is over `bytes`). */
 export interface ReplyInbox {
-  reply(from: number, message: Reply, now: number): void;
+  reply(from: number, message: Reply, bytes: Uint8Array, now: number): void;
 }
 
 // ---------------------------------------------------------------- what the plant side plugs in

@@ -183,7 +183,7 @@ export class Router {
       return;
     }
     const m = decoded.message;
-    if (m.kind === 'reply') this.roles.input?.reply(fromIndex, m, this.o.scheduler.now());
+    if (m.kind === 'reply') this.roles.input?.reply(fromIndex, m, bytes, this.o.scheduler.now());
     else if (m.kind === 'output') this.roles.voter?.output(m);
   }
 

@@ -235,8 +235,8 @@ export class ProcessLoop implements ControlLoop {
     const input = roles.input;
     if (input === undefined) throw new Error(`board '${this.runtime.name}' has no input units`);
     roles.input = {
-      reply: (from, m, now) => {
-        input.reply(from, m, now);
+      reply: (from, m, bytes, now) => {
+        input.reply(from, m, bytes, now);
         this.observeReply(m);
       },
     };

@@ -223,20 +223,51 @@ export class ChildSet {
 export interface RunResult extends ChildExit {
   readonly stdout: string;
   readonly stderr: string;
-  /** Killed because it ran past the timeout. */
+  /** Stopped because it ran past the timeout. */
   readonly timedOut: boolean;
 }
 
+export interface RunOptions {
+  readonly timeoutMs: number;
+  /** Default: the repository root. */
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Bytes of each stream kept (default 1 MiB). */
+  readonly maxBytes?: number;
+  /**
+   * Past the timeout: SIGTERM first (a run that closes its own children and writes its report), SIGKILL after
+   * this many ms. Absent: SIGKILL at once.
+   */
+  readonly stopGraceMs?: number;
+}
+
+/** A command started by `startRun`: its process, its output so far, and its end. */
+export interface StartedRun {
+  readonly child: ChildProcess;
+  /** Settles when it has exited and its streams are closed (never rejects). */
+  readonly done: Promise<RunResult>;
+  /** Stderr so far (up to `maxBytes`). */
+  stderrSoFar(): string;
+}
+
 /**
- * Runs `command` to its end and returns its exit code and output (up to `maxBytes` of each stream, default
- * 1 MiB); SIGKILL after `timeoutMs`.
+ * Starts `command` with both streams captured (up to `maxBytes` each) and a deadline: past `timeoutMs` it is
+ * stopped (see `stopGraceMs`) and the result says `timedOut`. Killed too if this process exits first.
+ *
+ * @example
+ * const run = startRun({ command: 'npm', args: ['start', '--', '--json'] }, { timeoutMs: 90_000, stopGraceMs: 15_000 });
+ * const { code, stdout, timedOut } = await run.done;
  */
-export async function runToExit(
+export function startRun(
   c: { readonly command: string; readonly args: readonly string[] },
-  o: { readonly timeoutMs: number; readonly cwd?: string; readonly maxBytes?: number },
-): Promise<RunResult> {
+  o: RunOptions,
+): StartedRun {
   const max = o.maxBytes ?? 1 << 20;
-  const proc = spawn(c.command, [...c.args], { cwd: o.cwd ?? REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(c.command, [...c.args], {
+    cwd: o.cwd ?? REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(o.env ? { env: o.env } : {}),
+  });
   let stdout = '';
   let stderr = '';
   proc.stdout.setEncoding('utf8');
@@ -248,22 +279,42 @@ export async function runToExit(
     if (stderr.length < max) stderr += s.slice(0, max - stderr.length);
   });
   let timedOut = false;
+  let killTimer: NodeJS.Timeout | undefined;
   const timer = setTimeout(() => {
     timedOut = true;
-    proc.kill('SIGKILL');
+    if (o.stopGraceMs === undefined) {
+      proc.kill('SIGKILL');
+      return;
+    }
+    proc.kill('SIGTERM');
+    killTimer = setTimeout(() => proc.kill('SIGKILL'), o.stopGraceMs);
   }, o.timeoutMs);
   const kill = (): void => {
     proc.kill('SIGKILL');
   };
   process.on('exit', kill);
-  const exit = await new Promise<ChildExit>((ok) => {
+  const done = new Promise<ChildExit>((ok) => {
     proc.once('close', (code, signal) => ok({ code, signal }));
     proc.once('error', (e) => {
       stderr += `${e.message}\n`;
       if (proc.pid === undefined) ok({ code: null, signal: null });
     });
+  }).then((exit) => {
+    clearTimeout(timer);
+    clearTimeout(killTimer);
+    process.off('exit', kill);
+    return { ...exit, stdout, stderr, timedOut };
   });
-  clearTimeout(timer);
-  process.off('exit', kill);
-  return { ...exit, stdout, stderr, timedOut };
+  return { child: proc, done, stderrSoFar: () => stderr };
+}
+
+/**
+ * Runs `command` to its end and returns its exit code and output (up to `maxBytes` of each stream, default
+ * 1 MiB); stopped past `timeoutMs` (SIGKILL, or SIGTERM first with `stopGraceMs`).
+ */
+export function runToExit(
+  c: { readonly command: string; readonly args: readonly string[] },
+  o: RunOptions,
+): Promise<RunResult> {
+  return startRun(c, o).done;
 }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { authPayload } from '../../../src/core/codec/encode.ts';
+import { authPayload, encodeMessage } from '../../../src/core/codec/encode.ts';
 import type { Reply } from '../../../src/core/codec/messages.ts';
 import { Client } from '../../../src/core/pbft/client.ts';
 import { pbftConfig } from '../../../src/core/pbft/config.ts';
+import type { ClientInput } from '../../../src/core/pbft/types.ts';
 import { groupKeys } from '../../../src/sim/keys.ts';
 
 const config = pbftConfig(1);
@@ -33,13 +34,21 @@ function newClient(): Client {
   });
 }
 
+/** A REPLY as a router hands it on: decoded, with the bytes it arrived as (the tag is checked over those). */
+const decoded = (from: number, r: Reply): ClientInput => ({
+  kind: 'decoded',
+  from,
+  message: r,
+  bytes: encodeMessage(r),
+});
+
 describe('PBFT client', () => {
   it('accepts a result only on f+1 matching, authentic replies from distinct replicas', () => {
     const c = newClient();
     const s = c.submit(Uint8Array.of(1), 0);
     expect(s.ok).toBe(true);
     const ts = s.ok ? s.timestamp : 0;
-    const deliver = (r: Reply) => c.step({ kind: 'deliver', from: r.replica, message: r });
+    const deliver = (r: Reply) => c.step(decoded(r.replica, r));
     expect(deliver(reply(0, ts, [1]))).toEqual([]);
     expect(deliver(reply(0, ts, [1]))).toEqual([]); // same replica twice counts once
     expect(deliver(reply(1, ts, [2]))).toEqual([]); // a different result does not match
@@ -55,8 +64,8 @@ describe('PBFT client', () => {
     const b = c.submit(Uint8Array.of(2), 0);
     expect(a.ok && a.actions.length).toBe(1);
     expect(b.ok && b.actions.length).toBe(0);
-    c.step({ kind: 'deliver', from: 0, message: reply(0, 1, [9]) });
-    const next = c.step({ kind: 'deliver', from: 1, message: reply(1, 1, [9]) });
+    c.step(decoded(0, reply(0, 1, [9])));
+    const next = c.step(decoded(1, reply(1, 1, [9])));
     expect(next.map((x) => x.kind)).toEqual(['result', 'multicast']);
     expect(b.ok && b.timestamp).toBe(2);
   });
@@ -88,7 +97,7 @@ describe('PBFT client', () => {
     ]);
     expect(c.busy).toBe(false);
     for (let t = 4; t <= 500; t++) expect(c.step({ kind: 'tick', now: t })).toEqual([]);
-    const late = c.step({ kind: 'deliver', from: 0, message: reply(0, 3, [1]) });
+    const late = c.step(decoded(0, reply(0, 3, [1])));
     expect(late).toEqual([
       { kind: 'event', event: { type: 'rejected', reason: 'unexpected-reply', from: 0 } },
     ]);

@@ -2,21 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { CAN_MAX_MESSAGE_LIMIT } from '../../../src/core/codec/framing/can-segment.ts';
 import { canFd, classicCan, serialLink } from '../../../src/core/wire-budget/link-cost.ts';
 import { linkProblems, linkSpecs, worstCaseWireTimes } from '../../../src/core/wire-budget/problems.ts';
-import { type OrderingInput, worstCaseSizes } from '../../../src/core/wire-budget/worst-case.ts';
-
-const shipped: OrderingInput = {
-  n: 4,
-  f: 1,
-  watermarkWindow: 128,
-  maxBatchRequests: 12,
-  maxOpBytes: 24,
-  tagBytes: 8,
-  clients: 3,
-  maxResultBytes: 8,
-  appSnapshotBytes: 40,
-  outputDiscrete: 2,
-  outputAnalog: 1,
-};
+import { worstCaseSizes } from '../../../src/core/wire-budget/worst-case.ts';
+import { shipped } from './shipped.ts';
 
 describe('link problems', () => {
   it('names the link and the messages the old 4,095-byte CAN segmentation could not carry', () => {

@@ -5,25 +5,10 @@ import { MESSAGE_KINDS } from '../../../src/core/codec/messages.ts';
 import { maximalMessage } from '../../../src/core/wire-budget/maximal.ts';
 import {
   decoderProblems,
-  type OrderingInput,
   worstCaseBounds,
   worstCaseSizes,
 } from '../../../src/core/wire-budget/worst-case.ts';
-
-/** The shipped configs' ordering group: n = 4, f = 1, window 128, 3 input units, batches of 12, 8-byte tags. */
-const shipped: OrderingInput = {
-  n: 4,
-  f: 1,
-  watermarkWindow: 128,
-  maxBatchRequests: 12,
-  maxOpBytes: 24,
-  tagBytes: 8,
-  clients: 3,
-  maxResultBytes: 8,
-  appSnapshotBytes: 40,
-  outputDiscrete: 2,
-  outputAnalog: 1,
-};
+import { shipped } from './shipped.ts';
 
 describe('worst-case message sizes', () => {
   it('builds valid messages: each decodes under the default limits and re-encodes to the same bytes', () => {

@@ -5,8 +5,8 @@
  * sample waits (a queue of one) and goes out once f+1 replicas have replied.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeMessage, requestAuthPayload } from '../../../src/core/codec/encode.ts';
-import type { Request } from '../../../src/core/codec/messages.ts';
+import { decodeMessage, encodeMessage, requestAuthPayload } from '../../../src/core/codec/encode.ts';
+import type { Reply, Request } from '../../../src/core/codec/messages.ts';
 import { decodeInputSample } from '../../../src/core/frame/sample.ts';
 import { Client } from '../../../src/core/pbft/client.ts';
 import { keyRingCrypto } from '../../../src/core/pbft/crypto.ts';
@@ -67,6 +67,16 @@ function unit(readsReplies = false) {
 
 const ack = (frame: number): Uint8Array => new Uint8Array([frame]);
 
+/** A REPLY handed to the unit as the router does: decoded, with the bytes it arrived as. */
+function answer(
+  host: { reply(from: number, m: Reply, bytes: Uint8Array, now: number): void },
+  from: number,
+  m: Reply,
+  now: number,
+): void {
+  host.reply(from, m, encodeMessage(m), now);
+}
+
 describe('InputUnitHost', () => {
   it('sends each sample as one REQUEST carrying it, with an authenticator for every replica', () => {
     const u = unit();
@@ -106,7 +116,7 @@ describe('InputUnitHost', () => {
     u.host.tick(10_000);
     expect(u.sent).toHaveLength(3);
     expect(u.counters.get('input.retransmit')).toBe(0);
-    u.host.reply(0, reply(0, UNIT, ts[2]!, ack(2)), 41);
+    answer(u.host, 0, reply(0, UNIT, ts[2]!, ack(2)), 41);
     expect(u.counters.get('input.rejected.unexpected-reply')).toBe(1);
     expect(u.counters.get('input.acknowledged')).toBe(0);
     u.host.stop();
@@ -122,9 +132,9 @@ describe('InputUnitHost', () => {
     expect(u.sent).toHaveLength(1);
     expect(u.counters.get('input.superseded')).toBe(1);
     const ts = u.sent[0]!.timestamp;
-    u.host.reply(0, reply(0, UNIT, ts, ack(0)), 41);
+    answer(u.host, 0, reply(0, UNIT, ts, ack(0)), 41);
     expect(u.sent).toHaveLength(1);
-    u.host.reply(1, reply(1, UNIT, ts, ack(0)), 42);
+    answer(u.host, 1, reply(1, UNIT, ts, ack(0)), 42);
     expect(u.counters.get('input.acknowledged')).toBe(1);
     expect(u.sent.map((r) => decodeInputSample(r.op)?.frame)).toEqual([0, 2]);
   });
@@ -136,9 +146,9 @@ describe('InputUnitHost', () => {
     const ts = u.sent[0]!.timestamp;
     const forged = reply(0, UNIT, ts, ack(0));
     forged.tag[0]! ^= 1;
-    u.host.reply(0, forged, 21);
-    u.host.reply(1, reply(1, UNIT, ts + 1, ack(0)), 21);
-    u.host.reply(2, reply(2, UNIT, ts, ack(0)), 22);
+    answer(u.host, 0, forged, 21);
+    answer(u.host, 1, reply(1, UNIT, ts + 1, ack(0)), 21);
+    answer(u.host, 2, reply(2, UNIT, ts, ack(0)), 22);
     expect(u.sent).toHaveLength(1);
     expect(u.counters.get('input.acknowledged')).toBe(0);
     expect(u.counters.get('input.rejected.bad-mac')).toBe(1);
@@ -165,8 +175,8 @@ describe('InputUnitHost', () => {
       u.host.sample(k, stick(k), 0.02, 20 * k);
       const last = u.byReplica[0]!.at(-1);
       if (last !== undefined && u.byReplica[0]!.length > before) {
-        u.host.reply(0, reply(0, UNIT, last.timestamp, ack(k)), 20 * k + 1);
-        u.host.reply(1, reply(1, UNIT, last.timestamp, ack(k)), 20 * k + 1);
+        answer(u.host, 0, reply(0, UNIT, last.timestamp, ack(k)), 20 * k + 1);
+        answer(u.host, 1, reply(1, UNIT, last.timestamp, ack(k)), 20 * k + 1);
       }
     }
   }

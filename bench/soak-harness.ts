@@ -23,7 +23,7 @@ import type { Topology } from '../src/runtime/config.ts';
 import { Counters } from '../src/runtime/loop/counters.ts';
 import { ProcessCluster } from '../src/runtime/node/cluster.ts';
 import { ProcessLoop } from '../src/runtime/node/process-loop.ts';
-import { RealtimeGovernor, requestRealtime } from '../src/runtime/node/realtime.ts';
+import { RealtimeGovernor, ROLE_PRIORITY, requestRealtime } from '../src/runtime/node/realtime.ts';
 import { createBoardTransport } from '../src/runtime/node/transports.ts';
 import { warmUp } from '../src/runtime/node/warm-up.ts';
 import { ProcessRecovery, type ProcessRecoveryOptions } from '../src/runtime/recovery/process-recovery.ts';
@@ -41,6 +41,8 @@ export interface RecoveryRunOptions {
   readonly pace?: boolean;
   /** Called as each frame is recorded (the soak's per-minute report). */
   readonly onFrame?: (record: FrameRecord) => void;
+  /** Node flags for the board processes (ClusterOptions.nodeArgs). */
+  readonly nodeArgs?: readonly string[];
   /** Coordinator tuning (period, budgets, hang bound); proactive false: crashes and hangs only. */
   readonly recovery?: Omit<
     ProcessRecoveryOptions,
@@ -84,6 +86,7 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
     pace,
     readyTimeoutMs: 120_000,
     recovery: {},
+    ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}),
   });
   const topology = cluster.topology;
   const scheduler = new RealScheduler({ held: true });
@@ -139,9 +142,11 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
           scheduler.begin();
           // The voter's board gets the scheduling `triplex sim --processes` gives it (where permitted): the
           // board processes ask for real-time scheduling themselves, and a voter at ordinary priority behind
-          // them sees every output late.
-          governor = RealtimeGovernor.start(logger);
-          requestRealtime();
+          // them sees every output late. The rig's priority, above the boards' (ROLE_PRIORITY): its input
+          // units' samples are what every frame's ordering waits for.
+          const scheduling = requestRealtime(ROLE_PRIORITY.rig);
+          if (scheduling.how === 'chrt')
+            governor = RealtimeGovernor.start(logger, { restore: ROLE_PRIORITY.rig });
           recovery = new ProcessRecovery({
             ...(o.recovery ?? {}),
             topology,

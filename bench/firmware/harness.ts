@@ -46,7 +46,7 @@ function lastTime(c: Corpus): number {
 }
 
 /** The keys of the corpus as the voter's KeyRing: self = voter 0, peers = the channels. */
-function ringOf(c: Corpus): KeyRing {
+export function ringOf(c: Corpus): KeyRing {
   return new KeyRing({
     self: principalOf.voter(0),
     keys: c.setup.channelIds.map((id, i) => [principalOf.channel(id), c.keys[i]!] as const),

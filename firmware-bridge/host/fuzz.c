@@ -15,6 +15,7 @@
 
 #include "../src/board.h"
 #include "../src/message.h"
+#include "../src/nvm.h"
 #include "../src/port.h"
 
 static unsigned long long written = 0;
@@ -31,6 +32,18 @@ void fw_port_actuator(const fw_decision *d) {
 uint32_t fw_port_stack_used(void) { return 0; }
 
 uint32_t fw_port_ticks(void) { return 0; }
+/* NVM in RAM (erased at start): link mode boots twice through fw_nvm_advance under the sanitizers. */
+static uint8_t nvm_area[FW_NVM_BYTES];
+int fw_port_nvm_read(uint8_t *bytes, size_t n) {
+  if (n > sizeof nvm_area) return 0;
+  memcpy(bytes, nvm_area, n);
+  return 1;
+}
+int fw_port_nvm_write(size_t offset, const uint8_t *bytes, size_t n) {
+  if (offset > sizeof nvm_area || n > sizeof nvm_area - offset) return 0;
+  memcpy(&nvm_area[offset], bytes, n);
+  return 1;
+}
 void fw_invariant_failed(int line) {
   fprintf(stderr, "invariant failed at voter.c:%d\n", line);
   abort();
@@ -98,7 +111,11 @@ static int link_mode(const char *prov_path) {
   if (f == NULL) return 2;
   const size_t pn = fread(prov, 1, sizeof prov, f);
   fclose(f);
-  fw_board_init(&board, prov, pn, 0, FW_RESET_POWER_ON);
+  memset(nvm_area, 0xFF, sizeof nvm_area);
+  (void)fw_nvm_advance();
+  const uint32_t epoch = fw_nvm_advance(); /* 2: as after a reset, the rejoin floor armed */
+  if (epoch != 2u) return 4;
+  fw_board_init(&board, prov, pn, 1, FW_RESET_WATCHDOG, epoch);
   unsigned long long bytes = 0;
   for (;;) {
     const size_t n = fread(chunk, 1, sizeof chunk, stdin);

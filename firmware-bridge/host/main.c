@@ -7,8 +7,12 @@
  * every pass of the frame loop. When it fires, the frame loop has spun for that long without coming round:
  * the process re-executes itself on the same link, as a board resets, and boots with reset cause "watchdog".
  *
- *   triplex-fw-host --provision voter.prov [--link PATH | --unix PATH] [--actuator PATH]
+ *   triplex-fw-host --provision voter.prov [--link PATH | --unix PATH] [--actuator PATH] [--nvm PATH]
  *                   [--watchdog-ms N] [--boot-count N] [--reset-cause C]
+ *
+ * --nvm: the file that stands for the board's non-volatile memory (nvm.h, the boot epoch), created if missing
+ * and kept across runs: a power cycle is this process stopped and started again on the same file. Writes are
+ * fsynced before the epoch is used. Without it the unit has no epoch and refuses every REKEY.
  *
  * --watchdog-ms: the CPU-time watchdog, ms (0: none); default the unit's own from its provisioning record,
  * fw_board_watchdog_ms (half of failsafeAfterMisses frame periods).
@@ -28,11 +32,13 @@
 #include <unistd.h>
 
 #include "../src/board.h"
+#include "../src/nvm.h"
 #include "../src/port.h"
 
 static int link_in = 0;
 static int link_out = 1;
 static int actuator_fd = -1;
+static int nvm_fd = -1;
 /* -1: from the provisioning record (fw_board_watchdog_ms); --watchdog-ms overrides it (0: none). */
 static long watchdog_ms = -1;
 static fw_board board;
@@ -77,6 +83,33 @@ void fw_port_actuator(const fw_decision *d) {
 }
 
 uint32_t fw_port_stack_used(void) { return 0; }
+
+int fw_port_nvm_read(uint8_t *bytes, size_t n) {
+  if (nvm_fd < 0) return 0;
+  memset(bytes, 0xFF, n); /* a new file is an erased part */
+  size_t done = 0;
+  /* Bounded: each pass reads at least one byte, or stops. */
+  while (done < n) {
+    const ssize_t k = pread(nvm_fd, bytes + done, n - done, (off_t)done);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return 0;
+    if (k == 0) break;
+    done += (size_t)k;
+  }
+  return 1;
+}
+
+int fw_port_nvm_write(size_t offset, const uint8_t *bytes, size_t n) {
+  if (nvm_fd < 0) return 0;
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t k = pwrite(nvm_fd, bytes + done, n - done, (off_t)(offset + done));
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return 0;
+    done += (size_t)k;
+  }
+  return fsync(nvm_fd) == 0;
+}
 
 uint32_t fw_port_ticks(void) {
   struct timespec ts;
@@ -167,7 +200,7 @@ static size_t read_file(const char *path, uint8_t *out, size_t cap) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: triplex-fw-host --provision FILE [--link PATH | --unix PATH] [--actuator PATH]\n"
+          "usage: triplex-fw-host --provision FILE [--link PATH | --unix PATH] [--actuator PATH] [--nvm PATH]\n"
           "                       [--watchdog-ms N] [--boot-count N] [--reset-cause C]\n");
   exit(2);
 }
@@ -194,6 +227,7 @@ int main(int argc, char **argv) {
       else if (strcmp(a, "--link") == 0) link_in = link_out = open_serial(v);
       else if (strcmp(a, "--unix") == 0) link_in = link_out = open_unix(v);
       else if (strcmp(a, "--actuator") == 0) actuator_fd = open(v, O_WRONLY | O_CREAT | O_APPEND, 0644);
+      else if (strcmp(a, "--nvm") == 0) nvm_fd = open(v, O_RDWR | O_CREAT, 0644);
       else if (strcmp(a, "--watchdog-ms") == 0) watchdog_ms = strtol(v, NULL, 10);
       else usage();
       if (link_in < 0) {
@@ -212,8 +246,10 @@ int main(int argc, char **argv) {
 
   size_t prov_n = 0;
   if (prov_path != NULL) prov_n = read_file(prov_path, provision, sizeof provision);
+  const uint32_t epoch = fw_nvm_advance();
+  if (nvm_fd >= 0) close(nvm_fd); /* not kept open across a watchdog re-exec */
   fw_board_init(&board, prov_path != NULL ? provision : NULL, prov_n, (uint32_t)boot_count,
-                (uint8_t)reset_cause);
+                (uint8_t)reset_cause, epoch);
   if (watchdog_ms < 0) watchdog_ms = (long)fw_board_watchdog_ms(&board);
   arm_watchdog();
 

@@ -5,6 +5,7 @@
  * body (a hang) stops, and the watchdog resets the board.
  */
 #include "../src/board.h"
+#include "../src/nvm.h"
 #include "../src/port.h"
 #include "mps2.h"
 #include "platform.h"
@@ -76,8 +77,9 @@ int main(void) {
   uart_init(UART0_BASE, 1);
   const uint32_t length = *(const volatile uint32_t *)FW_PROVISION_ADDR;
   const uint8_t *record = (const uint8_t *)(FW_PROVISION_ADDR + 4u);
+  const uint32_t epoch = fw_nvm_advance(); /* before the watchdog runs: semihosting can take a while */
   fw_board_init(&board, length > 0u && length <= FW_MAX_PROVISION_BYTES ? record : NULL, length,
-                boot_record.boots, reset_cause);
+                boot_record.boots, reset_cause, epoch);
   /*
    * The CMSDK watchdog resets on its second expiry (the first raises the NMI): half the timeout per expiry, in
    * 25 MHz ticks (guest time: -icount makes it repeatable). 100 ms at 50 Hz with failsafeAfterMisses 10.

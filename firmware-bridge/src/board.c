@@ -47,7 +47,7 @@ static void judgment_out(void *context, const fw_judgment *j) {
 }
 
 void fw_board_init(fw_board *b, const uint8_t *provision, size_t provision_n, uint32_t boot_count,
-                   uint8_t reset_cause) {
+                   uint8_t reset_cause, uint32_t epoch) {
   fw_writer w;
   fw_deframer_init(&b->deframer);
   b->prov_status = provision == NULL ? (uint8_t)FW_PROV_MISSING
@@ -56,6 +56,8 @@ void fw_board_init(fw_board *b, const uint8_t *provision, size_t provision_n, ui
     fw_voter_init(&b->voter, &b->prov.voter, judgment_out, b);
     fw_rekey_init(&b->rekey, &b->prov);
   }
+  fw_rejoin_init(&b->rejoin, reset_cause == FW_RESET_WATCHDOG || epoch > 1u);
+  b->epoch = epoch;
   b->current_seq = 0;
   b->io_ticks = 0;
   b->boot_count = boot_count;
@@ -71,6 +73,7 @@ void fw_board_init(fw_board *b, const uint8_t *provision, size_t provision_n, ui
   fw_write_u8(&w, b->prov_status);
   fw_write_u8(&w, reset_cause);
   fw_write_uvar(&w, boot_count);
+  fw_write_uvar(&w, epoch);
   write_heartbeat(b, &w);
   send_payload(b, &w);
 }
@@ -130,7 +133,11 @@ static uint8_t deliver(fw_board *b, const uint8_t *msg, size_t n, double now, ui
   const fw_output *o = &m.u.output;
   const int ch = fw_provision_channel_index(&b->prov, o->channel);
   if (ch < 0) return FW_CODE_UNKNOWN_CHANNEL;
-  if (!fw_hmac_verify(&b->prov.channel_key[ch], msg, m.auth_n, o->tag, o->tag_n, b->prov.tag_length))
+  if (fw_rejoin_refuses(&b->rejoin, o->frame)) return FW_CODE_BEFORE_RESET;
+  /* The current key, or during a handover (rekey.h) the previous one for the frames before it. */
+  if (!fw_hmac_verify(&b->prov.channel_key[ch], msg, m.auth_n, o->tag, o->tag_n, b->prov.tag_length) &&
+      !(fw_rekey_previous_valid(&b->rekey, (uint8_t)ch, o->frame, fw_voter_next_frame(&b->voter)) &&
+        fw_hmac_verify(&b->rekey.previous[ch], msg, m.auth_n, o->tag, o->tag_n, b->prov.tag_length)))
     return FW_CODE_BAD_MAC;
   if (!command_of(b, o, &cmd)) return FW_CODE_MALFORMED;
   uint8_t ready = 0;
@@ -177,6 +184,7 @@ static void handle_tick(fw_board *b, fw_writer *w, uint64_t seq, double now, uin
     fw_voter_skip_to(&b->voter, frame);
     const int done = fw_voter_decide(&b->voter, frame, now, &d);
     FW_BOARD_CHECK(done); /* at the deadline the voter always decides */
+    fw_rejoin_deadline_decided(&b->rejoin, frame);
     decided(b, w, &d);
   } else {
     if (frame >= fw_voter_next_frame(&b->voter)) b->link_errors++;
@@ -187,7 +195,8 @@ static void handle_tick(fw_board *b, fw_writer *w, uint64_t seq, double now, uin
 /*
  * seq, nextFrame, bootCount, resetCause u8, decisions (write, hold, failsafe), FW_CODE_COUNT offer-code
  * counters, deframer (accepted, cobs, crc, too-long, empty), link errors, work (requests, ticks, max ticks),
- * stack bytes used, early decisions declined (see fw_voter_decide),
+ * stack bytes used, early decisions declined (see fw_voter_decide), watchdog ms, epoch, REKEY outcomes (ok,
+ * malformed, bad tag, stale, no epoch),
  * m x channel health (latched u8, strikes u8, latchCount, probation, inTime, late, silentFrames,
  * consecutiveSilent), all uvar unless marked.
  */
@@ -211,6 +220,8 @@ static void handle_status(fw_board *b, uint64_t seq) {
   fw_write_uvar(&w, fw_port_stack_used());
   fw_write_uvar(&w, b->declined);
   fw_write_uvar(&w, fw_board_watchdog_ms(b));
+  fw_write_uvar(&w, b->epoch);
+  for (unsigned i = 0; i < 5u; i++) fw_write_uvar(&w, b->rekey.outcomes[i]);
   for (unsigned i = 0; i < v->cfg.m; i++) {
     const fw_channel_state *s = &v->ch[i];
     fw_write_u8(&w, s->latched);
@@ -237,13 +248,15 @@ static void handle_ping(fw_board *b, uint64_t seq) {
 static void handle_rekey(fw_board *b, const uint8_t *payload, size_t n, size_t body, uint64_t seq) {
   uint8_t channel = 0;
   uint64_t generation = 0;
-  const fw_rekey_status st =
-      fw_rekey_apply(&b->rekey, &b->prov, payload, n, body, b->boot_count, &channel, &generation);
+  uint64_t until = 0;
+  const fw_rekey_status st = fw_rekey_apply(&b->rekey, &b->prov, payload, n, body, b->epoch, b->boot_count,
+                                            fw_voter_next_frame(&b->voter), &channel, &generation, &until);
   if (st != FW_REKEY_OK) {
     error_response(b, seq,
-                   st == FW_REKEY_BAD_TAG ? FW_ERR_REKEY_BAD_TAG
-                   : st == FW_REKEY_STALE ? FW_ERR_REKEY_STALE
-                                          : FW_ERR_MALFORMED_REQUEST);
+                   st == FW_REKEY_BAD_TAG    ? FW_ERR_REKEY_BAD_TAG
+                   : st == FW_REKEY_STALE    ? FW_ERR_REKEY_STALE
+                   : st == FW_REKEY_NO_EPOCH ? FW_ERR_REKEY_NO_EPOCH
+                                             : FW_ERR_MALFORMED_REQUEST);
     return;
   }
   fw_writer w;
@@ -252,6 +265,7 @@ static void handle_rekey(fw_board *b, const uint8_t *payload, size_t n, size_t b
   fw_write_uvar(&w, seq);
   fw_write_u8(&w, channel);
   fw_write_uvar(&w, generation);
+  fw_write_uvar(&w, until);
   send_payload(b, &w);
 }
 
@@ -284,6 +298,7 @@ static void handle_request(fw_board *b, const uint8_t *payload, size_t n) {
       return;
     }
     fw_writer w;
+    fw_rejoin_learn(&b->rejoin, type == FW_REQ_TICK ? frame : fw_rejoin_frame_at(&b->prov.voter, now));
     b->current_seq = seq;
     b->io_ticks = 0;
     const uint32_t t0 = fw_port_ticks();

@@ -10,6 +10,7 @@
 #include "frame.h"
 #include "link.h"
 #include "provision.h"
+#include "rejoin.h"
 #include "rekey.h"
 #include "voter.h"
 
@@ -23,7 +24,9 @@ typedef struct {
   uint8_t prov_status;
   fw_voter voter;
   fw_rekey_state rekey;
+  fw_rejoin rejoin;
   uint32_t boot_count;
+  uint32_t epoch; /* nvm.h; 0: none */
   uint8_t reset_cause;
   uint32_t codes[FW_CODE_COUNT];
   uint32_t link_errors;
@@ -40,9 +43,13 @@ typedef struct {
   uint8_t wire[FW_FRAME_MAX(FW_MAX_LINK_PAYLOAD)];
 } fw_board;
 
-/* Parse the provisioning record, reset the voter and send BOOT. provision may be NULL (unprovisioned). */
+/*
+ * Parse the provisioning record, reset the voter and send BOOT. provision may be NULL (unprovisioned). epoch:
+ * this boot's, from fw_nvm_advance (0: none). A watchdog reset, or a power-on after an earlier boot (epoch above
+ * 1), arms the rejoin floor (rejoin.h).
+ */
 void fw_board_init(fw_board *b, const uint8_t *provision, size_t provision_n, uint32_t boot_count,
-                   uint8_t reset_cause);
+                   uint8_t reset_cause, uint32_t epoch);
 /*
  * The watchdog timeout the platform programs, ms from the last stroke to the reset: failsafeAfterMisses x
  * period / 2 of the provisioned timing (ms), so that a hung unit is reset, and has rejoined, before the frames

@@ -31,8 +31,46 @@ export const TRIPLEX_VERSION: string = (
   createRequire(import.meta.url)('../../package.json') as { version: string }
 ).version;
 
-/** Most HELLOs a board answers per second; more are counted and dropped (an answer costs a MAC and a send). */
-const MAX_ANSWERS_PER_SECOND = 20;
+/**
+ * Most HELLOs a board answers per second to one source; more are counted and dropped (an answer costs a MAC and
+ * a send). Per source: with one budget for all, a faulty peer saying HELLO 20 times a second kept the board from
+ * ever answering the rig.
+ */
+export const MAX_ANSWERS_PER_SECOND = 20;
+/** Sources whose answer windows are kept at once; a new one past this evicts the least recently heard. */
+export const MAX_HELLO_SOURCES = 64;
+
+/** A fixed one-second window of answers per source, in a bounded table (least recently heard evicted). */
+export class HelloRateLimit {
+  private readonly windows = new Map<PeerId, { start: number; answered: number }>();
+  evictions = 0;
+
+  constructor(
+    private readonly perSecond = MAX_ANSWERS_PER_SECOND,
+    private readonly maxSources = MAX_HELLO_SOURCES,
+  ) {}
+
+  /** Whether `source` may be answered at `now` (ms); when it may, the answer is counted. */
+  allow(source: PeerId, now: number): boolean {
+    let w = this.windows.get(source);
+    if (w !== undefined) this.windows.delete(source);
+    else if (this.windows.size >= this.maxSources) {
+      // Insertion order, and every hello re-inserts its source: the first key is the least recently heard.
+      this.windows.delete(this.windows.keys().next().value as PeerId);
+      this.evictions++;
+    }
+    // A clock that steps back (or a first hello) opens a fresh window.
+    if (w === undefined || now - w.start >= 1000 || now < w.start) w = { start: now, answered: 0 };
+    this.windows.set(source, w);
+    if (w.answered >= this.perSecond) return false;
+    w.answered++;
+    return true;
+  }
+
+  get size(): number {
+    return this.windows.size;
+  }
+}
 
 export interface ResponderOptions {
   readonly topology: Topology;
@@ -55,8 +93,7 @@ class HelloResponder implements Transport {
   private readonly rx = new Subject<Received>();
   private readonly principal: number | undefined;
   private readonly keyId: string;
-  private windowStart = 0;
-  private answered = 0;
+  private readonly limit = new HelloRateLimit();
 
   constructor(
     private readonly inner: Transport,
@@ -111,16 +148,12 @@ class HelloResponder implements Transport {
       this.o.counters.add(`rig.unexpected.${d.message.type}`);
       return;
     }
+    if (this.principal === undefined) return this.notAnswered('no-principal');
     const now = (this.o.now ?? (() => performance.now()))();
-    if (now - this.windowStart >= 1000) {
-      this.windowStart = now;
-      this.answered = 0;
-    }
-    if (this.answered >= MAX_ANSWERS_PER_SECOND || this.principal === undefined) {
-      this.o.counters.add('rig.hello-not-answered');
-      return;
-    }
-    this.answered++;
+    const evicted = this.limit.evictions;
+    const allowed = this.limit.allow(from, now);
+    if (this.limit.evictions > evicted) this.o.counters.add('rig.hello-source-evicted');
+    if (!allowed) return this.notAnswered('rate-limited');
     const signed = ackSignedPart({
       nonce: d.message.nonce,
       board: this.o.board,
@@ -132,6 +165,11 @@ class HelloResponder implements Transport {
     const tag = this.o.keys.ring(this.principal).tag(principalOf.voter(0), signed);
     this.inner.send(from, encodeAck(signed, tag));
     this.o.counters.add('rig.hello-answered');
+  }
+
+  private notAnswered(reason: 'no-principal' | 'rate-limited'): void {
+    this.o.counters.add('rig.hello-not-answered');
+    this.o.counters.add(`rig.hello-not-answered.${reason}`);
   }
 }
 

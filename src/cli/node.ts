@@ -140,12 +140,11 @@ export async function nodeCommand(argv: string[], interrupt: Interrupt): Promise
 /** A board without the rig: runs until SIGTERM/SIGINT, or the parent's stop, or the parent going away. */
 async function runBoard(args: NodeArgs, p: Prepared, logger: Logger, interrupt: Interrupt): Promise<number> {
   interrupt.finishing = "closing this board's roles and links";
-  // A restarted board rejoins (state transfer, abstract state) before it counts: its first frames may be slow,
-  // and the seconds of warm-up would only keep it out longer.
-  if (p.recovery?.restart === undefined) {
-    const warmMs = await warmUp(p.topology);
-    logger.debug({ warmMs: Math.round(warmMs) }, 'warmed up');
-  }
+  // Restarts too: a restarted board that flies cold code pays 20-40 ms a frame at first, in the frames where it
+  // catches up (state transfer, its channel's rebuild) and the others wait for its messages. A proactive restart
+  // warms up while the process it replaces still flies (its links are held until the parent's go).
+  const warmMs = await warmUp(p.topology);
+  logger.debug({ warmMs: Math.round(warmMs) }, 'warmed up');
   const node = new Node({
     topology: p.topology,
     board: args.board,
@@ -176,6 +175,9 @@ async function runBoard(args: NodeArgs, p: Prepared, logger: Logger, interrupt: 
     // Make-before-break: loaded and keyed while the process it replaces still runs; the links (whose devices
     // that process still holds) open when the parent says go.
     const go = waitForGo(process);
+    // Warmed up (above), then real-time scheduling and a full collection, all before 'loaded': after the go
+    // the process only opens its links.
+    node.takeRealtime();
     process.send({ type: 'loaded', board: args.board } satisfies FromBoard);
     if ((await Promise.race([go, stopped.then(() => 'stopped' as const)])) === 'stopped') {
       await node.close();

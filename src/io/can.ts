@@ -1,7 +1,11 @@
 /**
  * CAN transport over any CanDriver (SLCAN adapter, SocketCAN, emulated bus): messages are segmented into
  * frames (can-segment: per-stream sequence numbers, whole-message CRC, 19-bit length) and reassembled per CAN
- * id with bounded buffers (per sender and in total) and a timeout. The CAN id carries priority, destination and
+ * id with bounded buffers (per sender and in total) and a timeout. Reassembled messages pass a receive budget
+ * per source (DatagramBudget: messages and bytes per second, counted `over-rate:<reason>`), so a node flooding
+ * the bus with short messages costs a correct node's CPU a bounded share (it still takes the bus's time: only a
+ * bus guardian stops a babbling node). The source is the CAN id's source field, which a faulty node can forge:
+ * the MACs stand behind it, and a forger can spend another node's budget. The CAN id carries priority, destination and
  * source (CanAddressing); a broadcast is sent once with the broadcast destination, since every node hears every
  * frame anyway.
  *
@@ -23,6 +27,7 @@ import {
 } from '../core/codec/framing/can-segment.ts';
 import type { CanDriver } from './can-driver.ts';
 import { CanAddressing, type CanFrame } from './can-frame.ts';
+import { DatagramBudget, type DatagramBudgetOptions, peerMessageLimits } from './ingress-budget.ts';
 import {
   type LinkState,
   type LinkStats,
@@ -57,6 +62,10 @@ export interface CanTransportOptions {
   maxReassemblyBytes?: number;
   /** Bytes of messages waiting to be sent; a message beyond it is dropped ('queue-full'). Default 1 MiB. */
   maxQueueBytes?: number;
+  /** Receive budget per source node (default `peerMessageLimits()` for the largest message accepted). */
+  ingress?: Omit<DatagramBudgetOptions, 'now'>;
+  /** Milliseconds, for the receive budget (default performance.now). */
+  now?: () => number;
 }
 
 /** A message waiting for the bus, cut into frames as the driver takes them. */
@@ -82,6 +91,7 @@ export class CanTransport implements Transport {
   private readonly fd: boolean;
   private readonly segmenters = new Map<number, CanSegmenter>();
   private readonly reassembler: CanReassembler;
+  private readonly budget: DatagramBudget;
   private readonly maxMessage: number;
   private readonly maxQueueBytes: number;
   private readonly priority: number;
@@ -119,6 +129,10 @@ export class CanTransport implements Transport {
         ? { maxBytesPerSender: options.maxReassemblyBytesPerSender }
         : {}),
       ...(options.maxReassemblyBytes !== undefined ? { maxBytesTotal: options.maxReassemblyBytes } : {}),
+    });
+    this.budget = new DatagramBudget({
+      ...(options.ingress ?? peerMessageLimits(undefined, this.maxMessage)),
+      now: options.now ?? (() => performance.now()),
     });
     options.driver.onFrame = (f) => this.onFrame(f);
     options.driver.onRoom = () => this.pump();
@@ -312,6 +326,11 @@ export class CanTransport implements Transport {
     }
     const message = this.reassembler.push(this.streamKey(src, dst), f.data, performance.now());
     if (message === undefined) return;
+    const refused = this.budget.take(from, message.length);
+    if (refused !== undefined) {
+      this.local.error(`over-rate:${refused}`);
+      return;
+    }
     this.local.received(message.length);
     this.rx.next({ from, bytes: message });
   }

@@ -8,7 +8,7 @@
  * Bytes in are handed to `onData` as they arrive; framing is the owner's business (serial.ts, slcan.ts).
  */
 
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { BehaviorSubject } from 'rxjs';
 import { SerialPort } from 'serialport';
@@ -57,6 +57,13 @@ interface Pending {
 /** A write later than this past its due time is not worth a timer. */
 const TIMER_SLACK_MS = 0.25;
 
+/**
+ * Retry delays of a write the device refused (EAGAIN: its buffer is full, the peer is not reading): doubling
+ * from the first to the last, so a peer gone for seconds costs a few wake-ups a second, not a busy wait.
+ */
+const WRITE_RETRY_FIRST_MS = 1;
+const WRITE_RETRY_MAX_MS = 50;
+
 export class SerialDevice {
   readonly state = new BehaviorSubject<LinkState>('connecting');
   readonly counters = new StatsCounter();
@@ -71,6 +78,10 @@ export class SerialDevice {
   private retryTimer: NodeJS.Timeout | undefined;
   private paceTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private waitingDrain = false;
+  /** The tail of the head write that the device refused (EAGAIN), retried on writeRetryTimer. */
+  private unwritten: Buffer | undefined;
+  private writeRetryTimer: NodeJS.Timeout | undefined;
+  private writeRetryMs = WRITE_RETRY_FIRST_MS;
   private wireFreeAt = 0;
   private queue: Pending[] = [];
   private queuedBytes = 0;
@@ -202,6 +213,7 @@ export class SerialDevice {
     if (this.port !== port) return;
     this.port = undefined;
     clearInterval(this.watchTimer);
+    this.resetWriter();
     this.dropQueue('link-down');
     if (this.stopped) return;
     this.counters.error('disconnected');
@@ -227,7 +239,7 @@ export class SerialDevice {
     clearTimeout(this.paceTimer as NodeJS.Timeout | undefined);
     clearImmediate(this.paceTimer as NodeJS.Immediate | undefined);
     this.paceTimer = undefined;
-    this.waitingDrain = false;
+    this.resetWriter();
     if (port?.isOpen) await closeQuietly(port);
   }
 
@@ -268,13 +280,16 @@ export class SerialDevice {
       }
       this.queue.shift();
       this.queuedBytes -= head.bytes.length;
-      const ok = port.write(Buffer.from(head.bytes.buffer, head.bytes.byteOffset, head.bytes.length));
+      const bytes = Buffer.from(head.bytes.buffer, head.bytes.byteOffset, head.bytes.length);
       this.counters.bytesOut += head.bytes.length;
       if (head.frame) {
         this.counters.framesOut++;
         this.counters.latency(now - head.queuedAt);
       }
-      if (!ok) {
+      const fd = portFd(port);
+      if (fd !== undefined) this.writeToFd(port, fd, bytes);
+      else if (!port.write(bytes)) {
+        // No file descriptor to write on (not a Unix binding): serialport's own write path and its 'drain'.
         this.waitingDrain = true;
         port.once('drain', () => {
           this.waitingDrain = false;
@@ -283,6 +298,71 @@ export class SerialDevice {
       }
     }
   }
+
+  /**
+   * Writes on the port's (non-blocking) descriptor from the main thread instead of through serialport.
+   *
+   * serialport answers a refused write (EAGAIN) by polling for 'writable', and its poller then keeps
+   * 'writable' in the fd's event mask for good: from there on every readable event switches the epoll watch
+   * to writable and back, and while a read waits for a libuv pool thread the unread input keeps the fd
+   * readable, so the main thread re-registers the fd as fast as it can (epoll_ctl, n_tty_poll: ~90% of a
+   * core, mostly in the kernel, when real-time scheduling kept the pool thread off the CPU). A link whose peer
+   * was gone for a while always had such a write. Here a refused write is retried on a timer with back-off,
+   * and serialport's poller only ever waits for 'readable'.
+   */
+  private writeToFd(port: SerialPort, fd: number, bytes: Buffer): void {
+    let written: number;
+    try {
+      written = writeSync(fd, bytes, 0, bytes.length);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') {
+        // EIO, ENXIO, EBADF: the device is gone; close and let the reconnect bring it back.
+        this.lastError = `${this.options.path}: write: ${(err as Error).message}`;
+        this.counters.error('write-failed');
+        this.resetWriter();
+        if (port.isOpen) port.close(() => this.onClosed(port));
+        else this.onClosed(port);
+        return;
+      }
+      written = 0;
+    }
+    if (written >= bytes.length) {
+      this.writeRetryMs = WRITE_RETRY_FIRST_MS;
+      return;
+    }
+    this.unwritten = bytes.subarray(written);
+    this.waitingDrain = true;
+    clearTimeout(this.writeRetryTimer);
+    this.writeRetryTimer = setTimeout(() => {
+      this.writeRetryTimer = undefined;
+      const rest = this.unwritten;
+      if (this.port !== port || rest === undefined) return;
+      this.unwritten = undefined;
+      this.writeRetryMs = Math.min(WRITE_RETRY_MAX_MS, this.writeRetryMs * 2);
+      this.writeToFd(port, fd, rest);
+      if (this.unwritten === undefined && this.port === port) {
+        this.waitingDrain = false;
+        this.pump();
+      }
+    }, this.writeRetryMs);
+    this.writeRetryTimer.unref?.();
+  }
+
+  /** Forget a refused write (the port is closing). */
+  private resetWriter(): void {
+    clearTimeout(this.writeRetryTimer);
+    this.writeRetryTimer = undefined;
+    this.unwritten = undefined;
+    this.writeRetryMs = WRITE_RETRY_FIRST_MS;
+    this.waitingDrain = false;
+  }
+}
+
+/** The open descriptor of a Unix serialport binding (absent on others). */
+function portFd(port: SerialPort): number | undefined {
+  const binding = port.port as { fd?: unknown } | undefined;
+  return typeof binding?.fd === 'number' && binding.fd >= 0 ? binding.fd : undefined;
 }
 
 function resolvePath(path: string): string | undefined {

@@ -1,12 +1,15 @@
 /**
  * UDP transport (node:dgram), for loopback benchmarks and boards on Ethernet. One socket per node; each
  * peer is a configured host:port and is recognised on receipt by its source address, so no header is
- * added. Datagrams from unknown addresses, empty or oversize ones are counted and dropped. UDP has its own
+ * added. Datagrams from unknown addresses, empty or oversize ones are counted and dropped, and so is what a
+ * peer sends past its receive budget (DatagramBudget: datagrams and bytes per second per source, counted
+ * `over-rate:datagrams` / `over-rate:bytes`), so one flooding peer cannot starve the others. UDP has its own
  * checksum; the protocol's MACs stand behind it.
  */
 
 import { createSocket, type Socket } from 'node:dgram';
 import { BehaviorSubject, Subject } from 'rxjs';
+import { DatagramBudget, type DatagramBudgetOptions, peerMessageLimits } from './ingress-budget.ts';
 import {
   broadcastEach,
   type LinkState,
@@ -31,9 +34,20 @@ export interface UdpTransportOptions {
   peers: Record<PeerId, UdpEndpoint>;
   /** Largest datagram sent or accepted (default 65507, the IPv4 UDP maximum). */
   maxMessage?: number;
+  /** Receive budget per peer (default `udpIngressLimits()`, for the fastest frame rate the config allows). */
+  ingress?: UdpIngressLimits;
+  /** Milliseconds, for the receive budget (default performance.now). */
+  now?: () => number;
 }
 
 const UDP_MAX = 65507;
+
+export type UdpIngressLimits = Omit<DatagramBudgetOptions, 'now'>;
+
+/** The receive budget of one UDP peer at `frameRateHz` (ingress-budget.ts: the same for every link kind). */
+export function udpIngressLimits(frameRateHz = 1000, maxMessage = UDP_MAX): UdpIngressLimits {
+  return peerMessageLimits(frameRateHz, maxMessage);
+}
 
 export class UdpTransport implements Transport {
   readonly self: PeerId;
@@ -43,6 +57,7 @@ export class UdpTransport implements Transport {
   private readonly peerByAddress = new Map<string, PeerId>();
   private readonly addressByPeer = new Map<PeerId, UdpEndpoint>();
   private readonly maxMessage: number;
+  private readonly budget: DatagramBudget;
   private socket: Socket | undefined;
   private closed = false;
   readonly received$ = this.rx.asObservable();
@@ -55,6 +70,10 @@ export class UdpTransport implements Transport {
       throw new TransportConfigError(`udp ${options.self}: maxMessage must be 1..${UDP_MAX}`);
     }
     for (const [peer, ep] of Object.entries(options.peers)) this.setPeer(peer, ep);
+    this.budget = new DatagramBudget({
+      ...(options.ingress ?? udpIngressLimits(undefined, this.maxMessage)),
+      now: options.now ?? (() => performance.now()),
+    });
   }
 
   get peers(): readonly PeerId[] {
@@ -130,6 +149,11 @@ export class UdpTransport implements Transport {
     return this.counters.snapshot();
   }
 
+  /** The receive budget's refusals and table (status and tests). */
+  ingressStats(): ReturnType<DatagramBudget['stats']> {
+    return this.budget.stats();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -148,6 +172,12 @@ export class UdpTransport implements Transport {
     }
     if (msg.length === 0 || msg.length > this.maxMessage) {
       this.counters.error('too-long');
+      return;
+    }
+    // By peer, not by address: a peer moved with setPeer keeps its budget.
+    const refused = this.budget.take(peer, msg.length);
+    if (refused !== undefined) {
+      this.counters.error(`over-rate:${refused}`);
       return;
     }
     this.counters.received(msg.length);

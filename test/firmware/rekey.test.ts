@@ -4,7 +4,7 @@
  * an authentic tag and a generation above the current one, then verifies that channel's OUTPUTs under it (and
  * no longer under the old one). A forged, replayed, wrongly bound or malformed REKEY is refused and counted.
  * Then the whole laptop loop with recovery on, in lockstep: every channel and the voter restart with fresh keys
- * and the firmware voter flies the default scenario with every assertion held.
+ * and the firmware voter flies the default scenario with every assertion held, and the TypeScript voter's trace.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,8 +69,8 @@ async function rekeyOnTheLink(target: FirmwareTarget): Promise<string[]> {
     };
     const deliver = (frame: number, key: Uint8Array) =>
       ask({ type: 'deliver', time: frame * 20 + 1, message: output(frame, key) });
-    const boot = unit.boots[0]!.bootCount;
-    const base = { heartbeatKey: corpus.heartbeatKey, bootCount: boot, channel: 1, key: fresh };
+    const { bootCount: boot, epoch } = unit.boots[0]!;
+    const base = { heartbeatKey: corpus.heartbeatKey, epoch, bootCount: boot, channel: 1, key: fresh };
     const sealed1 = sealRekey({ ...base, generation: 1 });
     const rekey1 = { type: 'rekey' as const, channel: 1, generation: 1, ...sealed1 };
     said.push(deliver(0, fresh)); // not yet its key: bad MAC (17)
@@ -172,5 +172,13 @@ describe.skipIf(!host.ok)('proactive recovery with the firmware voter (lockstep)
     expect(fw.result.trace.frames.filter((f) => f.outcome === 'write').length).toBeGreaterThan(
       0.97 * fw.result.trace.frames.length,
     );
+    // Through every restart, the voter's own included (REKEY with handover, voting state kept on both sides):
+    // the TypeScript voter's trace, frame by frame, and its voter counters.
+    expect(fw.result.trace).toEqual(ts.result.trace);
+    const voterCounters = (c: Record<string, number>) =>
+      Object.fromEntries(
+        Object.entries(c).filter(([k]) => /^voter\.(write|hold|failsafe|rejected\.)/.test(k)),
+      );
+    expect(voterCounters(fw.counters)).toEqual(voterCounters(ts.counters));
   }, 120_000);
 });

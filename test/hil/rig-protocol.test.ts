@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { discover } from '../../hil/bench/discovery.ts';
-import { answerRigHello, probeHello, TRIPLEX_VERSION } from '../../hil/link/hello.ts';
+import {
+  answerRigHello,
+  HelloRateLimit,
+  MAX_ANSWERS_PER_SECOND,
+  MAX_HELLO_SOURCES,
+  probeHello,
+  TRIPLEX_VERSION,
+} from '../../hil/link/hello.ts';
 import {
   ackSignedPart,
   decodeRigMessage,
@@ -118,6 +125,42 @@ describe('hello over a board transport', () => {
     const answer = await probeHello(rig, 'b1', { rig: 'aiu', timeoutMs: 2000, nonce: 5, keys });
     expect(answer.answered && answer.authentic).toBe(false);
     expect(answer.answered && answer.ack.keyId).not.toBe(keySetId(keys.replicaPublicKeys));
+  });
+
+  it('a peer flooding hellos spends its own answers only: the rig is still answered', async () => {
+    const hub = new MemoryHub({ delivery: 'sync' });
+    const rig = hub.join('aiu');
+    const faulty = hub.join('b1');
+    const counters = new Counters();
+    let t = 0;
+    const board = answerRigHello(hub.join('b0'), { topology, board: 'b0', keys, counters, now: () => t });
+    await Promise.all([rig.start(), faulty.start(), board.start()]);
+    const answers: number[] = [];
+    rig.received$.subscribe((r) => {
+      const d = decodeRigMessage(r.bytes);
+      if (d.ok && d.message.type === 'hello-ack') answers.push(d.message.nonce);
+    });
+    for (let ms = 0; ms < 3000; ms++) {
+      t = ms;
+      for (let i = 0; i < 3; i++) faulty.send('b0', encodeHello({ nonce: i, rig: 'b1' })); // 3,000 a second
+      if (ms % 250 === 0) rig.send('b0', encodeHello({ nonce: 1000 + ms, rig: 'aiu' }));
+    }
+    expect(answers).toEqual(Array.from({ length: 12 }, (_, i) => 1000 + i * 250));
+    expect(counters.get('rig.hello-answered')).toBe(12 + 3 * MAX_ANSWERS_PER_SECOND);
+    expect(counters.get('rig.hello-not-answered.rate-limited')).toBe(9_000 - 3 * MAX_ANSWERS_PER_SECOND);
+  });
+
+  it('keeps at most 64 sources, evicting the least recently heard, and counts evictions', () => {
+    const limit = new HelloRateLimit(2, MAX_HELLO_SOURCES);
+    for (let i = 0; i < 1000; i++) {
+      expect(limit.allow(`s${i}`, 0)).toBe(true);
+      expect(limit.allow('rig', 0)).toBe(i < 2);
+      expect(limit.size).toBeLessThanOrEqual(MAX_HELLO_SOURCES);
+    }
+    expect(limit.evictions).toBe(1000 - (MAX_HELLO_SOURCES - 1));
+    // The rig, heard from all along, was never evicted: its window still refuses until the second passes.
+    expect(limit.allow('rig', 999)).toBe(false);
+    expect(limit.allow('rig', 1000)).toBe(true);
   });
 
   it('answers at most 20 hellos a second and counts the rest', async () => {

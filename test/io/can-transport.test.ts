@@ -165,6 +165,27 @@ describe('CanTransport against a faulty node on the bus (issue 9)', () => {
     expect(got.filter((m) => m.length === good.length)).toEqual([good]);
   });
 
+  it('a node flooding short messages gets its receive budget only; another node gets every message', () => {
+    const driver = new WindowDriver(false, 64);
+    const ingress = {
+      datagramsPerSecond: 100,
+      burstDatagrams: 20,
+      bytesPerSecond: 1 << 20,
+      burstBytes: 1 << 20,
+      maxSources: 4,
+    };
+    const t = new CanTransport({ self: 'b', nodes: trio, driver, ingress, now: () => 0 });
+    const from = new Map<string, number>();
+    t.received$.subscribe((r) => from.set(r.from, (from.get(r.from) ?? 0) + 1));
+    for (let i = 0; i < 500; i++) {
+      for (const f of framesOf('x', 'b', msg(12, i))) driver.onFrame(f);
+      if (i % 50 === 0) for (const f of framesOf('a', 'b', msg(40, i))) driver.onFrame(f);
+    }
+    expect(from.get('x')).toBe(20);
+    expect(from.get('a')).toBe(10);
+    expect(t.stats().errors['over-rate:datagrams']).toBe(480);
+  });
+
   it('counts frames sent with its own id by someone else (impersonation shows in the status)', () => {
     const { t, driver, got } = receiver();
     const forged = framesOf('b', 'a', msg(30, 1)); // b's id, not sent by b

@@ -68,6 +68,48 @@ describe('UDP transport on loopback', () => {
     expect(x.send('y', Uint8Array.of(1))).toBe(false);
   });
 
+  it('a peer flooding datagrams gets its budget only; another peer on the same socket gets every datagram', async () => {
+    const frozen = () => 0; // no refill: the flooder gets exactly its burst, whatever the machine's speed
+    const ingress = {
+      datagramsPerSecond: 1000,
+      burstDatagrams: 40,
+      bytesPerSecond: 1 << 20,
+      burstBytes: 1 << 20,
+      maxSources: 8,
+    };
+    const y = new UdpTransport({
+      self: 'y',
+      bind: { host: '127.0.0.1', port: 0 },
+      peers: {},
+      ingress,
+      now: frozen,
+    });
+    const flooder = new UdpTransport({ self: 'f', bind: { host: '127.0.0.1', port: 0 }, peers: {} });
+    const peer = new UdpTransport({ self: 'p', bind: { host: '127.0.0.1', port: 0 }, peers: {} });
+    await Promise.all([y.start(), flooder.start(), peer.start()]);
+    y.setPeer('f', flooder.address());
+    y.setPeer('p', peer.address());
+    flooder.setPeer('y', y.address());
+    peer.setPeer('y', y.address());
+    const from = new Map<string, number>();
+    y.received$.subscribe((r) => from.set(r.from, (from.get(r.from) ?? 0) + 1));
+    // In rounds (the kernel's receive buffer holds a few hundred small datagrams): 10 x 30 from the flooder,
+    // 2 from the peer in each round.
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 30; i++) flooder.send('y', Uint8Array.of(1, round, i));
+      for (let i = 0; i < 2; i++) peer.send('y', Uint8Array.of(2, round, i));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const deadline = Date.now() + 2000;
+    const seen = () => y.stats().framesIn + (y.stats().errors['over-rate:datagrams'] ?? 0);
+    while (seen() < 320 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(from.get('f')).toBe(40);
+    expect(from.get('p')).toBe(20);
+    expect(y.stats().errors['over-rate:datagrams']).toBe(260);
+    expect(y.ingressStats()).toMatchObject({ refused: { datagrams: 260, bytes: 0 }, sources: 2 });
+    await Promise.all([y.close(), flooder.close(), peer.close()]);
+  });
+
   it('reports a bind failure as down, not a crash', async () => {
     const a = new UdpTransport({ self: 'a', bind: { host: '127.0.0.1', port: 0 }, peers: {} });
     await a.start();

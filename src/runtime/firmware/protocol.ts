@@ -39,13 +39,15 @@ export type FirmwareRequest =
   | { readonly type: 'ping'; readonly seq: number }
   /**
    * Channel `channel` (index) has a new pairwise key, sealed for the unit's current boot (rekey.ts sealRekey);
-   * `generation` above the channel's current one.
+   * `generation` above the channel's current one. `handover`: the voter's own restart, made before break (the
+   * previous key still verifies the frames up to the one open now; firmware-bridge/src/rekey.h).
    */
   | {
       readonly type: 'rekey';
       readonly seq: number;
       readonly channel: number;
       readonly generation: number;
+      readonly handover?: boolean;
       readonly sealed: Uint8Array;
       readonly tag: Uint8Array;
     }
@@ -65,6 +67,7 @@ export function encodeRequest(r: FirmwareRequest): Uint8Array {
   } else if (r.type === 'rekey') {
     w.u8(r.channel);
     w.uvar(r.generation);
+    w.u8(r.handover === true ? 1 : 0);
     w.raw(r.sealed);
     w.raw(r.tag);
   }
@@ -88,6 +91,8 @@ const VOTER_CODES: Record<number, string> = {
   16: 'unknown-channel',
   17: 'bad-mac',
   18: 'malformed',
+  // The rejoin floor (rejoin-floor.ts): a frame from before the unit restarted.
+  19: 'before-reset',
 };
 
 /** fw_decode_status order (firmware-bridge/src/wire.h); index 0 is OK. */
@@ -212,6 +217,16 @@ export interface FirmwareStatus {
   readonly declined: number;
   /** The watchdog timeout the unit programmed, ms from the last stroke to the reset (fw_board_watchdog_ms). */
   readonly watchdogMs: number;
+  /** This boot's epoch from NVM (firmware-bridge/src/nvm.h; 0: none, every REKEY refused). */
+  readonly epoch: number;
+  /** REKEY requests by outcome this boot. */
+  readonly rekeys: {
+    readonly ok: number;
+    readonly malformed: number;
+    readonly 'bad-tag': number;
+    readonly stale: number;
+    readonly 'no-epoch': number;
+  };
   readonly channels: readonly FirmwareChannelHealth[];
 }
 
@@ -246,13 +261,16 @@ export type FirmwareError =
   /** A REKEY whose tag did not verify (forged, corrupted, or sealed for another boot). */
   | 'rekey-bad-tag'
   /** A REKEY whose generation is not above the channel's current one (a replay). */
-  | 'rekey-stale';
+  | 'rekey-stale'
+  /** A REKEY to a unit without a boot epoch (no NVM): a replay could not be told from a fresh one. */
+  | 'rekey-no-epoch';
 const ERRORS: readonly FirmwareError[] = [
   'unknown-request',
   'malformed-request',
   'not-provisioned',
   'rekey-bad-tag',
   'rekey-stale',
+  'rekey-no-epoch',
 ];
 
 export type FirmwareResponse =
@@ -262,6 +280,8 @@ export type FirmwareResponse =
       /** 0 power-on, 1 watchdog. */
       readonly resetCause: number;
       readonly bootCount: number;
+      /** The boot epoch from NVM (0: none). */
+      readonly epoch: number;
       /** A canonical heartbeat message (empty when unprovisioned). */
       readonly heartbeat: Uint8Array;
     }
@@ -281,7 +301,14 @@ export type FirmwareResponse =
   | { readonly type: 'tick'; readonly seq: number; readonly decision: FirmwareDecision | null }
   | { readonly type: 'status'; readonly seq: number; readonly status: FirmwareStatus }
   | { readonly type: 'pong'; readonly seq: number; readonly heartbeat: Uint8Array }
-  | { readonly type: 'rekeyed'; readonly seq: number; readonly channel: number; readonly generation: number }
+  | {
+      readonly type: 'rekeyed';
+      readonly seq: number;
+      readonly channel: number;
+      readonly generation: number;
+      /** A handover's end: the previous key verifies frames below it until frame until - 1 is decided (0: none). */
+      readonly until: number;
+    }
   | { readonly type: 'error'; readonly seq: number; readonly error: FirmwareError };
 
 export type DecodeResponseResult =
@@ -385,6 +412,14 @@ function status(r: Reader, shape: DecisionShape): FirmwareStatus {
   const stackUsed = r.uvar('stackUsed');
   const declined = r.uvar('declined');
   const watchdogMs = r.uvar('watchdogMs');
+  const epoch = r.uvar('epoch');
+  const rekeys = {
+    ok: r.uvar('rekeys'),
+    malformed: r.uvar('rekeys'),
+    'bad-tag': r.uvar('rekeys'),
+    stale: r.uvar('rekeys'),
+    'no-epoch': r.uvar('rekeys'),
+  };
   const channels = Array.from({ length: shape.channels }, () => ({
     latched: r.u8('latched') === 1,
     strikes: r.u8('strikes'),
@@ -407,6 +442,8 @@ function status(r: Reader, shape: DecisionShape): FirmwareStatus {
     stackUsed,
     declined,
     watchdogMs,
+    epoch,
+    rekeys,
     channels,
   };
 }
@@ -421,7 +458,8 @@ function decodeBody(r: Reader, type: number, shape: DecisionShape): FirmwareResp
     if (provision === undefined) throw new DecodeFailure('unknown-variant', 'provision status');
     const resetCause = r.u8('resetCause');
     const bootCount = r.uvar('bootCount');
-    return { type: 'boot', provision, resetCause, bootCount, heartbeat: rest(r) };
+    const epoch = r.uvar('epoch');
+    return { type: 'boot', provision, resetCause, bootCount, epoch, heartbeat: rest(r) };
   }
   const seq = r.uvar('seq');
   switch (type) {
@@ -442,7 +480,13 @@ function decodeBody(r: Reader, type: number, shape: DecisionShape): FirmwareResp
     case RESPONSE.pong:
       return { type: 'pong', seq, heartbeat: rest(r) };
     case RESPONSE.rekeyed:
-      return { type: 'rekeyed', seq, channel: r.u8('channel'), generation: r.uvar('generation') };
+      return {
+        type: 'rekeyed',
+        seq,
+        channel: r.u8('channel'),
+        generation: r.uvar('generation'),
+        until: r.uvar('until'),
+      };
     case RESPONSE.error: {
       const error = ERRORS[r.u8('error') - 1];
       if (error === undefined) throw new DecodeFailure('unknown-variant', 'error code');

@@ -1,11 +1,12 @@
 /**
  * REKEY, the rig's side (firmware-bridge/src/rekey.h): a channel's new pairwise MAC key for the firmware voter,
- * sealed and authenticated under keys derived from the unit's heartbeat key, bound to the unit's boot count, with
+ * sealed and authenticated under keys derived from the unit's heartbeat key, bound to the unit's boot epoch (from
+ * its NVM, advanced at every boot, so a REKEY from an earlier power cycle is refused) and boot count, with
  * a generation above the channel's current one. This is how a firmware voter follows proactive recovery: the
  * rig holds the session keys (X25519 + HKDF in src/core/recovery), the unit only takes the result.
  *
  * @example
- * const { sealed, tag } = sealRekey({ heartbeatKey, bootCount: 0, channel: 1, generation: 1, key });
+ * const { sealed, tag } = sealRekey({ heartbeatKey, epoch: 3, bootCount: 0, channel: 1, generation: 1, key });
  * unit.requestSync({ type: 'rekey', channel: 1, generation: 1, sealed, tag }); // { type: 'rekeyed', ... }
  */
 import { keyedMac } from '../../core/crypto/mac.ts';
@@ -53,6 +54,8 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 export interface RekeyInput {
   /** The unit's heartbeat key (what it was provisioned with). */
   readonly heartbeatKey: Uint8Array;
+  /** The boot epoch of the unit's current boot (its last BOOT frame; never 0, which the unit refuses). */
+  readonly epoch: number;
   /** The boot count of the unit's current boot (its last BOOT frame). */
   readonly bootCount: number;
   /** The channel's index in the provisioned channel order. */
@@ -61,6 +64,8 @@ export interface RekeyInput {
   readonly generation: number;
   /** The new 32-byte pairwise key. */
   readonly key: Uint8Array;
+  /** The voter's own restart: the previous key stays for the frames up to the open one (default false). */
+  readonly handover?: boolean;
 }
 
 /** The sealed key and the tag of a REKEY request. */
@@ -73,9 +78,10 @@ export function sealRekey(r: RekeyInput): { sealed: Uint8Array; tag: Uint8Array 
   const base = keyedMac(r.heartbeatKey);
   const enc = keyedMac(base.mac(text.encode('triplex/fw-rekey/enc'), TAG_BYTES));
   const mac = keyedMac(base.mac(text.encode('triplex/fw-rekey/mac'), TAG_BYTES));
-  const boot = u32le(r.bootCount);
+  const boot = concat(u32le(r.epoch), u32le(r.bootCount));
   const pad = enc.mac(concat(boot, Uint8Array.of(r.channel), u64le(r.generation)), TAG_BYTES);
   const sealed = r.key.map((b, i) => b ^ pad[i]!);
-  const signed = concat(Uint8Array.of(REQUEST.rekey, r.channel), uvar(r.generation), sealed, boot);
+  const handover = Uint8Array.of(r.handover === true ? 1 : 0);
+  const signed = concat(Uint8Array.of(REQUEST.rekey, r.channel), uvar(r.generation), handover, sealed, boot);
   return { sealed, tag: mac.mac(signed, TAG_BYTES) };
 }

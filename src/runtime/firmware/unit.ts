@@ -13,7 +13,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, mkdirSync, openSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { encodeSerialFrame, SerialDeframer } from '../../core/codec/framing/serial-frame.ts';
 import type { Scheduling } from '../node/realtime.ts';
@@ -62,7 +62,15 @@ export interface FirmwareUnitOptions {
   readonly actuatorFile?: string;
   /** Async requests awaiting an answer at most (default 4096); a request beyond it is not sent: 'lost'. */
   readonly maxPending?: number;
+  /**
+   * The directory of the unit's NVM file (NVM_FILE: its boot epoch, firmware-bridge/src/nvm.h), default
+   * `workDir`. A unit started again on the same directory is the same board power-cycled.
+   */
+  readonly nvmDir?: string;
 }
+
+/** The NVM file's name (the Cortex-M3 opens it by this name over semihosting, in QEMU's working directory). */
+export const NVM_FILE = 'triplex-fw.nvm';
 
 /** What the handshake measured: PING round trips over the link, each answered with an authentic PONG. */
 export interface Handshake {
@@ -77,6 +85,8 @@ export interface BootRecord {
   readonly provision: string;
   readonly resetCause: 'power-on' | 'watchdog';
   readonly bootCount: number;
+  /** The boot epoch from NVM (0: none; the unit then refuses every REKEY). */
+  readonly epoch: number;
   readonly heartbeat: Uint8Array;
 }
 
@@ -122,6 +132,9 @@ export function qemuArgs(o: {
     `shift=${o.icountShift}`,
     '-action',
     'watchdog=reset',
+    // The unit's NVM (its boot epoch) is a host file over ARM semihosting: the AN385 has no writable flash.
+    '-semihosting-config',
+    'enable=on,target=native',
     '-chardev',
     o.chardev,
     '-serial',
@@ -170,6 +183,7 @@ export class FirmwareUnit {
   /** Build (make, incremental), start, and wait for the first BOOT. */
   static async start(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
     mkdirSync(o.workDir, { recursive: true });
+    if (o.nvmDir !== undefined) mkdirSync(o.nvmDir, { recursive: true });
     const unit = o.target === 'host' ? await startHost(o) : await startQemu(o);
     const boot = await unit.waitBoot(o.timeoutMs ?? 30_000);
     if (boot === undefined) {
@@ -371,6 +385,7 @@ export class FirmwareUnit {
           provision: r.provision,
           resetCause: r.resetCause === 1 ? 'watchdog' : 'power-on',
           bootCount: r.bootCount,
+          epoch: r.epoch,
           heartbeat: r.heartbeat,
         };
         this.boots.push(boot);
@@ -437,7 +452,7 @@ async function startHost(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
   const binary = await buildAsync(o.testHooks ? 'host-test' : 'host');
   const provisionFile = join(o.workDir, 'voter.prov');
   writeFileSync(provisionFile, o.provision);
-  const args = ['--provision', provisionFile];
+  const args = ['--provision', provisionFile, '--nvm', join(o.nvmDir ?? o.workDir, NVM_FILE)];
   if (o.watchdogMs !== undefined) args.push('--watchdog-ms', String(o.watchdogMs));
   if (o.actuatorFile !== undefined) args.push('--actuator', o.actuatorFile);
   if (o.mode === 'async') {
@@ -458,12 +473,15 @@ async function startHost(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
   return construct(o, child, link);
 }
 
-async function startQemu(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
-  const elf = await buildAsync(o.testHooks ? 'm3-test' : 'm3');
+async function startQemu(given: FirmwareUnitOptions): Promise<FirmwareUnit> {
+  // Absolute paths: QEMU runs in the NVM directory (semihosting opens NVM_FILE there).
+  const o = { ...given, workDir: resolve(given.workDir) };
+  const cwd = resolve(o.nvmDir ?? o.workDir);
+  const elf = resolve(await buildAsync(o.testHooks ? 'm3-test' : 'm3'));
   const image = join(o.workDir, 'voter.img');
   writeFileSync(image, provisionImage(o.provision));
   const icountShift = o.icountShift ?? 5;
-  const actuator = o.actuatorFile === undefined ? {} : { actuatorFile: o.actuatorFile };
+  const actuator = o.actuatorFile === undefined ? {} : { actuatorFile: resolve(o.actuatorFile) };
   if (o.mode === 'async') {
     const socket = join(o.workDir, 'uart0.sock');
     execFileSync('rm', ['-f', socket]);
@@ -471,9 +489,7 @@ async function startQemu(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
     const child = spawn(
       'qemu-system-arm',
       qemuArgs({ elf, provisionImage: image, chardev, icountShift, ...actuator }),
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
+      { cwd, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     const link = await connectUnix(socket, o.timeoutMs ?? 30_000);
     return construct(o, child, link);
@@ -486,9 +502,7 @@ async function startQemu(o: FirmwareUnitOptions): Promise<FirmwareUnit> {
   const child = spawn(
     'qemu-system-arm',
     qemuArgs({ elf, provisionImage: image, chardev, icountShift, ...actuator }),
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
+    { cwd, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   link.watch(child.pid);
   return construct(o, child, link);

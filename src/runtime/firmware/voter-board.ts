@@ -235,11 +235,12 @@ export class FirmwareVoterRole implements VoterRole {
    * The channels' current pairwise keys (BoardKeys.rawKey) to the unit, one REKEY each, sealed for its current
    * boot at the next generation; `resend`: the same generation again after a reset (the unit is back at 0).
    */
-  private rekey(channels: readonly number[], resend = false): void {
+  private rekey(channels: readonly number[], resend = false, handover = false): void {
     const unit = this.unitRunning;
     const heartbeatKey = this.o.keys.heartbeatKey(this.o.voterId ?? 0);
-    const bootCount = unit?.boots.at(-1)?.bootCount;
-    if (unit === undefined || heartbeatKey === undefined || bootCount === undefined) return;
+    const boot = unit?.boots.at(-1);
+    if (unit === undefined || heartbeatKey === undefined || boot === undefined) return;
+    const { bootCount, epoch } = boot;
     for (const c of channels) {
       const slot = this.o.topology.channels[c];
       if (slot === undefined) continue;
@@ -247,8 +248,16 @@ export class FirmwareVoterRole implements VoterRole {
       const generation = this.generation[c]!;
       if (generation === 0) continue;
       const key = this.o.keys.rawKey(this.self, principalOf.channel(slot.id));
-      const { sealed, tag } = sealRekey({ heartbeatKey, bootCount, channel: c, generation, key });
-      const request = { type: 'rekey' as const, channel: c, generation, sealed, tag };
+      const { sealed, tag } = sealRekey({
+        heartbeatKey,
+        epoch,
+        bootCount,
+        channel: c,
+        generation,
+        key,
+        handover,
+      });
+      const request = { type: 'rekey' as const, channel: c, generation, handover, sealed, tag };
       this.o.counters.add('firmware.rekey');
       if (unit.mode === 'sync') {
         try {
@@ -316,13 +325,18 @@ export class FirmwareVoterRole implements VoterRole {
 
   /**
    * The voter's own proactive restart took fresh keys (its NEW-KEY): every channel's pairwise key changed, and
-   * the unit gets them all by REKEY, now. Unlike the TypeScript voter's make-before-break restart the unit keeps
-   * its voting state (a microcontroller is not restarted by the rig; its keys are refreshed); it decides with the
-   * new keys from the next request on. Returns the next frame.
+   * the unit gets them all by REKEY with handover, now: the new keys verify from the next request on, the old ones
+   * still the frames up to the one open now, until it is decided (rekey.h), and the unit keeps its voting state:
+   * the TypeScript VoterHost's make-before-break restart, so both fly the same trace through it. Returns the next
+   * frame.
    */
   reinstall(_ring: KeyRing): number | undefined {
     if (this.unitRunning === undefined) return undefined;
-    this.rekey(this.o.topology.channels.map((_, c) => c));
+    this.rekey(
+      this.o.topology.channels.map((_, c) => c),
+      false,
+      true,
+    );
     return this.currentFrame + 1;
   }
 

@@ -357,12 +357,18 @@ export class Board {
    * the frame clock (only authentic ones, so a forged request can neither start a frame nor trigger a cut).
    */
   private receiveAtReplica(host: ReplicaHost, from: number, bytes: Uint8Array): void {
-    if (!host.receive(from, bytes) || this.cutter === undefined) return;
+    const accepted = host.receive(from, bytes);
+    if (this.cutter === undefined) return;
     const header = peekKind(bytes, DEFAULT_LIMITS);
     // State transfer volume (what a restarted replica fetches): counted for the recovery bench.
-    if (header.ok && header.kind === 'state-reply')
+    if (accepted && header.ok && header.kind === 'state-reply')
       this.o.counters.add('replica.state-reply-bytes', bytes.length);
     if (!header.ok || header.kind !== 'request') return;
+    // A REQUEST the replica already holds ('duplicate-request', refused only after its tag verified: requests.ts
+    // onRequest) still carries the unit's authentic sample for the frame clock. The replica may have taken its
+    // first copy from another replica's VOUCH, which the clock never sees: without this, a vouch that outran the
+    // unit's own request left the primary one sample short, the frame was never cut, and the voter held it.
+    if (!accepted && host.lastRejection !== 'duplicate-request') return;
     // The replica accepted it, so its prefix is well formed (read without a second full decode); the sample
     // inside is the client's and may still be malformed.
     const request = peekRequest(bytes, DEFAULT_LIMITS);

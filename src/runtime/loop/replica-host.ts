@@ -13,7 +13,13 @@
  */
 import type { Logger } from 'pino';
 import type { Replica } from '../../core/pbft/replica.ts';
-import type { ReplicaEvent, ReplicaInput, ReplicaStepper, StepOutput } from '../../core/pbft/types.ts';
+import type {
+  ReplicaEvent,
+  ReplicaInput,
+  ReplicaRejection,
+  ReplicaStepper,
+  StepOutput,
+} from '../../core/pbft/types.ts';
 import type { Counters } from './counters.ts';
 import type { ExecutedBatchSink, ReplicaRoutes } from './ports.ts';
 import { INPUT_BASE } from './principals.ts';
@@ -29,6 +35,8 @@ export interface ReplicaHostOptions {
 }
 
 export class ReplicaHost {
+  /** Why the last input was rejected (its first rejection), undefined when it was not. */
+  lastRejection: ReplicaRejection | undefined;
   private current: Replica;
   private stopped = false;
   private stepper: ReplicaStepper;
@@ -64,7 +72,10 @@ export class ReplicaHost {
     for (const a of this.current.handOver()) this.carryOut(a);
   }
 
-  /** Bytes off the link from board `from`. Returns false when the replica rejected them (any reason). */
+  /**
+   * Bytes off the link from board `from`. Returns false when the replica rejected them (any reason; the first
+   * one is `lastRejection` until the next input).
+   */
   receive(from: number, bytes: Uint8Array): boolean {
     return this.run({ kind: 'receive', from, bytes });
   }
@@ -93,10 +104,14 @@ export class ReplicaHost {
   }
 
   private run(input: ReplicaInput): boolean {
+    this.lastRejection = undefined;
     if (this.stopped) return false;
     let accepted = true;
     for (const a of this.stepper.step(input)) {
-      if (a.kind === 'event' && a.event.type === 'rejected') accepted = false;
+      if (a.kind === 'event' && a.event.type === 'rejected') {
+        if (accepted) this.lastRejection = a.event.reason;
+        accepted = false;
+      }
       this.carryOut(a);
     }
     return accepted;

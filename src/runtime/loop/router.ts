@@ -30,9 +30,13 @@ export interface RouterRoles {
   recovery?: RecoveryInbox;
 }
 
-/** Where a board's recovery messages go (src/runtime/recovery/wire-recovery.ts decodes and checks them). */
+/**
+ * Where a board's recovery messages go (src/runtime/recovery/board-recovery.ts decodes and checks them).
+ * `fromBoard`: the board the link says the bytes came from (a message claiming to be another board's is
+ * refused there: 'wrong-source').
+ */
 export interface RecoveryInbox {
-  receive(kind: MessageKind, from: number, bytes: Uint8Array): void;
+  receive(kind: MessageKind, from: number, bytes: Uint8Array, fromBoard: string): void;
 }
 
 /** The kind of a message from its header (version and kind tag), without decoding the rest. */
@@ -164,7 +168,7 @@ export class Router {
       return;
     }
     if (RECOVERY_KINDS.has(kind)) {
-      if (this.roles.recovery) this.roles.recovery.receive(kind, fromIndex, bytes);
+      if (this.roles.recovery) this.roles.recovery.receive(kind, fromIndex, bytes, from);
       else this.o.counters.add(`board.unhandled.${kind}`);
       return;
     }

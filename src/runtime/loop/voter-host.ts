@@ -23,6 +23,7 @@ import {
   Voter,
   type VoterConfig,
 } from '../../core/vote/voter.ts';
+import { RejoinFloor } from '../firmware/rejoin-floor.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { commandFromFields } from './command-codec.ts';
 import type { Counters } from './counters.ts';
@@ -55,8 +56,9 @@ export interface VoterRole extends VoterInbox {
   /** Whether it is down (hung, or resetting) now. */
   readonly down: boolean;
   /**
-   * Make-before-break restart with fresh keys (proactive recovery); the frame the new voter decides first, or
-   * undefined when this implementation cannot (a firmware voter's keys are in its flash).
+   * Make-before-break restart with fresh keys (proactive recovery), keeping the voting state: the old keys verify
+   * the frames up to the one open now until it is decided. Returns the first frame only the new keys verify, or
+   * undefined when this implementation cannot.
    */
   reinstall(ring: KeyRing): number | undefined;
   start(): Promise<void>;
@@ -144,22 +146,13 @@ export class VoterHost implements VoterRole {
   readonly impl = 'ts';
   private current: Voter<Command>;
   private ring: KeyRing;
-  /** During a make-before-break restart: the old voter and ring, deciding the frames before `until`. */
-  private leaving: { voter: Voter<Command>; ring: KeyRing; until: number } | undefined;
+  /** During a make-before-break restart: the old ring, still verifying the frames before `until`. */
+  private leaving: { ring: KeyRing; until: number } | undefined;
   private readonly channelIds: ReadonlySet<number>;
   private readonly outage: VoterOutage;
   private frameNow = 0;
-  /**
-   * After a watchdog reset, OUTPUTs for frames before the one the fresh voter rejoined at are refused, and for
-   * the rejoin frame itself once its deadline has passed. The fresh voter holds no receipts for them (it refused
-   * the rejoin frame's in-time copies as too far ahead: it skips there only at the deadline), so each copy would
-   * pass its duplicate check and count as late against its channel; after a reset the only copies of those
-   * frames still about are old ones (a replay by anyone on the link made every correct channel look late,
-   * issue 9).
-   */
-  private floor = 0;
-  /** The rejoin frame, until its deadline (then the floor moves past it). */
-  private rejoining: number | undefined;
+  /** After a watchdog reset: OUTPUTs from before it are refused (rejoin-floor.ts, the firmware's rule too). */
+  private readonly rejoin = new RejoinFloor();
 
   constructor(private readonly o: VoterHostOptions) {
     this.current = new Voter(o.config);
@@ -168,9 +161,9 @@ export class VoterHost implements VoterRole {
     this.outage = new VoterOutage(o.counters, o.events);
   }
 
-  /** The voter deciding now (the old one until a restart's switch frame, then the new one; a new one after a reset). */
+  /** The voter deciding now (a new one after a watchdog reset; the same one through a proactive restart). */
   get voter(): Voter<Command> {
-    return this.leaving?.voter ?? this.current;
+    return this.current;
   }
 
   get config(): VoterConfig<Command> {
@@ -190,22 +183,18 @@ export class VoterHost implements VoterRole {
   }
 
   /**
-   * Make-before-break restart: a fresh voter (installed code, fresh keys) is built now and decides from the
-   * frame after the one now open; the old voter, with its old keys, decides the open frame and then goes. The
-   * new one starts holding what the old one holds. Returns the frame the new voter decides first.
+   * Make-before-break restart with fresh keys (proactive recovery): the new keys verify from now on, the old
+   * ones still verify the frames up to the one open now (tagged before the channels took the new keys) until
+   * that frame is decided. The voting state (health: strikes, latches, probation; receipts; the frame) carries
+   * over, as the firmware unit keeps it through a REKEY with handover (firmware-bridge/src/rekey.h): a restart
+   * that forgot a latch would let a channel latched as wrong vote again at once. Returns the first frame only
+   * the new keys verify.
    */
   reinstall(ring: KeyRing): number | undefined {
-    const old = this.voter;
-    const from = old.frame + 1;
-    this.leaving = { voter: old, ring: this.leaving?.ring ?? this.ring, until: from };
-    this.current = new Voter({ ...this.o.config, firstFrame: from, initial: old.current });
+    const from = this.current.frame + 1;
+    this.leaving = { ring: this.ring, until: from }; // the keys being replaced, as the unit keeps them
     this.ring = ring;
     return from;
-  }
-
-  private voterFor(frame: number): Voter<Command> {
-    const l = this.leaving;
-    return l !== undefined && frame < l.until ? l.voter : this.current;
   }
 
   /**
@@ -215,15 +204,12 @@ export class VoterHost implements VoterRole {
   armFrame(frame: number): void {
     this.frameNow = frame;
     if (this.outage.frameStarted(frame, () => this.reset())) return;
-    this.o.scheduler.at(this.voterFor(frame).deadlineOf(frame), () => {
-      const voter = this.voterFor(frame);
+    this.o.scheduler.at(this.current.deadlineOf(frame), () => {
+      const voter = this.current;
       if (this.outage.down || voter.frame > frame) return;
       voter.skipTo(frame);
       this.decide(frame);
-      if (frame === this.rejoining) {
-        this.floor = frame + 1;
-        this.rejoining = undefined;
-      }
+      this.rejoin.deadlineDecided(frame);
     });
   }
 
@@ -237,17 +223,21 @@ export class VoterHost implements VoterRole {
       this.o.counters.add('voter.rejected.unknown-channel');
       return;
     }
-    if (message.frame < this.floor) {
+    if (this.rejoin.refuses(message.frame)) {
       this.o.counters.add('voter.rejected.before-reset');
       return;
     }
-    const voter = this.voterFor(message.frame);
+    const voter = this.current;
     const from = principalOf.channel(message.channel);
     const payload = authPayload(message);
-    // The old keys only for the old voter's last frame (tags made before the channel was rekeyed).
+    // The old keys only for the frames before the switch, until they are decided (tags made before the rekey).
+    const l = this.leaving;
     const authentic =
       this.ring.verify(from, payload, message.tag) ||
-      (voter !== this.current && this.leaving!.ring.verify(from, payload, message.tag));
+      (l !== undefined &&
+        message.frame < l.until &&
+        voter.frame < l.until &&
+        l.ring.verify(from, payload, message.tag));
     if (!authentic) {
       this.o.counters.add('voter.rejected.bad-mac');
       return;
@@ -284,13 +274,12 @@ export class VoterHost implements VoterRole {
   private reset(): string {
     this.current = new Voter(this.o.config);
     this.leaving = undefined;
-    this.floor = this.frameNow;
-    this.rejoining = this.frameNow;
+    this.rejoin.rejoined(this.frameNow);
     return 'TypeScript voter reset by its watchdog (a fresh voter)';
   }
 
   private decide(frame: number): void {
-    const voter = this.voterFor(frame);
+    const voter = this.current;
     const record = voter.decide(frame, this.o.scheduler.now());
     if (record.kind === 'declined') {
       // closeDue latched an early supporter: the frame is no longer ready, its deadline decides it.
@@ -298,8 +287,8 @@ export class VoterHost implements VoterRole {
       this.report(record.events);
       return;
     }
-    if (this.leaving !== undefined && voter === this.leaving.voter && frame + 1 >= this.leaving.until) {
-      this.leaving = undefined; // the old voter's last frame is decided: it lets go of the actuator
+    if (this.leaving !== undefined && frame + 1 >= this.leaving.until) {
+      this.leaving = undefined; // the last frame of the old keys is decided: they go
       this.o.counters.add('voter.handed-over');
     }
     this.o.counters.add(`voter.${record.kind}`);

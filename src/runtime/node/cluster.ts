@@ -33,7 +33,7 @@ import {
   type ToBoard,
 } from './ipc.ts';
 import type { RemoteBoards } from './process-loop.ts';
-import { requestRealtime } from './realtime.ts';
+import { ROLE_PRIORITY, requestRealtime } from './realtime.ts';
 
 export type ClusterLink = 'serial' | 'can';
 
@@ -65,6 +65,8 @@ export interface ClusterOptions {
    * `statusEveryMs` (default 100), and can be restarted (`restart`).
    */
   readonly recovery?: { readonly statusEveryMs?: number };
+  /** Node flags for the board processes, before the script (a diagnostic's `--cpu-prof`, say). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Re-exported: the command line of a triplex child process now lives in ../process/child.ts. */
@@ -124,6 +126,8 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
   /** Sets up links and keys, spawns the board processes and waits until every one reports its links up. */
   static async start(o: ClusterOptions): Promise<ProcessCluster> {
     requireSocat();
+    // Asked now, before any flight: a restart in flight must not spawn it synchronously (ordinaryScheduling).
+    chrtWorks ??= spawnSync('chrt', ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0;
     mkdirSync(o.workDir, { recursive: true, mode: 0o700 });
     mkdirSync(o.logDir, { recursive: true });
     const keysDir = join(o.workDir, 'keys');
@@ -162,8 +166,19 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
     return [...this.children.keys()];
   }
 
-  /** Restarts per board (proactive and reactive), and the last start's time to ready, ms. */
-  readonly starts: Record<string, { restarts: number; lastReadyMs: number }> = {};
+  /**
+   * Restarts per board (proactive and reactive), the last start's time to ready, and when each of its phases
+   * ended, ms after the restart began (loaded: the new process warmed up and keyed; handedOver: beforeStop done;
+   * stopped: the old process exited; ready: the new one's links up).
+   */
+  readonly starts: Record<
+    string,
+    {
+      restarts: number;
+      lastReadyMs: number;
+      phases: { loaded?: number; handedOver?: number; stopped?: number; ready?: number };
+    }
+  > = {};
 
   /** The latest recovery status of the board's current process (undefined while it starts, or with recovery off). */
   recoveryStatus(board: string): { status: RecoveryStatus; ageMs: number; count: number } | undefined {
@@ -192,35 +207,59 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
    * Stop `board`'s process (IPC stop and SIGTERM, SIGKILL after a grace; or SIGKILL at once with `kill`) and
    * start it again from the installed code with `recoveryPoint`; resolves once the new process reports its
    * links up. Its key epochs persist in the work directory, so the new process announces fresh keys.
+   * `beforeStop` runs once the new process has loaded, right before the old one is stopped (make-before-break
+   * only): the primary's board hands its view over there, when the stop is imminent, not seconds earlier.
    */
-  async restart(board: string, o: { readonly recoveryPoint: number; readonly kill: boolean }): Promise<void> {
+  async restart(
+    board: string,
+    o: {
+      readonly recoveryPoint: number;
+      readonly kill: boolean;
+      readonly beforeStop?: () => Promise<void>;
+    },
+  ): Promise<void> {
     const old = this.children.get(board);
     if (old === undefined) throw new Error(`no board process '${board}'`);
     if (this.closing) return;
     const started = performance.now();
     const deadline = started + (this.o.readyTimeoutMs ?? 60_000);
     const env = { [ENV_RECOVERY_POINT]: String(o.recoveryPoint) };
+    const phases: { loaded?: number; handedOver?: number; stopped?: number; ready?: number } = {};
+    const mark = (p: keyof typeof phases): void => {
+      phases[p] = Math.round(performance.now() - started);
+    };
     let child: Child;
     if (o.kill) {
       // A crash or a hang: the old process is killed first (it cannot hand anything over).
       old.proc.kill();
       await old.proc.exit;
+      mark('stopped');
       child = this.spawn(board, env);
     } else {
       // Make-before-break: the new process loads (seconds of compiling on a loaded host) while the old one
       // still flies; the old one is stopped only then, and the new one opens the links it held.
       child = this.spawn(board, { ...env, [ENV_HOLD_LINKS]: '1' }, false);
       await this.until(child, () => child.loaded, deadline, 'loaded');
+      mark('loaded');
+      if (this.closing) return;
+      await o.beforeStop?.();
+      mark('handedOver');
       await old.proc.stop(2000, (p) => {
         if (p.connected) p.send({ type: 'stop' } satisfies ToBoard);
       });
       await old.proc.exit;
+      mark('stopped');
       this.children.set(board, child);
       if (!this.sendTo(child, { type: 'go' })) throw new Error(`board process '${board}' lost before go`);
     }
     await this.until(child, () => child.ready, deadline, 'ready');
-    const s = this.starts[board] ?? { restarts: 0, lastReadyMs: 0 };
-    this.starts[board] = { restarts: s.restarts + 1, lastReadyMs: Math.round(performance.now() - started) };
+    mark('ready');
+    const s = this.starts[board] ?? { restarts: 0, lastReadyMs: 0, phases };
+    this.starts[board] = {
+      restarts: s.restarts + 1,
+      lastReadyMs: Math.round(performance.now() - started),
+      phases,
+    };
   }
 
   private async until(child: Child, done: () => boolean, deadline: number, what: string): Promise<void> {
@@ -309,12 +348,13 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
 
   /**
    * The socat processes this process started (pty pairs of the serial mesh and of the emulated CAN bus) carry
-   * every message between boards: on a bench that is wire, so they get real-time scheduling where permitted
-   * (socat is single-threaded and blocks in poll: it never spins).
+   * every message between boards: on a bench that is wire, so they get real-time scheduling where permitted,
+   * above every board process and the rig (ROLE_PRIORITY; socat is single-threaded and blocks in poll: it never
+   * spins).
    */
   private raiseRelays(): void {
     for (const pid of childrenNamed('socat')) {
-      const s = requestRealtime({ pid });
+      const s = requestRealtime({ pid, ...ROLE_PRIORITY.relay });
       this.relayScheduling.push(`socat ${pid}: ${s.summary}`);
     }
     if (this.relayScheduling.length > 0)
@@ -416,7 +456,7 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
   }
 
   private spawn(board: string, env: Record<string, string> = {}, current = true): Child {
-    const { command, args } = triplexCommand([
+    const { command: bare, args: bareArgs } = triplexCommand([
       'node',
       '--config',
       this.configFile,
@@ -432,6 +472,7 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
       String(this.o.seed),
       ...(this.o.pace === false ? ['--no-pace'] : []),
     ]);
+    const { command, args } = ordinaryScheduling(bare, [...(this.o.nodeArgs ?? []), ...bareArgs]);
     const recovery = this.o.recovery;
     const proc = this.processes.add(
       ChildProc.spawn({
@@ -452,7 +493,7 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
           : {}),
       }),
     );
-    if (proc.process.pid !== undefined) ordinaryScheduling(proc.process.pid);
+    if (proc.process.pid !== undefined && command === 'chrt') ordinaryNice(proc.process.pid);
     const child: Child = {
       board,
       proc,
@@ -536,14 +577,26 @@ function childrenNamed(name: string): number[] {
   return out;
 }
 
+/** Whether `chrt` can be run here (asked once, before any flight: a spawnSync blocks the event loop). */
+let chrtWorks: boolean | undefined;
+
 /**
  * A child started by a real-time process inherits SCHED_FIFO (and its nice): a board process restarted while the
- * rig runs real-time would then fly real-time without the governor that takes it back when it spins (it asks
- * for real-time itself once its links are up, realtime.ts). Back to SCHED_OTHER at nice 0 at once.
+ * rig runs real-time would then load its code at the rig's priority, starving the boards that fly, and fly
+ * real-time without the governor that takes it back when it spins (it asks for real-time itself before it is
+ * needed, realtime.ts). So it is started through `chrt --other 0`, ordinary from its first instruction: the
+ * rig's process spawns no blocking chrt in a frame (a spawnSync here stalled the voter's event loop at every
+ * restart).
  */
-function ordinaryScheduling(pid: number): void {
-  if (!selfIsRealtime()) return;
-  spawnSync('chrt', ['--other', '--all-tasks', '--pid', '0', String(pid)], { stdio: 'ignore' });
+function ordinaryScheduling(command: string, args: readonly string[]): { command: string; args: string[] } {
+  if (!selfIsRealtime()) return { command, args: [...args] };
+  chrtWorks ??= spawnSync('chrt', ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+  if (!chrtWorks) return { command, args: [...args] };
+  return { command: 'chrt', args: ['--other', '0', command, ...args] };
+}
+
+/** Nice 0 for a child that inherited a lower nice (a syscall, no spawn). */
+function ordinaryNice(pid: number): void {
   try {
     setPriority(pid, 0);
   } catch {

@@ -20,7 +20,7 @@ import type { Scheduler } from '../scheduler.ts';
 import { collectNow, serialScavenges } from './gc.ts';
 import { HostWatch } from './host-watch.ts';
 import { type BoardStatus, type FromBoard, parseToBoard, type RecoveryStatus } from './ipc.ts';
-import { RealtimeGovernor, requestRealtime, type Scheduling } from './realtime.ts';
+import { RealtimeGovernor, ROLE_PRIORITY, requestRealtime, type Scheduling } from './realtime.ts';
 
 /** A board process plugs its own actuator (and observers) into the same ports the rig uses. */
 export interface NodeOptions extends PlantPorts {
@@ -50,6 +50,9 @@ export interface ParentChannel {
   on(event: 'message', listener: (message: unknown) => void): unknown;
   off(event: 'message', listener: (message: unknown) => void): unknown;
 }
+
+/** Share of a CPU a board's JavaScript thread may use for two governor windows before it gives real time back. */
+const BOARD_MAX_SHARE = 0.5;
 
 /** How long a board waits for its links before it gives up on real-time scheduling, ms. */
 const LINKS_UP_FOR_REALTIME_MS = 60_000;
@@ -142,10 +145,15 @@ export class Node {
     }
   }
 
-  /** Real-time scheduling where permitted, once: logged with what was got and why not more. */
-  private takeRealtime(): void {
-    if (this.closed || this.scheduling !== undefined) return;
-    this.scheduling = requestRealtime();
+  /**
+   * Real-time scheduling where permitted (a board's priority, ROLE_PRIORITY), then a full collection, once:
+   * logged with what was got and why not more. A first start takes it once its links are up; a restart held
+   * for the parent's go (make-before-break) takes it before it reports 'loaded', so that the chrt spawns and the
+   * collection happen while the process it replaces still flies, not in its first frames.
+   */
+  takeRealtime(): void {
+    if (this.closed || this.scheduling !== undefined || this.o.realtime === false) return;
+    this.scheduling = requestRealtime(ROLE_PRIORITY.board);
     const realtime = this.scheduling.policy === 'fifo' || this.scheduling.policy === 'rr';
     this.o.logger[realtime ? 'info' : 'warn'](
       { scheduling: this.scheduling },
@@ -156,7 +164,15 @@ export class Node {
     const gcMs = collectNow();
     this.o.logger.debug({ gcMs }, 'full collection after real-time scheduling, before the flight');
     // Watching from here: the collection just run is not the process spinning.
-    if (this.scheduling.how === 'chrt') this.governor = RealtimeGovernor.start(this.o.logger);
+    // A board's share is a few percent of a CPU: half a CPU for half a second is an episode (measured in
+    // process mode after a rejoin: two board processes at 85-95% of a CPU each on two cores, the other
+    // boards at the same FIFO priority never ran and ordering stopped; bench/recovery-diag.ts), so a
+    // board gives real time back at half a CPU, and takes it back once calm.
+    if (this.scheduling.how === 'chrt')
+      this.governor = RealtimeGovernor.start(this.o.logger, {
+        maxShare: BOARD_MAX_SHARE,
+        restore: ROLE_PRIORITY.board,
+      });
   }
 
   /** The host's figures for the final status: scheduling, event-loop delay, GC, stalls reported. */

@@ -28,7 +28,7 @@
  * const s = requestRealtime({ priority: 40, nice: -10 });
  * logger.info({ scheduling: s }, s.summary); // 'SCHED_FIFO priority 40 (chrt)' or 'SCHED_OTHER nice 0: ...'
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import type { Logger } from 'pino';
@@ -64,6 +64,28 @@ export interface RealtimeRequest {
   /** SCHED_FIFO priority for the process's other threads, 1 to `priority` (default priority - 10); 0 leaves them. */
   readonly helpers?: number;
 }
+
+/**
+ * SCHED_FIFO priorities by role in process mode (`triplex sim --processes`, the soak): one priority for every
+ * process made the rig's input units wait behind board processes catching up after a rejoin (measured: old
+ * boards used 0.5 to 1.1 s of CPU in 1.3 s at SCHED_FIFO 40 while the rig's process, also at 40, got 36 ms, and
+ * ordering stalled for want of samples). So, highest first:
+ *
+ * - relay: the socat processes that carry every message between boards (the wire on a bench; they block in
+ *   poll and never spin), so no process starves the messages of another;
+ * - rig: the rig's process (plant, sensors, input units, the voter, the actuator), whose samples every frame
+ *   needs and whose voter has the deadline; its helper threads (the serial ports' reads and writes) above the
+ *   boards' main threads too;
+ * - board: replica and channel board processes: what a board catching up costs comes out of the boards, not out of
+ *   the frames' inputs or the vote.
+ *
+ * All below the firmware unit's 45 (src/runtime/firmware/priority.ts) and threaded interrupt handlers at 50.
+ */
+export const ROLE_PRIORITY = {
+  relay: { priority: 44, helpers: 44 },
+  rig: { priority: 42, helpers: 39 },
+  board: { priority: 36, helpers: 30 },
+} as const satisfies Record<string, { priority: number; helpers: number }>;
 
 const POLICIES: Readonly<Record<number, SchedulingPolicy>> = {
   0: 'other',
@@ -213,6 +235,40 @@ export function dropRealtime(pid = process.pid): string | undefined {
   return `chrt --other: ${(r.stderr ?? '').trim() || r.error?.message || `exit ${r.status}`}`;
 }
 
+/** `chrt` without blocking the event loop (a frame goes on while it runs); undefined on success, else why not. */
+function chrtAsync(args: readonly string[]): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('chrt', args, { encoding: 'utf8', timeout: 5000 }, (err, _out, stderr) => {
+      if (err === null) resolve(undefined);
+      else resolve(`chrt ${args.join(' ')}: ${stderr.trim() || err.message}`);
+    });
+  });
+}
+
+/** dropRealtime without blocking: every thread of `pid` back to SCHED_OTHER. */
+export async function dropRealtimeAsync(pid = process.pid): Promise<string | undefined> {
+  const now = currentPolicy(pid);
+  if (now === undefined || (now.policy !== 'fifo' && now.policy !== 'rr')) return undefined;
+  return await chrtAsync(['--other', '--all-tasks', '--pid', '0', String(pid)]);
+}
+
+/**
+ * Real-time scheduling again after a drop, without blocking: every thread at `helpers`, then the main thread at
+ * `priority` (as requestRealtime gives it); undefined on success, else why not.
+ */
+export async function restoreRealtimeAsync(
+  pid: number,
+  priority: number,
+  helpers: number,
+): Promise<string | undefined> {
+  if (process.platform !== 'linux') return `SCHED_FIFO: not on Linux (${process.platform})`;
+  if (helpers > 0) {
+    const failed = await chrtAsync(['--fifo', '--all-tasks', '--pid', String(helpers), String(pid)]);
+    if (failed !== undefined) return failed;
+  }
+  return await chrtAsync(['--fifo', '--pid', String(priority), String(pid)]);
+}
+
 export interface GovernorOptions {
   /** Share of one CPU the JavaScript thread may use in a window before the window counts as spinning (0.85). */
   readonly maxShare?: number;
@@ -221,7 +277,18 @@ export interface GovernorOptions {
   /** Window length, ms (250). */
   readonly windowMs?: number;
   readonly pid?: number;
+  /**
+   * Consecutive calm windows (at most half of `maxShare`) after a drop before real time is taken back (8: 2 s);
+   * doubled at every further drop, up to 64 windows, so a process that spins again and again settles at
+   * ordinary scheduling instead of flapping. 0: never taken back.
+   */
+  readonly calmWindows?: number;
+  /** What to take back after a drop (default: what the process had when the governor started). */
+  readonly restore?: { readonly priority: number; readonly helpers: number };
 }
+
+/** Most calm windows a restore waits for after repeated drops. */
+const MAX_CALM_WINDOWS = 64;
 
 /**
  * A real-time process that spins starves everything below it, including the peers it may be waiting for (a
@@ -232,24 +299,42 @@ export interface GovernorOptions {
  * (measured: board processes caught in a message storm after a view change spun at 92-95% of a CPU; with
  * windows of 1 s x 3, the others, the rig's process included, waited 3 s for a CPU).
  *
+ * A spin is an episode (a catch-up after a rejoin, a message storm), not the process's nature: once the process
+ * has been calm for `calmWindows`, real time is taken back. Without that, a board that spun once flew the rest of
+ * the run at ordinary priority, behind every other load on the machine, and was then the board that made
+ * ordering late. The drop and the restore run `chrt` asynchronously: a blocking spawn stalled the event loop of
+ * a process with frame deadlines for tens of milliseconds on a loaded host.
+ *
  * @example
  * const governor = RealtimeGovernor.start(logger);
  * // ... the flight
- * governor.stop(); // undefined, or 'real-time dropped at ...: the JS thread used 97% of a CPU for 3 s'
+ * governor.stop(); // undefined, or 'real-time scheduling dropped: ...; dropped 2 times in all, taken back 1 times'
  */
 export class RealtimeGovernor {
   /** The watched process's main thread (not necessarily this one: `pid`). */
   private readonly sched: SchedStat;
   private readonly timer: NodeJS.Timeout;
+  private readonly restoreTo: { readonly priority: number; readonly helpers: number } | undefined;
   private spinning = 0;
-  private dropped: string | undefined;
+  private calm = 0;
+  private state: 'realtime' | 'dropping' | 'dropped' | 'restoring' | 'stopped' = 'realtime';
+  private drops = 0;
+  private restores = 0;
+  private firstDrop: string | undefined;
+  private lastFailure: string | undefined;
   private last = performance.now();
 
   private constructor(
     private readonly logger: Logger,
-    private readonly o: Required<GovernorOptions>,
+    private readonly o: Required<Omit<GovernorOptions, 'restore'>> & Pick<GovernorOptions, 'restore'>,
   ) {
     this.sched = new SchedStat(o.pid === process.pid ? '/proc/self/schedstat' : `/proc/${o.pid}/schedstat`);
+    const now = currentPolicy(o.pid);
+    this.restoreTo =
+      o.restore ??
+      (now !== undefined && (now.policy === 'fifo' || now.policy === 'rr')
+        ? { priority: now.priority, helpers: Math.max(1, now.priority - 10) }
+        : undefined);
     this.timer = setInterval(() => this.check(), o.windowMs);
     this.timer.unref();
   }
@@ -260,18 +345,29 @@ export class RealtimeGovernor {
       windows: o.windows ?? 2,
       windowMs: o.windowMs ?? 250,
       pid: o.pid ?? process.pid,
+      calmWindows: o.calmWindows ?? 8,
+      ...(o.restore ? { restore: o.restore } : {}),
     });
+  }
+
+  /** Real-time drops and restores so far. */
+  get counts(): { readonly drops: number; readonly restores: number } {
+    return { drops: this.drops, restores: this.restores };
   }
 
   /** Stops watching and returns to ordinary scheduling; says why if it had to drop real time early. */
   stop(): string | undefined {
     clearInterval(this.timer);
     this.sched.close();
-    if (this.dropped === undefined) {
-      const failed = dropRealtime(this.o.pid);
-      if (failed !== undefined) this.logger.warn({ err: failed }, 'could not return to ordinary scheduling');
-    }
-    return this.dropped;
+    this.state = 'stopped';
+    const failed = dropRealtime(this.o.pid);
+    if (failed !== undefined) this.logger.warn({ err: failed }, 'could not return to ordinary scheduling');
+    if (this.drops === 0) return undefined;
+    const since =
+      this.drops > 1 || this.restores > 0
+        ? `; dropped ${this.drops} times in all, taken back ${this.restores} times`
+        : '';
+    return `${this.firstDrop}${since}${this.lastFailure ? ` (${this.lastFailure})` : ''}`;
   }
 
   private check(): void {
@@ -279,12 +375,57 @@ export class RealtimeGovernor {
     const s = this.sched.read();
     const wall = now - this.last;
     this.last = now;
-    if (s === undefined || this.dropped !== undefined || wall <= 0) return;
+    if (s === undefined || wall <= 0) return;
     const share = s.runMs / wall;
-    this.spinning = share > this.o.maxShare ? this.spinning + 1 : 0;
-    if (this.spinning < this.o.windows) return;
-    const failed = dropRealtime(this.o.pid);
-    this.dropped = `real-time scheduling dropped: the JS thread used ${(share * 100).toFixed(0)}% of a CPU for ${this.spinning} windows of ${this.o.windowMs} ms${failed ? ` (${failed})` : ''}`;
-    this.logger.warn({ share }, this.dropped);
+    if (this.state === 'realtime') {
+      this.spinning = share > this.o.maxShare ? this.spinning + 1 : 0;
+      if (this.spinning >= this.o.windows) void this.drop(share);
+    } else if (this.state === 'dropped') {
+      this.calm = share <= this.o.maxShare / 2 ? this.calm + 1 : 0;
+      const needed = Math.min(MAX_CALM_WINDOWS, this.o.calmWindows * 2 ** (this.drops - 1));
+      if (this.restoreTo !== undefined && this.o.calmWindows > 0 && this.calm >= needed) void this.restore();
+    }
+  }
+
+  private async drop(share: number): Promise<void> {
+    this.state = 'dropping';
+    const windows = this.spinning;
+    this.spinning = 0;
+    // Counted and said when decided: the chrt runs on while this process flies on.
+    this.drops++;
+    const why = `real-time scheduling dropped: the JS thread used ${(share * 100).toFixed(0)}% of a CPU for ${windows} windows of ${this.o.windowMs} ms`;
+    this.firstDrop ??= why;
+    this.logger.warn({ share, drops: this.drops }, why);
+    const failed = await dropRealtimeAsync(this.o.pid);
+    if (failed !== undefined) {
+      this.lastFailure = failed;
+      this.logger.warn({ err: failed }, 'real-time scheduling not dropped');
+    }
+    if (this.state === 'dropping') {
+      this.state = 'dropped';
+      this.calm = 0;
+    }
+  }
+
+  private async restore(): Promise<void> {
+    const to = this.restoreTo!;
+    this.state = 'restoring';
+    const failed = await restoreRealtimeAsync(this.o.pid, to.priority, to.helpers);
+    if (this.state !== 'restoring') {
+      // Stopped meanwhile: ordinary scheduling is what the process must end with.
+      if (failed === undefined) dropRealtime(this.o.pid);
+      return;
+    }
+    if (failed !== undefined) {
+      this.lastFailure = failed;
+      this.logger.warn({ err: failed }, 'real-time scheduling not taken back');
+      this.state = 'dropped';
+      this.calm = 0;
+      return;
+    }
+    this.restores++;
+    this.logger.info({ restores: this.restores, priority: to.priority }, 'real-time scheduling taken back');
+    this.state = 'realtime';
+    this.spinning = 0;
   }
 }

@@ -15,12 +15,13 @@
 import { existsSync } from 'node:fs';
 import { CanTransport } from '../../io/can.ts';
 import type { CanDriver } from '../../io/can-driver.ts';
+import { peerMessageLimits } from '../../io/ingress-budget.ts';
 import type { MemoryHub } from '../../io/memory.ts';
 import { type SerialPeerLink, SerialTransport } from '../../io/serial.ts';
 import { SlcanHost } from '../../io/slcan.ts';
 import { SocketCanDriver } from '../../io/socketcan.ts';
 import type { Transport } from '../../io/transport.ts';
-import { UdpTransport } from '../../io/udp.ts';
+import { UdpTransport, udpIngressLimits } from '../../io/udp.ts';
 import { ConfigError, type LinkConfig, type Topology } from '../config.ts';
 
 import { CAN_LINK_MAX_MESSAGE, LINK_MAX_MESSAGE } from '../link-limits.ts';
@@ -118,7 +119,12 @@ function udpTransport(
   t.boards.forEach((b, i) => {
     if (b.name !== board) peers[b.name] = { host: link.host, port: link.basePort + i };
   });
-  return new UdpTransport({ self: board, bind: { host: link.host, port: link.basePort + index }, peers });
+  return new UdpTransport({
+    self: board,
+    bind: { host: link.host, port: link.basePort + index },
+    peers,
+    ingress: udpIngressLimits(t.frameRateHz),
+  });
 }
 
 function serialTransport(
@@ -201,6 +207,7 @@ function canTransport(
     extended,
     priority,
     maxMessage: CAN_LINK_MAX_MESSAGE,
+    ingress: peerMessageLimits(t.frameRateHz, CAN_LINK_MAX_MESSAGE),
   });
 }
 

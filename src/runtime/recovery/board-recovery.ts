@@ -46,7 +46,9 @@ export class BoardRecovery {
   constructor(private readonly o: BoardRecoveryOptions) {
     this.rebuild = new ChannelRebuild({ ...o, board: o.board });
     this.point = o.restart?.recoveryPoint ?? 0;
-    o.board.board.roles.recovery = { receive: (kind, _from, bytes) => this.receive(kind, bytes) };
+    o.board.board.roles.recovery = {
+      receive: (kind, _from, bytes, fromBoard) => this.receive(kind, bytes, fromBoard),
+    };
   }
 
   /** Whether this start is a restart (the roles rejoin). */
@@ -113,12 +115,12 @@ export class BoardRecovery {
     this.rebuild.stop();
   }
 
-  private receive(kind: MessageKind, bytes: Uint8Array): void {
+  private receive(kind: MessageKind, bytes: Uint8Array, fromBoard: string): void {
     if (kind !== 'new-key') {
-      this.rebuild.receive(kind, bytes);
+      this.rebuild.receive(kind, bytes, fromBoard);
       return;
     }
-    const outcome = this.o.keys.receive(bytes);
+    const outcome = this.o.keys.receive(bytes, fromBoard);
     if (outcome.answer === undefined) return;
     for (const m of this.o.keys.announcements()) {
       this.o.board.board.send(outcome.answer, m);

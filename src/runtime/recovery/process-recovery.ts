@@ -51,8 +51,18 @@ export interface BoardProcesses {
   handOver(board: string): boolean;
   /** Tell a restarted board where the group is now (its replica counts again past it). */
   sendRecoveryPoint(board: string, seq: number): boolean;
-  /** Stop the process (SIGTERM, or SIGKILL with `kill`) and start it again; resolves once it is ready. */
-  restart(board: string, o: { readonly recoveryPoint: number; readonly kill: boolean }): Promise<void>;
+  /**
+   * Stop the process (SIGTERM, or SIGKILL with `kill`) and start it again; resolves once it is ready. Without
+   * `kill` the new process loads first and `beforeStop` runs (awaited) right before the old one is stopped.
+   */
+  restart(
+    board: string,
+    o: {
+      readonly recoveryPoint: number;
+      readonly kill: boolean;
+      readonly beforeStop?: () => Promise<void>;
+    },
+  ): Promise<void>;
 }
 
 /** The rig board's side (ProcessLoop). */
@@ -274,15 +284,6 @@ export class ProcessRecovery {
       return;
     }
     this.epochsBefore.set(record, { ...(this.o.processes.recoveryStatus(board)?.status.keys.own ?? {}) });
-    const replica = roles.find((r) => r.kind === 'replica');
-    const view = this.groupView();
-    if (cause === 'proactive' && replica !== undefined && view.primary === replica.id && view.active) {
-      record.handover = { fromView: view.view, timedOut: false };
-      this.o.processes.handOver(board);
-      this.o.counters.add('recovery.handover');
-      this.awaitHandover(record, replica.id, now + this.handoverMs);
-      return;
-    }
     void this.restartRemote(record);
   }
 
@@ -312,34 +313,83 @@ export class ProcessRecovery {
     return best;
   }
 
-  private awaitHandover(record: RecoveryRecord, leaving: number, until: number): void {
-    const h = record.handover!;
+  /**
+   * Right before a proactive stop (ProcessCluster.restart's beforeStop, once the replacement has loaded): if the
+   * board's replica is the group's primary now, it hands its view over (a planned view change ordered through
+   * PBFT) and the stop waits until the others are active in a view with another primary, or `handoverMs` passed
+   * (counted: the stop goes ahead, and the view change the stop then forces is the one the handover avoided).
+   * Decided here, not when the step began: the replacement loads for seconds, and a view change meanwhile can
+   * make this board the primary (one run lost 44 frames when the decision was taken at the step's start).
+   */
+  private async handOverIfPrimary(record: RecoveryRecord): Promise<void> {
+    if (this.stopped) return;
+    const replica = record.roles.find((r) => r.kind === 'replica');
+    if (replica === undefined) return;
+    const now = this.o.scheduler.now();
+    const until = now + this.handoverMs;
+    const poll = Math.min(20, this.frameMs);
+    let view = this.groupView();
+    // The board's replica is the primary of a view not yet installed (a view change under way): stopping it now
+    // would cost that view change too; wait (within the budget) until it is active, then hand over.
+    for (let i = 0; i < 100_000 && !this.stopped && view.primary === replica.id && !view.active; i++) {
+      if (this.o.scheduler.now() >= until) break;
+      await this.sleep(poll);
+      view = this.groupView();
+    }
+    if (view.primary !== replica.id || !view.active) return;
+    const h: NonNullable<RecoveryRecord['handover']> = { fromView: view.view, timedOut: false };
+    record.handover = h;
+    this.o.processes.handOver(record.board);
+    this.o.counters.add('recovery.handover');
+    for (let i = 0; i < 100_000 && !this.stopped; i++) {
+      const done = this.handedOver(record.board, replica.id, h.fromView);
+      const t = this.o.scheduler.now();
+      if (done !== undefined) {
+        h.toView = done;
+        h.doneAtMs = t;
+        return;
+      }
+      if (t >= until) break;
+      await this.sleep(Math.min(poll, until - t));
+    }
+    h.timedOut = true;
+    this.o.counters.add('recovery.handover-timeout');
+  }
+
+  /** The view a quorum of the other replicas is active in past `fromView` with another primary (undefined: not yet). */
+  private handedOver(board: string, leaving: number, fromView: number): number | undefined {
     let activeOthers = 0;
-    let view = h.fromView;
+    let view = fromView;
     for (const b of this.o.processes.boards) {
-      if (b === record.board) continue;
+      if (b === board) continue;
       const r = this.o.processes.recoveryStatus(b)?.status.replica;
-      if (r?.active && r.view > h.fromView && r.primary !== leaving) {
+      if (r?.active && r.view > fromView && r.primary !== leaving) {
         activeOthers++;
         view = Math.max(view, r.view);
       }
     }
     const t = this.o.topology;
     const quorum = Math.ceil((t.replicas.length + t.f + 1) / 2);
-    const now = this.o.scheduler.now();
-    if (activeOthers >= Math.min(quorum, t.replicas.length - 1)) {
-      h.toView = view;
-      h.doneAtMs = now;
-      void this.restartRemote(record);
-      return;
-    }
-    if (now >= until) {
-      h.timedOut = true;
-      this.o.counters.add('recovery.handover-timeout');
-      void this.restartRemote(record);
-      return;
-    }
-    this.at(now + Math.min(20, this.frameMs), () => this.awaitHandover(record, leaving, until));
+    return activeOthers >= Math.min(quorum, t.replicas.length - 1) ? view : undefined;
+  }
+
+  /** Resolves after `ms` of scheduler time, or at stop(). */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.stopped) {
+        resolve();
+        return;
+      }
+      const cancel = this.o.scheduler.at(this.o.scheduler.now() + ms, () => {
+        this.cancels.delete(done);
+        resolve();
+      });
+      const done = (): void => {
+        cancel();
+        resolve();
+      };
+      this.cancels.add(done);
+    });
   }
 
   /** The recovery point: the highest seq the others executed, plus the frames since they said so. */
@@ -362,7 +412,12 @@ export class ProcessRecovery {
     record.stoppedAtMs = this.o.scheduler.now();
     this.restarting.add(board);
     try {
-      await this.o.processes.restart(board, { recoveryPoint, kill: record.cause !== 'proactive' });
+      const proactive = record.cause === 'proactive';
+      await this.o.processes.restart(board, {
+        recoveryPoint,
+        kill: !proactive,
+        ...(proactive ? { beforeStop: () => this.handOverIfPrimary(record) } : {}),
+      });
     } catch (e) {
       this.o.counters.add('recovery.restart-failed');
       this.o.logger.error({ board, err: (e as Error).message }, 'board process did not start again');

@@ -14,15 +14,17 @@
  * epoch-0 keys of its peers). From then on a message under the old keys fails its MAC ('bad-mac', counted).
  *
  * Refused and counted (`keys.new-key.refused.<reason>`): bytes over the NEW-KEY size (before any decoding); a
- * NEW-KEY for a principal hosted on this board (only this process announces those); an unknown principal; an
- * epoch at or below the accepted one (a replay: 'duplicate' if it is the very message accepted); more than
+ * NEW-KEY for a principal hosted on this board (only this process announces those); an unknown principal; one
+ * that arrived from a board other than the principal's ('wrong-source', before its signature is checked: a
+ * faulty board relaying or forging another's NEW-KEYs would otherwise spend that board's signature checks and
+ * get its real NEW-KEY after a restart refused as rate-limited, so that it never rejoined); an epoch at or below the accepted one (a replay: 'duplicate' if it is the very message accepted); more than
  * `maxEpochAhead` ahead of a key we learnt on the wire; more signature checks for one principal than
  * MAX_VERIFIES_PER_SECOND (a flood of forged ones costs bounded CPU); a bad signature; a low-order public key.
  *
  * @example
  * const keys = await WireKeys.load({ topology, board: 'b1', keysDir, stateDir, counters, now });
  * router.send(peerBoard, keys.announcements()[0]!);   // after a restart
- * const r = keys.receive(bytes);                       // a NEW-KEY off the wire
+ * const r = keys.receive(bytes, fromBoard);            // a NEW-KEY off the wire, from the link's peer
  * if (r.answer) for (const m of keys.announcements()) router.send(r.answer, m);
  */
 import { randomBytes } from 'node:crypto';
@@ -100,6 +102,8 @@ export class WireKeys implements BoardKeys {
   private readonly rings = new Map<number, GraceRing>();
   private readonly verifies = new Map<number, { windowStart: number; count: number }>();
   private readonly duplicateAnswers = new Map<string, number>();
+  /** onRekey listeners by hosted principal. */
+  private readonly rekeyListeners = new Map<number, ((peer: number) => void)[]>();
 
   private constructor(
     private readonly o: WireKeysOptions,
@@ -163,6 +167,21 @@ export class WireKeys implements BoardKeys {
     return SigningKey.fromSeed(self.ed25519Seed);
   }
 
+  /**
+   * `listener(peer)` each time hosted principal `self`'s pairwise key with `peer` changed (a NEW-KEY accepted,
+   * or `peer` rotated in this process), after its ring holds the new key and `rawKey(self, peer)` gives it: a
+   * holder of keys outside the rings (a firmware voter) switches at the same moment (BoardKeys.onRekey).
+   */
+  onRekey(self: number, listener: (peer: number) => void): void {
+    const list = this.rekeyListeners.get(self) ?? [];
+    list.push(listener);
+    this.rekeyListeners.set(self, list);
+  }
+
+  private rekeyed(self: number, peer: number): void {
+    for (const listener of this.rekeyListeners.get(self) ?? []) listener(peer);
+  }
+
   /** The key epoch of a hosted principal. */
   epoch(principal: number): number {
     return this.local.get(principal)?.epoch ?? 0;
@@ -205,15 +224,24 @@ export class WireKeys implements BoardKeys {
         recoveryPoint: 0,
         learnt: true,
       });
-      if (other !== principal) this.ring(other).rekey(principal, this.rawKey(other, principal));
+      if (other !== principal) {
+        this.ring(other).rekey(principal, this.rawKey(other, principal));
+        this.rekeyed(other, principal);
+      }
     }
     const ring = this.ring(principal);
-    for (const peer of this.held.get(principal)!.keys()) ring.rekey(peer, this.rawKey(principal, peer));
+    for (const peer of this.held.get(principal)!.keys()) {
+      ring.rekey(peer, this.rawKey(principal, peer));
+      this.rekeyed(principal, peer);
+    }
     return this.announced.get(principal);
   }
 
-  /** A NEW-KEY off the wire: checked, and on acceptance every hosted principal's ring rekeyed for its sender. */
-  receive(bytes: Uint8Array): NewKeyOutcome {
+  /**
+   * A NEW-KEY off the wire: checked, and on acceptance every hosted principal's ring rekeyed for its sender.
+   * `fromBoard`: the board the link says it came from (absent: not known, no source check).
+   */
+  receive(bytes: Uint8Array, fromBoard?: string): NewKeyOutcome {
     if (bytes.length > MAX_NEW_KEY_BYTES) return this.refuse('too-long');
     const decoded = decodeMessage(bytes);
     if (!decoded.ok) return this.refuse(`malformed.${decoded.reason}`);
@@ -223,6 +251,7 @@ export class WireKeys implements BoardKeys {
     const board = boardOfPrincipal(this.o.topology, m.node);
     const identity = this.identityOf(m.node);
     if (board === undefined || identity === undefined) return this.refuse('unknown-node');
+    if (fromBoard !== undefined && fromBoard !== board) return this.refuse('wrong-source');
     let accepted = false;
     let duplicate = false;
     let verified = false;
@@ -249,6 +278,7 @@ export class WireKeys implements BoardKeys {
       }
       map.set(m.node, { ...verdict.state, learnt: true });
       this.ring(self).rekey(m.node, verdict.keys.pair);
+      this.rekeyed(self, m.node);
       accepted = true;
     }
     if (accepted) {

@@ -6,11 +6,18 @@
  * (ChannelHost.rebuildFrom). Until then it sends nothing to the voter. Every other channel answers requests with
  * its history (CHANNEL-STATE-REPLY, MAC'd for the asker, echoing the nonce).
  *
- * Refused and counted (`rebuild.refused.<reason>`): bytes over the reply budget (before decoding), malformed
- * messages, a request or reply naming a channel not in the topology or this channel itself, a bad MAC, a reply
- * for another channel or to a nonce not asked in the last few requests (a replay), a state whose shape is not
- * this topology's input voter's; requests from one channel answered at most once per frame period (no
- * amplification).
+ * Refused and counted (`rebuild.refused.<reason>`), before anything is decoded where the bytes alone tell: bytes
+ * over the kind's budget ('too-long': a request is a few dozen bytes, a reply under 16 KiB); a reply when this
+ * channel asked for nothing ('not-asked': not rebuilding, or no request out yet). Then: malformed messages; a
+ * request or reply naming a channel not in the topology or this channel itself; one that arrived from a board
+ * other than the named channel's ('wrong-source': a faulty board relaying or forging another's messages); a bad
+ * MAC; a reply for another channel; a reply to a nonce not asked in the last few requests, or not newer than the
+ * last reply taken from that channel ('stale-nonce': an old reply replayed over a newer offer); a request whose
+ * nonce was answered already ('replayed-nonce': a replay would otherwise spend the asker's answers); a state
+ * whose shape is not this topology's input voter's. Requests from one channel are answered at most once per
+ * frame period and within a budget (ANSWER_BURST, then ANSWERS_PER_SECOND): a faulty channel asking every frame
+ * would otherwise have each correct one send it its whole state history every frame, enough to fill a CAN bus
+ * ('rate-limited').
  *
  * @example
  * const rebuild = new ChannelRebuild({ topology, board, keys, scheduler, counters, logger });
@@ -38,8 +45,19 @@ import { sameChannelState } from './laptop.ts';
 
 /** Largest CHANNEL-STATE message accepted (a full history of STATE_HISTORY states is under 4 KB). */
 export const MAX_CHANNEL_STATE_BYTES = 16 * 1024;
+/** Largest CHANNEL-STATE-REQUEST: version and kind, two varints (at most 5 bytes each) and a tag of 32 or less. */
+export const MAX_CHANNEL_STATE_REQUEST_BYTES = 2 + 5 + 5 + 1 + 32;
 /** Nonces of the latest requests whose replies are still taken. */
 const LIVE_NONCES = 4;
+/**
+ * Request nonces remembered per asking channel (a replay of one of them is refused). A rebuild asks every
+ * askEveryFrames until it has f+1 matching states, a handful of times; requests from before the asker's last
+ * restart fail their MAC anyway (its keys rotated).
+ */
+const REMEMBERED_REQUEST_NONCES = 64;
+/** Answers to one asking channel at once, then ANSWERS_PER_SECOND (a rebuild needs one or two). */
+export const ANSWER_BURST = 6;
+export const ANSWERS_PER_SECOND = 2;
 
 export interface ChannelRebuildOptions {
   readonly topology: Topology;
@@ -50,15 +68,40 @@ export interface ChannelRebuildOptions {
   readonly logger: Logger;
   /** Ask again this often while rebuilding, in frame periods (default 2). */
   readonly askEveryFrames?: number;
+  /**
+   * The newest states a reply carries (default: the whole history, or CLASSIC_CAN_REPLY_STATES when the
+   * topology has a classic CAN link).
+   */
+  readonly replyStates?: number;
+}
+
+/**
+ * States a reply carries on a classic CAN bus: a reply of the whole history (STATE_HISTORY states, some 1.4 KB
+ * with three input units) is about 200 frames, 26 ms of a 1 Mbit/s bus, and every other channel sends one per
+ * ask. The newest four (about 360 bytes) still overlap between the answering channels, which execute the same
+ * batches within a frame or two of each other; if they do not, the next ask's replies do.
+ */
+export const CLASSIC_CAN_REPLY_STATES = 4;
+
+/** Whether `t` carries messages on a classic CAN bus (8-byte frames: no CAN FD data phase). */
+function onClassicCan(t: Topology): boolean {
+  return t.links.some((l) => l.type === 'can' && l.dataBitrate === undefined);
 }
 
 export class ChannelRebuild {
   private readonly channel: ChannelHost | undefined;
   private readonly periodMs: number;
+  private readonly replyStates: number;
   private readonly nonces: number[] = [];
   /** The latest states each peer offered (to the live nonces), newest reply only. */
   private readonly offers = new Map<number, { seq: number; state: ChannelState }[]>();
   private readonly answeredAt = new Map<number, number>();
+  /** Per asking channel: its answer tokens (refilled at ANSWERS_PER_SECOND) and the nonces answered. */
+  private readonly askers = new Map<number, { tokens: number; at: number; nonces: number[] }>();
+  /** Per answering channel: the number of the ask whose reply was taken last (replies only move forward). */
+  private readonly lastReplyAsk = new Map<number, number>();
+  /** Asks so far (the last entry of `nonces` is ask number asks - 1). */
+  private asks = 0;
   private cancel: (() => void) | undefined;
   private stopped = false;
   /** The last rebuild: seq taken, supporters, batches replayed. */
@@ -67,6 +110,13 @@ export class ChannelRebuild {
   constructor(private readonly o: ChannelRebuildOptions) {
     this.channel = o.board.channel;
     this.periodMs = 1000 / o.topology.frameRateHz;
+    this.replyStates = Math.max(
+      1,
+      Math.min(
+        STATE_HISTORY,
+        o.replyStates ?? (onClassicCan(o.topology) ? CLASSIC_CAN_REPLY_STATES : STATE_HISTORY),
+      ),
+    );
   }
 
   /** Asks every `askEveryFrames` while the channel rebuilds (a no-op on a board without a channel). */
@@ -80,15 +130,27 @@ export class ChannelRebuild {
     this.cancel?.();
   }
 
-  receive(kind: MessageKind, bytes: Uint8Array): void {
-    if (this.channel === undefined) return this.refuse('no-channel');
-    if (bytes.length > MAX_CHANNEL_STATE_BYTES) return this.refuse('too-long');
+  /** A recovery message off the wire; `fromBoard`: the board the link says it came from (absent: unknown). */
+  receive(kind: MessageKind, bytes: Uint8Array, fromBoard?: string): void {
+    const channel = this.channel;
+    if (channel === undefined) return this.refuse('no-channel');
+    const max = kind === 'channel-state-request' ? MAX_CHANNEL_STATE_REQUEST_BYTES : MAX_CHANNEL_STATE_BYTES;
+    if (bytes.length > max) return this.refuse('too-long');
+    if (kind === 'channel-state-reply' && (!channel.rebuilding || this.nonces.length === 0))
+      return this.refuse('not-asked');
     const decoded = decodeMessage(bytes);
     if (!decoded.ok) return this.refuse(`malformed.${decoded.reason}`);
     const m = decoded.message;
-    if (m.kind === 'channel-state-request' && kind === m.kind) this.onRequest(this.channel, m);
-    else if (m.kind === 'channel-state-reply' && kind === m.kind) this.onReply(this.channel, m);
-    else this.refuse('wrong-kind');
+    if (m.kind !== kind || (m.kind !== 'channel-state-request' && m.kind !== 'channel-state-reply'))
+      return this.refuse('wrong-kind');
+    if (!this.known(m.channel, channel)) return this.refuse('unknown-channel');
+    if (fromBoard !== undefined && fromBoard !== this.boardOf(m.channel)) return this.refuse('wrong-source');
+    if (m.kind === 'channel-state-request') this.onRequest(channel, m);
+    else this.onReply(channel, m);
+  }
+
+  private boardOf(channel: number): string | undefined {
+    return this.o.topology.channels.find((c) => c.id === channel)?.board;
   }
 
   private refuse(reason: string): void {
@@ -110,6 +172,7 @@ export class ChannelRebuild {
   private ask(channel: ChannelHost): void {
     const nonce = randomInt(0, 2 ** 31);
     this.nonces.push(nonce);
+    this.asks++;
     if (this.nonces.length > LIVE_NONCES) this.nonces.shift();
     const ring = this.o.keys.ring(principalOf.channel(channel.id));
     for (const peer of this.o.topology.channels) {
@@ -131,14 +194,28 @@ export class ChannelRebuild {
   }
 
   private onRequest(self: ChannelHost, m: ChannelStateRequest): void {
-    if (!this.known(m.channel, self)) return this.refuse('unknown-channel');
     const ring = this.o.keys.ring(principalOf.channel(self.id));
     if (!ring.verify(principalOf.channel(m.channel), authPayload(m), m.tag)) return this.refuse('bad-mac');
     const now = this.o.scheduler.now();
+    const asker = this.askers.get(m.channel) ?? { tokens: ANSWER_BURST, at: now, nonces: [] };
+    this.askers.set(m.channel, asker);
+    if (asker.nonces.includes(m.nonce)) return this.refuse('replayed-nonce');
+    asker.tokens = Math.min(
+      ANSWER_BURST,
+      asker.tokens + (Math.max(0, now - asker.at) * ANSWERS_PER_SECOND) / 1000,
+    );
+    asker.at = Math.max(asker.at, now);
     const last = this.answeredAt.get(m.channel);
-    if (last !== undefined && now - last < this.periodMs) return this.refuse('rate-limited');
+    if ((last !== undefined && now - last < this.periodMs) || asker.tokens < 1)
+      return this.refuse('rate-limited');
+    asker.tokens -= 1;
+    asker.nonces.push(m.nonce);
+    if (asker.nonces.length > REMEMBERED_REQUEST_NONCES) asker.nonces.shift();
     this.answeredAt.set(m.channel, now);
-    const states = self.stateHistory().map((h) => toWire(h.seq, h.state));
+    const states = self
+      .stateHistory()
+      .slice(-this.replyStates)
+      .map((h) => toWire(h.seq, h.state));
     const unsigned: ChannelStateReply = {
       kind: 'channel-state-reply',
       channel: self.id,
@@ -155,10 +232,14 @@ export class ChannelRebuild {
 
   private onReply(self: ChannelHost, m: ChannelStateReply): void {
     if (m.to !== self.id) return this.refuse('not-for-us');
-    if (!this.known(m.channel, self)) return this.refuse('unknown-channel');
-    if (!this.nonces.includes(m.nonce)) return this.refuse('stale-nonce');
+    const at = this.nonces.lastIndexOf(m.nonce);
+    if (at < 0) return this.refuse('stale-nonce');
+    // The ask this nonce belongs to, counted from the first request: a reply only ever replaces an older one.
+    const ask = this.asks - this.nonces.length + at;
+    if (ask <= (this.lastReplyAsk.get(m.channel) ?? -1)) return this.refuse('stale-nonce');
     const ring = this.o.keys.ring(principalOf.channel(self.id));
     if (!ring.verify(principalOf.channel(m.channel), authPayload(m), m.tag)) return this.refuse('bad-mac');
+    this.lastReplyAsk.set(m.channel, ask);
     const states: { seq: number; state: ChannelState }[] = [];
     for (const w of m.states.slice(-STATE_HISTORY)) {
       const s = fromWire(w, this.o.topology.inputUnits);

@@ -108,4 +108,44 @@ describe('requestRealtime', () => {
       child.kill('SIGKILL');
     }
   });
+
+  it.skipIf(!linux)('the governor takes real time back once a process that spun is calm again', async () => {
+    // Spins for 600 ms, then idles (a catch-up after a rejoin, not a process that always spins).
+    const child = spawn(
+      process.execPath,
+      ['-e', 'const end = Date.now() + 600; while (Date.now() < end) {} setInterval(() => {}, 1000);'],
+      { stdio: 'ignore' },
+    );
+    try {
+      await new Promise<void>((r) => child.once('spawn', () => r()));
+      const pid = child.pid!;
+      const s = requestRealtime({ pid, priority: 1, helpers: 0, mode: 'fifo' });
+      if (s.how !== 'chrt') {
+        console.log(`skipped: real-time scheduling not permitted here (${s.summary})`);
+        return;
+      }
+      const governor = RealtimeGovernor.start(pino({ level: 'silent' }), {
+        pid,
+        windowMs: 100,
+        windows: 2,
+        calmWindows: 3,
+        restore: { priority: 1, helpers: 0 },
+      });
+      // Bounded waits: the drop within the spin, then three calm windows and the restore.
+      for (let i = 0; i < 100 && governor.counts.drops === 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(governor.counts.drops).toBe(1);
+      for (let i = 0; i < 200 && governor.counts.restores === 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(governor.counts.restores).toBe(1);
+      expect(currentPolicy(pid)?.policy).toBe('fifo');
+      expect(governor.stop()).toMatch(
+        /^real-time scheduling dropped: .*; dropped 1 times in all, taken back 1 times$/,
+      );
+      // Stopping the governor returns the process to ordinary scheduling.
+      expect(currentPolicy(pid)?.policy).toBe('other');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });

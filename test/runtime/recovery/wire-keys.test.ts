@@ -151,6 +151,26 @@ describe('NEW-KEY on the wire', () => {
     expect(b0.keys.epochs().held[replica(3)]).toBe(0);
   });
 
+  it('refuses a NEW-KEY from a board other than its principal’s before its signature; onRekey tells a key holder', async () => {
+    const state = 'source';
+    const b1 = await load('b1', state);
+    await load('b2', state);
+    const b2again = await load('b2', state);
+    const rekeyed: [number, number, string][] = [];
+    // A holder of raw keys (a firmware voter's unit) reads the new key in the listener.
+    b1.keys.onRekey(ch(1), (peer) =>
+      rekeyed.push([ch(1), peer, Buffer.from(b1.keys.rawKey(ch(1), peer)).toString('hex')]),
+    );
+    const [first] = b2again.keys.announcements();
+    expect(b1.keys.receive(first!, 'b0').reason).toBe('wrong-source');
+    expect(b1.keys.receive(first!, 'mon').reason).toBe('wrong-source');
+    expect(b1.counters.get('keys.new-key.refused.wrong-source')).toBe(2);
+    expect(rekeyed).toEqual([]);
+    expect(b1.keys.receive(first!, 'b2').accepted).toBe(true);
+    expect(rekeyed.map(([self, peer]) => [self, peer])).toEqual([[ch(1), replica(3)]]);
+    expect(rekeyed[0]![2]).toBe(Buffer.from(b1.keys.rawKey(ch(1), replica(3))).toString('hex'));
+  });
+
   it('bounds the signature checks a flood of forged NEW-KEYs can cost', async () => {
     const b0 = await load('b0', 'flood');
     const r2 = await loadPrivateKey(privateKeyPath(keysDir, 'replica-2'));

@@ -1,0 +1,281 @@
+/**
+ * The process-mode recovery driver's ordering, in virtual time: ProcessRecovery against a deterministic model of
+ * the board processes (BoardProcesses: a replica group whose view and sequence advance per frame, processes
+ * that load, stop and come up after stated virtual delays). What is asserted is the driver's own rules: reverse
+ * replica id order, at most k boards out at once, the primary's handover decided and completed right before
+ * its old process stops (also when a view change made the board the primary while its replacement loaded),
+ * and every wait bounded (a handover that never completes, a board that never rejoins).
+ *
+ * The real processes, links and protocol are exercised by test/runtime/node/recovery-processes.test.ts
+ * (npm run test:process-recovery); this one runs in milliseconds and fails on the ordering alone.
+ */
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { ChannelHealth } from '../../../src/core/vote/voter.ts';
+import { loadTopology, type Topology } from '../../../src/runtime/config.ts';
+import { Counters } from '../../../src/runtime/loop/counters.ts';
+import type { RecoveryStatus } from '../../../src/runtime/node/ipc.ts';
+import {
+  type BoardProcesses,
+  type LocalRoles,
+  ProcessRecovery,
+} from '../../../src/runtime/recovery/process-recovery.ts';
+import { VirtualScheduler } from '../../../src/runtime/scheduler.ts';
+
+const topology: Topology = { ...loadTopology('config/serial-mesh.json'), frameRateHz: 10 };
+const FRAME_MS = 100;
+const REMOTE = ['mon', 'b0', 'b1', 'b2'];
+/** Virtual time a replacement process takes to load (warm-up, keys) before the old one is stopped. */
+const LOAD_MS = 3000;
+/** From the old process's stop to the new one's links up. */
+const SWAP_MS = 100;
+/** From the primary's abdication to the others active in the next view. */
+const HANDOVER_MS = 150;
+
+interface Event {
+  readonly t: number;
+  readonly kind: 'restart' | 'handover' | 'stop' | 'up';
+  readonly board: string;
+  /** The group's view and primary replica at the event. */
+  readonly view: number;
+  readonly primary: number;
+}
+
+interface ModelOptions {
+  /** Abdications are ignored: the others never move to the next view. */
+  readonly handoverStalls?: boolean;
+  /** While this board's replacement loads, a view change makes its replica the primary. */
+  readonly becomesPrimaryWhileLoading?: string;
+  /** This board's replica never counts again after a restart. */
+  readonly neverRejoins?: string;
+}
+
+/** The board processes as the driver sees them: statuses, handovers, restarts, in virtual time. */
+class BoardModel implements BoardProcesses {
+  readonly boards = REMOTE;
+  readonly events: Event[] = [];
+  private view = 0;
+  private readonly down = new Set<string>();
+  private readonly epoch: Record<string, number> = {};
+  private readonly restarted = new Set<string>();
+
+  constructor(
+    private readonly s: VirtualScheduler,
+    private readonly o: ModelOptions = {},
+  ) {}
+
+  private seq(): number {
+    return Math.floor(this.s.now() / FRAME_MS);
+  }
+
+  private replicaOf(board: string): number | undefined {
+    return topology.replicas.find((r) => r.board === board)?.id;
+  }
+
+  primary(): number {
+    return this.view % topology.replicas.length;
+  }
+
+  private log(kind: Event['kind'], board: string): void {
+    this.events.push({ t: this.s.now(), kind, board, view: this.view, primary: this.primary() });
+  }
+
+  recoveryStatus(board: string): { status: RecoveryStatus; ageMs: number; count: number } | undefined {
+    if (this.down.has(board)) return undefined;
+    const id = this.replicaOf(board);
+    const e = this.epoch[board] ?? 0;
+    const own: Record<number, number> = {};
+    if (id !== undefined) own[id] = e;
+    for (const c of topology.channels) if (c.board === board) own[200 + c.id] = e;
+    const stuck = this.o.neverRejoins === board && this.restarted.has(board);
+    const status: RecoveryStatus = {
+      restarted: this.restarted.has(board),
+      ...(id !== undefined
+        ? {
+            replica: {
+              view: this.view,
+              active: true,
+              primary: this.primary(),
+              lastExecuted: this.seq(),
+              recovering: stuck,
+            },
+          }
+        : {}),
+      rebuilding: false,
+      keys: { own, held: {} },
+    };
+    // A status every 100 ms, as ProcessCluster's children send them.
+    return { status, ageMs: this.s.now() % 100, count: Math.floor(this.s.now() / 100) };
+  }
+
+  alive(board: string): boolean {
+    return !this.down.has(board);
+  }
+
+  handOver(board: string): boolean {
+    this.log('handover', board);
+    if (this.o.handoverStalls) return true;
+    const from = this.view;
+    this.s.at(this.s.now() + HANDOVER_MS, () => {
+      if (this.view === from) this.view++;
+    });
+    return true;
+  }
+
+  sendRecoveryPoint(): boolean {
+    return true;
+  }
+
+  async restart(
+    board: string,
+    o: { readonly recoveryPoint: number; readonly kill: boolean; readonly beforeStop?: () => Promise<void> },
+  ): Promise<void> {
+    this.log('restart', board);
+    if (this.o.becomesPrimaryWhileLoading === board) {
+      const id = this.replicaOf(board)!;
+      this.s.at(this.s.now() + LOAD_MS / 2, () => {
+        // A view change (not a handover) lands on the view whose primary is this board's replica.
+        while (this.primary() !== id) this.view++;
+      });
+    }
+    await this.sleep(LOAD_MS);
+    await o.beforeStop?.();
+    this.log('stop', board);
+    this.down.add(board);
+    await this.sleep(SWAP_MS);
+    this.down.delete(board);
+    this.epoch[board] = (this.epoch[board] ?? 0) + 1;
+    this.restarted.add(board);
+    this.log('up', board);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.s.at(this.s.now() + ms, resolve));
+  }
+}
+
+const healthy: ChannelHealth[] = topology.channels.map((c) => ({
+  channel: `c${c.id}`,
+  latched: false,
+  strikes: 0,
+  latchCount: 0,
+  probation: 0,
+  inTime: 0,
+  late: 0,
+  silentFrames: 0,
+  consecutiveSilent: 0,
+}));
+
+function rigRoles(log: string[]): LocalRoles {
+  return {
+    restartLocalRole: (kind, id) => {
+      log.push(`${kind}-${id}`);
+      return true;
+    },
+    voterHealth: () => healthy,
+  };
+}
+
+/** Runs the driver for `ms` of virtual time, letting its promise chains run between timer steps. */
+async function run(model: ModelOptions, ms: number, handoverSeconds = 0.5) {
+  const s = new VirtualScheduler();
+  const boards = new BoardModel(s, model);
+  const local: string[] = [];
+  const counters = new Counters();
+  const recovery = new ProcessRecovery({
+    topology,
+    scheduler: s,
+    processes: boards,
+    local: rigRoles(local),
+    counters,
+    logger: pino({ level: 'silent' }),
+    periodSeconds: 60,
+    restartSeconds: 4,
+    handoverSeconds,
+    firstPeriodAtMs: 100,
+    giveUpMs: 20_000,
+  });
+  recovery.start();
+  let mostOut = 0;
+  for (let t = 0; t <= ms; t += 10) {
+    s.runUntil(t);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    // Board processes whose restart is in progress (from its start to its rejoin), sampled every 10 ms.
+    const out = recovery.report().records.filter((r) => r.board !== 'aiu' && r.rejoinedAtMs === undefined);
+    mostOut = Math.max(mostOut, out.filter((r) => !r.gaveUp).length);
+  }
+  recovery.stop();
+  return { boards, recovery, counters: counters.toJSON(), local, mostOut };
+}
+
+describe('process-mode recovery driver (virtual time)', () => {
+  it('restarts replica boards in reverse id order, one at a time (k = 1), then the rig board', async () => {
+    // One period (60 s): eight steps, the rig board's four last.
+    const r = await run({}, 62_000);
+    const restarts = r.boards.events.filter((e) => e.kind === 'restart').map((e) => e.board);
+    // The second period (from 60.1 s) starts over at the highest id.
+    expect(restarts).toEqual(['b2', 'b1', 'b0', 'mon', 'b2']);
+    expect(topology.recovery.k).toBe(1);
+    expect(r.mostOut).toBe(1);
+    // No board stopped while another was out: each stop follows the previous board's rejoin.
+    const rep = r.recovery.report();
+    const records = rep.records.filter((x) => x.board !== 'aiu' && x.rejoinedAtMs !== undefined);
+    for (let i = 1; i < records.length; i++)
+      expect(records[i]!.startedAtMs).toBeGreaterThanOrEqual(records[i - 1]!.rejoinedAtMs!);
+    expect(r.local).toEqual(['input-2', 'input-1', 'input-0', 'voter-0']);
+    for (const b of ['b1', 'b0', 'mon']) expect(rep.perBoard[b]).toBe(1);
+  });
+
+  it("hands the primary's view over right before its old process stops, and the stop waits for it", async () => {
+    const r = await run({}, 40_000);
+    const ev = r.boards.events.filter((e) => e.board === 'mon');
+    expect(ev.map((e) => e.kind)).toEqual(['restart', 'handover', 'stop', 'up']);
+    const [restart, handover, stop] = ev;
+    // Not at the step's start: the replacement loaded first (LOAD_MS), then the handover, then the stop.
+    expect(handover!.t - restart!.t).toBeGreaterThanOrEqual(3000);
+    expect(handover!.primary).toBe(0);
+    expect(stop!.primary).not.toBe(0);
+    expect(stop!.t - handover!.t).toBeGreaterThanOrEqual(HANDOVER_MS);
+    expect(stop!.t - handover!.t).toBeLessThan(HANDOVER_MS + 100);
+    const record = r.recovery.report().records.find((x) => x.board === 'mon')!;
+    expect(record.handover).toMatchObject({ fromView: 0, toView: 1, timedOut: false });
+    // Backups stop without a handover.
+    expect(r.boards.events.filter((e) => e.kind === 'handover').map((e) => e.board)).toEqual(['mon']);
+  });
+
+  it('a board that became the primary while its replacement loaded hands over before its stop', async () => {
+    // b1 hosts replica 2: halfway through its load a view change makes replica 2 the primary.
+    const r = await run({ becomesPrimaryWhileLoading: 'b1' }, 40_000);
+    const ev = r.boards.events.filter((e) => e.board === 'b1');
+    expect(ev.map((e) => e.kind)).toEqual(['restart', 'handover', 'stop', 'up']);
+    expect(ev[0]!.primary).not.toBe(2); // not the primary when its step began
+    expect(ev[1]!.primary).toBe(2);
+    expect(ev[2]!.primary).not.toBe(2);
+  });
+
+  it('a handover that never completes holds the stop for the handover budget only', async () => {
+    const r = await run({ handoverStalls: true }, 40_000, 0.5);
+    const ev = r.boards.events.filter((e) => e.board === 'mon');
+    expect(ev.map((e) => e.kind)).toEqual(['restart', 'handover', 'stop', 'up']);
+    const wait = ev[2]!.t - ev[1]!.t;
+    expect(wait).toBeGreaterThanOrEqual(500);
+    expect(wait).toBeLessThanOrEqual(500 + 2 * FRAME_MS);
+    expect(r.counters['recovery.handover-timeout']).toBe(1);
+    expect(r.recovery.report().records.find((x) => x.board === 'mon')!.handover!.timedOut).toBe(true);
+    // The schedule went on: every board still recovered.
+    for (const b of REMOTE) expect(r.recovery.report().perBoard[b]).toBe(1);
+  });
+
+  it('a board that never rejoins is given up on after the bound and restarted, not waited for forever', async () => {
+    const r = await run({ neverRejoins: 'b2' }, 50_000);
+    const rep = r.recovery.report();
+    const first = rep.records.find((x) => x.board === 'b2' && x.cause === 'proactive')!;
+    expect(first.gaveUp).toBe(true);
+    expect(r.counters['recovery.gave-up']).toBeGreaterThanOrEqual(1);
+    const again = rep.records.filter((x) => x.board === 'b2' && x.cause === 'crash');
+    expect(again.length).toBeGreaterThanOrEqual(1);
+    // Given up within giveUpMs (20 s) of the board's processes being up, plus a frame.
+    const up = r.boards.events.find((e) => e.board === 'b2' && e.kind === 'up')!;
+    expect(again[0]!.startedAtMs - up.t).toBeLessThanOrEqual(20_000 + 2 * FRAME_MS);
+  });
+});

@@ -47,6 +47,10 @@
  *      numbers) fill its whole pipeline with prepared batches that the next view must then re-agree, which
  *      costs the loop frames in that view change.
  *
+ * P1. A request already in a batch of this view that has not executed here is not proposed again, and a copy of
+ *     it arriving later (a retransmission) is held as in flight, even when this replica learnt it only from a
+ *     batch a NEW-VIEW carried over (see `proposed`).
+ *
  * Clients that read no replies (config.noReplyClients: the loop's input units) send each frame's request at once,
  * so a newer request replaces one the primary has not proposed yet. For them the wait is the client's, not the
  * request's:
@@ -124,6 +128,15 @@ export class Requests {
   private readonly foreignCount = new Map<ReplicaId, number>();
   /** Clients ordered only once 2f+1 replicas vouch for their requests (rules V5 to V7). */
   private readonly vouchFirst: VouchFirst;
+  /**
+   * Rule P1: per client, the newest timestamp of its requests in a batch proposed or accepted in this view and not
+   * executed here yet, whether or not we held that request ourselves. A new primary learns some requests only from
+   * the batches a NEW-VIEW carries over; without this, the client's retransmission reaching it before that batch
+   * executes became a fresh pending request, proposed again at a later seq, which backups that executed the
+   * carried-over batch refuse ('stale-request'): that PRE-PREPARE never prepares and a correct primary is voted
+   * out. Bounded (oldest out): losing an entry only loses this protection for that client.
+   */
+  private readonly proposed = new Map<ClientId, number>();
 
   constructor(private readonly ctx: Ctx) {
     this.vouchFirst = new VouchFirst(ctx.config.maxPendingRequests, ctx.config.vouchFirstTicks);
@@ -236,7 +249,7 @@ export class Requests {
     const p: Pending = {
       request,
       since: waited?.since ?? ctx.s.now,
-      inFlight: false,
+      inFlight: this.inProposedBatch(request),
       ownTag,
       vouchers: new Set(),
       certifiedAt: undefined,
@@ -569,9 +582,28 @@ export class Requests {
     return p.next !== undefined && sameRequest(p.next.request, r);
   }
 
-  /** Rule V3 (and V6 for a marked client). */
+  /** Rule P1: `request` (or a newer one of its client) is in a batch of this view not executed yet. */
+  private inProposedBatch(request: Request): boolean {
+    const ts = this.proposed.get(request.client);
+    return ts !== undefined && request.timestamp <= ts;
+  }
+
+  private noteProposed(client: ClientId, timestamp: number): void {
+    const known = this.proposed.get(client);
+    if (known !== undefined && known >= timestamp) return;
+    this.proposed.delete(client);
+    this.proposed.set(client, timestamp);
+    if (this.proposed.size > 4 * this.ctx.config.maxPendingRequests) {
+      const oldest = this.proposed.keys().next().value;
+      if (oldest !== undefined) this.proposed.delete(oldest);
+    }
+  }
+
+  /** Rule V3 (and V6 for a marked client; P1: never a request already in a batch of this view). */
   private proposable(p: Pending): boolean {
-    return !p.inFlight && p.certifiedAt !== undefined && this.vouchedEnough(p);
+    return (
+      !p.inFlight && !this.inProposedBatch(p.request) && p.certifiedAt !== undefined && this.vouchedEnough(p)
+    );
   }
 
   proposableCount(): number {
@@ -602,6 +634,7 @@ export class Requests {
   markInFlight(pp: PrePrepare): void {
     if (pp.batch.kind !== 'full') return;
     for (const r of pp.batch.requests) {
+      this.noteProposed(r.client, r.timestamp);
       const p = this.pending.get(r.client);
       if (p === undefined) continue;
       if (p.request.timestamp <= r.timestamp) {
@@ -646,6 +679,8 @@ export class Requests {
 
   /** `client`'s request at `timestamp` executed: stop waiting on it (and on anything older). */
   executed(client: ClientId, timestamp: number): void {
+    const proposed = this.proposed.get(client);
+    if (proposed !== undefined && proposed <= timestamp) this.proposed.delete(client);
     const p = this.pending.get(client);
     if (p !== undefined) {
       if (p.request.timestamp <= timestamp) this.advancePast(p, timestamp);
@@ -704,6 +739,8 @@ export class Requests {
 
   /** A new view: nothing is in flight in it yet. */
   resetInFlight(): void {
+    // A new view: its batches (carried over ones included) are proposed or accepted afresh and noted again (P1).
+    this.proposed.clear();
     for (const p of this.pending.values()) {
       p.inFlight = false;
       p.frames = 0;

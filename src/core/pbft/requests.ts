@@ -315,22 +315,37 @@ export class Requests {
     if (this.isVouchFirst(p.request.client) && next.vouchers.size < this.ctx.quorums.suspect) return;
     const ctx = this.ctx;
     const waited = ctx.config.noReplyClients.has(p.request.client);
+    this.installSuccessor(
+      next,
+      waited ? { since: p.since, blameFrom: p.blameFrom, frames: p.frames } : { since: next.since },
+    );
+    this.cutIfDue();
+  }
+
+  /**
+   * `next` becomes its client's pending request, with the wait it inherits (W1) or none, its vouchers so far and
+   * any foreign vouches for it; in flight already if a batch of this view holds it (P1).
+   */
+  private installSuccessor(
+    next: Next,
+    wait: { readonly since: number; readonly blameFrom?: number | undefined; readonly frames?: number },
+  ): Pending {
     const q: Pending = {
       request: next.request,
-      since: waited ? p.since : next.since,
-      inFlight: false,
+      since: wait.since,
+      inFlight: this.inProposedBatch(next.request),
       ownTag: next.ownTag,
       vouchers: new Set(),
       certifiedAt: undefined,
-      blameFrom: waited ? p.blameFrom : undefined,
+      blameFrom: wait.blameFrom,
       vouchedAt: next.vouchedAt,
-      frames: waited ? p.frames : 0,
+      frames: wait.frames ?? 0,
       next: undefined,
     };
     this.pending.set(q.request.client, q);
     for (const v of next.vouchers) this.addVoucher(q, v);
     this.absorbForeign(q);
-    this.cutIfDue();
+    return q;
   }
 
   /**
@@ -660,21 +675,7 @@ export class Requests {
     const ctx = this.ctx;
     const next = p.next;
     if (next === undefined || !this.pipelined(p.request.client)) return;
-    const q: Pending = {
-      request: next.request,
-      since: ctx.s.now,
-      inFlight: false,
-      ownTag: next.ownTag,
-      vouchers: new Set(),
-      certifiedAt: undefined,
-      blameFrom: undefined,
-      vouchedAt: next.vouchedAt,
-      frames: 0,
-      next: undefined,
-    };
-    this.pending.set(q.request.client, q);
-    for (const v of next.vouchers) this.addVoucher(q, v);
-    this.absorbForeign(q);
+    this.installSuccessor(next, { since: ctx.s.now });
   }
 
   /** `client`'s request at `timestamp` executed: stop waiting on it (and on anything older). */
@@ -707,21 +708,7 @@ export class Requests {
     this.pending.delete(p.request.client);
     const next = p.next;
     if (next === undefined || next.request.timestamp <= timestamp) return;
-    const q: Pending = {
-      request: next.request,
-      since: next.since,
-      inFlight: false,
-      ownTag: next.ownTag,
-      vouchers: new Set(),
-      certifiedAt: undefined,
-      blameFrom: undefined,
-      vouchedAt: next.vouchedAt,
-      frames: 0,
-      next: undefined,
-    };
-    this.pending.set(next.request.client, q);
-    for (const v of next.vouchers) this.addVoucher(q, v);
-    this.absorbForeign(q);
+    const q = this.installSuccessor(next, { since: next.since });
     assert(q.ownTag === q.vouchers.has(ctx.id), 'successor taken over without its own vouch', {
       client: q.request.client,
     });

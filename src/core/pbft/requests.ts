@@ -61,6 +61,9 @@
  *      executed, with an older request of it. So a faulty client that supersedes its requests faster than a
  *      correct primary can propose them gets that primary blamed no sooner than with one request it never
  *      retransmits: the primary proposes what it holds within the vouch round trip, and that restarts the age.
+ *  W4. A frame the primary spent on a full batch of requests that were here no later than a waiting request's
+ *      vouches (plus a stall period) is not counted against it (excuseFullBatch): a fair primary at its batch
+ *      bound serves the older requests first, and one it learnt only by vouches is behind them.
  * Clients that read replies send a newer request only after f+1 replicas executed the older one, so a replica
  * that sees the replacement lags; it inherits nothing. A faulty replica's vouches cost one MAC check each; the
  * requests it vouches for that we cannot authenticate ourselves are kept within its byte budget.
@@ -92,6 +95,13 @@ interface Pending {
   vouchedAt: number | undefined;
   /** Frames seen while it waited unproposed (frame mode). */
   frames: number;
+  /**
+   * Rule W4: of those frames, how many the primary spent on a full batch of requests that reached this replica no
+   * later than this one could have reached the primary (a fair primary serves those first).
+   */
+  excused: number;
+  /** When this exact request became known here (never inherited): what rule W4 compares. */
+  readonly arrivedAt: number;
   /**
    * The client's newest request authenticated here while this one is in flight (a client sends its next
    * request once f+1 replicas executed this one, so a replica behind may see it early). It is vouched for
@@ -256,6 +266,8 @@ export class Requests {
       blameFrom: waited?.blameFrom,
       vouchedAt: undefined,
       frames: waited?.frames ?? 0,
+      excused: waited?.excused ?? 0,
+      arrivedAt: ctx.s.now,
       next: undefined,
     };
     this.pending.set(request.client, p);
@@ -317,7 +329,9 @@ export class Requests {
     const waited = ctx.config.noReplyClients.has(p.request.client);
     this.installSuccessor(
       next,
-      waited ? { since: p.since, blameFrom: p.blameFrom, frames: p.frames } : { since: next.since },
+      waited
+        ? { since: p.since, blameFrom: p.blameFrom, frames: p.frames, excused: p.excused }
+        : { since: next.since },
     );
     this.cutIfDue();
   }
@@ -328,7 +342,12 @@ export class Requests {
    */
   private installSuccessor(
     next: Next,
-    wait: { readonly since: number; readonly blameFrom?: number | undefined; readonly frames?: number },
+    wait: {
+      readonly since: number;
+      readonly blameFrom?: number | undefined;
+      readonly frames?: number;
+      readonly excused?: number;
+    },
   ): Pending {
     const q: Pending = {
       request: next.request,
@@ -340,6 +359,8 @@ export class Requests {
       blameFrom: wait.blameFrom,
       vouchedAt: next.vouchedAt,
       frames: wait.frames ?? 0,
+      excused: wait.excused ?? 0,
+      arrivedAt: next.since,
       next: undefined,
     };
     this.pending.set(q.request.client, q);
@@ -648,6 +669,7 @@ export class Requests {
   /** The requests of an accepted or proposed PRE-PREPARE are not to be proposed again. */
   markInFlight(pp: PrePrepare): void {
     if (pp.batch.kind !== 'full') return;
+    this.excuseFullBatch(pp.batch.requests);
     for (const r of pp.batch.requests) {
       this.noteProposed(r.client, r.timestamp);
       const p = this.pending.get(r.client);
@@ -657,6 +679,42 @@ export class Requests {
         this.supersedeInFlight(p);
       } else this.served(p);
     }
+  }
+
+  /**
+   * Rule W4: a full batch whose every request reached this replica no later than a stall period after a waiting
+   * request's 2f+1 vouches were known here excuses one of the frames that request waited. With a batch bound of
+   * b and more than b clients sending, a correct primary proposes b requests a frame, oldest first, so a request
+   * it learnt late (a big-MAC client's, which reaches the primary only by vouches) waits behind the ones it
+   * learnt before; counting those frames voted a correct primary out for load (sim:seeds seed 9586: n = 5, one
+   * request a batch, five clients). The vouches this replica counted were sent to the primary too, so after GST
+   * the primary held the waiting request within a message delay of `blameFrom`; a request served ahead of it
+   * that arrived here later than a stall period (two message delays) after that reached the primary after it
+   * too, and its batch excuses nothing. Requests this replica never held excuse nothing either. So a faulty
+   * primary that censors one request can excuse itself only with the requests that were already here when the
+   * censored one was vouched for: at most maxPendingRequests / maxBatchRequests frames more.
+   */
+  private excuseFullBatch(requests: readonly Request[]): void {
+    const ctx = this.ctx;
+    if (requests.length < ctx.config.maxBatchRequests || isPrimary(ctx)) return;
+    let latest = Number.NEGATIVE_INFINITY;
+    for (const r of requests) latest = Math.max(latest, this.arrivalOf(r));
+    if (latest === Number.POSITIVE_INFINITY) return;
+    for (const p of this.pending.values()) {
+      if (p.inFlight || p.frames <= p.excused) continue;
+      if (requests.some((r) => r.client === p.request.client)) continue;
+      const after = (p.blameFrom ?? ctx.s.now) + ctx.config.stallTicks;
+      if (latest <= after) p.excused++;
+    }
+  }
+
+  /** When `r` (exactly) became known here, pending or kept aside; +Infinity when this replica never held it. */
+  private arrivalOf(r: Request): number {
+    const p = this.pending.get(r.client);
+    if (p === undefined) return Number.POSITIVE_INFINITY;
+    if (sameRequest(p.request, r)) return p.arrivedAt;
+    if (p.next !== undefined && sameRequest(p.next.request, r)) return p.next.since;
+    return Number.POSITIVE_INFINITY;
   }
 
   /** Rule W3 applies to `client`: it reads no replies and is vouch-first here. */
@@ -699,6 +757,7 @@ export class Requests {
     if (!ctx.config.noReplyClients.has(p.request.client)) return;
     p.since = ctx.s.now;
     p.frames = 0;
+    p.excused = 0;
     p.blameFrom = p.vouchers.size >= ctx.quorums.suspect ? ctx.s.now : undefined;
   }
 
@@ -731,12 +790,16 @@ export class Requests {
     for (const p of this.pending.values()) {
       p.inFlight = false;
       p.frames = 0;
+      p.excused = 0;
     }
   }
 
   /** A new view's primary is watched from now on (monitor.ts): frames waited before do not count against it. */
   restartFrameCounts(): void {
-    for (const p of this.pending.values()) p.frames = 0;
+    for (const p of this.pending.values()) {
+      p.frames = 0;
+      p.excused = 0;
+    }
   }
 
   /** Whether a request has waited since `limit` or earlier (we may have missed its ordering: ask peers). */
@@ -766,7 +829,8 @@ export class Requests {
   blamedFramesWaited(): number {
     let most = 0;
     for (const p of this.pending.values()) {
-      if (!p.inFlight && p.blameFrom !== undefined && p.frames > most) most = p.frames;
+      if (!p.inFlight && p.blameFrom !== undefined && p.frames - p.excused > most)
+        most = p.frames - p.excused;
     }
     return most;
   }

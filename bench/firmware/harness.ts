@@ -114,8 +114,8 @@ export function provisionFor(c: Corpus): Uint8Array {
  * that no firmware fault caused (unit.ts guestClock; the stall test in test/firmware/hang.test.ts).
  * - async (pipelined): the unit is busy for the whole run, so real-time scheduling could not protect it (the
  *   governor drops it from a process that uses a whole CPU: measured 103-156% in the differential run, after
- *   which fw:diff saw spurious resets), and guest time from instructions costs nothing while it is busy anyway:
- *   `guestClock: 'instructions'`, no host stall can reset it, a hang still does.
+ *   which fw:diff saw spurious resets), and a busy guest seldom sleeps, so guest time from instructions costs
+ *   little CPU there: `guestClock: 'instructions'`, no host stall can reset it, a hang still does.
  * - sync (lockstep): the unit sleeps between requests, where 'instructions' would keep a host CPU busy (92%)
  *   for nothing; there real-time priority (FirmwareVoterRole does the same) keeps the host running it when it
  *   needs to, and the governor keeps it on a unit that mostly sleeps.

@@ -116,17 +116,21 @@ export class PendingTable extends Map<ClientId, Pending> {
   }
 
   /**
-   * Rule W4 (a backup, `requests` a full batch): a full batch whose every request reached this replica no later than a stall period after a waiting
-   * request's 2f+1 vouches were known here excuses one of the frames that request waited. With a batch bound of
-   * b and more than b clients sending, a correct primary proposes b requests a frame, oldest first, so a request
-   * it learnt late (a big-MAC client's, which reaches the primary only by vouches) waits behind the ones it
-   * learnt before; counting those frames voted a correct primary out for load (sim:seeds seed 9586: n = 5, one
-   * request a batch, five clients). The vouches this replica counted were sent to the primary too, so after GST
-   * the primary held the waiting request within a message delay of `blameFrom`; a request served ahead of it
-   * that arrived here later than a stall period (two message delays) after that reached the primary after it
-   * too, and its batch excuses nothing. Requests this replica never held excuse nothing either. So a faulty
-   * primary that censors one request can excuse itself only with the requests that were already here when the
-   * censored one was vouched for: at most maxPendingRequests / maxBatchRequests frames more.
+   * Rule W4 (a backup; `requests` is a full batch): a full batch whose every request reached this replica no
+   * later than a stall period after a waiting request's 2f+1 vouches were known here excuses one of the frames
+   * that request waited (before they are known, any full batch does: those are the vouch delay's frames, two in
+   * frame mode, while the primary may not hold the request yet). With a batch bound of b and more than
+   * b clients sending, a correct primary proposes b requests a frame, oldest first, so a request it learnt late
+   * (a big-MAC client's, which reaches the primary only by vouches) waits behind the ones it learnt before;
+   * counting those frames voted a correct primary out for load (sim:seeds seeds 9586 and 1618: one request a
+   * batch, five clients). The vouches counted here were sent to the primary too, so after GST the primary held
+   * the waiting request within a message delay of `blameFrom`; a request served ahead of it that arrived here
+   * more than two message delays after that (the stall period is at least that) reached the primary after it
+   * too, and its batch excuses nothing; nor does a batch with a request this replica never held. Cost, stated:
+   * a faulty primary that censors one request while its batches are full gains at most the frames it serves
+   * requests that were here before the censored one, plus the frames until its vouches were known here (two in
+   * frame mode) and stallTicks (test/core/pbft/fair-primary.test.ts).
+   * A batch bound above the number of clients (the loop's input units) is never full: W4 never applies there.
    */
   excuseFullBatch(requests: readonly Request[], now: number, stallTicks: number): void {
     let latest = Number.NEGATIVE_INFINITY;

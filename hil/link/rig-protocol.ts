@@ -18,6 +18,7 @@
  * const hello = encodeHello({ nonce: 7, rig: 'aiu' });
  * decodeRigMessage(hello); // { ok: true, message: { type: 'hello', nonce: 7, rig: 'aiu' } }
  */
+import { hex } from '../../src/core/bytes.ts';
 import { sha256 } from '../../src/core/crypto/digest.ts';
 
 export const RIG_MAGIC = 0xa5;
@@ -198,10 +199,6 @@ export function decodeRigMessage(bytes: Uint8Array): RigDecode {
     return { ok: true, message, signed: bytes.slice(0, signedEnd) };
   }
   return { ok: false, reason: 'type' };
-}
-
-export function hex(b: Uint8Array): string {
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
 }
 
 function hexBytes(s: string): Uint8Array {

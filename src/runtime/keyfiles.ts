@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, readdirSync, type Stats } from 'node:fs';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hex } from '../core/bytes.ts';
 import { constantTimeEqual } from '../core/crypto/ct.ts';
 import { pairwiseKey } from '../core/crypto/hkdf.ts';
 import { KeyRing, type PrincipalId } from '../core/crypto/keyring.ts';
@@ -529,8 +530,4 @@ function expectKey(file: string, obj: JsonObject, field: string, where?: string)
     throw new KeyFileError(file, `${what} is a key of ${bytes.length} bytes; expected ${KEY_LENGTH}`);
   }
   return bytes;
-}
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex');
 }

@@ -21,7 +21,15 @@ if (skipReason !== undefined) console.log(`[socketcan] skipping the live SocketC
 describe('SocketCAN driver', () => {
   it('gives a clear configuration error only when it is used and the package is missing', async () => {
     const driver = new SocketCanDriver({ iface: 'vcan0' }); // constructing it loads nothing
-    if (moduleError === undefined) return;
+    if (moduleError === undefined) {
+      // The package is here: the same call loads it, and the error names the missing interface instead.
+      const absent = new SocketCanDriver({ iface: 'triplex-absent' });
+      await expect(absent.start()).rejects.toBeInstanceOf(TransportConfigError);
+      await expect(absent.start()).rejects.toThrow(/no CAN interface triplex-absent/);
+      expect(absent.state.value).toBe('down');
+      expect(absent.send(canDataFrame(1, Uint8Array.of(1)))).toBe(false);
+      return;
+    }
     await expect(driver.start()).rejects.toBeInstanceOf(TransportConfigError);
     await expect(driver.start()).rejects.toThrow(/optional 'socketcan' package/);
     expect(driver.send(canDataFrame(1, Uint8Array.of(1)))).toBe(false);

@@ -34,7 +34,14 @@ describe('triplex ports', () => {
 
   it('lists ports even where udev is missing (falls back and says why)', async () => {
     const result = await listPorts(dir);
-    expect(Array.isArray(result.ports)).toBe(true);
-    if (result.fallbackReason) expect(result.fallbackReason).toMatch(/scanned/);
+    if (result.fallbackReason !== undefined) {
+      // No udev: the list is the scan of the folder asked for (the socat links when socat is here).
+      expect(result.fallbackReason).toMatch(new RegExp(`scanned ${dir}$`));
+      expect(result.ports).toEqual(scanDev(dir));
+      expect(result.ports.every((p) => p.source === 'dev-scan')).toBe(true);
+    } else {
+      // udev answered: every entry is serialport's, with a device path.
+      expect(result.ports.every((p) => p.source === 'serialport' && p.path.length > 0)).toBe(true);
+    }
   });
 });

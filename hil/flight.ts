@@ -1,7 +1,7 @@
 /**
  * The flight use case shared by `triplex sim` (both modes) and `triplex node --rig emulated`: warm the code up,
  * build the rig around a control loop, fly the scenario on real timers, and collect the trace and the summary.
- * Printing, the report folder and process signals are the command's business (src/cli/flight.ts).
+ * Printing, the report folder and process signals are the command's business (src/cli/fly.ts).
  *
  * @example
  * const flight = await fly({ topology, scenario: defaultScenario(20), seed: 1, logger, command: 'triplex sim' });

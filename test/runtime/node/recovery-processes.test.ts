@@ -85,19 +85,20 @@ function watch(run: RecoveryRun, done: () => boolean): void {
 
 /**
  * Not part of `npm test` yet: process-mode recovery does not meet its bound on this 2-core machine. What
- * bench/recovery-diag.ts attributes the missed frames to (2026-12-02, load 12 to 20 from other sessions): the
- * frames are lost to ordering stalls (no batch executed), not to a restart removing an output; in the
- * seconds after a restarted board comes up, two of the other board processes at a time run their main
- * thread at 85-95% of a CPU, mostly in the kernel (epoll and thread-pool wake-ups, few link frames), and the
- * remaining boards, at the same real-time priority, do not run; view changes follow. Per-role priorities,
- * the governor (now taking real time back at half a CPU and restoring it) and warmed-up restarts shortened
- * these episodes but did not remove them. Both cases run with `npm run test:process-recovery`
- * (TRIPLEX_PROCESS_RECOVERY=1) until process-mode recovery meets its bound.
+ * bench/recovery-diag.ts and perf attribute the missed frames to (2026-12-02): ordering stalls (no batch
+ * executed). The largest, 6 to 14 frames at each restart, was the rig's real-time main thread looping for
+ * 0.9-1 s in the kernel while it reaped the old board process (wait4, d_invalidate of its /proc entries,
+ * waiting on an exiting thread of that process kept off the CPU until real-time throttling); board processes
+ * now exit above the rig (raiseForExit, realtime.ts) and those stalls are gone. Left: single frames and short
+ * runs of 2 to 4 with no output while a restarted board's new process loads (ordinary scheduling, competing with
+ * the machine's other work) or right before it opens its links, at load 3 to 10; not explained yet. Both cases
+ * run with `npm run test:process-recovery` (TRIPLEX_PROCESS_RECOVERY=1) until process-mode recovery meets its
+ * bound.
  */
 const processRecovery = process.env.TRIPLEX_PROCESS_RECOVERY === '1';
 if (!processRecovery)
   console.warn(
-    'skipping process-mode recovery: it loses frames to ordering stalls after a board rejoins (bench/recovery-diag.ts, issue 10); run npm run test:process-recovery',
+    'skipping process-mode recovery: it still loses a few frames to ordering stalls around restarts on this host (bench/recovery-diag.ts, issue 10); run npm run test:process-recovery',
   );
 
 describe.skipIf(socatProblem !== undefined || !processRecovery)(

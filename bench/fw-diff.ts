@@ -64,7 +64,10 @@ try {
         if (diff !== undefined) failed = true;
         perSetup.push({
           setup: corpus.setup.name,
-          link: mode === 'sync' ? 'FIFO pair, lockstep' : 'UART0 socket chardev, pipelined',
+          link:
+            mode === 'sync'
+              ? 'FIFO pair, lockstep'
+              : 'UART0 socket chardev, pipelined; guest time from instructions (icount sleep=off)',
           frames: run.decisions.length,
           outputs: corpus.outputs,
           identical: diff === undefined,
@@ -72,6 +75,8 @@ try {
           decisions: run.status.decisions,
           channelEvents: run.events.flat().length,
           linkGarbageDropped: run.status.deframer.crc + run.status.deframer.cobs + run.status.deframer.empty,
+          // Every BOOT after the first (none expected: a reset mid-run would also show as a difference).
+          resets: unit.boots.slice(1).map((b) => `${b.resetCause}, boot count ${b.bootCount}`),
           seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
         });
       } finally {

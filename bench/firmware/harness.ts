@@ -108,12 +108,22 @@ export function provisionFor(c: Corpus): Uint8Array {
 }
 
 /**
- * Start a unit and give its process real-time scheduling where permitted (FirmwareVoterRole does the same): an idle
- * QEMU unit stalled 150 ms by a loaded host sees its watchdog expire (firmware-bridge/README.md).
+ * How a harness unit keeps guest time. The harness runs on virtual (rig) time, so no guest clock need follow the
+ * host's; but with QEMU's default (`guestClock: 'host'`) an idle guest's clock does, and a QEMU process the host
+ * does not run for 100 ms or so (a loaded machine, a bench under nice) wakes to an expired watchdog: a reset
+ * that no firmware fault caused (unit.ts guestClock; the stall test in test/firmware/hang.test.ts).
+ * - async (pipelined): the unit is busy for the whole run, so real-time scheduling could not protect it (the
+ *   governor drops it from a process that uses a whole CPU: measured 103-156% in the differential run, after
+ *   which fw:diff saw spurious resets), and a busy guest seldom sleeps, so guest time from instructions costs
+ *   little CPU there: `guestClock: 'instructions'`, no host stall can reset it, a hang still does.
+ * - sync (lockstep): the unit sleeps between requests, where 'instructions' would keep a host CPU busy (92%)
+ *   for nothing; there real-time priority (FirmwareVoterRole does the same) keeps the host running it when it
+ *   needs to, and the governor keeps it on a unit that mostly sleeps.
  */
-async function startRaised(o: Parameters<typeof Unit.start>[0]): Promise<FirmwareUnit> {
-  const unit = await Unit.start(o);
-  unit.raisePriority(silent);
+async function startHarnessUnit(o: Parameters<typeof Unit.start>[0]): Promise<FirmwareUnit> {
+  const pipelined = o.mode === 'async';
+  const unit = await Unit.start({ ...o, guestClock: pipelined ? 'instructions' : 'host' });
+  if (!pipelined) unit.raisePriority(silent);
   return unit;
 }
 
@@ -126,7 +136,7 @@ export function startUnit(
   /** The unit's actuator port (ACTUATOR frames, src/runtime/firmware/actuator.ts) to this file. */
   actuatorFile?: string,
 ): Promise<FirmwareUnit> {
-  return startRaised({
+  return startHarnessUnit({
     target,
     mode,
     provision: provisionFor(c),

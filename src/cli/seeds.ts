@@ -83,6 +83,8 @@ interface Outcome {
   readonly requests: number;
   readonly batches: number;
   readonly maxLatencyAfterGstMs: number;
+  /** Views of correct primaries left within an intruder's stated budget (simulator.ts ForcedViewChanges). */
+  readonly forcedViewChanges: number;
 }
 
 function runOne(options: SimOptions): Outcome {
@@ -110,6 +112,7 @@ function runOne(options: SimOptions): Outcome {
       requests: r.requestsCompleted,
       batches: r.batchesExecuted,
       maxLatencyAfterGstMs: r.maxLatencyAfterGstMs,
+      forcedViewChanges: r.forcedViewChanges,
     };
   } catch (e) {
     const invariant = e instanceof InvariantViolation ? e.invariant : 'crash';
@@ -123,6 +126,7 @@ function runOne(options: SimOptions): Outcome {
       requests: 0,
       batches: 0,
       maxLatencyAfterGstMs: 0,
+      forcedViewChanges: 0,
     };
   }
 }
@@ -282,6 +286,12 @@ async function main(): Promise<void> {
         requestsCommitted: sum((o) => o.requests),
         batchesExecuted: sum((o) => o.batches),
         maxLatencyAfterGstMs: Math.round(Math.max(0, ...outcomes.map((o) => o.maxLatencyAfterGstMs))),
+        forcedViewChanges: {
+          views: sum((o) => o.forcedViewChanges),
+          runs: outcomes.filter((o) => o.forcedViewChanges > 0).length,
+          bound:
+            'f views per vouchFirstTicks per client whose tags verify at the primary and fewer than f backups (replica.ts)',
+        },
         byInvariant: tally(violations, (o) => [o.violation!.invariant]),
         byTopology: tally(outcomes, (o) => [`n=${o.n} f=${o.f}`]),
         byBehaviour: tally(outcomes, (o) => o.faults),

@@ -5,38 +5,19 @@
  * again. Host build (CPU-time watchdog, the process re-executes itself on the same link) and Cortex-M3 build
  * under QEMU (CMSDK watchdog: NMI, then a board reset with `-action watchdog=reset`).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateCorpus, SETUPS, voterConfigOf } from '../../bench/firmware/corpus.ts';
-import { startUnit } from '../../bench/firmware/harness.ts';
-import { authPayload, decodeMessage, encodeMessage } from '../../src/core/codec/encode.ts';
-import type { Output } from '../../src/core/codec/messages.ts';
-import type { Command } from '../../src/core/control/spec.ts';
-import { keyedMac } from '../../src/core/crypto/mac.ts';
-import type { DecisionRecord } from '../../src/core/vote/voter.ts';
+import { provisionFor, startUnit } from '../../bench/firmware/harness.ts';
+import { decodeMessage } from '../../src/core/codec/encode.ts';
 import { readActuatorStream } from '../../src/runtime/firmware/actuator.ts';
 import { firmwareWatchdogMs } from '../../src/runtime/firmware/provision.ts';
-import {
-  BUILD_TIMEOUT_MS,
-  buildFor,
-  hostToolchain,
-  m3Toolchain,
-} from '../../src/runtime/firmware/toolchain.ts';
-import type { FirmwareTarget } from '../../src/runtime/firmware/unit.ts';
-import { FirmwareVoterHost } from '../../src/runtime/firmware/voter-host.ts';
-import { Counters } from '../../src/runtime/loop/counters.ts';
-import type { VoterEvent } from '../../src/runtime/loop/ports.ts';
+import { type FirmwareTarget, FirmwareUnit } from '../../src/runtime/firmware/unit.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
+import { firmwareFixture, firmwareSide, flyThenStatus, signedOutput } from './fixture.ts';
 
-const host = hostToolchain();
-const m3 = m3Toolchain();
-if (!host.ok) console.warn(`firmware hang test skipped: ${host.reason}`);
-if (!m3.ok) console.warn(`firmware hang test (QEMU build) skipped: ${m3.reason}`);
-const work = mkdtempSync(join(tmpdir(), 'triplex-fw-hang-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const { host, m3, work } = firmwareFixture('firmware hang test', 'hang', ['host-test', 'm3-test']);
 
 const HANG_AT = 10;
 const DOWN = 6;
@@ -48,31 +29,10 @@ async function hangAndRejoin(target: FirmwareTarget, mode: 'sync' | 'async') {
   const actuatorFile = join(work, `${target}-${mode}.actuator`);
   const unit = await startUnit(corpus, target, mode, dir, true, actuatorFile);
   const scheduler = new VirtualScheduler();
-  const counters = new Counters();
-  const decisions: DecisionRecord<Command>[] = [];
-  const events: VoterEvent[] = [];
-  const voter = new FirmwareVoterHost({
-    config: corpus.config,
-    unit,
-    scheduler,
-    counters,
-    log: pino({ level: 'silent' }),
-    actuator: { write: (r) => decisions.push(r) },
-    events: { voterEvent: (e) => events.push(e) },
-    hangFrames: DOWN,
-  });
-  const macs = corpus.keys.map((k) => keyedMac(k));
-  const output = (frame: number, c: number): Uint8Array => {
-    const unsigned: Output = {
-      kind: 'output',
-      frame,
-      channel: corpus.setup.channelIds[c]!,
-      discrete: [0, 0],
-      analog: [0.01 * Math.sin(frame / 5)],
-      tag: new Uint8Array(0),
-    };
-    return encodeMessage({ ...unsigned, tag: macs[c]!.mac(authPayload(unsigned), corpus.setup.tagLength) });
-  };
+  const fw = firmwareSide({ corpus, unit, scheduler, hangFrames: DOWN });
+  const voter = fw.host;
+  const output = (frame: number, c: number): Uint8Array =>
+    signedOutput(corpus, frame, c, 0.01 * Math.sin(frame / 5));
   const period = corpus.config.timing.period;
   for (let k = 0; k < FRAMES; k++) {
     scheduler.at(k * period, () => {
@@ -81,15 +41,16 @@ async function hangAndRejoin(target: FirmwareTarget, mode: 'sync' | 'async') {
     });
     for (let c = 0; c < 3; c++) scheduler.at(k * period + 1 + c, () => voter.onBytes(output(k, c)));
   }
-  let status: Awaited<ReturnType<typeof unit.status>>;
-  try {
-    scheduler.runUntil((FRAMES + 1) * period);
-    status = await unit.status(); // after every answer (async: the last one)
-  } finally {
-    await unit.close(); // a failed run leaves no QEMU behind
-  }
+  const status = await flyThenStatus(scheduler, unit, (FRAMES + 1) * period);
   const actuator = readActuatorStream(readFileSync(actuatorFile), { discrete: 2, analog: 1 });
-  return { decisions, events, counters: counters.toJSON(), status, boots: unit.boots, actuator };
+  return {
+    decisions: fw.decisions,
+    events: fw.voterEvents,
+    counters: fw.counters.toJSON(),
+    status,
+    boots: unit.boots,
+    actuator,
+  };
 }
 
 function expectHoldThenFailsafeThenRejoin(r: Awaited<ReturnType<typeof hangAndRejoin>>) {
@@ -126,7 +87,6 @@ function expectHoldThenFailsafeThenRejoin(r: Awaited<ReturnType<typeof hangAndRe
   );
 }
 
-beforeAll(() => buildFor(['host-test', 'm3-test']), BUILD_TIMEOUT_MS);
 describe.skipIf(!host.ok)('a hung firmware unit is reset by its watchdog and rejoins (host build)', () => {
   it('sync FIFO link: holds, fails safe, votes again; the boot heartbeat says watchdog', async () => {
     const r = await hangAndRejoin('host', 'sync');
@@ -174,4 +134,52 @@ describe.skipIf(!host.ok)('the watchdog timeout comes from the provisioned frame
       expect(setups.map((s) => firmwareWatchdogMs(voterConfigOf(s)))).toEqual(got);
     });
   }
+});
+
+/**
+ * A host stall is not a hang. The test stops QEMU (SIGSTOP) for 300 ms, three times, while its guest sleeps
+ * between requests, as a loaded machine does to a process it does not run. A pipelined harness unit keeps guest
+ * time from its instructions (unit.ts guestClock 'instructions'): not reset. With guest time from the host's clock
+ * the same stalls reset it, with no fault in the firmware: the timers of the skipped time fire back to back (the
+ * reset often before the guest runs its NMI handler: a BOOT that says power-on, boot count above 0). That is what
+ * reset the unit in the 100,000-frame differential run (4 resets in a run), the governor having dropped its
+ * real-time priority from a unit busy for minutes. A hang still resets either kind (the tests above: QEMU async).
+ */
+describe.skipIf(!host.ok || !m3.ok)('a host stall is not a hang (QEMU)', () => {
+  const corpus = generateCorpus(SETUPS[0]!, 0, 5); // keys and config only
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  async function stallThrice(unit: FirmwareUnit) {
+    try {
+      for (let i = 0; i < 3; i++) {
+        process.kill(unit.pid!, 'SIGSTOP');
+        await pause(300);
+        process.kill(unit.pid!, 'SIGCONT');
+        await pause(200);
+      }
+      return { status: await unit.status(), boots: unit.boots };
+    } finally {
+      await unit.close();
+    }
+  }
+
+  it("guest time from instructions (the harness's pipelined unit): three 300 ms stalls, no reset", async () => {
+    const unit = await startUnit(corpus, 'qemu', 'async', join(work, 'stall-instructions'));
+    const r = await stallThrice(unit);
+    expect(r.boots.map((b) => b.resetCause)).toEqual(['power-on']);
+    expect(r.status.bootCount).toBe(0);
+  });
+
+  it('guest time from the host clock: the same stalls reset the unit', async () => {
+    const unit = await FirmwareUnit.start({
+      target: 'qemu',
+      mode: 'async',
+      provision: provisionFor(corpus),
+      shape: { channels: 3, discrete: 2, analog: 1 },
+      workDir: mkdtempSync(join(work, 'stall-host-')),
+      guestClock: 'host',
+    });
+    const r = await stallThrice(unit);
+    expect(r.boots.length).toBeGreaterThan(1);
+    expect(r.status.bootCount).toBe(r.boots.length - 1);
+  });
 });

@@ -12,31 +12,23 @@
  *
  * Replay: npx tsx src/cli/main.ts hil run <name> --lockstep --voter firmware-host
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadLibrary } from '../../hil/library.ts';
 import type { ScenarioOutcome } from '../../hil/output/outcome.ts';
 import { runScenario } from '../../hil/run.ts';
 import type { LoadedScenario } from '../../hil/scenario/load.ts';
 import type { VoterImpl } from '../../src/runtime/config.ts';
-import {
-  BUILD_TIMEOUT_MS,
-  buildFor,
-  hostToolchain,
-  m3Toolchain,
-} from '../../src/runtime/firmware/toolchain.ts';
 import type { Trace } from '../../src/runtime/report/trace.ts';
+import { firmwareFixture } from './fixture.ts';
 
-const host = hostToolchain();
-const m3 = m3Toolchain();
-if (!host.ok) console.warn(`firmware HIL test skipped: ${host.reason}`);
-if (!m3.ok) console.warn(`firmware HIL test (QEMU build) skipped: ${m3.reason}`);
-
-const dir = mkdtempSync(join(tmpdir(), 'triplex-fw-hil-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const {
+  host,
+  m3,
+  work: dir,
+} = firmwareFixture('firmware HIL test', 'hil', ['host', 'host-test', 'm3', 'm3-test']);
 const references = new Map<string, Trace>();
 
 function scenario(name: string): LoadedScenario {
@@ -96,8 +88,6 @@ function expectPassedLikeTypeScript(fw: Flight, ts: Flight, impl: VoterImpl): vo
   expect(fw.csv).toBe(ts.csv);
   expect(fw.summary.voter).toEqual(ts.summary.voter);
 }
-
-beforeAll(() => buildFor(['host', 'host-test', 'm3', 'm3-test']), BUILD_TIMEOUT_MS);
 
 describe.skipIf(!host.ok)('library scenarios with the firmware voter (lockstep)', () => {
   for (const name of ['channel-garbage', 'voter-hang']) {

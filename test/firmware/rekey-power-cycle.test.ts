@@ -5,37 +5,21 @@
  * Cortex-M3) stopped and started again on the same NVM file, which is all that survives it. Without NVM the
  * unit has no epoch and refuses every REKEY (it could not tell a replay from a fresh one).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateCorpus, SETUPS } from '../../bench/firmware/corpus.ts';
 import { provisionFor } from '../../bench/firmware/harness.ts';
-import { authPayload, encodeMessage } from '../../src/core/codec/encode.ts';
-import type { Output } from '../../src/core/codec/messages.ts';
-import { keyedMac } from '../../src/core/crypto/mac.ts';
 import { sealRekey } from '../../src/runtime/firmware/rekey.ts';
-import {
-  BUILD_TIMEOUT_MS,
-  buildFor,
-  hostToolchain,
-  m3Toolchain,
-} from '../../src/runtime/firmware/toolchain.ts';
 import {
   type FirmwareTarget,
   FirmwareUnit,
   NVM_FILE,
   type Request,
 } from '../../src/runtime/firmware/unit.ts';
+import { answerOf, firmwareFixture, signedOutput } from './fixture.ts';
 
-const host = hostToolchain();
-const m3 = m3Toolchain();
-if (!host.ok) console.warn(`firmware REKEY power-cycle test skipped: ${host.reason}`);
-if (!m3.ok) console.warn(`firmware REKEY power-cycle test (QEMU build) skipped: ${m3.reason}`);
-const work = mkdtempSync(join(tmpdir(), 'triplex-fw-power-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-beforeAll(() => buildFor(['host', 'm3']), BUILD_TIMEOUT_MS);
+const { host, m3, work } = firmwareFixture('firmware REKEY power-cycle test', 'power', ['host', 'm3']);
 
 const corpus = generateCorpus(SETUPS[0]!, 0, 5); // keys and config only
 const fresh = new Uint8Array(32).map((_, i) => (i * 11 + 5) & 0xff);
@@ -52,29 +36,9 @@ function powerOn(target: FirmwareTarget, name: string, nvmDir: string): Promise<
 }
 
 /** Channel 1's OUTPUT for `frame`, tagged with `key`. */
-function output(frame: number, key: Uint8Array): Uint8Array {
-  const unsigned: Output = {
-    kind: 'output',
-    frame,
-    channel: corpus.setup.channelIds[1]!,
-    discrete: [0, 0],
-    analog: [0.01],
-    tag: new Uint8Array(0),
-  };
-  return encodeMessage({
-    ...unsigned,
-    tag: keyedMac(key).mac(authPayload(unsigned), corpus.setup.tagLength),
-  });
-}
+const output = (frame: number, key: Uint8Array): Uint8Array => signedOutput(corpus, frame, 1, 0.01, key);
 
-function say(unit: FirmwareUnit, r: Request): string {
-  const a = unit.requestSync(r);
-  if (a === 'lost') return 'lost';
-  if (a.type === 'offer') return `offer ${a.code}`;
-  if (a.type === 'error') return `error ${a.error}`;
-  if (a.type === 'rekeyed') return `rekeyed ${a.channel} ${a.generation}`;
-  return a.type;
-}
+const say = (unit: FirmwareUnit, r: Request): string => answerOf(unit.requestSync(r));
 
 /** A REKEY of channel 1 to `fresh` at generation 1, sealed for the unit's current boot. */
 function rekeyFor(unit: FirmwareUnit): Request {

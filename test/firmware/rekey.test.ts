@@ -6,40 +6,23 @@
  * Then the whole laptop loop with recovery on, in lockstep: every channel and the voter restart with fresh keys
  * and the firmware voter flies the default scenario with every assertion held, and the TypeScript voter's trace.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateCorpus, SETUPS } from '../../bench/firmware/corpus.ts';
 import { startUnit } from '../../bench/firmware/harness.ts';
 import { Rig } from '../../hil/rig.ts';
 import { defaultScenario } from '../../hil/scenario.ts';
-import { authPayload, encodeMessage } from '../../src/core/codec/encode.ts';
-import type { Output } from '../../src/core/codec/messages.ts';
-import { keyedMac } from '../../src/core/crypto/mac.ts';
 import { loadTopology, type Topology, type VoterImpl } from '../../src/runtime/config.ts';
 import { sealRekey } from '../../src/runtime/firmware/rekey.ts';
-import {
-  BUILD_TIMEOUT_MS,
-  buildFor,
-  hostToolchain,
-  m3Toolchain,
-} from '../../src/runtime/firmware/toolchain.ts';
 import type { FirmwareTarget, Request } from '../../src/runtime/firmware/unit.ts';
 import { Fleet } from '../../src/runtime/loop/fleet.ts';
 import { plantPortsOf } from '../../src/runtime/loop/ports.ts';
 import { inProcessLoop } from '../../src/runtime/node/control-loop.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
+import { answerOf, firmwareFixture, signedOutput, voterCounters } from './fixture.ts';
 
-const host = hostToolchain();
-const m3 = m3Toolchain();
-if (!host.ok) console.warn(`firmware rekey test skipped: ${host.reason}`);
-if (!m3.ok) console.warn(`firmware rekey test (QEMU build) skipped: ${m3.reason}`);
-const work = mkdtempSync(join(tmpdir(), 'triplex-fw-rekey-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-beforeAll(() => buildFor(['host', 'm3']), BUILD_TIMEOUT_MS);
+const { host, m3, work } = firmwareFixture('firmware rekey test', 'rekey', ['host', 'm3']);
 
 async function rekeyOnTheLink(target: FirmwareTarget): Promise<string[]> {
   const corpus = generateCorpus(SETUPS[0]!, 0, 11);
@@ -47,26 +30,8 @@ async function rekeyOnTheLink(target: FirmwareTarget): Promise<string[]> {
   const said: string[] = [];
   try {
     const fresh = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff);
-    const output = (frame: number, key: Uint8Array): Uint8Array => {
-      const unsigned: Output = {
-        kind: 'output',
-        frame,
-        channel: corpus.setup.channelIds[1]!,
-        discrete: [0, 0],
-        analog: [0.01],
-        tag: new Uint8Array(0),
-      };
-      const tag = keyedMac(key).mac(authPayload(unsigned), corpus.setup.tagLength);
-      return encodeMessage({ ...unsigned, tag });
-    };
-    const ask = (r: Request): string => {
-      const a = unit.requestSync(r);
-      if (a === 'lost') return 'lost';
-      if (a.type === 'offer') return `offer ${a.code}`;
-      if (a.type === 'error') return `error ${a.error}`;
-      if (a.type === 'rekeyed') return `rekeyed ${a.channel} ${a.generation}`;
-      return a.type;
-    };
+    const output = (frame: number, key: Uint8Array): Uint8Array => signedOutput(corpus, frame, 1, 0.01, key);
+    const ask = (r: Request): string => answerOf(unit.requestSync(r));
     const deliver = (frame: number, key: Uint8Array) =>
       ask({ type: 'deliver', time: frame * 20 + 1, message: output(frame, key) });
     const { bootCount: boot, epoch } = unit.boots[0]!;
@@ -175,10 +140,6 @@ describe.skipIf(!host.ok)('proactive recovery with the firmware voter (lockstep)
     // Through every restart, the voter's own included (REKEY with handover, voting state kept on both sides):
     // the TypeScript voter's trace, frame by frame, and its voter counters.
     expect(fw.result.trace).toEqual(ts.result.trace);
-    const voterCounters = (c: Record<string, number>) =>
-      Object.fromEntries(
-        Object.entries(c).filter(([k]) => /^voter\.(write|hold|failsafe|rejected\.)/.test(k)),
-      );
     expect(voterCounters(fw.counters)).toEqual(voterCounters(ts.counters));
   }, 120_000);
 });

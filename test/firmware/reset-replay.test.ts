@@ -7,36 +7,18 @@
  * firmware side by side on one virtual clock with the same bytes, and checks that they agree decision by
  * decision and counter by counter, and that no correct channel was counted late.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateCorpus, SETUPS } from '../../bench/firmware/corpus.ts';
-import { ringOf, startUnit } from '../../bench/firmware/harness.ts';
-import { authPayload, decodeMessage, encodeMessage } from '../../src/core/codec/encode.ts';
-import type { Output } from '../../src/core/codec/messages.ts';
+import { startUnit } from '../../bench/firmware/harness.ts';
+import { decodeMessage } from '../../src/core/codec/encode.ts';
 import type { Command } from '../../src/core/control/spec.ts';
-import { keyedMac } from '../../src/core/crypto/mac.ts';
 import type { DecisionRecord } from '../../src/core/vote/voter.ts';
-import {
-  BUILD_TIMEOUT_MS,
-  buildFor,
-  hostToolchain,
-  m3Toolchain,
-} from '../../src/runtime/firmware/toolchain.ts';
 import type { FirmwareTarget } from '../../src/runtime/firmware/unit.ts';
-import { FirmwareVoterHost } from '../../src/runtime/firmware/voter-host.ts';
-import { Counters } from '../../src/runtime/loop/counters.ts';
-import { VoterHost } from '../../src/runtime/loop/voter-host.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
+import { firmwareFixture, flyThenStatus, sideBySide, signedOutput, voterCounters } from './fixture.ts';
 
-const host = hostToolchain();
-const m3 = m3Toolchain();
-if (!host.ok) console.warn(`firmware reset-replay test skipped: ${host.reason}`);
-if (!m3.ok) console.warn(`firmware reset-replay test (QEMU build) skipped: ${m3.reason}`);
-const work = mkdtempSync(join(tmpdir(), 'triplex-fw-replay-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const { host, m3, work } = firmwareFixture('firmware reset-replay test', 'replay', ['host-test', 'm3-test']);
 
 const HANG_AT = 10;
 const DOWN = 3;
@@ -58,9 +40,6 @@ interface Flown {
   readonly late: readonly number[];
 }
 
-const VOTER_COUNTERS = /^voter\.(write|hold|failsafe|rejected\..*)$/;
-const countersOf = (c: Counters): Record<string, number> =>
-  Object.fromEntries(Object.entries(c.toJSON()).filter(([k]) => VOTER_COUNTERS.test(k)));
 const decisionOf = (d: DecisionRecord<Command>): string =>
   `${d.frame} ${d.kind} ${d.value.elevator} ${d.consecutiveMisses}`;
 
@@ -78,40 +57,10 @@ async function flySideBySide(
   const mode = target === 'host' ? 'sync' : 'async';
   const unit = await startUnit(corpus, target, mode, join(work, `${target}-${name}`), true);
   const scheduler = new VirtualScheduler();
-  const log = pino({ level: 'silent' });
-  const tsCounters = new Counters();
-  const fwCounters = new Counters();
-  const tsDecisions: string[] = [];
-  const fwDecisions: string[] = [];
-  const ts = new VoterHost({
-    config: corpus.config,
-    ring: ringOf(corpus),
-    scheduler,
-    counters: tsCounters,
-    log,
-    actuator: { write: (d) => tsDecisions.push(decisionOf(d)) },
-  });
-  const fw = new FirmwareVoterHost({
-    config: corpus.config,
-    unit,
-    scheduler,
-    counters: fwCounters,
-    log,
-    actuator: { write: (d) => fwDecisions.push(decisionOf(d)) },
-    hangFrames: DOWN,
-  });
-  const macs = corpus.keys.map((k) => keyedMac(k));
-  const output = (frame: number, c: number): Uint8Array => {
-    const unsigned: Output = {
-      kind: 'output',
-      frame,
-      channel: corpus.setup.channelIds[c]!,
-      discrete: [0, 0],
-      analog: [0.01 * (1 + (frame % 7))],
-      tag: new Uint8Array(0),
-    };
-    return encodeMessage({ ...unsigned, tag: macs[c]!.mac(authPayload(unsigned), corpus.setup.tagLength) });
-  };
+  const pair = sideBySide({ corpus, unit, scheduler, hangFrames: DOWN });
+  const [ts, fw] = [pair.ts.host, pair.fw.host];
+  const output = (frame: number, c: number): Uint8Array =>
+    signedOutput(corpus, frame, c, 0.01 * (1 + (frame % 7)));
   const both = (bytes: Uint8Array): void => {
     const d = decodeMessage(bytes);
     if (d.ok && d.message.kind === 'output') ts.output(d.message);
@@ -139,19 +88,17 @@ async function flySideBySide(
     scheduler.at(inj.frame * period + inj.offset, () => {
       for (const bytes of inj.pick(sent)) both(bytes);
     });
-  let status: Awaited<ReturnType<typeof unit.status>>;
-  try {
-    scheduler.runUntil((FRAMES + 1) * period);
-    status = await unit.status();
-  } finally {
-    await unit.close();
-  }
+  const status = await flyThenStatus(scheduler, unit, (FRAMES + 1) * period);
   expect(status.resetCause).toBe(1); // the watchdog reset happened
   return {
-    ts: { decisions: tsDecisions, counters: countersOf(tsCounters), late: ts.health().map((h) => h.late) },
+    ts: {
+      decisions: pair.ts.decisions.map(decisionOf),
+      counters: voterCounters(pair.ts.counters),
+      late: ts.health().map((h) => h.late),
+    },
     fw: {
-      decisions: fwDecisions,
-      counters: countersOf(fwCounters),
+      decisions: pair.fw.decisions.map(decisionOf),
+      counters: voterCounters(pair.fw.counters),
       late: status.channels.map((h) => h.late),
     },
   };
@@ -171,7 +118,6 @@ function expectAgreedAndNobodyLate(r: { ts: Flown; fw: Flown }): void {
 
 const beforeReset = (r: Flown): number => r.counters['voter.rejected.before-reset'] ?? 0;
 
-beforeAll(() => buildFor(['host-test', 'm3-test']), BUILD_TIMEOUT_MS);
 for (const target of ['host', 'qemu'] as const)
   describe.skipIf(!host.ok || (target === 'qemu' && !m3.ok))(
     `the firmware voter after a watchdog reset (${target === 'host' ? 'host build, lockstep' : 'Cortex-M3 under QEMU'}), beside VoterHost`,

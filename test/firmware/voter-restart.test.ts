@@ -5,39 +5,22 @@
  * decided; after that only the new keys do. A channel latched as wrong before the restart stays latched through
  * it and reintegrates after its probation, in both, decision for decision.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateCorpus, SETUPS } from '../../bench/firmware/corpus.ts';
 import { startUnit } from '../../bench/firmware/harness.ts';
-import { authPayload, decodeMessage, encodeMessage } from '../../src/core/codec/encode.ts';
+import { decodeMessage } from '../../src/core/codec/encode.ts';
 import type { Output } from '../../src/core/codec/messages.ts';
 import type { Command } from '../../src/core/control/spec.ts';
 import { KeyRing } from '../../src/core/crypto/keyring.ts';
-import { keyedMac } from '../../src/core/crypto/mac.ts';
 import type { ChannelEvent, DecisionRecord } from '../../src/core/vote/voter.ts';
 import { sealRekey } from '../../src/runtime/firmware/rekey.ts';
-import {
-  BUILD_TIMEOUT_MS,
-  buildFor,
-  hostToolchain,
-  m3Toolchain,
-} from '../../src/runtime/firmware/toolchain.ts';
 import type { FirmwareTarget } from '../../src/runtime/firmware/unit.ts';
-import { FirmwareVoterHost } from '../../src/runtime/firmware/voter-host.ts';
-import { Counters } from '../../src/runtime/loop/counters.ts';
 import { principalOf } from '../../src/runtime/loop/principals.ts';
-import { VoterHost } from '../../src/runtime/loop/voter-host.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
+import { firmwareFixture, flyThenStatus, sideBySide, signedOutput, voterCounters } from './fixture.ts';
 
-const host = hostToolchain();
-const m3 = m3Toolchain();
-if (!host.ok) console.warn(`firmware voter-restart test skipped: ${host.reason}`);
-if (!m3.ok) console.warn(`firmware voter-restart test (QEMU build) skipped: ${m3.reason}`);
-const work = mkdtempSync(join(tmpdir(), 'triplex-fw-restart-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const { host, m3, work } = firmwareFixture('firmware voter-restart test', 'restart', ['host', 'm3']);
 
 const FRAMES = 30;
 /** Channel 2 is wrong in these frames: 4 strikes latch it at frame 5. */
@@ -61,47 +44,13 @@ const eventOf = (e: ChannelEvent): string => `${e.frame} ${e.kind} ${e.channel}`
 async function restartSideBySide(target: FirmwareTarget) {
   const unit = await startUnit(corpus, target, 'sync', join(work, target));
   const scheduler = new VirtualScheduler();
-  const log = pino({ level: 'silent' });
-  const seen = {
-    ts: { decisions: [] as string[], events: [] as string[] },
-    fw: { decisions: [] as string[], events: [] as string[] },
-  };
-  const tsCounters = new Counters();
-  const fwCounters = new Counters();
-  const ts = new VoterHost({
-    config: corpus.config,
-    ring: ringOf(corpus.keys),
-    scheduler,
-    counters: tsCounters,
-    log,
-    actuator: { write: (d) => seen.ts.decisions.push(decisionOf(d)) },
-    health: { channelEvents: (es) => seen.ts.events.push(...es.map(eventOf)) },
-  });
-  const fw = new FirmwareVoterHost({
-    config: corpus.config,
-    unit,
-    scheduler,
-    counters: fwCounters,
-    log,
-    actuator: { write: (d) => seen.fw.decisions.push(decisionOf(d)) },
-    health: { channelEvents: (es) => seen.fw.events.push(...es.map(eventOf)) },
-  });
+  const pair = sideBySide({ corpus, unit, scheduler, ring: ringOf(corpus.keys) });
+  const [ts, fw] = [pair.ts.host, pair.fw.host];
   let switchFrame = Number.POSITIVE_INFINITY; // frames from here on are tagged with the new keys
   const rekeyed: string[] = [];
   const output = (frame: number, c: number, keys = frame >= switchFrame ? newKeys : corpus.keys) => {
     const wrong = c === 2 && frame >= WRONG.from && frame <= WRONG.to;
-    const unsigned: Output = {
-      kind: 'output',
-      frame,
-      channel: corpus.setup.channelIds[c]!,
-      discrete: [0, 0],
-      analog: [wrong ? 0.5 : 0.01 * (1 + (frame % 5))],
-      tag: new Uint8Array(0),
-    };
-    return encodeMessage({
-      ...unsigned,
-      tag: keyedMac(keys[c]!).mac(authPayload(unsigned), corpus.setup.tagLength),
-    });
+    return signedOutput(corpus, frame, c, wrong ? 0.5 : 0.01 * (1 + (frame % 5)), keys[c]!);
   };
   const both = (m: Uint8Array): void => {
     fw.onBytes(m);
@@ -132,22 +81,16 @@ async function restartSideBySide(target: FirmwareTarget) {
     both(output(RESTART_AT, 1, corpus.keys));
     both(output(RESTART_AT, 1, newKeys));
   });
-  let status: Awaited<ReturnType<typeof unit.status>>;
-  try {
-    scheduler.runUntil((FRAMES + 1) * period);
-    status = await unit.status();
-  } finally {
-    await unit.close();
-  }
-  const counters = (c: Counters) =>
-    Object.fromEntries(
-      Object.entries(c.toJSON()).filter(([k]) => /^voter\.(write|hold|failsafe|rejected\.)/.test(k)),
-    );
+  const status = await flyThenStatus(scheduler, unit, (FRAMES + 1) * period);
+  const seen = (side: typeof pair.ts | typeof pair.fw) => ({
+    decisions: side.decisions.map(decisionOf),
+    events: side.events.map(eventOf),
+  });
   return {
-    seen,
+    seen: { ts: seen(pair.ts), fw: seen(pair.fw) },
     switchFrame,
     rekeyed,
-    counters: { ts: counters(tsCounters), fw: counters(fwCounters) },
+    counters: { ts: voterCounters(pair.ts.counters), fw: voterCounters(pair.fw.counters) },
     health: { ts: ts.health().map(({ channel: _, ...h }) => h), fw: status.channels },
   };
 }
@@ -182,7 +125,6 @@ function expectSameTrace(r: Awaited<ReturnType<typeof restartSideBySide>>): void
   expect(r.counters.ts['voter.rejected.duplicate']).toBe(1);
 }
 
-beforeAll(() => buildFor(['host', 'm3']), BUILD_TIMEOUT_MS);
 describe.skipIf(!host.ok)(
   "the voter's own proactive restart: TypeScript and firmware keep the same trace",
   () => {

@@ -224,7 +224,7 @@ export class Agreement {
   /** Rule 2 (a) and (b): own tag, or an identical request already authenticated from the client. */
   private requestAuthentic(request: Request): boolean {
     const ctx = this.ctx;
-    if (ctx.requests.holds(request)) return true;
+    if (ctx.requests.waiting.holds(request)) return true;
     return ctx.crypto.verifyAuthenticator(
       request.client,
       ctx.everyone,

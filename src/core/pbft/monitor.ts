@@ -67,7 +67,7 @@ export class Monitor {
     }
     const limit = s.now - ctx.config.requestTimeoutTicks;
     if (s.progressAt > limit) return;
-    let waiting = ctx.requests.blameSince(limit);
+    let waiting = ctx.requests.waiting.blameSince(limit);
     for (const slot of log.values()) {
       if (slot.seq <= s.lastExecuted || !slot.authentic || slot.prePreparedAt === undefined) continue;
       if (slot.prePreparedAt <= limit) waiting = true;
@@ -98,7 +98,7 @@ export class Monitor {
     if (!this.primaryHasRoom()) return;
     ctx.requests.frameSeen();
     if (excused) return;
-    if (ctx.requests.blamedFramesWaited() > ctx.config.maxMissedFrames) {
+    if (ctx.requests.waiting.blamedFramesWaited() > ctx.config.maxMissedFrames) {
       ctx.views.start(ctx.s.view + 1, 'slow-primary');
     }
   }
@@ -201,7 +201,7 @@ export class Monitor {
     const wait = Math.max(1, ctx.config.proposalTimeoutTicks - ctx.config.vouchDelayTicks);
     const limit = ctx.s.now - wait;
     if (ctx.s.viewActiveSince > limit) return false;
-    return ctx.requests.blameUnproposed(limit);
+    return ctx.requests.waiting.blameUnproposed(limit);
   }
 
   /**

@@ -22,34 +22,11 @@
  * A correct client's request is authentic at every correct replica, so all n - f >= 2f+1 of them vouch and a
  * primary that leaves it out is still voted out.
  *
- * Vouch-first clients (the inverse attack: tags that verify at the primary and at fewer than f backups, so a
- * correct primary proposes a request that can never prepare; the bound is stated in replica.ts):
- *  V5. A backup marks a client vouch-first (vouch-first.ts, for vouchFirstTicks) when it leaves a view holding a
- *      PRE-PREPARE that the view's primary sent under its own valid MAC with a request of the client that it
- *      still cannot authenticate (agreement.ts markHeldClients); a PRE-PREPARE whose MAC fails marks nobody,
- *      nor does a hold that resolves (tags that fail here only while keys are renewed), nor a recovering replica. A mark is extended, never created, by a
- *      request of the client whose tag fails here, and by the client sending again while a request of it has
- *      waited a stall period here without 2f+1 vouches; a client that goes quiet lets its mark run out.
- *  V6. A replica that authenticates a marked client's request vouches for it at once (the delay of V1 is for
- *      requests a primary may propose on its own tag), the primary included, and a primary proposes it only once
- *      2f+1 replicas vouch for it (itself included if its tag verified). A newer request of a marked client
- *      waits aside until it has its own vouches; the older one may still be proposed meanwhile.
- *  V7. Nothing runs against the primary for a marked client's request before it has 2f+1 vouches: blame (V4)
- *      needs the same 2f+1 that allow the proposal. Once proposed on 2f+1 vouches, f+1 correct vouchers' vouches
- *      reach every correct backup, which then accepts the batch (V2), so the head-of-pipeline rule (monitor.ts),
- *      the one timer a held PRE-PREPARE runs, is not tripped by it after GST. A request authentic at f replicas
- *      or fewer is neither proposed nor blamed for: it is never ordered.
- *  W3. A marked client that reads no replies keeps one request in flight and its successor waiting: a newer
- *      request replaces one already proposed (which still executes) and may be proposed in the next batch.
- *      Otherwise, with the vouch hop added, a request that takes longer than a frame from proposal to execution
- *      gets its successor superseded while it waits behind, and every other sample of the unit is lost. Only
- *      for marked clients: for the others it would let a primary that stalls execution (gaps in its sequence
- *      numbers) fill its whole pipeline with prepared batches that the next view must then re-agree, which
- *      costs the loop frames in that view change.
+ * Vouch-first clients (rules V5 to V7 and W3, the inverse attack: tags that verify at the primary and at fewer
+ * than f backups): vouch-first.ts states them; the bound is in replica.ts.
  *
  * P1. A request already in a batch of this view that has not executed here is not proposed again, and a copy of
- *     it arriving later (a retransmission) is held as in flight, even when this replica learnt it only from a
- *     batch a NEW-VIEW carried over (see `proposed`).
+ *     it arriving later is held as in flight, even when learnt only from a carried-over batch (proposed.ts).
  *
  * Clients that read no replies (config.noReplyClients: the loop's input units) send each frame's request at once,
  * so a newer request replaces one the primary has not proposed yet. For them the wait is the client's, not the
@@ -61,6 +38,9 @@
  *      executed, with an older request of it. So a faulty client that supersedes its requests faster than a
  *      correct primary can propose them gets that primary blamed no sooner than with one request it never
  *      retransmits: the primary proposes what it holds within the vouch round trip, and that restarts the age.
+ *  W4. A frame the primary spent on a full batch of requests that were here no later than a waiting request's
+ *      vouches (plus a stall period) is not counted against it (excuseFullBatch): a fair primary at its batch
+ *      bound serves the older requests first, and one it learnt only by vouches is behind them.
  * Clients that read replies send a newer request only after f+1 replicas executed the older one, so a replica
  * that sees the replacement lags; it inherits nothing. A faulty replica's vouches cost one MAC check each; the
  * requests it vouches for that we cannot authenticate ourselves are kept within its byte budget.
@@ -71,80 +51,43 @@ import { encodeMessage, requestAuthPayload } from '../codec/encode.ts';
 import type { PrePrepare, Request, Vouch } from '../codec/messages.ts';
 import { type ClientId, othersOf, primaryOf, type ReplicaId } from './config.ts';
 import { type Ctx, isPrimary, validReplica } from './context.ts';
+import { ForeignVouches, sameRequest } from './foreign-vouches.ts';
+import { type Next, type Pending, PendingTable, type WaitingRequests } from './pending.ts';
+import { ProposedInView } from './proposed.ts';
 import type { CachedReply } from './snapshot.ts';
 import { VouchFirst } from './vouch-first.ts';
 import { payloadOf, withAuthenticator } from './wire-views.ts';
 
-interface Pending {
-  readonly request: Request;
-  since: number;
-  /** Proposed (primary) or part of an accepted PRE-PREPARE: not to be proposed again. */
-  inFlight: boolean;
-  /** This replica's own tag on it verified (it may vouch for it). */
-  ownTag: boolean;
-  /** Replicas vouching for it, this one included when `ownTag`. */
-  readonly vouchers: Set<ReplicaId>;
-  /** When f+1 vouchers were first known here (the primary may propose it). */
-  certifiedAt: number | undefined;
-  /** When 2f+1 vouchers were first known here (a backup may blame the primary for it). */
-  blameFrom: number | undefined;
-  /** When this replica last sent its own vouch. */
-  vouchedAt: number | undefined;
-  /** Frames seen while it waited unproposed (frame mode). */
-  frames: number;
-  /**
-   * The client's newest request authenticated here while this one is in flight (a client sends its next
-   * request once f+1 replicas executed this one, so a replica behind may see it early). It is vouched for
-   * too, so replicas at different execution points still vouch for the same request, and it becomes the
-   * pending request once this one executes.
-   */
-  next: Next | undefined;
-}
-
-/** A newer request of a pending entry's client, kept aside until it may take the entry's place. */
-interface Next {
-  readonly request: Request;
-  readonly since: number;
-  /** Our own tag on it verified (otherwise f+1 replicas vouched for it). */
-  readonly ownTag: boolean;
-  vouchedAt: number | undefined;
-  /** Replicas vouching for it, this one included when `ownTag`. */
-  readonly vouchers: Set<ReplicaId>;
-}
-
-/** A vouch for a request this replica could not authenticate itself. */
-interface Foreign {
-  readonly request: Request;
-  readonly bytes: number;
-}
-
 export class Requests {
   /** The last executed request per client, with its result. */
   readonly replies = new Map<ClientId, CachedReply>();
-  private readonly pending = new Map<ClientId, Pending>();
-  /** Per client, per voucher: the newest request it vouched for that we could not authenticate. */
-  private readonly foreign = new Map<ClientId, Map<ReplicaId, Foreign>>();
-  private readonly foreignBytes = new Map<ReplicaId, number>();
-  private readonly foreignCount = new Map<ReplicaId, number>();
+  private readonly pending = new PendingTable();
+  /** Vouches for requests we could not authenticate ourselves, within each voucher's budget (rule V2). */
+  private readonly foreign: ForeignVouches;
   /** Clients ordered only once 2f+1 replicas vouch for their requests (rules V5 to V7). */
   private readonly vouchFirst: VouchFirst;
-  /**
-   * Rule P1: per client, the newest timestamp of its requests in a batch proposed or accepted in this view and not
-   * executed here yet, whether or not we held that request ourselves. A new primary learns some requests only from
-   * the batches a NEW-VIEW carries over; without this, the client's retransmission reaching it before that batch
-   * executes became a fresh pending request, proposed again at a later seq, which backups that executed the
-   * carried-over batch refuse ('stale-request'): that PRE-PREPARE never prepares and a correct primary is voted
-   * out. Bounded (oldest out): losing an entry only loses this protection for that client.
-   */
-  private readonly proposed = new Map<ClientId, number>();
+  /** Rule P1: requests in a batch of this view not executed here yet (proposed.ts). */
+  private readonly proposed: ProposedInView;
 
   constructor(private readonly ctx: Ctx) {
+    this.foreign = new ForeignVouches(ctx.config.maxVouchBytesPerReplica, ctx.config.maxPendingRequests);
+    this.proposed = new ProposedInView(4 * ctx.config.maxPendingRequests);
     this.vouchFirst = new VouchFirst(ctx.config.maxPendingRequests, ctx.config.vouchFirstTicks);
   }
 
   /** Clients marked vouch-first here now (tests and status). */
   get vouchFirstCount(): number {
     return this.vouchFirst.size;
+  }
+
+  /** What monitoring asks of the requests waiting here (pending.ts). */
+  get waiting(): WaitingRequests {
+    return this.pending;
+  }
+
+  /** A new view's primary is watched from now on (monitor.ts): frames waited before do not count against it. */
+  restartFrameCounts(): void {
+    this.pending.restartFrameCounts();
   }
 
   get pendingCount(): number {
@@ -249,13 +192,15 @@ export class Requests {
     const p: Pending = {
       request,
       since: waited?.since ?? ctx.s.now,
-      inFlight: this.inProposedBatch(request),
+      inFlight: this.proposed.covers(request),
       ownTag,
       vouchers: new Set(),
       certifiedAt: undefined,
       blameFrom: waited?.blameFrom,
       vouchedAt: undefined,
       frames: waited?.frames ?? 0,
+      excused: waited?.excused ?? 0,
+      arrivedAt: ctx.s.now,
       next: undefined,
     };
     this.pending.set(request.client, p);
@@ -296,10 +241,7 @@ export class Requests {
     const next: Next = { request, since: ctx.s.now, ownTag, vouchedAt: undefined, vouchers: new Set() };
     if (ownTag) next.vouchers.add(ctx.id);
     p.next = next;
-    const byVoucher = this.foreign.get(request.client);
-    if (byVoucher !== undefined) {
-      for (const [v, f] of byVoucher) if (sameRequest(f.request, request)) next.vouchers.add(v);
-    }
+    for (const v of this.foreign.vouchersOf(request)) next.vouchers.add(v);
     if (this.isVouchFirst(request.client)) this.vouchNext(next);
     this.promoteIfVouched(p);
   }
@@ -317,7 +259,9 @@ export class Requests {
     const waited = ctx.config.noReplyClients.has(p.request.client);
     this.installSuccessor(
       next,
-      waited ? { since: p.since, blameFrom: p.blameFrom, frames: p.frames } : { since: next.since },
+      waited
+        ? { since: p.since, blameFrom: p.blameFrom, frames: p.frames, excused: p.excused }
+        : { since: next.since },
     );
     this.cutIfDue();
   }
@@ -328,18 +272,25 @@ export class Requests {
    */
   private installSuccessor(
     next: Next,
-    wait: { readonly since: number; readonly blameFrom?: number | undefined; readonly frames?: number },
+    wait: {
+      readonly since: number;
+      readonly blameFrom?: number | undefined;
+      readonly frames?: number;
+      readonly excused?: number;
+    },
   ): Pending {
     const q: Pending = {
       request: next.request,
       since: wait.since,
-      inFlight: this.inProposedBatch(next.request),
+      inFlight: this.proposed.covers(next.request),
       ownTag: next.ownTag,
       vouchers: new Set(),
       certifiedAt: undefined,
       blameFrom: wait.blameFrom,
       vouchedAt: next.vouchedAt,
       frames: wait.frames ?? 0,
+      excused: wait.excused ?? 0,
+      arrivedAt: next.since,
       next: undefined,
     };
     this.pending.set(q.request.client, q);
@@ -409,35 +360,7 @@ export class Requests {
   revouchStale(): void {
     const ctx = this.ctx;
     const limit = ctx.s.now - ctx.config.stallTicks;
-    // Every request we authenticated and wait on (the pending one, and a newer one kept meanwhile), least
-    // recently vouched first, a batch's worth per stall period: no waiting request is starved by others.
-    const due: { request: Request; last: number; mark: () => void }[] = [];
-    for (const p of this.pending.values()) {
-      const next = p.next;
-      if (
-        next !== undefined &&
-        next.since <= limit &&
-        (next.vouchedAt ?? Number.NEGATIVE_INFINITY) <= limit
-      ) {
-        due.push({
-          request: next.request,
-          last: next.vouchedAt ?? Number.NEGATIVE_INFINITY,
-          mark: () => {
-            next.vouchedAt = ctx.s.now;
-          },
-        });
-      }
-      if (p.ownTag && p.since <= limit && (p.vouchedAt ?? Number.NEGATIVE_INFINITY) <= limit) {
-        due.push({
-          request: p.request,
-          last: p.vouchedAt ?? Number.NEGATIVE_INFINITY,
-          mark: () => {
-            p.vouchedAt = ctx.s.now;
-          },
-        });
-      }
-    }
-    due.sort((a, b) => a.last - b.last);
+    const due = this.pending.dueForRevouch(limit, ctx.s.now);
     for (const d of due.slice(0, ctx.config.maxBatchRequests)) {
       this.vouchFor(d.request);
       d.mark();
@@ -511,66 +434,15 @@ export class Requests {
 
   /** Keep a vouched request we cannot authenticate, within the voucher's budget; admit it at f+1 vouchers. */
   private keepForeign(from: number, voucher: ReplicaId, r: Request): void {
-    const ctx = this.ctx;
-    const { config, out } = ctx;
-    const previous = this.foreign.get(r.client)?.get(voucher);
-    if (previous !== undefined && previous.request.timestamp >= r.timestamp) return;
-    const size = requestSize(r);
-    const used = (this.foreignBytes.get(voucher) ?? 0) - (previous?.bytes ?? 0);
-    const count = (this.foreignCount.get(voucher) ?? 0) - (previous === undefined ? 0 : 1);
-    if (used + size > config.maxVouchBytesPerReplica || count + 1 > config.maxPendingRequests) {
-      out.reject('over-budget', from, 'vouch');
-      return;
-    }
-    if (previous !== undefined) this.forgetForeign(r.client, voucher);
-    let byVoucher = this.foreign.get(r.client);
-    if (byVoucher === undefined) {
-      byVoucher = new Map();
-      this.foreign.set(r.client, byVoucher);
-    }
-    byVoucher.set(voucher, { request: r, bytes: size });
-    this.foreignBytes.set(voucher, (this.foreignBytes.get(voucher) ?? 0) + size);
-    this.foreignCount.set(voucher, (this.foreignCount.get(voucher) ?? 0) + 1);
-    let same = 0;
-    for (const f of byVoucher.values()) if (sameRequest(f.request, r)) same++;
+    const kept = this.foreign.keep(voucher, r);
+    if (kept.kind === 'over-budget') this.ctx.out.reject('over-budget', from, 'vouch');
     // f+1 vouchers: one is correct, so the client sent it. admit() takes the vouches over (absorbForeign).
-    if (same >= ctx.quorums.weak) this.admit(from, r, false);
+    else if (kept.kind === 'kept' && kept.same >= this.ctx.quorums.weak) this.admit(from, r, false);
   }
 
   /** Vouches that arrived before `p` became pending here count for it. */
   private absorbForeign(p: Pending): void {
-    const byVoucher = this.foreign.get(p.request.client);
-    if (byVoucher === undefined) return;
-    for (const [v, f] of [...byVoucher]) {
-      if (f.request.timestamp <= p.request.timestamp) {
-        if (sameRequest(f.request, p.request)) this.addVoucher(p, v);
-        this.forgetForeign(p.request.client, v);
-      }
-    }
-  }
-
-  private forgetForeign(client: ClientId, voucher: ReplicaId): void {
-    const byVoucher = this.foreign.get(client);
-    const f = byVoucher?.get(voucher);
-    if (byVoucher === undefined || f === undefined) return;
-    byVoucher.delete(voucher);
-    if (byVoucher.size === 0) this.foreign.delete(client);
-    const bytes = (this.foreignBytes.get(voucher) ?? 0) - f.bytes;
-    const count = (this.foreignCount.get(voucher) ?? 0) - 1;
-    if (count > 0) {
-      this.foreignBytes.set(voucher, bytes);
-      this.foreignCount.set(voucher, count);
-    } else {
-      this.foreignBytes.delete(voucher);
-      this.foreignCount.delete(voucher);
-    }
-  }
-
-  /** Forget vouches for requests of `client` up to `timestamp` (executed). */
-  private forgetForeignUpTo(client: ClientId, timestamp: number): void {
-    const byVoucher = this.foreign.get(client);
-    if (byVoucher === undefined) return;
-    for (const [v, f] of [...byVoucher]) if (f.request.timestamp <= timestamp) this.forgetForeign(client, v);
+    this.foreign.absorb(p.request, (v) => this.addVoucher(p, v));
   }
 
   private addVoucher(p: Pending, voucher: ReplicaId): void {
@@ -589,35 +461,10 @@ export class Requests {
 
   // ---------------------------------------------------------------- what the other parts ask
 
-  /** Whether this replica holds `r` (same client, timestamp and op) as authentic and waits on it. */
-  holds(r: Request): boolean {
-    const p = this.pending.get(r.client);
-    if (p === undefined) return false;
-    if (sameRequest(p.request, r)) return true;
-    return p.next !== undefined && sameRequest(p.next.request, r);
-  }
-
-  /** Rule P1: `request` (or a newer one of its client) is in a batch of this view not executed yet. */
-  private inProposedBatch(request: Request): boolean {
-    const ts = this.proposed.get(request.client);
-    return ts !== undefined && request.timestamp <= ts;
-  }
-
-  private noteProposed(client: ClientId, timestamp: number): void {
-    const known = this.proposed.get(client);
-    if (known !== undefined && known >= timestamp) return;
-    this.proposed.delete(client);
-    this.proposed.set(client, timestamp);
-    if (this.proposed.size > 4 * this.ctx.config.maxPendingRequests) {
-      const oldest = this.proposed.keys().next().value;
-      if (oldest !== undefined) this.proposed.delete(oldest);
-    }
-  }
-
   /** Rule V3 (and V6 for a marked client; P1: never a request already in a batch of this view). */
   private proposable(p: Pending): boolean {
     return (
-      !p.inFlight && !this.inProposedBatch(p.request) && p.certifiedAt !== undefined && this.vouchedEnough(p)
+      !p.inFlight && !this.proposed.covers(p.request) && p.certifiedAt !== undefined && this.vouchedEnough(p)
     );
   }
 
@@ -648,8 +495,11 @@ export class Requests {
   /** The requests of an accepted or proposed PRE-PREPARE are not to be proposed again. */
   markInFlight(pp: PrePrepare): void {
     if (pp.batch.kind !== 'full') return;
+    // Rule W4 (pending.ts excuseFullBatch): a backup's waiting requests are not blamed for frames of full batches.
+    if (!isPrimary(this.ctx) && pp.batch.requests.length >= this.ctx.config.maxBatchRequests)
+      this.pending.excuseFullBatch(pp.batch.requests, this.ctx.s.now, this.ctx.config.stallTicks);
     for (const r of pp.batch.requests) {
-      this.noteProposed(r.client, r.timestamp);
+      this.proposed.note(r.client, r.timestamp);
       const p = this.pending.get(r.client);
       if (p === undefined) continue;
       if (p.request.timestamp <= r.timestamp) {
@@ -680,14 +530,13 @@ export class Requests {
 
   /** `client`'s request at `timestamp` executed: stop waiting on it (and on anything older). */
   executed(client: ClientId, timestamp: number): void {
-    const proposed = this.proposed.get(client);
-    if (proposed !== undefined && proposed <= timestamp) this.proposed.delete(client);
+    this.proposed.executed(client, timestamp);
     const p = this.pending.get(client);
     if (p !== undefined) {
       if (p.request.timestamp <= timestamp) this.advancePast(p, timestamp);
       else this.served(p);
     }
-    this.forgetForeignUpTo(client, timestamp);
+    this.foreign.forgetUpTo(client, timestamp);
   }
 
   /**
@@ -699,6 +548,7 @@ export class Requests {
     if (!ctx.config.noReplyClients.has(p.request.client)) return;
     p.since = ctx.s.now;
     p.frames = 0;
+    p.excused = 0;
     p.blameFrom = p.vouchers.size >= ctx.quorums.suspect ? ctx.s.now : undefined;
   }
 
@@ -721,7 +571,7 @@ export class Requests {
       if (cached !== undefined && p.request.timestamp <= cached.timestamp)
         this.advancePast(p, cached.timestamp);
     }
-    for (const [c, r] of this.replies) this.forgetForeignUpTo(c, r.timestamp);
+    for (const [c, r] of this.replies) this.foreign.forgetUpTo(c, r.timestamp);
   }
 
   /** A new view: nothing is in flight in it yet. */
@@ -731,99 +581,14 @@ export class Requests {
     for (const p of this.pending.values()) {
       p.inFlight = false;
       p.frames = 0;
+      p.excused = 0;
     }
-  }
-
-  /** A new view's primary is watched from now on (monitor.ts): frames waited before do not count against it. */
-  restartFrameCounts(): void {
-    for (const p of this.pending.values()) p.frames = 0;
-  }
-
-  /** Whether a request has waited since `limit` or earlier (we may have missed its ordering: ask peers). */
-  waitingSince(limit: number): boolean {
-    for (const p of this.pending.values()) if (p.since <= limit) return true;
-    return false;
-  }
-
-  /** Rule V4, request timer: a request 2f+1 replicas vouch for has waited since `limit` or earlier. */
-  blameSince(limit: number): boolean {
-    for (const p of this.pending.values()) if (p.blameFrom !== undefined && p.blameFrom <= limit) return true;
-    return false;
-  }
-
-  /**
-   * Rule V4, monitoring: a request 2f+1 replicas vouch for is still unproposed, known so since `limit` or
-   * earlier (`limit` undefined: at all).
-   */
-  blameUnproposed(limit = Number.POSITIVE_INFINITY): boolean {
-    for (const p of this.pending.values()) {
-      if (!p.inFlight && p.blameFrom !== undefined && p.blameFrom <= limit) return true;
-    }
-    return false;
-  }
-
-  /** Rule V4, frame mode: the most frames a request 2f+1 replicas vouch for has waited unproposed. */
-  blamedFramesWaited(): number {
-    let most = 0;
-    for (const p of this.pending.values()) {
-      if (!p.inFlight && p.blameFrom !== undefined && p.frames > most) most = p.frames;
-    }
-    return most;
   }
 
   /** Counts and budgets agree with what is held. */
   checkInvariants(): void {
-    const { config } = this.ctx;
-    const bytes = new Map<ReplicaId, number>();
-    const count = new Map<ReplicaId, number>();
-    for (const byVoucher of this.foreign.values()) {
-      assert(byVoucher.size > 0, 'empty vouch entry kept');
-      for (const [v, f] of byVoucher) {
-        bytes.set(v, (bytes.get(v) ?? 0) + f.bytes);
-        count.set(v, (count.get(v) ?? 0) + 1);
-      }
-    }
-    assert(bytes.size === this.foreignBytes.size, 'vouch budgets differ from entries', {
-      vouchers: bytes.size,
-      budgets: this.foreignBytes.size,
-    });
-    for (const [v, used] of this.foreignBytes) {
-      assert(used === bytes.get(v) && this.foreignCount.get(v) === count.get(v), 'vouch budget differs', {
-        v,
-      });
-      assert(used <= config.maxVouchBytesPerReplica, 'vouch budget exceeded', { v, used });
-    }
+    this.foreign.checkInvariants();
     this.vouchFirst.checkInvariants();
-    for (const p of this.pending.values()) {
-      assert(
-        p.next === undefined || p.next.ownTag === p.next.vouchers.has(this.ctx.id),
-        'own vouch and own tag disagree on a successor',
-        { client: p.request.client },
-      );
-      assert(
-        p.next === undefined || p.next.request.timestamp > p.request.timestamp,
-        'next request not newer',
-        {
-          client: p.request.client,
-        },
-      );
-      assert(p.ownTag === p.vouchers.has(this.ctx.id), 'own vouch and own tag disagree', {
-        client: p.request.client,
-      });
-      assert(p.certifiedAt !== undefined, 'a request held without f+1 vouchers or our own tag', {
-        client: p.request.client,
-      });
-    }
+    this.pending.checkInvariants(this.ctx.id);
   }
-}
-
-function sameRequest(a: Request, b: Request): boolean {
-  return a.client === b.client && a.timestamp === b.timestamp && bytesEqual(a.op, b.op);
-}
-
-/** Bytes a request holds (op and tags): what the vouch budget counts. */
-function requestSize(r: Request): number {
-  let n = 16 + r.op.length;
-  for (const t of r.auth) n += t.length + 1;
-  return n;
 }

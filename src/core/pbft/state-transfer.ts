@@ -48,7 +48,7 @@ export class StateTransfer {
         if (slot.fixedDigestHex !== undefined && slot.prePrepare === undefined) return true;
       }
     }
-    if (ctx.requests.waitingSince(limit)) return true;
+    if (ctx.requests.waiting.waitingSince(limit)) return true;
     for (const slot of log.values()) {
       if (slot.seq <= s.lastExecuted) continue;
       // A slot whose PRE-PREPARE came, or that f+1 replicas voted on (one correct: it exists), and that did not

@@ -51,6 +51,19 @@ export interface FirmwareUnitOptions {
   readonly watchdogMs?: number;
   /** QEMU: `-icount shift=N`, one guest instruction = 2^N ns (default 5: 32 ns, near the AN385's 25 MHz). */
   readonly icountShift?: number;
+  /**
+   * QEMU: what the guest's clock counts while the guest sleeps in WFI (icount `sleep=`; awake, it counts its
+   * instructions either way).
+   * - 'host' (default, `sleep=on`): host time, as a board in a real-time rig must. A QEMU process the host does
+   *   not run for about 100 ms while its guest sleeps wakes to an expired watchdog: the timers of the skipped time
+   *   fire back to back, the reset before the guest runs its NMI handler (BOOT says power-on, boot count + 1).
+   *   Real-time scheduling (raisePriority) guards against that, until its governor drops it from a busy unit.
+   * - 'instructions' (`sleep=off`): nothing; sleeping skips to the next timer at once, so guest time is the
+   *   instructions run, repeatable, and no host stall can expire the watchdog, while a guest that hangs (spins)
+   *   still expires it. For runs on the rig's virtual time. Its cost: a sleeping guest wakes for every SysTick
+   *   at once, so an idle unit keeps a host CPU busy (92% measured; 2% with 'host').
+   */
+  readonly guestClock?: 'host' | 'instructions';
   /** Called for every BOOT, the first one included. */
   readonly onBoot?: (boot: BootRecord) => void;
   /** Give up waiting for a dead unit after this long (wall clock; failure detection only). */
@@ -116,6 +129,7 @@ export function qemuArgs(o: {
   chardev: string;
   actuatorFile?: string;
   icountShift: number;
+  guestClock?: 'host' | 'instructions';
 }): string[] {
   return [
     '-M',
@@ -129,7 +143,7 @@ export function qemuArgs(o: {
     '-device',
     `loader,file=${o.provisionImage},addr=0x3f000,force-raw=on`,
     '-icount',
-    `shift=${o.icountShift}`,
+    `shift=${o.icountShift},sleep=${o.guestClock === 'instructions' ? 'off' : 'on'}`,
     '-action',
     'watchdog=reset',
     // The unit's NVM (its boot epoch) is a host file over ARM semihosting: the AN385 has no writable flash.
@@ -481,6 +495,7 @@ async function startQemu(given: FirmwareUnitOptions): Promise<FirmwareUnit> {
   const image = join(o.workDir, 'voter.img');
   writeFileSync(image, provisionImage(o.provision));
   const icountShift = o.icountShift ?? 5;
+  const guestClock = o.guestClock ?? 'host';
   const actuator = o.actuatorFile === undefined ? {} : { actuatorFile: resolve(o.actuatorFile) };
   if (o.mode === 'async') {
     const socket = join(o.workDir, 'uart0.sock');
@@ -488,7 +503,7 @@ async function startQemu(given: FirmwareUnitOptions): Promise<FirmwareUnit> {
     const chardev = `socket,id=link,path=${socket},server=on,wait=on`;
     const child = spawn(
       'qemu-system-arm',
-      qemuArgs({ elf, provisionImage: image, chardev, icountShift, ...actuator }),
+      qemuArgs({ elf, provisionImage: image, chardev, icountShift, guestClock, ...actuator }),
       { cwd, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     const link = await connectUnix(socket, o.timeoutMs ?? 30_000);
@@ -501,7 +516,7 @@ async function startQemu(given: FirmwareUnitOptions): Promise<FirmwareUnit> {
   const chardev = `pipe,id=link,path=${base}`;
   const child = spawn(
     'qemu-system-arm',
-    qemuArgs({ elf, provisionImage: image, chardev, icountShift, ...actuator }),
+    qemuArgs({ elf, provisionImage: image, chardev, icountShift, guestClock, ...actuator }),
     { cwd, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   link.watch(child.pid);

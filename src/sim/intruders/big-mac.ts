@@ -116,6 +116,7 @@ registerIntruder({
   summary:
     'A client whose request authenticators verify only at the current primary (the view learned by overhearing), a new request every 40 ms: a correct primary proposes what no backup can authenticate.',
   keyed: true,
+  forcedViewChanges: 'f-per-vouch-first-period',
   create(ctx) {
     const crypto = ctx.crypto;
     if (crypto === undefined) throw new Error('invariant: a big-MAC client needs client keys');

@@ -47,6 +47,13 @@ export interface IntruderEntry {
   readonly summary: string;
   /** Whether it holds client keys (a principal the replicas know). */
   readonly keyed: boolean;
+  /**
+   * View changes of correct primaries it can force after GST, by the core's stated bound (replica.ts): 'f per
+   * vouch-first period' for a client whose tags verify at the primary and at fewer than f backups (a batch holding
+   * its request cannot prepare, and a PRE-PREPARE cannot be withdrawn: each unmarked primary that authenticated it
+   * loses its view once, at most f of them before every correct replica has marked the client). Absent: none.
+   */
+  readonly forcedViewChanges?: 'f-per-vouch-first-period';
   create(ctx: IntruderContext): Intruder;
 }
 

@@ -6,10 +6,9 @@
  * the two replicas that had not executed seq 6 went through 800+ view changes without progress.
  */
 import { describe, expect, it } from 'vitest';
-import { authPayload, encodeBatch, requestAuthPayload } from '../../../src/core/codec/encode.ts';
 import type { PrePrepare, Request } from '../../../src/core/codec/messages.ts';
-import { allReplicas, othersOf } from '../../../src/core/pbft/config.ts';
 import { decode, Group, op, type Packet } from './harness.ts';
+import { signedPrePrepare, signedRequest } from './signed.ts';
 
 const X_CLIENT = 100;
 const Y_CLIENT = 101;
@@ -17,25 +16,12 @@ const Z_CLIENT = 102;
 const LAGGARD = 3;
 
 function request(g: Group, client: number, timestamp: number, payload: Uint8Array): Request {
-  const unsigned = { client, timestamp, op: payload, auth: [] as Uint8Array[] };
-  const auth = g.keys.cryptoFor(client).authenticator(allReplicas(g.config), requestAuthPayload(unsigned));
-  return { ...unsigned, auth };
+  return signedRequest(g, client, timestamp, payload);
 }
 
 /** A PRE-PREPARE of view 0 as the (faulty) primary 0 would send it. */
 function prePrepare(g: Group, seq: number, requests: Request[]): PrePrepare {
-  const batch = { kind: 'full' as const, requests };
-  const crypto = g.keys.cryptoFor(0);
-  const unsigned: PrePrepare = {
-    kind: 'pre-prepare',
-    view: 0,
-    seq,
-    batchDigest: crypto.digest(encodeBatch(batch)),
-    replica: 0,
-    batch,
-    auth: [],
-  };
-  return { ...unsigned, auth: crypto.authenticator(othersOf(g.config, 0), authPayload(unsigned)) };
+  return signedPrePrepare(g, { view: 0, seq, requests });
 }
 
 /** The laggard never sees a COMMIT of view 0 for `seq`, nor a retransmitted one. */

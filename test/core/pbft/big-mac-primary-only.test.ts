@@ -9,15 +9,11 @@
  * the faulty client send one request and every replica gets a frame input.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  authPayload,
-  encodeBatch,
-  encodeMessage,
-  requestAuthPayload,
-} from '../../../src/core/codec/encode.ts';
+import { encodeMessage } from '../../../src/core/codec/encode.ts';
 import type { PrePrepare, Request } from '../../../src/core/codec/messages.ts';
-import { allReplicas, othersOf, type PbftConfig, primaryOf } from '../../../src/core/pbft/config.ts';
+import { type PbftConfig, primaryOf } from '../../../src/core/pbft/config.ts';
 import { decode, Group, op } from './harness.ts';
+import { signedPrePrepare, signedRequest } from './signed.ts';
 
 const GOOD = 100;
 const BAD = 101;
@@ -31,27 +27,11 @@ function request(
   payload: Uint8Array,
   valid: (r: number) => boolean,
 ): Request & { kind: 'request' } {
-  const unsigned = { client, timestamp, op: payload, auth: [] as Uint8Array[] };
-  const auth = g.keys.cryptoFor(client).authenticator(allReplicas(g.config), requestAuthPayload(unsigned));
-  for (let r = 0; r < auth.length; r++) if (!valid(r)) auth[r] = new Uint8Array(auth[r]!.length);
-  return { kind: 'request', ...unsigned, auth };
+  return { kind: 'request', ...signedRequest(g, client, timestamp, payload, valid) };
 }
 
 function prePrepare(g: Group, view: number, seq: number, requests: Request[], breakMac = false): PrePrepare {
-  const sender = primaryOf(g.config, view);
-  const batch = { kind: 'full' as const, requests };
-  const crypto = g.keys.cryptoFor(sender);
-  const unsigned: PrePrepare = {
-    kind: 'pre-prepare',
-    view,
-    seq,
-    batchDigest: crypto.digest(encodeBatch(batch)),
-    replica: sender,
-    batch,
-    auth: [],
-  };
-  const auth = crypto.authenticator(othersOf(g.config, sender), authPayload(unsigned));
-  return { ...unsigned, auth: breakMac ? auth.map((t) => new Uint8Array(t.length)) : auth };
+  return signedPrePrepare(g, { view, seq, requests, breakMac });
 }
 
 function frame(g: Group): void {

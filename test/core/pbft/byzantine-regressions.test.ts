@@ -5,29 +5,22 @@
  * in each test's comment) and passes now.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  authPayload,
-  encodeBatch,
-  encodeMessage,
-  requestAuthPayload,
-} from '../../../src/core/codec/encode.ts';
+import { authPayload, encodeMessage } from '../../../src/core/codec/encode.ts';
 import type {
   Checkpoint,
-  Commit,
   Message,
   NewView,
   PrePrepare,
-  Prepare,
   Request,
   StateReply,
   ViewChange,
 } from '../../../src/core/codec/messages.ts';
-import { allReplicas, othersOf } from '../../../src/core/pbft/config.ts';
 import type { NodeCrypto } from '../../../src/core/pbft/crypto.ts';
 import { Replica } from '../../../src/core/pbft/replica.ts';
 import { encodeReplicaState } from '../../../src/core/pbft/snapshot.ts';
 import { FoldService } from '../../../src/sim/service.ts';
 import { decode, Group, op, type Packet } from './harness.ts';
+import { signedPrePrepare, signedRequest, signedViewChange, signedVote } from './signed.ts';
 
 const CLIENT = 100;
 
@@ -38,10 +31,7 @@ function request(
   payload: Uint8Array,
   breakSlots: number[] = [],
 ): Request {
-  const unsigned = { client, timestamp, op: payload, auth: [] as Uint8Array[] };
-  const auth = g.keys.cryptoFor(client).authenticator(allReplicas(g.config), requestAuthPayload(unsigned));
-  for (const s of breakSlots) auth[s] = new Uint8Array(auth[s]!.length);
-  return { ...unsigned, auth };
+  return signedRequest(g, client, timestamp, payload, (r) => !breakSlots.includes(r));
 }
 
 function prePrepare(
@@ -51,46 +41,7 @@ function prePrepare(
   requests: Request[],
   sender = view % g.config.n,
 ): PrePrepare {
-  const batch = { kind: 'full' as const, requests };
-  const crypto = g.keys.cryptoFor(sender);
-  const unsigned: PrePrepare = {
-    kind: 'pre-prepare',
-    view,
-    seq,
-    batchDigest: crypto.digest(encodeBatch(batch)),
-    replica: sender,
-    batch,
-    auth: [],
-  };
-  return { ...unsigned, auth: crypto.authenticator(othersOf(g.config, sender), authPayload(unsigned)) };
-}
-
-function vote<K extends 'prepare' | 'commit'>(
-  g: Group,
-  kind: K,
-  at: { view: number; seq: number; batchDigest: Uint8Array },
-  replica: number,
-): K extends 'prepare' ? Prepare : Commit {
-  const unsigned = { kind, view: at.view, seq: at.seq, batchDigest: at.batchDigest, replica, auth: [] };
-  const auth = g.keys
-    .cryptoFor(replica)
-    .authenticator(othersOf(g.config, replica), authPayload(unsigned as Message));
-  return { ...unsigned, auth } as never;
-}
-
-function signedViewChange(g: Group, replica: number, newView: number): ViewChange {
-  const unsigned: ViewChange = {
-    kind: 'view-change',
-    newView,
-    replica,
-    stableSeq: 0,
-    stableDigest: new Uint8Array(32),
-    checkpointProof: [],
-    prepared: [],
-    prePrepared: [],
-    signature: new Uint8Array(64),
-  };
-  return { ...unsigned, signature: g.keys.cryptoFor(replica).sign(authPayload(unsigned)) };
+  return signedPrePrepare(g, { view, seq, requests, sender });
 }
 
 function signedNewView(g: Group, view: number, viewChanges: ViewChange[]): NewView {
@@ -154,7 +105,7 @@ describe('class 2: buffers take nothing unauthenticated, and one sender cannot f
     const g = waitingForNewView();
     const pp = prePrepare(g, 1, 1, [request(g, CLIENT, 1, op(1))]);
     const forged = {
-      ...vote(g, 'prepare', pp, 3),
+      ...signedVote(g, 'prepare', pp, 3),
       auth: [new Uint8Array(32), new Uint8Array(32), new Uint8Array(32)],
     };
     const before = g.rejections(2).length;
@@ -167,9 +118,9 @@ describe('class 2: buffers take nothing unauthenticated, and one sender cannot f
   it("one replica's flood of authentic messages does not crowd out another replica's", () => {
     const g = waitingForNewView();
     const pp = prePrepare(g, 1, 1, [request(g, CLIENT, 1, op(1))]);
-    for (let i = 0; i < 1100; i++) g.inject(2, 3, vote(g, 'prepare', { ...pp, seq: 1 + (i % 32) }, 3));
+    for (let i = 0; i < 1100; i++) g.inject(2, 3, signedVote(g, 'prepare', { ...pp, seq: 1 + (i % 32) }, 3));
     const before = g.rejections(2).length;
-    g.inject(2, 0, vote(g, 'prepare', pp, 0));
+    g.inject(2, 0, signedVote(g, 'prepare', pp, 0));
     expect(g.rejections(2).slice(before)).toEqual([]);
   });
 
@@ -228,7 +179,7 @@ describe('class 3: n > 3f+1 is safe (quorums follow n and f)', () => {
       [ppB, 4],
     ] as const) {
       g.inject(to, 0, pp);
-      g.inject(to, 0, vote(g, 'commit', pp, 0));
+      g.inject(to, 0, signedVote(g, 'commit', pp, 0));
     }
     g.pump();
     g.tick(300);
@@ -273,7 +224,7 @@ describe('class 4: one faulty client or replica cannot get a correct primary vot
     const g = new Group(1, { requestTimeoutTicks: 20, proposalTimeoutTicks: 1000, stallTicks: 1000 });
     const phantom = { view: 0, seq: 1, batchDigest: new Uint8Array(32).fill(9) };
     for (let seq = 1; seq <= 4; seq++)
-      for (const to of [1, 2]) g.inject(to, 3, vote(g, 'prepare', { ...phantom, seq }, 3));
+      for (const to of [1, 2]) g.inject(to, 3, signedVote(g, 'prepare', { ...phantom, seq }, 3));
     g.tick(25);
     // A request now; its COMMITs are slow (they arrive two ticks later).
     const late: Packet[] = [];

@@ -16,11 +16,11 @@
  * they hold the bound and show the fix does not buy it with a false suspicion.
  */
 import { describe, expect, it } from 'vitest';
-import { authPayload, encodeBatch, requestAuthPayload } from '../../../src/core/codec/encode.ts';
 import type { PrePrepare, Request } from '../../../src/core/codec/messages.ts';
-import { allReplicas, othersOf, type PbftConfig } from '../../../src/core/pbft/config.ts';
+import type { PbftConfig } from '../../../src/core/pbft/config.ts';
 import type { ReplicaEvent } from '../../../src/core/pbft/types.ts';
 import { decode, Group, op, type Packet } from './harness.ts';
+import { signedPrePrepare, signedRequest } from './signed.ts';
 
 const FRAME_TICKS = 20;
 const CLIENT = 100;
@@ -46,25 +46,12 @@ function frame(g: Group): void {
 }
 
 function request(g: Group, client: number, timestamp: number, breakAll = false): Request {
-  const unsigned = { client, timestamp, op: op(timestamp), auth: [] as Uint8Array[] };
-  const auth = g.keys.cryptoFor(client).authenticator(allReplicas(g.config), requestAuthPayload(unsigned));
-  return { ...unsigned, auth: breakAll ? auth.map((t) => new Uint8Array(t.length)) : auth };
+  return signedRequest(g, client, timestamp, op(timestamp), () => !breakAll);
 }
 
 /** A PRE-PREPARE of `sender` (authentic: it holds its own keys) for `requests`. */
 function prePrepare(g: Group, sender: number, view: number, seq: number, requests: Request[]): PrePrepare {
-  const batch = { kind: 'full' as const, requests };
-  const crypto = g.keys.cryptoFor(sender);
-  const unsigned: PrePrepare = {
-    kind: 'pre-prepare',
-    view,
-    seq,
-    batchDigest: crypto.digest(encodeBatch(batch)),
-    replica: sender,
-    batch,
-    auth: [],
-  };
-  return { ...unsigned, auth: crypto.authenticator(othersOf(g.config, sender), authPayload(unsigned)) };
+  return signedPrePrepare(g, { view, seq, requests, sender });
 }
 
 type ViewChangeEvent = Extract<ReplicaEvent, { type: 'view-change' }>;

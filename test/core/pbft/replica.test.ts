@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { authPayload, encodeBatch, requestAuthPayload } from '../../../src/core/codec/encode.ts';
+import { authPayload } from '../../../src/core/codec/encode.ts';
 import type { Message, PrePrepare, Request, StateReply } from '../../../src/core/codec/messages.ts';
-import { allReplicas, othersOf, pbftConfig } from '../../../src/core/pbft/config.ts';
+import { pbftConfig } from '../../../src/core/pbft/config.ts';
 import { Replica } from '../../../src/core/pbft/replica.ts';
 import { decode, Group, op } from './harness.ts';
+import { signedPrePrepare, signedRequest, signedVote } from './signed.ts';
 
 const CLIENT = 100;
 
@@ -14,38 +15,24 @@ function request(
   payload: Uint8Array,
   breakSlots: number[] = [],
 ): Request {
-  const unsigned = { client, timestamp, op: payload, auth: [] as Uint8Array[] };
-  const auth = g.keys.cryptoFor(client).authenticator(allReplicas(g.config), requestAuthPayload(unsigned));
-  for (const s of breakSlots) auth[s] = new Uint8Array(auth[s]!.length);
-  return { ...unsigned, auth };
+  return signedRequest(g, client, timestamp, payload, (r) => !breakSlots.includes(r));
 }
 
 function prePrepare(
   g: Group,
   fields: { view?: number; seq?: number; requests: Request[]; sender?: number; digest?: Uint8Array },
 ): PrePrepare {
-  const sender = fields.sender ?? 0;
-  const batch = { kind: 'full' as const, requests: fields.requests };
-  const crypto = g.keys.cryptoFor(sender);
-  const unsigned: PrePrepare = {
-    kind: 'pre-prepare',
+  return signedPrePrepare(g, {
     view: fields.view ?? 0,
     seq: fields.seq ?? 1,
-    batchDigest: fields.digest ?? crypto.digest(encodeBatch(batch)),
-    replica: sender,
-    batch,
-    auth: [],
-  };
-  return { ...unsigned, auth: crypto.authenticator(othersOf(g.config, sender), authPayload(unsigned)) };
+    requests: fields.requests,
+    sender: fields.sender ?? 0,
+    ...(fields.digest === undefined ? {} : { digest: fields.digest }),
+  });
 }
 
 function vote(g: Group, kind: 'prepare' | 'commit', pp: PrePrepare, replica: number): Message {
-  const unsigned = { kind, view: pp.view, seq: pp.seq, batchDigest: pp.batchDigest, replica, auth: [] };
-  const crypto = g.keys.cryptoFor(replica);
-  return {
-    ...unsigned,
-    auth: crypto.authenticator(othersOf(g.config, replica), authPayload(unsigned as Message)),
-  } as Message;
+  return signedVote(g, kind, pp, replica);
 }
 
 /** Did backup 1 send a PREPARE for the last input? */

@@ -1,24 +1,8 @@
 /** Groups larger than 3f+1 (the recovery configurations of DESIGN.md): ordering and view change stay live. */
 import { describe, expect, it } from 'vitest';
-import { authPayload } from '../../../src/core/codec/encode.ts';
-import type { ViewChange } from '../../../src/core/codec/messages.ts';
 import { configProblems, pbftConfig } from '../../../src/core/pbft/config.ts';
 import { decode, Group, op } from './harness.ts';
-
-function signedViewChange(g: Group, replica: number, newView: number): ViewChange {
-  const unsigned: ViewChange = {
-    kind: 'view-change',
-    newView,
-    replica,
-    stableSeq: 0,
-    stableDigest: new Uint8Array(32),
-    checkpointProof: [],
-    prepared: [],
-    prePrepared: [],
-    signature: new Uint8Array(64),
-  };
-  return { ...unsigned, signature: g.keys.cryptoFor(replica).sign(authPayload(unsigned)) };
-}
+import { signedViewChange } from './signed.ts';
 
 const TOPOLOGIES: readonly { n: number; f: number }[] = [
   { n: 5, f: 1 },

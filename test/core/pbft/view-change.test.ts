@@ -5,6 +5,7 @@ import { sha256 } from '../../../src/core/crypto/digest.ts';
 import { decideNewView } from '../../../src/core/pbft/new-view.ts';
 import { quorums } from '../../../src/core/pbft/quorum.ts';
 import { decode, Group, op } from './harness.ts';
+import { signedViewChange } from './signed.ts';
 
 const CLIENT = 100;
 const Q4 = quorums(4, 1);
@@ -75,11 +76,6 @@ describe('NEW-VIEW decision (pure)', () => {
     });
   });
 });
-
-function signedViewChange(g: Group, replica: number, newView: number): ViewChange {
-  const unsigned = vc(replica, [], [], newView);
-  return { ...unsigned, signature: g.keys.cryptoFor(replica).sign(authPayload(unsigned)) };
-}
 
 /** Drop everything the primary of view 0 sends: a silent primary. */
 function silencePrimary(g: Group): void {

@@ -6,7 +6,8 @@
  *
  * Frames missed are counted by cause, not timed: a frame not written while a proactive restart was in
  * progress (from its start to its rejoin) counts as 'proactive', during a crash or hang restart as 'crash',
- * otherwise 'other' (the host, the link, the protocol).
+ * within RESTART_SETTLE_MS after a rejoin as 'afterRestart' (the group settling: still the restart's cost),
+ * otherwise 'other' (the host, the link, the protocol). Each missed frame is also logged (`missed`).
  *
  * @example
  * const run = await startRecoveryRun({ topology, seed: 1, periodSeconds: 12, workDir });
@@ -64,6 +65,8 @@ export interface RecoveryRun {
   misses(frames: readonly FrameRecord[]): MissesByCause;
   /** The same, counted as the flight goes (each frame a frame after it is recorded), with the frames seen. */
   readonly counted: MissesByCause & { frames: number };
+  /** Every missed frame so far (the first MAX_MISSED_LOGGED): when, its cause, how many outputs arrived. */
+  readonly missed: MissedFrame[];
   fly(scenario: Scenario, during?: (run: RecoveryRun) => void): Promise<RigResult>;
   /** End the flight after the current frame (the result covers the frames flown). */
   stop(): void;
@@ -104,7 +107,8 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
   let loop: ProcessLoop | undefined;
   let recovery: ProcessRecovery | undefined;
   const arrivals = new Map<number, number>();
-  const counted = { frames: 0, proactive: 0, crash: 0, late: 0, lateInRestart: 0, other: 0 };
+  const counted = { frames: 0, ...noMisses() };
+  const missed: MissedFrame[] = [];
   let previous: FrameRecord | undefined;
   let rig: Rig | undefined;
   let governor: RealtimeGovernor | undefined;
@@ -112,6 +116,7 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
     stop: () => rig?.stop(),
     arrivals,
     counted,
+    missed,
     misses: (frames) => missesByCause(frames, recovery, arrivals, topology.f + 1),
     cluster,
     scheduler,
@@ -133,7 +138,15 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
           if (arrivals.size > MAX_ARRIVALS) arrivals.delete(arrivals.keys().next().value!);
           if (previous !== undefined) {
             counted.frames++;
-            classify(counted, previous, recovery, arrivals, topology.f + 1);
+            const cause = classify(counted, previous, recovery, arrivals, topology.f + 1);
+            if (cause !== undefined && missed.length < MAX_MISSED_LOGGED)
+              missed.push({
+                frame: previous.frame,
+                t: previous.t,
+                cause,
+                outputs: arrivals.get(previous.frame) ?? 0,
+                view: previous.view,
+              });
           }
           previous = record;
           o.onFrame?.(record);
@@ -191,16 +204,44 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
 /**
  * - proactive, crash: fewer than f+1 authentic outputs of the frame ever reached the voter's board while a
  *   restart of that cause was in progress (the restart cost the frame);
+ * - afterRestart: too few outputs within RESTART_SETTLE_MS after a restart rejoined (ordering settling after
+ *   the rejoin, a view change it set off: still the restart's cost);
  * - late: f+1 or more arrived, after the deadline (the shared host or a link was slow; `lateInRestart` of them
- *   while some restart was in progress);
- * - other: too few outputs, no restart in progress.
+ *   while some restart was in progress or settling);
+ * - other: too few outputs, no restart in progress or settling.
  */
 export interface MissesByCause {
   proactive: number;
   crash: number;
+  afterRestart: number;
   late: number;
   lateInRestart: number;
   other: number;
+}
+
+export type MissCause = Exclude<keyof MissesByCause, 'lateInRestart'>;
+
+export interface MissedFrame {
+  readonly frame: number;
+  /** Flight time, s. */
+  readonly t: number;
+  readonly cause: MissCause;
+  /** Authentic outputs that reached the voter's board (any time). */
+  readonly outputs: number;
+  readonly view: number;
+}
+
+/**
+ * How long after a rejoin a lost frame is still the restart's (ms): past the view-change timeout of the test
+ * configs (25 frames at 10 Hz), so a view change the rejoin set off is charged to it.
+ */
+export const RESTART_SETTLE_MS = 3000;
+
+/** Missed frames logged by a run (a few minutes at 100 Hz with every frame lost). */
+const MAX_MISSED_LOGGED = 20_000;
+
+function noMisses(): MissesByCause {
+  return { proactive: 0, crash: 0, afterRestart: 0, late: 0, lateInRestart: 0, other: 0 };
 }
 
 /** Frames not written, by cause (see MissesByCause); `arrivals`: authentic outputs per frame, any time. */
@@ -210,26 +251,36 @@ export function missesByCause(
   arrivals: ReadonlyMap<number, number>,
   quorum: number,
 ): MissesByCause {
-  const out: MissesByCause = { proactive: 0, crash: 0, late: 0, lateInRestart: 0, other: 0 };
+  const out = noMisses();
   for (const f of frames) classify(out, f, recovery, arrivals, quorum);
   return out;
 }
 
+/** Counts a frame not written under its cause (returned; undefined for a frame written). */
 function classify(
   out: MissesByCause,
   f: FrameRecord,
   recovery: ProcessRecovery | undefined,
   arrivals: ReadonlyMap<number, number>,
   quorum: number,
-): void {
-  if (f.outcome === 'write') return;
-  const cause = recovery?.restartingAt(f.t * 1000);
-  if ((arrivals.get(f.frame) ?? 0) >= quorum) {
-    out.late++;
-    if (cause !== undefined) out.lateInRestart++;
-  } else if (cause === 'proactive') out.proactive++;
-  else if (cause === 'crash' || cause === 'latched') out.crash++;
-  else out.other++;
+): MissCause | undefined {
+  if (f.outcome === 'write') return undefined;
+  const ms = f.t * 1000;
+  const during = recovery?.restartingAt(ms);
+  const near = recovery?.restartNear(ms, RESTART_SETTLE_MS);
+  const cause: MissCause =
+    (arrivals.get(f.frame) ?? 0) >= quorum
+      ? 'late'
+      : during === 'proactive'
+        ? 'proactive'
+        : during === 'crash' || during === 'latched'
+          ? 'crash'
+          : near !== undefined
+            ? 'afterRestart'
+            : 'other';
+  out[cause]++;
+  if (cause === 'late' && near !== undefined) out.lateInRestart++;
+  return cause;
 }
 
 /** Frames whose output count is kept (a soak's minute at 100 Hz is 6000). */

@@ -11,7 +11,8 @@
  * queue and run back to back when restarts take longer), --seed N, --config FILE (default
  * config/serial-mesh.json), --pace (pace the serial links at their baud rate).
  * Misses by cause: `proactive`/`crash` = fewer than f+1 outputs reached the voter while such a restart was in
- * progress; `late` = f+1 arrived after the deadline (the host); `other` = too few, no restart in progress.
+ * progress; `afterRestart` = too few within RESTART_SETTLE_MS (3 s) after a rejoin; `late` = f+1 arrived after
+ * the deadline (the host); `other` = too few, no restart in progress or settling.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

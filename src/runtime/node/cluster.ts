@@ -9,8 +9,7 @@
  * period; a child whose parent vanishes exits on its own (the IPC channel disconnects).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -24,6 +23,7 @@ import { topologyPrincipals } from '../loop/keys.ts';
 import { ChildProc, ChildSet, triplexCommand } from '../process/child.ts';
 import { ENV_HOLD_LINKS, ENV_IPC_STATUS_MS, ENV_RECOVERY_POINT, ENV_STATE_DIR } from '../recovery/env.ts';
 import type { BoardProcesses } from '../recovery/process-recovery.ts';
+import { childrenNamed, ordinaryNice, ordinaryScheduling, probeChrt } from './child-scheduling.ts';
 import {
   type BoardStatus,
   type FromBoard,
@@ -127,7 +127,7 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
   static async start(o: ClusterOptions): Promise<ProcessCluster> {
     requireSocat();
     // Asked now, before any flight: a restart in flight must not spawn it synchronously (ordinaryScheduling).
-    chrtWorks ??= spawnSync('chrt', ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+    probeChrt();
     mkdirSync(o.workDir, { recursive: true, mode: 0o700 });
     mkdirSync(o.logDir, { recursive: true });
     const keysDir = join(o.workDir, 'keys');
@@ -551,67 +551,6 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
       }
       await sleep(20);
     }
-  }
-}
-
-/** Pids of this process's children whose command is `name` (Linux /proc; empty elsewhere). */
-function childrenNamed(name: string): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  const out: number[] = [];
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (comm === name && ppid === process.pid) out.push(Number(e));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-/** Whether `chrt` can be run here (asked once, before any flight: a spawnSync blocks the event loop). */
-let chrtWorks: boolean | undefined;
-
-/**
- * A child started by a real-time process inherits SCHED_FIFO (and its nice): a board process restarted while the
- * rig runs real-time would then load its code at the rig's priority, starving the boards that fly, and fly
- * real-time without the governor that takes it back when it spins (it asks for real-time itself before it is
- * needed, realtime.ts). So it is started through `chrt --other 0`, ordinary from its first instruction: the
- * rig's process spawns no blocking chrt in a frame (a spawnSync here stalled the voter's event loop at every
- * restart).
- */
-function ordinaryScheduling(command: string, args: readonly string[]): { command: string; args: string[] } {
-  if (!selfIsRealtime()) return { command, args: [...args] };
-  chrtWorks ??= spawnSync('chrt', ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0;
-  if (!chrtWorks) return { command, args: [...args] };
-  return { command: 'chrt', args: ['--other', '0', command, ...args] };
-}
-
-/** Nice 0 for a child that inherited a lower nice (a syscall, no spawn). */
-function ordinaryNice(pid: number): void {
-  try {
-    setPriority(pid, 0);
-  } catch {
-    // gone already, or not permitted: its own request decides then
-  }
-}
-
-/** Whether this process runs under a real-time policy (Linux /proc; false elsewhere). */
-function selfIsRealtime(): boolean {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'latin1');
-    const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
-    return policy === 1 || policy === 2;
-  } catch {
-    return false;
   }
 }
 

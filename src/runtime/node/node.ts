@@ -20,7 +20,13 @@ import type { Scheduler } from '../scheduler.ts';
 import { collectNow, serialScavenges } from './gc.ts';
 import { HostWatch } from './host-watch.ts';
 import { type BoardStatus, type FromBoard, parseToBoard, type RecoveryStatus } from './ipc.ts';
-import { RealtimeGovernor, ROLE_PRIORITY, requestRealtime, type Scheduling } from './realtime.ts';
+import {
+  RealtimeGovernor,
+  ROLE_PRIORITY,
+  raiseForExit,
+  requestRealtime,
+  type Scheduling,
+} from './realtime.ts';
 
 /** A board process plugs its own actuator (and observers) into the same ports the rig uses. */
 export interface NodeOptions extends PlantPorts {
@@ -285,7 +291,11 @@ export class Node {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.statusTimer);
-    this.governorNote = this.governor?.stop();
+    // A process that took real time itself ends above the rig that reaps it (raiseForExit says why).
+    const raise = this.scheduling?.how === 'chrt';
+    this.governorNote = this.governor?.stop(raise ? 'keep' : 'ordinary');
+    const notRaised = raise ? raiseForExit() : undefined;
+    if (notRaised !== undefined) this.o.logger.warn({ err: notRaised }, 'not raised for the exit');
     const status = { ...this.status(), host: this.hostStatus() };
     this.o.logger.info({ status }, 'board stopped');
     this.finalSend?.({ type: 'final', status });

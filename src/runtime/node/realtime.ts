@@ -83,6 +83,8 @@ export interface RealtimeRequest {
  */
 export const ROLE_PRIORITY = {
   relay: { priority: 44, helpers: 44 },
+  /** A board process closing and exiting (raiseForExit): above the rig that reaps it, below the relays. */
+  exiting: { priority: 43, helpers: 43 },
   rig: { priority: 42, helpers: 39 },
   board: { priority: 36, helpers: 30 },
 } as const satisfies Record<string, { priority: number; helpers: number }>;
@@ -235,6 +237,30 @@ export function dropRealtime(pid = process.pid): string | undefined {
   return `chrt --other: ${(r.stderr ?? '').trim() || r.error?.message || `exit ${r.status}`}`;
 }
 
+/**
+ * Every thread of this process at ROLE_PRIORITY.exiting for its last steps (close, exit); undefined on success,
+ * else why not.
+ *
+ * Why: the rig's real-time main thread reaps a board process that exits (libuv's wait4 on SIGCHLD), and the
+ * kernel then invalidates the process's /proc entries (release_task, d_invalidate, shrink_dcache_parent).
+ * When an exiting thread of that process still has some of those entries on its own list, the reaper loops
+ * until the thread runs; a thread at ordinary (or board) priority, preempted by the rig on its CPU or kept off
+ * the other by busy boards, ran only when real-time throttling stopped the rig: 0.9 to 1 s of the rig's main
+ * thread in d_walk at each restart (perf, 2026-12-02, load 5 to 10), no input samples, 6 to 14 frames lost to
+ * an ordering stall. Above the rig, the exiting threads finish their part first.
+ */
+export function raiseForExit(pid = process.pid): string | undefined {
+  if (process.platform !== 'linux') return `SCHED_FIFO: not on Linux (${process.platform})`;
+  const to = String(ROLE_PRIORITY.exiting.priority);
+  const r = spawnSync('chrt', ['--fifo', '--all-tasks', '--pid', to, String(pid)], {
+    encoding: 'utf8',
+    timeout: 5000,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  if (r.status === 0) return undefined;
+  return `chrt --fifo ${to}: ${(r.stderr ?? '').trim() || r.error?.message || `exit ${r.status}`}`;
+}
+
 /** `chrt` without blocking the event loop (a frame goes on while it runs); undefined on success, else why not. */
 function chrtAsync(args: readonly string[]): Promise<string | undefined> {
   return new Promise((resolve) => {
@@ -318,6 +344,7 @@ export class RealtimeGovernor {
   private spinning = 0;
   private calm = 0;
   private state: 'realtime' | 'dropping' | 'dropped' | 'restoring' | 'stopped' = 'realtime';
+  private endWith: 'ordinary' | 'keep' = 'ordinary';
   private drops = 0;
   private restores = 0;
   private firstDrop: string | undefined;
@@ -355,12 +382,16 @@ export class RealtimeGovernor {
     return { drops: this.drops, restores: this.restores };
   }
 
-  /** Stops watching and returns to ordinary scheduling; says why if it had to drop real time early. */
-  stop(): string | undefined {
+  /**
+   * Stops watching and returns to ordinary scheduling (`keep`: leaves the scheduling as it is, for a process
+   * that sets its own for its exit, raiseForExit); says why if it had to drop real time early.
+   */
+  stop(then: 'ordinary' | 'keep' = 'ordinary'): string | undefined {
     clearInterval(this.timer);
     this.sched.close();
     this.state = 'stopped';
-    const failed = dropRealtime(this.o.pid);
+    this.endWith = then;
+    const failed = then === 'ordinary' ? dropRealtime(this.o.pid) : undefined;
     if (failed !== undefined) this.logger.warn({ err: failed }, 'could not return to ordinary scheduling');
     if (this.drops === 0) return undefined;
     const since =
@@ -412,8 +443,8 @@ export class RealtimeGovernor {
     this.state = 'restoring';
     const failed = await restoreRealtimeAsync(this.o.pid, to.priority, to.helpers);
     if (this.state !== 'restoring') {
-      // Stopped meanwhile: ordinary scheduling is what the process must end with.
-      if (failed === undefined) dropRealtime(this.o.pid);
+      // Stopped meanwhile: ordinary scheduling is what the process must end with (unless it sets its own).
+      if (failed === undefined && this.endWith === 'ordinary') dropRealtime(this.o.pid);
       return;
     }
     if (failed !== undefined) {

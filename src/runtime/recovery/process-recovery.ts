@@ -156,8 +156,16 @@ export class ProcessRecovery {
 
   /** Whether a restart of `cause` was in progress at time `ms` (scheduler time), from begin to rejoined. */
   restartingAt(ms: number): RecoveryCause | undefined {
+    return this.restartNear(ms, 0);
+  }
+
+  /**
+   * The cause of a restart in progress at `ms` or rejoined at most `settleMs` before it: what a frame lost in
+   * the seconds after a rejoin (the group settling, a view change it set off) is charged to.
+   */
+  restartNear(ms: number, settleMs: number): RecoveryCause | undefined {
     for (const s of this.spans)
-      if (ms >= s.fromMs && ms <= (s.toMs ?? Number.POSITIVE_INFINITY)) return s.cause;
+      if (ms >= s.fromMs && ms <= (s.toMs ?? Number.POSITIVE_INFINITY) + settleMs) return s.cause;
     return undefined;
   }
 

@@ -2,8 +2,9 @@
  * Proactive recovery in process mode (bench/soak-harness.ts): mon, b0, b1 and b2 each a `triplex node` child on
  * a pty serial mesh (socat), the voter's board (aiu) and the rig here, the coordinator restarting the board
  * processes on a compressed schedule. Real processes and real timers at 10 frames a second; nothing is timed:
- * the assertions count restarts, rejoins, key epochs and frames missed by cause. Frames whose outputs all
- * arrived but late (the two shared cores, not the restart) are counted apart and reported, not asserted.
+ * the assertions count restarts, rejoins, key epochs and frames missed by cause. No frame may be lost to a
+ * restart (in progress or settling after its rejoin); frames whose outputs all arrived but late, and frames lost
+ * with no restart near (the two shared cores), are counted apart, printed, and bounded (HOST_MISS_FRACTION).
  *
  * Slow on purpose: each restart is a process start (seconds on a loaded 2-core machine); the rotation test stops
  * as soon as every board recovered three times.
@@ -17,6 +18,12 @@ import type { Scenario } from '../../../hil/scenario.ts';
 import { loadTopology, type Topology } from '../../../src/runtime/config.ts';
 import { requireSocat } from '../../../src/runtime/node/cluster.ts';
 import type { RecoveryReport } from '../../../src/runtime/recovery/laptop.ts';
+
+/**
+ * Frames late (every output arrived, after the deadline) or lost with no restart near, as a fraction of the
+ * frames flown: what the shared two-core host may cost; more fails the run with every missed frame printed.
+ */
+const HOST_MISS_FRACTION = 0.01;
 
 const base: Topology = { ...loadTopology('config/serial-mesh.json'), frameRateHz: 10 };
 const REMOTE = ['mon', 'b0', 'b1', 'b2'];
@@ -78,19 +85,20 @@ function watch(run: RecoveryRun, done: () => boolean): void {
 
 /**
  * Not part of `npm test` yet: process-mode recovery does not meet its bound on this 2-core machine. What
- * bench/recovery-diag.ts attributes the missed frames to (2026-12-02, load 12 to 20 from other sessions): the
- * frames are lost to ordering stalls (no batch executed), not to a restart removing an output; in the
- * seconds after a restarted board comes up, two of the other board processes at a time run their main
- * thread at 85-95% of a CPU, mostly in the kernel (epoll and thread-pool wake-ups, few link frames), and the
- * remaining boards, at the same real-time priority, do not run; view changes follow. Per-role priorities,
- * the governor (now taking real time back at half a CPU and restoring it) and warmed-up restarts shortened
- * these episodes but did not remove them. Both cases run with `npm run test:process-recovery`
- * (TRIPLEX_PROCESS_RECOVERY=1) until process-mode recovery meets its bound.
+ * bench/recovery-diag.ts and perf attribute the missed frames to (2026-12-02): ordering stalls (no batch
+ * executed). The largest, 6 to 14 frames at each restart, was the rig's real-time main thread looping for
+ * 0.9-1 s in the kernel while it reaped the old board process (wait4, d_invalidate of its /proc entries,
+ * waiting on an exiting thread of that process kept off the CPU until real-time throttling); board processes
+ * now exit above the rig (raiseForExit, realtime.ts) and those stalls are gone. Left: single frames and short
+ * runs of 2 to 4 with no output while a restarted board's new process loads (ordinary scheduling, competing with
+ * the machine's other work) or right before it opens its links, at load 3 to 10; not explained yet. Both cases
+ * run with `npm run test:process-recovery` (TRIPLEX_PROCESS_RECOVERY=1) until process-mode recovery meets its
+ * bound.
  */
 const processRecovery = process.env.TRIPLEX_PROCESS_RECOVERY === '1';
 if (!processRecovery)
   console.warn(
-    'skipping process-mode recovery: it loses frames to ordering stalls after a board rejoins (bench/recovery-diag.ts, issue 10); run npm run test:process-recovery',
+    'skipping process-mode recovery: it still loses a few frames to ordering stalls around restarts on this host (bench/recovery-diag.ts, issue 10); run npm run test:process-recovery',
   );
 
 describe.skipIf(socatProblem !== undefined || !processRecovery)(
@@ -135,18 +143,20 @@ describe.skipIf(socatProblem !== undefined || !processRecovery)(
         Object.keys(run.keyCounters.toJSON()).filter((c) => c.includes('refused')),
         why,
       ).toEqual([]);
-      // No frame lost because a restart removed an output the voter needed. Judged only when the host kept up
-      // outside the restarts: on two cores shared by five board processes and other work, a frame is also lost
-      // when every output is late or ordering stalls on slow replicas, restart or not (counted, printed).
-      const hostKeptUp = run.counted.other === 0 && run.counted.late - run.counted.lateInRestart === 0;
-      if (hostKeptUp) {
-        expect(run.counted.proactive, why).toBe(0);
-        expect(r.trace.frames.filter((f) => f.outcome === 'failsafe').length, why).toBe(0);
-      } else {
-        console.warn(
-          `frames lost to restarts not judged: the host lost frames outside restarts too (${JSON.stringify(run.counted)})`,
-        );
-      }
+      // No frame lost because of a scheduled restart, judged on every run: too few outputs while a proactive
+      // restart was in progress or in the seconds after its rejoin (the group settling, a view change the
+      // rejoin set off), and no failsafe frame (10 misses in a row).
+      const missedWhy = JSON.stringify({ misses: run.counted, missed: run.missed.slice(0, 100) });
+      expect(run.counted.proactive + run.counted.afterRestart, `lost to restarts: ${missedWhy}`).toBe(0);
+      expect(r.trace.frames.filter((f) => f.outcome === 'failsafe').length, missedWhy).toBe(0);
+      // Frames whose outputs all arrived but late (the two shared cores: five board processes, process starts
+      // and other work), and frames lost with no restart near: reported with their cause and time, bounded.
+      const hostMisses = run.counted.late + run.counted.other;
+      expect(hostMisses, `host misses over ${HOST_MISS_FRACTION * 100}%: ${missedWhy}`).toBeLessThanOrEqual(
+        Math.ceil(run.counted.frames * HOST_MISS_FRACTION),
+      );
+      if (hostMisses > 0)
+        console.warn(`process-mode rotation, frames late or lost outside restarts: ${missedWhy}`);
       console.log(
         `process-mode rotation: ${JSON.stringify({ frames: r.trace.frames.length, misses: run.counted, starts: run.cluster.starts })}`,
       );

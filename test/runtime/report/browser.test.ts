@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeReport } from '../../src/runtime/report/write.ts';
-import { reportFixture } from './report-fixture.ts';
+import { writeReport } from '../../../src/runtime/report/write.ts';
+import { reportFixture } from './fixture.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 

@@ -1,8 +1,8 @@
 /** Attribution of missed frames: each cause rests on a measurement, and an episode no measurement explains says so. */
 import { describe, expect, it } from 'vitest';
-import { attribute, causeCounts, findEpisodes, MAX_EPISODES } from '../../src/runtime/report/episodes.ts';
-import type { FrameRecord, FrameSample, Incident, VoterOutcome } from '../../src/runtime/report/trace.ts';
-import { verdictOf } from '../../src/runtime/report/verdict.ts';
+import { attribute, causeCounts, findEpisodes, MAX_EPISODES } from '../../../src/runtime/report/episodes.ts';
+import type { FrameRecord, FrameSample, Incident, VoterOutcome } from '../../../src/runtime/report/trace.ts';
+import { verdictOf } from '../../../src/runtime/report/verdict.ts';
 
 const timing = { periodMs: 20, deadlineMs: 16, viewChangeTimeoutFrames: 25 };
 

@@ -5,14 +5,14 @@
  * show. Deterministic: the same seed gives the same report.
  */
 import pino from 'pino';
-import { Rig } from '../../hil/rig.ts';
-import { defaultScenario } from '../../hil/scenario.ts';
-import { loadTopology } from '../../src/runtime/config.ts';
-import { attribute, findEpisodes } from '../../src/runtime/report/episodes.ts';
-import type { HtmlReportInput } from '../../src/runtime/report/html.ts';
-import type { ChannelState, FrameRecord, FrameSample } from '../../src/runtime/report/trace.ts';
-import { verdictOf } from '../../src/runtime/report/verdict.ts';
-import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
+import { Rig } from '../../../hil/rig.ts';
+import { defaultScenario } from '../../../hil/scenario.ts';
+import { loadTopology } from '../../../src/runtime/config.ts';
+import { attribute, findEpisodes } from '../../../src/runtime/report/episodes.ts';
+import type { HtmlReportInput } from '../../../src/runtime/report/html.ts';
+import type { ChannelState, FrameRecord, FrameSample } from '../../../src/runtime/report/trace.ts';
+import { verdictOf } from '../../../src/runtime/report/verdict.ts';
+import { VirtualScheduler } from '../../../src/runtime/scheduler.ts';
 
 export const STALL = { first: 60, last: 75, delayMs: 119 } as const;
 

@@ -2,9 +2,9 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { niceTicks, tickLabel } from '../../src/runtime/report/ticks.ts';
-import { writeReport } from '../../src/runtime/report/write.ts';
-import { reportFixture, STALL } from './report-fixture.ts';
+import { niceTicks, tickLabel } from '../../../src/runtime/report/ticks.ts';
+import { writeReport } from '../../../src/runtime/report/write.ts';
+import { reportFixture, STALL } from './fixture.ts';
 
 const fixture = reportFixture();
 

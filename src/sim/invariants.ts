@@ -2,6 +2,7 @@
  * Invariant checkers, run on every simulator step that could break them. A violation throws with the seed
  * and the exact command that replays the run.
  */
+import { hex } from '../core/bytes.ts';
 import type { PbftConfig } from '../core/pbft/config.ts';
 import type { Replica } from '../core/pbft/replica.ts';
 import type { ExecutedRequest } from '../core/pbft/types.ts';
@@ -133,7 +134,7 @@ export class InvariantChecker {
 
   /** A correct client issued a request. */
   onIssue(client: number, timestamp: number, op: Uint8Array, now: number): void {
-    this.issued.set(`${client}:${timestamp}`, { opHex: hexOf(op), issuedAt: now, completedAt: undefined });
+    this.issued.set(`${client}:${timestamp}`, { opHex: hex(op), issuedAt: now, completedAt: undefined });
   }
 
   /**
@@ -147,7 +148,7 @@ export class InvariantChecker {
       ops = new Set();
       this.faultyIssued.set(key, ops);
     }
-    ops.add(hexOf(op));
+    ops.add(hex(op));
   }
 
   /** A correct client accepted a result (f+1 matching replies). */
@@ -165,7 +166,7 @@ export class InvariantChecker {
     requests: readonly ExecutedRequest[],
   ): void {
     this.checks++;
-    const digest = hexOf(batchDigest);
+    const digest = hex(batchDigest);
     const first = this.committed.get(seq);
     if (first === undefined) this.committed.set(seq, { digest, replica });
     else if (first.digest !== digest) {
@@ -185,7 +186,7 @@ export class InvariantChecker {
       const byFaulty = this.faultyIssued.get(key);
       if (issued === undefined && byFaulty === undefined)
         this.fail('validity: executed requests were issued', `replica ${replica} executed ${key}`);
-      if (issued !== undefined ? issued.opHex !== hexOf(r.op) : !byFaulty!.has(hexOf(r.op)))
+      if (issued !== undefined ? issued.opHex !== hex(r.op) : !byFaulty!.has(hex(r.op)))
         this.fail('validity: executed requests were issued', `${key} op differs`);
       if (t.executed.has(key))
         this.fail('no request executes twice', `replica ${replica} executed ${key} again`);
@@ -226,8 +227,4 @@ export class InvariantChecker {
     for (const i of this.issued.values()) if (i.completedAt !== undefined) completed++;
     return { issued: this.issued.size, completed };
   }
-}
-
-function hexOf(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

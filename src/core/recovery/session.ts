@@ -20,6 +20,7 @@
  * const mine = sessionKeys({ id: 1, epoch: 4, privateKey, publicKey }, { id: 2, epoch: 7, publicKey: theirs });
  * if (mine.ok) ring.rekey(2, mine.keys.pair);
  */
+import { bytesEqual } from '../bytes.ts';
 import { hkdfSha256 } from '../crypto/hkdf.ts';
 import { x25519Agree } from '../crypto/sign.ts';
 import { MAX_KEY_EPOCH, MAX_PRINCIPAL, type NewKey, verifyNewKey } from './new-key.ts';
@@ -159,7 +160,7 @@ export function acceptNewKey(p: {
   if (p.identityPublicKey === undefined || current === undefined)
     return { ok: false, reason: 'unknown-node' };
   if (m.epoch <= current.epoch) {
-    const same = m.epoch === current.epoch && equalBytes(m.publicKey, current.publicKey);
+    const same = m.epoch === current.epoch && bytesEqual(m.publicKey, current.publicKey);
     return { ok: false, reason: same ? 'duplicate' : 'stale-epoch' };
   }
   if (m.epoch - current.epoch > (p.maxEpochAhead ?? DEFAULT_MAX_EPOCH_AHEAD)) {
@@ -213,10 +214,4 @@ export function nextEpoch(
   const epoch = Math.max(persisted, credible[0] ?? 0) + 1;
   if (epoch > MAX_KEY_EPOCH) return { ok: false, reason: 'epoch-space-exhausted' };
   return { ok: true, epoch };
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

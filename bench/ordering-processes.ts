@@ -13,11 +13,12 @@
  * self-time functions of each process to the JSON (open the .cpuprofile files in Chrome DevTools for more).
  * Children are killed when this process exits, however it exits.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ChildProc, ChildSet } from '../src/runtime/process/child.ts';
 import type { ClientResult, NodeArgs, NodeStats, ParentMessage, Wire } from './ordering-node.ts';
 
 interface Options {
@@ -103,30 +104,32 @@ function parseArgs(argv: readonly string[]): Options {
 
 // ---------------------------------------------------------------- children
 
-const live = new Set<ChildProcess>();
+/** Killed (SIGKILL) when this process exits, however it exits. */
+const live = new ChildSet();
 
-function killAll(): void {
-  for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  live.clear();
-}
-process.on('exit', killAll);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
-    killAll();
+    live.killAll();
     process.exit(130);
   });
 }
 
-function spawnNode(args: NodeArgs, profileDir: string | undefined, label: string): ChildProcess {
+function spawnNode(args: NodeArgs, profileDir: string | undefined, label: string): ChildProc {
   const execArgv = [...process.execArgv];
   // One directory per process: tsx's loader thread is profiled too and writes its own file next to the main one.
   if (profileDir !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${join(profileDir, label)}`);
-  const child = fork(NODE_ENTRY, [JSON.stringify(args)], {
-    execArgv,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  live.add(child);
-  child.on('exit', () => live.delete(child));
+  // What fork(NODE_ENTRY) runs: this node with this process's loader flags, an IPC channel, this folder.
+  const child = live.add(
+    ChildProc.spawn({
+      command: process.execPath,
+      args: [...execArgv, NODE_ENTRY, JSON.stringify(args)],
+      label,
+      cwd: process.cwd(),
+      ipc: true,
+    }),
+  );
+  // A child's errors show on this process's stderr, as they did when it inherited it.
+  child.process.stderr?.on('data', (s: string) => process.stderr.write(s));
   return child;
 }
 
@@ -217,22 +220,20 @@ async function runCase(name: string, o: Options): Promise<CaseResult> {
   const all = [...replicas, client];
   try {
     const dropsBefore = kernelUdpDrops();
-    const ready = await Promise.all(all.map((c) => next<{ ports: number[] }>(c, 'ready', 30_000)));
+    const ready = await Promise.all(all.map((c) => next<{ ports: number[] }>(c.process, 'ready', 30_000)));
     const peers: ParentMessage = {
       type: 'peers',
       replicas: ready.slice(0, N).map((r) => r.ports[0]!),
       clients: ready[N]!.ports,
     };
-    for (const c of all) tell(c, peers);
+    for (const c of all) tell(c.process, peers);
     const run: ParentMessage = { type: 'run', warmupMs: o.warmup * 1000, measureMs: o.seconds * 1000 };
-    for (const c of all) tell(c, run);
-    const result = await next<ClientResult>(client, 'result', (o.warmup + o.seconds) * 1000 + 30_000);
-    const statsP = all.map((c) => next<NodeStats>(c, 'stats', 10_000));
-    for (const c of all) tell(c, { type: 'stop' });
+    for (const c of all) tell(c.process, run);
+    const result = await next<ClientResult>(client.process, 'result', (o.warmup + o.seconds) * 1000 + 30_000);
+    const statsP = all.map((c) => next<NodeStats>(c.process, 'stats', 10_000));
+    for (const c of all) tell(c.process, { type: 'stop' });
     const stats = await Promise.all(statsP);
-    await Promise.all(
-      all.map((c) => (c.exitCode === null ? new Promise((ok) => c.once('exit', ok)) : undefined)),
-    );
+    await Promise.all(all.map((c) => c.exit));
     const dropsAfter = kernelUdpDrops();
     const kernelDrops =
       dropsBefore === undefined || dropsAfter === undefined ? null : dropsAfter - dropsBefore;
@@ -240,7 +241,7 @@ async function runCase(name: string, o: Options): Promise<CaseResult> {
     if (profileDir !== undefined) summary.profile = profileSummary(profileDir);
     return summary;
   } finally {
-    for (const c of all) if (c.exitCode === null) c.kill('SIGKILL');
+    for (const c of all) c.kill();
   }
 }
 
@@ -380,7 +381,7 @@ main().then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);
-    killAll();
+    live.killAll();
     process.exit(1);
   },
 );

@@ -4,64 +4,33 @@
  *
  *   npm run bench:links:latency -- --latency-seconds 10 --latency-rate 100
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTopology, type Topology } from '../../src/runtime/config.ts';
+import {
+  ChildProc,
+  ChildSet,
+  REPO_ROOT,
+  runToExit,
+  triplexCommand,
+} from '../../src/runtime/process/child.ts';
 import { type LinksOptions, parseLinksArgs, round } from './args.ts';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 type Options = Pick<LinksOptions, 'latencySeconds' | 'latencyRate'>;
 
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+// The board processes are killed if this process exits first (ChildSet), runs of the CLI likewise (runToExit).
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => process.exit(130));
 }
 
-/** Run the triplex CLI (same tsx loader as this process); resolves with stdout, stderr and exit code. */
+/** Run the triplex CLI to its end (SIGKILL past `timeoutMs`); its stdout, stderr and exit code. */
 function triplex(
   args: string[],
   timeoutMs: number,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((ok) => {
-    const child = spawn(process.execPath, [...process.execArgv, join(root, 'src/cli/main.ts'), ...args], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      ok({ code, stdout, stderr });
-    });
-  });
-}
-
-function kill(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
-  return new Promise((ok) => {
-    const hard = setTimeout(() => c.kill('SIGKILL'), 2000);
-    c.once('exit', () => {
-      clearTimeout(hard);
-      ok();
-    });
-    c.kill('SIGTERM');
-  });
+  return runToExit(triplexCommand(args), { timeoutMs });
 }
 
 export interface LatencyRun {
@@ -122,7 +91,7 @@ function pickSummary(link: string, out: { code: number | null; stdout: string; s
 /** Five `triplex node` processes on UDP loopback; the voter's board flies the emulated rig and reports. */
 export async function latencyUdp(t: Topology, o: Options): Promise<LatencyRun> {
   const dir = mkdtempSync(join(tmpdir(), 'triplex-links-'));
-  const started: ChildProcess[] = [];
+  const started = new ChildSet();
   try {
     const basePort = 20000 + Math.floor(Math.random() * 20000);
     const { file: _file, ...raw } = t as Topology & { file?: string };
@@ -145,27 +114,25 @@ export async function latencyUdp(t: Topology, o: Options): Promise<LatencyRun> {
     const rigBoard = t.voters[0]!.board;
     for (const b of t.boards) {
       if (b.name === rigBoard) continue;
-      const child = spawn(
-        process.execPath,
-        [
-          ...process.execArgv,
-          join(root, 'src/cli/main.ts'),
-          'node',
-          '--config',
-          configFile,
-          '--board',
-          b.name,
-          '--keys',
-          keysDir,
-          '--log-level',
-          'warn',
-          '--log-file',
-          join(dir, `${b.name}.log`),
-        ],
-        { cwd: root, stdio: 'ignore' },
+      started.add(
+        ChildProc.spawn({
+          ...triplexCommand([
+            'node',
+            '--config',
+            configFile,
+            '--board',
+            b.name,
+            '--keys',
+            keysDir,
+            '--log-level',
+            'warn',
+            '--log-file',
+            join(dir, `${b.name}.log`),
+          ]),
+          label: `board ${b.name}`,
+          stderr: false,
+        }),
       );
-      children.add(child);
-      started.push(child);
     }
     // Let the board processes load and bind before the rig's first frame.
     await new Promise((ok) => setTimeout(ok, 4000));
@@ -198,7 +165,7 @@ export async function latencyUdp(t: Topology, o: Options): Promise<LatencyRun> {
       writtenFramesLatencyMs: writtenLatency(join(dir, 'report')),
     };
   } finally {
-    await Promise.all(started.map(kill));
+    await started.stopAll(2000);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -239,7 +206,7 @@ export async function latencySim(link: 'serial' | 'can', config: string, o: Opti
 
 /** The three cross-process runs. */
 export async function latencyRuns(o: Options): Promise<LatencyRun[]> {
-  const laptop = loadTopology(join(root, 'config/laptop.json'));
+  const laptop = loadTopology(join(REPO_ROOT, 'config/laptop.json'));
   return [
     await latencyUdp(laptop, o),
     await latencySim('serial', 'config/serial-mesh.json', o),

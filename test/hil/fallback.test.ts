@@ -3,21 +3,24 @@
  * to emulation for those boards and says so, per board, on the console and in the report; with --require-hardware
  * it exits non-zero naming the missing port. `triplex hil list` lists the library one line each.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { libraryFiles } from '../../hil/library.ts';
-import { triplexCommand } from '../../src/runtime/node/cluster.ts';
+import { runToExit, triplexCommand } from '../../src/runtime/process/child.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'triplex-hil-fallback-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function triplex(args: string[]): { code: number | null; out: string; err: string } {
-  const { command, args: full } = triplexCommand(args);
-  const r = spawnSync(command, full, { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+/** Runs `triplex args...`; past 120 s SIGTERM, as spawnSync's timeout did (SIGKILL 5 s later). */
+async function triplex(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const r = await runToExit(triplexCommand(args), {
+    timeoutMs: 120_000,
+    stopGraceMs: 5000,
+    cwd: process.cwd(),
+  });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 /** config/serial-mesh.json with every device path under `dir` (none of which exists). */
@@ -34,9 +37,9 @@ function missingPortsConfig(): { file: string; port: string } {
 describe('triplex hil run: per-board fallback', () => {
   const { file, port } = missingPortsConfig();
 
-  it('a serial port that does not exist: that board is emulated, and the console and report say why', () => {
+  it('a serial port that does not exist: that board is emulated, and the console and report say why', async () => {
     const out = join(dir, 'run');
-    const r = triplex(['hil', 'run', 'sensor-stuck', '--config', file, '--lockstep', '--out', out]);
+    const r = await triplex(['hil', 'run', 'sensor-stuck', '--config', file, '--lockstep', '--out', out]);
     expect(r.code, r.out + r.err).toBe(0);
     expect(r.out).toMatch(
       new RegExp(
@@ -57,8 +60,8 @@ describe('triplex hil run: per-board fallback', () => {
     expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('sensor-stuck');
   }, 120_000);
 
-  it('with --require-hardware it exits non-zero and names the port', () => {
-    const r = triplex([
+  it('with --require-hardware it exits non-zero and names the port', async () => {
+    const r = await triplex([
       'hil',
       'run',
       'sensor-stuck',
@@ -72,8 +75,8 @@ describe('triplex hil run: per-board fallback', () => {
     expect(r.out + r.err).toContain(`board b0 not found (port ${port} (links.3.devices.aiu) does not exist)`);
   }, 120_000);
 
-  it('probe says the same without flying', () => {
-    const r = triplex(['hil', 'probe', '--config', file, '--require-hardware']);
+  it('probe says the same without flying', async () => {
+    const r = await triplex(['hil', 'probe', '--config', file, '--require-hardware']);
     expect(r.code).toBe(2);
     expect(r.out).toMatch(/b0 +emulated +port .* does not exist/);
     expect(r.err).toContain(port);
@@ -81,13 +84,13 @@ describe('triplex hil run: per-board fallback', () => {
 });
 
 describe('triplex hil list', () => {
-  it('one line per library scenario, and the grid', () => {
-    const r = triplex(['hil', 'list']);
+  it('one line per library scenario, and the grid', async () => {
+    const r = await triplex(['hil', 'list']);
     expect(r.code, r.err).toBe(0);
     const lines = r.out.trim().split('\n');
     expect(lines).toHaveLength(libraryFiles().length);
     expect(lines.find((l) => l.startsWith('channel-garbage '))).toContain('->');
-    const g = triplex(['hil', 'list', '--grid']);
+    const g = await triplex(['hil', 'list', '--grid']);
     expect(g.out).toMatch(/link crash +does not apply: a link has no process to crash/);
     expect(g.out).toMatch(
       /replica equivocate +in-process: yes; child: no \(a board process takes no Byzantine replica behaviour.*; real: no \(real hardware.*; library: replica-equivocate/,

@@ -4,17 +4,16 @@
  * host and are emulated as board processes the rig starts. One scenario passes, and the report's board table shows
  * which board was which. Every process this test starts is stopped in afterAll, also when the test fails.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PtyPair } from '../../src/io/pty.ts';
 import { parseTopology } from '../../src/runtime/config.ts';
 import { generateKeySet } from '../../src/runtime/keyfiles.ts';
 import { topologyPrincipals } from '../../src/runtime/loop/keys.ts';
-import { requireSocat, triplexCommand } from '../../src/runtime/node/cluster.ts';
+import { requireSocat } from '../../src/runtime/node/cluster.ts';
+import { ChildProc, ChildSet, runToExit, triplexCommand } from '../../src/runtime/process/child.ts';
 
 let socatProblem: string | undefined;
 try {
@@ -26,13 +25,11 @@ try {
 
 const dir = mkdtempSync(join(tmpdir(), 'triplex-mixed-'));
 const pairs: PtyPair[] = [];
-const boards: ChildProcess[] = [];
+const boards = new ChildSet();
 const REAL = ['b0', 'b1'];
 
 afterAll(async () => {
-  for (const b of boards) if (b.exitCode === null) b.kill('SIGTERM');
-  await sleep(500);
-  for (const b of boards) if (b.exitCode === null) b.kill('SIGKILL');
+  await boards.stopAll(500);
   await Promise.all(pairs.map((p) => p.close()));
   if (process.env.TRIPLEX_KEEP === undefined) rmSync(dir, { recursive: true, force: true });
   else console.warn(`kept ${dir}`);
@@ -60,36 +57,37 @@ async function bench(): Promise<string> {
 
 /** A bench board process; resolves once its links are up (it says so over IPC). */
 async function realBoard(config: string, board: string): Promise<void> {
-  const { command, args } = triplexCommand([
-    'hil',
-    'board',
-    '--config',
-    config,
-    '--board',
-    board,
-    '--keys',
-    join(dir, 'keys'),
-    '--no-pace',
-    '--log-level',
-    'warn',
-    '--log-file',
-    join(dir, `real-${board}.log`),
-  ]);
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-  boards.push(child);
-  let stderr = '';
-  child.stderr?.on('data', (s) => {
-    stderr += String(s);
-  });
+  const child = boards.add(
+    ChildProc.spawn({
+      ...triplexCommand([
+        'hil',
+        'board',
+        '--config',
+        config,
+        '--board',
+        board,
+        '--keys',
+        join(dir, 'keys'),
+        '--no-pace',
+        '--log-level',
+        'warn',
+        '--log-file',
+        join(dir, `real-${board}.log`),
+      ]),
+      label: `board ${board}`,
+      cwd: process.cwd(),
+      ipc: true,
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${board} not ready: ${stderr}`)), 60_000);
-    child.on('message', (m) => {
+    const timer = setTimeout(() => reject(new Error(`${board} not ready: ${child.stderr}`)), 60_000);
+    child.process.on('message', (m) => {
       if ((m as { type?: string }).type === 'ready') {
         clearTimeout(timer);
         resolve();
       }
     });
-    child.on('exit', (code) => reject(new Error(`${board} exited ${code}: ${stderr}`)));
+    void child.exit.then(({ code }) => reject(new Error(`${board} exited ${code}: ${child.stderr}`)));
   });
 }
 
@@ -98,7 +96,7 @@ describe.skipIf(socatProblem !== undefined)('a mixed bench: real board processes
     const config = await bench();
     await Promise.all(REAL.map((b) => realBoard(config, b)));
     const out = join(dir, 'out');
-    const { command, args } = triplexCommand([
+    const args = [
       'hil',
       'run',
       'test/hil/fixtures/mixed-bench.yaml',
@@ -112,10 +110,15 @@ describe.skipIf(socatProblem !== undefined)('a mixed bench: real board processes
       out,
       '--junit',
       join(out, 'junit.xml'),
-    ]);
-    const r = spawnSync(command, args, { encoding: 'utf8', timeout: 150_000 });
+    ];
+    // Past its time: SIGTERM (as spawnSync's timeout did), SIGKILL 5 s later.
+    const r = await runToExit(triplexCommand(args), {
+      timeoutMs: 150_000,
+      stopGraceMs: 5000,
+      cwd: process.cwd(),
+    });
     const log = `${r.stdout}\n${r.stderr}`;
-    expect(r.status, log).toBe(0);
+    expect(r.code, log).toBe(0);
     expect(r.stdout).toMatch(/b0 +real: answered the rig hello on .*l3-aiu .* \(MAC checked\)/);
     expect(r.stdout).toMatch(/b1 +real: answered the rig hello/);
     expect(r.stdout).toMatch(/b2 +emulated: port .*absent-8-aiu \(links\.8\.devices\.aiu\) does not exist/);

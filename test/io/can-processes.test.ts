@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,35 +5,38 @@ import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CanTransport } from '../../src/io/can.ts';
 import { SlcanHost } from '../../src/io/slcan.ts';
+import { ChildProc, ChildSet } from '../../src/runtime/process/child.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'triplex-canproc-'));
-const children: ChildProcess[] = [];
+const children = new ChildSet();
 let self: CanTransport | undefined;
 
 afterAll(async () => {
   await self?.close();
-  for (const c of children.reverse()) {
-    if (c.exitCode !== null) continue;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    await exited;
-  }
+  // SIGTERM each one and wait for it to exit (SIGKILL only if it has not after 10 s).
+  await children.stopAll(10_000);
   rmSync(dir, { recursive: true, force: true });
 });
 
 function start(args: string[]): {
-  child: ChildProcess;
+  child: ChildProc;
   line: (pred: (l: string) => boolean) => Promise<string>;
 } {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
+  const child = children.add(
+    ChildProc.spawn({
+      command: process.execPath,
+      args: ['--import', 'tsx', ...args],
+      label: args[0]!,
+      cwd: process.cwd(),
+      stdout: true,
+    }),
+  );
+  // Its errors show in the test's output, as when it inherited stderr.
+  child.process.stderr!.on('data', (s: string) => process.stderr.write(s));
   let buf = '';
   const lines: string[] = [];
   const waiters: (() => void)[] = [];
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (s: string) => {
+  child.process.stdout!.on('data', (s: string) => {
     buf += s;
     const parts = buf.split('\n');
     buf = parts.pop()!;
@@ -81,7 +83,7 @@ describe('board processes joined by the emulated CAN bus process', () => {
     expect(got.map((r) => [r.from, r.bytes[0], r.bytes.length])).toEqual(
       Array.from({ length: 5 }, (_, i) => ['echo', 0xee, 20 * i + 2]),
     );
-    bus.child.kill('SIGTERM');
+    bus.child.process.kill('SIGTERM');
     const stats = JSON.parse(await bus.line((l) => l.includes('"bus"'))) as { bus: { frames: number } };
     expect(stats.bus.frames).toBeGreaterThan(10);
   });

@@ -18,6 +18,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EXIT, type OptionSpecs, scriptOptions } from '../src/cli/args.ts';
 import { ChildProc, ChildSet } from '../src/runtime/process/child.ts';
 import type { ClientResult, NodeArgs, NodeStats, ParentMessage, Wire } from './ordering-node.ts';
 
@@ -38,68 +39,52 @@ const N = 3 * F + 1;
 const here = dirname(fileURLToPath(import.meta.url));
 const NODE_ENTRY = join(here, 'ordering-node.ts');
 
+const OPTIONS = {
+  processes: { type: 'boolean' },
+  seconds: { type: 'number', min: 0, max: 3600, unit: 's' },
+  warmup: { type: 'number', min: 0, max: 3600, unit: 's' },
+  clients: { type: 'number', min: 1, max: 1024, integer: true },
+  cases: { type: 'string' },
+  'max-batch': { type: 'number', min: 1, max: 100_000, integer: true },
+  'max-in-flight': { type: 'number', min: 1, max: 1024, integer: true },
+  'max-delay-ms': { type: 'number', min: 0, max: 60_000, unit: 'ms' },
+  wire: { type: 'choice', choices: ['packed', 'datagram'] },
+  profile: { type: 'string' },
+} as const satisfies OptionSpecs;
+
+const USAGE = `usage: npx tsx bench/ordering-processes.ts [options]   (or npm run bench:ordering -- --processes [options])
+  --seconds S          measured seconds per case (default 30)
+  --warmup S           warm-up seconds before them (default 5)
+  --clients N          closed-loop clients in the client process (default 16)
+  --cases LIST         null, 1k or both, comma-separated (default null,1k)
+  --max-batch N        most requests in a batch (default 64)
+  --max-in-flight N    most batches in flight (default 1)
+  --max-delay-ms X     longest a request waits for its batch (default 0)
+  --wire W             packed or datagram (default packed)
+  --profile DIR        run every child under node --cpu-prof, profiles in DIR/<case>/
+exit codes: 0 done (the JSON on stdout), 1 a case failed, 2 bad options`;
+
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = {
-    seconds: 30,
-    warmup: 5,
-    clients: 16,
-    cases: ['null', '1k'],
-    maxBatch: 64,
-    maxInFlight: 1,
-    maxDelayMs: 0,
-    wire: 'packed',
-    profile: undefined,
-  };
-  const num = (flag: string, v: string | undefined): number => {
-    const x = Number(v);
-    if (v === undefined || !Number.isFinite(x) || x < 0)
-      throw new Error(`${flag} needs a number >= 0, got ${v}`);
-    return x;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.includes('=') ? (a.split('=', 2) as [string, string]) : [a, undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '--processes':
-        break; // the dispatcher's flag: this script is the processes variant
-      case '--seconds':
-        o.seconds = num(flag, value());
-        break;
-      case '--warmup':
-        o.warmup = num(flag, value());
-        break;
-      case '--clients':
-        o.clients = Math.max(1, Math.floor(num(flag, value())));
-        break;
-      case '--cases':
-        o.cases = (value() ?? '').split(',').filter((c) => c !== '');
-        for (const c of o.cases)
-          if (c !== 'null' && c !== '1k') throw new Error(`unknown case '${c}' (null, 1k)`);
-        break;
-      case '--max-batch':
-        o.maxBatch = Math.max(1, Math.floor(num(flag, value())));
-        break;
-      case '--max-in-flight':
-        o.maxInFlight = Math.max(1, Math.floor(num(flag, value())));
-        break;
-      case '--max-delay-ms':
-        o.maxDelayMs = num(flag, value());
-        break;
-      case '--wire': {
-        const w = value();
-        if (w !== 'packed' && w !== 'datagram') throw new Error(`--wire is packed or datagram, got ${w}`);
-        o.wire = w;
-        break;
-      }
-      case '--profile':
-        o.profile = resolve(value() ?? 'ordering-profiles');
-        break;
-      default:
-        throw new Error(`unknown argument '${a}'`);
+  // --processes is the dispatcher's flag (bench/ordering.ts): this script is the processes variant.
+  const v = scriptOptions(argv, OPTIONS, 'bench:ordering --processes', USAGE);
+  const cases = (v.cases ?? 'null,1k').split(',').filter((c) => c !== '');
+  for (const c of cases) {
+    if (c !== 'null' && c !== '1k') {
+      process.stderr.write(`bench:ordering --processes: unknown case '${c}' (null, 1k)\n${USAGE}\n`);
+      process.exit(EXIT.usage);
     }
   }
-  return o;
+  return {
+    seconds: v.seconds ?? 30,
+    warmup: v.warmup ?? 5,
+    clients: v.clients ?? 16,
+    cases,
+    maxBatch: v['max-batch'] ?? 64,
+    maxInFlight: v['max-in-flight'] ?? 1,
+    maxDelayMs: v['max-delay-ms'] ?? 0,
+    wire: (v.wire ?? 'packed') as Wire,
+    profile: v.profile === undefined ? undefined : resolve(v.profile),
+  };
 }
 
 // ---------------------------------------------------------------- children

@@ -21,7 +21,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Rig } from '../hil/rig.ts';
 import type { Scenario } from '../hil/scenario.ts';
-import { loadTopology, type Topology } from '../src/runtime/config.ts';
+import { MAX_DURATION_S, type OptionSpecs, scriptOptions } from '../src/cli/args.ts';
+import { FRAME_RATE_HZ, loadTopology, type Topology } from '../src/runtime/config.ts';
 import { Fleet } from '../src/runtime/loop/fleet.ts';
 import { plantPortsOf } from '../src/runtime/loop/ports.ts';
 import { inProcessLoop } from '../src/runtime/node/control-loop.ts';
@@ -38,27 +39,34 @@ interface Args {
   rate?: number;
 }
 
+const OPTIONS = {
+  seconds: { type: 'number', min: 0.1, max: MAX_DURATION_S, unit: 's' },
+  seed: { type: 'number', min: 0, max: 0xffff_ffff, integer: true },
+  real: { type: 'boolean' },
+  period: { type: 'number', min: 0.1, max: MAX_DURATION_S, unit: 's' },
+  processes: { type: 'number', min: 1, max: 10_000, integer: true },
+  rate: { type: 'number', min: FRAME_RATE_HZ.min, max: FRAME_RATE_HZ.max, unit: 'Hz' },
+} as const satisfies OptionSpecs;
+
+const USAGE = `usage: npm run bench:recovery [-- options]
+  --seconds S      flight per topology (default 3 recovery periods + 2 s)
+  --seed N         seed of the flights (default 1)
+  --real           real timers instead of the virtual clock
+  --period S       recovery period, overriding the topology's
+  --processes R    add the process mode, until every board restarted R times
+  --rate HZ        frame rate of the process mode (default 25)
+exit codes: 0 done (the JSON on stdout), 1 a run failed, 2 bad options`;
+
 function parse(argv: readonly string[]): Args {
-  const a: Args = { seed: 1, real: false };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    if (k === '--real') {
-      a.real = true;
-      continue;
-    }
-    const v = Number(argv[++i]);
-    if (!Number.isFinite(v)) throw new Error(`${k} needs a number`);
-    if (k === '--seconds') a.seconds = v;
-    else if (k === '--seed') a.seed = v;
-    else if (k === '--period') a.period = v;
-    else if (k === '--processes') a.processes = v;
-    else if (k === '--rate') a.rate = v;
-    else
-      throw new Error(
-        `unknown option ${k} (known: --seconds S, --seed N, --real, --period S, --processes R, --rate HZ)`,
-      );
-  }
-  return a;
+  const v = scriptOptions(argv, OPTIONS, 'bench:recovery', USAGE);
+  return {
+    seconds: v.seconds,
+    seed: v.seed ?? 1,
+    real: v.real === true,
+    period: v.period,
+    processes: v.processes,
+    rate: v.rate,
+  };
 }
 
 async function measure(file: string, args: Args): Promise<Record<string, unknown>> {

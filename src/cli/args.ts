@@ -79,6 +79,31 @@ export function parseOptions<S extends OptionSpecs>(
 }
 
 /**
+ * `parseOptions` for a script run from the shell (a bench): `--help` prints `usage` on stdout and exits 0; a bad
+ * or unknown option prints `name: <what is wrong>` and the usage on stderr and exits with `EXIT.usage`.
+ *
+ * @example
+ * const o = scriptOptions(process.argv.slice(2), { seconds: { type: 'number', min: 1, max: 60 } }, 'bench:x', USAGE);
+ */
+export function scriptOptions<S extends OptionSpecs>(
+  argv: readonly string[],
+  specs: S,
+  name: string,
+  usage: string,
+): OptionValues<S> {
+  const parsed = parseOptions(argv, specs);
+  if (!parsed.ok) {
+    process.stderr.write(`${name}: ${parsed.message}\n${usage}\n`);
+    process.exit(EXIT.usage);
+  }
+  if (parsed.values.help === true) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(EXIT.ok);
+  }
+  return parsed.values;
+}
+
+/**
  * `parseOptions` for a command that also takes positional arguments (`triplex hil run SCENARIO...`): the
  * options checked against `specs`, and the positionals in order.
  *

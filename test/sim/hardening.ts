@@ -13,7 +13,7 @@ import {
   type SimOptions,
 } from '../../src/sim/simulator.ts';
 
-/** The catalog of issue 3 (test/sim/catalog.test.ts covers it); every later entry is a hardening entry. */
+/** The catalog of issue 3 (test/sim/byzantine/catalog.test.ts covers it); every later entry a hardening one. */
 export const ISSUE_3_BEHAVIOURS: readonly string[] = [
   'crash',
   'silent',

@@ -1,7 +1,8 @@
 /**
  * Shared runner for the seeded simulation suites: one test per seed, the seed and replay command in its name.
  * Faulty replicas are drawn from the issue-3 catalog (as these suites always did, so each seed keeps its
- * scenario); the later entries have their own suites (test/sim/hardening-*.test.ts) and run in sim:seeds.
+ * scenario); the later entries have their own suites (test/sim/byzantine/hardening-replicas.test.ts,
+ * test/sim/intruders/hardening-intruders.test.ts) and run in sim:seeds.
  */
 import { expect, it } from 'vitest';
 import { replayCommandFor, runSimulation, type SimOptions } from '../../src/sim/simulator.ts';

@@ -3,8 +3,8 @@
  * the whole catalog, f = 1 and f = 2: safe, live after GST, no correct primary blamed.
  */
 import { describe } from 'vitest';
-import { intruders } from '../../src/sim/intruders.ts';
-import { runIt } from './hardening.ts';
+import { intruders } from '../../../src/sim/intruders.ts';
+import { runIt } from '../hardening.ts';
 
 describe('hardening catalog: intruders', () => {
   for (const entry of intruders()) {

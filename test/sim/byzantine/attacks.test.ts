@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeMessage } from '../../src/core/codec/encode.ts';
-import { pbftConfig } from '../../src/core/pbft/config.ts';
-import { Prng } from '../../src/core/prng.ts';
+import { decodeMessage } from '../../../src/core/codec/encode.ts';
+import { pbftConfig } from '../../../src/core/pbft/config.ts';
+import { Prng } from '../../../src/core/prng.ts';
 import {
   earlyBufferFlood,
   invalidNewView,
@@ -15,11 +15,11 @@ import {
   ReplayMemory,
   retransmitRequests,
   strayVotes,
-} from '../../src/sim/byzantine/attacks.ts';
-import { KeyedFloodMix } from '../../src/sim/byzantine/floods.ts';
-import { bigVarint, type Forger, withFirstField } from '../../src/sim/byzantine/forge.ts';
-import { keylessBurst } from '../../src/sim/intruders/keyless.ts';
-import { groupKeys } from '../../src/sim/keys.ts';
+} from '../../../src/sim/byzantine/attacks.ts';
+import { KeyedFloodMix } from '../../../src/sim/byzantine/floods.ts';
+import { bigVarint, type Forger, withFirstField } from '../../../src/sim/byzantine/forge.ts';
+import { keylessBurst } from '../../../src/sim/intruders/keyless.ts';
+import { groupKeys } from '../../../src/sim/keys.ts';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const edge = fc.oneof(fc.constantFrom(0, 1, 2 ** 31, 2 ** 32, 2 ** 52, MAX - 1, MAX), fc.nat());

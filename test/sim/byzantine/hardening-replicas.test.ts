@@ -3,7 +3,7 @@
  * replica throws or breaks its invariants, views advance one at a time, no correct primary is blamed.
  */
 import { describe } from 'vitest';
-import { behaviourRuns, HARDENING_BEHAVIOURS } from './hardening.ts';
+import { behaviourRuns, HARDENING_BEHAVIOURS } from '../hardening.ts';
 
 describe('hardening catalog: faulty replicas', () => {
   for (const entry of HARDENING_BEHAVIOURS) {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { behaviours } from '../../src/sim/byzantine.ts';
-import { intruders } from '../../src/sim/intruders.ts';
+import { behaviours } from '../../../src/sim/byzantine.ts';
+import { intruders } from '../../../src/sim/intruders.ts';
 import {
   DEFAULT_BEHAVIOURS,
   replayCommandFor,
   runSimulation,
   type SimOptions,
-} from '../../src/sim/simulator.ts';
-import { ISSUE_3_BEHAVIOURS } from './hardening.ts';
+} from '../../../src/sim/simulator.ts';
+import { ISSUE_3_BEHAVIOURS } from '../hardening.ts';
 
 describe('Byzantine catalog', () => {
   it('every entry is named and documented', () => {
@@ -23,7 +23,8 @@ describe('Byzantine catalog', () => {
     }
   });
 
-  // The issue-3 entries (the later ones have their own suites, test/sim/hardening-*.test.ts).
+  // The issue-3 entries (the later ones have their own suites, hardening-replicas.test.ts here and
+  // test/sim/intruders/hardening-intruders.test.ts).
   // f faulty replicas of one kind, f = 1 and 2, random network faults before GST: safe, and live within the
   // bound the simulator states (SimResult.livenessBoundMs). Primary attacks sit on the first primary (and the
   // other faulty replicas of that kind attack when they become primary); the others alternate.

@@ -25,19 +25,23 @@
  * recovery.report();  // every recovery so far, with its timings
  */
 import type { Logger } from 'pino';
+import { quorumSize } from '../../core/pbft/quorum.ts';
 import { matchAbstractStates } from '../../core/recovery/abstract-match.ts';
 import {
-  type RecoveryRoleKind,
-  type RecoverySchedule,
-  type RecoveryStep,
-  recoverySchedule,
-} from '../../core/recovery/schedule.ts';
+  type RecoveryCause,
+  type RecoveryRecord,
+  RecoveryRecords,
+  type RecoveryReport,
+  type RoleRecovery,
+} from '../../core/recovery/records.ts';
+import type { RecoveryRoleKind, RecoverySchedule, RecoveryStep } from '../../core/recovery/schedule.ts';
 import type { Topology } from '../config.ts';
 import type { Board } from '../loop/board.ts';
 import type { ChannelHost, ChannelState } from '../loop/channel-host.ts';
 import type { Counters } from '../loop/counters.ts';
 import { principalOf } from '../loop/principals.ts';
 import type { Scheduler } from '../scheduler.ts';
+import { type DriverSchedule, DriverTimers, driverSchedule, planPeriods } from './driver.ts';
 import type { RotatingKeys } from './rotating-keys.ts';
 
 export interface LaptopRecoveryOptions {
@@ -63,133 +67,52 @@ export interface LaptopRecoveryOptions {
   readonly restartLatched?: boolean;
 }
 
-/** Why a role restarted: the schedule, a crash seen by its supervisor, or the voter latching its channel. */
-export type RecoveryCause = 'proactive' | 'crash' | 'latched';
-
-/** One role's restart, as the report shows it. */
-export interface RoleRecovery {
-  readonly kind: RecoveryRoleKind;
-  readonly id: number;
-  /** Key epoch after the restart. */
-  epoch: number;
-  /** Replicas: the seq the restarted replica must execute past to count again. */
-  recoveryPoint?: number;
-  /** Time it counted again, ms (undefined while rejoining or if it never did). */
-  rejoinedAtMs?: number;
-  /** Channels: the seq of the abstract state taken, the supporters and the batches replayed. */
-  rebuilt?: { seq: number; supporters: readonly number[]; replayed: number };
-}
-
-export interface RecoveryRecord {
-  readonly cause: RecoveryCause;
-  readonly period: number;
-  readonly step: number;
-  readonly board: string;
-  readonly startedAtMs: number;
-  /** The primary's planned view change before the restart: views before and after, and when it completed. */
-  handover?: { fromView: number; toView?: number; doneAtMs?: number; timedOut: boolean };
-  stoppedAtMs?: number;
-  startedRolesAtMs?: number;
-  /** Time every role of the step counted again. */
-  rejoinedAtMs?: number;
-  readonly roles: RoleRecovery[];
-  /** Bytes of the NEW-KEYs sent and peers that refused them. */
-  newKeyBytes: number;
-  newKeyRefusals: number;
-  /** A role did not count again within the give-up bound. */
-  gaveUp?: boolean;
-}
-
-export interface RecoveryReport {
-  readonly periodMs: number;
-  readonly k: number;
-  readonly statement: string;
-  readonly records: readonly RecoveryRecord[];
-  /** Restarts per board (completed: every role rejoined). */
-  readonly perBoard: Readonly<Record<string, number>>;
-  /** Roles recovering now. */
-  readonly inProgress: readonly string[];
-  /** Per principal: its key epoch, and the oldest epoch of its keys any peer still holds (equal when all rekeyed). */
-  readonly keys: Readonly<Record<number, { readonly epoch: number; readonly oldestHeld: number }>>;
-}
-
-/** Most records kept (the report shows the latest; older ones are counted in perBoard only). */
-const MAX_RECORDS = 2048;
 /** A role that has not rejoined after this many restart budgets is given up on (counted). */
 const REJOIN_GIVE_UP_BUDGETS = 20;
 
 export class LaptopRecovery {
   readonly schedule: RecoverySchedule | undefined;
-  private readonly records: RecoveryRecord[] = [];
-  private readonly perBoard: Record<string, number> = {};
-  private readonly active = new Set<RecoveryRecord>();
+  private readonly records = new RecoveryRecords();
   private readonly crashSeen = new Set<string>();
   /** Latched channels restarted, until the voter lets go of the latch (one restart per latch). */
   private readonly latchRestarted = new Set<number>();
-  private readonly periodMs: number;
-  private readonly frameMs: number;
-  private readonly restartMs: number;
-  private readonly handoverMs: number;
-  private stopped = false;
-  private cancels: (() => void)[] = [];
+  /** Period, frame and budgets, ms. */
+  private readonly plan: DriverSchedule;
+  private readonly timers: DriverTimers;
 
   constructor(private readonly o: LaptopRecoveryOptions) {
-    const t = o.topology;
-    this.frameMs = 1000 / t.frameRateHz;
-    this.restartMs = (o.restartSeconds ?? 0.5) * 1000;
-    this.handoverMs = (o.handoverSeconds ?? 0.2) * 1000;
-    const s = recoverySchedule(t, {
-      ...(o.periodSeconds !== undefined ? { periodSeconds: o.periodSeconds } : {}),
-      restartSeconds: this.restartMs / 1000,
-      handoverSeconds: this.handoverMs / 1000,
-    });
-    if (!s.ok) throw new Error(`proactive recovery: ${s.reason}: ${s.detail}`);
-    this.schedule = s.schedule.steps.length > 0 ? s.schedule : undefined;
-    this.periodMs = s.schedule.periodMs;
+    this.plan = driverSchedule(o.topology, o, { restartSeconds: 0.5, handoverSeconds: 0.2 });
+    this.schedule = this.plan.schedule;
+    this.timers = new DriverTimers(o.scheduler);
   }
 
   /** Starts the periods (when the schedule has steps) and the crash watch. */
   start(): void {
     const first = this.o.scheduler.now() + (this.o.firstPeriodAtMs ?? 1000);
-    if (this.schedule !== undefined) this.planPeriod(0, first);
+    if (this.schedule !== undefined)
+      planPeriods(this.timers, this.schedule, first, (period, step) => this.tryStep(period, step, 0));
     this.watchCrashes();
   }
 
   stop(): void {
-    this.stopped = true;
-    for (const c of this.cancels) c();
-    this.cancels = [];
+    this.timers.stop();
   }
 
   report(): RecoveryReport {
-    return {
-      periodMs: this.periodMs,
+    return this.records.report({
+      periodMs: this.plan.periodMs,
       k: this.o.topology.recovery.k,
       statement: this.schedule?.statement ?? 'proactive recovery off',
-      records: this.records,
-      perBoard: { ...this.perBoard },
-      inProgress: [...this.active].flatMap((r) => r.roles.map((x) => `${x.kind}-${x.id}`)),
       keys: Object.fromEntries(
         this.o.keys.allPrincipals.map(
           (p) => [p, { epoch: this.o.keys.epoch(p), oldestHeld: this.o.keys.oldestHeldEpoch(p) }] as const,
         ),
       ),
-    };
+    });
   }
 
   private at(t: number, fn: () => void): void {
-    if (this.stopped) return;
-    const cancel = this.o.scheduler.at(t, () => {
-      this.cancels = this.cancels.filter((c) => c !== cancel);
-      if (!this.stopped) fn();
-    });
-    this.cancels.push(cancel);
-  }
-
-  private planPeriod(period: number, startMs: number): void {
-    const steps = this.schedule!.steps;
-    for (const step of steps) this.at(startMs + step.startMs, () => this.tryStep(period, step, 0));
-    this.at(startMs + this.periodMs, () => this.planPeriod(period + 1, startMs + this.periodMs));
+    this.timers.at(t, fn);
   }
 
   /**
@@ -201,11 +124,11 @@ export class LaptopRecovery {
     const voterStep = step.roles.some((r) => r.kind === 'voter');
     if (this.downCount(step.board) >= this.o.topology.recovery.k || (voterStep && this.voterJudging())) {
       if (waited === 0) this.o.counters.add('recovery.deferred');
-      if (waited * this.frameMs > this.periodMs) {
+      if (waited * this.plan.frameMs > this.plan.periodMs) {
         this.o.counters.add('recovery.skipped');
         return;
       }
-      this.at(this.o.scheduler.now() + this.frameMs, () => this.tryStep(period, step, waited + 1));
+      this.at(this.o.scheduler.now() + this.plan.frameMs, () => this.tryStep(period, step, waited + 1));
       return;
     }
     this.begin('proactive', period, step.index, step.board, step.roles);
@@ -218,7 +141,7 @@ export class LaptopRecovery {
       if (!b.board.alive && !this.recovering(b.name) && b.name !== board) down++;
     }
     for (const c of this.latchedChannels()) if (!this.recovering(c.board) && c.board !== board) down++;
-    return this.active.size + down;
+    return this.records.active.size + down;
   }
 
   private voterHealth(): readonly { latched: boolean; probation: number }[] {
@@ -237,8 +160,7 @@ export class LaptopRecovery {
   }
 
   private recovering(board: string): boolean {
-    for (const r of this.active) if (r.board === board) return true;
-    return false;
+    return this.records.recovering(board);
   }
 
   private begin(
@@ -250,32 +172,20 @@ export class LaptopRecovery {
   ): void {
     const runtime = this.o.boards.get(board);
     if (runtime === undefined) return;
-    const record: RecoveryRecord = {
-      cause,
-      period,
-      step,
-      board,
-      startedAtMs: this.o.scheduler.now(),
-      roles: roles.map((r) => ({ kind: r.kind, id: r.id, epoch: 0 })),
-      newKeyBytes: 0,
-      newKeyRefusals: 0,
-    };
-    this.active.add(record);
-    this.records.push(record);
-    if (this.records.length > MAX_RECORDS) this.records.shift();
+    const record = this.records.begin({ cause, period, step, board, roles, nowMs: this.o.scheduler.now() });
     this.o.counters.add(`recovery.started.${cause}`);
     const replica = roles.find((r) => r.kind === 'replica');
     const view = this.groupView();
     if (cause === 'proactive' && replica !== undefined && view.primary === replica.id && view.active) {
       // Mid-frame, once the frame's batch is ordered: the new view is in place before the next frame's cut.
       const now = this.o.scheduler.now();
-      const at = (Math.floor(now / this.frameMs) + 1.5) * this.frameMs;
+      const at = (Math.floor(now / this.plan.frameMs) + 1.5) * this.plan.frameMs;
       this.at(at, () => {
         const v = this.groupView();
         record.handover = { fromView: v.view, timedOut: false };
         runtime.replica?.handOver();
         this.o.counters.add('recovery.handover');
-        this.awaitHandover(record, runtime, replica.id, this.o.scheduler.now() + this.handoverMs);
+        this.awaitHandover(record, runtime, replica.id, this.o.scheduler.now() + this.plan.handoverMs);
       });
       return;
     }
@@ -309,7 +219,7 @@ export class LaptopRecovery {
         view = Math.max(view, s.view);
       }
     }
-    const quorum = Math.ceil((this.o.topology.replicas.length + this.o.topology.f + 1) / 2);
+    const quorum = quorumSize(this.o.topology.replicas.length, this.o.topology.f);
     if (activeOthers >= quorum) {
       h.toView = view;
       h.doneAtMs = this.o.scheduler.now();
@@ -337,7 +247,7 @@ export class LaptopRecovery {
       this.rotate(record, r, runtime);
     }
     this.at(now + (this.o.processStartMs ?? 60), () => {
-      const timestampFloor = Math.ceil(this.o.scheduler.now() / this.frameMs) + 2;
+      const timestampFloor = Math.ceil(this.o.scheduler.now() / this.plan.frameMs) + 2;
       const recoveryPoint = this.highestExecuted(runtime);
       for (const r of record.roles) {
         if (r.kind === 'voter') this.rotate(record, r, runtime);
@@ -376,10 +286,8 @@ export class LaptopRecovery {
       if (this.rejoined(r, runtime)) r.rejoinedAtMs = now;
     }
     if (record.roles.every((r) => r.rejoinedAtMs !== undefined)) {
-      record.rejoinedAtMs = now;
-      this.active.delete(record);
+      this.records.rejoined(record, now);
       this.crashSeen.delete(record.board);
-      this.perBoard[record.board] = (this.perBoard[record.board] ?? 0) + 1;
       this.o.counters.add('recovery.rejoined');
       this.o.logger.info(
         { board: record.board, cause: record.cause, ms: Math.round(now - record.startedAtMs) },
@@ -387,15 +295,14 @@ export class LaptopRecovery {
       );
       return;
     }
-    if (now - since > REJOIN_GIVE_UP_BUDGETS * this.restartMs) {
-      record.gaveUp = true;
-      this.active.delete(record);
+    if (now - since > REJOIN_GIVE_UP_BUDGETS * this.plan.restartMs) {
+      this.records.gaveUp(record);
       this.crashSeen.delete(record.board);
       this.o.counters.add('recovery.gave-up');
       this.o.logger.warn({ board: record.board, roles: record.roles }, 'role did not rejoin');
       return;
     }
-    this.at(now + this.frameMs, () => this.watchRejoin(record, runtime, since));
+    this.at(now + this.plan.frameMs, () => this.watchRejoin(record, runtime, since));
   }
 
   private rejoined(r: RoleRecovery, runtime: Board): boolean {
@@ -440,7 +347,7 @@ export class LaptopRecovery {
   private watchCrashes(): void {
     for (const c of this.o.restartLatched === false ? [] : this.latchedChannels()) {
       if (this.recovering(c.board) || this.latchRestarted.has(c.id)) continue;
-      if (this.active.size >= this.o.topology.recovery.k) break;
+      if (this.records.active.size >= this.o.topology.recovery.k) break;
       this.latchRestarted.add(c.id);
       this.o.counters.add('recovery.latch-detected');
       this.begin('latched', -1, -1, c.board, [{ kind: 'channel', id: c.id }]);
@@ -456,7 +363,7 @@ export class LaptopRecovery {
         this.begin('crash', -1, -1, b.name, rolesOf(this.o.topology, b.name)),
       );
     }
-    this.at(this.o.scheduler.now() + this.frameMs, () => this.watchCrashes());
+    this.at(this.o.scheduler.now() + this.plan.frameMs, () => this.watchCrashes());
   }
 }
 

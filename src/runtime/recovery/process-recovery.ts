@@ -23,18 +23,21 @@
  * recovery.report(); // the same RecoveryReport as laptop mode (summary.ts prints it)
  */
 import type { Logger } from 'pino';
+import { quorumSize } from '../../core/pbft/quorum.ts';
 import {
-  type RecoveryRoleKind,
-  type RecoverySchedule,
-  type RecoveryStep,
-  recoverySchedule,
-} from '../../core/recovery/schedule.ts';
+  MAX_RECORDS,
+  type RecoveryCause,
+  type RecoveryRecord,
+  RecoveryRecords,
+  type RecoveryReport,
+} from '../../core/recovery/records.ts';
+import type { RecoveryRoleKind, RecoverySchedule, RecoveryStep } from '../../core/recovery/schedule.ts';
 import type { ChannelHealth } from '../../core/vote/voter.ts';
 import type { Topology } from '../config.ts';
 import type { Counters } from '../loop/counters.ts';
 import type { RecoveryStatus } from '../node/ipc.ts';
 import type { Scheduler } from '../scheduler.ts';
-import type { RecoveryCause, RecoveryRecord, RecoveryReport } from './laptop.ts';
+import { type DriverSchedule, DriverTimers, driverSchedule, planPeriods } from './driver.ts';
 
 /** The board processes the coordinator restarts (ProcessCluster). */
 export interface BoardProcesses {
@@ -95,8 +98,6 @@ export interface ProcessRecoveryOptions {
   readonly proactive?: boolean;
 }
 
-const MAX_RECORDS = 2048;
-
 interface Span {
   readonly cause: RecoveryCause;
   readonly fromMs: number;
@@ -105,53 +106,42 @@ interface Span {
 
 export class ProcessRecovery {
   readonly schedule: RecoverySchedule | undefined;
-  private readonly records: RecoveryRecord[] = [];
-  private readonly perBoard: Record<string, number> = {};
-  private readonly active = new Set<RecoveryRecord>();
+  private readonly records = new RecoveryRecords();
   /** Boards whose process we are stopping or starting (their exit is not a crash). */
   private readonly restarting = new Set<string>();
   private readonly epochsBefore = new Map<RecoveryRecord, Record<number, number>>();
-  private readonly periodMs: number;
-  private readonly frameMs: number;
-  private readonly restartMs: number;
-  private readonly handoverMs: number;
+  /** Period, frame and budgets, ms. */
+  private readonly plan: DriverSchedule;
   private readonly giveUpMs: number;
   /** Per board: the status count last seen and the watch ticks since it last changed. */
   private readonly silence = new Map<string, { count: number; ticks: number }>();
   /** Steps due and waiting for room, oldest first (at most one period's worth). */
   private readonly queue: { period: number; step: RecoveryStep }[] = [];
-  private stopped = false;
-  private cancels = new Set<() => void>();
+  private readonly timers: DriverTimers;
   /** When each restart was in progress, begin to rejoined (for the misses by cause). */
   private readonly spans: Span[] = [];
   private readonly spanOf = new Map<RecoveryRecord, Span>();
 
   constructor(private readonly o: ProcessRecoveryOptions) {
-    const t = o.topology;
-    this.frameMs = 1000 / t.frameRateHz;
-    this.restartMs = (o.restartSeconds ?? 6) * 1000;
-    this.handoverMs = (o.handoverSeconds ?? 1) * 1000;
+    this.plan = driverSchedule(o.topology, o, { restartSeconds: 6, handoverSeconds: 1 });
+    this.schedule = this.plan.schedule;
     this.giveUpMs = o.giveUpMs ?? 60_000;
-    const s = recoverySchedule(t, {
-      ...(o.periodSeconds !== undefined ? { periodSeconds: o.periodSeconds } : {}),
-      restartSeconds: this.restartMs / 1000,
-      handoverSeconds: this.handoverMs / 1000,
-    });
-    if (!s.ok) throw new Error(`proactive recovery: ${s.reason}: ${s.detail}`);
-    this.schedule = s.schedule.steps.length > 0 && o.proactive !== false ? s.schedule : undefined;
-    this.periodMs = s.schedule.periodMs;
+    this.timers = new DriverTimers(o.scheduler);
   }
 
   start(): void {
     const first = this.o.scheduler.now() + (this.o.firstPeriodAtMs ?? 2000);
-    if (this.schedule !== undefined) this.planPeriod(0, first);
+    if (this.schedule !== undefined)
+      planPeriods(this.timers, this.schedule, first, (period, step) => this.enqueue(period, step));
     this.watch();
   }
 
   stop(): void {
-    this.stopped = true;
-    for (const c of this.cancels) c();
-    this.cancels.clear();
+    this.timers.stop();
+  }
+
+  private get stopped(): boolean {
+    return this.timers.stopped;
   }
 
   /** Whether a restart of `cause` was in progress at time `ms` (scheduler time), from begin to rejoined. */
@@ -182,30 +172,16 @@ export class ProcessRecovery {
         if (k !== undefined) k.oldestHeld = Math.min(k.oldestHeld, e);
       }
     }
-    return {
-      periodMs: this.periodMs,
+    return this.records.report({
+      periodMs: this.plan.periodMs,
       k: this.o.topology.recovery.k,
       statement: this.schedule?.statement ?? 'proactive recovery off',
-      records: this.records,
-      perBoard: { ...this.perBoard },
-      inProgress: [...this.active].flatMap((r) => r.roles.map((x) => `${x.kind}-${x.id}`)),
       keys,
-    };
+    });
   }
 
   private at(t: number, fn: () => void): void {
-    if (this.stopped) return;
-    const cancel = this.o.scheduler.at(t, () => {
-      this.cancels.delete(cancel);
-      if (!this.stopped) fn();
-    });
-    this.cancels.add(cancel);
-  }
-
-  private planPeriod(period: number, startMs: number): void {
-    for (const step of this.schedule!.steps)
-      this.at(startMs + step.startMs, () => this.enqueue(period, step));
-    this.at(startMs + this.periodMs, () => this.planPeriod(period + 1, startMs + this.periodMs));
+    this.timers.at(t, fn);
   }
 
   /**
@@ -245,7 +221,7 @@ export class ProcessRecovery {
   }
 
   private downCount(): number {
-    let down = this.active.size;
+    let down = this.records.active.size;
     for (const b of this.o.processes.boards) {
       if (!this.o.processes.alive(b) && !this.recovering(b)) down++;
     }
@@ -253,8 +229,7 @@ export class ProcessRecovery {
   }
 
   private recovering(board: string): boolean {
-    for (const r of this.active) if (r.board === board) return true;
-    return false;
+    return this.records.recovering(board);
   }
 
   private remote(board: string): boolean {
@@ -269,19 +244,7 @@ export class ProcessRecovery {
     roles: readonly { kind: RecoveryRoleKind; id: number }[],
   ): void {
     const now = this.o.scheduler.now();
-    const record: RecoveryRecord = {
-      cause,
-      period,
-      step,
-      board,
-      startedAtMs: now,
-      roles: roles.map((r) => ({ kind: r.kind, id: r.id, epoch: 0 })),
-      newKeyBytes: 0,
-      newKeyRefusals: 0,
-    };
-    this.active.add(record);
-    this.records.push(record);
-    if (this.records.length > MAX_RECORDS) this.records.shift();
+    const record = this.records.begin({ cause, period, step, board, roles, nowMs: now });
     const span: Span = { cause, fromMs: now };
     this.spans.push(span);
     if (this.spans.length > MAX_RECORDS) this.spans.shift();
@@ -334,8 +297,8 @@ export class ProcessRecovery {
     const replica = record.roles.find((r) => r.kind === 'replica');
     if (replica === undefined) return;
     const now = this.o.scheduler.now();
-    const until = now + this.handoverMs;
-    const poll = Math.min(20, this.frameMs);
+    const until = now + this.plan.handoverMs;
+    const poll = Math.min(20, this.plan.frameMs);
     let view = this.groupView();
     // The board's replica is the primary of a view not yet installed (a view change under way): stopping it now
     // would cost that view change too; wait (within the budget) until it is active, then hand over.
@@ -377,27 +340,13 @@ export class ProcessRecovery {
       }
     }
     const t = this.o.topology;
-    const quorum = Math.ceil((t.replicas.length + t.f + 1) / 2);
+    const quorum = quorumSize(t.replicas.length, t.f);
     return activeOthers >= Math.min(quorum, t.replicas.length - 1) ? view : undefined;
   }
 
   /** Resolves after `ms` of scheduler time, or at stop(). */
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.stopped) {
-        resolve();
-        return;
-      }
-      const cancel = this.o.scheduler.at(this.o.scheduler.now() + ms, () => {
-        this.cancels.delete(done);
-        resolve();
-      });
-      const done = (): void => {
-        cancel();
-        resolve();
-      };
-      this.cancels.add(done);
-    });
+    return this.timers.sleep(ms);
   }
 
   /** The recovery point: the highest seq the others executed, plus the frames since they said so. */
@@ -408,7 +357,7 @@ export class ProcessRecovery {
       const s = this.o.processes.recoveryStatus(b);
       const r = s?.status.replica;
       if (s === undefined || r === undefined) continue;
-      most = Math.max(most, r.lastExecuted + Math.floor(s.ageMs / this.frameMs));
+      most = Math.max(most, r.lastExecuted + Math.floor(s.ageMs / this.plan.frameMs));
     }
     return most;
   }
@@ -460,8 +409,7 @@ export class ProcessRecovery {
     }
     if (now - since > this.giveUpMs) {
       // Still out after the bound: restarted again (reactively), never left out while the schedule moves on.
-      record.gaveUp = true;
-      this.active.delete(record);
+      this.records.gaveUp(record);
       const span = this.spanOf.get(record);
       if (span !== undefined) span.toMs = now;
       this.o.counters.add('recovery.gave-up');
@@ -469,7 +417,7 @@ export class ProcessRecovery {
       this.begin('crash', -1, -1, record.board, rolesOf(this.o.topology, record.board));
       return;
     }
-    this.at(now + this.frameMs, () => this.watchRejoin(record, since));
+    this.at(now + this.plan.frameMs, () => this.watchRejoin(record, since));
   }
 
   private rejoined(kind: RecoveryRoleKind, id: number, s: RecoveryStatus, point: number): boolean {
@@ -488,13 +436,11 @@ export class ProcessRecovery {
   }
 
   private finish(record: RecoveryRecord, now: number): void {
-    record.rejoinedAtMs = now;
-    this.active.delete(record);
+    this.records.rejoined(record, now);
     this.epochsBefore.delete(record);
     const span = this.spanOf.get(record);
     if (span !== undefined) span.toMs = now;
     this.spanOf.delete(record);
-    this.perBoard[record.board] = (this.perBoard[record.board] ?? 0) + 1;
     this.o.counters.add('recovery.rejoined');
     this.o.logger.info(
       { board: record.board, cause: record.cause, ms: Math.round(now - record.startedAtMs) },
@@ -520,14 +466,14 @@ export class ProcessRecovery {
       const seen = this.silence.get(b);
       const ticks = seen !== undefined && seen.count === s.count ? seen.ticks + 1 : 0;
       this.silence.set(b, { count: s.count, ticks });
-      if (s.ageMs > hangMs && ticks * this.frameMs > hangMs) {
+      if (s.ageMs > hangMs && ticks * this.plan.frameMs > hangMs) {
         this.o.counters.add('recovery.hang-detected');
         this.silence.delete(b);
         this.begin('crash', -1, -1, b, rolesOf(this.o.topology, b));
       }
     }
     this.drain();
-    this.at(now + this.frameMs, () => this.watch());
+    this.at(now + this.plan.frameMs, () => this.watch());
   }
 }
 

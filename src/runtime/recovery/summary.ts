@@ -6,7 +6,7 @@
  * summary.recovery = recoverySummary(system.recovery.report());
  * status.recovery = recoveryStatusLine(system.recovery.report()); // 'done b2 3, b1 3 ... | now replica-1'
  */
-import type { RecoveryRecord, RecoveryReport } from './laptop.ts';
+import type { RecoveryRecord, RecoveryReport } from '../../core/recovery/records.ts';
 
 export interface RecoverySummaryRow {
   readonly board: string;

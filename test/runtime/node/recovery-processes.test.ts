@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type RecoveryRun, startRecoveryRun } from '../../../bench/soak-harness.ts';
 import type { Scenario } from '../../../hil/scenario.ts';
+import type { RecoveryReport } from '../../../src/core/recovery/records.ts';
 import { loadTopology, type Topology } from '../../../src/runtime/config.ts';
 import { requireSocat } from '../../../src/runtime/node/cluster.ts';
-import type { RecoveryReport } from '../../../src/runtime/recovery/laptop.ts';
 
 /**
  * Frames late (every output arrived, after the deadline) or lost with no restart near, as a fraction of the

@@ -15,6 +15,11 @@ export interface VoterTiming {
   readonly deadline: number;
 }
 
+/** Deadline of a frame in caller time: (origin + frame * period) + deadline (the TS voter's and the firmware's). */
+export function frameDeadline(t: VoterTiming, frame: number): number {
+  return t.origin + frame * t.period + t.deadline;
+}
+
 export interface VoterConfig<C extends CommandShape<C>> extends FieldRules<C> {
   /** Channel ids, m of them (m >= 2f + 1). */
   readonly channels: readonly string[];

@@ -86,6 +86,7 @@ import {
   type Decision,
   type DecisionKind,
   type FrameJudgment,
+  frameDeadline,
   type OfferResult,
   type RejectReason,
   type VoterConfig,
@@ -105,6 +106,7 @@ export {
   type DecisionRecord,
   type DeclinedDecision,
   type FrameJudgment,
+  frameDeadline,
   type OfferResult,
   type RejectReason,
   type VoterConfig,
@@ -168,8 +170,7 @@ export class Voter<C extends CommandShape<C>> {
 
   /** Deadline of a frame in caller time: (origin + frame * period) + deadline. */
   deadlineOf(frame: number): number {
-    const t = this.config.timing;
-    return t.origin + frame * t.period + t.deadline;
+    return frameDeadline(this.config.timing, frame);
   }
 
   /** A channel's OUTPUT for a frame arrived at time `now` (rules: header, offer). */

@@ -17,7 +17,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
 import { authPayload, decodeMessage } from '../../core/codec/encode.ts';
 import type { Output } from '../../core/codec/messages.ts';
 import type { Command } from '../../core/control/spec.ts';
@@ -25,12 +24,10 @@ import type { KeyRing } from '../../core/crypto/keyring.ts';
 import { keyedMac, macVerify } from '../../core/crypto/mac.ts';
 import type { ChannelHealth, VoterConfig } from '../../core/vote/voter.ts';
 import { checkVoterImpl, type Topology } from '../config.ts';
-import type { Counters } from '../loop/counters.ts';
 import type { BoardKeys } from '../loop/keys.ts';
-import type { ActuatorPort, ChannelHealthSink, VoterEventTap } from '../loop/ports.ts';
 import { principalOf } from '../loop/principals.ts';
-import type { VoterHangResult, VoterRole } from '../loop/voter-host.ts';
-import { type Scheduler, VirtualScheduler } from '../scheduler.ts';
+import type { VoterHangResult, VoterPorts, VoterRole } from '../loop/voter-host.ts';
+import { VirtualScheduler } from '../scheduler.ts';
 import { firmwareConfigForCommand, provisionRecord } from './provision.ts';
 import { sealRekey } from './rekey.ts';
 import { type Answer, type FirmwareTarget, FirmwareUnit, type Handshake } from './unit.ts';
@@ -50,19 +47,12 @@ export interface FirmwareVoterBoardOptions {
   readonly timeoutMs?: number;
 }
 
-export interface FirmwareVoterRoleOptions extends FirmwareVoterBoardOptions {
+export interface FirmwareVoterRoleOptions extends FirmwareVoterBoardOptions, VoterPorts {
   readonly topology: Topology;
   readonly target: FirmwareTarget;
-  readonly config: VoterConfig<Command>;
   readonly keys: BoardKeys;
   /** The voter's id (principalOf.voter(id) is its principal). */
   readonly voterId?: number;
-  readonly scheduler: Scheduler;
-  readonly counters: Counters;
-  readonly log: Logger;
-  readonly actuator?: ActuatorPort;
-  readonly health?: ChannelHealthSink;
-  readonly events?: VoterEventTap;
 }
 
 /** The provisioning record of a topology's voter with the board's keys (what flash would hold). */

@@ -17,33 +17,24 @@
  * board.roles.voter = host;          // VoterInbox: OUTPUT messages
  * host.armFrame(frame);              // at each frame start, as VoterHost.armFrame
  */
-import type { Logger } from 'pino';
 import { encodeMessage } from '../../core/codec/encode.ts';
 import type { Output } from '../../core/codec/messages.ts';
-import type { Command } from '../../core/control/spec.ts';
-import type { ChannelEvent, ChannelHealth, VoterConfig } from '../../core/vote/voter.ts';
-import type { Counters } from '../loop/counters.ts';
-import type { ActuatorPort, ChannelHealthSink, VoterEventTap, VoterInbox } from '../loop/ports.ts';
-import { type VoterHangResult, VoterOutage } from '../loop/voter-host.ts';
-import type { Scheduler } from '../scheduler.ts';
+import { type ChannelEvent, type ChannelHealth, frameDeadline } from '../../core/vote/voter.ts';
+import type { VoterInbox } from '../loop/ports.ts';
+import {
+  reportChannelEvents,
+  type VoterHangResult,
+  VoterOutage,
+  type VoterPorts,
+} from '../loop/voter-host.ts';
 import { offerCode } from './protocol.ts';
 import { watchdogFrames } from './provision.ts';
 import { channelEventOf, channelHealthOf, decisionRecordOf } from './record.ts';
 import type { Answer, BootRecord, FirmwareUnit, Reply, Request } from './unit.ts';
 
-export interface FirmwareVoterHostOptions {
-  /** The configuration the unit was provisioned from (provision.ts firmwareConfigForCommand). */
-  readonly config: VoterConfig<Command>;
+/** `config` is the configuration the unit was provisioned from (provision.ts firmwareConfigForCommand). */
+export interface FirmwareVoterHostOptions extends VoterPorts {
   readonly unit: FirmwareUnit;
-  readonly scheduler: Scheduler;
-  readonly counters: Counters;
-  readonly log: Logger;
-  /** Where each frame's decision goes (absent: decided and counted, written nowhere). */
-  readonly actuator?: ActuatorPort;
-  /** Strikes, latches and reintegrations, including those found when an output is compared after a decision. */
-  readonly health?: ChannelHealthSink;
-  /** The unit's hang, watchdog reset and rejoin. */
-  readonly events?: VoterEventTap;
   /**
    * Frames a hung unit stays down before its watchdog has reset it, in the rig's time, when `hang` is called
    * without a count. Default: the unit's watchdog in frames (provision.ts watchdogFrames: 5 at 50 Hz).
@@ -71,10 +62,9 @@ export class FirmwareVoterHost implements VoterInbox {
     this.outage = new VoterOutage(o.counters, o.events);
   }
 
-  /** Deadline of a frame, in scheduler time (voter.ts deadlineOf). */
+  /** Deadline of a frame, in scheduler time (as Voter.deadlineOf). */
   deadlineOf(frame: number): number {
-    const t = this.o.config.timing;
-    return t.origin + frame * t.period + t.deadline;
+    return frameDeadline(this.o.config.timing, frame);
   }
 
   /** Whether the unit is down (hung, resetting) or has stopped answering. */
@@ -245,10 +235,6 @@ export class FirmwareVoterHost implements VoterInbox {
   }
 
   private report(events: readonly ChannelEvent[]): void {
-    if (events.length === 0) return;
-    for (const e of events) {
-      if (e.kind !== 'strike') this.o.log.warn({ channel: e.channel, frame: e.frame }, `channel ${e.kind}`);
-    }
-    this.o.health?.channelEvents(events);
+    reportChannelEvents(events, this.o.log, this.o.health);
   }
 }

@@ -65,9 +65,9 @@ export interface VoterRole extends VoterInbox {
   close(): Promise<void>;
 }
 
-export interface VoterHostOptions {
+/** What every voter role is given, whichever implementation runs it (this host, the firmware's, its board). */
+export interface VoterPorts {
   readonly config: VoterConfig<Command>;
-  readonly ring: KeyRing;
   readonly scheduler: Scheduler;
   readonly counters: Counters;
   readonly log: Logger;
@@ -77,6 +77,26 @@ export interface VoterHostOptions {
   readonly health?: ChannelHealthSink;
   /** The voter's own hang, reset and rejoin. */
   readonly events?: VoterEventTap;
+}
+
+export interface VoterHostOptions extends VoterPorts {
+  readonly ring: KeyRing;
+}
+
+/**
+ * Channel events out of a voter role: every one but a strike logged, all of them to the health sink. Shared by
+ * the TypeScript and the firmware hosts.
+ */
+export function reportChannelEvents(
+  events: readonly ChannelEvent[],
+  log: Logger,
+  health: ChannelHealthSink | undefined,
+): void {
+  if (events.length === 0) return;
+  for (const e of events) {
+    if (e.kind !== 'strike') log.warn({ channel: e.channel, frame: e.frame }, `channel ${e.kind}`);
+  }
+  health?.channelEvents(events);
 }
 
 /**
@@ -298,10 +318,6 @@ export class VoterHost implements VoterRole {
   }
 
   private report(events: readonly ChannelEvent[]): void {
-    if (events.length === 0) return;
-    for (const e of events) {
-      if (e.kind !== 'strike') this.o.log.warn({ channel: e.channel, frame: e.frame }, `channel ${e.kind}`);
-    }
-    this.o.health?.channelEvents(events);
+    reportChannelEvents(events, this.o.log, this.o.health);
   }
 }

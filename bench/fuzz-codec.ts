@@ -9,6 +9,15 @@ import { parseArgs } from 'node:util';
 import { decodeMessage, encodeMessage } from '../src/core/codec/encode.ts';
 import { DEFAULT_LIMITS } from '../src/core/codec/limits.ts';
 import { MESSAGE_KINDS, type Message, messageSchema } from '../src/core/codec/messages.ts';
+import {
+  flipBit,
+  insertBytes,
+  mutateBytes,
+  randomBytes,
+  specialByte,
+  spliceFrom,
+  truncate,
+} from '../src/core/codec/mutate.ts';
 import { sampleShape } from '../src/core/codec/sample.ts';
 import { Prng } from '../src/core/prng.ts';
 
@@ -30,45 +39,8 @@ function freshFrame(): Uint8Array {
 }
 for (let i = 0; i < 256; i++) pool.push(freshFrame());
 
-function mutate(src: Uint8Array): Uint8Array {
-  const ops = 1 + rng.int(3);
-  let out: Uint8Array = src.slice();
-  for (let i = 0; i < ops; i++) {
-    switch (rng.int(6)) {
-      case 0:
-        if (out.length > 0) out[rng.int(out.length)]! ^= 1 << rng.int(8);
-        break;
-      case 1:
-        out = out.subarray(0, rng.int(out.length + 1));
-        break;
-      case 2:
-        if (out.length > 0) out[rng.int(out.length)] = [0xff, 0x80, 0x7f, 0x00][rng.int(4)]!;
-        break;
-      case 3: {
-        const other = pool[rng.int(pool.length)]!;
-        const cut = rng.int(out.length + 1);
-        const merged = new Uint8Array(cut + other.length - Math.min(cut, other.length));
-        merged.set(out.subarray(0, cut));
-        merged.set(other.subarray(Math.min(cut, other.length)), cut);
-        out = merged;
-        break;
-      }
-      case 4: {
-        const ins = rng.bytes(1 + rng.int(8));
-        const at = rng.int(out.length + 1);
-        const grown = new Uint8Array(out.length + ins.length);
-        grown.set(out.subarray(0, at));
-        grown.set(ins, at);
-        grown.set(out.subarray(at), at + ins.length);
-        out = grown;
-        break;
-      }
-      default:
-        out = rng.bytes(rng.int(96));
-    }
-  }
-  return out;
-}
+// The basic mutations (src/core/codec/mutate.ts), a splice with another frame of the pool, and random bytes.
+const MUTATIONS = [flipBit, truncate, specialByte, spliceFrom(pool), insertBytes, randomBytes];
 
 const reasons: Record<string, number> = {};
 let accepted = 0;
@@ -76,7 +48,7 @@ const crashes: { input: string; error: string }[] = [];
 const started = performance.now();
 for (let i = 0; i < frames; i++) {
   if (i % 1024 === 0) pool[rng.int(pool.length)] = freshFrame();
-  const input = mutate(pool[rng.int(pool.length)]!);
+  const input = mutateBytes(pool[rng.int(pool.length)]!, rng, MUTATIONS);
   try {
     const r = decodeMessage(input, limits);
     if (r.ok) {

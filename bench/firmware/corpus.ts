@@ -11,6 +11,7 @@
 import { authPayload, encodeMessage } from '../../src/core/codec/encode.ts';
 import { encodeSerialFrame } from '../../src/core/codec/framing/serial-frame.ts';
 import type { Output } from '../../src/core/codec/messages.ts';
+import { mutateBytes } from '../../src/core/codec/mutate.ts';
 import type { Command } from '../../src/core/control/spec.ts';
 import { sha256 } from '../../src/core/crypto/digest.ts';
 import { keyedMac } from '../../src/core/crypto/mac.ts';
@@ -320,7 +321,7 @@ export function generateCorpus(setup: CorpusSetup, frames: number, seed: number,
         continue;
       }
       if (b === 'corrupt') {
-        deliver(time, mutate(bytes, rng), b);
+        deliver(time, mutateBytes(bytes, rng), b);
         continue;
       }
       if (b === 'link-corrupt') {
@@ -367,35 +368,6 @@ export function edgeValue(v: number, tol: number, up: boolean, beyond: boolean):
   for (let i = 0; i < 64 && !(Math.abs(w - v) <= tol); i++) w = nextAfter(w, !up);
   for (let i = 0; i < 64 && Math.abs(nextAfter(w, up) - v) <= tol; i++) w = nextAfter(w, up);
   return beyond ? nextAfter(w, up) : w;
-}
-
-/** The codec fuzzer's mutations (bench/fuzz-codec.ts): bit flips, truncation, special bytes, insertions. */
-export function mutate(src: Uint8Array, rng: Prng): Uint8Array {
-  let out: Uint8Array = src.slice();
-  const ops = 1 + rng.int(3);
-  for (let i = 0; i < ops; i++) {
-    switch (rng.int(4)) {
-      case 0:
-        if (out.length > 0) out[rng.int(out.length)]! ^= 1 << rng.int(8);
-        break;
-      case 1:
-        out = out.subarray(0, rng.int(out.length + 1));
-        break;
-      case 2:
-        if (out.length > 0) out[rng.int(out.length)] = [0xff, 0x80, 0x7f, 0x00][rng.int(4)]!;
-        break;
-      default: {
-        const ins = rng.bytes(1 + rng.int(8));
-        const at = rng.int(out.length + 1);
-        const grown = new Uint8Array(out.length + ins.length);
-        grown.set(out.subarray(0, at));
-        grown.set(ins, at);
-        grown.set(out.subarray(at), at + ins.length);
-        out = grown;
-      }
-    }
-  }
-  return out;
 }
 
 /** One bit flipped inside a serial frame, never creating or removing a delimiter: the CRC must catch it. */

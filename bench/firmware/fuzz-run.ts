@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import { authPayload, encodeMessage } from '../../src/core/codec/encode.ts';
 import { encodeSerialFrame } from '../../src/core/codec/framing/serial-frame.ts';
 import { MESSAGE_KINDS, type Message, messageSchema } from '../../src/core/codec/messages.ts';
+import { mutateBytes } from '../../src/core/codec/mutate.ts';
 import { sampleShape } from '../../src/core/codec/sample.ts';
 import { keyedMac } from '../../src/core/crypto/mac.ts';
 import { Prng } from '../../src/core/prng.ts';
 import { encodeRequest } from '../../src/runtime/firmware/protocol.ts';
 import { build } from '../../src/runtime/firmware/toolchain.ts';
-import { generateCorpus, mutate, SETUPS } from './corpus.ts';
+import { generateCorpus, SETUPS } from './corpus.ts';
 import { provisionFor } from './harness.ts';
 import { expectedDecode, FIRMWARE_LIMITS, firmwareDecodeName } from './reference-decode.ts';
 
@@ -88,7 +89,7 @@ function framePool(rng: Prng): () => Uint8Array {
     // A few untouched frames, so acceptance is exercised too; the rest mutated as the codec fuzzer does.
     if (rng.chance(0.05)) return src;
     if (rng.chance(0.1)) return rng.bytes(rng.int(96));
-    return mutate(src, rng);
+    return mutateBytes(src, rng);
   };
 }
 
@@ -185,9 +186,9 @@ async function fuzzLink(rng: Prng, requests: number, workDir: string, binary: st
         ? encodeRequest({ type: 'tick', seq: seq++, time: e.time + 16, frame: e.frame })
         : encodeRequest({ type: 'deliver', seq: seq++, time: e.time, message: e.bytes });
     const pick = rng.int(10);
-    const mutated = mutate(payload, rng).subarray(0, 560);
+    const mutated = mutateBytes(payload, rng).subarray(0, 560);
     if (pick === 0 && mutated.length > 0) parts.push(encodeSerialFrame(mutated));
-    else if (pick === 1) parts.push(mutate(encodeSerialFrame(payload), rng));
+    else if (pick === 1) parts.push(mutateBytes(encodeSerialFrame(payload), rng));
     else parts.push(encodeSerialFrame(payload));
     if (rng.chance(0.05)) parts.push(rng.bytes(rng.int(64)));
     if (rng.chance(0.002)) parts.push(rng.bytes(2000).map((b) => b | 1)); // an overlong run

@@ -3,18 +3,11 @@
  * moment every role counted again; a planned view change marked) and the table of restarts, from
  * `summary.recovery` (src/runtime/recovery/summary.ts).
  */
+import type { RecoverySummaryRow } from '../recovery/summary.ts';
 import { esc } from './svg.ts';
 
-interface Row {
-  readonly board: string;
-  readonly cause: string;
-  readonly atS: number;
-  readonly roles: readonly string[];
-  readonly handover?: string;
-  readonly rejoinMs?: number;
-  readonly epochs: readonly number[];
-  readonly rebuilt?: string;
-}
+/** A row of `summary.recovery.rows`, as far as this section reads it. */
+type Row = Omit<RecoverySummaryRow, 'period'>;
 
 /** Rows drawn and listed (the summary holds at most this many anyway). */
 const MAX_ROWS = 400;

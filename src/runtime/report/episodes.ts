@@ -255,10 +255,13 @@ function latencyCause(
   let worst: { frame: number; at: number | undefined } | undefined;
   let measured = false;
   for (let k = first; k <= last; k++) {
-    const out = samples.get(k)?.outputsMs;
+    const sample = samples.get(k);
+    const out = sample?.outputsMs;
     if (out === undefined) continue;
     measured = true;
-    const at = out[quorum - 1];
+    // The arrivals are anonymous and include latched channels' outputs, which the voter does not count: in the
+    // worst case those came first, so the counted quorum was complete only at arrival quorum + latched.
+    const at = out[quorum - 1 + latchedIn(sample)];
     if (at !== undefined && at <= timing.deadlineMs) continue;
     if (worst === undefined || worst.at !== undefined) {
       if (at === undefined || worst === undefined || at > (worst.at ?? 0)) worst = { frame: k, at };
@@ -273,6 +276,11 @@ function latencyCause(
     kind: 'link',
     detail: `slow links: ${when} (deadline ${fmt(timing.deadlineMs)} ms), with no host stall, link error or view change measured on any board: the time went to the links (wire time, relays) and the protocol's message rounds`,
   };
+}
+
+/** Channels the voter had latched at this frame (their outputs arrive but do not vote). */
+function latchedIn(sample: FrameSample | undefined): number {
+  return sample?.channels.filter((c) => c.state === 'latched').length ?? 0;
 }
 
 function ordinal(n: number): string {
@@ -359,18 +367,24 @@ function unexplained(
   let worst = 0;
   let wait = 0;
   let outputs = Number.POSITIVE_INFINITY;
+  let latched = 0;
   for (let k = from; k <= last; k++) {
     worst = Math.max(worst, samples.get(k)?.loopDelayMs ?? 0);
     wait = Math.max(wait, samples.get(k)?.cpuWaitMs ?? 0);
     const f = k > from ? records.get(k) : undefined;
-    if (f !== undefined) outputs = Math.min(outputs, f.channels.filter((c) => c !== null).length);
+    if (f === undefined) continue;
+    const n = f.channels.filter((c) => c !== null).length;
+    if (n < outputs) {
+      outputs = n;
+      latched = latchedIn(samples.get(k));
+    }
   }
   const late = incidents.filter((i) => i.counter === 'voter.rejected.late').reduce((n, i) => n + i.delta, 0);
   const seen = [
     samples.size > 0
       ? `worst event-loop delay ${fmt(worst)} ms, CPU wait ${fmt(wait)} ms in a frame`
       : 'no event-loop measurements',
-    `as few as ${Number.isFinite(outputs) ? outputs : 0} channel outputs before the frame ended`,
+    `as few as ${Number.isFinite(outputs) ? outputs : 0} channel outputs before the frame ended${latched > 0 ? ` (${latched} of them from latched channels, which do not vote)` : ''}`,
     ...(late > 0 ? [`${late} channel outputs arrived after the deadline`] : []),
     ...(remote.length > 0
       ? [

@@ -154,6 +154,25 @@ describe('hold and failsafe episodes', () => {
     expect(inProcess!.causes[0]!.kind).toBe('unexplained');
   });
 
+  it("slow links: a latched channel's output does not complete the quorum, so its arrival is not counted", () => {
+    const fr = frames('wwwhww');
+    const latched = [
+      { strikes: 0, state: 'ok' as const },
+      { strikes: 3, state: 'latched' as const },
+      { strikes: 0, state: 'ok' as const },
+    ];
+    // Two outputs arrived in time, but one of them was the latched channel's: the counted quorum never formed.
+    const s = samples(fr.length, { 3: { outputsMs: [4, 10], channels: latched } });
+    const [e] = attribute({ frames: fr, events: [], samples: s, timing, remoteBoards: ['b0'] });
+    expect(e!.causes[0]!.kind).toBe('link');
+    expect(e!.causes[0]!.detail).toContain('frame 3');
+    // Without the latch the same arrivals make a quorum in time, and the slow-link cause is not claimed.
+    const open = samples(fr.length, { 3: { outputsMs: [4, 10] } });
+    const [o] = attribute({ frames: fr, events: [], samples: open, timing, remoteBoards: ['b0'] });
+    expect(o!.causes[0]!.kind).toBe('unexplained');
+    expect(o!.causes[0]!.detail).not.toContain('latched');
+  });
+
   it("protocol: a batch cut without a quorum of input units' samples, where it was counted", () => {
     const fr = frames('wwhww');
     const [e] = attribute({

@@ -61,14 +61,27 @@ async function main(argv: string[]): Promise<number> {
   return (await command.load())(rest, interrupt);
 }
 
+let finished = false;
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    finished = true;
   },
   (err: unknown) => {
     process.stderr.write(
       `triplex: internal error (please report it with this text): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );
     process.exitCode = EXIT.internal;
+    finished = true;
   },
 );
+
+// The signal handlers (Interrupt) are kept to the very end. Left to end on its own, Node closes them in its exit
+// teardown, after 'exit', and a SIGTERM that lands after that (a parent that sends its stop and its SIGTERM
+// together, a supervisor's group signal) kills the process by the default action: a clean stop reported as
+// death by SIGTERM. Once the command has finished and nothing is left to run ('beforeExit': every write done),
+// process.exit ends it on a path that leaves the handlers in place (a later signal is swallowed) and keeps
+// the exit code.
+process.on('beforeExit', () => {
+  if (finished) process.exit();
+});

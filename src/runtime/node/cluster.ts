@@ -5,10 +5,11 @@
  * set is generated for the run. The rig's own board is built by the caller on `topology` (rewritten to the pty
  * paths) with `createBoardTransport`.
  *
- * Children are real processes. They are always killed: `close()` sends SIGTERM, then SIGKILL after a grace
- * period; a child whose parent vanishes exits on its own (the IPC channel disconnects).
+ * Children are real processes. They are always stopped: `close()` asks each over IPC, sends SIGTERM to one still
+ * running at half the grace period and SIGKILL at its end; a child whose parent vanishes exits on its own (the
+ * IPC channel disconnects).
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -204,10 +205,10 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
   }
 
   /**
-   * Stop `board`'s process (IPC stop and SIGTERM, SIGKILL after a grace; or SIGKILL at once with `kill`) and
-   * start it again from the installed code with `recoveryPoint`; resolves once the new process reports its
-   * links up. Its key epochs persist in the work directory, so the new process announces fresh keys.
-   * `beforeStop` runs once the new process has loaded, right before the old one is stopped (make-before-break
+   * Stop `board`'s process (the IPC stop, then SIGTERM and SIGKILL if need be: ChildProc.stop; or SIGKILL at
+   * once with `kill`) and start it again from the installed code with `recoveryPoint`; resolves once the new
+   * process reports its links up. Its key epochs persist in the work directory, so the new process announces
+   * fresh keys. `beforeStop` runs once the new process has loaded, right before the old one is stopped (make-before-break
    * only): the primary's board hands its view over there, when the stop is imminent, not seconds earlier.
    */
   async restart(
@@ -244,9 +245,7 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
       if (this.closing) return;
       await o.beforeStop?.();
       mark('handedOver');
-      await old.proc.stop(2000, (p) => {
-        if (p.connected) p.send({ type: 'stop' } satisfies ToBoard);
-      });
+      await old.proc.stop(2000, askToStop);
       await old.proc.exit;
       mark('stopped');
       this.children.set(board, child);
@@ -383,14 +382,16 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
     return out;
   }
 
-  /** Stop every child (SIGTERM, then SIGKILL after `graceMs`), then the links. Idempotent; never throws. */
+  /**
+   * Stop every child (the IPC stop, SIGTERM at half of `graceMs` to one still running, SIGKILL at `graceMs`), then
+   * the links. Idempotent; never throws.
+   */
   async close(graceMs = 3000): Promise<void> {
     this.closing = true;
     process.off('exit', this.killAllSync);
-    // Ask over IPC first (the child then sends its final status), and signal as well.
-    await this.processes.stopAll(graceMs, (p) => {
-      if (p.connected) p.send({ type: 'stop' } satisfies ToBoard);
-    });
+    // Ask over IPC first (the child then sends its final status); SIGTERM only to a child still running at half
+    // the grace (ChildProc.stop says why not at once).
+    await this.processes.stopAll(graceMs, askToStop);
     this.bus?.bus.close();
     await this.bus?.close().catch(() => undefined);
     this.bus = undefined;
@@ -552,6 +553,13 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
       await sleep(20);
     }
   }
+}
+
+/** The IPC stop for a board process; false when the channel is gone (ChildProc.stop then signals at once). */
+function askToStop(p: ChildProcess): boolean {
+  if (!p.connected) return false;
+  p.send({ type: 'stop' } satisfies ToBoard);
+  return true;
 }
 
 function killQuietly(pid: number): void {

@@ -2,8 +2,9 @@
  * Child processes, started and stopped one way everywhere (board clusters, benches, tests):
  *
  * - `ChildProc.spawn` starts a process and keeps the last lines of its output (bounded), its exit as a promise;
- * - `stop(graceMs)` asks politely (an optional IPC message first, then SIGTERM) and kills (SIGKILL) after the
- *   grace period; it never throws and resolves once the process is gone;
+ * - `stop(graceMs)` asks politely (an optional IPC message, given half the grace to work; SIGTERM at once
+ *   without one) and kills (SIGKILL) after the grace period; it never throws and resolves once the process is
+ *   gone;
  * - `ChildSet` holds the children of a run and kills whatever is left, synchronously, if this process exits
  *   without stopping them (an uncaught error): no orphan keeps a pty or a port open;
  * - `runToExit` runs a command to its end with a timeout and returns its exit code and output;
@@ -18,7 +19,6 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The repository root (where package.json is). */
@@ -161,27 +161,53 @@ export class ChildProc {
   }
 
   /**
-   * Stop it: `ask` first (an IPC stop message, say), then SIGTERM; SIGKILL if it has not exited after `graceMs`.
-   * Resolves once it has exited (or a second after SIGKILL, if even that is not seen). Never throws.
+   * Stop it. With `ask` (an IPC stop message, say), the child is asked first and given half of `graceMs` to
+   * leave on its own; SIGTERM only if it has not (or at once, without `ask` or when `ask` returns false: it could
+   * not ask); SIGKILL if it has not exited after `graceMs` in all. Resolves once it has exited (or a second after
+   * SIGKILL, if even that is not seen). Never throws.
+   *
+   * Why not SIGTERM together with the ask: a child that honours the ask may already be exiting when the signal
+   * lands. The IPC write wakes it, and a real-time child preempts an ordinary parent between the write and the
+   * kill; by the time the parent runs again the child can be past the point where Node removes its signal
+   * handlers (exit teardown), and the default action kills it: a clean stop reported as death by SIGTERM
+   * (test/runtime/node/processes.test.ts once saw a board exit `{ code: null, signal: 'SIGTERM' }`).
    */
-  async stop(graceMs: number, ask?: (child: ChildProcess) => void): Promise<ChildExit | undefined> {
+  async stop(graceMs: number, ask?: (child: ChildProcess) => boolean | void): Promise<ChildExit | undefined> {
     if (this.exited) return this.exitedWith;
-    try {
-      ask?.(this.process);
-    } catch {
-      // the IPC channel is already gone
+    let asked = false;
+    if (ask !== undefined) {
+      try {
+        asked = ask(this.process) !== false;
+      } catch {
+        // the IPC channel is already gone
+      }
     }
+    const askMs = asked ? Math.floor(graceMs / 2) : 0;
+    if (askMs > 0 && (await this.exitWithin(askMs))) return this.exitedWith;
     try {
       this.process.kill('SIGTERM');
     } catch {
       // already gone
     }
-    await Promise.race([this.exit, sleep(graceMs)]);
-    if (!this.exited) {
+    if (!(await this.exitWithin(graceMs - askMs))) {
       this.kill();
-      await Promise.race([this.exit, sleep(1000)]);
+      await this.exitWithin(1000);
     }
     return this.exitedWith;
+  }
+
+  /** Whether it exits within `ms` (a timer that does not outlive the exit). */
+  private async exitWithin(ms: number): Promise<boolean> {
+    if (this.exited) return true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.exit,
+      new Promise<void>((ok) => {
+        timer = setTimeout(ok, ms);
+      }),
+    ]);
+    clearTimeout(timer);
+    return this.exited;
   }
 }
 
@@ -213,7 +239,7 @@ export class ChildSet {
   }
 
   /** Stop every child (see `ChildProc.stop`); afterwards the exit hook is removed. Never throws. */
-  async stopAll(graceMs: number, ask?: (child: ChildProcess) => void): Promise<void> {
+  async stopAll(graceMs: number, ask?: (child: ChildProcess) => boolean | void): Promise<void> {
     await Promise.all([...this.children].map((c) => c.stop(graceMs, ask)));
     if (this.guarded) process.off('exit', this.killAllSync);
     this.guarded = false;

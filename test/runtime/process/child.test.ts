@@ -63,6 +63,29 @@ describe('child processes', () => {
     expect(await child.stop(5000, (p) => p.send('stop'))).toEqual({ code: 0, signal: null });
   });
 
+  it('stop gives an asked child time to leave before any signal: a slow clean exit is not reported as SIGTERM', async () => {
+    // No SIGTERM handler: a signal sent together with the ask would kill it by the default action.
+    const child = ChildProc.spawn({
+      ...node(
+        'process.on("message", (m) => { if (m === "stop") setTimeout(() => process.exit(0), 200); }); process.send("up"); setInterval(() => {}, 1000)',
+      ),
+      label: 'slow-ipc',
+      ipc: true,
+    });
+    await new Promise((ok) => child.process.once('message', ok));
+    expect(await child.stop(2000, (p) => p.send('stop'))).toEqual({ code: 0, signal: null });
+    // An ask that could not be made (the channel is gone) signals at once rather than waiting half the grace.
+    const deaf = ChildProc.spawn({
+      ...node('process.send("up"); setInterval(() => {}, 1000)'),
+      label: 'deaf',
+      ipc: true,
+    });
+    await new Promise((ok) => deaf.process.once('message', ok));
+    const started = Date.now();
+    expect(await deaf.stop(10_000, () => false)).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   it('keeps only the last lines of stderr', async () => {
     const child = ChildProc.spawn({
       ...node('for (let i = 0; i < 100; i++) console.error("line " + i)'),

@@ -9,7 +9,12 @@
  * Options: --minutes M (default 1), --rotations N (stop once every board recovered N times; the flight is then
  * up to --minutes long, default 600), --rate HZ (default 50), --period S (recovery period, default 10: steps
  * queue and run back to back when restarts take longer), --seed N, --config FILE (default
- * config/serial-mesh.json), --pace (pace the serial links at their baud rate).
+ * config/serial-mesh.json), --pace (pace the serial links at their baud rate), --keep DIR (keep the board
+ * processes' logs and work directory there instead of a temporary directory removed at the end), --log LEVEL
+ * (the rig's own log, pino JSON on stderr; default silent), --board-log LEVEL (the board processes' logs, in
+ * the work directory's logs/; default warn).
+ * Each minute's line also has every board's last recovery status (view, primary, active, last executed,
+ * recovering, rebuilding) and the voter's channel health: what a run that stopped writing was stuck on.
  * Misses by cause: `proactive`/`crash` = fewer than f+1 outputs reached the voter while such a restart was in
  * progress; `afterRestart` = too few within RESTART_SETTLE_MS (3 s) after a rejoin; `late` = f+1 arrived after
  * the deadline (the host); `other` = too few, no restart in progress or settling.
@@ -18,6 +23,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pino from 'pino';
 import { loadTopology } from '../src/runtime/config.ts';
 import { type MissesByCause, startRecoveryRun } from './soak-harness.ts';
 
@@ -30,6 +36,9 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     config: { type: 'string', default: 'config/serial-mesh.json' },
     pace: { type: 'boolean', default: false },
+    keep: { type: 'string' },
+    log: { type: 'string', default: 'silent' },
+    'board-log': { type: 'string', default: 'warn' },
   },
 });
 
@@ -41,7 +50,8 @@ if (!(minutes > 0) || !(rate > 0) || (rotations !== undefined && !(rotations >= 
   process.exit(2);
 }
 const topology = { ...loadTopology(values.config), frameRateHz: rate };
-const dir = mkdtempSync(join(tmpdir(), 'triplex-soak-'));
+const dir = values.keep ?? mkdtempSync(join(tmpdir(), 'triplex-soak-'));
+const logger = pino({ level: values.log }, pino.destination(2));
 const remote = topology.boards.map((b) => b.name).filter((b) => b !== topology.voters[0]!.board);
 
 function memoryOf(): Record<string, { heapMB: number; rssMB: number } | 'starting'> {
@@ -54,6 +64,32 @@ function memoryOf(): Record<string, { heapMB: number; rssMB: number } | 'startin
   return out;
 }
 
+/** Where each board is (its last status) and how the voter judges each channel: what a stuck run waits on. */
+function boardsOf(): Record<string, object> {
+  const out: Record<string, object> = {};
+  const statuses = run.cluster.statuses();
+  for (const b of run.cluster.boards) {
+    const s = run.cluster.recoveryStatus(b);
+    const st = statuses[b];
+    const counters = st === undefined || 'exited' in st ? {} : st.counters;
+    const recovery = Object.fromEntries(
+      Object.entries(counters).filter(([k]) => k.startsWith('rebuild.') || k.startsWith('channel.rebuild')),
+    );
+    out[b] =
+      s === undefined
+        ? { alive: run.cluster.alive(b), status: 'none' }
+        : {
+            alive: run.cluster.alive(b),
+            ageMs: Math.round(s.ageMs),
+            restarted: s.status.restarted,
+            ...(s.status.replica ? { replica: s.status.replica } : {}),
+            ...(s.status.rebuilding !== undefined ? { rebuilding: s.status.rebuilding } : {}),
+            rebuild: recovery,
+          };
+  }
+  return out;
+}
+
 function minus(a: MissesByCause & { frames: number }, b: MissesByCause & { frames: number }): object {
   return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k as keyof typeof b] ?? 0)]));
 }
@@ -62,6 +98,8 @@ const run = await startRecoveryRun({
   topology,
   seed: Number(values.seed),
   workDir: dir,
+  logger,
+  logLevel: values['board-log'],
   pace: values.pace,
   recovery: { periodSeconds: Number(values.period), restartSeconds: 1, handoverSeconds: 0.25 },
 });
@@ -77,6 +115,8 @@ const report = (): void => {
     lastMinute: minus(run.counted, last),
     recoveries: rep?.perBoard ?? {},
     memory: memoryOf(),
+    boards: boardsOf(),
+    voter: run.loop()?.voterHealth(),
   };
   last = { ...run.counted };
   process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -136,4 +176,4 @@ process.stdout.write(
   })}\n`,
 );
 await run.close();
-rmSync(dir, { recursive: true, force: true });
+if (values.keep === undefined) rmSync(dir, { recursive: true, force: true });

@@ -215,11 +215,11 @@ export class Node {
               active: s.active,
               primary: s.primary,
               lastExecuted: s.lastExecuted,
-              recovering: s.recovering,
+              recovering: s.recovering || recovery.unprepared,
             },
           }
         : {}),
-      ...(this.runtime.channel ? { rebuilding: this.runtime.channel.rebuilding } : {}),
+      ...(this.runtime.channel ? { rebuilding: recovery.channelRebuilding } : {}),
       keys: this.o.recovery!.keys.epochs(),
     };
   }

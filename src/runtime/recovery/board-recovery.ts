@@ -42,6 +42,8 @@ export class BoardRecovery {
   readonly rebuild: ChannelRebuild;
   private readonly cancels: (() => void)[] = [];
   private point: number;
+  /** prepare() has run: until then a restarted board's roles are not in their rejoining state yet. */
+  private prepared = false;
 
   constructor(private readonly o: BoardRecoveryOptions) {
     this.rebuild = new ChannelRebuild({ ...o, board: o.board });
@@ -56,10 +58,28 @@ export class BoardRecovery {
     return this.o.restart !== undefined;
   }
 
+  /**
+   * A restarted board whose roles are not in their rejoining state yet (before prepare(): the process loads and
+   * already reports status). Its replica and channel are the config's fresh objects then, which look caught up
+   * and rebuilt: they must be reported as rejoining, or the coordinator counts the board back before it started
+   * (a soak under load restarted the next board while this one's channel still waited for its state, until no
+   * channel had a state to give).
+   */
+  get unprepared(): boolean {
+    return this.o.restart !== undefined && !this.prepared;
+  }
+
+  /** Whether the board's channel waits for its abstract state (false on a board without a channel). */
+  get channelRebuilding(): boolean {
+    const c = this.o.board.channel;
+    return c !== undefined && (this.unprepared || c.rebuilding);
+  }
+
   /** Before the links open: a restarted board's roles start in their rejoining state. */
   prepare(): void {
     const r = this.o.restart;
     if (r === undefined) return;
+    this.prepared = true;
     const b = this.o.board;
     if (b.replica !== undefined)
       b.startRole('replica', b.replica.replica.id, { recoveryPoint: r.recoveryPoint });
@@ -105,8 +125,8 @@ export class BoardRecovery {
     const b = this.o.board;
     const s = b.replica?.replica.status();
     return {
-      replica: s === undefined || (!s.recovering && s.active),
-      channel: b.channel === undefined || !b.channel.rebuilding,
+      replica: s === undefined || (!this.unprepared && !s.recovering && s.active),
+      channel: !this.channelRebuilding,
     };
   }
 

@@ -110,6 +110,8 @@ export class ProcessRecovery {
   /** Boards whose process we are stopping or starting (their exit is not a crash). */
   private readonly restarting = new Set<string>();
   private readonly epochsBefore = new Map<RecoveryRecord, Record<number, number>>();
+  /** Per record: each channel slot's in-time outputs at the voter when the restart was started. */
+  private readonly inTimeBefore = new Map<RecoveryRecord, readonly number[]>();
   /** Period, frame and budgets, ms. */
   private readonly plan: DriverSchedule;
   private readonly giveUpMs: number;
@@ -255,6 +257,10 @@ export class ProcessRecovery {
       return;
     }
     this.epochsBefore.set(record, { ...(this.o.processes.recoveryStatus(board)?.status.keys.own ?? {}) });
+    this.inTimeBefore.set(
+      record,
+      this.o.local.voterHealth().map((h) => h.inTime),
+    );
     void this.restartRemote(record);
   }
 
@@ -401,7 +407,8 @@ export class ProcessRecovery {
       const epochs = st.status.keys.own;
       r.epoch = Math.max(...Object.values(epochs), 0);
       const rotated = Object.entries(epochs).every(([p, e]) => e > (before[Number(p)] ?? -1));
-      if (rotated && this.rejoined(r.kind, r.id, st.status, r.recoveryPoint ?? 0)) r.rejoinedAtMs = now;
+      if (rotated && this.rejoined(record, r.kind, r.id, st.status, r.recoveryPoint ?? 0))
+        r.rejoinedAtMs = now;
     }
     if (record.roles.every((r) => r.rejoinedAtMs !== undefined)) {
       this.finish(record, now);
@@ -410,6 +417,8 @@ export class ProcessRecovery {
     if (now - since > this.giveUpMs) {
       // Still out after the bound: restarted again (reactively), never left out while the schedule moves on.
       this.records.gaveUp(record);
+      this.epochsBefore.delete(record);
+      this.inTimeBefore.delete(record);
       const span = this.spanOf.get(record);
       if (span !== undefined) span.toMs = now;
       this.o.counters.add('recovery.gave-up');
@@ -420,7 +429,13 @@ export class ProcessRecovery {
     this.at(now + this.plan.frameMs, () => this.watchRejoin(record, since));
   }
 
-  private rejoined(kind: RecoveryRoleKind, id: number, s: RecoveryStatus, point: number): boolean {
+  private rejoined(
+    record: RecoveryRecord,
+    kind: RecoveryRoleKind,
+    id: number,
+    s: RecoveryStatus,
+    point: number,
+  ): boolean {
     if (kind === 'replica') {
       const r = s.replica;
       const view = this.groupView();
@@ -429,8 +444,19 @@ export class ProcessRecovery {
     if (kind === 'channel') {
       const slot = this.o.topology.channels.findIndex((c) => c.id === id);
       const h = this.o.local.voterHealth()[slot];
-      // Counted again by the voter: rebuilt, voting, not latched nor on probation.
-      return s.rebuilding === false && h !== undefined && !h.latched && h.probation === 0;
+      const before = this.inTimeBefore.get(record)?.[slot] ?? 0;
+      // Counted again by the voter: the board says it rebuilt, and the voter took an output of this channel in
+      // time since the restart began and its latest frame was one of them (not silent), not latched nor on
+      // probation. What the board says alone is not enough: a board that reports too early (or lies) would let
+      // the next board go down while this channel still sends nothing.
+      return (
+        s.rebuilding === false &&
+        h !== undefined &&
+        h.inTime > before &&
+        h.consecutiveSilent === 0 &&
+        !h.latched &&
+        h.probation === 0
+      );
     }
     return true;
   }
@@ -438,6 +464,7 @@ export class ProcessRecovery {
   private finish(record: RecoveryRecord, now: number): void {
     this.records.rejoined(record, now);
     this.epochsBefore.delete(record);
+    this.inTimeBefore.delete(record);
     const span = this.spanOf.get(record);
     if (span !== undefined) span.toMs = now;
     this.spanOf.delete(record);

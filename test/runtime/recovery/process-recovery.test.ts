@@ -48,6 +48,11 @@ interface ModelOptions {
   readonly becomesPrimaryWhileLoading?: string;
   /** This board's replica never counts again after a restart. */
   readonly neverRejoins?: string;
+  /**
+   * After a restart this board reports its channel rebuilt, but the channel sends the voter nothing (a board
+   * that reports too early, or lies).
+   */
+  readonly silentChannel?: string;
 }
 
 /** The board processes as the driver sees them: statuses, handovers, restarts, in virtual time. */
@@ -58,6 +63,8 @@ class BoardModel implements BoardProcesses {
   private readonly down = new Set<string>();
   private readonly epoch: Record<string, number> = {};
   private readonly restarted = new Set<string>();
+  /** Per board: the in-time outputs its channel had at the voter when it stopped sending. */
+  private readonly silentSince = new Map<string, number>();
 
   constructor(
     private readonly s: VirtualScheduler,
@@ -112,6 +119,24 @@ class BoardModel implements BoardProcesses {
     return !this.down.has(board);
   }
 
+  /** How the voter sees each channel: an output in time every frame while its board is up and sending. */
+  voterHealth(): ChannelHealth[] {
+    return topology.channels.map((c) => {
+      const since = this.silentSince.get(c.board);
+      return {
+        channel: `c${c.id}`,
+        latched: false,
+        strikes: 0,
+        latchCount: 0,
+        probation: 0,
+        inTime: since ?? this.seq(),
+        late: 0,
+        silentFrames: 0,
+        consecutiveSilent: since === undefined ? 0 : this.seq() - since,
+      };
+    });
+  }
+
   handOver(board: string): boolean {
     this.log('handover', board);
     if (this.o.handoverStalls) return true;
@@ -142,8 +167,10 @@ class BoardModel implements BoardProcesses {
     await o.beforeStop?.();
     this.log('stop', board);
     this.down.add(board);
+    this.silentSince.set(board, this.seq());
     await this.sleep(SWAP_MS);
     this.down.delete(board);
+    if (this.o.silentChannel !== board) this.silentSince.delete(board);
     this.epoch[board] = (this.epoch[board] ?? 0) + 1;
     this.restarted.add(board);
     this.log('up', board);
@@ -154,25 +181,13 @@ class BoardModel implements BoardProcesses {
   }
 }
 
-const healthy: ChannelHealth[] = topology.channels.map((c) => ({
-  channel: `c${c.id}`,
-  latched: false,
-  strikes: 0,
-  latchCount: 0,
-  probation: 0,
-  inTime: 0,
-  late: 0,
-  silentFrames: 0,
-  consecutiveSilent: 0,
-}));
-
-function rigRoles(log: string[]): LocalRoles {
+function rigRoles(log: string[], boards: BoardModel): LocalRoles {
   return {
     restartLocalRole: (kind, id) => {
       log.push(`${kind}-${id}`);
       return true;
     },
-    voterHealth: () => healthy,
+    voterHealth: () => boards.voterHealth(),
   };
 }
 
@@ -186,7 +201,7 @@ async function run(model: ModelOptions, ms: number, handoverSeconds = 0.5) {
     topology,
     scheduler: s,
     processes: boards,
-    local: rigRoles(local),
+    local: rigRoles(local, boards),
     counters,
     logger: pino({ level: 'silent' }),
     periodSeconds: 60,
@@ -277,5 +292,20 @@ describe('process-mode recovery driver (virtual time)', () => {
     // Given up within giveUpMs (20 s) of the board's processes being up, plus a frame.
     const up = r.boards.events.find((e) => e.board === 'b2' && e.kind === 'up')!;
     expect(again[0]!.startedAtMs - up.t).toBeLessThanOrEqual(20_000 + 2 * FRAME_MS);
+  });
+
+  it('a board whose channel the voter does not count again is not rejoined, whatever the board reports', async () => {
+    // b2 reports its channel rebuilt, but the voter never takes an output of it: the next board must not go
+    // down (with three channels, a second one out leaves no f+1 abstract states to rebuild either from).
+    const r = await run({ silentChannel: 'b2' }, 30_000);
+    const rep = r.recovery.report();
+    const first = rep.records.find((x) => x.board === 'b2' && x.cause === 'proactive')!;
+    expect(first.rejoinedAtMs).toBeUndefined();
+    // Only b2 is restarted: given up on after giveUpMs (20 s) and restarted again, never another board meanwhile.
+    expect(new Set(r.boards.events.filter((e) => e.kind === 'restart').map((e) => e.board))).toEqual(
+      new Set(['b2']),
+    );
+    expect(first.gaveUp).toBe(true);
+    expect(r.mostOut).toBe(1);
   });
 });

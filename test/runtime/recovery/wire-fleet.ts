@@ -316,6 +316,16 @@ export class WireFleet {
 
   /** The board's process is killed and started again from its key files and state directory (epoch + 1). */
   async restart(name: string): Promise<FleetBoard> {
+    const { board, open } = await this.restartLoaded(name);
+    await open();
+    return board;
+  }
+
+  /**
+   * The first half of restart(): the old board is gone and the new one built (its process loaded and reporting
+   * status), but not yet prepared nor started; `open` does that.
+   */
+  async restartLoaded(name: string): Promise<{ board: FleetBoard; open: () => Promise<void> }> {
     const old = this.boards.get(name);
     if (old === undefined) throw new Error(`no board '${name}'`);
     old.recovery.stop();
@@ -328,8 +338,7 @@ export class WireFleet {
         .map((b) => b.board.replica?.replica.status().lastExecuted ?? 0),
     );
     const fresh = await this.boot(name, { recoveryPoint: point }, old.life + 1);
-    await this.open(fresh);
-    return fresh;
+    return { board: fresh, open: () => this.open(fresh) };
   }
 
   /** Flies `frames` more frames (virtual time), the input units sampling a slow sine. */

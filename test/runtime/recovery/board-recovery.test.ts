@@ -1,0 +1,36 @@
+/**
+ * A restarted board's own account of its rejoin (BoardRecovery), which its status reports to the coordinator:
+ * rejoining from the moment the process exists, not only once prepare() has put the roles in their rejoining
+ * state. A soak under load once counted a board back from a status sent before prepare (the config's fresh
+ * channel looked rebuilt), restarted the next board while the first one's channel still waited for its state,
+ * and ended with no channel holding a state to rebuild any other from.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { WireFleet } from './wire-fleet.ts';
+
+let fleet: WireFleet | undefined;
+afterEach(async () => {
+  await fleet?.close();
+  fleet = undefined;
+});
+
+describe('a restarted board reports its roles rejoining', () => {
+  it('from before prepare() until its replica executed past the point and its channel rebuilt', async () => {
+    fleet = await WireFleet.create({ seed: 31, net: {} });
+    await fleet.start();
+    fleet.runFrames(25);
+    const { board, open } = await fleet.restartLoaded('b2');
+    expect(board.recovery.unprepared).toBe(true);
+    expect(board.recovery.channelRebuilding).toBe(true);
+    expect(board.recovery.rejoined()).toEqual({ replica: false, channel: false });
+    await open();
+    expect(board.recovery.unprepared).toBe(false);
+    expect(board.recovery.channelRebuilding).toBe(true);
+    fleet.runFrames(125);
+    expect(board.recovery.channelRebuilding, fleet.holdsReport()).toBe(false);
+    expect(board.recovery.rejoined(), fleet.holdsReport()).toEqual({ replica: true, channel: true });
+    // A first start is no restart: nothing to rejoin, before or after prepare().
+    expect(fleet.get('b1').recovery.unprepared).toBe(false);
+    expect(fleet.get('b1').recovery.channelRebuilding).toBe(false);
+  });
+});

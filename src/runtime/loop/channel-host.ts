@@ -72,6 +72,8 @@ export class ChannelHost implements ExecutedBatchSink {
   private history: { seq: number; state: ChannelState }[] = [];
   /** Restarted and not yet rebuilt: committed batches wait here (bounded), nothing goes to the voter. */
   private rebuild: { buffer: ExecutedBatch[]; skipThrough: number } | undefined;
+  /** The seq of the last batch this channel's state includes (undefined before the first). */
+  private lastSeq: number | undefined;
 
   constructor(private readonly o: ChannelHostOptions) {
     this.inputs = new FrameInputsMachine(o.inputs);
@@ -88,6 +90,7 @@ export class ChannelHost implements ExecutedBatchSink {
     this.faultState = { stuckValue: undefined };
     this.history = [];
     this.rebuild = { buffer: [], skipThrough: 0 };
+    this.lastSeq = undefined;
     this.stopped = false;
   }
 
@@ -127,6 +130,7 @@ export class ChannelHost implements ExecutedBatchSink {
       replayed++;
     }
     this.skipThrough = seq;
+    this.lastSeq = Math.max(seq, r.buffer.at(-1)?.seq ?? seq);
     this.o.log.info({ seq, replayed }, 'channel rebuilt from abstract state');
     return replayed;
   }
@@ -195,7 +199,32 @@ export class ChannelHost implements ExecutedBatchSink {
       return;
     }
     if (batch.seq <= this.skipThrough) return; // already in the abstract state this channel was rebuilt from
+    if (this.o.stateHistory === true && this.lastSeq !== undefined && batch.seq > this.lastSeq + 1) {
+      this.onGap(batch);
+      return;
+    }
+    this.lastSeq = batch.seq;
     this.run(batch, true);
+  }
+
+  /**
+   * The co-located replica jumped ahead by state transfer (it fell behind: a loaded host, a partition), so the
+   * batches in between never reached this channel. Running on would leave its state without them for good: its
+   * outputs might still pass the voter, but its abstract state would never again match its peers', and no
+   * restarted channel could then find f+1 matching states to rebuild from (a soak under load ended with one
+   * channel waiting for ever, its two peers offering states that differed in the input voter's counts). So it
+   * rebuilds, as after a restart (BASE: the abstract state from f+1 peers, then the batches since), and sends
+   * nothing meanwhile. Only with proactive recovery on (stateHistory): the peers keep the states to give.
+   */
+  private onGap(batch: ExecutedBatch): void {
+    this.o.counters.add('channel.gap-rebuild');
+    this.o.log.warn(
+      { from: this.lastSeq, to: batch.seq },
+      'replica skipped batches: channel rebuilds its state',
+    );
+    this.history = [];
+    this.lastSeq = undefined;
+    this.rebuild = { buffer: [batch], skipThrough: 0 };
   }
 
   private run(batch: ExecutedBatch, live: boolean): void {

@@ -322,8 +322,27 @@ export class LaptopRecovery {
 
   /** BASE: f+1 matching abstract states from the other channels, usable from this channel's buffered batches. */
   private tryRebuild(r: RoleRecovery, channel: ChannelHost): void {
+    const rebuilt = this.rebuildFromPeers(channel);
+    if (rebuilt !== undefined) r.rebuilt = rebuilt;
+  }
+
+  /**
+   * Channels that set out to rebuild on their own, with no restart of ours behind them (their replica skipped
+   * batches by state transfer: ChannelHost.onGap), are rebuilt the same way, each frame until they are.
+   */
+  private rebuildStragglers(): void {
+    for (const b of this.o.boards.values()) {
+      const channel = b.channel;
+      if (channel === undefined || !channel.rebuilding || !b.board.alive || this.recovering(b.name)) continue;
+      if (this.rebuildFromPeers(channel) !== undefined) this.o.counters.add('recovery.gap-rebuilt');
+    }
+  }
+
+  private rebuildFromPeers(
+    channel: ChannelHost,
+  ): { seq: number; supporters: readonly number[]; replayed: number } | undefined {
     const floor = channel.rebuildFloor();
-    if (floor === undefined) return;
+    if (floor === undefined) return undefined;
     const offers = [];
     for (const b of this.o.boards.values()) {
       const other = b.channel;
@@ -333,10 +352,10 @@ export class LaptopRecovery {
     const pick = matchAbstractStates(offers, this.o.topology.f, sameChannelState, (seq) => seq >= floor);
     if (!pick.ok) {
       this.o.counters.add(`recovery.rebuild-wait.${pick.reason}`);
-      return;
+      return undefined;
     }
     const replayed = channel.rebuildFrom(pick.seq, pick.state);
-    r.rebuilt = { seq: pick.seq, supporters: pick.supporters, replayed };
+    return { seq: pick.seq, supporters: pick.supporters, replayed };
   }
 
   /**
@@ -363,6 +382,7 @@ export class LaptopRecovery {
         this.begin('crash', -1, -1, b.name, rolesOf(this.o.topology, b.name)),
       );
     }
+    this.rebuildStragglers();
     this.at(this.o.scheduler.now() + this.plan.frameMs, () => this.watchCrashes());
   }
 }

@@ -25,7 +25,7 @@ interface Sent {
   readonly command: Command;
 }
 
-function channel(id = 1, impl: 'float64' | 'fixed-q24' | 'modal' = 'fixed-q24') {
+function channel(id = 1, impl: 'float64' | 'fixed-q24' | 'modal' = 'fixed-q24', stateHistory = false) {
   const scheduler = new VirtualScheduler();
   const counters = new Counters();
   const sent: Sent[] = [];
@@ -51,6 +51,7 @@ function channel(id = 1, impl: 'float64' | 'fixed-q24' | 'modal' = 'fixed-q24') 
       },
     },
     commands: { channelCommand: (c, f, cmd) => tapped.push([c, f, cmd]) },
+    stateHistory,
   });
   return { host, scheduler, counters, sent, tapped, reference: createPitchLaw(impl, spec) };
 }
@@ -185,5 +186,38 @@ describe('ChannelHost', () => {
     b.host.executed(frameBatch(20, 0.2, pitch));
     expect(b.sent[0]!.command.elevator).toBeCloseTo(a.sent.at(-1)!.command.elevator, 6);
     expect(b.sent[0]!.command.mode).toBe(a.sent.at(-1)!.command.mode);
+  });
+
+  it('batches its replica skipped by state transfer make it rebuild from its peers, not run on without them', () => {
+    const peer = channel(0, 'float64', true);
+    const c = channel(1, 'fixed-q24', true);
+    const at = (seq: number, k: number) => ({ ...frameBatch(k, 0.05 * k, pitch), seq });
+    for (let k = 0; k < 10; k++) {
+      peer.host.executed(at(100 + k, k));
+      c.host.executed(at(100 + k, k));
+    }
+    expect(c.sent).toHaveLength(10);
+    // Batches 110-114 reach the peer; c's replica jumps from 109 to 115.
+    for (let k = 10; k < 15; k++) peer.host.executed(at(100 + k, k));
+    c.host.executed(at(115, 15));
+    peer.host.executed(at(115, 15));
+    expect(c.counters.get('channel.gap-rebuild')).toBe(1);
+    expect(c.host.rebuilding).toBe(true);
+    expect(c.host.stateHistory()).toEqual([]); // its state lacks batches: nothing to give a peer
+    expect(c.sent).toHaveLength(10); // nothing sent for frame 15
+    expect(c.host.rebuildFloor()).toBe(114);
+    // Rebuilt from the peer's state after 114, it replays 115 and computes what the peer does from then on.
+    const after114 = peer.host.stateHistory().find((h) => h.seq === 114)!;
+    expect(c.host.rebuildFrom(114, after114.state)).toBe(1);
+    peer.host.executed(at(116, 16));
+    c.host.executed(at(116, 16));
+    expect(c.sent.at(-1)!.message.frame).toBe(16);
+    expect(c.sent.at(-1)!.command.elevator).toBeCloseTo(peer.sent.at(-1)!.command.elevator, 6);
+    // Without proactive recovery nobody keeps states to rebuild from: the gap is run over, as before.
+    const plain = channel(2, 'modal');
+    plain.host.executed(at(200, 0));
+    plain.host.executed(at(205, 1));
+    expect(plain.host.rebuilding).toBe(false);
+    expect(plain.sent).toHaveLength(2);
   });
 });

@@ -63,9 +63,17 @@ describe('requestRealtime', () => {
       try {
         await new Promise<void>((r) => child.once('spawn', () => r()));
         const pid = child.pid!;
-        // Wait (bounded) until Node has started its threads.
-        for (let i = 0; i < 100 && readdirSync(`/proc/${pid}/task`).length < 3; i++)
+        // Wait (bounded, 2 s) until Node has started its threads: at least 3, and their number unchanged for
+        // 100 ms. A thread started after requestRealtime inherits its creator's policy (the main thread's), and on
+        // a loaded machine Node's platform threads can still be starting when the count first reaches 3.
+        let steady = 0;
+        let last = -1;
+        for (let i = 0; i < 100 && steady < 5; i++) {
           await new Promise((r) => setTimeout(r, 20));
+          const n = readdirSync(`/proc/${pid}/task`).length;
+          steady = n >= 3 && n === last ? steady + 1 : 0;
+          last = n;
+        }
         const s = requestRealtime({ pid, priority: 20, mode: 'fifo' });
         if (s.how !== 'chrt') {
           console.log(`skipped: real-time scheduling not permitted here (${s.summary})`);

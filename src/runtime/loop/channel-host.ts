@@ -74,6 +74,8 @@ export class ChannelHost implements ExecutedBatchSink {
   private rebuild: { buffer: ExecutedBatch[]; skipThrough: number } | undefined;
   /** The seq of the last batch this channel's state includes (undefined before the first). */
   private lastSeq: number | undefined;
+  /** After a gap: the batches executed since (the last STATE_HISTORY), until a resync (undefined: none). */
+  private resync: ExecutedBatch[] | undefined;
 
   constructor(private readonly o: ChannelHostOptions) {
     this.inputs = new FrameInputsMachine(o.inputs);
@@ -91,6 +93,7 @@ export class ChannelHost implements ExecutedBatchSink {
     this.history = [];
     this.rebuild = { buffer: [], skipThrough: 0 };
     this.lastSeq = undefined;
+    this.resync = undefined;
     this.stopped = false;
   }
 
@@ -199,32 +202,68 @@ export class ChannelHost implements ExecutedBatchSink {
       return;
     }
     if (batch.seq <= this.skipThrough) return; // already in the abstract state this channel was rebuilt from
-    if (this.o.stateHistory === true && this.lastSeq !== undefined && batch.seq > this.lastSeq + 1) {
+    if (this.o.stateHistory === true && this.lastSeq !== undefined && batch.seq > this.lastSeq + 1)
       this.onGap(batch);
-      return;
-    }
     this.lastSeq = batch.seq;
+    if (this.resync !== undefined) {
+      this.resync.push(batch);
+      if (this.resync.length > STATE_HISTORY) this.resync.shift();
+    }
     this.run(batch, true);
   }
 
   /**
-   * The co-located replica jumped ahead by state transfer (it fell behind: a loaded host, a partition), so the
-   * batches in between never reached this channel. Running on would leave its state without them for good: its
-   * outputs might still pass the voter, but its abstract state would never again match its peers', and no
-   * restarted channel could then find f+1 matching states to rebuild from (a soak under load ended with one
-   * channel waiting for ever, its two peers offering states that differed in the input voter's counts). So it
-   * rebuilds, as after a restart (BASE: the abstract state from f+1 peers, then the batches since), and sends
-   * nothing meanwhile. Only with proactive recovery on (stateHistory): the peers keep the states to give.
+   * The co-located replica jumped ahead by state transfer (it fell behind: a loaded host, a stall, a partition):
+   * the batches in between never reached this channel, so its state lacks them. It flies on (its outputs go to
+   * the voter, which judges them as ever; the law's state converges with its peers' in the closed loop), but
+   * its abstract state may no longer equal theirs, and a restarted channel could then never find f+1 matching
+   * states (a soak under load had one channel waiting for ever, its two peers' input-voter states differing
+   * after such a jump). So it resyncs: it asks its peers, as a rebuilding channel does, and takes a state f+1 of
+   * them agree on for one of its last batches, replaying the batches since (resyncFrom). Going silent to
+   * rebuild instead was tried: with another channel restarting at the time, two channels had no state and none
+   * could be rebuilt. Only with proactive recovery on (stateHistory): the peers keep the states to give.
    */
   private onGap(batch: ExecutedBatch): void {
-    this.o.counters.add('channel.gap-rebuild');
+    this.o.counters.add('channel.gap');
     this.o.log.warn(
       { from: this.lastSeq, to: batch.seq },
-      'replica skipped batches: channel rebuilds its state',
+      'replica skipped batches: channel resyncs its state from its peers',
     );
-    this.history = [];
-    this.lastSeq = undefined;
-    this.rebuild = { buffer: [batch], skipThrough: 0 };
+    this.resync = [];
+  }
+
+  /** Whether the channel flies on a state that may lack batches (after a gap) and asks its peers for theirs. */
+  get unverified(): boolean {
+    return this.resync !== undefined;
+  }
+
+  /** The seqs a resync can take a peer's state at: [floor, last executed] (undefined: not resyncing). */
+  resyncRange(): { floor: number; last: number } | undefined {
+    const r = this.resync;
+    if (r === undefined || this.lastSeq === undefined) return undefined;
+    return { floor: (r[0]?.seq ?? this.lastSeq + 1) - 1, last: this.lastSeq };
+  }
+
+  /**
+   * Take the state f+1 peers agree on after batch `seq` (in resyncRange) and replay this channel's batches since
+   * (law steps only: their outputs were sent already). Returns the batches replayed, or undefined when `seq` is
+   * out of range.
+   */
+  resyncFrom(seq: number, state: ChannelState): number | undefined {
+    const range = this.resyncRange();
+    const r = this.resync;
+    if (range === undefined || r === undefined || seq < range.floor || seq > range.last) return undefined;
+    this.importState(state);
+    this.resync = undefined;
+    this.history = [{ seq, state }];
+    let replayed = 0;
+    for (const b of r) {
+      if (b.seq <= seq) continue;
+      this.run(b, false);
+      replayed++;
+    }
+    this.o.log.info({ seq, replayed }, 'channel resynced from abstract state');
+    return replayed;
   }
 
   private run(batch: ExecutedBatch, live: boolean): void {

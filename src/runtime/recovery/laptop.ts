@@ -327,15 +327,39 @@ export class LaptopRecovery {
   }
 
   /**
-   * Channels that set out to rebuild on their own, with no restart of ours behind them (their replica skipped
-   * batches by state transfer: ChannelHost.onGap), are rebuilt the same way, each frame until they are.
+   * Channels that fly on a state that may lack batches (their replica skipped some by state transfer:
+   * ChannelHost.onGap) take a state f+1 of their peers agree on for one of their last batches, each frame until
+   * they have.
    */
   private rebuildStragglers(): void {
     for (const b of this.o.boards.values()) {
       const channel = b.channel;
-      if (channel === undefined || !channel.rebuilding || !b.board.alive || this.recovering(b.name)) continue;
-      if (this.rebuildFromPeers(channel) !== undefined) this.o.counters.add('recovery.gap-rebuilt');
+      if (channel === undefined || !channel.unverified || !b.board.alive || this.recovering(b.name)) continue;
+      const range = channel.resyncRange();
+      if (range === undefined) continue;
+      const pick = matchAbstractStates(
+        this.offersFor(channel),
+        this.o.topology.f,
+        sameChannelState,
+        (seq) => seq >= range.floor && seq <= range.last,
+      );
+      if (!pick.ok) {
+        this.o.counters.add(`recovery.resync-wait.${pick.reason}`);
+        continue;
+      }
+      if (channel.resyncFrom(pick.seq, pick.state) !== undefined) this.o.counters.add('recovery.resynced');
     }
+  }
+
+  /** The other running channels' recent abstract states. */
+  private offersFor(channel: ChannelHost): { source: number; seq: number; state: ChannelState }[] {
+    const offers = [];
+    for (const b of this.o.boards.values()) {
+      const other = b.channel;
+      if (other === undefined || other === channel || !other.running || !b.board.alive) continue;
+      for (const h of other.stateHistory()) offers.push({ source: other.id, seq: h.seq, state: h.state });
+    }
+    return offers;
   }
 
   private rebuildFromPeers(
@@ -343,13 +367,12 @@ export class LaptopRecovery {
   ): { seq: number; supporters: readonly number[]; replayed: number } | undefined {
     const floor = channel.rebuildFloor();
     if (floor === undefined) return undefined;
-    const offers = [];
-    for (const b of this.o.boards.values()) {
-      const other = b.channel;
-      if (other === undefined || other === channel || !other.running || !b.board.alive) continue;
-      for (const h of other.stateHistory()) offers.push({ source: other.id, seq: h.seq, state: h.state });
-    }
-    const pick = matchAbstractStates(offers, this.o.topology.f, sameChannelState, (seq) => seq >= floor);
+    const pick = matchAbstractStates(
+      this.offersFor(channel),
+      this.o.topology.f,
+      sameChannelState,
+      (seq) => seq >= floor,
+    );
     if (!pick.ok) {
       this.o.counters.add(`recovery.rebuild-wait.${pick.reason}`);
       return undefined;

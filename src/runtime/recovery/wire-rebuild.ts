@@ -136,7 +136,10 @@ export class ChannelRebuild {
     if (channel === undefined) return this.refuse('no-channel');
     const max = kind === 'channel-state-request' ? MAX_CHANNEL_STATE_REQUEST_BYTES : MAX_CHANNEL_STATE_BYTES;
     if (bytes.length > max) return this.refuse('too-long');
-    if (kind === 'channel-state-reply' && (!channel.rebuilding || this.nonces.length === 0))
+    if (
+      kind === 'channel-state-reply' &&
+      (!(channel.rebuilding || channel.unverified) || this.nonces.length === 0)
+    )
       return this.refuse('not-asked');
     const decoded = decodeMessage(bytes);
     if (!decoded.ok) return this.refuse(`malformed.${decoded.reason}`);
@@ -164,6 +167,9 @@ export class ChannelRebuild {
     if (channel.rebuilding) {
       this.tryRebuild(channel);
       if (channel.rebuilding && channel.rebuildFloor() !== undefined) this.ask(channel);
+    } else if (channel.unverified) {
+      this.tryResync(channel);
+      if (channel.unverified) this.ask(channel);
     }
     const every = (this.o.askEveryFrames ?? 2) * this.periodMs;
     this.cancel = this.o.scheduler.at(this.o.scheduler.now() + every, () => this.tick());
@@ -249,6 +255,39 @@ export class ChannelRebuild {
     this.offers.set(m.channel, states);
     this.o.counters.add('rebuild.replies');
     if (self.rebuilding) this.tryRebuild(self);
+    else if (self.unverified) this.tryResync(self);
+  }
+
+  /** A channel that flies on after a gap (ChannelHost.onGap): a state f+1 peers agree on for one of its batches. */
+  private tryResync(channel: ChannelHost): void {
+    const range = channel.resyncRange();
+    if (range === undefined) return;
+    const offers: AbstractOffer<ChannelState>[] = [];
+    for (const [source, list] of this.offers)
+      for (const h of list) offers.push({ source, seq: h.seq, state: h.state });
+    const pick = matchAbstractStates(
+      offers,
+      this.o.topology.f,
+      sameChannelState,
+      (seq) => seq >= range.floor && seq <= range.last,
+    );
+    if (!pick.ok) {
+      this.o.counters.add(`rebuild.resync-wait.${pick.reason}`);
+      return;
+    }
+    try {
+      const replayed = channel.resyncFrom(pick.seq, pick.state);
+      if (replayed === undefined) return;
+      this.offers.clear();
+      this.o.counters.add('rebuild.resynced');
+      this.o.logger.info(
+        { seq: pick.seq, supporters: pick.supporters, replayed },
+        'channel resynced over the wire',
+      );
+    } catch (e) {
+      this.o.counters.add('rebuild.import-failed');
+      this.o.logger.error({ err: (e as Error).message }, 'abstract state import failed');
+    }
   }
 
   private tryRebuild(channel: ChannelHost): void {

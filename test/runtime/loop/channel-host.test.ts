@@ -13,6 +13,7 @@ import { ChannelHost } from '../../../src/runtime/loop/channel-host.ts';
 import { commandFromFields } from '../../../src/runtime/loop/command-codec.ts';
 import { Counters } from '../../../src/runtime/loop/counters.ts';
 import { INPUT_BASE, principalOf } from '../../../src/runtime/loop/principals.ts';
+import { sameChannelState } from '../../../src/runtime/recovery/laptop.ts';
 import { VirtualScheduler } from '../../../src/runtime/scheduler.ts';
 import { batch, executed, frameBatch, keys, periodMs, sampleOp, silent, topology } from './fixtures.ts';
 
@@ -188,7 +189,7 @@ describe('ChannelHost', () => {
     expect(b.sent[0]!.command.mode).toBe(a.sent.at(-1)!.command.mode);
   });
 
-  it('batches its replica skipped by state transfer make it rebuild from its peers, not run on without them', () => {
+  it('after batches its replica skipped by state transfer it flies on and resyncs to a state its peers agree on', () => {
     const peer = channel(0, 'float64', true);
     const c = channel(1, 'fixed-q24', true);
     const at = (seq: number, k: number) => ({ ...frameBatch(k, 0.05 * k, pitch), seq });
@@ -196,28 +197,34 @@ describe('ChannelHost', () => {
       peer.host.executed(at(100 + k, k));
       c.host.executed(at(100 + k, k));
     }
-    expect(c.sent).toHaveLength(10);
     // Batches 110-114 reach the peer; c's replica jumps from 109 to 115.
     for (let k = 10; k < 15; k++) peer.host.executed(at(100 + k, k));
     c.host.executed(at(115, 15));
     peer.host.executed(at(115, 15));
-    expect(c.counters.get('channel.gap-rebuild')).toBe(1);
-    expect(c.host.rebuilding).toBe(true);
-    expect(c.host.stateHistory()).toEqual([]); // its state lacks batches: nothing to give a peer
-    expect(c.sent).toHaveLength(10); // nothing sent for frame 15
-    expect(c.host.rebuildFloor()).toBe(114);
-    // Rebuilt from the peer's state after 114, it replays 115 and computes what the peer does from then on.
-    const after114 = peer.host.stateHistory().find((h) => h.seq === 114)!;
-    expect(c.host.rebuildFrom(114, after114.state)).toBe(1);
+    expect(c.counters.get('channel.gap')).toBe(1);
+    expect(c.host.unverified).toBe(true);
+    expect(c.host.rebuilding).toBe(false);
+    expect(c.sent.map((x) => x.message.frame).slice(-2)).toEqual([9, 15]); // it flies on
+    // Its state lacks batches 110-114: it differs from the peer's after 115.
+    const peer115 = peer.host.stateHistory().find((h) => h.seq === 115)!;
+    expect(sameChannelState(c.host.exportState(), peer115.state)).toBe(false);
     peer.host.executed(at(116, 16));
     c.host.executed(at(116, 16));
-    expect(c.sent.at(-1)!.message.frame).toBe(16);
+    expect(c.host.resyncRange()).toEqual({ floor: 114, last: 116 });
+    expect(c.host.resyncFrom(113, peer115.state)).toBeUndefined(); // before its first batch since the gap
+    // The peers' state after 115 (f+1 agreed on it), then its own batch 116 replayed: it computes what they do.
+    expect(c.host.resyncFrom(115, peer115.state)).toBe(1);
+    expect(c.host.unverified).toBe(false);
+    peer.host.executed(at(117, 17));
+    c.host.executed(at(117, 17));
+    expect(c.sent.at(-1)!.message.frame).toBe(17);
     expect(c.sent.at(-1)!.command.elevator).toBeCloseTo(peer.sent.at(-1)!.command.elevator, 6);
-    // Without proactive recovery nobody keeps states to rebuild from: the gap is run over, as before.
+    expect(sameChannelState(c.host.exportState(), peer.host.exportState())).toBe(true);
+    // Without proactive recovery nobody keeps states to resync from: the gap is run over, as before.
     const plain = channel(2, 'modal');
     plain.host.executed(at(200, 0));
     plain.host.executed(at(205, 1));
-    expect(plain.host.rebuilding).toBe(false);
+    expect(plain.host.unverified).toBe(false);
     expect(plain.sent).toHaveLength(2);
   });
 });

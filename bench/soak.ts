@@ -73,7 +73,13 @@ function boardsOf(): Record<string, object> {
     const st = statuses[b];
     const counters = st === undefined || 'exited' in st ? {} : st.counters;
     const recovery = Object.fromEntries(
-      Object.entries(counters).filter(([k]) => k.startsWith('rebuild.') || k.startsWith('channel.rebuild')),
+      Object.entries(counters).filter(
+        ([k]) =>
+          k.startsWith('rebuild.') ||
+          k.startsWith('channel.rebuild') ||
+          k === 'channel.gap' ||
+          k === 'replica.state-restored',
+      ),
     );
     out[b] =
       s === undefined

@@ -37,6 +37,8 @@ export interface RecoveryStatus {
   };
   /** The channel waits for its abstract state. */
   readonly rebuilding?: boolean;
+  /** The channel flies on a state that may lack batches (its replica skipped some) and resyncs from its peers. */
+  readonly resyncing?: boolean;
   /** Key epochs: of the principals hosted here, and the lowest this board holds of each peer. */
   readonly keys: { readonly own: Record<number, number>; readonly held: Record<number, number> };
 }

@@ -219,7 +219,9 @@ export class Node {
             },
           }
         : {}),
-      ...(this.runtime.channel ? { rebuilding: recovery.channelRebuilding } : {}),
+      ...(this.runtime.channel
+        ? { rebuilding: recovery.channelRebuilding, resyncing: this.runtime.channel.unverified }
+        : {}),
       keys: this.o.recovery!.keys.epochs(),
     };
   }

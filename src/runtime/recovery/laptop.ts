@@ -141,6 +141,12 @@ export class LaptopRecovery {
       if (!b.board.alive && !this.recovering(b.name) && b.name !== board) down++;
     }
     for (const c of this.latchedChannels()) if (!this.recovering(c.board) && c.board !== board) down++;
+    // A channel resyncing on its own (ChannelHost.onGap) is repaired from the others' states: out until it is.
+    for (const b of this.o.boards.values()) {
+      const c = b.channel;
+      if (c !== undefined && (c.unverified || c.rebuilding) && b.board.alive && !this.recovering(b.name))
+        if (b.name !== board) down++;
+    }
     return this.records.active.size + down;
   }
 

@@ -209,7 +209,7 @@ export class ProcessRecovery {
   private room(step: RecoveryStep): boolean {
     const voterStep = step.roles.some((r) => r.kind === 'voter');
     const judging = this.o.local.voterHealth().some((h) => h.latched || h.probation > 0);
-    return this.downCount() < this.o.topology.recovery.k && !(voterStep && judging);
+    return this.downCount(step.board) < this.o.topology.recovery.k && !(voterStep && judging);
   }
 
   /** Starts the queue's head while there is room (called each frame and at every enqueue). */
@@ -222,10 +222,23 @@ export class ProcessRecovery {
     }
   }
 
-  private downCount(): number {
+  /**
+   * Boards out now: recovering, crashed, or with a channel that has no verified state (rebuilding or resyncing
+   * on its own). The last count as out because the others' states are what such a channel is repaired from: a
+   * restart meanwhile leaves two channels of three without a state both can trust, and neither can be repaired
+   * (a soak had a restarted channel and a resyncing one each waiting for the other, for good). Not counted:
+   * `stepBoard`'s own state (its restart rebuilds it from the others).
+   */
+  private downCount(stepBoard?: string): number {
     let down = this.records.active.size;
     for (const b of this.o.processes.boards) {
-      if (!this.o.processes.alive(b) && !this.recovering(b)) down++;
+      if (this.recovering(b)) continue;
+      if (b === stepBoard && this.o.processes.alive(b)) continue; // its own restart cures it
+      if (!this.o.processes.alive(b)) down++;
+      else {
+        const s = this.o.processes.recoveryStatus(b)?.status;
+        if (s?.rebuilding === true || s?.resyncing === true) down++;
+      }
     }
     return down;
   }

@@ -53,6 +53,8 @@ interface ModelOptions {
    * that reports too early, or lies).
    */
   readonly silentChannel?: string;
+  /** This board's channel resyncs on its own (its replica skipped batches) in this window of virtual time. */
+  readonly resyncing?: { readonly board: string; readonly fromMs: number; readonly toMs: number };
 }
 
 /** The board processes as the driver sees them: statuses, handovers, restarts, in virtual time. */
@@ -109,6 +111,10 @@ class BoardModel implements BoardProcesses {
           }
         : {}),
       rebuilding: false,
+      resyncing:
+        this.o.resyncing?.board === board &&
+        this.s.now() >= this.o.resyncing.fromMs &&
+        this.s.now() < this.o.resyncing.toMs,
       keys: { own, held: {} },
     };
     // A status every 100 ms, as ProcessCluster's children send them.
@@ -306,6 +312,21 @@ describe('process-mode recovery driver (virtual time)', () => {
       new Set(['b2']),
     );
     expect(first.gaveUp).toBe(true);
+    expect(r.mostOut).toBe(1);
+  });
+
+  it("no board is restarted while another board's channel resyncs its state on its own", async () => {
+    // b2 restarts first and rejoins; from 5 s to 25 s its channel resyncs (its replica skipped batches): b1's
+    // step, due at 7.6 s, waits until b2's channel has a state again.
+    const r = await run({ resyncing: { board: 'b2', fromMs: 5000, toMs: 25_000 } }, 40_000);
+    const restarts = r.boards.events.filter((e) => e.kind === 'restart');
+    expect(restarts.map((e) => e.board).slice(0, 3)).toEqual(['b2', 'b1', 'b0']);
+    expect(restarts[0]!.t).toBeLessThan(5000);
+    expect(restarts[1]!.t).toBeGreaterThanOrEqual(25_000);
+    expect(restarts[1]!.t).toBeLessThan(25_000 + 2 * FRAME_MS);
+    // Without the resync, b1's step starts on time.
+    const base = await run({}, 12_000);
+    expect(base.boards.events.filter((e) => e.kind === 'restart')[1]!.t).toBeLessThan(10_000);
     expect(r.mostOut).toBe(1);
   });
 });

@@ -90,6 +90,7 @@ function boardsOf(): Record<string, object> {
             restarted: s.status.restarted,
             ...(s.status.replica ? { replica: s.status.replica } : {}),
             ...(s.status.rebuilding !== undefined ? { rebuilding: s.status.rebuilding } : {}),
+            ...(s.status.resyncing !== undefined ? { resyncing: s.status.resyncing } : {}),
             rebuild: recovery,
           };
   }

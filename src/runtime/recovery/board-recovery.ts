@@ -98,6 +98,10 @@ export class BoardRecovery {
     if (r === undefined || b.replica === undefined || seq <= this.point) return;
     this.point = seq;
     b.startRole('replica', b.replica.replica.id, { recoveryPoint: seq });
+    // The fresh replica catches up by state transfer again and never executes the batches before it: a channel
+    // already rebuilt from the first replica's batches would miss them (a gap: it then flies on a state that
+    // lacks them and must resync). It rebuilds again from here instead, while the board is still rejoining.
+    if (b.channel !== undefined && !b.channel.rebuilding) b.startRole('channel', b.channel.id);
     this.o.counters.add('recovery.point-raised');
   }
 

@@ -33,4 +33,22 @@ describe('a restarted board reports its roles rejoining', () => {
     expect(fleet.get('b1').recovery.unprepared).toBe(false);
     expect(fleet.get('b1').recovery.channelRebuilding).toBe(false);
   });
+
+  it('a raised recovery point rebuilds the channel again with the fresh replica, so it misses no batch', async () => {
+    fleet = await WireFleet.create({ seed: 32, net: {} });
+    await fleet.start();
+    fleet.runFrames(25);
+    const board = await fleet.restart('b2');
+    fleet.runFrames(100);
+    expect(board.recovery.rejoined(), fleet.holdsReport()).toEqual({ replica: true, channel: true });
+    // The coordinator's point arrives late (a loaded host): the replica is installed afresh with it.
+    const executed = fleet.get('b1').board.replica!.replica.status().lastExecuted;
+    board.recovery.recoveryPoint(executed + 2);
+    expect(board.recovery.channelRebuilding).toBe(true);
+    fleet.runFrames(150);
+    expect(board.recovery.rejoined(), fleet.holdsReport()).toEqual({ replica: true, channel: true });
+    expect(board.counters.get('channel.gap')).toBe(0);
+    expect(board.counters.get('recovery.point-raised')).toBe(1);
+    expect(fleet.holds(150).length, fleet.holdsReport(150)).toBe(0);
+  });
 });

@@ -90,6 +90,17 @@ export class Writer {
   reset(): void {
     this.len = 0;
   }
+
+  /** The bytes written so far, as a view valid until the next write (no copy). */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+
+  /** Drop the last `n` bytes written. */
+  unwrite(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.len) throw new RangeError(`unwrite ${n} of ${this.len}`);
+    this.len -= n;
+  }
 }
 
 export class Reader {

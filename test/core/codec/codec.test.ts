@@ -143,7 +143,9 @@ describe('decode is total', () => {
       const r = decodeMessage(input, l);
       return r.ok ? 'ok' : `${r.reason}: ${r.detail}`;
     };
-    expect(detail(bytes.subarray(0, bytes.length - 1))).toBe('truncated: message.auth[0]: need 16 bytes, have 15');
+    expect(detail(bytes.subarray(0, bytes.length - 1))).toBe(
+      'truncated: message.auth[0]: need 16 bytes, have 15',
+    );
     // The second request's last tag ends 1 (auth count) + 1 + 16 (the PRE-PREPARE's tag) bytes before the end.
     expect(detail(bytes.subarray(0, bytes.length - 19))).toBe(
       'truncated: message.batch.requests[1].auth[1]: need 16 bytes, have 15',

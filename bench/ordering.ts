@@ -7,6 +7,7 @@
  *   npm run bench:ordering                 # all cases
  *   npm run bench:ordering -- --quick      # fewer requests
  *   npm run bench:ordering -- --processes  # replicas and clients in separate processes over UDP (ordering-processes.ts)
+ *   npm run bench:ordering -- --case 100:null [--requests N]  # one case, BFT and unreplicated only (profiling)
  *
  * Note: all four replicas share one core here, so the ratio includes 4x the replica work of a deployment.
  */
@@ -22,6 +23,13 @@ import { Prng } from '../src/core/prng.ts';
 import { behaviour, type SimAction, type SimReplica } from '../src/sim/byzantine.ts';
 import { groupKeys } from '../src/sim/keys.ts';
 import { NullService } from '../src/sim/service.ts';
+
+const USAGE = `usage: npm run bench:ordering -- [--quick] [--case BATCH:REQUEST [--requests N]] [--processes ...]
+  --quick                fewer requests per case
+  --case 100:null        one case only (batch 1, 10 or 100; request null or 1KiB): BFT and unreplicated, no
+                         attacks, no long run; for profiling with node --cpu-prof --import tsx bench/ordering.ts
+  --requests N           requests of that case (default: its usual count)
+  --processes            replicas and clients in separate processes over UDP (ordering-processes.ts)`;
 
 const quick = process.argv.includes('--quick');
 const F = 1;
@@ -325,14 +333,25 @@ class MemoryProbe {
   }
 }
 
-function main(): void {
-  const cases: { batch: number; opBytes: number; requests: number }[] = [];
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? undefined : process.argv[i + 1];
+}
+
+type BenchCase = { batch: number; opBytes: number; requests: number };
+
+function allCases(): BenchCase[] {
+  const cases: BenchCase[] = [];
   for (const opBytes of [0, 1024]) {
     for (const batch of [1, 10, 100]) {
       const base = batch === 1 ? 3000 : batch === 10 ? 15000 : 40000;
       cases.push({ batch, opBytes, requests: quick ? Math.floor(base / 5) : base });
     }
   }
+  return cases;
+}
+
+function runCases(cases: readonly BenchCase[]): object[] {
   const results = [];
   for (const c of cases) {
     runBft(c.batch, c.opBytes, Math.min(500, c.requests), undefined); // warm-up
@@ -352,6 +371,30 @@ function main(): void {
       ),
     });
   }
+  return results;
+}
+
+/** `--case 100:null`: that case alone, printed as the full run prints its entry of `cases`. */
+function oneCase(spec: string): void {
+  const [batchText, request] = spec.split(':');
+  const found = allCases().find(
+    (c) => String(c.batch) === batchText && (c.opBytes === 0 ? 'null' : '1KiB') === request,
+  );
+  if (found === undefined) {
+    console.error(`unknown case ${spec}\n${USAGE}`);
+    process.exit(2);
+  }
+  const requests = Number(argValue('--requests') ?? found.requests);
+  if (!Number.isInteger(requests) || requests <= 0) {
+    console.error(`--requests must be a positive integer\n${USAGE}`);
+    process.exit(2);
+  }
+  const [result] = runCases([{ ...found, requests }]);
+  console.log(JSON.stringify({ bench: 'ordering', node: process.version, case: result }, null, 2));
+}
+
+function main(): void {
+  const results = runCases(allCases());
   // Primary attacks (Aardvark's measure): throughput with replica 0 faulty from the start, as a ratio of the
   // fault-free run in the same process; and after the attacker is replaced (from the first new-view commit).
   const attackRequests = quick ? 4000 : 20000;
@@ -424,5 +467,7 @@ function main(): void {
 }
 
 // Across OS processes is a different harness (child processes over UDP loopback); it takes the same flag style.
-if (process.argv.includes('--processes')) await import('./ordering-processes.ts');
+if (process.argv.includes('--help')) console.log(USAGE);
+else if (process.argv.includes('--processes')) await import('./ordering-processes.ts');
+else if (argValue('--case') !== undefined) oneCase(argValue('--case')!);
 else main();

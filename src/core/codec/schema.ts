@@ -102,7 +102,13 @@ export function array<T>(item: Codec<T>, limit: LimitKey): Codec<readonly T[]> {
       if (n > r.remaining)
         throw new DecodeFailure('truncated', `${path}: ${n} elements, ${r.remaining} bytes left`);
       const out: T[] = [];
-      for (let i = 0; i < n; i++) out.push(item.read(r, limits, `${path}[${i}]`));
+      // Paths are built only on failure (see `prefixed`): an element reads under '' and a failure gets `[i]`.
+      let i = 0;
+      try {
+        for (; i < n; i++) out.push(item.read(r, limits, ''));
+      } catch (e) {
+        throw prefixed(e, `${path}[${i}]`);
+      }
       return out;
     },
   };
@@ -115,11 +121,30 @@ export interface StructCodec<F extends Fields> extends Codec<StructOf<F>> {
   readonly fields: F;
   /** Writes every field but one: the bytes a MAC or signature covers. */
   writeExcept(w: Writer, value: StructOf<F>, skip: keyof F): void;
+  /** `read`, with the fields added to `out` (a union puts its `kind` there first, and saves a copy). */
+  readInto(r: Reader, limits: DecodeLimits, path: string, out: Record<string, unknown>): void;
+}
+
+/**
+ * A decode failure under `path`: the same failure with `path` put before its detail. Composite codecs read their
+ * parts under relative paths and prefix their own only when a part fails, so a message that decodes builds no
+ * path strings at all; the details are the same as with full paths passed down (`message.batch.requests[3].op`).
+ */
+function prefixed(e: unknown, path: string): unknown {
+  return e instanceof DecodeFailure ? new DecodeFailure(e.reason, path + e.detail) : e;
 }
 
 /** Fields are encoded in the order the schema lists them; the object's own key order never matters. */
 export function struct<F extends Fields>(fields: F): StructCodec<F> {
   const keys = Object.keys(fields) as (keyof F & string)[];
+  const codecs = keys.map((k) => fields[k] as Codec<unknown>);
+  const readInto = (r: Reader, limits: DecodeLimits, path: string, out: Record<string, unknown>): void => {
+    try {
+      for (let i = 0; i < keys.length; i++) out[keys[i]!] = codecs[i]!.read(r, limits, keys[i]!);
+    } catch (e) {
+      throw prefixed(e, `${path}.`);
+    }
+  };
   const writeExcept = (w: Writer, value: StructOf<F>, skip: keyof F | undefined): void => {
     for (const k of keys) if (k !== skip) (fields[k] as Codec<unknown>).write(w, value[k]);
   };
@@ -132,9 +157,10 @@ export function struct<F extends Fields>(fields: F): StructCodec<F> {
     writeExcept,
     read: (r, limits, path) => {
       const out: Record<string, unknown> = {};
-      for (const k of keys) out[k] = (fields[k] as Codec<unknown>).read(r, limits, `${path}.${k}`);
+      readInto(r, limits, path, out);
       return out as StructOf<F>;
     },
+    readInto,
   };
 }
 
@@ -168,8 +194,9 @@ export function union<V extends Variants>(variants: V): UnionCodec<V> {
       const tag = r.u8(path);
       const name = names[tag];
       if (name === undefined) throw new DecodeFailure('unknown-variant', `${path}: tag ${tag}`);
-      const body = variants[name]!.read(r, limits, path) as object;
-      return { kind: name, ...body } as UnionOf<V>;
+      const out: Record<string, unknown> = { kind: name };
+      variants[name]!.readInto(r, limits, path, out);
+      return out as UnionOf<V>;
     },
   };
 }

@@ -90,15 +90,25 @@ export class Writer {
   reset(): void {
     this.len = 0;
   }
+
+  /** The bytes written so far, as a view valid until the next write (no copy). */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+
+  /** Drop the last `n` bytes written. */
+  unwrite(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.len) throw new RangeError(`unwrite ${n} of ${this.len}`);
+    this.len -= n;
+  }
 }
 
 export class Reader {
   private pos = 0;
-  private readonly view: DataView;
+  /** Made on the first float read: most messages have none. */
+  private view: DataView | undefined;
 
-  constructor(private readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
+  constructor(private readonly bytes: Uint8Array) {}
 
   get remaining(): number {
     return this.bytes.length - this.pos;
@@ -134,15 +144,22 @@ export class Reader {
 
   f64(what: string): number {
     this.need(8, what);
+    this.view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
     const v = this.view.getFloat64(this.pos, false);
     this.pos += 8;
     if (!Number.isFinite(v)) throw new DecodeFailure('non-finite-float', what);
     return v;
   }
 
+  /**
+   * The next `n` bytes as a view into the input, not a copy: a decoded message's byte fields (ops, digests,
+   * tags) share the buffer it was decoded from. Safe because nothing writes into a received buffer after it is
+   * handed over (transports and deframers hand over fresh buffers, and a replica keeps the received bytes of
+   * what it logs anyway); a caller that must change one copies it first.
+   */
   raw(n: number, what: string): Uint8Array {
     this.need(n, what);
-    const out = this.bytes.slice(this.pos, this.pos + n);
+    const out = this.bytes.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }

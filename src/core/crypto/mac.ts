@@ -1,7 +1,8 @@
+import * as nodeCrypto from 'node:crypto';
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { constantTimeEqual } from './ct.ts';
+import { prefixEquals } from './ct.ts';
 import { asPlainBytes } from './digest.ts';
 
 /** Shortest tag allowed by default: 64 bits keeps forgery odds at 2^-64 per attempt on any link. */
@@ -21,8 +22,8 @@ export const DEFAULT_TAG_LENGTH = 16;
 export type MacBackendName = 'node' | 'noble';
 
 /**
- * Default backend, chosen from `npx tsx bench/mac.ts` on this machine: node:crypto is about
- * twice as fast as @noble/hashes for short messages (see README / bench output).
+ * Default backend, chosen from `npx tsx bench/mac.ts` on this machine: node:crypto (with its one-shot hash,
+ * see NodeKeyedMac) is the cheaper from 64 bytes up and about even below.
  */
 export const DEFAULT_MAC_BACKEND: MacBackendName = 'node';
 
@@ -30,6 +31,11 @@ export const DEFAULT_MAC_BACKEND: MacBackendName = 'node';
 export interface KeyedMac {
   /** Full 32-byte HMAC-SHA-256 of `data`, truncated to `length` bytes (fresh array). */
   mac(data: Uint8Array, length: number): Uint8Array;
+  /**
+   * Whether `tag` is the HMAC-SHA-256 of `data` truncated to `tag.length` bytes (1 to 32), compared in constant
+   * time against the full MAC: no truncated copy is made. The caller checks the length against the one it expects.
+   */
+  matches(data: Uint8Array, tag: Uint8Array): boolean;
 }
 
 /** Bind `key` to a backend. The key is copied so later changes by the caller do not leak in. */
@@ -73,19 +79,72 @@ export function macVerify(
 ): boolean {
   assertTagLength(tagLength, floor);
   if (tag.length !== tagLength) return false;
-  return constantTimeEqual(mac.mac(data, tagLength), tag);
+  return mac.matches(data, tag);
 }
 
-/** node:crypto backend: the key lives in a KeyObject so it is not re-imported per call. */
+/** node:crypto's one-shot SHA-256 (`crypto.hash`, Node 20.12 and later); undefined on older releases. */
+const oneShotHash: typeof nodeCrypto.hash | undefined =
+  typeof nodeCrypto.hash === 'function' ? nodeCrypto.hash : undefined;
+const SHA256_BLOCK = 64;
+/**
+ * Longest data MAC'd with two one-shot hashes: up to here they clearly beat createHmac (2.1 against 3.6 us at
+ * 512 bytes); from about 1 KiB on the copy into the scratch eats the gain (bench/mac.ts tag1KiB about even).
+ */
+const ONE_SHOT_MAX_DATA = 512;
+/** Scratch for (K ^ ipad) || data and (K ^ opad) || inner hash, shared: a MAC never re-enters another. */
+const innerScratch = new Uint8Array(SHA256_BLOCK + ONE_SHOT_MAX_DATA);
+const outerScratch = new Uint8Array(SHA256_BLOCK + 32);
+
+/**
+ * node:crypto backend. The key is set up once per peer: a KeyObject (for createHmac) and, where node:crypto has
+ * its one-shot hash, the two key blocks K ^ ipad and K ^ opad of RFC 2104, so that a MAC over up to 512 bytes is
+ * HMAC's definition, SHA-256((K ^ opad) || SHA-256((K ^ ipad) || data)), in two native calls and no objects.
+ * Measured on this machine (quiet, minimum of 7 rounds of 50,000): 1.8 to 2.2 us per MAC from 8 to 300 bytes,
+ * against 2.4 to 2.6 us for createHmac with the KeyObject and 1.9 to 3.6 us for @noble/hashes with a cloned
+ * prepared state (cheaper than createHmac below 64 bytes only, and a third slower at 300).
+ */
 class NodeKeyedMac implements KeyedMac {
   private readonly key: KeyObject;
+  private readonly innerPad: Uint8Array;
+  private readonly outerPad: Uint8Array;
 
   constructor(key: Uint8Array) {
-    this.key = createSecretKey(Uint8Array.from(key));
+    const k = Uint8Array.from(key);
+    this.key = createSecretKey(k);
+    // RFC 2104: a key longer than the block is hashed first, a shorter one is padded with zeros.
+    const block = k.length > SHA256_BLOCK ? nobleSha256(k) : k;
+    this.innerPad = new Uint8Array(SHA256_BLOCK);
+    this.outerPad = new Uint8Array(SHA256_BLOCK);
+    for (let i = 0; i < SHA256_BLOCK; i++) {
+      const b = block[i] ?? 0;
+      this.innerPad[i] = b ^ 0x36;
+      this.outerPad[i] = b ^ 0x5c;
+    }
+  }
+
+  /** The full 32-byte MAC, in a buffer of its own (node:crypto's digests are not pooled). */
+  private full(data: Uint8Array): Uint8Array {
+    if (oneShotHash === undefined || data.length > ONE_SHOT_MAX_DATA) {
+      return createHmac('sha256', this.key).update(data).digest();
+    }
+    innerScratch.set(this.innerPad, 0);
+    innerScratch.set(data, SHA256_BLOCK);
+    outerScratch.set(this.outerPad, 0);
+    outerScratch.set(
+      oneShotHash('sha256', innerScratch.subarray(0, SHA256_BLOCK + data.length), 'buffer'),
+      SHA256_BLOCK,
+    );
+    return oneShotHash('sha256', outerScratch, 'buffer');
   }
 
   mac(data: Uint8Array, length: number): Uint8Array {
-    return asPlainBytes(createHmac('sha256', this.key).update(data).digest(), length);
+    // A plain Uint8Array over the digest's own buffer: no second copy of the tag.
+    const full = this.full(data);
+    return new Uint8Array(full.buffer, full.byteOffset, length);
+  }
+
+  matches(data: Uint8Array, tag: Uint8Array): boolean {
+    return prefixEquals(this.full(data), tag);
   }
 }
 
@@ -110,6 +169,14 @@ class NobleKeyedMac implements KeyedMac {
     h.update(data);
     h.digestInto(this.out);
     return asPlainBytes(this.out, length);
+  }
+
+  matches(data: Uint8Array, tag: Uint8Array): boolean {
+    const h = this.keyed._cloneInto(this.scratch);
+    this.scratch = h;
+    h.update(data);
+    h.digestInto(this.out);
+    return prefixEquals(this.out, tag);
   }
 }
 

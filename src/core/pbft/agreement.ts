@@ -5,19 +5,13 @@
  * in replica.ts.
  */
 import { bytesEqual, hex } from '../bytes.ts';
-import { encodeBatch, encodeMessage, requestAuthPayload } from '../codec/encode.ts';
+import { encodeBatch, encodeWithAuthenticator, encodeWithTag, requestAuthPayload } from '../codec/encode.ts';
 import type { Batch, Commit, PrePrepare, Prepare, Reply, Request } from '../codec/messages.ts';
 import { type ClientId, othersOf, primaryOf } from './config.ts';
 import { type Ctx, isPrimary, NO_TAG, validReplica } from './context.ts';
 import { matchingVotes, type Slot } from './log.ts';
 import type { ExecutedRequest, ReplicaRejection } from './types.ts';
-import {
-  payloadOf,
-  prePrepareBatchBytes,
-  prePreparePayload,
-  withAuthenticator,
-  withTag,
-} from './wire-views.ts';
+import { payloadOf, prePrepareBatchBytes, prePreparePayload } from './wire-views.ts';
 
 export class Agreement {
   constructor(private readonly ctx: Ctx) {}
@@ -60,10 +54,10 @@ export class Agreement {
       auth: [],
     };
     // Encode the batch once more only: the MAC payload is the encoding minus its (empty) authenticator.
-    const unsignedBytes = encodeMessage(unsigned);
-    const auth = ctx.crypto.authenticator(ctx.others, unsignedBytes.subarray(0, unsignedBytes.length - 1));
+    const { bytes, auth } = encodeWithAuthenticator(unsigned, (payload) =>
+      ctx.crypto.authenticator(ctx.others, payload),
+    );
     const message: PrePrepare = { ...unsigned, auth };
-    const bytes = withAuthenticator(unsignedBytes, auth);
     if (seq > s.lastAssigned) s.lastAssigned = seq;
     const slot = ctx.log.slot(seq, s.view, s.now);
     slot.prePrepare = message;
@@ -332,10 +326,10 @@ export class Agreement {
       replica: ctx.id,
       auth: [],
     };
-    const unsignedBytes = encodeMessage(unsigned as Prepare | Commit);
-    const auth = ctx.crypto.authenticator(ctx.others, unsignedBytes.subarray(0, unsignedBytes.length - 1));
+    const { bytes, auth } = encodeWithAuthenticator(unsigned as Prepare | Commit, (payload) =>
+      ctx.crypto.authenticator(ctx.others, payload),
+    );
     const message = { ...unsigned, auth } as Prepare | Commit;
-    const bytes = withAuthenticator(unsignedBytes, auth);
     if (kind === 'prepare') {
       slot.ownPrepare = bytes;
       slot.prepares.set(ctx.id, slot.digestHex!);
@@ -401,13 +395,7 @@ export class Agreement {
       result,
       tag: NO_TAG,
     };
-    const unsignedBytes = encodeMessage(unsigned);
-    const tag = ctx.crypto.tag(client, unsignedBytes.subarray(0, unsignedBytes.length - 1));
-    ctx.out.push({
-      kind: 'reply',
-      client,
-      message: { ...unsigned, tag },
-      bytes: withTag(unsignedBytes, tag),
-    });
+    const { bytes, tag } = encodeWithTag(unsigned, (payload) => ctx.crypto.tag(client, payload));
+    ctx.out.push({ kind: 'reply', client, message: { ...unsigned, tag }, bytes });
   }
 }

@@ -15,12 +15,12 @@
  * for (const a of c.step({ kind: 'receive', from, bytes })) if (a.kind === 'result') use(a.result);
  */
 import { hex } from '../bytes.ts';
-import { decodeMessage, encodeMessage } from '../codec/encode.ts';
+import { decodeMessage, encodeWithAuthenticator } from '../codec/encode.ts';
 import type { Message, Reply, Request } from '../codec/messages.ts';
 import { allReplicas, type ClientId, type PbftConfig, type ReplicaId } from './config.ts';
 import type { NodeCrypto } from './crypto.ts';
 import type { ClientAction, ClientEvent, ClientInput } from './types.ts';
-import { payloadOf, withAuthenticator } from './wire-views.ts';
+import { payloadOf } from './wire-views.ts';
 
 export interface ClientOptions {
   readonly id: ClientId;
@@ -204,12 +204,10 @@ export class Client {
     op: Uint8Array,
   ): { request: Request & { kind: 'request' }; bytes: Uint8Array } {
     const unsigned = { kind: 'request' as const, client: this.id, timestamp, op, auth: [] };
-    const unsignedBytes = encodeMessage(unsigned);
-    const auth = this.crypto.authenticator(
-      this.replicas,
-      unsignedBytes.subarray(0, unsignedBytes.length - 1),
+    const { bytes, auth } = encodeWithAuthenticator(unsigned, (payload) =>
+      this.crypto.authenticator(this.replicas, payload),
     );
-    return { request: { ...unsigned, auth }, bytes: withAuthenticator(unsignedBytes, auth) };
+    return { request: { ...unsigned, auth }, bytes };
   }
 
   private emit(actions: ClientAction[], event: ClientEvent): void {

@@ -47,7 +47,7 @@
  */
 import { assert } from '../assert.ts';
 import { bytesEqual } from '../bytes.ts';
-import { encodeMessage, requestAuthPayload } from '../codec/encode.ts';
+import { encodeWithAuthenticator, requestAuthPayload } from '../codec/encode.ts';
 import type { PrePrepare, Request, Vouch } from '../codec/messages.ts';
 import { type ClientId, othersOf, primaryOf, type ReplicaId } from './config.ts';
 import { type Ctx, isPrimary, validReplica } from './context.ts';
@@ -56,7 +56,7 @@ import { type Next, type Pending, PendingTable, type WaitingRequests } from './p
 import { ProposedInView } from './proposed.ts';
 import type { CachedReply } from './snapshot.ts';
 import { VouchFirst } from './vouch-first.ts';
-import { payloadOf, withAuthenticator } from './wire-views.ts';
+import { payloadOf } from './wire-views.ts';
 
 export class Requests {
   /** The last executed request per client, with its result. */
@@ -320,9 +320,10 @@ export class Requests {
   private vouchFor(request: Request): void {
     const ctx = this.ctx;
     const unsigned: Vouch = { kind: 'vouch', replica: ctx.id, request, auth: [] };
-    const unsignedBytes = encodeMessage(unsigned);
-    const auth = ctx.crypto.authenticator(ctx.others, unsignedBytes.subarray(0, unsignedBytes.length - 1));
-    ctx.out.multicast({ ...unsigned, auth }, withAuthenticator(unsignedBytes, auth));
+    const { bytes, auth } = encodeWithAuthenticator(unsigned, (payload) =>
+      ctx.crypto.authenticator(ctx.others, payload),
+    );
+    ctx.out.multicast({ ...unsigned, auth }, bytes);
   }
 
   /** Backup, size mode, on a tick: vouch for requests that waited vouchDelayTicks unproposed (bounded per tick). */

@@ -5,7 +5,6 @@
  * twice more per PRE-PREPARE. test/core/pbft/wire-views.test.ts checks them against authPayload/encodeBatch.
  */
 import { AUTH_FIELD, type Message, type PrePrepare, WIRE_VERSION } from '../codec/messages.ts';
-import { Writer } from '../codec/wire.ts';
 
 function uvarLength(v: number): number {
   let n = 1;
@@ -44,14 +43,27 @@ export function prePrepareBatchBytes(bytes: Uint8Array, pp: PrePrepare): Uint8Ar
 export function withAuthenticator(unsignedBytes: Uint8Array, auth: readonly Uint8Array[]): Uint8Array {
   if (unsignedBytes[unsignedBytes.length - 1] !== 0)
     throw new Error('invariant: expected an empty authenticator last');
-  const w = new Writer(unsignedBytes.length + authenticatorLength(auth));
-  w.raw(unsignedBytes.subarray(0, unsignedBytes.length - 1));
-  w.uvar(auth.length);
+  // Written straight into one array of the final length (no writer, no copy out of it).
+  const prefix = unsignedBytes.length - 1;
+  const out = new Uint8Array(prefix + authenticatorLength(auth));
+  out.set(unsignedBytes.subarray(0, prefix));
+  let at = putUvar(out, prefix, auth.length);
   for (const t of auth) {
-    w.uvar(t.length);
-    w.raw(t);
+    at = putUvar(out, at, t.length);
+    out.set(t, at);
+    at += t.length;
   }
-  return w.finish();
+  return out;
+}
+
+/** Minimal LEB128 of `v` at `at` in `out` (as Writer.uvar); returns the offset after it. */
+function putUvar(out: Uint8Array, at: number, v: number): number {
+  while (v >= 0x80) {
+    out[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  out[at++] = v;
+  return at;
 }
 
 /**
@@ -65,11 +77,11 @@ export function payloadOf(bytes: Uint8Array, message: Message): Uint8Array {
 /** `withAuthenticator` for kinds authenticated by a single tag (reply, state messages). */
 export function withTag(unsignedBytes: Uint8Array, tag: Uint8Array): Uint8Array {
   if (unsignedBytes[unsignedBytes.length - 1] !== 0) throw new Error('invariant: expected an empty tag last');
-  const w = new Writer(unsignedBytes.length + uvarLength(tag.length) + tag.length);
-  w.raw(unsignedBytes.subarray(0, unsignedBytes.length - 1));
-  w.uvar(tag.length);
-  w.raw(tag);
-  return w.finish();
+  const prefix = unsignedBytes.length - 1;
+  const out = new Uint8Array(prefix + uvarLength(tag.length) + tag.length);
+  out.set(unsignedBytes.subarray(0, prefix));
+  out.set(tag, putUvar(out, prefix, tag.length));
+  return out;
 }
 
 function authFieldLength(message: Message): number {

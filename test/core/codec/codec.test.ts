@@ -122,6 +122,50 @@ describe('decode is total', () => {
     expect(r2.ok ? 'ok' : r2.reason).toBe('count-over-limit');
   });
 
+  it('names the failing field by its full path (nested structs and array indexes)', () => {
+    const request = (client: number) => ({
+      client,
+      timestamp: 7,
+      op: new Uint8Array(3),
+      auth: [new Uint8Array(16), new Uint8Array(16)],
+    });
+    const pp: Message = {
+      kind: 'pre-prepare',
+      view: 1,
+      seq: 2,
+      batchDigest: new Uint8Array(32),
+      replica: 1,
+      batch: { kind: 'full', requests: [request(5), request(6)] },
+      auth: [new Uint8Array(16)],
+    };
+    const bytes = encodeMessage(pp);
+    const detail = (input: Uint8Array, l: DecodeLimits = limits): string => {
+      const r = decodeMessage(input, l);
+      return r.ok ? 'ok' : `${r.reason}: ${r.detail}`;
+    };
+    expect(detail(bytes.subarray(0, bytes.length - 1))).toBe(
+      'truncated: message.auth[0]: need 16 bytes, have 15',
+    );
+    // The second request's last tag ends 1 (auth count) + 1 + 16 (the PRE-PREPARE's tag) bytes before the end.
+    expect(detail(bytes.subarray(0, bytes.length - 19))).toBe(
+      'truncated: message.batch.requests[1].auth[1]: need 16 bytes, have 15',
+    );
+    expect(detail(bytes, { ...limits, maxOpBytes: 2 })).toBe(
+      'length-over-limit: message.batch.requests[0].op: 3 > maxOpBytes 2',
+    );
+    const badKind = Uint8Array.from(bytes);
+    badKind[2 + 1 + 1 + 32 + 1] = 9; // the batch's variant tag, after view, seq, digest and replica
+    expect(detail(badKind)).toBe('unknown-variant: message.batch: tag 9');
+  });
+
+  it("decoded byte fields are views of the input's bytes (no copy per field)", () => {
+    const bytes = encodeMessage(sampleMessage(5, 'request'));
+    const r = decodeMessage(bytes, limits);
+    if (!r.ok || r.message.kind !== 'request') throw new Error('expected a request');
+    expect(r.message.op.buffer).toBe(bytes.buffer);
+    for (const t of r.message.auth) expect(t.buffer).toBe(bytes.buffer);
+  });
+
   it('rejects non-finite floats in an output', () => {
     const out = encodeMessage({
       kind: 'output',

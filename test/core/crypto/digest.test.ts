@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { constantTimeEqual } from '../../../src/core/crypto/ct.ts';
@@ -11,6 +12,15 @@ describe('digests and constant-time comparison', () => {
     expect(hex(d)).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
     expect(Buffer.isBuffer(d)).toBe(false);
     expect(d.buffer.byteLength).toBe(32);
+  });
+
+  it('sha256 equals createHash for any data (the one-shot path)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), (data) => {
+        expect(hex(sha256(data))).toBe(createHash('sha256').update(data).digest('hex'));
+      }),
+      { seed: 0x5a, numRuns: 200 },
+    );
   });
 
   it('constantTimeEqual agrees with plain equality and never throws on unequal lengths', () => {

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -33,6 +34,39 @@ describe('HMAC-SHA-256 tags', () => {
       }),
       { seed: SEED, numRuns: 300 },
     );
+  });
+
+  it('node backend equals createHmac for keys of 1 to 100 bytes and data past the one-shot limit (512 B)', () => {
+    // Keys over the 64-byte block are hashed first (RFC 2104); data over 512 bytes takes the createHmac path.
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 100 }),
+        fc.uint8Array({ minLength: 0, maxLength: 700 }),
+        (k, d) => {
+          const reference = createHmac('sha256', k).update(d).digest();
+          expect(hex(keyedMac(k, 'node').mac(d, 32))).toBe(reference.toString('hex'));
+        },
+      ),
+      { seed: SEED + 7, numRuns: 300 },
+    );
+    for (const n of [511, 512, 513]) {
+      const d = new Uint8Array(n).fill(n & 0xff);
+      const k = new Uint8Array(32).fill(3);
+      expect(hex(keyedMac(k, 'node').mac(d, 32))).toBe(createHmac('sha256', k).update(d).digest('hex'));
+    }
+  });
+
+  it('node backend: MACs under different keys, interleaved, do not disturb each other (shared scratch)', () => {
+    const keys = [1, 2, 3].map((v) => new Uint8Array(32).fill(v));
+    const macs = keys.map((k) => keyedMac(k, 'node'));
+    for (let i = 0; i < 60; i++) {
+      const d = new Uint8Array((i * 37) % 400).fill(i);
+      const which = i % 3;
+      const tag = macs[which]!.mac(d, 16);
+      expect(hex(tag)).toBe(createHmac('sha256', keys[which]!).update(d).digest('hex').slice(0, 32));
+      expect(macVerify(macs[which]!, d, tag, 16)).toBe(true);
+      expect(macVerify(macs[(which + 1) % 3]!, d, tag, 16)).toBe(false);
+    }
   });
 
   it('noble backend gives the same tag when reused many times (scratch state is reset)', () => {

@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { authPayload, decodeMessage, encodeBatch, encodeMessage } from '../../../src/core/codec/encode.ts';
+import {
+  authPayload,
+  decodeMessage,
+  encodeBatch,
+  encodeMessage,
+  encodeWithAuthenticator,
+  encodeWithTag,
+} from '../../../src/core/codec/encode.ts';
 import type { PrePrepare } from '../../../src/core/codec/messages.ts';
 import {
   payloadOf,
@@ -88,6 +95,41 @@ describe('payloadOf and withTag', () => {
           expect(withTag(encodeMessage({ ...m, tag: new Uint8Array(0) }), m.tag)).toEqual(encoded);
       }),
       { seed: 20261122, numRuns: 400 },
+    );
+  });
+
+  it('encodeWithAuthenticator and encodeWithTag give encodeMessage of the sealed message, over authPayload', () => {
+    fc.assert(
+      fc.property(message, fc.boolean(), (m, nested) => {
+        // `nested`: the sealing callback encodes something itself (it must get a writer of its own).
+        const nestedMessage = {
+          kind: 'prepare' as const,
+          view: 1,
+          seq: 2,
+          batchDigest: new Uint8Array(32),
+          replica: 3,
+          auth: [new Uint8Array(8)],
+        };
+        const other = () => nested && expect(decodeMessage(encodeMessage(nestedMessage)).ok).toBe(true);
+        if (m.kind === 'reply') {
+          const r = encodeWithTag({ ...m, tag: new Uint8Array(0) }, (payload) => {
+            expect(payload).toEqual(authPayload(m));
+            other();
+            return m.tag;
+          });
+          expect(r.bytes).toEqual(encodeMessage(m));
+          expect(r.tag).toBe(m.tag);
+        } else if (m.kind === 'request' || m.kind === 'prepare' || m.kind === 'commit') {
+          const r = encodeWithAuthenticator({ ...m, auth: [] }, (payload) => {
+            expect(payload).toEqual(authPayload(m));
+            other();
+            return [...m.auth];
+          });
+          expect(r.bytes).toEqual(encodeMessage(m));
+          expect(r.auth).toEqual(m.auth);
+        }
+      }),
+      { seed: 20261203, numRuns: 400 },
     );
   });
 });

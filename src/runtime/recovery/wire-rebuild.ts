@@ -293,6 +293,14 @@ export class ChannelRebuild {
   private tryRebuild(channel: ChannelHost): void {
     const floor = channel.rebuildFloor();
     if (floor === undefined) return;
+    // While the co-located replica still catches up it may jump again by state transfer, past batches this
+    // channel would then never see (a soak had a channel rebuilt early, then a 124-batch gap, then no f+1
+    // states to repair it from). The channel waits until the replica executed past its recovery point; its
+    // buffer keeps the batches since the last jump.
+    if (this.o.board.replica?.replica.status().recovering === true) {
+      this.o.counters.add('rebuild.wait.replica-recovering');
+      return;
+    }
     const offers: AbstractOffer<ChannelState>[] = [];
     for (const [source, list] of this.offers)
       for (const h of list) offers.push({ source, seq: h.seq, state: h.state });

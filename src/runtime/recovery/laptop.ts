@@ -320,6 +320,9 @@ export class LaptopRecovery {
     if (r.kind === 'channel') {
       const channel = runtime.channel;
       if (channel === undefined) return false;
+      // Not while the board's replica still catches up: it may jump by state transfer past batches the channel
+      // would then never see (wire-rebuild.ts says the same for process mode).
+      if (channel.rebuilding && runtime.replica?.replica.status().recovering === true) return false;
       if (channel.rebuilding) this.tryRebuild(r, channel);
       return !channel.rebuilding;
     }

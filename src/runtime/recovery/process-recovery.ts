@@ -123,6 +123,10 @@ export class ProcessRecovery {
   /** When each restart was in progress, begin to rejoined (for the misses by cause). */
   private readonly spans: Span[] = [];
   private readonly spanOf = new Map<RecoveryRecord, Span>();
+  /** Per board: since when it says its channel repairs its state on its own (scheduler ms). */
+  private readonly repairingSince = new Map<string, number>();
+  /** Boards whose current repair claim outlived giveUpMs (counted once per claim). */
+  private readonly repairOverdue = new Set<string>();
 
   constructor(private readonly o: ProcessRecoveryOptions) {
     this.plan = driverSchedule(o.topology, o, { restartSeconds: 6, handoverSeconds: 1 });
@@ -235,12 +239,37 @@ export class ProcessRecovery {
       if (this.recovering(b)) continue;
       if (b === stepBoard && this.o.processes.alive(b)) continue; // its own restart cures it
       if (!this.o.processes.alive(b)) down++;
-      else {
-        const s = this.o.processes.recoveryStatus(b)?.status;
-        if (s?.rebuilding === true || s?.resyncing === true) down++;
-      }
+      else if (this.repairingWithin(b)) down++;
     }
     return down;
+  }
+
+  /**
+   * Whether `board` says its channel repairs its state (rebuilding or resyncing, with no restart of ours behind
+   * it) and has said so for less than giveUpMs. The board's word is all there is, and a faulty board could say
+   * it for ever to stop every other board's proactive restart: past the bound the claim no longer holds the
+   * schedule (counted once per claim, 'recovery.repair-overdue').
+   */
+  private repairingWithin(board: string): boolean {
+    const s = this.o.processes.recoveryStatus(board)?.status;
+    const now = this.o.scheduler.now();
+    if (s?.rebuilding !== true && s?.resyncing !== true) {
+      this.repairingSince.delete(board);
+      this.repairOverdue.delete(board);
+      return false;
+    }
+    const since = this.repairingSince.get(board);
+    if (since === undefined) {
+      this.repairingSince.set(board, now);
+      return true;
+    }
+    if (now - since <= this.giveUpMs) return true;
+    if (!this.repairOverdue.has(board)) {
+      this.repairOverdue.add(board);
+      this.o.counters.add('recovery.repair-overdue');
+      this.o.logger.warn({ board }, 'channel repairing for longer than the bound: the schedule goes on');
+    }
+    return false;
   }
 
   private recovering(board: string): boolean {

@@ -329,4 +329,15 @@ describe('process-mode recovery driver (virtual time)', () => {
     expect(base.boards.events.filter((e) => e.kind === 'restart')[1]!.t).toBeLessThan(10_000);
     expect(r.mostOut).toBe(1);
   });
+
+  it('a board that says its channel repairs for ever holds the schedule for giveUpMs only', async () => {
+    // A faulty board can say anything in its status: b2 claims to resync from 5 s on and never stops.
+    const r = await run({ resyncing: { board: 'b2', fromMs: 5000, toMs: Number.POSITIVE_INFINITY } }, 40_000);
+    const restarts = r.boards.events.filter((e) => e.kind === 'restart');
+    expect(restarts.map((e) => e.board).slice(0, 2)).toEqual(['b2', 'b1']);
+    // giveUpMs is 20 s in run(): b1's step, due at 7.6 s, first sees the claim then, waits 20 s, then goes ahead.
+    expect(restarts[1]!.t).toBeGreaterThanOrEqual(27_600);
+    expect(restarts[1]!.t).toBeLessThan(27_600 + 2 * FRAME_MS);
+    expect(r.counters['recovery.repair-overdue']).toBe(1);
+  });
 });

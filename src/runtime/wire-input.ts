@@ -21,7 +21,7 @@ import type { Topology } from './config.ts';
 import { type LinkType, linkTagBytes } from './link-tags.ts';
 import { commandFields } from './loop/command-codec.ts';
 import { encodeInputSample } from './loop/input-sample.ts';
-import { FrameLogService } from './loop/service.ts';
+import { FrameLogService, loopChannelConfig, maxSnapshotBytes } from './loop/service.ts';
 
 /** The ordering group of a topology: what every replica shares (topology-pbft.ts builds its PBFT config). */
 export function topologyGroup(t: Pick<Topology, 'f' | 'replicas' | 'timing' | 'inputUnits'>): {
@@ -45,15 +45,17 @@ export function loopPayloadSizes(
   t: Topology,
   counter: number,
 ): { op: number; result: number; snapshot: number } {
-  const service = new FrameLogService();
+  const channel = loopChannelConfig(t);
+  const service = new FrameLogService(channel);
   let op = 0;
   let result = 0;
   for (let unit = 0; unit < t.inputUnits; unit++) {
     const sample = encodeInputSample({ frame: counter, unit, stick: -1.5, pitchValid: true, pitch: 0.25 });
     op = Math.max(op, sample.length);
-    result = Math.max(result, service.execute(t.replicas.length + unit, sample).length);
+    result = Math.max(result, service.execute(t.replicas.length + unit, sample, 1).length);
   }
-  return { op, result, snapshot: service.snapshot().length };
+  const snapshot = maxSnapshotBytes(t.inputUnits, channel.inputs.voter.fields.length, counter);
+  return { op, result, snapshot };
 }
 
 /**

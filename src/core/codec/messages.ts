@@ -64,7 +64,7 @@ const memberStateSchema = struct({
  * `framePlusOne`: the last frame its input machine executed, plus one (0: none yet). `inputs`: per voted field,
  * per unit.
  */
-const channelStateSchema = struct({
+export const channelStateSchema = struct({
   seq: uvar,
   framePlusOne: uvar,
   primed: bool,

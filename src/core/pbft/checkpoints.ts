@@ -64,7 +64,7 @@ export class Checkpoints {
   /** Batch `seq` (a multiple of K) executed: snapshot, sign and multicast our CHECKPOINT. */
   take(seq: number): void {
     const ctx = this.ctx;
-    const bytes = encodeReplicaState(ctx.service.snapshot(), ctx.requests.replies);
+    const bytes = encodeReplicaState(ctx.service.snapshot(seq), ctx.requests.replies);
     const digest = ctx.crypto.digest(bytes);
     this.snapshots.set(seq, { bytes, digest });
     const unsigned: Checkpoint = {

@@ -10,8 +10,12 @@ import type { ClientId, ReplicaId } from './config.ts';
  */
 export interface Service {
   execute(client: ClientId, op: Uint8Array, seq: number): Uint8Array;
-  /** Canonical bytes of the whole application state (checkpoints hash them; state transfer ships them). */
-  snapshot(): Uint8Array;
+  /**
+   * Canonical bytes of the whole application state after batch `seq`, the checkpoint's (checkpoints hash them;
+   * state transfer ships them). The seq lets a service record where its state stands even when the last batches
+   * executed nothing on it (an empty batch, or only duplicates).
+   */
+  snapshot(seq: number): Uint8Array;
   /** Replace the application state by a snapshot (state transfer). */
   restore(snapshot: Uint8Array): void;
 }

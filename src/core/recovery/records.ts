@@ -25,9 +25,22 @@ export interface RoleRecovery {
   recoveryPoint?: number;
   /** Time it counted again, ms (undefined while rejoining or if it never did). */
   rejoinedAtMs?: number;
-  /** Channels: the seq of the abstract state taken, the supporters and the batches replayed. */
-  rebuilt?: { seq: number; supporters: readonly number[]; replayed: number };
+  /** Channels: where the abstract state came from, the seq it is after, the batches replayed. */
+  rebuilt?: ChannelRebuilt;
 }
+
+/**
+ * How a restarted channel got its state: from its replica's restored checkpoint (certified by 2f+1 replicas),
+ * or from f+1 peer channels offering matching states (`supporters`).
+ */
+export type ChannelRebuilt =
+  | { readonly from: 'checkpoint'; readonly seq: number; readonly replayed: number }
+  | {
+      readonly from: 'peers';
+      readonly seq: number;
+      readonly supporters: readonly number[];
+      readonly replayed: number;
+    };
 
 export interface RecoveryRecord {
   readonly cause: RecoveryCause;

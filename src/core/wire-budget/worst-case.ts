@@ -11,7 +11,7 @@
  *
  * @example
  * const sizes = worstCaseSizes({ n: 4, f: 1, watermarkWindow: 128, maxBatchRequests: 12, maxOpBytes: 24,
- *   tagBytes: 8, clients: 3, maxResultBytes: 8, appSnapshotBytes: 40, outputDiscrete: 2, outputAnalog: 1 });
+ *   tagBytes: 8, clients: 3, maxResultBytes: 8, appSnapshotBytes: 240, outputDiscrete: 2, outputAnalog: 1 });
  * sizes.bytes['new-view']; // the largest NEW-VIEW, in bytes
  */
 import { DEFAULT_LIMITS, type DecodeLimits, type LimitKey } from '../codec/limits.ts';

@@ -41,7 +41,7 @@ import { INPUT_BASE, principalOf } from './principals.ts';
 import { ReplicaHost } from './replica-host.ts';
 import { peekRequest } from './request-peek.ts';
 import { peekKind, Router } from './router.ts';
-import { FrameLogService } from './service.ts';
+import { FrameLogService, loopChannelConfig } from './service.ts';
 import { topologyPbftConfig } from './topology-pbft.ts';
 import { channelName, type VoterHangResult, VoterHost, type VoterRole } from './voter-host.ts';
 
@@ -77,6 +77,12 @@ export interface BoardOptions extends PlantPorts {
   readonly firmware?: FirmwareVoterBoardOptions;
   /** Channels keep their recent abstract states for peers that rebuild (proactive recovery on). */
   readonly stateHistory?: boolean;
+  /**
+   * The channel takes the abstract state in each checkpoint its replica restores by state transfer (service.ts;
+   * default true). False leaves a restarted channel only its peers' states (CHANNEL-STATE, wire-rebuild.ts):
+   * the path it falls back on when its replica caught up without a state transfer, which tests exercise so.
+   */
+  readonly channelFromCheckpoint?: boolean;
 }
 
 /** The output voter of a topology, timed in the runtime's milliseconds (frame k starts at k periods). */
@@ -274,13 +280,13 @@ export class Board {
     const slot = t.channels.find((c) => c.board === this.o.board);
     if (slot === undefined) return undefined;
     const voterBoard = t.voters[0]!.board;
-    const spec = defaultPitchLawSpec(t.frameRateHz);
+    const { spec, inputs } = loopChannelConfig(t);
     return new ChannelHost({
       id: slot.id,
       law: createPitchLaw(slot.impl, spec),
       ring: this.o.keys.ring(principalOf.channel(slot.id)),
       voterPrincipal: principalOf.voter(0),
-      inputs: pitchFrameInputsConfig({ units: t.inputUnits, firstClient: INPUT_BASE, spec }),
+      inputs,
       periodMs: this.periodMs,
       scheduler: this.o.scheduler,
       rng: this.o.rng.fork(),
@@ -331,7 +337,10 @@ export class Board {
       id,
       config: topologyPbftConfig(this.o.topology),
       crypto: this.replicaCrypto,
-      service: new FrameLogService(),
+      service: new FrameLogService({
+        ...loopChannelConfig(this.o.topology),
+        ...(this.channel && this.o.channelFromCheckpoint !== false ? { certified: this.channel } : {}),
+      }),
       ...(recoveryPoint !== undefined ? { recoveryPoint } : {}),
     });
   }

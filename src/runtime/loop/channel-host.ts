@@ -13,21 +13,23 @@
 import type { Logger } from 'pino';
 import { authPayload, encodeMessage } from '../../core/codec/encode.ts';
 import type { Output } from '../../core/codec/messages.ts';
-import type { AbstractState, Command, PitchLaw } from '../../core/control/spec.ts';
+import type { Command, PitchLaw } from '../../core/control/spec.ts';
 import type { KeyRing } from '../../core/crypto/keyring.ts';
-import {
-  type FrameInputsConfig,
-  FrameInputsMachine,
-  type FrameInputsState,
-  type UnitHealth,
-} from '../../core/frame/inputs.ts';
+import { type FrameInputsConfig, FrameInputsMachine, type UnitHealth } from '../../core/frame/inputs.ts';
 import type { Prng } from '../../core/prng.ts';
 import type { InputEvent } from '../../core/vote/input-voter.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { applyChannelFault, type ChannelFault, type FaultState } from './channel-fault.ts';
+import type { ChannelState } from './channel-state.ts';
 import { commandFields } from './command-codec.ts';
 import type { Counters } from './counters.ts';
-import type { ChannelCommandTap, ExecutedBatch, ExecutedBatchSink, OutputSink } from './ports.ts';
+import type {
+  CertifiedStateSink,
+  ChannelCommandTap,
+  ExecutedBatch,
+  ExecutedBatchSink,
+  OutputSink,
+} from './ports.ts';
 
 export interface ChannelHostOptions {
   readonly id: number;
@@ -49,19 +51,14 @@ export interface ChannelHostOptions {
   readonly stateHistory?: boolean;
 }
 
-/** The state a rebuilt channel takes from a peer (BASE): the law's abstract state and the input machine's. */
-export interface ChannelState {
-  readonly frame: number;
-  readonly state: AbstractState;
-  readonly inputs: FrameInputsState;
-}
+export type { ChannelState } from './channel-state.ts';
 
 /** Abstract states kept for peers that rebuild (one per executed batch, newest last). */
 export const STATE_HISTORY = 16;
 /** Committed batches a rebuilding channel holds until its abstract state arrives (about 10 s at 50 Hz). */
 export const MAX_REBUILD_BUFFER = 512;
 
-export class ChannelHost implements ExecutedBatchSink {
+export class ChannelHost implements ExecutedBatchSink, CertifiedStateSink {
   private inputs: FrameInputsMachine;
   private law: PitchLaw;
   private ring: KeyRing;
@@ -72,6 +69,8 @@ export class ChannelHost implements ExecutedBatchSink {
   private history: { seq: number; state: ChannelState }[] = [];
   /** Restarted and not yet rebuilt: committed batches wait here (bounded), nothing goes to the voter. */
   private rebuild: { buffer: ExecutedBatch[]; skipThrough: number } | undefined;
+  /** The certified state that ended the last rebuild (undefined: none since the restart). */
+  private certifiedRebuild: { seq: number; replayed: number } | undefined;
   /** The seq of the last batch this channel's state includes (undefined before the first). */
   private lastSeq: number | undefined;
   /** After a gap: the batches executed since (the last STATE_HISTORY), until a resync (undefined: none). */
@@ -94,7 +93,13 @@ export class ChannelHost implements ExecutedBatchSink {
     this.rebuild = { buffer: [], skipThrough: 0 };
     this.lastSeq = undefined;
     this.resync = undefined;
+    this.certifiedRebuild = undefined;
     this.stopped = false;
+  }
+
+  /** The checkpoint state that rebuilt this channel since its restart, if that is how it was rebuilt. */
+  get rebuiltByCheckpoint(): { seq: number; replayed: number } | undefined {
+    return this.certifiedRebuild;
   }
 
   /** Whether the channel waits for its abstract state (after `reinstall`). */
@@ -139,6 +144,41 @@ export class ChannelHost implements ExecutedBatchSink {
   }
 
   private skipThrough = 0;
+
+  /**
+   * The co-located replica restored a checkpoint by state transfer: `state` is the reference abstract state
+   * after batch `seq`, certified by the checkpoint's 2f+1 signatures (service.ts keeps it in every checkpoint).
+   * The replica never executes the batches up to `seq`, so without this the channel would see a gap; with it the
+   * channel takes the state (converted into its own implementation's) and goes on from `seq + 1` with nothing
+   * missing: a restarted channel is rebuilt without asking any peer, and one whose replica fell behind stays
+   * verified. Called during the replica's step, before it hands over the batches after `seq`; batches at or
+   * below `seq` handed over after it are already in the state and ignored.
+   */
+  certified(seq: number, state: ChannelState): void {
+    if (this.stopped) return;
+    // The replica restores only forward, so a running channel is always behind `seq` here; a state for a batch
+    // it has already run would take it back.
+    if (this.rebuild === undefined && this.lastSeq !== undefined && this.lastSeq >= seq) return;
+    const wasRebuilding = this.rebuild !== undefined;
+    const buffered = this.rebuild?.buffer ?? [];
+    this.importState(state);
+    this.rebuild = undefined;
+    this.resync = undefined;
+    this.skipThrough = seq;
+    this.lastSeq = seq;
+    this.history = [];
+    this.remember(seq);
+    let replayed = 0;
+    for (const b of buffered) {
+      if (b.seq !== this.lastSeq + 1) continue;
+      this.run(b, false);
+      this.lastSeq = b.seq;
+      replayed++;
+    }
+    if (wasRebuilding) this.certifiedRebuild = { seq, replayed };
+    this.o.counters.add('channel.certified-state');
+    this.o.log.info({ seq, replayed }, "channel took the certified state of its replica's checkpoint");
+  }
 
   get id(): number {
     return this.o.id;

@@ -5,6 +5,7 @@
  * ```
  * input unit --RequestSink--> link --ReplicaInbox--> replica host --(frame clock cut)--> PBFT ordering
  * replica host --ExecutedBatchSink--> channel host --OutputSink--> link --VoterInbox--> voter host
+ * replicated service --CertifiedStateSink--> channel host (the checkpoint's abstract state, after a state transfer)
  * voter host --ActuatorPort--> actuator (the HIL rig's emulated one, or a board's own)
  * replica host --ReplicaRoutes--> link (PRE-PREPARE, PREPARE, COMMIT, ... and REPLY --ReplyInbox--> input unit)
  * ```
@@ -24,6 +25,7 @@ import type { Output, Reply } from '../../core/codec/messages.ts';
 import type { Command } from '../../core/control/spec.ts';
 import type { ReplicaAction, ReplicaEvent } from '../../core/pbft/types.ts';
 import type { ChannelEvent, DecisionRecord } from '../../core/vote/voter.ts';
+import type { ChannelState } from './channel-state.ts';
 
 // ---------------------------------------------------------------- between the roles of the loop
 
@@ -58,6 +60,14 @@ export type ExecutedBatch = Extract<ReplicaAction, { kind: 'execute' }>;
 /** The co-located channel's side of the replica: every executed batch, in sequence order, exactly once. */
 export interface ExecutedBatchSink {
   executed(batch: ExecutedBatch): void;
+}
+
+/**
+ * The co-located channel's side of the replicated service: the reference abstract state after batch `seq`,
+ * taken from a checkpoint the replica restored by state transfer (certified by 2f+1 replicas).
+ */
+export interface CertifiedStateSink {
+  certified(seq: number, state: ChannelState): void;
 }
 
 /** A channel's encoded, MAC'd OUTPUT on its way to the voter's board. */

@@ -28,6 +28,7 @@ import type { Logger } from 'pino';
 import { quorumSize } from '../../core/pbft/quorum.ts';
 import { matchAbstractStates } from '../../core/recovery/abstract-match.ts';
 import {
+  type ChannelRebuilt,
   type RecoveryCause,
   type RecoveryRecord,
   RecoveryRecords,
@@ -324,6 +325,9 @@ export class LaptopRecovery {
       // would then never see (wire-rebuild.ts says the same for process mode).
       if (channel.rebuilding && runtime.replica?.replica.status().recovering === true) return false;
       if (channel.rebuilding) this.tryRebuild(r, channel);
+      const byCheckpoint = channel.rebuiltByCheckpoint;
+      if (r.rebuilt === undefined && byCheckpoint !== undefined)
+        r.rebuilt = { from: 'checkpoint', ...byCheckpoint };
       return !channel.rebuilding;
     }
     return true; // an input unit counts from its first sample; the voter switched make-before-break
@@ -371,9 +375,7 @@ export class LaptopRecovery {
     return offers;
   }
 
-  private rebuildFromPeers(
-    channel: ChannelHost,
-  ): { seq: number; supporters: readonly number[]; replayed: number } | undefined {
+  private rebuildFromPeers(channel: ChannelHost): ChannelRebuilt | undefined {
     const floor = channel.rebuildFloor();
     if (floor === undefined) return undefined;
     const pick = matchAbstractStates(
@@ -387,7 +389,7 @@ export class LaptopRecovery {
       return undefined;
     }
     const replayed = channel.rebuildFrom(pick.seq, pick.state);
-    return { seq: pick.seq, supporters: pick.supporters, replayed };
+    return { from: 'peers', seq: pick.seq, supporters: pick.supporters, replayed };
   }
 
   /**

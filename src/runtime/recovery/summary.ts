@@ -100,7 +100,10 @@ function row(x: RecoveryRecord): RecoverySummaryRow {
     epochs: x.roles.map((role) => role.epoch),
     ...(channel !== undefined
       ? {
-          rebuilt: `after seq ${channel.seq} from c${channel.supporters.join(',c')}, ${channel.replayed} batches replayed`,
+          rebuilt:
+            channel.from === 'peers'
+              ? `after seq ${channel.seq} from c${channel.supporters.join(',c')}, ${channel.replayed} batches replayed`
+              : `after seq ${channel.seq} from its replica's checkpoint, ${channel.replayed} batches replayed`,
         }
       : {}),
   };

@@ -36,7 +36,8 @@ import type {
 import { type AbstractOffer, matchAbstractStates } from '../../core/recovery/abstract-match.ts';
 import type { Topology } from '../config.ts';
 import type { Board } from '../loop/board.ts';
-import { type ChannelHost, type ChannelState, STATE_HISTORY } from '../loop/channel-host.ts';
+import { type ChannelHost, STATE_HISTORY } from '../loop/channel-host.ts';
+import { type ChannelState, fromWire, toWire } from '../loop/channel-state.ts';
 import type { Counters } from '../loop/counters.ts';
 import type { BoardKeys } from '../loop/keys.ts';
 import { principalOf } from '../loop/principals.ts';
@@ -335,37 +336,4 @@ function mismatch(offers: readonly AbstractOffer<ChannelState>[], floor: number)
   if (a.state.frame !== b.state.frame) return 'frame';
   if (a.state.state.primed !== b.state.state.primed) return 'primed';
   return JSON.stringify(a.state.inputs) === JSON.stringify(b.state.inputs) ? 'law' : 'inputs';
-}
-
-/** The wire form of a channel's abstract state after batch `seq`. */
-export function toWire(seq: number, s: ChannelState): WireChannelState {
-  return {
-    seq,
-    framePlusOne: s.frame + 1,
-    primed: s.state.primed,
-    referenceFilter: s.state.referenceFilter,
-    integrator: s.state.integrator,
-    rateEstimate: s.state.rateEstimate,
-    lastMeasurement: s.state.lastMeasurement,
-    lastElevator: s.state.lastElevator,
-    inputs: s.inputs.voter.fields.map((f) => f.map((m) => ({ ...m }))),
-  };
-}
-
-/** Back from the wire; undefined when the input voter's shape (fields x units) is not this topology's. */
-export function fromWire(w: WireChannelState, units: number): ChannelState | undefined {
-  if (w.inputs.some((f) => f.length !== units)) return undefined;
-  const frame = w.framePlusOne - 1;
-  return {
-    frame,
-    state: {
-      primed: w.primed,
-      referenceFilter: w.referenceFilter,
-      integrator: w.integrator,
-      rateEstimate: w.rateEstimate,
-      lastMeasurement: w.lastMeasurement,
-      lastElevator: w.lastElevator,
-    },
-    inputs: { lastFrame: frame, voter: { fields: w.inputs.map((f) => f.map((m) => ({ ...m }))) } },
-  };
 }

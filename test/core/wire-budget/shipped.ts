@@ -14,7 +14,7 @@ export const shipped: OrderingInput = {
   tagBytes: 8,
   clients: 3,
   maxResultBytes: 8,
-  appSnapshotBytes: 40,
+  appSnapshotBytes: 240,
   outputDiscrete: 2,
   outputAnalog: 1,
 };

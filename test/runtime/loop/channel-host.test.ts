@@ -227,4 +227,49 @@ describe('ChannelHost', () => {
     expect(plain.host.unverified).toBe(false);
     expect(plain.sent).toHaveLength(2);
   });
+  it("takes the certified state of its replica's checkpoint over the batches the replica skipped: no gap, exact", () => {
+    const peer = channel(0, 'float64', true);
+    const c = channel(1, 'fixed-q24', true);
+    const at = (seq: number, k: number) => ({ ...frameBatch(k, 0.05 * k, pitch), seq });
+    for (let k = 0; k < 10; k++) {
+      peer.host.executed(at(100 + k, k));
+      c.host.executed(at(100 + k, k));
+    }
+    for (let k = 10; k < 16; k++) peer.host.executed(at(100 + k, k));
+    // c's replica restored the checkpoint after batch 115 (the state there, as the reference channel has it),
+    // then hands over 116. A batch at or below 115 that the same step handed over earlier is already in it.
+    const certified = peer.host.stateHistory().find((h) => h.seq === 115)!.state;
+    c.host.certified(115, certified);
+    c.host.executed(at(112, 12));
+    c.host.executed(at(116, 16));
+    peer.host.executed(at(116, 16));
+    expect(c.counters.get('channel.gap')).toBe(0);
+    expect(c.counters.get('channel.certified-state')).toBe(1);
+    expect(c.host.unverified).toBe(false);
+    expect(c.sent.map((x) => x.message.frame).slice(-2)).toEqual([9, 16]);
+    expect(c.sent.at(-1)!.command.elevator).toBeCloseTo(peer.sent.at(-1)!.command.elevator, 6);
+    expect(sameChannelState(c.host.exportState(), peer.host.exportState())).toBe(true);
+    // An older certified state never takes a running channel back.
+    c.host.certified(110, peer.host.stateHistory()[0]!.state);
+    expect(c.counters.get('channel.certified-state')).toBe(1);
+  });
+
+  it('a restarted channel is rebuilt by the certified state, replaying the batches buffered after it', () => {
+    const peer = channel(0, 'float64', true);
+    const c = channel(2, 'modal', true);
+    const at = (seq: number, k: number) => ({ ...frameBatch(k, 0.02 * k, pitch), seq });
+    for (let k = 0; k < 20; k++) peer.host.executed(at(k + 1, k));
+    c.host.reinstall(createPitchLaw('modal', spec), keys.ring(principalOf.channel(2)));
+    expect(c.host.rebuilding).toBe(true);
+    c.host.executed(at(18, 17)); // buffered before the state arrives
+    c.host.certified(17, peer.host.stateHistory().find((h) => h.seq === 17)!.state);
+    expect(c.host.rebuilding).toBe(false);
+    expect(c.sent).toEqual([]); // batch 18's frame is past: replayed, not sent
+    c.host.executed(at(19, 18));
+    c.host.executed(at(20, 19));
+    expect(c.counters.get('channel.gap')).toBe(0);
+    expect(c.sent.map((x) => x.message.frame)).toEqual([18, 19]);
+    const peer19 = peer.sent.find((x) => x.message.frame === 19)!;
+    expect(c.sent.at(-1)!.command.elevator).toBeCloseTo(peer19.command.elevator, 6);
+  });
 });

@@ -14,7 +14,7 @@ import { Counters } from '../../../src/runtime/loop/counters.ts';
 import type { ExecutedBatch } from '../../../src/runtime/loop/ports.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';
 import { ReplicaHost } from '../../../src/runtime/loop/replica-host.ts';
-import { FrameLogService } from '../../../src/runtime/loop/service.ts';
+import { FrameLogService, loopChannelConfig } from '../../../src/runtime/loop/service.ts';
 import { VirtualScheduler } from '../../../src/runtime/scheduler.ts';
 import { keys, sampleOp, silent, topology } from './fixtures.ts';
 
@@ -44,7 +44,7 @@ function group(config = topologyPbftConfig(topology)) {
       id,
       config,
       crypto: keyRingCrypto(keys.ring(principalOf.replica(id)), keys.signer(id), keys.replicaPublicKeys),
-      service: new FrameLogService(),
+      service: new FrameLogService(loopChannelConfig(topology)),
     });
     hosts.push(
       new ReplicaHost({

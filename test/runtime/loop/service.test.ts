@@ -1,56 +1,116 @@
-/** The ordering group's replicated service: newest frame per unit, canonical snapshots, exact restore. */
+/**
+ * The ordering group's replicated service: newest frame per unit, the reference channel's abstract state in
+ * every snapshot, canonical snapshots, exact restore that hands the certified state to the co-located channel.
+ */
 import { describe, expect, it } from 'vitest';
 import { Reader } from '../../../src/core/codec/wire.ts';
-import { FrameLogService } from '../../../src/runtime/loop/service.ts';
-import { sampleOp } from './fixtures.ts';
+import { createPitchLaw } from '../../../src/core/control/index.ts';
+import { FrameInputsMachine } from '../../../src/core/frame/inputs.ts';
+import type { ChannelState } from '../../../src/runtime/loop/channel-state.ts';
+import { FrameLogService, loopChannelConfig, maxSnapshotBytes } from '../../../src/runtime/loop/service.ts';
+import { wireInput } from '../../../src/runtime/wire-input.ts';
+import { executed, sampleOp, topology } from './fixtures.ts';
 
 const ack = (bytes: Uint8Array): number => new Reader(bytes).uvar('ack');
+const config = loopChannelConfig(topology);
+const units = topology.inputUnits;
+
+/** Frames 0..frames-1: every unit sends a sample; batch seq = frame + 1. Returns the requests per batch. */
+function flight(frames: number, pitchOf = (frame: number) => 0.01 * Math.sin(frame / 7)) {
+  const batches: { seq: number; requests: ReturnType<typeof executed>[] }[] = [];
+  for (let frame = 0; frame < frames; frame++) {
+    const requests = [];
+    for (let u = 0; u < units; u++) requests.push(executed(u, sampleOp(u, frame, 0.1, pitchOf(frame))));
+    batches.push({ seq: frame + 1, requests });
+  }
+  return batches;
+}
+
+function run(service: FrameLogService, batches: ReturnType<typeof flight>): void {
+  for (const b of batches) for (const r of b.requests) service.execute(r.client, r.op, b.seq);
+}
 
 describe('FrameLogService', () => {
   it('acknowledges each request with the frame of its sample', () => {
-    const s = new FrameLogService();
-    expect(ack(s.execute(100, sampleOp(0, 12, 0, 0)))).toBe(12);
-    expect(ack(s.execute(101, sampleOp(1, 13, 0, 0)))).toBe(13);
+    const s = new FrameLogService(config);
+    expect(ack(s.execute(100, sampleOp(0, 12, 0, 0), 1))).toBe(12);
+    expect(ack(s.execute(101, sampleOp(1, 13, 0, 0), 1))).toBe(13);
   });
 
-  it('acknowledges a malformed op with frame 0, recorded as a sample of frame 0 (one entry per client)', () => {
-    const s = new FrameLogService();
-    const empty = s.snapshot();
-    expect(ack(s.execute(100, new Uint8Array([9, 9])))).toBe(0);
-    const t = new FrameLogService();
-    t.execute(100, sampleOp(0, 0, 0, 0));
-    expect(s.snapshot()).toEqual(t.snapshot());
-    expect(s.snapshot()).not.toEqual(empty);
+  it('snapshots are canonical (units in any order within a batch) and restore exactly', () => {
+    const batches = flight(30);
+    const a = new FrameLogService(config);
+    run(a, batches);
+    const b = new FrameLogService(config);
+    for (const batch of batches)
+      for (const r of [...batch.requests].reverse()) b.execute(r.client, r.op, batch.seq);
+    expect(b.snapshot(30)).toEqual(a.snapshot(30));
+    const c = new FrameLogService(config);
+    run(c, flight(5));
+    c.restore(a.snapshot(30));
+    expect(c.snapshot(30)).toEqual(a.snapshot(30));
   });
 
-  it('keeps the newest frame per unit: an older one does not lower it', () => {
-    const a = new FrameLogService();
-    a.execute(100, sampleOp(0, 5, 0, 0));
-    a.execute(100, sampleOp(0, 3, 0, 0));
-    const b = new FrameLogService();
-    b.execute(100, sampleOp(0, 5, 0, 0));
-    expect(a.snapshot()).toEqual(b.snapshot());
+  it('the snapshot carries the abstract state a channel reaches on the same batches', () => {
+    const batches = flight(40);
+    const service = new FrameLogService(config);
+    run(service, batches);
+    const machine = new FrameInputsMachine(config.inputs);
+    const law = createPitchLaw('float64', config.spec);
+    for (const b of batches) {
+      const out = machine.step(b.requests);
+      if (out.kind === 'frame') law.step(out.inputs);
+    }
+    const got: { seq: number; state: ChannelState }[] = [];
+    const restored = new FrameLogService({
+      ...config,
+      certified: { certified: (seq, state) => got.push({ seq, state }) },
+    });
+    restored.restore(service.snapshot(40));
+    expect(got).toHaveLength(1);
+    expect(got[0]!.seq).toBe(40);
+    expect(got[0]!.state.inputs).toEqual(machine.exportState());
+    expect(got[0]!.state.state).toEqual(law.exportState());
+    expect(got[0]!.state.state.primed).toBe(true);
+    expect(got[0]!.state.frame).toBe(39);
   });
 
-  it('snapshots are canonical (independent of execution order across units) and restore exactly', () => {
-    const a = new FrameLogService();
-    a.execute(100, sampleOp(0, 5, 0, 0));
-    a.execute(102, sampleOp(2, 4, 0, 0));
-    const b = new FrameLogService();
-    b.execute(102, sampleOp(2, 4, 0, 0));
-    b.execute(100, sampleOp(0, 5, 0, 0));
-    expect(a.snapshot()).toEqual(b.snapshot());
-    const c = new FrameLogService();
-    c.execute(101, sampleOp(1, 99, 0, 0));
-    c.restore(a.snapshot());
-    expect(c.snapshot()).toEqual(a.snapshot());
+  it('the state differs when the batches differ (the checkpoint digest covers the law, not only the frames)', () => {
+    const a = new FrameLogService(config);
+    run(a, flight(20));
+    const b = new FrameLogService(config);
+    run(
+      b,
+      flight(20, () => 0.05),
+    );
+    expect(b.snapshot(20)).not.toEqual(a.snapshot(20));
   });
 
-  it('a corrupt snapshot is refused with an error, not half-applied', () => {
-    const s = new FrameLogService();
-    s.execute(100, sampleOp(0, 5, 0, 0));
-    const before = s.snapshot();
-    expect(() => s.restore(new Uint8Array([200]))).toThrow();
-    expect(s.snapshot()).toEqual(before);
+  it('the seq of the snapshot is the checkpoint the state is after, even when the last batches executed nothing', () => {
+    const s = new FrameLogService(config);
+    run(s, flight(8));
+    const got: number[] = [];
+    const t = new FrameLogService({ ...config, certified: { certified: (seq) => got.push(seq) } });
+    t.restore(s.snapshot(16)); // batches 9..16 were empty (no requests reached the service)
+    expect(got).toEqual([16]);
+  });
+
+  it('a corrupt snapshot is refused with an error, not half-applied, and no state reaches the channel', () => {
+    const got: number[] = [];
+    const s = new FrameLogService({ ...config, certified: { certified: (seq) => got.push(seq) } });
+    run(s, flight(3));
+    const before = s.snapshot(3);
+    expect(() => s.restore(new Uint8Array([200]))).toThrow(RangeError);
+    expect(() => s.restore(before.subarray(0, before.length - 1))).toThrow(RangeError);
+    expect(s.snapshot(3)).toEqual(before);
+    expect(got).toEqual([]);
+  });
+
+  it('the budget bound covers every snapshot up to its counter', () => {
+    const s = new FrameLogService(config);
+    run(s, flight(200));
+    const bound = maxSnapshotBytes(units, config.inputs.voter.fields.length, 2 ** 32);
+    expect(s.snapshot(200).length).toBeLessThanOrEqual(bound);
+    expect(wireInput(topology).appSnapshotBytes).toBeGreaterThanOrEqual(s.snapshot(200).length);
   });
 });

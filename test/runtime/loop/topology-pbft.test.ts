@@ -12,7 +12,7 @@ import type { Topology } from '../../../src/runtime/config.ts';
 import { Counters } from '../../../src/runtime/loop/counters.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';
 import { ReplicaHost } from '../../../src/runtime/loop/replica-host.ts';
-import { FrameLogService } from '../../../src/runtime/loop/service.ts';
+import { FrameLogService, loopChannelConfig } from '../../../src/runtime/loop/service.ts';
 import {
   MIN_REQUEST_TIMEOUT_MS,
   REQUEST_TIMEOUT_FRAMES,
@@ -64,7 +64,7 @@ describe('topology PBFT timeouts', () => {
           id,
           config,
           crypto: keyRingCrypto(keys.ring(principalOf.replica(id)), keys.signer(id), keys.replicaPublicKeys),
-          service: new FrameLogService(),
+          service: new FrameLogService(loopChannelConfig(topology)),
         });
         hosts.push(
           new ReplicaHost({

@@ -41,8 +41,19 @@ afterEach(async () => {
   fleet = undefined;
 });
 
-async function flying(seed: number, net: Partial<NetOptions> = {}, topology?: Topology): Promise<WireFleet> {
-  fleet = await WireFleet.create({ seed, net, ...(topology ? { topology } : {}) });
+/** `peersOnly`: restarted channels rebuild from their peers' states only (the checkpoint path off). */
+async function flying(
+  seed: number,
+  net: Partial<NetOptions> = {},
+  topology?: Topology,
+  peersOnly = false,
+): Promise<WireFleet> {
+  fleet = await WireFleet.create({
+    seed,
+    net,
+    ...(topology ? { topology } : {}),
+    ...(peersOnly ? { channelFromCheckpoint: false } : {}),
+  });
   await fleet.start();
   return fleet;
 }
@@ -133,7 +144,7 @@ describe('one faulty board against the runtime message paths', () => {
   });
 
   it('replayed CHANNEL-STATE-REQUESTs under the victim’s name are refused by nonce, and get no answers', async () => {
-    const f = await flying(14, { forgeableSources: true });
+    const f = await flying(14, { forgeableSources: true }, undefined, true);
     const attack = replayStateRequests(f, { attacker: ATTACKER, victim: VICTIM, perSecond: 400 });
     f.runFrames(25);
     await f.restart(VICTIM);
@@ -221,7 +232,7 @@ describe('one faulty board against the runtime message paths', () => {
       { ...fd, links: fd.links.map(({ dataBitrate: _, ...l }: { dataBitrate?: number }) => l) },
       'can-bus-classic.json',
     );
-    const f = await flying(19, {}, classic);
+    const f = await flying(19, {}, classic, true);
     const replies: number[] = [];
     f.net.tap((_from, to, bytes) => {
       if (to === VICTIM && bytes[1] === MESSAGE_KINDS.indexOf('channel-state-reply'))
@@ -238,7 +249,7 @@ describe('one faulty board against the runtime message paths', () => {
   });
 
   it('oversize CHANNEL-STATE messages are refused by size before decoding, at rest and while rebuilding', async () => {
-    const f = await flying(18);
+    const f = await flying(18, {}, undefined, true);
     const attack = oversizeChannelState(f, { attacker: ATTACKER });
     f.runFrames(25);
     await f.restart(VICTIM);

@@ -262,6 +262,8 @@ export interface WireFleetOptions {
   readonly seed: number;
   readonly net?: Partial<NetOptions>;
   readonly topology?: Topology;
+  /** Channels take their replica's checkpoint state (default true; false: only their peers' states). */
+  readonly channelFromCheckpoint?: boolean;
   /** Every replica event on every board (diagnosis: which batch committed where and when). */
   readonly onReplicaEvent?: (board: string, replica: number, event: ReplicaEvent, at: number) => void;
 }
@@ -282,12 +284,14 @@ export class WireFleet {
   private readonly rng: Prng;
   private readonly rig: string;
   private readonly onReplicaEvent: WireFleetOptions['onReplicaEvent'];
+  private readonly channelFromCheckpoint: boolean | undefined;
 
   private constructor(
     o: WireFleetOptions,
     private readonly dir: string,
   ) {
     this.topology = o.topology ?? serialMesh;
+    this.channelFromCheckpoint = o.channelFromCheckpoint;
     this.periodMs = 1000 / this.topology.frameRateHz;
     this.rng = new Prng(o.seed);
     this.net = new WireNet(
@@ -446,6 +450,7 @@ export class WireFleet {
       counters,
       rng: this.rng.fork(),
       stateHistory: true,
+      ...(this.channelFromCheckpoint === false ? { channelFromCheckpoint: false } : {}),
       ...(this.onReplicaEvent
         ? {
             replicaEvents: {

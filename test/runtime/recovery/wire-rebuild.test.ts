@@ -7,8 +7,9 @@ import { decodeMessage, encodeMessage } from '../../../src/core/codec/encode.ts'
 import { DEFAULT_LIMITS } from '../../../src/core/codec/limits.ts';
 import { MESSAGE_KINDS, type Message, RECOVERY_KINDS } from '../../../src/core/codec/messages.ts';
 import type { ChannelState } from '../../../src/runtime/loop/channel-host.ts';
+import { fromWire, toWire } from '../../../src/runtime/loop/channel-state.ts';
 import { sameChannelState } from '../../../src/runtime/recovery/laptop.ts';
-import { fromWire, MAX_CHANNEL_STATE_BYTES, toWire } from '../../../src/runtime/recovery/wire-rebuild.ts';
+import { MAX_CHANNEL_STATE_BYTES } from '../../../src/runtime/recovery/wire-rebuild.ts';
 
 const member = (strikes: number) => ({
   strikes,

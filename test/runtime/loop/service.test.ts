@@ -2,10 +2,12 @@
  * The ordering group's replicated service: newest frame per unit, the reference channel's abstract state in
  * every snapshot, canonical snapshots, exact restore that hands the certified state to the co-located channel.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Reader } from '../../../src/core/codec/wire.ts';
 import { createPitchLaw } from '../../../src/core/control/index.ts';
 import { FrameInputsMachine } from '../../../src/core/frame/inputs.ts';
+import { encodeInputSample } from '../../../src/core/frame/sample.ts';
 import type { ChannelState } from '../../../src/runtime/loop/channel-state.ts';
 import { FrameLogService, loopChannelConfig, maxSnapshotBytes } from '../../../src/runtime/loop/service.ts';
 import { wireInput } from '../../../src/runtime/wire-input.ts';
@@ -112,5 +114,38 @@ describe('FrameLogService', () => {
     const bound = maxSnapshotBytes(units, config.inputs.voter.fields.length, 2 ** 32);
     expect(s.snapshot(200).length).toBeLessThanOrEqual(bound);
     expect(wireInput(topology).appSnapshotBytes).toBeGreaterThanOrEqual(s.snapshot(200).length);
+  });
+  it('whatever finite samples the units send, every checkpoint snapshot encodes (a replica never throws on them)', () => {
+    const value = fc.oneof(
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.constantFrom(0, 1, -1, 0.3),
+    );
+    // Frames near the batch's own, so that units agree on one often and the law steps on the values.
+    const sample = fc.record({
+      lag: fc.integer({ min: -1, max: 1 }),
+      stick: value,
+      pitchValid: fc.boolean(),
+      pitch: value,
+    });
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(sample, { minLength: 0, maxLength: 6 }), { maxLength: 40 }),
+        (batches) => {
+          const s = new FrameLogService(config);
+          batches.forEach((batch, k) => {
+            batch.forEach((x, i) => {
+              const unit = i % units;
+              const { lag, ...rest } = x;
+              s.execute(100 + unit, encodeInputSample({ ...rest, frame: Math.max(0, k + lag), unit }), k + 1);
+            });
+            const got: number[] = [];
+            const t = new FrameLogService({ ...config, certified: { certified: (seq) => got.push(seq) } });
+            t.restore(s.snapshot(k + 1));
+            expect(got).toEqual([k + 1]);
+          });
+        },
+      ),
+      { seed: 10, numRuns: 200 },
+    );
   });
 });

@@ -97,6 +97,8 @@ export type ReplicaEvent =
       readonly kind?: MessageKind;
     }
   | { readonly type: 'committed'; readonly seq: number; readonly requests: number }
+  /** Batch `seq` executed as proven committed in `view`, a view this replica had left (learn.ts). */
+  | { readonly type: 'learned'; readonly seq: number; readonly view: number }
   | { readonly type: 'checkpoint'; readonly seq: number; readonly stateDigest: Uint8Array }
   | { readonly type: 'checkpoint-stable'; readonly seq: number; readonly truncated: number }
   | { readonly type: 'state-restored'; readonly seq: number; readonly from: ReplicaId }

@@ -14,7 +14,8 @@
  *   checkpoints.ts (checkpoint votes and the stable proof), view-change.ts (view-change votes, NEW-VIEW,
  *   the view-change timer), early-buffer.ts (messages of a view not yet installed), monitor.ts (primary
  *   monitoring), state-transfer.ts (retransmission and state transfer), batch-fetch.ts (a batch by digest
- *   for a new primary that never saw it), quorum.ts (certificate sizes).
+ *   for a new primary that never saw it), learn.ts (batches proven committed in a view this replica left,
+ *   executed in order so that a replica alone in a higher view keeps up), quorum.ts (certificate sizes).
  *
  * A correct replica never throws from step(): every input is decoded totally, checked, and refused with a
  * counted reason ('rejected' events) when it does not fit; `checkInvariants()` states what holds between steps.

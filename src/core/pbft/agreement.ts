@@ -205,6 +205,8 @@ export class Agreement {
     ctx.batches.keep(slot.digestHex, pp.seq, pp.batch, bytes.length);
     ctx.requests.markInFlight(pp);
     this.advance(slot);
+    // Its COMMITs may have come first (learn.ts): the batch is now all that was missing.
+    if (!slot.committed && slot.seq === s.lastExecuted + 1) this.executeReady();
   }
 
   /**
@@ -289,6 +291,8 @@ export class Agreement {
     const slot = ctx.log.slot(m.seq, ctx.s.view, ctx.s.now);
     if (!slot.commits.has(m.replica)) slot.commits.set(m.replica, hex(m.batchDigest));
     this.advance(slot);
+    // q COMMITs of others may prove the batch committed before this replica could prepare it (learn.ts).
+    if (!slot.committed && slot.seq === ctx.s.lastExecuted + 1) this.executeReady();
   }
 
   private checkVote(m: Prepare | Commit, bytes: Uint8Array): ReplicaRejection | undefined {

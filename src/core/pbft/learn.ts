@@ -14,6 +14,12 @@
  * hashing to d (the old-view PRE-PREPARE's batch, batch-store.ts, or the PRE-PREPARE its slot still holds)
  * executes d at n, strictly in sequence order, exactly as it would execute a batch it committed itself.
  *
+ * The same holds in the replica's current view: a backup that lost a PREPARE cannot prepare, so it sends no
+ * COMMIT, but q COMMITs of the others for the PRE-PREPARE it holds prove the batch committed, and it executes it
+ * at once instead of waiting for a retransmission while its request timer runs (issue 13: that wait is how a
+ * backup on a lossy link ends up voting alone to leave a view whose primary is fine). It sends nothing for it
+ * either; should its PREPAREs come later it prepares and commits as usual, and nothing executes twice.
+ *
  * Why that is safe (agreement). Of the q replicas that sent COMMIT(v, n, d) at least q - f are correct, and a
  * correct replica sends COMMIT only once it prepared d at (v, n). Any NEW-VIEW for a view above v carries q
  * VIEW-CHANGEs, and q + (q - f) - n >= 1 (q = ceil((n + f + 1) / 2), quorum.ts), so one of them is from a correct
@@ -125,7 +131,9 @@ export class Learner {
   committedAt(seq: number): Learned | undefined {
     const ctx = this.ctx;
     const slot = ctx.log.get(seq);
-    const old = slot !== undefined && slot.view < ctx.s.view ? slot : undefined;
+    // The slot's own COMMITs count too, whatever its view: those of the view this replica left (its own among
+    // them), and those of its current view when it could not prepare (a PREPARE lost) while q others committed.
+    const old = slot !== undefined && slot.commits.size > 0 ? slot : undefined;
     const byReplica = this.votes.get(seq);
     if (byReplica === undefined && old === undefined) return undefined;
     const tally = new Map<string, { view: number; digestHex: string; voters: Set<ReplicaId> }>();
@@ -139,7 +147,6 @@ export class Learner {
       t.voters.add(replica);
     };
     for (const [r, v] of byReplica ?? []) add(v.view, v.digestHex, r);
-    // The slot kept the COMMITs of the view it was in when this replica left it (its own among them).
     if (old !== undefined) for (const [r, d] of old.commits) add(old.view, d, r);
     for (const t of tally.values()) {
       if (t.voters.size < ctx.quorums.commits) continue;

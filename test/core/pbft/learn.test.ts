@@ -214,6 +214,33 @@ describe('learning batches committed in a view left (learn.ts)', () => {
     expect(g.replicas[LEARNER]!.status()).toMatchObject({ lowWatermark: 4, view: 1, active: false });
   });
 
+  it('in its own view: a backup that lost the PREPAREs executes on the others’ 2f+1 COMMITs, and sends no COMMIT', () => {
+    const g = new Group(1);
+    const pp = batchAt(g, 1);
+    g.inject(LEARNER, 0, pp);
+    expect(g.wire.filter((p) => p.from === LEARNER && decode(p.bytes).kind === 'prepare')).toHaveLength(3);
+    g.wire.length = 0;
+    for (const r of [0, 1]) g.inject(LEARNER, r, commit(g, pp, r));
+    expect(learnedSeqs(g)).toEqual([]);
+    g.inject(LEARNER, 2, commit(g, pp, 2));
+    expect(learnedSeqs(g)).toEqual([1]);
+    expect(g.wire.filter((p) => p.from === LEARNER && p.to < g.config.n)).toEqual([]);
+    // The PREPAREs come late: it prepares and commits as usual, and seq 1 does not execute again.
+    for (const r of [1, 2]) g.inject(LEARNER, r, signedVote(g, 'prepare', pp, r));
+    expect(g.wire.filter((p) => p.from === LEARNER && decode(p.bytes).kind === 'commit')).toHaveLength(3);
+    expect(learnedSeqs(g)).toEqual([1]);
+    expect(g.replicas[LEARNER]!.status()).toMatchObject({ view: 0, active: true, lastExecuted: 1 });
+  });
+
+  it('in its own view: the COMMITs first, the PRE-PREPARE after (no PREPARE): executes when it comes', () => {
+    const g = new Group(1);
+    const pp = batchAt(g, 1);
+    for (const r of [0, 1, 2]) g.inject(LEARNER, r, commit(g, pp, r));
+    expect(learnedSeqs(g)).toEqual([]);
+    g.inject(LEARNER, 0, pp);
+    expect(learnedSeqs(g)).toEqual([1]);
+  });
+
   it('alone, it does not run through views: no view-change timer without 2f+1 VIEW-CHANGEs for its view', () => {
     const g = new Group(1, { viewChangeTimeoutTicks: 5, requestTimeoutTicks: 5, stallTicks: 3 });
     g.filter = () => false; // nobody hears it, it hears nobody

@@ -90,28 +90,32 @@ export class Agreement {
   /**
    * A PRE-PREPARE from an earlier view is no longer acceptable, but its batch may be the one a NEW-VIEW fixes:
    * keep its content (batch-store.ts, within that primary's budget) when that view's primary authenticated it
-   * for us and it hashes to its digest. A new primary holding it can then re-propose it.
+   * for us and it hashes to its digest. A new primary holding it can then re-propose it, and a replica that left
+   * that view can execute it once q COMMITs prove it committed there (learn.ts). Returns whether it was dealt
+   * with: kept, or refused for the budget (counted); false when it is not such a batch at all.
    */
-  private rememberOldBatch(from: number, pp: PrePrepare, bytes: Uint8Array): void {
+  private rememberOldBatch(from: number, pp: PrePrepare, bytes: Uint8Array): boolean {
     const ctx = this.ctx;
     const { config, log } = ctx;
-    if (pp.batch.kind !== 'full' || !log.inWindow(pp.seq)) return;
-    if (pp.replica !== primaryOf(config, pp.view) || pp.replica === ctx.id) return;
-    if (pp.batch.requests.length > config.maxBatchRequests) return;
+    if (pp.batch.kind !== 'full' || !log.inWindow(pp.seq)) return false;
+    if (pp.replica !== primaryOf(config, pp.view) || pp.replica === ctx.id) return false;
+    if (pp.batch.requests.length > config.maxBatchRequests) return false;
     const payload = prePreparePayload(bytes, pp);
-    if (!ctx.crypto.verifyAuthenticator(pp.replica, othersOf(config, pp.replica), payload, pp.auth)) return;
+    if (!ctx.crypto.verifyAuthenticator(pp.replica, othersOf(config, pp.replica), payload, pp.auth))
+      return false;
     const digestHex = hex(pp.batchDigest);
     if (ctx.batches.get(digestHex) === undefined) {
       const batchBytes = prePrepareBatchBytes(bytes, pp);
-      if (!bytesEqual(ctx.crypto.digest(batchBytes), pp.batchDigest)) return;
+      if (!bytesEqual(ctx.crypto.digest(batchBytes), pp.batchDigest)) return false;
       if (!ctx.batches.keepOld(pp.replica, digestHex, pp.seq, pp.batch, batchBytes.length)) {
         ctx.out.reject('over-budget', from, 'pre-prepare');
-        return;
+        return true; // refused, and counted as such
       }
     } else {
       ctx.batches.keepOld(pp.replica, digestHex, pp.seq, pp.batch, 0); // known: only its lifetime grows
     }
     for (const slot of log.values()) if (slot.fixedDigestHex === digestHex) this.reproposeIfKnown(slot.seq);
+    return true;
   }
 
   // ---------------------------------------------------------------- PRE-PREPARE (backups)
@@ -170,7 +174,12 @@ export class Agreement {
     ) {
       return; // a retransmission of what we hold
     }
-    if (pp.view < s.view) this.rememberOldBatch(from, pp, bytes);
+    // A view we left: its batch may be one the group commits there (learn.ts) or one a NEW-VIEW fixes. Kept, it
+    // is not refused; it is never accepted into the log of our view either.
+    if (pp.view < s.view && this.rememberOldBatch(from, pp, bytes)) {
+      this.executeReady();
+      return;
+    }
     const rejection = this.checkPrePrepare(pp, bytes);
     if (rejection !== undefined) {
       out.reject(rejection, from, 'pre-prepare');
@@ -196,6 +205,8 @@ export class Agreement {
     ctx.batches.keep(slot.digestHex, pp.seq, pp.batch, bytes.length);
     ctx.requests.markInFlight(pp);
     this.advance(slot);
+    // Its COMMITs may have come first (learn.ts): the batch is now all that was missing.
+    if (!slot.committed && slot.seq === s.lastExecuted + 1) this.executeReady();
   }
 
   /**
@@ -267,6 +278,11 @@ export class Agreement {
   onCommit(from: number, m: Commit, bytes: Uint8Array): void {
     const ctx = this.ctx;
     if (ctx.early.offer(from, m, bytes)) return;
+    // A view we left: its COMMITs still prove what the group committed there (learn.ts).
+    if (m.view < ctx.s.view) {
+      ctx.learner.onCommit(from, m, bytes);
+      return;
+    }
     const rejection = this.checkVote(m, bytes);
     if (rejection !== undefined) {
       ctx.out.reject(rejection, from, 'commit');
@@ -275,6 +291,8 @@ export class Agreement {
     const slot = ctx.log.slot(m.seq, ctx.s.view, ctx.s.now);
     if (!slot.commits.has(m.replica)) slot.commits.set(m.replica, hex(m.batchDigest));
     this.advance(slot);
+    // q COMMITs of others may prove the batch committed before this replica could prepare it (learn.ts).
+    if (!slot.committed && slot.seq === ctx.s.lastExecuted + 1) this.executeReady();
   }
 
   private checkVote(m: Prepare | Commit, bytes: Uint8Array): ReplicaRejection | undefined {
@@ -342,44 +360,52 @@ export class Agreement {
 
   // ---------------------------------------------------------------- execution
 
-  /** Execute committed batches strictly in sequence order. */
+  /**
+   * Execute committed batches strictly in sequence order: those committed here, and those proven committed in a
+   * view this replica left (learn.ts).
+   */
   executeReady(): void {
     const ctx = this.ctx;
     for (let guard = 0; guard <= ctx.config.watermarkWindow; guard++) {
-      const slot = ctx.log.get(ctx.s.lastExecuted + 1);
-      if (slot === undefined || !slot.committed) return;
-      this.execute(slot);
+      const seq = ctx.s.lastExecuted + 1;
+      const slot = ctx.log.get(seq);
+      if (slot?.committed === true) {
+        const pp = slot.prePrepare!;
+        this.execute(seq, slot.view, pp.batchDigest, pp.batch);
+        continue;
+      }
+      const learned = ctx.learner.committedAt(seq);
+      if (learned === undefined) break;
+      this.execute(seq, learned.view, learned.batchDigest, learned.batch);
+      ctx.learner.executed();
+      ctx.out.emit({ type: 'learned', seq, view: learned.view });
     }
+    ctx.learner.prune();
   }
 
-  private execute(slot: Slot): void {
+  private execute(seq: number, view: number, batchDigest: Uint8Array, batch: Batch): void {
     const ctx = this.ctx;
     const { s, requests } = ctx;
-    const pp = slot.prePrepare!;
-    if (pp.batch.kind !== 'full') throw new Error('invariant: committed batch without requests');
+    if (batch.kind !== 'full') throw new Error('invariant: committed batch without requests');
     const executed: ExecutedRequest[] = [];
-    for (const r of pp.batch.requests) {
+    for (const r of batch.requests) {
       const cached = requests.replies.get(r.client);
       // A faulty primary may order one request twice: the reply cache makes the second a no-op everywhere.
       if (cached !== undefined && r.timestamp <= cached.timestamp) continue;
-      const result = ctx.service.execute(r.client, r.op, slot.seq);
+      const result = ctx.service.execute(r.client, r.op, seq);
       requests.replies.set(r.client, { timestamp: r.timestamp, result });
       executed.push({ client: r.client, timestamp: r.timestamp, op: r.op, result });
       requests.executed(r.client, r.timestamp);
       this.sendReply(r.client, r.timestamp, result);
     }
-    s.lastExecuted = slot.seq;
+    s.lastExecuted = seq;
     s.progressAt = s.now;
-    ctx.views.progressed();
-    ctx.out.push({
-      kind: 'execute',
-      seq: slot.seq,
-      view: slot.view,
-      batchDigest: pp.batchDigest,
-      requests: executed,
-    });
-    ctx.out.emit({ type: 'committed', seq: slot.seq, requests: executed.length });
-    if (slot.seq % ctx.config.checkpointInterval === 0) ctx.checkpoints.take(slot.seq);
+    // A batch of the view we are in: the next view change starts from the first timeout again. A batch learned
+    // from a view we left says nothing about how our own view is doing (its timer is not reset by it).
+    if (view === s.view) ctx.views.progressed();
+    ctx.out.push({ kind: 'execute', seq, view, batchDigest, requests: executed });
+    ctx.out.emit({ type: 'committed', seq, requests: executed.length });
+    if (seq % ctx.config.checkpointInterval === 0) ctx.checkpoints.take(seq);
   }
 
   /** REPLY to `client`, unless the group's config says it reads none (config.noReplyClients). */

@@ -182,6 +182,7 @@ export class Checkpoints {
     for (const v of this.snapshots.keys()) if (v < seq) this.snapshots.delete(v);
     ctx.batches.prune(seq, log);
     ctx.views.pruneBelowCurrent();
+    ctx.learner.prune();
     for (const [r, v] of this.ahead) if (v <= seq + config.watermarkWindow) this.ahead.delete(r);
     if (s.lastAssigned < seq) s.lastAssigned = seq;
     ctx.out.emit({ type: 'checkpoint-stable', seq, truncated });

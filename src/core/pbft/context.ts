@@ -21,6 +21,7 @@ import type { Checkpoints } from './checkpoints.ts';
 import { type PbftConfig, primaryOf, type ReplicaId } from './config.ts';
 import type { NodeCrypto } from './crypto.ts';
 import type { EarlyBuffer } from './early-buffer.ts';
+import type { Learner } from './learn.ts';
 import type { Log } from './log.ts';
 import type { Monitor } from './monitor.ts';
 import type { Quorums } from './quorum.ts';
@@ -109,6 +110,7 @@ export interface Ctx {
   readonly transfer: StateTransfer;
   readonly monitor: Monitor;
   readonly fetcher: BatchFetcher;
+  readonly learner: Learner;
 }
 
 export function isPrimary(ctx: Ctx): boolean {

@@ -14,7 +14,8 @@
  *   checkpoints.ts (checkpoint votes and the stable proof), view-change.ts (view-change votes, NEW-VIEW,
  *   the view-change timer), early-buffer.ts (messages of a view not yet installed), monitor.ts (primary
  *   monitoring), state-transfer.ts (retransmission and state transfer), batch-fetch.ts (a batch by digest
- *   for a new primary that never saw it), quorum.ts (certificate sizes).
+ *   for a new primary that never saw it), learn.ts (batches proven committed in a view this replica left,
+ *   executed in order so that a replica alone in a higher view keeps up), quorum.ts (certificate sizes).
  *
  * A correct replica never throws from step(): every input is decoded totally, checked, and refused with a
  * counted reason ('rejected' events) when it does not fit; `checkInvariants()` states what holds between steps.
@@ -90,6 +91,7 @@ import {
 import { type Ctx, isPrimary, Outbox, type ReplicaState } from './context.ts';
 import type { NodeCrypto } from './crypto.ts';
 import { EarlyBuffer } from './early-buffer.ts';
+import { Learner } from './learn.ts';
 import { Log } from './log.ts';
 import { Monitor } from './monitor.ts';
 import { type Quorums, quorums } from './quorum.ts';
@@ -124,6 +126,11 @@ export class Replica {
   /** What checkInvariants saw last (the numbers that must never decrease). */
   private readonly seen = { low: 0, lastExecuted: 0, view: 0 };
   private readonly recovery: Recovering;
+  /** The time of the last tick, and whether the timers were deferred at it (onTick). */
+  private lastTickAt = 0;
+  private timersDeferred = false;
+  /** A gap between two ticks longer than this is a host stall (onTick). */
+  private readonly stallGap: number;
 
   constructor(options: ReplicaOptions) {
     assertConfig(options.config);
@@ -134,6 +141,12 @@ export class Replica {
     this.config = options.config;
     this.recovery = new Recovering(options.recoveryPoint);
     const config = options.config;
+    this.stallGap = Math.max(
+      1,
+      Math.floor(
+        Math.min(config.requestTimeoutTicks, config.proposalTimeoutTicks, config.viewChangeTimeoutTicks) / 2,
+      ),
+    );
     const sizes = quorums(config.n, config.f);
     const certificateSizes: Quorums =
       options.unsafeTestQuorums === undefined
@@ -176,6 +189,7 @@ export class Replica {
     ctx.transfer = new StateTransfer(ctx);
     ctx.monitor = new Monitor(ctx);
     ctx.fetcher = new BatchFetcher(ctx);
+    ctx.learner = new Learner(ctx);
     this.ctx = ctx;
   }
 
@@ -288,6 +302,7 @@ export class Replica {
     this.ctx.requests.checkInvariants();
     this.ctx.checkpoints.checkInvariants();
     this.ctx.views.checkInvariants();
+    this.ctx.learner.checkInvariants();
     seen.low = log.low;
     seen.lastExecuted = s.lastExecuted;
     seen.view = s.view;
@@ -348,9 +363,23 @@ export class Replica {
     }
   }
 
+  /**
+   * Time advanced: cut a batch that waited long enough, vouch, ask for what stalls, run the suspicion timers.
+   *
+   * A host stall (issue 13). When the host did not run for a while (a loaded machine, a GC pause), its first
+   * tick after the stall comes before the input that queued up meanwhile: a Node host runs expired timers before
+   * it polls its sockets. Judged at that tick, the request timer finds a slot overdue whose COMMITs are in the
+   * queue, and the replica votes alone to leave a view whose primary is fine; the others go on without it (it
+   * takes f+1 to move anyone). So at the first tick after a gap longer than half the shortest timeout, the
+   * timers and the stall ask wait for the next tick, by which the queued input has been read. Only the first
+   * such tick defers: on a host that is slow all the time every other tick still judges, so suspicion is late
+   * by one tick at most and never off. Safety does not depend on timers; no message from a peer moves this.
+   */
   private onTick(now: number): void {
     const ctx = this.ctx;
     const { s } = ctx;
+    const gap = now - this.lastTickAt;
+    if (now > this.lastTickAt) this.lastTickAt = now;
     if (now > s.now) s.now = now;
     const batching = this.config.batching;
     if (batching.mode === 'size' && isPrimary(ctx)) {
@@ -358,6 +387,11 @@ export class Replica {
       if (oldest !== undefined && s.now - oldest >= batching.maxDelayTicks) ctx.agreement.cutBatches();
     }
     ctx.monitor.vouchIfWaiting();
+    if (gap > this.stallGap && !this.timersDeferred) {
+      this.timersDeferred = true;
+      return;
+    }
+    this.timersDeferred = false;
     if (ctx.transfer.isStalled()) ctx.transfer.ask();
     // A recovering replica lags by construction: its own timers would only blame a primary that is fine.
     if (this.recovery.recovering(s.lastExecuted)) return;

@@ -176,6 +176,11 @@ export class StateTransfer {
     replies.clear();
     for (const [c, r] of state.replies) replies.set(c, r);
     s.lastExecuted = m.stableSeq;
+    // A restore is progress: the request timer measures from here, not from the last batch executed before it.
+    // Otherwise a replica catching up by state transfer finds the slots it held from before its restore
+    // overdue at once and votes alone to leave a view whose primary is fine (issue 13). Only a valid proof (q
+    // signatures) gets here, and restores only move forward, so no faulty peer can hold this timer back.
+    s.progressAt = s.now;
     ctx.checkpoints.saveSnapshot(m.stableSeq, m.snapshot, m.stableDigest);
     ctx.requests.dropExecuted();
     ctx.checkpoints.makeStable(m.stableSeq, m.checkpointProof); // a no-op when it is our stable checkpoint

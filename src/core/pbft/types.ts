@@ -101,6 +101,11 @@ export type ReplicaEvent =
       readonly kind?: MessageKind;
     }
   | { readonly type: 'committed'; readonly seq: number; readonly requests: number }
+  /**
+   * Batch `seq` executed as proven committed in `view` by q COMMITs of others, without this replica's own
+   * commit certificate: a view it had left, or its own view when it could not prepare (learn.ts).
+   */
+  | { readonly type: 'learned'; readonly seq: number; readonly view: number }
   | { readonly type: 'checkpoint'; readonly seq: number; readonly stateDigest: Uint8Array }
   | { readonly type: 'checkpoint-stable'; readonly seq: number; readonly truncated: number }
   | { readonly type: 'state-restored'; readonly seq: number; readonly from: ReplicaId }

@@ -7,6 +7,11 @@
  * lost a NEW-VIEW cannot run away through views; on expiry the next view is tried and the timeout doubles (to
  * a ceiling), so after GST some view lasts long enough; it resets when a batch executes.
  *
+ * A replica that left its view alone (its timer fired, nobody else's did) stays in view + 1: no timer runs there
+ * without q VIEW-CHANGEs, it joins a higher view once f+1 replicas are there (maybeJoin) or the group's next view
+ * change (a planned handover included), and meanwhile executes what the group commits in the view it left
+ * (learn.ts), so its co-located channel sees every batch in order.
+ *
  * What a faulty replica cannot do here, and why:
  *  - move a correct replica's view: a replica leaves its view only on its own timers, on f+1 VIEW-CHANGEs for
  *    higher views (one of them correct) or on a NEW-VIEW that validates completely. An invalid VIEW-CHANGE or

@@ -68,6 +68,11 @@ export interface NodeStats {
   executedRequests: number;
   batches: number;
   rejected: Record<string, number>;
+  /** Replicas: the view and last executed seq at 'stop' (the case ends with every replica in one view). */
+  view?: number;
+  lastExecuted?: number;
+  /** Replicas: events counted over the whole run (view changes, state restores, batches learned). */
+  events?: Record<string, number>;
   udp: { datagramsIn: number; datagramsOut: number; messagesOut: number; errors: Record<string, number> };
 }
 
@@ -257,6 +262,9 @@ class Window {
   }
 }
 
+/** Replica events worth a count in the JSON: what a replica that fell behind or left the group's view did. */
+const COUNTED_EVENTS = new Set(['view-change', 'new-view', 'state-restored', 'learned']);
+
 async function runReplica(a: NodeArgs): Promise<void> {
   const config = configOf(a);
   const keys = groupKeys(1, config.n, clientIds(a));
@@ -273,6 +281,7 @@ async function runReplica(a: NodeArgs): Promise<void> {
   /** Port -> principal that sends from it (-1: the shared client socket, or unknown). */
   const principalByPort = new Map<number, number>();
   const rejected: Record<string, number> = {};
+  const events: Record<string, number> = {};
   let executedRequests = 0;
   let batches = 0;
   const window = new Window();
@@ -298,6 +307,7 @@ async function runReplica(a: NodeArgs): Promise<void> {
           break;
         case 'event':
           if (act.event.type === 'rejected') count(rejected, act.event.reason);
+          else if (COUNTED_EVENTS.has(act.event.type)) count(events, act.event.type);
           break;
       }
     }
@@ -348,6 +358,9 @@ async function runReplica(a: NodeArgs): Promise<void> {
         executedRequests,
         batches,
         rejected,
+        view: replica.status().view,
+        lastExecuted: replica.status().lastExecuted,
+        events,
         udp: {
           datagramsIn: udp.datagramsIn,
           datagramsOut: udp.datagramsOut,

@@ -275,7 +275,23 @@ function summarize(
     loadAverage1m: round3(loadavg()[0] ?? 0),
     kernelRcvbufDrops,
     rejected,
+    ...replicaViews(stats),
   };
+}
+
+/** Where each replica ended (view, last executed seq, its view-change and catch-up events), and whether in one view. */
+function replicaViews(stats: readonly NodeStats[]): {
+  replicasAtEnd: Record<string, { view?: number; lastExecuted?: number; events?: Record<string, number> }>;
+  oneViewAtEnd: boolean;
+} {
+  const replicas = stats.filter((x) => x.role === 'replica').sort((a, b) => a.id - b.id);
+  const replicasAtEnd = Object.fromEntries(
+    replicas.map((x) => [
+      `replica-${x.id}`,
+      { view: x.view, lastExecuted: x.lastExecuted, events: x.events },
+    ]),
+  );
+  return { replicasAtEnd, oneViewAtEnd: new Set(replicas.map((x) => x.view)).size === 1 };
 }
 
 interface ProfileNode {

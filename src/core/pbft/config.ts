@@ -50,6 +50,13 @@ export interface PbftConfig {
   readonly viewChangeTimeoutTicks: number;
   /** Ceiling of the growing view-change timeout. */
   readonly maxViewChangeTimeoutTicks: number;
+  /**
+   * A primary that has held a VIEW-CHANGE for view + 1 from at most f replicas this long hands its view over so
+   * that they rejoin (view-change.ts, checkReunion), once its view has been active reunionEveryTicks (so a
+   * faulty replica can make the group change view at most that often). Defaults: 4 and 20 view-change timeouts.
+   */
+  readonly reunionWaitTicks: number;
+  readonly reunionEveryTicks: number;
   /** VIEW-CHANGEs for views further than this above ours are refused (a Byzantine replica cannot announce huge views). */
   readonly maxViewAhead: number;
   /**
@@ -109,6 +116,8 @@ export function pbftConfig(f: number, overrides: Partial<PbftConfig> = {}): Pbft
     viewChangeTimeoutTicks: 250,
     maxViewChangeTimeoutTicks: 250 * 16,
     maxViewAhead: 4 * n,
+    reunionWaitTicks: 4 * (overrides.viewChangeTimeoutTicks ?? 250),
+    reunionEveryTicks: 20 * (overrides.viewChangeTimeoutTicks ?? 250),
     maxEarlyMessagesPerReplica: 4 * (overrides.watermarkWindow ?? 4 * k),
     maxEarlyBytesPerReplica: 4 << 20,
     maxOldBatchBytesPerReplica: 4 << 20,
@@ -170,6 +179,8 @@ export function configProblems(c: PbftConfig): string[] {
   if (c.watermarkWindow > c.limits.maxCertEntries)
     bad('watermarkWindow exceeds maxCertEntries (VIEW-CHANGE entries)');
   if (!Number.isInteger(c.maxViewAhead) || c.maxViewAhead < 1) bad('maxViewAhead must be an integer >= 1');
+  if (!(c.reunionWaitTicks > 0) || !(c.reunionEveryTicks >= c.reunionWaitTicks))
+    bad('reunionWaitTicks must be > 0 and reunionEveryTicks >= reunionWaitTicks');
   if (c.viewChangeTimeoutTicks <= 0 || c.maxViewChangeTimeoutTicks < c.viewChangeTimeoutTicks) {
     bad('view-change timeouts must be positive and the ceiling at least the first');
   }

@@ -397,5 +397,6 @@ export class Replica {
     if (this.recovery.recovering(s.lastExecuted)) return;
     if (s.active) ctx.monitor.checkTimers();
     else ctx.views.checkTimer();
+    if (s.active) ctx.views.checkReunion();
   }
 }

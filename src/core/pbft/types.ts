@@ -121,7 +121,8 @@ export type ReplicaEvent =
         | 'view-change-timeout'
         | 'joined'
         | 'bad-new-view'
-        | 'handover';
+        | 'handover'
+        | 'reunion';
     }
   /** A NEW-VIEW was accepted (or sent) and `view` is active; `reproposed` batches carried over (nulls included). */
   | {

@@ -52,7 +52,9 @@ export type ViewChangeReason =
   | 'joined'
   | 'bad-new-view'
   /** A planned view change: the primary hands its view over before a proactive restart (handover.ts). */
-  | 'handover';
+  | 'handover'
+  /** The primary hands over so that replicas left alone in view + 1 rejoin (checkReunion). */
+  | 'reunion';
 
 export class ViewChanges {
   /** The last NEW-VIEW accepted or sent (relayed to peers that missed it). */
@@ -67,6 +69,11 @@ export class ViewChanges {
   /** When each primary's last NEW-VIEW above the window was verified. */
   private readonly lastFarNewView = new Map<ReplicaId, number>();
   private deadline = Number.POSITIVE_INFINITY;
+  /** Primary: since when it has held a VIEW-CHANGE for view + 1 from a replica left there (checkReunion). */
+  private aheadSince: number | undefined;
+  /** The active view as the reunion rule last saw it, and since when (its first tick active). */
+  private activeView = -1;
+  private activeSince = 0;
   private timeout: number;
   /** The view-change timeout armed last (before it doubled): how long the view it led to gets. */
   private armedTimeout: number;
@@ -139,6 +146,42 @@ export class ViewChanges {
       for (const [r, vc] of byReplica)
         assert(vc.replica === r && vc.newView === v, 'VIEW-CHANGE filed wrongly', { v, r });
     }
+  }
+
+  /**
+   * Tick of an active primary: bring back replicas left alone in view + 1. A correct replica can leave a view
+   * alone (its request timer fired on a stall or a lost vote; learn.ts keeps it executing what the group commits)
+   * and can never come back down: a VIEW-CHANGE cannot be withdrawn. It rejoins at the group's next view change,
+   * which a group whose primary is fine may never have; meanwhile the group orders with one replica fewer (with
+   * n = 4, none to spare). So once the primary has held a VIEW-CHANGE for view + 1 from fewer than f+1 replicas
+   * (f+1 would move the group anyway, maybeJoin) for reunionWaitTicks, it hands its view over (handover.ts): the
+   * group moves to view + 1 and those replicas are in it again. Safe as every view change is. What a faulty
+   * replica gains: sending such VIEW-CHANGEs, it makes the group change view at most once per
+   * reunionEveryTicks, because a primary hands over for a reunion only once its view has been active that long
+   * (every primary judges its own view, so a new primary cannot be pushed at once), and a handover costs a
+   * planned view change (no request timeout; in the control loop the actuator misses no frame).
+   */
+  checkReunion(): void {
+    const ctx = this.ctx;
+    const { s, config } = ctx;
+    if (s.active && s.view !== this.activeView) {
+      this.activeView = s.view;
+      this.activeSince = s.now;
+    }
+    if (!s.active || !isPrimary(ctx)) {
+      this.aheadSince = undefined;
+      return;
+    }
+    const ahead = this.votes.get(s.view + 1);
+    if (ahead === undefined || ahead.size === 0 || ahead.size > config.f) {
+      this.aheadSince = undefined;
+      return;
+    }
+    this.aheadSince ??= s.now;
+    if (s.now - this.aheadSince < config.reunionWaitTicks) return;
+    if (s.now - this.activeSince < config.reunionEveryTicks) return;
+    this.aheadSince = undefined;
+    this.start(s.view + 1, 'reunion');
   }
 
   /** Tick while a view change is under way: on expiry of the view-change timer try the next view. */

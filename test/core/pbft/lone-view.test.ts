@@ -83,13 +83,15 @@ describe('a replica alone in a higher view keeps up with the batches the others 
    * Replica 3 gets no PREPARE, COMMIT or retransmission for longer than its request timeout: it votes to leave
    * view 0 alone (VIEW-CHANGE for view 1) while the other three go on ordering in view 0. Then the link heals.
    */
-  function leftAlone(): Group {
+  function leftAlone(reunionWaitTicks = 100_000, reunionEveryTicks = reunionWaitTicks): Group {
     const g = new Group(1, {
       requestTimeoutTicks: 20,
       viewChangeTimeoutTicks: 20,
       stallTicks: 10,
       checkpointInterval: 8,
       watermarkWindow: 32,
+      reunionWaitTicks,
+      reunionEveryTicks,
     });
     // Seqs 1 to 3 ordered by all four; seq 4 reaches replica 3 without its votes, and nothing after it is
     // stable before the link heals (the partition itself costs replica 3 no state transfer).
@@ -143,5 +145,39 @@ describe('a replica alone in a higher view keeps up with the batches the others 
     load(g, 400, 5);
     expect(executedBy(g, LONE).at(-1)).toBe(executedBy(g, 1).at(-1));
     expect(executedBy(g, LONE).at(-1)).toBeGreaterThan(executedBy(g, 0).at(-1)!);
+  });
+
+  it('the primary hands over once it has held the lone VIEW-CHANGE for reunionWaitTicks: all in one view again', () => {
+    const g = leftAlone(60);
+    const views = () => g.replicas.map((r) => r.status().view);
+    let ticks = 0;
+    while (ticks < 200 && new Set(views()).size > 1) {
+      load(g, 500 + ticks, 1);
+      ticks++;
+    }
+    for (const r of g.replicas) expect(r.status()).toMatchObject({ view: 1, active: true });
+    expect(g.eventsOf('view-change', 0).map((e) => (e as { reason: string }).reason)).toEqual(['reunion']);
+    // Not before the wait: the lone VIEW-CHANGE was held at least reunionWaitTicks.
+    expect(ticks).toBeGreaterThan(10);
+    load(g, 900, 10);
+    expect(executedBy(g, LONE)).toEqual(executedBy(g, 0));
+    expect(gapless(executedBy(g, LONE))).toBe(true);
+  });
+
+  it('a replica that keeps sending VIEW-CHANGEs makes the group change view at most once per reunionEveryTicks', () => {
+    const g = leftAlone(60, 400);
+    // Replica 3 stays cut off from the votes: it leaves every view the group reaches, alone, again and again.
+    g.filter = (p) => {
+      if (p.to !== LONE) return true;
+      const kind = decode(p.bytes).kind;
+      return kind === 'request' || kind === 'pre-prepare' || kind === 'new-view' || kind === 'view-change';
+    };
+    load(g, 1000, 1200);
+    const reunions = g.eventsOf('view-change').filter((e) => (e as { reason: string }).reason === 'reunion');
+    // 1200 ticks, reunionEveryTicks 400: a view must have been active 400 ticks before its primary hands over
+    // for a reunion, whichever replica is primary, so at most three in all.
+    expect(reunions.length).toBeGreaterThanOrEqual(1);
+    expect(reunions.length).toBeLessThanOrEqual(3);
+    for (const r of [0, 1, 2]) expect(g.replicas[r]!.status().active).toBe(true);
   });
 });

@@ -64,9 +64,18 @@ export interface BoardProcesses {
       readonly recoveryPoint: number;
       readonly kill: boolean;
       readonly beforeStop?: () => Promise<void>;
+      /** Called as each phase of the restart ends (RestartPhase). */
+      readonly onPhase?: (phase: RestartPhase) => void;
     },
   ): Promise<void>;
 }
+
+/**
+ * The phases of a board process restart, in the order they end: loaded (the new process warmed up, keyed and
+ * holding its links; make-before-break only), handedOver (beforeStop done), stopped (the old process exited),
+ * ready (the new process's links up).
+ */
+export type RestartPhase = 'loaded' | 'handedOver' | 'stopped' | 'ready';
 
 /** The rig board's side (ProcessLoop). */
 export interface LocalRoles {
@@ -127,6 +136,8 @@ export class ProcessRecovery {
   private readonly repairingSince = new Map<string, number>();
   /** Boards whose current repair claim outlived giveUpMs (counted once per claim). */
   private readonly repairOverdue = new Set<string>();
+  /** Per remote restart: when each of its process phases ended (scheduler ms). */
+  private readonly phases = new WeakMap<RecoveryRecord, Partial<Record<RestartPhase, number>>>();
 
   constructor(private readonly o: ProcessRecoveryOptions) {
     this.plan = driverSchedule(o.topology, o, { restartSeconds: 6, handoverSeconds: 1 });
@@ -163,6 +174,11 @@ export class ProcessRecovery {
     for (const s of this.spans)
       if (ms >= s.fromMs && ms <= (s.toMs ?? Number.POSITIVE_INFINITY) + settleMs) return s.cause;
     return undefined;
+  }
+
+  /** When each process phase of `record`'s restart ended, scheduler ms (empty for the rig board's roles). */
+  phasesOf(record: RecoveryRecord): Partial<Record<RestartPhase, number>> {
+    return this.phases.get(record) ?? {};
   }
 
   report(): RecoveryReport {
@@ -416,11 +432,16 @@ export class ProcessRecovery {
     for (const r of record.roles) if (r.kind === 'replica') r.recoveryPoint = recoveryPoint;
     record.stoppedAtMs = this.o.scheduler.now();
     this.restarting.add(board);
+    const phases: Partial<Record<RestartPhase, number>> = {};
+    this.phases.set(record, phases);
     try {
       const proactive = record.cause === 'proactive';
       await this.o.processes.restart(board, {
         recoveryPoint,
         kill: !proactive,
+        onPhase: (p) => {
+          phases[p] = this.o.scheduler.now();
+        },
         ...(proactive ? { beforeStop: () => this.handOverIfPrimary(record) } : {}),
       });
     } catch (e) {

@@ -349,6 +349,44 @@ export class ProcessRecovery {
   }
 
   /**
+   * Right before a proactive stop, once the replacement has loaded: the stop waits while another board is out
+   * (holdWhileOthersOut), then the primary hands its view over (handOverIfPrimary).
+   */
+  private async beforeStop(record: RecoveryRecord): Promise<void> {
+    await this.holdWhileOthersOut(record);
+    await this.handOverIfPrimary(record);
+  }
+
+  /**
+   * Make-before-break leaves the old process flying while its replacement loads (seconds), and the group can
+   * change meanwhile: another board's replica skips batches by state transfer and its channel resyncs from its
+   * peers, or another board crashes. Stopping now would take more than k boards out, and with three channels a
+   * restarted channel and a resyncing one then each wait for the other's state (two soaks on 2a9ec3a: b2
+   * restarted while b1's, then b0's, channel resynced; c2 found no two matching states, the voter flew on two
+   * channels for the 60 s give-up bound, 300-400 frames lost). The old process still has a state and serves it:
+   * the stop waits (polled each frame, counted 'recovery.stop-held') until the others are whole, or giveUpMs
+   * passed (counted 'recovery.stop-held-timeout': the stop goes ahead).
+   */
+  private async holdWhileOthersOut(record: RecoveryRecord): Promise<void> {
+    const until = this.o.scheduler.now() + this.giveUpMs;
+    let held = false;
+    for (let i = 0; i < 1_000_000 && !this.stopped; i++) {
+      // This restart counts itself once (its record is active): more than k is another board out as well.
+      if (this.downCount(record.board) <= this.o.topology.recovery.k) return;
+      if (!held) {
+        held = true;
+        this.o.counters.add('recovery.stop-held');
+        this.o.logger.info({ board: record.board }, 'stop held: another board is out');
+      }
+      if (this.o.scheduler.now() >= until) {
+        this.o.counters.add('recovery.stop-held-timeout');
+        return;
+      }
+      await this.sleep(this.plan.frameMs);
+    }
+  }
+
+  /**
    * Right before a proactive stop (ProcessCluster.restart's beforeStop, once the replacement has loaded): if the
    * board's replica is the group's primary now, it hands its view over (a planned view change ordered through
    * PBFT) and the stop waits until the others are active in a view with another primary, or `handoverMs` passed
@@ -442,7 +480,7 @@ export class ProcessRecovery {
         onPhase: (p) => {
           phases[p] = this.o.scheduler.now();
         },
-        ...(proactive ? { beforeStop: () => this.handOverIfPrimary(record) } : {}),
+        ...(proactive ? { beforeStop: () => this.beforeStop(record) } : {}),
       });
     } catch (e) {
       this.o.counters.add('recovery.restart-failed');

@@ -25,6 +25,7 @@ import {
   ROLE_PRIORITY,
   raiseForExit,
   requestRealtime,
+  restoreRealtimeAsync,
   type Scheduling,
 } from './realtime.ts';
 
@@ -59,6 +60,11 @@ export interface ParentChannel {
 
 /** Share of a CPU a board's JavaScript thread may use for two governor windows before it gives real time back. */
 const BOARD_MAX_SHARE = 0.5;
+
+/** How often a restarted board at ROLE_PRIORITY.rejoining checks whether it rejoined, ms. */
+const RAISE_CHECK_MS = 50;
+/** A restarted board takes the boards' priority this long after it asked for real time at the latest, ms. */
+const RAISE_BOUND_MS = 30_000;
 
 /** How long a board waits for its links before it gives up on real-time scheduling, ms. */
 const LINKS_UP_FOR_REALTIME_MS = 60_000;
@@ -172,7 +178,10 @@ export class Node {
       const gcMs = collectNow();
       this.o.logger.debug({ gcMs, held }, 'full collection before real-time scheduling (held for the go)');
     }
-    this.scheduling = requestRealtime(ROLE_PRIORITY.board);
+    // A restart flies below the boards until it has rejoined (ROLE_PRIORITY.rejoining), then at theirs.
+    const rejoining = this.recovery?.restarted === true;
+    const role = rejoining ? ROLE_PRIORITY.rejoining : ROLE_PRIORITY.board;
+    this.scheduling = requestRealtime(role);
     const realtime = this.scheduling.policy === 'fifo' || this.scheduling.policy === 'rr';
     this.o.logger[realtime ? 'info' : 'warn'](
       { scheduling: this.scheduling },
@@ -187,11 +196,46 @@ export class Node {
     // process mode after a rejoin: two board processes at 85-95% of a CPU each on two cores, the other
     // boards at the same FIFO priority never ran and ordering stopped; bench/recovery-diag.ts), so a
     // board gives real time back at half a CPU, and takes it back once calm.
-    if (this.scheduling.how === 'chrt')
-      this.governor = RealtimeGovernor.start(this.o.logger, {
-        maxShare: BOARD_MAX_SHARE,
-        restore: ROLE_PRIORITY.board,
+    if (this.scheduling.how === 'chrt') {
+      this.governor = RealtimeGovernor.start(this.o.logger, { maxShare: BOARD_MAX_SHARE, restore: role });
+      if (rejoining) this.raiseOnceRejoined();
+    }
+  }
+
+  /**
+   * A restarted board at ROLE_PRIORITY.rejoining takes the boards' priority once its roles count again (the
+   * replica past its recovery point and active, the channel rebuilt: BoardRecovery.rejoined), checked every
+   * RAISE_CHECK_MS, or after RAISE_BOUND_MS whatever it says (a rejoin that does not finish at the lower
+   * priority is not left there). Counted: realtime.raised, realtime.raised-at-bound.
+   */
+  private raiseOnceRejoined(): void {
+    const since = performance.now();
+    const timer = setInterval(() => {
+      if (this.closed) {
+        clearInterval(timer);
+        return;
+      }
+      const r = this.recovery?.rejoined();
+      const done = r?.replica === true && r.channel;
+      const bound = performance.now() - since > RAISE_BOUND_MS;
+      if (!done && !bound) return;
+      clearInterval(timer);
+      this.counters.add(done ? 'realtime.raised' : 'realtime.raised-at-bound');
+      const to = ROLE_PRIORITY.board;
+      // The governor watches from the boards' priority on (a drop restores to it).
+      this.governorNote = this.governor?.stop('keep');
+      void restoreRealtimeAsync(process.pid, to.priority, to.helpers).then((failed) => {
+        if (this.closed) return;
+        if (failed !== undefined) this.o.logger.warn({ err: failed }, 'not raised to the boards priority');
+        else
+          this.o.logger.info(
+            { rejoined: done, ms: Math.round(performance.now() - since) },
+            'raised to the boards priority',
+          );
+        this.governor = RealtimeGovernor.start(this.o.logger, { maxShare: BOARD_MAX_SHARE, restore: to });
       });
+    }, RAISE_CHECK_MS);
+    timer.unref();
   }
 
   /** The host's figures for the final status: scheduling, event-loop delay, GC, stalls reported. */

@@ -475,7 +475,10 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
       String(this.o.seed),
       ...(this.o.pace === false ? ['--no-pace'] : []),
     ]);
-    const { command, args } = ordinaryScheduling(bare, [...(this.o.nodeArgs ?? []), ...bareArgs]);
+    // A replacement loading beside the process it replaces (current false) loads at SCHED_IDLE.
+    const { command, args } = ordinaryScheduling(bare, [...(this.o.nodeArgs ?? []), ...bareArgs], {
+      idle: !current,
+    });
     const recovery = this.o.recovery;
     const proc = this.processes.add(
       ChildProc.spawn({

@@ -17,6 +17,7 @@ import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
 import { BoardRecovery } from '../recovery/board-recovery.ts';
 import type { WireKeys } from '../recovery/wire-keys.ts';
 import type { Scheduler } from '../scheduler.ts';
+import { leaveIdle } from './child-scheduling.ts';
 import { collectNow, serialScavenges } from './gc.ts';
 import { HostWatch } from './host-watch.ts';
 import { type BoardStatus, type FromBoard, parseToBoard, type RecoveryStatus } from './ipc.ts';
@@ -130,7 +131,8 @@ export class Node {
         () => this.o.logger.warn('links not up: no NEW-KEY sent'),
       );
     }
-    if (this.o.realtime !== false) {
+    if (this.o.realtime === false) this.leaveIdleStart();
+    else {
       void this.waitUp(LINKS_UP_FOR_REALTIME_MS).then(
         () => this.takeRealtime(),
         () => this.o.logger.warn('links not up: ordinary scheduling'),
@@ -171,7 +173,11 @@ export class Node {
    * the soak lost 1-2 frames in the 40 ms before every restart's 'loaded' to it.
    */
   takeRealtime(): void {
-    if (this.closed || this.scheduling !== undefined || this.o.realtime === false) return;
+    if (this.closed || this.scheduling !== undefined) return;
+    if (this.o.realtime === false) {
+      this.leaveIdleStart();
+      return;
+    }
     const held = !this.started;
     serialScavenges();
     if (held) {
@@ -187,6 +193,7 @@ export class Node {
       { scheduling: this.scheduling },
       `scheduling: ${this.scheduling.summary}`,
     );
+    if (!realtime) this.leaveIdleStart();
     if (!held) {
       const gcMs = collectNow();
       this.o.logger.debug({ gcMs, held }, 'full collection after real-time scheduling, before the flight');
@@ -236,6 +243,12 @@ export class Node {
       });
     }, RAISE_CHECK_MS);
     timer.unref();
+  }
+
+  /** A restart started at SCHED_IDLE (child-scheduling.ts) that flies without real time: ordinary again. */
+  private leaveIdleStart(): void {
+    const failed = leaveIdle();
+    if (failed !== undefined) this.o.logger.warn({ err: failed }, 'still at SCHED_IDLE');
   }
 
   /** The host's figures for the final status: scheduling, event-loop delay, GC, stalls reported. */

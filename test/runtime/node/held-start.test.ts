@@ -54,23 +54,30 @@ async function makeConfig(): Promise<{ file: string; keys: string }> {
 }
 
 /** A `triplex node` for b0 started as a held restart; resolves once it reported 'loaded' (the child running). */
-async function heldChild(name: string, env: NodeJS.ProcessEnv): Promise<{ child: ChildProc; log: string }> {
+async function heldChild(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  idle = false,
+): Promise<{ child: ChildProc; log: string }> {
   const { file, keys } = await config();
   const log = join(dir, `node-${name}.log`);
+  const cmd = triplexCommand([
+    'node',
+    '--config',
+    file,
+    '--board',
+    'b0',
+    '--keys',
+    keys,
+    '--log-level',
+    'debug',
+    '--log-file',
+    log,
+  ]);
+  // As ProcessCluster starts a replacement while the rig runs real-time (child-scheduling.ts).
+  const started = idle ? { command: 'chrt', args: ['--idle', '0', cmd.command, ...cmd.args] } : cmd;
   const child = ChildProc.spawn({
-    ...triplexCommand([
-      'node',
-      '--config',
-      file,
-      '--board',
-      'b0',
-      '--keys',
-      keys,
-      '--log-level',
-      'debug',
-      '--log-file',
-      log,
-    ]),
+    ...started,
     label: `held b0 (${name})`,
     ipc: true,
     env: {
@@ -100,8 +107,14 @@ describe('a board process held for the go', () => {
   it('collects its garbage before it takes real-time scheduling, then reports loaded', async () => {
     // Real time left off: the order of the collection and the request is the same either way (the request is
     // then refused), and this child competes with nothing else that runs here.
-    const { child, log } = await heldChild('order', { TRIPLEX_REALTIME: 'off' });
+    const { child, log } = await heldChild(
+      'order',
+      { TRIPLEX_REALTIME: 'off' },
+      process.platform === 'linux',
+    );
     try {
+      // Started at SCHED_IDLE and refused real time: back at SCHED_OTHER before its go, not flying idle.
+      if (process.platform === 'linux') expect(currentPolicy(child.process.pid!)?.policy).toBe('other');
       await stopHeld(child);
     } finally {
       await child.stop(3000);
@@ -122,7 +135,7 @@ describe('a board process held for the go', () => {
   it.skipIf(process.platform !== 'linux')(
     'asks for the rejoining priority, below the flying boards, not theirs',
     async () => {
-      const { child } = await heldChild('priority', { TRIPLEX_REALTIME: 'fifo' });
+      const { child } = await heldChild('priority', { TRIPLEX_REALTIME: 'fifo' }, true);
       try {
         const pid = child.process.pid!;
         const main = currentPolicy(pid);

@@ -110,6 +110,9 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
   const counted = { frames: 0, ...noMisses() };
   const missed: MissedFrame[] = [];
   let previous: FrameRecord | undefined;
+  /** performance.now() of the previous frame's record, and how late past a period the previous one came. */
+  let recordedAt = 0;
+  let previousLateMs = 0;
   let rig: Rig | undefined;
   let governor: RealtimeGovernor | undefined;
   const run: RecoveryRun = {
@@ -132,6 +135,9 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
         logger,
         // Frame k's outputs are counted as frame k + 1 is recorded: a period after its deadline, late ones in.
         onFrame: (record) => {
+          const at = performance.now();
+          const lateMs = recordedAt > 0 ? Math.max(0, at - recordedAt - 1000 / topology.frameRateHz) : 0;
+          recordedAt = at;
           const frame = record.frame - 1;
           const a = frame >= 0 ? loop?.outputArrivalMs(frame) : undefined;
           if (a !== undefined) arrivals.set(frame, a.length);
@@ -145,10 +151,13 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
                 t: previous.t,
                 cause,
                 outputs: arrivals.get(previous.frame) ?? 0,
+                missing: previous.channels.flatMap((v, i) => (v === null ? [i] : [])),
                 view: previous.view,
+                rigLateMs: Math.round(previousLateMs * 10) / 10,
               });
           }
           previous = record;
+          previousLateMs = lateMs;
           o.onFrame?.(record);
         },
         onStarted: () => {
@@ -228,7 +237,122 @@ export interface MissedFrame {
   readonly cause: MissCause;
   /** Authentic outputs that reached the voter's board (any time). */
   readonly outputs: number;
+  /** Channel slots whose output was not in time. */
+  readonly missing: readonly number[];
   readonly view: number;
+  /** How late past a frame period the rig recorded this frame (its own event loop), ms. */
+  readonly rigLateMs: number;
+}
+
+/** The phases of one restart, in order (restartBreakdown): what a missed frame inside each is charged to. */
+export const RESTART_PHASES = [
+  'loading',
+  'handover',
+  'stopping',
+  'linksUp',
+  'replica',
+  'channel',
+  'settle',
+] as const;
+export type RestartPhaseName = (typeof RESTART_PHASES)[number];
+
+export interface RestartBreakdown {
+  readonly board: string;
+  readonly cause: string;
+  /** Flight time the restart began, s. */
+  readonly atS: number;
+  /** When each phase ended, ms after the restart began (loading: the new process loaded and warm; handover:
+   * the planned view change done; stopping: the old process exited; linksUp: the new one's links up; replica:
+   * the replica counted again (keys, state transfer, executed past the point); channel: the rest counted again
+   * (rebuilt, in time at the voter); settle: RESTART_SETTLE_MS later). */
+  readonly endsMs: Partial<Record<RestartPhaseName, number>>;
+  /** Frames missed in each phase, by cause. */
+  readonly misses: Partial<Record<RestartPhaseName, Partial<Record<MissCause, number>>>>;
+  /** Missed frames in the restart by the channel slots missing (e.g. '1': only c1 not in time). */
+  readonly missing: Record<string, number>;
+}
+
+/**
+ * Per restart, when each of its phases ended and the frames missed in each (by cause): where a restart loses
+ * frames. Frames missed outside every restart's span are not in it.
+ */
+export function restartBreakdown(
+  recovery: ProcessRecovery,
+  missed: readonly MissedFrame[],
+): RestartBreakdown[] {
+  const out: RestartBreakdown[] = [];
+  for (const r of recovery.report().records) {
+    const p = recovery.phasesOf(r);
+    const roles = r.roles.map((x) => x.rejoinedAtMs).filter((x): x is number => x !== undefined);
+    const replica = r.roles.find((x) => x.kind === 'replica')?.rejoinedAtMs;
+    const ends: Partial<Record<RestartPhaseName, number>> = {
+      ...(p.loaded !== undefined ? { loading: p.loaded } : {}),
+      ...(p.handedOver !== undefined ? { handover: p.handedOver } : {}),
+      ...(p.stopped !== undefined ? { stopping: p.stopped } : {}),
+      ...(p.ready !== undefined ? { linksUp: p.ready } : {}),
+      ...(replica !== undefined ? { replica } : {}),
+      ...(r.rejoinedAtMs !== undefined ? { channel: r.rejoinedAtMs } : {}),
+      ...(r.rejoinedAtMs !== undefined ? { settle: r.rejoinedAtMs + RESTART_SETTLE_MS } : {}),
+    };
+    if (roles.length === 0 && r.rejoinedAtMs === undefined && p.ready === undefined) continue;
+    const from = r.startedAtMs;
+    const endsMs: Partial<Record<RestartPhaseName, number>> = {};
+    for (const ph of RESTART_PHASES) if (ends[ph] !== undefined) endsMs[ph] = Math.round(ends[ph]! - from);
+    const misses: RestartBreakdown['misses'] = {};
+    const missing: Record<string, number> = {};
+    const last = r.rejoinedAtMs !== undefined ? r.rejoinedAtMs + RESTART_SETTLE_MS : Number.POSITIVE_INFINITY;
+    for (const m of missed) {
+      const ms = m.t * 1000;
+      if (ms < from || ms > last) continue;
+      let phase: RestartPhaseName | undefined;
+      for (const ph of RESTART_PHASES) {
+        const end = ends[ph];
+        if (end !== undefined && ms <= end) {
+          phase = ph;
+          break;
+        }
+      }
+      // Past every phase known so far: the restart is in the next one.
+      phase ??= RESTART_PHASES[Math.min(lastKnown(ends) + 1, RESTART_PHASES.length - 1)]!;
+      const bucket = misses[phase] ?? {};
+      misses[phase] = bucket;
+      bucket[m.cause] = (bucket[m.cause] ?? 0) + 1;
+      const key = m.missing.length === 0 ? 'none' : m.missing.join('+');
+      missing[key] = (missing[key] ?? 0) + 1;
+    }
+    out.push({ board: r.board, cause: r.cause, atS: Math.round(from) / 1000, endsMs, misses, missing });
+  }
+  return out;
+}
+
+/** Index of the last phase whose end is known (-1: none). */
+function lastKnown(ends: Partial<Record<RestartPhaseName, number>>): number {
+  let i = -1;
+  for (const [j, ph] of RESTART_PHASES.entries()) if (ends[ph] !== undefined) i = j;
+  return i;
+}
+
+/** Sums the breakdowns' misses per phase and cause, and the median end of each phase (ms after the begin). */
+export function breakdownTotals(list: readonly RestartBreakdown[]): {
+  misses: Partial<Record<RestartPhaseName, Partial<Record<MissCause, number>>>>;
+  medianEndsMs: Partial<Record<RestartPhaseName, number>>;
+} {
+  const misses: Partial<Record<RestartPhaseName, Partial<Record<MissCause, number>>>> = {};
+  const medianEndsMs: Partial<Record<RestartPhaseName, number>> = {};
+  for (const ph of RESTART_PHASES) {
+    const ends = list
+      .map((b) => b.endsMs[ph])
+      .filter((x): x is number => x !== undefined)
+      .sort((a, b) => a - b);
+    if (ends.length > 0) medianEndsMs[ph] = ends[Math.floor(ends.length / 2)]!;
+    for (const b of list)
+      for (const [c, n] of Object.entries(b.misses[ph] ?? {})) {
+        const bucket = misses[ph] ?? {};
+        misses[ph] = bucket;
+        bucket[c as MissCause] = (bucket[c as MissCause] ?? 0) + n;
+      }
+  }
+  return { misses, medianEndsMs };
 }
 
 /**

@@ -9,7 +9,8 @@
  * Options: --minutes M (default 1), --rotations N (stop once every board recovered N times; the flight is then
  * up to --minutes long, default 600), --rate HZ (default 50), --period S (recovery period, default 10: steps
  * queue and run back to back when restarts take longer), --seed N, --config FILE (default
- * config/serial-mesh.json), --pace (pace the serial links at their baud rate), --keep DIR (keep the board
+ * config/serial-mesh.json), --no-proactive (crashes and hangs restarted only: the same flight without the
+ * scheduled restarts, a control), --pace (pace the serial links at their baud rate), --keep DIR (keep the board
  * processes' logs and work directory there instead of a temporary directory removed at the end), --log LEVEL
  * (the rig's own log, pino JSON on stderr; default silent), --board-log LEVEL (the board processes' logs, in
  * the work directory's logs/; default warn).
@@ -19,13 +20,13 @@
  * progress; `afterRestart` = too few within RESTART_SETTLE_MS (3 s) after a rejoin; `late` = f+1 arrived after
  * the deadline (the host); `other` = too few, no restart in progress or settling.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadTopology } from '../src/runtime/config.ts';
-import { type MissesByCause, startRecoveryRun } from './soak-harness.ts';
+import { breakdownTotals, type MissesByCause, restartBreakdown, startRecoveryRun } from './soak-harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     config: { type: 'string', default: 'config/serial-mesh.json' },
     pace: { type: 'boolean', default: false },
+    'no-proactive': { type: 'boolean', default: false },
     keep: { type: 'string' },
     log: { type: 'string', default: 'silent' },
     'board-log': { type: 'string', default: 'warn' },
@@ -108,7 +110,12 @@ const run = await startRecoveryRun({
   logger,
   logLevel: values['board-log'],
   pace: values.pace,
-  recovery: { periodSeconds: Number(values.period), restartSeconds: 1, handoverSeconds: 0.25 },
+  recovery: {
+    periodSeconds: Number(values.period),
+    restartSeconds: 1,
+    handoverSeconds: 0.25,
+    ...(values['no-proactive'] ? { proactive: false } : {}),
+  },
 });
 const durationS = minutes * 60;
 let last = { ...run.counted };
@@ -162,12 +169,19 @@ const result = await run.fly(
 );
 clearInterval(timer);
 const rep = run.recovery()!.report();
+const breakdown = restartBreakdown(run.recovery()!, run.missed);
+if (values.keep !== undefined) {
+  writeFileSync(join(dir, 'missed.json'), `${JSON.stringify(run.missed)}\n`);
+  writeFileSync(join(dir, 'restarts.json'), `${JSON.stringify(breakdown, null, 1)}\n`);
+}
 process.stdout.write(
   `${JSON.stringify({
     summary: {
       rateHz: rate,
       frames: result.trace.frames.length,
       misses: run.counted,
+      byPhase: breakdownTotals(breakdown),
+      load: loadavg().map((x) => Math.round(x * 100) / 100),
       failsafeFrames: result.trace.frames.filter((f) => f.outcome === 'failsafe').length,
       recoveries: rep.perBoard,
       gaveUp: rep.records.filter((r) => r.gaveUp).length,

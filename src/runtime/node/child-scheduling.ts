@@ -43,17 +43,45 @@ export function probeChrt(): boolean {
  * A child started by a real-time process inherits SCHED_FIFO (and its nice): a board process restarted while the
  * rig runs real-time would then load its code at the rig's priority, starving the boards that fly, and fly
  * real-time without the governor that takes it back when it spins (it asks for real-time itself before it is
- * needed, realtime.ts). So it is started through `chrt --other 0`, ordinary from its first instruction: the
+ * needed, realtime.ts). So it is started through `chrt --other 0`, ordinary from its first instruction; a
+ * make-before-break replacement (`idle`) through `chrt --idle 0`, below every other task (its seconds of module
+ * loading and JIT warm-up run on what the machine leaves, ordinary load included: the process it replaces still
+ * flies), taking real time itself before its go (Node.takeRealtime; leaveIdle where that is refused): the
  * rig's process spawns no blocking chrt in a frame (a spawnSync here stalled the voter's event loop at every
  * restart).
  */
 export function ordinaryScheduling(
   command: string,
   args: readonly string[],
+  o: { readonly idle?: boolean } = {},
 ): { command: string; args: string[] } {
   if (!selfIsRealtime()) return { command, args: [...args] };
   if (!probeChrt()) return { command, args: [...args] };
-  return { command: 'chrt', args: ['--other', '0', command, ...args] };
+  return { command: 'chrt', args: [o.idle ? '--idle' : '--other', '0', command, ...args] };
+}
+
+/**
+ * A process started at SCHED_IDLE (ordinaryScheduling) that did not get real time: every thread back to
+ * SCHED_OTHER, so that it does not fly below every other task. Undefined when done or not needed, else why not.
+ */
+export function leaveIdle(pid = process.pid): string | undefined {
+  if (policyOf(pid) !== 5) return undefined;
+  const r = spawnSync('chrt', ['--other', '--all-tasks', '--pid', '0', String(pid)], {
+    encoding: 'utf8',
+    timeout: 5000,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  if (r.status === 0 && policyOf(pid) !== 5) return undefined;
+  return `chrt --other: ${(r.stderr ?? '').trim() || r.error?.message || `exit ${r.status}`}`;
+}
+
+function policyOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Nice 0 for a child that inherited a lower nice (a syscall, no spawn). */

@@ -23,7 +23,7 @@ import type { ChannelFault } from '../loop/channel-fault.ts';
 import { topologyPrincipals } from '../loop/keys.ts';
 import { ChildProc, ChildSet, triplexCommand } from '../process/child.ts';
 import { ENV_HOLD_LINKS, ENV_IPC_STATUS_MS, ENV_RECOVERY_POINT, ENV_STATE_DIR } from '../recovery/env.ts';
-import type { BoardProcesses } from '../recovery/process-recovery.ts';
+import type { BoardProcesses, RestartPhase } from '../recovery/process-recovery.ts';
 import { childrenNamed, ordinaryNice, ordinaryScheduling, probeChrt } from './child-scheduling.ts';
 import {
   type BoardStatus,
@@ -217,6 +217,7 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
       readonly recoveryPoint: number;
       readonly kill: boolean;
       readonly beforeStop?: () => Promise<void>;
+      readonly onPhase?: (phase: RestartPhase) => void;
     },
   ): Promise<void> {
     const old = this.children.get(board);
@@ -226,8 +227,9 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
     const deadline = started + (this.o.readyTimeoutMs ?? 60_000);
     const env = { [ENV_RECOVERY_POINT]: String(o.recoveryPoint) };
     const phases: { loaded?: number; handedOver?: number; stopped?: number; ready?: number } = {};
-    const mark = (p: keyof typeof phases): void => {
+    const mark = (p: RestartPhase): void => {
       phases[p] = Math.round(performance.now() - started);
+      o.onPhase?.(p);
     };
     let child: Child;
     if (o.kill) {
@@ -473,7 +475,10 @@ export class ProcessCluster implements RemoteBoards, BoardProcesses {
       String(this.o.seed),
       ...(this.o.pace === false ? ['--no-pace'] : []),
     ]);
-    const { command, args } = ordinaryScheduling(bare, [...(this.o.nodeArgs ?? []), ...bareArgs]);
+    // A replacement loading beside the process it replaces (current false) loads at SCHED_IDLE.
+    const { command, args } = ordinaryScheduling(bare, [...(this.o.nodeArgs ?? []), ...bareArgs], {
+      idle: !current,
+    });
     const recovery = this.o.recovery;
     const proc = this.processes.add(
       ChildProc.spawn({

@@ -17,6 +17,7 @@ import { type PlantPorts, plantPortsOf } from '../loop/ports.ts';
 import { BoardRecovery } from '../recovery/board-recovery.ts';
 import type { WireKeys } from '../recovery/wire-keys.ts';
 import type { Scheduler } from '../scheduler.ts';
+import { leaveIdle } from './child-scheduling.ts';
 import { collectNow, serialScavenges } from './gc.ts';
 import { HostWatch } from './host-watch.ts';
 import { type BoardStatus, type FromBoard, parseToBoard, type RecoveryStatus } from './ipc.ts';
@@ -25,6 +26,7 @@ import {
   ROLE_PRIORITY,
   raiseForExit,
   requestRealtime,
+  restoreRealtimeAsync,
   type Scheduling,
 } from './realtime.ts';
 
@@ -60,6 +62,11 @@ export interface ParentChannel {
 /** Share of a CPU a board's JavaScript thread may use for two governor windows before it gives real time back. */
 const BOARD_MAX_SHARE = 0.5;
 
+/** How often a restarted board at ROLE_PRIORITY.rejoining checks whether it rejoined, ms. */
+const RAISE_CHECK_MS = 50;
+/** A restarted board takes the boards' priority this long after it asked for real time at the latest, ms. */
+const RAISE_BOUND_MS = 30_000;
+
 /** How long a board waits for its links before it gives up on real-time scheduling, ms. */
 const LINKS_UP_FOR_REALTIME_MS = 60_000;
 
@@ -76,6 +83,8 @@ export class Node {
   private scheduling: Scheduling | undefined;
   private governor: RealtimeGovernor | undefined;
   private governorNote: string | undefined;
+  /** start() has run (takeRealtime before it: a restart held for the parent's go). */
+  private started = false;
 
   constructor(private readonly o: NodeOptions) {
     this.counters = o.counters ?? new Counters();
@@ -112,6 +121,7 @@ export class Node {
   }
 
   async start(): Promise<void> {
+    this.started = true;
     this.recovery?.prepare();
     await this.runtime.start();
     if (this.recovery !== undefined) {
@@ -121,7 +131,8 @@ export class Node {
         () => this.o.logger.warn('links not up: no NEW-KEY sent'),
       );
     }
-    if (this.o.realtime !== false) {
+    if (this.o.realtime === false) this.leaveIdleStart();
+    else {
       void this.waitUp(LINKS_UP_FOR_REALTIME_MS).then(
         () => this.takeRealtime(),
         () => this.o.logger.warn('links not up: ordinary scheduling'),
@@ -152,33 +163,92 @@ export class Node {
   }
 
   /**
-   * Real-time scheduling where permitted (a board's priority, ROLE_PRIORITY), then a full collection, once:
-   * logged with what was got and why not more. A first start takes it once its links are up; a restart held
-   * for the parent's go (make-before-break) takes it before it reports 'loaded', so that the chrt spawns and the
-   * collection happen while the process it replaces still flies, not in its first frames.
+   * Real-time scheduling where permitted (a board's priority, ROLE_PRIORITY), and a full collection, once:
+   * logged with what was got and why not more. A first start takes it once its links are up (collection after
+   * real-time scheduling: it then costs its CPU time, not the machine's queue); a restart held for the parent's
+   * go (make-before-break, called before start()) takes it before it reports 'loaded', so that the chrt spawns
+   * and the collection happen while the process it replaces still flies, not in its first frames. That one
+   * collects first, at the ordinary scheduling it loaded at: a 15-25 ms collection at the boards' SCHED_FIFO
+   * priority holds one of the host's CPUs against the boards that fly (equal priority does not preempt), and
+   * the soak lost 1-2 frames in the 40 ms before every restart's 'loaded' to it.
    */
   takeRealtime(): void {
-    if (this.closed || this.scheduling !== undefined || this.o.realtime === false) return;
-    this.scheduling = requestRealtime(ROLE_PRIORITY.board);
+    if (this.closed || this.scheduling !== undefined) return;
+    if (this.o.realtime === false) {
+      this.leaveIdleStart();
+      return;
+    }
+    const held = !this.started;
+    serialScavenges();
+    if (held) {
+      const gcMs = collectNow();
+      this.o.logger.debug({ gcMs, held }, 'full collection before real-time scheduling (held for the go)');
+    }
+    // A restart flies below the boards until it has rejoined (ROLE_PRIORITY.rejoining), then at theirs.
+    const rejoining = this.recovery?.restarted === true;
+    const role = rejoining ? ROLE_PRIORITY.rejoining : ROLE_PRIORITY.board;
+    this.scheduling = requestRealtime(role);
     const realtime = this.scheduling.policy === 'fifo' || this.scheduling.policy === 'rr';
     this.o.logger[realtime ? 'info' : 'warn'](
       { scheduling: this.scheduling },
       `scheduling: ${this.scheduling.summary}`,
     );
-    // After real-time scheduling: the collection then costs its CPU time, not the machine's queue.
-    serialScavenges();
-    const gcMs = collectNow();
-    this.o.logger.debug({ gcMs }, 'full collection after real-time scheduling, before the flight');
+    if (!realtime) this.leaveIdleStart();
+    if (!held) {
+      const gcMs = collectNow();
+      this.o.logger.debug({ gcMs, held }, 'full collection after real-time scheduling, before the flight');
+    }
     // Watching from here: the collection just run is not the process spinning.
     // A board's share is a few percent of a CPU: half a CPU for half a second is an episode (measured in
     // process mode after a rejoin: two board processes at 85-95% of a CPU each on two cores, the other
     // boards at the same FIFO priority never ran and ordering stopped; bench/recovery-diag.ts), so a
     // board gives real time back at half a CPU, and takes it back once calm.
-    if (this.scheduling.how === 'chrt')
-      this.governor = RealtimeGovernor.start(this.o.logger, {
-        maxShare: BOARD_MAX_SHARE,
-        restore: ROLE_PRIORITY.board,
+    if (this.scheduling.how === 'chrt') {
+      this.governor = RealtimeGovernor.start(this.o.logger, { maxShare: BOARD_MAX_SHARE, restore: role });
+      if (rejoining) this.raiseOnceRejoined();
+    }
+  }
+
+  /**
+   * A restarted board at ROLE_PRIORITY.rejoining takes the boards' priority once its roles count again (the
+   * replica past its recovery point and active, the channel rebuilt: BoardRecovery.rejoined), checked every
+   * RAISE_CHECK_MS, or after RAISE_BOUND_MS whatever it says (a rejoin that does not finish at the lower
+   * priority is not left there). Counted: realtime.raised, realtime.raised-at-bound.
+   */
+  private raiseOnceRejoined(): void {
+    const since = performance.now();
+    const timer = setInterval(() => {
+      if (this.closed) {
+        clearInterval(timer);
+        return;
+      }
+      const r = this.recovery?.rejoined();
+      const done = r?.replica === true && r.channel;
+      const bound = performance.now() - since > RAISE_BOUND_MS;
+      if (!done && !bound) return;
+      clearInterval(timer);
+      this.counters.add(done ? 'realtime.raised' : 'realtime.raised-at-bound');
+      const to = ROLE_PRIORITY.board;
+      // The governor watches from the boards' priority on (a drop restores to it).
+      this.governorNote = this.governor?.stop('keep');
+      void restoreRealtimeAsync(process.pid, to.priority, to.helpers).then((failed) => {
+        if (this.closed) return;
+        if (failed !== undefined) this.o.logger.warn({ err: failed }, 'not raised to the boards priority');
+        else
+          this.o.logger.info(
+            { rejoined: done, ms: Math.round(performance.now() - since) },
+            'raised to the boards priority',
+          );
+        this.governor = RealtimeGovernor.start(this.o.logger, { maxShare: BOARD_MAX_SHARE, restore: to });
       });
+    }, RAISE_CHECK_MS);
+    timer.unref();
+  }
+
+  /** A restart started at SCHED_IDLE (child-scheduling.ts) that flies without real time: ordinary again. */
+  private leaveIdleStart(): void {
+    const failed = leaveIdle();
+    if (failed !== undefined) this.o.logger.warn({ err: failed }, 'still at SCHED_IDLE');
   }
 
   /** The host's figures for the final status: scheduling, event-loop delay, GC, stalls reported. */

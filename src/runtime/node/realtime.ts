@@ -77,7 +77,9 @@ export interface RealtimeRequest {
  *   needs and whose voter has the deadline; its helper threads (the serial ports' reads and writes) above the
  *   boards' main threads too;
  * - board: replica and channel board processes: what a board catching up costs comes out of the boards, not out of
- *   the frames' inputs or the vote.
+ *   the frames' inputs or the vote;
+ * - rejoining: a restarted board process until it rejoined: its catch-up comes out of what the flying boards
+ *   leave, not out of them.
  *
  * All below the firmware unit's 45 (src/runtime/firmware/priority.ts) and threaded interrupt handlers at 50.
  */
@@ -87,6 +89,14 @@ export const ROLE_PRIORITY = {
   exiting: { priority: 43, helpers: 43 },
   rig: { priority: 42, helpers: 39 },
   board: { priority: 36, helpers: 30 },
+  /**
+   * A restarted board process until it has rejoined (its replica executed past its recovery point, its channel
+   * rebuilt): below every thread of the boards that fly (their helpers at 30 carry the links' reads and
+   * writes), above every ordinary task; raised to `board` once rejoined (Node.takeRealtime). Its catch-up
+   * (state transfer, the replay of the batches since, the rebuild) spins for hundreds of ms, and at the boards'
+   * own priority it held a CPU against them on two cores while the group needed every one of them.
+   */
+  rejoining: { priority: 28, helpers: 26 },
 } as const satisfies Record<string, { priority: number; helpers: number }>;
 
 const POLICIES: Readonly<Record<number, SchedulingPolicy>> = {

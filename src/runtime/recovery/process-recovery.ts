@@ -64,9 +64,18 @@ export interface BoardProcesses {
       readonly recoveryPoint: number;
       readonly kill: boolean;
       readonly beforeStop?: () => Promise<void>;
+      /** Called as each phase of the restart ends (RestartPhase). */
+      readonly onPhase?: (phase: RestartPhase) => void;
     },
   ): Promise<void>;
 }
+
+/**
+ * The phases of a board process restart, in the order they end: loaded (the new process warmed up, keyed and
+ * holding its links; make-before-break only), handedOver (beforeStop done), stopped (the old process exited),
+ * ready (the new process's links up).
+ */
+export type RestartPhase = 'loaded' | 'handedOver' | 'stopped' | 'ready';
 
 /** The rig board's side (ProcessLoop). */
 export interface LocalRoles {
@@ -127,6 +136,8 @@ export class ProcessRecovery {
   private readonly repairingSince = new Map<string, number>();
   /** Boards whose current repair claim outlived giveUpMs (counted once per claim). */
   private readonly repairOverdue = new Set<string>();
+  /** Per remote restart: when each of its process phases ended (scheduler ms). */
+  private readonly phases = new WeakMap<RecoveryRecord, Partial<Record<RestartPhase, number>>>();
 
   constructor(private readonly o: ProcessRecoveryOptions) {
     this.plan = driverSchedule(o.topology, o, { restartSeconds: 6, handoverSeconds: 1 });
@@ -163,6 +174,11 @@ export class ProcessRecovery {
     for (const s of this.spans)
       if (ms >= s.fromMs && ms <= (s.toMs ?? Number.POSITIVE_INFINITY) + settleMs) return s.cause;
     return undefined;
+  }
+
+  /** When each process phase of `record`'s restart ended, scheduler ms (empty for the rig board's roles). */
+  phasesOf(record: RecoveryRecord): Partial<Record<RestartPhase, number>> {
+    return this.phases.get(record) ?? {};
   }
 
   report(): RecoveryReport {
@@ -333,6 +349,44 @@ export class ProcessRecovery {
   }
 
   /**
+   * Right before a proactive stop, once the replacement has loaded: the stop waits while another board is out
+   * (holdWhileOthersOut), then the primary hands its view over (handOverIfPrimary).
+   */
+  private async beforeStop(record: RecoveryRecord): Promise<void> {
+    await this.holdWhileOthersOut(record);
+    await this.handOverIfPrimary(record);
+  }
+
+  /**
+   * Make-before-break leaves the old process flying while its replacement loads (seconds), and the group can
+   * change meanwhile: another board's replica skips batches by state transfer and its channel resyncs from its
+   * peers, or another board crashes. Stopping now would take more than k boards out, and with three channels a
+   * restarted channel and a resyncing one then each wait for the other's state (two soaks on 2a9ec3a: b2
+   * restarted while b1's, then b0's, channel resynced; c2 found no two matching states, the voter flew on two
+   * channels for the 60 s give-up bound, 300-400 frames lost). The old process still has a state and serves it:
+   * the stop waits (polled each frame, counted 'recovery.stop-held') until the others are whole, or giveUpMs
+   * passed (counted 'recovery.stop-held-timeout': the stop goes ahead).
+   */
+  private async holdWhileOthersOut(record: RecoveryRecord): Promise<void> {
+    const until = this.o.scheduler.now() + this.giveUpMs;
+    let held = false;
+    for (let i = 0; i < 1_000_000 && !this.stopped; i++) {
+      // This restart counts itself once (its record is active): more than k is another board out as well.
+      if (this.downCount(record.board) <= this.o.topology.recovery.k) return;
+      if (!held) {
+        held = true;
+        this.o.counters.add('recovery.stop-held');
+        this.o.logger.info({ board: record.board }, 'stop held: another board is out');
+      }
+      if (this.o.scheduler.now() >= until) {
+        this.o.counters.add('recovery.stop-held-timeout');
+        return;
+      }
+      await this.sleep(this.plan.frameMs);
+    }
+  }
+
+  /**
    * Right before a proactive stop (ProcessCluster.restart's beforeStop, once the replacement has loaded): if the
    * board's replica is the group's primary now, it hands its view over (a planned view change ordered through
    * PBFT) and the stop waits until the others are active in a view with another primary, or `handoverMs` passed
@@ -416,12 +470,17 @@ export class ProcessRecovery {
     for (const r of record.roles) if (r.kind === 'replica') r.recoveryPoint = recoveryPoint;
     record.stoppedAtMs = this.o.scheduler.now();
     this.restarting.add(board);
+    const phases: Partial<Record<RestartPhase, number>> = {};
+    this.phases.set(record, phases);
     try {
       const proactive = record.cause === 'proactive';
       await this.o.processes.restart(board, {
         recoveryPoint,
         kill: !proactive,
-        ...(proactive ? { beforeStop: () => this.handOverIfPrimary(record) } : {}),
+        onPhase: (p) => {
+          phases[p] = this.o.scheduler.now();
+        },
+        ...(proactive ? { beforeStop: () => this.beforeStop(record) } : {}),
       });
     } catch (e) {
       this.o.counters.add('recovery.restart-failed');

@@ -340,4 +340,33 @@ describe('process-mode recovery driver (virtual time)', () => {
     expect(restarts[1]!.t).toBeLessThan(27_600 + 2 * FRAME_MS);
     expect(r.counters['recovery.repair-overdue']).toBe(1);
   });
+
+  it("a loaded replacement's old process is not stopped while another board's channel resyncs", async () => {
+    // b2's step begins at 0.1 s and its replacement loads for 3 s; from 1 s to 8 s b0's channel resyncs (its
+    // replica skipped batches). Stopping b2 at 3.1 s would leave c2 without a state and c0 resyncing, each
+    // needing the other: the old b2 flies on (it still serves its state) until b0's channel has one again.
+    const r = await run({ resyncing: { board: 'b0', fromMs: 1000, toMs: 8000 } }, 20_000);
+    const b2 = r.boards.events.filter((e) => e.board === 'b2');
+    expect(b2.map((e) => e.kind)).toEqual(['restart', 'stop', 'up']);
+    expect(b2[0]!.t).toBeLessThan(1000);
+    expect(b2[1]!.t).toBeGreaterThanOrEqual(8000);
+    expect(b2[1]!.t).toBeLessThan(8000 + 2 * FRAME_MS);
+    expect(r.counters['recovery.stop-held']).toBe(1);
+    expect(r.counters['recovery.stop-held-timeout']).toBeUndefined();
+    expect(r.mostOut).toBe(1);
+    // Without the resync the stop follows the load.
+    const base = await run({}, 5000);
+    const stop = base.boards.events.find((e) => e.board === 'b2' && e.kind === 'stop')!;
+    expect(stop.t).toBeLessThan(100 + LOAD_MS + 2 * FRAME_MS);
+    expect(base.counters['recovery.stop-held']).toBeUndefined();
+  });
+
+  it('a stop held for a board that says its channel resyncs for ever goes ahead after giveUpMs', async () => {
+    const r = await run({ resyncing: { board: 'b0', fromMs: 1000, toMs: Number.POSITIVE_INFINITY } }, 40_000);
+    const stop = r.boards.events.find((e) => e.board === 'b2' && e.kind === 'stop')!;
+    // Held from 3.1 s (the replacement loaded) for at most giveUpMs (20 s in run()).
+    expect(stop.t).toBeGreaterThanOrEqual(100 + LOAD_MS + 15_000);
+    expect(stop.t).toBeLessThanOrEqual(100 + LOAD_MS + 20_000 + 2 * FRAME_MS);
+    expect(r.counters['recovery.stop-held']).toBe(1);
+  });
 });

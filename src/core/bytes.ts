@@ -17,6 +17,13 @@ export function hex(bytes: Uint8Array): string {
 }
 
 /** Same length and same bytes. */
+/** The bytes of a lowercase hex string `hex` produced (its inverse; callers pass only such strings). */
+export function fromHex(h: string): Uint8Array {
+  const out = new Uint8Array(h.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(h.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

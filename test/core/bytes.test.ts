@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytesEqual, compareBytes, hex } from '../../src/core/bytes.ts';
+import { bytesEqual, compareBytes, fromHex, hex } from '../../src/core/bytes.ts';
 
 describe('byte helpers', () => {
   it('hex: two lowercase digits per byte, as Buffer does', () => {
@@ -7,6 +7,12 @@ describe('byte helpers', () => {
     expect(hex(b)).toBe('00010f10abff');
     expect(hex(b)).toBe(Buffer.from(b).toString('hex'));
     expect(hex(new Uint8Array(0))).toBe('');
+  });
+
+  it('fromHex: the inverse of hex', () => {
+    const b = Uint8Array.from([0, 1, 15, 16, 171, 255]);
+    expect(fromHex(hex(b))).toEqual(b);
+    expect(fromHex('')).toEqual(new Uint8Array(0));
   });
 
   it('bytesEqual: length and content', () => {

@@ -55,7 +55,7 @@
  * (view-change.ts, armTimer), so a lone replica does not escalate to v + 2, v + 3.
  */
 import { assert } from '../assert.ts';
-import { hex } from '../bytes.ts';
+import { fromHex, hex } from '../bytes.ts';
 import type { Batch, Commit } from '../codec/messages.ts';
 import { othersOf, type ReplicaId } from './config.ts';
 import { type Ctx, validReplica } from './context.ts';
@@ -193,10 +193,4 @@ export class Learner {
       }
     }
   }
-}
-
-function fromHex(h: string): Uint8Array {
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
 }

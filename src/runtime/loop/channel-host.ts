@@ -20,7 +20,7 @@ import type { Prng } from '../../core/prng.ts';
 import type { InputEvent } from '../../core/vote/input-voter.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { applyChannelFault, type ChannelFault, type FaultState } from './channel-fault.ts';
-import type { ChannelState } from './channel-state.ts';
+import { type ChannelState, channelStateOf } from './channel-state.ts';
 import { commandFields } from './command-codec.ts';
 import type { Counters } from './counters.ts';
 import type {
@@ -212,8 +212,7 @@ export class ChannelHost implements ExecutedBatchSink, CertifiedStateSink {
 
   /** The BASE abstract state, to rebuild another channel (any implementation) from this one. */
   exportState(): ChannelState {
-    const inputs = this.inputs.exportState();
-    return { frame: inputs.lastFrame, state: this.law.exportState(), inputs };
+    return channelStateOf(this.inputs, this.law);
   }
 
   importState(s: ChannelState): void {

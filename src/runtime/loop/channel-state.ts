@@ -9,7 +9,7 @@
  * const back = fromWire(wire, topology.inputUnits); // undefined when the shape is not this topology's
  */
 import type { WireChannelState } from '../../core/codec/messages.ts';
-import type { AbstractState } from '../../core/control/spec.ts';
+import type { AbstractState, PitchLaw } from '../../core/control/spec.ts';
 import type { FrameInputsState } from '../../core/frame/inputs.ts';
 
 /** The state a rebuilt channel takes: the law's abstract state and the input machine's. */
@@ -17,6 +17,12 @@ export interface ChannelState {
   readonly frame: number;
   readonly state: AbstractState;
   readonly inputs: FrameInputsState;
+}
+
+/** The abstract state of an input machine and a law (a channel's, or the replicated service's reference). */
+export function channelStateOf(inputs: { exportState(): FrameInputsState }, law: PitchLaw): ChannelState {
+  const s = inputs.exportState();
+  return { frame: s.lastFrame, state: law.exportState(), inputs: s };
 }
 
 /** The wire form of a channel's abstract state after batch `seq`. */

@@ -35,7 +35,7 @@ import {
 import { decodeInputSample } from '../../core/frame/sample.ts';
 import type { ExecutedRequest, Service } from '../../core/pbft/types.ts';
 import type { Topology } from '../config.ts';
-import { fromWire, toWire } from './channel-state.ts';
+import { channelStateOf, fromWire, toWire } from './channel-state.ts';
 import type { CertifiedStateSink } from './ports.ts';
 import { INPUT_BASE } from './principals.ts';
 
@@ -88,7 +88,7 @@ export class FrameLogService implements Service {
       .map(([client, frame]) => ({ client, frame }));
     const w = new Writer();
     unitsSchema.write(w, units);
-    channelStateSchema.write(w, toWire(seq, this.channelState()));
+    channelStateSchema.write(w, toWire(seq, channelStateOf(this.inputs, this.law)));
     return w.finish();
   }
 
@@ -107,11 +107,6 @@ export class FrameLogService implements Service {
     this.inputs = new FrameInputsMachine(this.o.inputs, state.inputs);
     this.law = createPitchLaw('float64', this.o.spec, state.state);
     this.o.certified?.certified(decoded.seq, state);
-  }
-
-  private channelState() {
-    const inputs = this.inputs.exportState();
-    return { frame: inputs.lastFrame, state: this.law.exportState(), inputs };
   }
 
   /** Run the completed batch through the reference channel, as a channel does (ChannelHost.run). */

@@ -273,6 +273,9 @@ async function runReplica(a: NodeArgs): Promise<void> {
     config,
     crypto: keys.cryptoFor(a.id),
     service: new FixedResultService(a.resultBytes),
+    // This process's clock has run since it started loading (over a second here): the time base of the input
+    // that arrives before the first tick (ReplicaOptions.now).
+    now: performance.now(),
   });
   const udp = new Udp(a.wire === 'packed');
   await udp.start();

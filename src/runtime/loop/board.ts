@@ -15,7 +15,6 @@ import { DEFAULT_LIMITS } from '../../core/codec/limits.ts';
 import { createPitchLaw } from '../../core/control/index.ts';
 import { type Command, defaultPitchLawSpec } from '../../core/control/spec.ts';
 import { majorityQuorum } from '../../core/frame/clock.ts';
-import { pitchFrameInputsConfig } from '../../core/frame/inputs.ts';
 import { decodeInputSample } from '../../core/frame/sample.ts';
 import { Client } from '../../core/pbft/client.ts';
 import type { PbftConfig } from '../../core/pbft/config.ts';
@@ -342,6 +341,9 @@ export class Board {
         ...(this.channel && this.o.channelFromCheckpoint !== false ? { certified: this.channel } : {}),
       }),
       ...(recoveryPoint !== undefined ? { recoveryPoint } : {}),
+      // The board's clock runs before the replica exists (a reinstall mid-flight, a process that took a while to
+      // load): input that arrives before the replica's first tick is stamped with it, not with 0.
+      now: Math.max(0, Math.round(this.o.scheduler.now())),
     });
   }
 

@@ -33,7 +33,17 @@ export class Group {
   filter: (p: Packet) => boolean = () => true;
   now = 0;
 
-  constructor(f: number, overrides: Partial<PbftConfig> = {}, clientCount = 1) {
+  /**
+   * `clock`: the host clock when the group is built (default 0), and whether the replicas are told it
+   * (ReplicaOptions.now); false builds them as a host that forgets to.
+   */
+  constructor(
+    f: number,
+    overrides: Partial<PbftConfig> = {},
+    clientCount = 1,
+    clock: { readonly now: number; readonly tellReplicas: boolean } = { now: 0, tellReplicas: true },
+  ) {
+    this.now = clock.now;
     this.config = pbftConfig(f, { batching: { mode: 'size', maxDelayTicks: 0 }, ...overrides });
     const n = this.config.n;
     const clientIds = Array.from({ length: clientCount }, (_, i) => 100 + i);
@@ -47,6 +57,7 @@ export class Group {
           config: this.config,
           crypto: this.keys.cryptoFor(id),
           service: this.services[id]!,
+          ...(clock.tellReplicas ? { now: clock.now } : {}),
         }),
     );
     this.clients = clientIds.map(

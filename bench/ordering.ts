@@ -58,6 +58,13 @@ function percentiles(samples: number[]): CaseResult['latencyMs'] {
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: round(s[s.length - 1] ?? 0) };
 }
 
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
@@ -398,8 +405,9 @@ function main(): void {
   // Primary attacks (Aardvark's measure): throughput with replica 0 faulty from the start, as a ratio of the
   // fault-free run in the same process; and after the attacker is replaced (from the first new-view commit).
   const attackRequests = quick ? 4000 : 20000;
+  const attackRounds = quick ? 3 : 5;
   runBft(10, 0, 1000, undefined);
-  const baseline = runBft(10, 0, attackRequests, undefined);
+  const baselines: number[] = [];
   const attacks: Record<string, unknown> = {};
   for (const name of [
     'crash-midway',
@@ -410,19 +418,41 @@ function main(): void {
     'replay',
     'random-bytes',
   ]) {
-    const r = runBft(10, 0, attackRequests, undefined, name);
+    // One thread's throughput drifts by tens of percent between runs a second apart (JIT, GC, the machine), so
+    // each round flies the fault-free case and then the attack, and the figures are medians over the rounds'
+    // ratios: a ratio compares two runs adjacent in time.
+    const rounds: {
+      ratio: number;
+      bottleneck: number;
+      after: number | undefined;
+      r: CaseResult & AttackResult;
+    }[] = [];
+    for (let i = 0; i < attackRounds; i++) {
+      const baseline = runBft(10, 0, attackRequests, undefined);
+      baselines.push(baseline.requestsPerSecond);
+      const r = runBft(10, 0, attackRequests, undefined, name);
+      rounds.push({
+        ratio: r.requestsPerSecond / baseline.requestsPerSecond,
+        bottleneck:
+          baseline.busiestCorrectSeconds / baseline.requests / (r.busiestCorrectSeconds / r.requests),
+        after:
+          r.afterReplacementRequestsPerSecond === undefined
+            ? undefined
+            : r.afterReplacementRequestsPerSecond / baseline.requestsPerSecond,
+        r,
+      });
+    }
+    const ratios = rounds.map((x) => x.ratio);
+    const afters = rounds.flatMap((x) => (x.after === undefined ? [] : [x.after]));
+    const last = rounds[rounds.length - 1]!.r;
     attacks[name] = {
-      requestsPerSecond: r.requestsPerSecond,
-      ratio: round(r.requestsPerSecond / baseline.requestsPerSecond),
-      bottleneckRatio: round(
-        baseline.busiestCorrectSeconds / baseline.requests / (r.busiestCorrectSeconds / r.requests),
-      ),
-      afterReplacementRatio:
-        r.afterReplacementRequestsPerSecond === undefined
-          ? null
-          : round(r.afterReplacementRequestsPerSecond / baseline.requestsPerSecond),
-      firstNewViewCommit: r.firstNewViewCommit ?? null,
-      finalView: r.views,
+      requestsPerSecond: round(median(rounds.map((x) => x.r.requestsPerSecond))),
+      ratio: round(median(ratios)),
+      ratioRange: [round(Math.min(...ratios)), round(Math.max(...ratios))],
+      bottleneckRatio: round(median(rounds.map((x) => x.bottleneck))),
+      afterReplacementRatio: afters.length === 0 ? null : round(median(afters)),
+      firstNewViewCommit: last.firstNewViewCommit ?? null,
+      finalView: last.views,
     };
   }
   // Long run for memory: the log must stay bounded by the watermark window across many checkpoints.
@@ -443,9 +473,11 @@ function main(): void {
         attacks: {
           batch: 10,
           request: 'null',
-          baselineRequestsPerSecond: baseline.requestsPerSecond,
+          rounds: attackRounds,
+          baselineRequestsPerSecond: round(median(baselines)),
           note:
-            'ratio: whole run (includes the view change) / fault-free, one thread (a dead replica frees CPU for the ' +
+            'each figure is the median over rounds of (fault-free run, then attacked run) pairs; ratioRange is ' +
+            'the lowest and highest round. ratio: whole run (includes the view change) / fault-free, one thread (a dead replica frees CPU for the ' +
             'others, so it can exceed 1); bottleneckRatio: the same with one core per node (busiest correct ' +
             'replica busy time per request); afterReplacementRatio: from the first commit ' +
             'in a new view on. firstNewViewCommit: from the crash to that commit (ticks: abstract time; the ' +

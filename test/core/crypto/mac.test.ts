@@ -12,7 +12,7 @@ import {
 } from '../../../src/core/crypto/mac.ts';
 
 const SEED = 0x6d6163; // 'mac'
-const backends: readonly MacBackendName[] = ['node', 'noble'];
+const backends: readonly MacBackendName[] = ['midstate', 'node', 'noble'];
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const data = fc.uint8Array({ minLength: 0, maxLength: 300 });
 const tagLength = fc.integer({ min: MIN_TAG_LENGTH, max: MAX_TAG_LENGTH });
@@ -147,5 +147,50 @@ describe('HMAC-SHA-256 tags', () => {
       expect(() => assertTagLength(bad)).toThrow(/tag length must be an integer from 8 to 32/);
       expect(() => macTag(keyedMac(new Uint8Array(32)), new Uint8Array(1), bad)).toThrow(RangeError);
     }
+  });
+});
+
+describe('midstate backend', () => {
+  it('equals createHmac for keys of 1 to 100 bytes and data of 0 to 400 bytes (both sides of the JavaScript limit)', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 100 }),
+        fc.uint8Array({ minLength: 0, maxLength: 400 }),
+        (k, d) => {
+          const reference = createHmac('sha256', k).update(d).digest('hex');
+          const mac = keyedMac(k, 'midstate');
+          expect(hex(mac.mac(d, 32))).toBe(reference);
+          expect(mac.matches(d, Buffer.from(reference, 'hex').subarray(0, 16))).toBe(true);
+        },
+      ),
+      { seed: SEED + 11, numRuns: 400 },
+    );
+  });
+
+  it('every padding boundary: data of 0 to 200 bytes, one by one (55/56 and 119/120 change the block count)', () => {
+    const k = new Uint8Array(32).fill(0x5a);
+    const mac = keyedMac(k, 'midstate');
+    for (let n = 0; n <= 200; n++) {
+      const d = new Uint8Array(n).map((_, i) => (i * 31 + n) & 0xff);
+      expect(hex(mac.mac(d, 32))).toBe(createHmac('sha256', k).update(d).digest('hex'));
+    }
+  });
+
+  it('a flipped bit in the tag or the data is refused; tags under different keys interleave without disturbance', () => {
+    const a = keyedMac(new Uint8Array(32).fill(1), 'midstate');
+    const b = keyedMac(new Uint8Array(32).fill(2), 'midstate');
+    const d = new Uint8Array(60).fill(7);
+    const ta = a.mac(d, 16);
+    const tb = b.mac(d, 16);
+    expect(hex(ta)).not.toBe(hex(tb));
+    expect(a.matches(d, ta)).toBe(true);
+    expect(b.matches(d, tb)).toBe(true);
+    expect(a.matches(d, tb)).toBe(false);
+    const flipped = Uint8Array.from(ta);
+    flipped[5]! ^= 0x10;
+    expect(a.matches(d, flipped)).toBe(false);
+    const other = Uint8Array.from(d);
+    other[59]! ^= 1;
+    expect(a.matches(other, ta)).toBe(false);
   });
 });

@@ -133,6 +133,8 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
         scenario,
         seed: o.seed,
         logger,
+        // An hour at 50 Hz is 180,000 frames: every frame goes to the work directory, a bounded tail stays here.
+        stream: { path: join(o.workDir, 'trace.jsonl') },
         // Frame k's outputs are counted as frame k + 1 is recorded: a period after its deadline, late ones in.
         onFrame: (record) => {
           const at = performance.now();

@@ -178,11 +178,11 @@ process.stdout.write(
   `${JSON.stringify({
     summary: {
       rateHz: rate,
-      frames: result.trace.frames.length,
+      frames: result.frames,
       misses: run.counted,
       byPhase: breakdownTotals(breakdown),
       load: loadavg().map((x) => Math.round(x * 100) / 100),
-      failsafeFrames: result.trace.frames.filter((f) => f.outcome === 'failsafe').length,
+      failsafeFrames: (result.summary['voter'] as { failsafe: number }).failsafe,
       recoveries: rep.perBoard,
       gaveUp: rep.records.filter((r) => r.gaveUp).length,
       handovers: rep.records.filter((r) => r.handover !== undefined && !r.handover.timedOut).length,

@@ -38,7 +38,8 @@ import { OutputWindow } from './output-window.ts';
 import { describeTarget, resolveTarget } from './scenario/targets.ts';
 import { pilotAt, type Scenario } from './scenario.ts';
 import { checkSpec } from './spec-assertions.ts';
-import { rigSummary } from './summary.ts';
+import { FrameTally, rigSummary } from './summary.ts';
+import { readTraceStream, TraceStream } from './trace-stream.ts';
 
 export interface RigOptions {
   readonly topology: Topology;
@@ -58,7 +59,19 @@ export interface RigOptions {
   readonly onStarted?: () => void;
   /** Called after each frame is recorded (status display, telemetry). */
   readonly onFrame?: (record: FrameRecord, rig: Rig) => void;
+  /**
+   * A long run (a soak): stream every frame and event to this JSONL file as it completes (hil/trace-stream.ts)
+   * and keep in memory only the last `keepFrames` frames (default STREAM_KEEP_FRAMES) and MAX_EVENTS events; the
+   * summary comes from running totals, and the result's trace, extras and assertions are read back from the file
+   * at the end. Absent: every frame stays in memory (short runs, tests).
+   */
+  readonly stream?: { readonly path: string; readonly keepFrames?: number };
 }
+
+/** Frames kept in memory when streaming: 60 s at 50 Hz (the tail a live display or a late decision looks at). */
+export const STREAM_KEEP_FRAMES = 3000;
+/** Events kept in memory when streaming (all of them are in the stream file; the count dropped is a counter). */
+export const MAX_EVENTS = 10_000;
 
 /** What the rig saw in a frame besides the trace's columns (for the MCAP recording and telemetry). */
 export interface FrameExtra {
@@ -97,6 +110,10 @@ export class Rig {
   readonly totalFrames: number;
   /** The rig's own counters (outputs not kept, faults toggled). */
   readonly counters = new Counters();
+  /** Running totals of every frame recorded (the summary's counts, longest run, latency percentiles). */
+  readonly tally = new FrameTally();
+  private readonly stream: TraceStream | undefined;
+  private readonly keepFrames: number;
   private readonly plant: PitchPlant;
   private readonly actuator = new ElevatorActuator();
   /** The actuator's own loss-of-command timeout (failsafe after failsafeAfterMisses frames without a write). */
@@ -158,6 +175,14 @@ export class Rig {
     this.marks = [...(o.scenario.marks ?? [])].sort((a, b) => a.atS - b.atS);
     this.dt = 1 / t.frameRateHz;
     this.totalFrames = Math.round(o.scenario.durationS * t.frameRateHz);
+    this.stream = o.stream === undefined ? undefined : new TraceStream(o.stream.path);
+    this.keepFrames =
+      o.stream === undefined ? Number.POSITIVE_INFINITY : (o.stream.keepFrames ?? STREAM_KEEP_FRAMES);
+  }
+
+  /** Frames recorded so far (the in-memory trace holds only the last ones when streaming). */
+  get framesRecorded(): number {
+    return this.tally.frames;
   }
 
   get scenarioName(): string {
@@ -188,7 +213,7 @@ export class Rig {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.event(this.trace.frames.length, 'stopped', 'run interrupted');
+    this.event(this.tally.frames, 'stopped', 'run interrupted');
     this.finish?.();
   }
 
@@ -220,7 +245,7 @@ export class Rig {
 
   private onDecision(rec: DecisionRecord<Command>): void {
     // Decisions come from the voter on the rig's own board, one per frame it is on: bounded by the frames in flight.
-    if (rec.frame < this.trace.frames.length || !this.sampled.has(rec.frame)) {
+    if (rec.frame < this.tally.frames || !this.sampled.has(rec.frame)) {
       this.counters.add('rig.decision-ignored');
       return;
     }
@@ -257,15 +282,24 @@ export class Rig {
       primary,
       latencyMs: rec ? rec.time - start : Number.NaN,
     };
-    this.trace.frames.push(record);
-    this.extras.push({
+    const extra: FrameExtra = {
       readings: s.readings,
       samples: s.samples,
       reason: timedOut ? 'command-timeout' : (rec?.reason ?? 'no-decision'),
       contributors: rec?.contributors ?? [],
       dissenters: rec?.dissenters ?? [],
       missing: rec?.missing ?? [],
-    });
+    };
+    this.tally.frame(record);
+    this.stream?.frame(record, extra);
+    this.trace.frames.push(record);
+    this.extras.push(extra);
+    // Bounded when streaming: drop the oldest in chunks (amortised O(1)), never more than 2 * keepFrames held.
+    if (this.trace.frames.length > 2 * this.keepFrames) {
+      const drop = this.trace.frames.length - this.keepFrames;
+      this.trace.frames.splice(0, drop);
+      this.extras.splice(0, drop);
+    }
     this.decisions.delete(frame);
     this.sampled.delete(frame);
     this.o.onFrame?.(record, this);
@@ -347,34 +381,46 @@ export class Rig {
   }
 
   private event(frame: number, kind: string, detail: string): void {
-    this.trace.events.push({ frame, t: frame * this.dt, kind, detail } satisfies EventRecord);
+    const e: EventRecord = { frame, t: frame * this.dt, kind, detail };
+    if (kind === 'view-change') this.tally.viewChanges++;
+    this.stream?.event(e);
+    if (this.stream === undefined || this.trace.events.length < MAX_EVENTS) this.trace.events.push(e);
+    else this.counters.add('rig.events-not-kept');
     this.o.logger.info({ frame, kind, detail }, 'scenario event');
   }
 
   private result(): RigResult {
-    const interrupted = this.stopped && this.trace.frames.length < this.totalFrames;
+    const flown = this.tally.frames;
+    const interrupted = this.stopped && flown < this.totalFrames;
     const faults = this.timeline.map((r) => ({ ...r.entry.outcome }));
     const summary = rigSummary(this, faults);
+    // Streaming: the whole run back from its file, once, for the assertions and the report (not held by the rig).
+    let trace: Trace = this.trace;
+    let extras: readonly FrameExtra[] = this.extras;
+    if (this.stream !== undefined) {
+      this.stream.close();
+      ({ trace, extras } = readTraceStream(this.stream.path));
+    }
     const assertions =
       this.o.scenario.spec === undefined
-        ? checkAssertions(this.o.scenario, this.o.topology, this.trace, interrupted)
+        ? checkAssertions(this.o.scenario, this.o.topology, trace, interrupted)
         : checkSpec({
             scenario: this.o.scenario,
             topology: this.o.topology,
-            trace: this.trace,
+            trace,
             reference: this.o.reference,
             faults,
             summary,
             interrupted,
           });
     return {
-      trace: this.trace,
+      trace,
       assertions,
       passed: assertions.every((a) => a.passed),
-      frames: this.trace.frames.length,
-      stoppedEarly: this.trace.frames.length < this.totalFrames,
+      frames: flown,
+      stoppedEarly: flown < this.totalFrames,
       faults,
-      extras: this.extras,
+      extras,
       summary,
     };
   }

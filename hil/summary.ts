@@ -20,15 +20,19 @@ export function longestRun(frames: readonly FrameRecord[], pick: (f: FrameRecord
 
 const round = (x: number): number => (Number.isFinite(x) ? Number(x.toFixed(3)) : x);
 
-/** Latency histogram resolution: 1 microsecond bins (the summary rounds to 3 decimals of a millisecond). */
-const LATENCY_BIN_MS = 0.001;
-/** Bins kept (4 MiB): latencies from 0 to about 1048 ms; a longer one counts in the last bin (max stays exact). */
-const LATENCY_BINS = 2 ** 20;
+/** Fine latency bins: 1 microsecond (the summary rounds to 3 decimals of a millisecond), 0 to about 1048 ms. */
+const FINE_BIN_MS = 0.001;
+const FINE_BINS = 2 ** 20;
+/** Coarse bins for what is longer: 1 ms up to about 17 minutes; past that the max (exact) is the bound. */
+const COARSE_BIN_MS = 1;
+const COARSE_BINS = 2 ** 20;
+const FINE_LIMIT_MS = FINE_BINS * FINE_BIN_MS;
 
 /**
  * What the summary needs from every frame, kept as the frames complete: constant memory however long the run
- * (a 60-minute soak at 50 Hz is 180,000 frames). Percentiles come from a 1 us histogram, so they equal the
- * sorted-list ones to the microsecond (the summary's rounding); p50/p99 above about 1 s read as the last bin.
+ * (a 60-minute soak at 50 Hz is 180,000 frames). Percentiles come from two histograms (8 MiB, allocated at the
+ * first finite latency): to the microsecond (the summary's rounding) up to about 1 s, and to the millisecond
+ * above, so a slow run's p99 is never clipped; one past the coarse range reads as the exact max.
  */
 export class FrameTally {
   frames = 0;
@@ -39,7 +43,8 @@ export class FrameTally {
   viewChanges = 0;
   private latencies = 0;
   private maxLatency = Number.NaN;
-  private bins: Uint32Array | undefined;
+  private fine: Uint32Array | undefined;
+  private coarse: Uint32Array | undefined;
 
   frame(f: FrameRecord): void {
     this.frames++;
@@ -48,21 +53,34 @@ export class FrameTally {
     if (this.run > this.longestRunWithoutWrite) this.longestRunWithoutWrite = this.run;
     this.lastView = f.view;
     if (!Number.isFinite(f.latencyMs)) return;
-    this.bins ??= new Uint32Array(LATENCY_BINS);
-    const bin = Math.min(LATENCY_BINS - 1, Math.max(0, Math.round(f.latencyMs / LATENCY_BIN_MS)));
-    this.bins[bin]!++;
     this.latencies++;
     if (!(f.latencyMs <= this.maxLatency)) this.maxLatency = f.latencyMs;
+    const fine = Math.round(Math.max(0, f.latencyMs) / FINE_BIN_MS);
+    if (fine < FINE_BINS) {
+      this.fine ??= new Uint32Array(FINE_BINS);
+      this.fine[fine]!++;
+      return;
+    }
+    this.coarse ??= new Uint32Array(COARSE_BINS);
+    this.coarse[Math.min(COARSE_BINS - 1, Math.round(f.latencyMs / COARSE_BIN_MS))]!++;
   }
 
-  /** The latency at quantile p (the element at floor(p * n) of the sorted latencies), to the bin. */
+  /** The latency at quantile p (the element at floor(p * n) of the sorted latencies), to its bin. */
   latencyAt(p: number): number {
-    if (this.latencies === 0 || this.bins === undefined) return Number.NaN;
+    if (this.latencies === 0) return Number.NaN;
     const k = Math.min(this.latencies - 1, Math.floor(p * this.latencies));
     let seen = 0;
-    for (let b = 0; b < LATENCY_BINS; b++) {
-      seen += this.bins[b]!;
-      if (seen > k) return b * LATENCY_BIN_MS;
+    if (this.fine !== undefined) {
+      for (let b = 0; b < FINE_BINS; b++) {
+        seen += this.fine[b]!;
+        if (seen > k) return b * FINE_BIN_MS;
+      }
+    }
+    if (this.coarse !== undefined) {
+      for (let b = 0; b < COARSE_BINS - 1; b++) {
+        seen += this.coarse[b]!;
+        if (seen > k) return Math.max(FINE_LIMIT_MS, b * COARSE_BIN_MS);
+      }
     }
     return this.maxLatency;
   }

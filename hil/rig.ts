@@ -180,10 +180,6 @@ export class Rig {
       o.stream === undefined ? Number.POSITIVE_INFINITY : (o.stream.keepFrames ?? STREAM_KEEP_FRAMES);
   }
 
-  /** Frames recorded so far (the in-memory trace holds only the last ones when streaming). */
-  get framesRecorded(): number {
-    return this.tally.frames;
-  }
 
   get scenarioName(): string {
     return this.o.scenario.name;

@@ -12,14 +12,16 @@ export type StreamLine =
   | { readonly kind: 'frame'; readonly record: FrameRecord; readonly extra: FrameExtra }
   | { readonly kind: 'event'; readonly event: EventRecord };
 
-/** NaN (a frame without a decision has no latency) does not survive JSON: it is written as the string 'NaN'. */
+/**
+ * NaN (a frame without a decision has no latency) does not survive JSON: it is written as a string no text field
+ * the rig writes can hold (it starts with NUL), so an event detail that reads 'NaN' comes back as text.
+ */
+const NAN = '\u0000NaN';
 const encode = (line: StreamLine): string =>
-  `${JSON.stringify(line, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? 'NaN' : v))}\n`;
+  `${JSON.stringify(line, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? NAN : v))}\n`;
 
 export class TraceStream {
   private fd: number | undefined;
-  frames = 0;
-  events = 0;
 
   constructor(readonly path: string) {
     this.fd = openSync(path, 'w');
@@ -28,13 +30,11 @@ export class TraceStream {
   frame(record: FrameRecord, extra: FrameExtra): void {
     if (this.fd === undefined) return;
     writeSync(this.fd, encode({ kind: 'frame', record, extra }));
-    this.frames++;
   }
 
   event(event: EventRecord): void {
     if (this.fd === undefined) return;
     writeSync(this.fd, encode({ kind: 'event', event }));
-    this.events++;
   }
 
   close(): void {
@@ -50,7 +50,7 @@ export function readTraceStream(path: string): { trace: Trace; extras: FrameExtr
   const extras: FrameExtra[] = [];
   for (const text of readFileSync(path, 'utf8').split('\n')) {
     if (text === '') continue;
-    const line = JSON.parse(text, (_k, v) => (v === 'NaN' ? Number.NaN : v)) as StreamLine;
+    const line = JSON.parse(text, (_k, v) => (v === NAN ? Number.NaN : v)) as StreamLine;
     if (line.kind === 'frame') {
       trace.frames.push(line.record);
       extras.push(line.extra);

@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Rig, type RigResult } from '../../hil/rig.ts';
+import { type FrameExtra, Rig, type RigResult } from '../../hil/rig.ts';
 import { defaultScenario } from '../../hil/scenario.ts';
-import { readTraceStream } from '../../hil/trace-stream.ts';
+import { readTraceStream, TraceStream } from '../../hil/trace-stream.ts';
 import { loadTopology } from '../../src/runtime/config.ts';
+import type { FrameRecord } from '../../src/runtime/report/trace.ts';
 import { VirtualScheduler } from '../../src/runtime/scheduler.ts';
 
 const topology = loadTopology('config/laptop.json');
@@ -54,5 +55,19 @@ describe('rig streamed trace', () => {
     expect(streamed.rig.trace.frames.length).toBeLessThanOrEqual(2 * keepFrames);
     expect(streamed.rig.extras.length).toBe(streamed.rig.trace.frames.length);
     expect(streamed.rig.trace.frames.at(-1)).toEqual(memory.result.trace.frames.at(-1));
+  });
+});
+
+describe('trace stream file', () => {
+  it("round-trips a NaN latency as NaN and an event detail that reads 'NaN' as text", () => {
+    const path = join(dir, 'nan.jsonl');
+    const s = new TraceStream(path);
+    const record = { frame: 0, latencyMs: Number.NaN } as unknown as FrameRecord;
+    s.frame(record, {} as FrameExtra);
+    s.event({ frame: 0, t: 0, kind: 'mark', detail: 'NaN' });
+    s.close();
+    const back = readTraceStream(path);
+    expect(back.trace.frames[0]!.latencyMs).toBeNaN();
+    expect(back.trace.events[0]!.detail).toBe('NaN');
   });
 });

@@ -180,7 +180,6 @@ export class Rig {
       o.stream === undefined ? Number.POSITIVE_INFINITY : (o.stream.keepFrames ?? STREAM_KEEP_FRAMES);
   }
 
-
   get scenarioName(): string {
     return this.o.scenario.name;
   }

@@ -5,7 +5,9 @@
  * a view change after the primary's board crashes are the same on an idle laptop and on a loaded CI machine.
  *
  * Measured over the frames after the warm-up: the voter's decisions (writes, holds, failsafe, the longest run
- * without a write), the bus load (busy time over the window), and the runtime's counters.
+ * without a write), the bus load (busy time over the window), when a majority of the channels' OUTPUTs reached
+ * the voter (from the frame's start, late ones included: what decides whether a frame can be written at all),
+ * and the runtime's counters.
  *
  *   npx tsx bench/links/virtual-can.ts [config/can-bus.json] [--rate HZ] [--frames N] [--crash-at K] [--classic]
  */
@@ -51,6 +53,14 @@ export interface VirtualCanRun {
   readonly decisions: { readonly write: number; readonly hold: number; readonly failsafe: number };
   /** Longest run of measured frames without a write. */
   readonly longestMissRun: number;
+  /**
+   * From each measured frame's start to the arrival at the voter of the OUTPUT that made a majority of the
+   * channels (the earliest the voter can write it), over the frames whose majority arrived in the run, late
+   * ones included (the voter refuses those). Null when no frame's did.
+   */
+  readonly outputLatencyMs: { readonly frames: number; readonly p50: number; readonly max: number } | null;
+  /** The voter's deadline from a frame's start (timing.deadlineFraction of the period). */
+  readonly deadlineMs: number;
   readonly busLoadPercent: number;
   readonly busFramesPerControlFrame: number;
   readonly crashedAt?: number;
@@ -110,9 +120,10 @@ export async function virtualCanRun(t0: Topology, o: VirtualCanOptions): Promise
       return transport;
     },
   });
+  const warmupFrames = o.warmupFrames ?? Math.ceil(t.frameRateHz);
+  const arrivals = new OutputArrivals(fleet, warmupFrames, o.frames);
   await fleet.start();
   let busAtStart = bus.stats();
-  const warmupFrames = o.warmupFrames ?? Math.ceil(t.frameRateHz);
   fleet.fly({
     warmupFrames,
     frames: o.frames,
@@ -123,7 +134,7 @@ export async function virtualCanRun(t0: Topology, o: VirtualCanOptions): Promise
   });
   const busAtEnd = bus.stats();
   const windowMs = o.frames * fleet.periodMs;
-  return summary(fleet, o, sent, {
+  return summary(fleet, o, sent, arrivals, {
     link: fd
       ? `can-fd-${o.bitrate / 1e6}M-${o.dataBitrate! / 1e6}M`
       : `can-classic-11bit-${o.bitrate / 1e6}M`,
@@ -132,7 +143,17 @@ export async function virtualCanRun(t0: Topology, o: VirtualCanOptions): Promise
   });
 }
 
-/** The loop on paced point-to-point links (every pair of boards joined, as the serial mesh configs are). */
+/**
+ * The loop on paced point-to-point links (every pair of boards joined, as the serial mesh configs are).
+ *
+ * A mesh is latency-bound before it is load-bound: each direction carries only part of a frame's traffic, but a
+ * frame's path crosses five lines one after the other, each hop a whole message's wire time (a frame is taken
+ * off a line only when complete: CRC and tag): the three input units' REQUESTs in turn on the input board's line
+ * to the primary, the PRE-PREPARE carrying them, a PREPARE, a COMMIT, an OUTPUT. At 921600 baud with 8-byte tags
+ * that is 7.1-7.3 ms at any rate (outputLatencyMs), so the voter's deadline (0.8 of the period) is missed
+ * above about 109 Hz however idle the lines are (at 122 Hz, 0.9 of the 50%-load bound, 44% line load, every
+ * OUTPUT is late and nothing is written).
+ */
 async function serialRun(t0: Topology, o: VirtualCanOptions): Promise<VirtualCanRun> {
   const links = t0.links.map((l) => (l.type === 'serial' ? { ...l, baud: o.bitrate } : l));
   const t: Topology = { ...t0, frameRateHz: o.rateHz, links };
@@ -158,14 +179,16 @@ async function serialRun(t0: Topology, o: VirtualCanOptions): Promise<VirtualCan
       return paced;
     },
   });
+  const warmupFrames = o.warmupFrames ?? Math.ceil(t.frameRateHz);
+  const arrivals = new OutputArrivals(fleet, warmupFrames, o.frames);
   await fleet.start();
   fleet.fly({
-    warmupFrames: o.warmupFrames ?? Math.ceil(t.frameRateHz),
+    warmupFrames,
     frames: o.frames,
     ...(o.crashPrimaryAt !== undefined ? { crashPrimaryAt: o.crashPrimaryAt } : {}),
   });
   const busiest = Math.max(0, ...lineMs.values());
-  return summary(fleet, o, sent, {
+  return summary(fleet, o, sent, arrivals, {
     link: `serial-${o.bitrate}`,
     // A mesh: the busiest direction of the busiest link.
     busLoadPercent: Math.round((1000 * busiest) / (o.frames * fleet.periodMs)) / 10,
@@ -193,6 +216,7 @@ async function summary(
   fleet: VirtualFleet,
   o: VirtualCanOptions,
   sent: SentByKind,
+  arrivals: OutputArrivals,
   medium: Pick<VirtualCanRun, 'link' | 'busLoadPercent' | 'busFramesPerControlFrame'>,
 ): Promise<VirtualCanRun> {
   const finalViews = fleet.finalViews();
@@ -204,6 +228,8 @@ async function summary(
     frames: o.frames,
     decisions: fleet.tally.decisions,
     longestMissRun: fleet.tally.longestMissRun,
+    outputLatencyMs: arrivals.latency(),
+    deadlineMs: round2(fleet.periodMs * fleet.topology.timing.deadlineFraction),
     busLoadPercent: medium.busLoadPercent,
     busFramesPerControlFrame: medium.busFramesPerControlFrame,
     ...(fleet.crashedAt !== undefined ? { crashedAt: fleet.crashedAt } : {}),
@@ -212,6 +238,52 @@ async function summary(
     sentByKind: sent.byKind,
     counters: c,
   };
+}
+
+const round2 = (x: number): number => Math.round(100 * x) / 100;
+
+/**
+ * When the OUTPUTs of the measured frames reach the voter's board (after its link delay, as the voter gets them):
+ * the voter board's inbox is wrapped before the fleet starts, every decoded OUTPUT passes through.
+ */
+class OutputArrivals {
+  /** Per frame: each channel's first OUTPUT's arrival time, in arrival order. */
+  private readonly at = new Map<number, Map<number, number>>();
+  private readonly majority: number;
+
+  constructor(
+    private readonly fleet: VirtualFleet,
+    firstFrame: number,
+    frames: number,
+  ) {
+    this.majority = Math.floor(fleet.topology.channels.length / 2) + 1;
+    const router = fleet.boards.find((b) => b.voter !== undefined)?.board;
+    const inbox = router?.roles.voter;
+    if (router === undefined || inbox === undefined) return;
+    const end = firstFrame + frames;
+    router.roles.voter = {
+      output: (m) => {
+        if (m.frame >= firstFrame && m.frame < end) {
+          const byChannel = this.at.get(m.frame) ?? new Map<number, number>();
+          this.at.set(m.frame, byChannel);
+          if (!byChannel.has(m.channel)) byChannel.set(m.channel, fleet.clock.now());
+        }
+        inbox.output(m);
+      },
+    };
+  }
+
+  /** Frame start to the majority's OUTPUT, over the frames whose majority arrived. */
+  latency(): VirtualCanRun['outputLatencyMs'] {
+    const xs: number[] = [];
+    for (const [frame, byChannel] of this.at) {
+      const t = [...byChannel.values()][this.majority - 1];
+      if (t !== undefined) xs.push(t - frame * this.fleet.periodMs);
+    }
+    if (xs.length === 0) return null;
+    xs.sort((a, b) => a - b);
+    return { frames: xs.length, p50: round2(xs[Math.floor((xs.length - 1) / 2)]!), max: round2(xs.at(-1)!) };
+  }
 }
 
 /** Messages handed to the medium in the measured window, by kind (a broadcast once). */

@@ -193,7 +193,10 @@ async function virtualBus() {
       (b) => b.link === k.link && !b.replies && b.medium === (k.medium ? 'point-to-point' : 'shared'),
     );
     const boundHz = row?.maxHzAtLoad ?? 10;
-    const rateHz = Math.max(1, Math.floor(0.9 * boundHz));
+    const latency = await latencyBound(k);
+    // The load bound does not bound a frame's path on a mesh (it sums over lines; on a bus it is a part of the
+    // bus time): the rate run is also kept where the path fits the voter's deadline.
+    const rateHz = Math.max(1, Math.min(Math.floor(0.9 * boundHz), latency.maxHz));
     const runs = [];
     for (const crash of [undefined, 100]) {
       const r = await virtualCanRun(k.t, {
@@ -212,13 +215,52 @@ async function virtualBus() {
         ratioToBound: round(hzAt50 / boundHz, 3),
         decisions: r.decisions,
         longestMissRun: r.longestMissRun,
+        outputLatencyMs: r.outputLatencyMs,
+        deadlineMs: r.deadlineMs,
         viewChangeMessages: r.sentByKind['view-change']?.messages ?? 0,
         finalViews: r.finalViews,
       });
     }
-    out.push({ link: k.link, boundHzAt50: boundHz, rateHz, runs });
+    out.push({
+      link: k.link,
+      boundHzAt50: boundHz,
+      latencyBoundHz: latency.maxHz,
+      pathMs: latency.pathMs,
+      rateHz,
+      rateLimitedBy: latency.maxHz < Math.floor(0.9 * boundHz) ? 'latency' : 'load',
+      runs,
+    });
   }
   return out;
+}
+
+/** Time a frame's processing adds per hop beyond the wire (the virtual fleet's step), ms: a margin on the path. */
+const PATH_MARGIN_MS = 0.05;
+
+/**
+ * The highest rate whose voter deadline a frame's path fits: the path (frame start to a majority of OUTPUTs at
+ * the voter) measured at a low rate, where no line queues, past frame 128 (the frame and seq varints grow a
+ * byte there). The path does not depend on the rate while the lines are not saturated.
+ */
+async function latencyBound(k: {
+  readonly t: Topology;
+  readonly bitrate: number;
+  readonly dataBitrate?: number;
+  readonly medium?: 'serial';
+}): Promise<{ maxHz: number; pathMs: number | null }> {
+  const probeHz = 20;
+  const r = await virtualCanRun(k.t, {
+    rateHz: probeHz,
+    frames: 40,
+    warmupFrames: 130,
+    bitrate: k.bitrate,
+    ...(k.dataBitrate !== undefined ? { dataBitrate: k.dataBitrate } : {}),
+    ...(k.medium !== undefined ? { medium: k.medium } : {}),
+  });
+  if (r.outputLatencyMs === null) return { maxHz: 1, pathMs: null };
+  const deadlineFraction = (r.deadlineMs * probeHz) / 1000;
+  const maxHz = Math.max(1, Math.floor((1000 * deadlineFraction) / (r.outputLatencyMs.max + PATH_MARGIN_MS)));
+  return { maxHz, pathMs: r.outputLatencyMs.max };
 }
 
 async function main(): Promise<void> {

@@ -120,7 +120,12 @@ const schema = z.strictObject({
           memory: z.number().int().min(1).max(32).optional(),
         })
         .optional(),
-      macBackend: z.enum(['node', 'noble']).default('node'),
+      /**
+       * HMAC-SHA-256 implementation (identical tags): 'midstate' (default: the key's blocks compressed once, in
+       * JavaScript, for messages up to three blocks; node:crypto above), 'node' (node:crypto's createHmac for
+       * every message) or 'noble' (@noble/hashes). src/core/crypto/mac.ts says why; bench/mac.ts measures.
+       */
+      macBackend: z.enum(['midstate', 'node', 'noble']).default('midstate'),
     })
     .prefault({}),
   /**

@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage } from '../../../src/core/codec/encode.ts';
 import type { NewKey } from '../../../src/core/codec/messages.ts';
@@ -286,6 +287,35 @@ describe('one faulty board against NEW-KEY at the runtime handler', () => {
     // A second later the budget is back.
     now = 502_000;
     expect(b1.keys.receive(forge(FAULTY, 200), 'b2').accepted).toBe(true);
+  });
+
+  it('mutated bytes of a valid NEW-KEY (flips, truncations, extensions, splices) never throw, never install a key', async () => {
+    const b1 = await load('b1', 'mutants');
+    const original = forge(FAULTY, 3, { recoveryPoint: 700 });
+    const held = heldKeys(b1.keys);
+    now = 900_000;
+    const mutant = fc.oneof(
+      fc
+        .tuple(fc.nat({ max: original.length - 1 }), fc.integer({ min: 1, max: 255 }))
+        .map(([at, x]) => Uint8Array.from(original, (b, i) => (i === at ? b ^ x : b))),
+      fc.nat({ max: original.length - 1 }).map((n) => original.slice(0, n)),
+      fc.uint8Array({ minLength: 1, maxLength: 20 }).map((tail) => Uint8Array.of(...original, ...tail)),
+      fc
+        .tuple(fc.nat({ max: original.length }), fc.uint8Array({ maxLength: 8 }))
+        .map(([at, junk]) => Uint8Array.of(...original.subarray(0, at), ...junk, ...original.subarray(at))),
+    );
+    fc.assert(
+      fc.property(mutant, (bytes) => {
+        fc.pre(hex(bytes) !== hex(original));
+        now += 37; // some reach the signature check, others are rate limited: neither may install a key
+        const r = b1.keys.receive(bytes, 'b2');
+        expect(r.accepted).toBe(false);
+      }),
+      { seed: 0x6d757461, numRuns: 400 },
+    );
+    expect(heldKeys(b1.keys)).toBe(held);
+    now += 2000;
+    expect(b1.keys.receive(original, 'b2').accepted).toBe(true);
   });
 
   it('forged NEW-KEYs in a correct board’s name from the faulty board spend none of its budget', async () => {

@@ -102,7 +102,9 @@ export function createNewKey(p: CreateNewKey): { readonly message: NewKey; reado
 
 /** True iff `m` is signed by the holder of `identityPublicKey`. Never throws. */
 export function verifyNewKey(m: NewKey, identityPublicKey: Uint8Array): boolean {
-  if (!inRanges(m)) return false;
+  // The lengths too: a decoded NEW-KEY has them, an object from elsewhere may not (the signing bytes would throw).
+  if (!inRanges(m) || !isBytes(m.publicKey, KEY_LENGTH) || !isBytes(m.signature, SIGNATURE_LENGTH))
+    return false;
   return ed25519Verify(identityPublicKey, newKeySigningBytes(m), m.signature);
 }
 
@@ -145,6 +147,10 @@ export function decodeNewKey(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_L
     if (e instanceof DecodeFailure) return { ok: false, reason: e.reason, detail: e.detail };
     throw e;
   }
+}
+
+function isBytes(x: unknown, length: number): boolean {
+  return x instanceof Uint8Array && x.length === length;
 }
 
 function inRanges(m: {

@@ -126,6 +126,7 @@ export interface PeerKeyState {
 
 export type NewKeyRefusal =
   | 'unknown-node'
+  | 'own-node'
   | 'stale-epoch'
   | 'duplicate'
   | 'epoch-too-far'
@@ -142,7 +143,9 @@ export const DEFAULT_MAX_EPOCH_AHEAD = 1024;
 
 /**
  * The key-epoch rule for an incoming NEW-KEY. Refused, cheapest check first (a flood of replays costs no
- * signature check): an unknown node; an epoch at or below the accepted one (a replayed or stale NEW-KEY:
+ * signature check): an unknown node; one naming the receiver itself (a principal never learns its own keys from
+ * the network: a reflected copy of one it signed before a restart that lost its counter could be above the epoch
+ * it holds of itself); an epoch at or below the accepted one (a replayed or stale NEW-KEY:
  * 'duplicate' if it is the very message accepted, 'stale-epoch' otherwise); an epoch further ahead than
  * `maxEpochAhead`; a bad signature; a public key that yields no usable secret. Accepted: the new state for the
  * peer and the session keys to install. The caller must install them and forget the old ones at once: from
@@ -159,6 +162,7 @@ export function acceptNewKey(p: {
   const { message: m, current } = p;
   if (p.identityPublicKey === undefined || current === undefined)
     return { ok: false, reason: 'unknown-node' };
+  if (m.node === p.self.id) return { ok: false, reason: 'own-node' };
   if (m.epoch <= current.epoch) {
     const same = m.epoch === current.epoch && bytesEqual(m.publicKey, current.publicKey);
     return { ok: false, reason: same ? 'duplicate' : 'stale-epoch' };

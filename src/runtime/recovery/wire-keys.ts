@@ -226,6 +226,7 @@ export class WireKeys implements BoardKeys {
       });
       if (other !== principal) {
         this.ring(other).rekey(principal, this.rawKey(other, principal));
+        this.ring(other).replaced(principal);
         this.rekeyed(other, principal);
       }
     }
@@ -278,6 +279,7 @@ export class WireKeys implements BoardKeys {
       }
       map.set(m.node, { ...verdict.state, learnt: true });
       this.ring(self).rekey(m.node, verdict.keys.pair);
+      this.ring(self).replaced(m.node);
       this.rekeyed(self, m.node);
       accepted = true;
     }
@@ -381,7 +383,8 @@ export class WireKeys implements BoardKeys {
  * it had before: the voter's make-before-break restart. Its peers switch to its new keys when its NEW-KEY
  * reaches them, a link latency later; without the grace the frame whose outputs are in flight then would be
  * lost, and the voter is the one role no other can stand in for. Only verification falls back; tags are made
- * under the new keys at once, and after the grace the old keys are forgotten.
+ * under the new keys at once, and after the grace the old keys are forgotten; a peer's old key is forgotten
+ * earlier, as soon as that peer moves to new keys (`replaced`).
  */
 export class GraceRing extends KeyRing {
   private previous: { ring: KeyRing; until: number } | undefined;
@@ -396,6 +399,15 @@ export class GraceRing extends KeyRing {
 
   keepUntil(previous: KeyRing, until: number): void {
     this.previous = { ring: previous, until };
+  }
+
+  /**
+   * `peer` moved to new keys (its NEW-KEY accepted, or it rotated in this process): the grace no longer takes
+   * its old key. Only its replaced incarnation still holds that key, and the grace is for this ring's own
+   * rotation, not the peer's.
+   */
+  replaced(peer: number): void {
+    this.previous?.ring.forget(peer);
   }
 
   override verify(from: number, data: Uint8Array, tag: Uint8Array): boolean {

@@ -13,7 +13,7 @@ import {
   flipBit,
   insertBytes,
   mutateBytes,
-  randomBytes,
+  seededNoise,
   specialByte,
   spliceFrom,
   truncate,
@@ -40,7 +40,7 @@ function freshFrame(): Uint8Array {
 for (let i = 0; i < 256; i++) pool.push(freshFrame());
 
 // The basic mutations (src/core/codec/mutate.ts), a splice with another frame of the pool, and random bytes.
-const MUTATIONS = [flipBit, truncate, specialByte, spliceFrom(pool), insertBytes, randomBytes];
+const MUTATIONS = [flipBit, truncate, specialByte, spliceFrom(pool), insertBytes, seededNoise];
 
 const reasons: Record<string, number> = {};
 let accepted = 0;

@@ -258,7 +258,7 @@ async function latencyBound(k: {
     ...(k.medium !== undefined ? { medium: k.medium } : {}),
   });
   if (r.outputLatencyMs === null) return { maxHz: 1, pathMs: null };
-  const deadlineFraction = (r.deadlineMs * probeHz) / 1000;
+  const deadlineFraction = k.t.timing.deadlineFraction;
   const maxHz = Math.max(1, Math.floor((1000 * deadlineFraction) / (r.outputLatencyMs.max + PATH_MARGIN_MS)));
   return { maxHz, pathMs: r.outputLatencyMs.max };
 }

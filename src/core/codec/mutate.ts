@@ -6,7 +6,7 @@
  * @example
  * const rng = new Prng(7);
  * const input = mutateBytes(frame, rng); // 1 to 3 of BASIC_MUTATIONS
- * const wider = mutateBytes(frame, rng, [flipBit, truncate, spliceFrom(pool), randomBytes]);
+ * const wider = mutateBytes(frame, rng, [flipBit, truncate, spliceFrom(pool), seededNoise]);
  */
 import type { Prng } from '../prng.ts';
 
@@ -39,8 +39,8 @@ export const insertBytes: ByteMutation = (bytes, rng) => {
   return grown;
 };
 
-/** Up to 95 random bytes instead. */
-export const randomBytes: ByteMutation = (_bytes, rng) => rng.bytes(rng.int(96));
+/** Up to 95 bytes drawn from the caller's seeded Prng instead (never the OS's random source: replayable). */
+export const seededNoise: ByteMutation = (_bytes, rng) => rng.bytes(rng.int(96));
 
 /** A head of these bytes, then the rest of a frame of `pool` from the same offset (the pool may change). */
 export function spliceFrom(pool: readonly Uint8Array[]): ByteMutation {

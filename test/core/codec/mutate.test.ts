@@ -5,7 +5,7 @@ import {
   flipBit,
   insertBytes,
   mutateBytes,
-  randomBytes,
+  seededNoise,
   specialByte,
   spliceFrom,
   truncate,
@@ -17,7 +17,7 @@ const frame = Uint8Array.from({ length: 40 }, (_, i) => i + 1);
 describe('byte mutations', () => {
   it('are the same for the same seed, and leave their input as it was', () => {
     const pool = [frame, Uint8Array.of(9, 9, 9)];
-    const all = [...BASIC_MUTATIONS, spliceFrom(pool), randomBytes];
+    const all = [...BASIC_MUTATIONS, spliceFrom(pool), seededNoise];
     const run = (seed: number) => {
       const rng = new Prng(seed);
       return Array.from({ length: 200 }, () => mutateBytes(frame, rng, all));
@@ -43,7 +43,7 @@ describe('byte mutations', () => {
       const grown = insertBytes(frame.slice(), rng);
       expect(grown.length - frame.length).toBeGreaterThanOrEqual(1);
       expect(grown.length - frame.length).toBeLessThanOrEqual(8);
-      expect(randomBytes(frame.slice(), rng).length).toBeLessThan(96);
+      expect(seededNoise(frame.slice(), rng).length).toBeLessThan(96);
       const spliced = spliceFrom([Uint8Array.of(7, 7, 7, 7, 7)])(frame.slice(), rng);
       expect(spliced.length === 5 || spliced.every((b, k) => (k < 5 ? true : b === frame[k]))).toBe(true);
     }

@@ -21,11 +21,16 @@
  *   fresh SerialTransport and Router (the same receive path, run synchronously): process.cpuUsage over the
  *   loop gives ns of CPU per rejected message, and with the ceiling the share of one core the flood takes.
  *
+ * - Burst: a peer writing at memory speed (a pty; a real UART cannot) in 64 KiB reads with the clock standing
+ *   still: what the ingress budget's burst (4 s of line rate plus one largest frame, src/io/serial.ts) lets
+ *   through at once and its CPU, the worst single read, and that the rest is counted as over-rate bytes.
+ *
  * Also the MAC check alone (KeyRing.verify of a wrong tag, and GraceRing.verify while a grace keeps previous
  * keys, which checks a wrong tag twice: src/runtime/recovery/wire-keys.ts).
  *
  *   npm run bench:badmac
  *   npm run bench:badmac -- --kinds view-change-fetch,commit,state-request --flood-frames 250 --isolated 20000
+ *   npm run bench:badmac -- --no-burst --target b0 --faulty b1 --seed 3
  *
  * Prints JSON (with the machine's load average); asserts nothing.
  */
@@ -42,7 +47,7 @@ import { othersOf, type PbftConfig } from '../src/core/pbft/config.ts';
 import type { ReplicaRejection } from '../src/core/pbft/types.ts';
 import { Prng } from '../src/core/prng.ts';
 import { MemoryHub } from '../src/io/memory.ts';
-import { type SerialPeerLink, SerialTransport } from '../src/io/serial.ts';
+import { type SerialPeerLink, SerialTransport, serialIngressBudget } from '../src/io/serial.ts';
 import type { Received, Transport } from '../src/io/transport.ts';
 import { loadTopology, type Topology } from '../src/runtime/config.ts';
 import { LINK_MAX_MESSAGE } from '../src/runtime/link-limits.ts';
@@ -71,6 +76,8 @@ export interface BadMacOptions {
   /** Flood messages per round of the isolated CPU loop (0: skip it). */
   readonly isolatedMessages: number;
   readonly isolatedRounds: number;
+  /** Also run the burst case (a memory-speed writer against the ingress budget). */
+  readonly burst: boolean;
   readonly seed: number;
   /** Board under the flood (default: the view-0 primary's) and the faulty neighbour (default: the last replica's). */
   readonly target?: string;
@@ -84,6 +91,7 @@ export const DEFAULT_BADMAC: Omit<BadMacOptions, 'kind'> = {
   tailFrames: 25,
   isolatedMessages: 20_000,
   isolatedRounds: 3,
+  burst: true,
   seed: 7,
 };
 
@@ -162,8 +170,11 @@ export interface BadMacRun {
     readonly decisionsAsBaseline: boolean;
     readonly lastExecutedAsBaseline: boolean;
     readonly noThrows: boolean;
+    /** Burst case: each message offered was counted bad-mac or sat in a read dropped as over-rate (bytes counted). */
+    readonly burstAllAccounted: boolean;
   };
   readonly isolated: IsolatedRun | null;
+  readonly burst: BurstRun | null;
   /** Isolated median ns per message times the ceiling at the shortest frame: share of one core, percent. */
   readonly coreSharePercentAtLineRate: number | null;
 }
@@ -496,30 +507,10 @@ function isolated(
   target: string,
   faulty: string,
 ): IsolatedRun {
-  const board = flight.fleet.boards.find((b) => b.name === target)!;
-  const host = board.replica!;
-  const targetReplica = host.replica.id;
-  const links = serialLinks(t, target);
-  const baud = links[faulty]!.baudRate;
-  let lineNowMs = 0;
-  const serial = new SerialTransport({
-    self: target,
-    links,
-    maxMessage: LINK_MAX_MESSAGE,
-    now: () => lineNowMs,
-  });
-  const feed = feeder(serial);
-  const router = new Router({
-    name: target,
-    index: t.boards.findIndex((b) => b.name === target),
-    transport: serial,
-    scheduler: flight.fleet.clock,
-    limits: DEFAULT_LIMITS,
-    counters: new Counters(),
-  });
-  router.setBoardIndex(t.boards.map((b) => b.name));
-  router.roles.replica = board.board.roles.replica!;
-  const maker = new FloodMaker(o.kind, t, targetReplica, o.seed * 104729 + 1);
+  const path = receivePath(t, flight, target);
+  const host = path.host;
+  const baud = serialLinks(t, target)[faulty]!.baudRate;
+  const maker = new FloodMaker(o.kind, t, host.replica.id, o.seed * 104729 + 1);
   const k = knowledgeOf(host);
   const counted = (): number => flight.fleet.counters.get('replica.rejected.bad-mac');
   const before = counted();
@@ -534,9 +525,9 @@ function isolated(
     const w0 = process.hrtime.bigint();
     const c0 = process.cpuUsage();
     for (let i = 0; i < frames.length; i++) {
-      lineNowMs += gaps[i]!; // the line's own pace: the ingress budget sees line rate, not memory speed
+      path.clock.ms += gaps[i]!; // the line's own pace: the ingress budget sees line rate, not memory speed
       try {
-        feed(faulty, frames[i]!);
+        path.feed(faulty, frames[i]!);
       } catch {
         throws++;
       }
@@ -548,8 +539,8 @@ function isolated(
     perRound.push(Math.round(((c.user + c.system) * 1000) / frames.length));
     wallPerRound.push(Math.round(wall / frames.length));
   }
-  const line = serial.peerStats()[faulty]!;
-  void router.close();
+  const line = path.serial.peerStats()[faulty]!;
+  path.close();
   return {
     messagesPerRound: o.isolatedMessages,
     cpuNsPerMessage: perRound,
@@ -560,6 +551,131 @@ function isolated(
     framesIn: line.framesIn,
     lineErrors: line.errors,
     throws,
+  };
+}
+
+/** Bytes per read in the burst case (what one read of a serial port may hand over at once). */
+const BURST_READ_BYTES = 64 * 1024;
+
+export interface BurstRun {
+  readonly readBytes: number;
+  /** Flood bytes written at memory speed (a pty peer, not a wire): the budget's burst plus 10%. */
+  readonly bytesOffered: number;
+  readonly messagesOffered: number;
+  /** Messages the budget let through (counted bad-mac) and bytes it dropped as over-rate (counted, in bytes). */
+  readonly messagesCountedBadMac: number;
+  readonly overRateBytes: number;
+  /** Messages in the reads the budget dropped whole: with those counted bad-mac, every message offered. */
+  readonly messagesInDroppedReads: number;
+  readonly cpuMsTotal: number;
+  /** CPU of the costliest single read: how long one read turn keeps the event loop. */
+  readonly cpuMsWorstRead: number;
+  readonly throws: number;
+}
+
+/**
+ * The burst case: a peer writing flood frames at memory speed (a pty; a real UART cannot) in reads of
+ * BURST_READ_BYTES with the clock standing still, so only the ingress budget's burst gets through: how much
+ * CPU that burst costs at once, and that the rest is counted as over-rate bytes rather than lost.
+ */
+function burst(o: BadMacOptions, t: Topology, flight: Flight, target: string, faulty: string): BurstRun {
+  const path = receivePath(t, flight, target);
+  const maker = new FloodMaker(o.kind, t, path.host.replica.id, o.seed * 15485863 + 5);
+  const k = knowledgeOf(path.host);
+  const budget = serialIngressBudget(serialLinks(t, target)[faulty]!.baudRate, LINK_MAX_MESSAGE, () => 0);
+  const offered = Math.ceil(budget.available() * 1.1);
+  const reads: Uint8Array[] = [];
+  const perRead: number[] = [];
+  let messages = 0;
+  let bytes = 0;
+  while (bytes < offered) {
+    const chunk: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const f = encodeSerialFrame(maker.next(k));
+      if (size + f.length > BURST_READ_BYTES) break;
+      chunk.push(f);
+      size += f.length;
+      messages++;
+    }
+    reads.push(Buffer.concat(chunk));
+    perRead.push(chunk.length);
+    bytes += size;
+  }
+  const counted = (): number => flight.fleet.counters.get('replica.rejected.bad-mac');
+  const before = counted();
+  let throws = 0;
+  let worst = 0;
+  let total = 0;
+  let inDropped = 0;
+  const overRate = (): number => path.serial.peerStats()[faulty]!.errors['over-rate'] ?? 0;
+  for (const [i, r] of reads.entries()) {
+    const dropped = overRate();
+    const r0 = process.cpuUsage();
+    try {
+      path.feed(faulty, r);
+    } catch {
+      throws++;
+    }
+    const c = process.cpuUsage(r0);
+    worst = Math.max(worst, c.user + c.system);
+    total += c.user + c.system;
+    if (overRate() > dropped) inDropped += perRead[i]!;
+  }
+  const line = path.serial.peerStats()[faulty]!;
+  path.close();
+  return {
+    readBytes: BURST_READ_BYTES,
+    bytesOffered: bytes,
+    messagesOffered: messages,
+    messagesCountedBadMac: counted() - before,
+    overRateBytes: line.errors['over-rate'] ?? 0,
+    messagesInDroppedReads: inDropped,
+    cpuMsTotal: round(total / 1000),
+    cpuMsWorstRead: round(worst / 1000),
+    throws,
+  };
+}
+
+/**
+ * The target board's receive path, run synchronously: a fresh SerialTransport (its clock `clock.ms`, moved by
+ * the caller) and Router in front of the board's own replica inbox (Board.receiveAtReplica, its ReplicaHost).
+ */
+function receivePath(
+  t: Topology,
+  flight: Flight,
+  target: string,
+): {
+  host: ReplicaHost;
+  serial: SerialTransport;
+  feed: (peer: string, chunk: Uint8Array) => void;
+  clock: { ms: number };
+  close: () => void;
+} {
+  const board = flight.fleet.boards.find((b) => b.name === target)!;
+  const clock = { ms: 0 };
+  const serial = new SerialTransport({
+    self: target,
+    links: serialLinks(t, target),
+    maxMessage: LINK_MAX_MESSAGE,
+    now: () => clock.ms,
+  });
+  const router = new Router({
+    name: target,
+    index: t.boards.findIndex((b) => b.name === target),
+    transport: serial,
+    scheduler: flight.fleet.clock,
+    limits: DEFAULT_LIMITS,
+    counters: new Counters(),
+  });
+  router.setBoardIndex(t.boards.map((b) => b.name));
+  router.roles.replica = board.board.roles.replica!;
+  return {
+    host: board.replica!,
+    serial,
+    feed: feeder(serial),
+    clock,
+    close: () => void router.close(),
   };
 }
 
@@ -581,6 +697,7 @@ export async function badMacFlood(o: BadMacOptions): Promise<BadMacRun> {
   await baseline.fleet.close();
   const flooded = await fly(o, t, target, faulty, true);
   const iso = o.isolatedMessages > 0 ? isolated(o, t, flooded, target, faulty) : null;
+  const burstRun = o.burst ? burst(o, t, flooded, target, faulty) : null;
   await flooded.fleet.close();
   const { messages, frames } = flooded.sizes;
   const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -621,9 +738,13 @@ export async function badMacFlood(o: BadMacOptions): Promise<BadMacRun> {
         sameDecisions(f.decisionsDuringFlood, b.decisionsDuringFlood) &&
         sameDecisions(f.decisionsAfterFlood, b.decisionsAfterFlood),
       lastExecutedAsBaseline: f.targetLastExecuted === b.targetLastExecuted,
-      noThrows: f.throws === 0 && b.throws === 0 && (iso?.throws ?? 0) === 0,
+      noThrows: f.throws === 0 && b.throws === 0 && (iso?.throws ?? 0) === 0 && (burstRun?.throws ?? 0) === 0,
+      burstAllAccounted:
+        burstRun === null ||
+        burstRun.messagesCountedBadMac + burstRun.messagesInDroppedReads === burstRun.messagesOffered,
     },
     isolated: iso,
+    burst: burstRun,
     coreSharePercentAtLineRate: iso === null ? null : round((iso.cpuNsPerMessageMedian * ceiling) / 1e7, 2),
   };
 }
@@ -666,6 +787,7 @@ async function main(): Promise<void> {
       'tail-frames': { type: 'string' },
       isolated: { type: 'string' },
       rounds: { type: 'string' },
+      'no-burst': { type: 'boolean' },
       seed: { type: 'string' },
       target: { type: 'string' },
       faulty: { type: 'string' },
@@ -682,6 +804,7 @@ async function main(): Promise<void> {
     tailFrames: num(values['tail-frames'], d.tailFrames),
     isolatedMessages: num(values.isolated, d.isolatedMessages),
     isolatedRounds: num(values.rounds, d.isolatedRounds),
+    burst: values['no-burst'] !== true,
     seed: num(values.seed, d.seed),
     ...(values.target ? { target: values.target } : {}),
     ...(values.faulty ? { faulty: values.faulty } : {}),

@@ -18,7 +18,7 @@
 #include "wire.h"
 
 #define FW_WIRE_VERSION 1u
-#define FW_KIND_COUNT 19u
+#define FW_KIND_COUNT 20u
 #define FW_KIND_OUTPUT 10u
 #define FW_KIND_HEARTBEAT 11u
 

@@ -10,6 +10,8 @@ import { keyRingCrypto, type NodeCrypto } from '../core/pbft/crypto.ts';
 export interface GroupKeys {
   /** Crypto of principal `id` (replicas 0..n-1 sign; clients only MAC). */
   cryptoFor(id: number): NodeCrypto;
+  /** The key ring under `cryptoFor(id)` (a test rekeys a pair in place, as a NEW-KEY does). */
+  ring(id: number): KeyRing;
 }
 
 export function groupKeys(seed: number, replicas: number, clients: readonly number[]): GroupKeys {
@@ -23,14 +25,24 @@ export function groupKeys(seed: number, replicas: number, clients: readonly numb
     publicKeys.set(r, key.publicKey);
   }
   const cache = new Map<number, NodeCrypto>();
+  const rings = new Map<number, KeyRing>();
+  const ring = (id: number): KeyRing => {
+    let r = rings.get(id);
+    if (r === undefined) {
+      r = KeyRing.fromMaster(master, id, principals);
+      rings.set(id, r);
+    }
+    return r;
+  };
   return {
     cryptoFor(id) {
       let c = cache.get(id);
       if (c === undefined) {
-        c = keyRingCrypto(KeyRing.fromMaster(master, id, principals), signers.get(id), publicKeys);
+        c = keyRingCrypto(ring(id), signers.get(id), publicKeys);
         cache.set(id, c);
       }
       return c;
     },
+    ring,
   };
 }

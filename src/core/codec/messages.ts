@@ -159,6 +159,20 @@ export const messageSchema = union({
     states: array(channelStateSchema, 'maxStateEntries'),
     tag,
   }),
+  /**
+   * Principal `node` refused a NEW-KEY of `subject` as stale: it holds `subject` at key epoch `epoch` with
+   * `publicKey` (an earlier, faulty incarnation of the subject may have pushed it there; the key tells the
+   * subject whether what is held is its own current key, as after a replay). Tagged under the epoch-report key
+   * of the two principals' key files (src/core/crypto/hkdf.ts epochReportKey), which neither end loses at a
+   * restart. The subject trusts no single report: it moves above an epoch f+1 boards vouch for (wire-keys.ts).
+   */
+  'epoch-report': struct({
+    node: uvar,
+    subject: uvar,
+    epoch: uvar,
+    publicKey: fixedBytes(PUBLIC_KEY_BYTES),
+    tag,
+  }),
 });
 
 export type Message = Infer<typeof messageSchema>;
@@ -185,6 +199,7 @@ export type BatchFetch = MessageOf<'batch-fetch'>;
 export type BatchReply = MessageOf<'batch-reply'>;
 export type ChannelStateRequest = MessageOf<'channel-state-request'>;
 export type ChannelStateReply = MessageOf<'channel-state-reply'>;
+export type EpochReport = MessageOf<'epoch-report'>;
 export type WireChannelState = Infer<typeof channelStateSchema>;
 export type CertEntry = Infer<typeof certEntrySchema>;
 export type CommittedEntry = Infer<typeof committedEntrySchema>;
@@ -213,6 +228,7 @@ export const AUTH_FIELD: { readonly [K in MessageKind]: 'auth' | 'tag' | 'signat
   'batch-reply': 'tag',
   'channel-state-request': 'tag',
   'channel-state-reply': 'tag',
+  'epoch-report': 'tag',
 };
 
 /** The kinds an ordering replica consumes (a board routes these to its replica). */
@@ -232,9 +248,10 @@ export const REPLICA_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([
   'batch-reply',
 ]);
 
-/** The kinds of proactive recovery a board's recovery role consumes (NEW-KEY, the channel's abstract state). */
+/** The kinds of proactive recovery a board's recovery role consumes (key epochs, the channel's abstract state). */
 export const RECOVERY_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([
   'new-key',
   'channel-state-request',
   'channel-state-reply',
+  'epoch-report',
 ]);

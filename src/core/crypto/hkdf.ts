@@ -9,6 +9,9 @@ export const PAIRWISE_MAC_INFO = 'triplex/mac/v1';
 /** Domain label for pairwise MAC keys derived from a shared master secret (initial key set). */
 export const MASTER_MAC_INFO = 'triplex/mac-master/v1';
 
+/** Domain label for the key that tags EPOCH-REPORTs, derived from the key files' X25519 shared secret. */
+export const EPOCH_REPORT_INFO = 'triplex/epoch-report/v1';
+
 const encoder = new TextEncoder();
 
 /** HKDF-SHA-256 (RFC 5869): extract with `salt`, expand with `info` to `length` bytes. */
@@ -37,6 +40,18 @@ export function pairwiseKey(
   }
   assertU32(epoch, 'key epoch');
   return hkdfSha256(sharedSecret, new Uint8Array(0), pairInfo(PAIRWISE_MAC_INFO, a, b, epoch), 32);
+}
+
+/**
+ * The key that tags an EPOCH-REPORT between `a` and `b`, from the shared secret of their key files' (epoch 0)
+ * X25519 pairs: a report must reach a node whose session keys the receiver no longer shares (that is why it
+ * reports), so it cannot be tagged under them. Symmetric, and domain-separated from every MAC key.
+ */
+export function epochReportKey(sharedSecret: Uint8Array, a: PrincipalId, b: PrincipalId): Uint8Array {
+  if (sharedSecret.length < 32) {
+    throw new RangeError(`shared secret must be at least 32 bytes, got ${sharedSecret.length}`);
+  }
+  return hkdfSha256(sharedSecret, new Uint8Array(0), pairInfo(EPOCH_REPORT_INFO, a, b, 0), 32);
 }
 
 /**

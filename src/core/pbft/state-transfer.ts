@@ -6,8 +6,16 @@
  * signatures on its digest), never for its sender.
  */
 import { bytesEqual } from '../bytes.ts';
-import { decodeMessage, encodeMessage } from '../codec/encode.ts';
-import type { Checkpoint, Message, StateReply, StateRequest } from '../codec/messages.ts';
+import { decodeMessage, encodeMessage, encodeWithAuthenticator } from '../codec/encode.ts';
+import type {
+  Checkpoint,
+  Commit,
+  Message,
+  PrePrepare,
+  Prepare,
+  StateReply,
+  StateRequest,
+} from '../codec/messages.ts';
 import { primaryOf, type ReplicaId } from './config.ts';
 import { type Ctx, NO_TAG, sendTagged, taggedFromPeer } from './context.ts';
 import type { Slot } from './log.ts';
@@ -112,16 +120,39 @@ export class StateTransfer {
       const cp: Checkpoint = { kind: 'checkpoint', ...body };
       send(cp, encodeMessage(cp));
     }
+    // Our own votes and PRE-PREPAREs go out under a fresh authenticator: the stored bytes carry MACs under the
+    // keys of when they were made, and the asker may have restarted with new keys since (its NEW-KEY accepted):
+    // a restarted replica asking for the seqs committed while it rejoined would get only refusals ('bad-mac'),
+    // stall, and leave the view alone. A PRE-PREPARE of another primary is relayed as it came (its MACs are not
+    // ours to make); the asker can count COMMITs and fetch the batch by digest.
+    const own = (bytes: Uint8Array): void => {
+      const { message, bytes: fresh } = this.reauthenticated(decodedOrThrow(bytes) as Prepare | Commit);
+      send(message, fresh);
+    };
     const first = Math.max(m.fromSeq, log.low + 1);
     for (let seq = first; seq <= log.high && budget.left > 0; seq++) {
       const slot = log.get(seq);
       if (slot === undefined) continue;
-      if (slot.prePrepare !== undefined && slot.authentic) send(slot.prePrepare, slot.prePrepareBytes);
-      if (slot.ownPrepare !== undefined) send(decodedOrThrow(slot.ownPrepare), slot.ownPrepare);
-      if (slot.ownCommit !== undefined) send(decodedOrThrow(slot.ownCommit), slot.ownCommit);
+      if (slot.prePrepare !== undefined && slot.authentic) {
+        if (primaryOf(config, slot.prePrepare.view) === ctx.id) {
+          const { message, bytes } = this.reauthenticated(slot.prePrepare);
+          send(message, bytes);
+        } else send(slot.prePrepare, slot.prePrepareBytes);
+      }
+      if (slot.ownPrepare !== undefined) own(slot.ownPrepare);
+      if (slot.ownCommit !== undefined) own(slot.ownCommit);
     }
     for (const own of ctx.checkpoints.own()) send(own, encodeMessage(own));
     ctx.out.emit({ type: 'retransmit', to, messages: config.maxRetransmitMessages - budget.left });
+  }
+
+  /** `m` (ours) under an authenticator made now, with the keys held now. */
+  private reauthenticated<M extends PrePrepare | Prepare | Commit>(m: M): { message: M; bytes: Uint8Array } {
+    const ctx = this.ctx;
+    const { bytes, auth } = encodeWithAuthenticator({ ...m, auth: [] } as M, (payload) =>
+      ctx.crypto.authenticator(ctx.others, payload),
+    );
+    return { message: { ...m, auth } as M, bytes };
   }
 
   private sendState(to: ReplicaId, nonce: number): void {

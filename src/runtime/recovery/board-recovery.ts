@@ -37,6 +37,13 @@ export interface BoardRecoveryOptions {
 
 /** When the NEW-KEYs go out after the links are up, ms (repeats: a lost one is sent again). */
 const ANNOUNCE_AT_MS = [0, 150, 500, 1200, 2500];
+/**
+ * How long EPOCH-REPORTs about one principal are gathered before it decides whether to jump: the boards answer
+ * the same announcement within a link latency of each other, and f+1 of them must be heard to move far.
+ */
+const REPORT_GATHER_MS = 300;
+/** The jump's NEW-KEY goes out these many ms after the decision (a lost one is sent again). */
+const JUMP_ANNOUNCE_AT_MS = [0, 150, 500];
 
 export class BoardRecovery {
   readonly rebuild: ChannelRebuild;
@@ -44,6 +51,10 @@ export class BoardRecovery {
   private point: number;
   /** prepare() has run: until then a restarted board's roles are not in their rejoining state yet. */
   private prepared = false;
+  /** Per subject, the cancels of its last jump's announcements (replaced at each jump: bounded). */
+  private readonly jumps = new Map<number, (() => void)[]>();
+  /** Per subject with a decision on EPOCH-REPORTs scheduled, its cancel. */
+  private readonly gathering = new Map<number, () => void>();
 
   constructor(private readonly o: BoardRecoveryOptions) {
     this.rebuild = new ChannelRebuild({ ...o, board: o.board });
@@ -136,19 +147,54 @@ export class BoardRecovery {
 
   stop(): void {
     for (const c of this.cancels.splice(0)) c();
+    for (const list of this.jumps.values()) for (const c of list) c();
+    this.jumps.clear();
+    for (const c of this.gathering.values()) c();
+    this.gathering.clear();
     this.rebuild.stop();
   }
 
   private receive(kind: MessageKind, bytes: Uint8Array, fromBoard: string): void {
+    if (kind === 'epoch-report') {
+      this.report(bytes, fromBoard);
+      return;
+    }
     if (kind !== 'new-key') {
       this.rebuild.receive(kind, bytes, fromBoard);
       return;
     }
     const outcome = this.o.keys.receive(bytes, fromBoard);
+    if (outcome.reports !== undefined)
+      for (const m of outcome.reports.messages) this.o.board.board.send(outcome.reports.to, m);
     if (outcome.answer === undefined) return;
     for (const m of this.o.keys.announcements()) {
       this.o.board.board.send(outcome.answer, m);
       this.o.counters.add('keys.new-key.answered');
     }
+  }
+
+  /** An EPOCH-REPORT: recorded, and a decision on jumping scheduled once the other boards' had time to come. */
+  private report(bytes: Uint8Array, fromBoard: string): void {
+    const outcome = this.o.keys.receiveReport(bytes, fromBoard);
+    if (!outcome.accepted || this.gathering.has(outcome.subject)) return;
+    const subject = outcome.subject;
+    // One decision pending per subject, one list of announcements: a reporter that keeps reporting costs no memory.
+    const at = this.o.scheduler.now() + REPORT_GATHER_MS;
+    const decide = this.o.scheduler.at(at, () => {
+      this.gathering.delete(subject);
+      const newKey = this.o.keys.jumpForReports(subject);
+      if (newKey === undefined) return;
+      this.o.logger.warn(
+        { principal: subject, epoch: this.o.keys.epoch(subject) },
+        'key epoch moved above what peers hold (EPOCH-REPORTs)',
+      );
+      const now = this.o.scheduler.now();
+      for (const c of this.jumps.get(subject) ?? []) c();
+      this.jumps.set(
+        subject,
+        JUMP_ANNOUNCE_AT_MS.map((after) => this.o.scheduler.at(now + after, () => this.announce(newKey))),
+      );
+    });
+    this.gathering.set(subject, decide);
   }
 }

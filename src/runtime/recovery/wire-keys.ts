@@ -17,9 +17,22 @@
  * NEW-KEY for a principal hosted on this board (only this process announces those); an unknown principal; one
  * that arrived from a board other than the principal's ('wrong-source', before its signature is checked: a
  * faulty board relaying or forging another's NEW-KEYs would otherwise spend that board's signature checks and
- * get its real NEW-KEY after a restart refused as rate-limited, so that it never rejoined); an epoch at or below the accepted one (a replay: 'duplicate' if it is the very message accepted); more than
- * `maxEpochAhead` ahead of a key we learnt on the wire; more signature checks for one principal than
- * MAX_VERIFIES_PER_SECOND (a flood of forged ones costs bounded CPU); a bad signature; a low-order public key.
+ * get its real NEW-KEY after a restart refused as rate-limited, so that it never rejoined); an epoch at or below
+ * the accepted one (a replay: 'duplicate' if it is the very message accepted); more than DEFAULT_MAX_EPOCH_AHEAD
+ * ahead of the epoch held; more signature checks for one principal than MAX_VERIFIES_PER_SECOND (a flood of
+ * forged ones costs bounded CPU); a bad signature; a low-order public key.
+ *
+ * What a principal holds of its peers (epoch and public key) is persisted beside its own epoch
+ * (`held-<name>.json`, 0600, replaced atomically), so a restart forgets nothing: the jump bound always applies
+ * (a faulty node cannot sign its last epoch at a receiver that has just restarted and so lock its own later,
+ * correct incarnation out), and the restarted board MACs under its peers' current keys at once.
+ *
+ * A faulty incarnation can still push what receivers hold of it up, a bounded jump per signature check. Its
+ * recovered incarnation starts at its own persisted epoch + 1, which they refuse as stale; each answers with an
+ * EPOCH-REPORT (the epoch it holds, tagged under a key derived from the two key files, which no restart loses).
+ * The recovered node moves above the highest report within DEFAULT_MAX_EPOCH_AHEAD of what f+1 boards report
+ * (`jumpForReports`, core credibleEpoch): a faulty reporter can make it skip at most that many epochs, a bounded
+ * number of times per start.
  *
  * @example
  * const keys = await WireKeys.load({ topology, board: 'b1', keysDir, stateDir, counters, now });
@@ -28,16 +41,18 @@
  * if (r.answer) for (const m of keys.announcements()) router.send(r.answer, m);
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeMessage, encodeMessage } from '../../core/codec/encode.ts';
-import type { NewKey } from '../../core/codec/messages.ts';
-import { pairwiseKey } from '../../core/crypto/hkdf.ts';
+import { authPayload, decodeMessage, encodeMessage } from '../../core/codec/encode.ts';
+import type { EpochReport, NewKey } from '../../core/codec/messages.ts';
+import { epochReportKey, pairwiseKey } from '../../core/crypto/hkdf.ts';
 import { KeyRing } from '../../core/crypto/keyring.ts';
+import { type KeyedMac, keyedMac, macTag, macVerify } from '../../core/crypto/mac.ts';
 import { SigningKey, x25519Agree } from '../../core/crypto/sign.ts';
 import { createNewKey, MAX_KEY_EPOCH } from '../../core/recovery/new-key.ts';
 import {
   acceptNewKey,
+  credibleEpoch,
   DEFAULT_MAX_EPOCH_AHEAD,
   type LocalKeys,
   type PeerKeyState,
@@ -64,6 +79,14 @@ export const MAX_NEW_KEY_BYTES = 2 + 3 + 5 + 8 + 32 + 64;
 export const MAX_VERIFIES_PER_SECOND = 8;
 /** Times this board answers a repeated (duplicate) NEW-KEY of one principal epoch (bounded ping-pong). */
 const MAX_DUPLICATE_ANSWERS = 2;
+/** Largest encoded EPOCH-REPORT: version, kind, three varints (u16, u16, u32), a key, a 16-byte tag and its length. */
+export const MAX_EPOCH_REPORT_BYTES = 2 + 3 + 3 + 5 + 32 + 1 + 16;
+/** EPOCH-REPORTs tag length: rare messages, full-strength tags. */
+const REPORT_TAG_BYTES = 16;
+/** EPOCH-REPORTs one board sends about one subject per second (the subject announces a handful of times). */
+export const MAX_REPORTS_PER_SECOND = 4;
+/** Jumps for reports one hosted principal makes per start (or rotation in this process). */
+export const MAX_REPORT_JUMPS = 2;
 
 export interface WireKeysOptions {
   readonly topology: Topology;
@@ -81,17 +104,20 @@ export interface WireKeysOptions {
   readonly recoveryPoint?: number;
 }
 
-interface Held extends PeerKeyState {
-  /** Learnt from a NEW-KEY since this process started (false: the key file's epoch-0 key). */
-  readonly learnt: boolean;
-}
+type Held = PeerKeyState;
 
 export interface NewKeyOutcome {
   readonly accepted: boolean;
   readonly reason?: string;
   /** Board to send this board's own NEW-KEYs to (the announcer does not know our current keys yet). */
   readonly answer?: string;
+  /** A stale NEW-KEY: the EPOCH-REPORTs to send back to the announcer's board (`to`). */
+  readonly reports?: { readonly to: string; readonly messages: readonly Uint8Array[] };
 }
+
+export type EpochReportOutcome =
+  | { readonly accepted: true; readonly subject: number }
+  | { readonly accepted: false; readonly reason: string };
 
 export class WireKeys implements BoardKeys {
   readonly replicaPublicKeys: ReadonlyMap<number, Uint8Array>;
@@ -102,6 +128,12 @@ export class WireKeys implements BoardKeys {
   private readonly rings = new Map<number, GraceRing>();
   private readonly verifies = new Map<number, { windowStart: number; count: number }>();
   private readonly duplicateAnswers = new Map<string, number>();
+  /** reports.get(subject).get(reporter principal): what the reporter says it holds of hosted `subject`. */
+  private readonly reports = new Map<number, Map<number, { epoch: number; publicKey: Uint8Array }>>();
+  private readonly reportMacs = new Map<string, KeyedMac>();
+  private readonly reportsSent = new Map<number, { windowStart: number; count: number }>();
+  private readonly reportJumps = new Map<number, number>();
+  private readonly recoveryPoints = new Map<number, number>();
   /** onRekey listeners by hosted principal. */
   private readonly rekeyListeners = new Map<number, ((peer: number) => void)[]>();
 
@@ -114,16 +146,20 @@ export class WireKeys implements BoardKeys {
     this.replicaPublicKeys = new Map(
       t.replicas.map((r) => [r.id, this.identityOf(principalOf.replica(r.id))!] as const),
     );
-    for (const [id, self] of selves) this.local.set(id, this.startEpoch(self));
-    for (const id of selves.keys()) {
+    for (const [id, self] of selves) {
+      this.local.set(id, this.startEpoch(self));
+      this.reportJumps.set(id, MAX_REPORT_JUMPS);
+    }
+    for (const [id, self] of selves) {
+      const persisted = o.stateDir === undefined ? new Map() : readHeld(o.stateDir, self.name, publics);
       const held = new Map<number, Held>();
       for (const p of publics.principals) {
         const mine = this.local.get(p.id);
         held.set(
           p.id,
           mine !== undefined
-            ? { epoch: mine.epoch, publicKey: mine.publicKey, recoveryPoint: 0, learnt: true }
-            : { epoch: 0, publicKey: p.x25519Public, recoveryPoint: 0, learnt: false },
+            ? { epoch: mine.epoch, publicKey: mine.publicKey, recoveryPoint: 0 }
+            : (persisted.get(p.id) ?? { epoch: 0, publicKey: p.x25519Public, recoveryPoint: 0 }),
         );
       }
       this.held.set(id, held);
@@ -212,18 +248,25 @@ export class WireKeys implements BoardKeys {
    * broadcast; undefined when epochs are not persisted here (no rotation).
    */
   rotate(principal: number, recoveryPoint = 0, graceMs = 0): Uint8Array | undefined {
+    const rotated = this.rotateTo(principal, this.epoch(principal) + 1, recoveryPoint, graceMs);
+    if (rotated !== undefined) this.reportJumps.set(principal, MAX_REPORT_JUMPS);
+    return rotated;
+  }
+
+  private rotateTo(
+    principal: number,
+    epoch: number,
+    recoveryPoint: number,
+    graceMs: number,
+  ): Uint8Array | undefined {
     const self = this.selves.get(principal);
     if (self === undefined || this.o.stateDir === undefined) return undefined;
     if (graceMs > 0) this.ring(principal).keepUntil(this.buildRing(principal), this.o.now() + graceMs);
-    const fresh = this.freshEpoch(self, this.epoch(principal) + 1, recoveryPoint);
+    const fresh = this.freshEpoch(self, epoch, recoveryPoint);
     this.local.set(principal, fresh);
+    this.recoveryPoints.set(principal, recoveryPoint);
     for (const [other, map] of this.held) {
-      map.set(principal, {
-        epoch: fresh.epoch,
-        publicKey: fresh.publicKey,
-        recoveryPoint: 0,
-        learnt: true,
-      });
+      map.set(principal, { epoch: fresh.epoch, publicKey: fresh.publicKey, recoveryPoint: 0 });
       if (other !== principal) {
         this.ring(other).rekey(principal, this.rawKey(other, principal));
         this.ring(other).replaced(principal);
@@ -256,6 +299,7 @@ export class WireKeys implements BoardKeys {
     let accepted = false;
     let duplicate = false;
     let verified = false;
+    const stale: number[] = [];
     for (const [self, map] of this.held) {
       const current = map.get(m.node);
       if (current !== undefined && m.epoch > current.epoch && !verified) {
@@ -268,25 +312,29 @@ export class WireKeys implements BoardKeys {
         current,
         message: m,
         identityPublicKey: identity,
-        // A key from the key file says nothing about how far the peer's epochs went since (it rotates every
-        // restart); only a key learnt on the wire bounds the jump.
-        maxEpochAhead: current?.learnt === true ? DEFAULT_MAX_EPOCH_AHEAD : MAX_KEY_EPOCH,
+        // What is held survives restarts (held-<name>.json): the bound applies to every jump, the first too.
+        maxEpochAhead: DEFAULT_MAX_EPOCH_AHEAD,
       });
       if (!verdict.ok) {
         if (verdict.reason === 'duplicate') duplicate = true;
+        else if (verdict.reason === 'stale-epoch') stale.push(self);
         else return this.refuse(verdict.reason);
         continue;
       }
-      map.set(m.node, { ...verdict.state, learnt: true });
+      map.set(m.node, verdict.state);
+      this.persistHeld(self);
       this.ring(self).rekey(m.node, verdict.keys.pair);
       this.ring(self).replaced(m.node);
       this.rekeyed(self, m.node);
       accepted = true;
     }
+    if (stale.length > 0) this.o.counters.add('keys.new-key.refused.stale-epoch');
+    const reports = stale.length > 0 ? this.reportsFor(stale, m.node, board) : undefined;
     if (accepted) {
       this.o.counters.add('keys.new-key.accepted');
-      return { accepted, ...(this.announced.size > 0 ? { answer: board } : {}) };
+      return { accepted, ...(this.announced.size > 0 ? { answer: board } : {}), ...(reports ?? {}) };
     }
+    if (stale.length > 0) return { accepted: false, reason: 'stale-epoch', ...(reports ?? {}) };
     if (duplicate) {
       this.o.counters.add('keys.new-key.duplicate');
       // The announcer repeats itself when it missed our answer: answer a repeat a bounded number of times.
@@ -303,6 +351,134 @@ export class WireKeys implements BoardKeys {
   private refuse(reason: string): NewKeyOutcome {
     this.o.counters.add(`keys.new-key.refused.${reason}`);
     return { accepted: false, reason };
+  }
+
+  /**
+   * An EPOCH-REPORT off the wire, about one of this board's principals: checked (size, shape, a subject hosted
+   * here, a reporter on `fromBoard`, its tag) and recorded. Refusals are counted as
+   * `keys.epoch-report.refused.<reason>`; it never throws. `jumpForReports` then decides.
+   */
+  receiveReport(bytes: Uint8Array, fromBoard?: string): EpochReportOutcome {
+    if (bytes.length > MAX_EPOCH_REPORT_BYTES) return this.refuseReport('too-long');
+    const decoded = decodeMessage(bytes);
+    if (!decoded.ok) return this.refuseReport(`malformed.${decoded.reason}`);
+    const m = decoded.message;
+    if (m.kind !== 'epoch-report') return this.refuseReport('not-epoch-report');
+    if (!this.local.has(m.subject)) return this.refuseReport('not-hosted');
+    if (this.local.has(m.node)) return this.refuseReport('own-principal');
+    const board = boardOfPrincipal(this.o.topology, m.node);
+    if (board === undefined || this.identityOf(m.node) === undefined)
+      return this.refuseReport('unknown-node');
+    if (fromBoard !== undefined && fromBoard !== board) return this.refuseReport('wrong-source');
+    if (m.epoch > MAX_KEY_EPOCH) return this.refuseReport('bad-epoch');
+    const data = authPayload(m);
+    if (!macVerify(this.reportMac(m.subject, m.node), data, m.tag, REPORT_TAG_BYTES))
+      return this.refuseReport('bad-tag');
+    const byReporter = this.reports.get(m.subject) ?? new Map();
+    const before = byReporter.get(m.node);
+    if (before === undefined || m.epoch >= before.epoch)
+      byReporter.set(m.node, { epoch: m.epoch, publicKey: m.publicKey });
+    this.reports.set(m.subject, byReporter);
+    this.o.counters.add('keys.epoch-report.accepted');
+    return { accepted: true, subject: m.subject };
+  }
+
+  /**
+   * After EPOCH-REPORTs about hosted `subject`: a report blocks it when the reporter holds a later epoch than
+   * its current one, or the current epoch under another key (one its faulty incarnation signed). If the
+   * credible epoch of the blocking reports (core credibleEpoch, one per board, its highest) is at or above the
+   * current one, it moves one above, with a fresh pair, and returns the NEW-KEY to broadcast. At most
+   * MAX_REPORT_JUMPS times per start or rotation, so a faulty reporter cannot keep it rotating. Undefined when
+   * nothing needs to move (a report of its own current key: a replay of an old NEW-KEY was refused).
+   */
+  jumpForReports(subject: number, graceMs = 0): Uint8Array | undefined {
+    const byReporter = this.reports.get(subject);
+    const left = this.reportJumps.get(subject) ?? 0;
+    if (byReporter === undefined || left <= 0) return undefined;
+    const current = this.epoch(subject);
+    const mine = this.local.get(subject)!.publicKey;
+    const perBoard = new Map<string, number>();
+    for (const [reporter, held] of byReporter) {
+      const blocks = held.epoch > current || (held.epoch === current && !bytesEqual(held.publicKey, mine));
+      if (!blocks) continue;
+      const board = boardOfPrincipal(this.o.topology, reporter)!;
+      perBoard.set(board, Math.max(perBoard.get(board) ?? 0, held.epoch));
+    }
+    const credible = credibleEpoch([...perBoard.values()], this.o.topology.f);
+    if (credible === undefined || credible < current) return undefined;
+    if (credible + 1 > MAX_KEY_EPOCH) {
+      this.o.counters.add('keys.epoch-report.exhausted');
+      return undefined;
+    }
+    this.reportJumps.set(subject, left - 1);
+    this.o.counters.add('keys.epoch-report.jumped');
+    return this.rotateTo(subject, credible + 1, this.recoveryPoints.get(subject) ?? 0, graceMs);
+  }
+
+  private refuseReport(reason: string): EpochReportOutcome {
+    this.o.counters.add(`keys.epoch-report.refused.${reason}`);
+    return { accepted: false, reason };
+  }
+
+  /** The EPOCH-REPORTs hosted principals `selves` send `subject`'s board (rate limited per subject). */
+  private reportsFor(
+    selves: readonly number[],
+    subject: number,
+    board: string,
+  ): { reports: { to: string; messages: Uint8Array[] } } | undefined {
+    const now = this.o.now();
+    const w = this.reportsSent.get(subject);
+    if (w === undefined || now - w.windowStart >= 1000)
+      this.reportsSent.set(subject, { windowStart: now, count: 0 });
+    const window = this.reportsSent.get(subject)!;
+    if (window.count >= MAX_REPORTS_PER_SECOND) {
+      this.o.counters.add('keys.epoch-report.rate-limited');
+      return undefined;
+    }
+    window.count++;
+    const messages = selves.map((self) => {
+      const { epoch, publicKey } = this.held.get(self)!.get(subject)!;
+      const unsigned: EpochReport = {
+        kind: 'epoch-report',
+        node: self,
+        subject,
+        epoch,
+        publicKey,
+        tag: new Uint8Array(0),
+      };
+      const tag = macTag(this.reportMac(self, subject), authPayload(unsigned), REPORT_TAG_BYTES);
+      return encodeMessage({ ...unsigned, tag });
+    });
+    this.o.counters.add('keys.epoch-report.sent', messages.length);
+    return { reports: { to: board, messages } };
+  }
+
+  /** The MAC of EPOCH-REPORTs between hosted `self` and `peer`: from their key files, so no restart loses it. */
+  private reportMac(self: number, peer: number): KeyedMac {
+    const key = `${self}/${peer}`;
+    const cached = this.reportMacs.get(key);
+    if (cached !== undefined) return cached;
+    const own = [...this.selves.values()].find((s) => s.id === self)!;
+    const theirs = this.publics.principals.find((p) => p.id === peer)!;
+    const agreed = x25519Agree(own.x25519Private, theirs.x25519Public);
+    if (!agreed.ok) throw new Error(`key file of principal ${peer}: ${agreed.reason}`); // checked at load
+    const mac = keyedMac(epochReportKey(agreed.sharedSecret, self, peer), this.o.topology.crypto.macBackend);
+    this.reportMacs.set(key, mac);
+    return mac;
+  }
+
+  /** What hosted `self` holds of the peers on other boards, to `held-<name>.json` (atomically, 0600). */
+  private persistHeld(self: number): void {
+    const dir = this.o.stateDir;
+    if (dir === undefined) return;
+    const peers = [...this.held.get(self)!]
+      .filter(([peer]) => !this.local.has(peer))
+      .map(([id, h]) => ({ id, epoch: h.epoch, publicKey: Buffer.from(h.publicKey).toString('hex') }));
+    const name = this.selves.get(self)!.name;
+    const file = join(dir, `held-${name}.json`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(`${file}.tmp`, `${JSON.stringify({ version: 1, peers })}\n`, { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
   }
 
   private mayVerify(node: number): boolean {
@@ -437,7 +613,63 @@ function readEpoch(file: string): number | undefined {
   return n;
 }
 
+/**
+ * What principal `name` held of its peers when it last accepted a NEW-KEY (`held-<name>.json`); empty when the
+ * file does not exist (a first start). Throws naming the file and the field on anything else: a board must not
+ * start on keys it cannot vouch for.
+ */
+function readHeld(dir: string, name: string, publics: PublicDirectory): Map<number, Held> {
+  const file = join(dir, `held-${name}.json`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw new Error(`${file}: cannot be read (${(e as Error).message})`);
+  }
+  const fail = (field: string, what: string): never => {
+    throw new Error(`${file}: ${field}: ${what}`);
+  };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    return fail('(file)', `not JSON (${(e as Error).message})`);
+  }
+  const d = doc as { version?: unknown; peers?: unknown };
+  if (typeof doc !== 'object' || doc === null) return fail('(file)', 'not an object');
+  if (d.version !== 1) fail('version', `expected 1, got ${JSON.stringify(d.version)}`);
+  if (!Array.isArray(d.peers)) return fail('peers', 'not an array');
+  const out = new Map<number, Held>();
+  d.peers.forEach((entry: unknown, i: number) => {
+    const e = (entry ?? {}) as { id?: unknown; epoch?: unknown; publicKey?: unknown };
+    const at = `peers[${i}]`;
+    const known = publics.principals.find((p) => p.id === e.id);
+    if (known === undefined) fail(`${at}.id`, `not a principal of public.json (${JSON.stringify(e.id)})`);
+    if (
+      typeof e.epoch !== 'number' ||
+      !Number.isSafeInteger(e.epoch) ||
+      e.epoch < 0 ||
+      e.epoch > MAX_KEY_EPOCH
+    )
+      fail(`${at}.epoch`, `not a key epoch (${JSON.stringify(e.epoch)})`);
+    if (typeof e.publicKey !== 'string' || !/^[0-9a-f]{64}$/.test(e.publicKey))
+      fail(`${at}.publicKey`, 'not 32 bytes of lower-case hex');
+    const epoch = e.epoch as number;
+    const publicKey = Uint8Array.from(Buffer.from(e.publicKey as string, 'hex'));
+    // Epoch 0 is the key file's pair: a file that says otherwise was not written by this code.
+    if (epoch === 0 && !Buffer.from(publicKey).equals(Buffer.from(known!.x25519Public)))
+      fail(`${at}.publicKey`, "epoch 0 but not the key file's public key");
+    out.set(known!.id, { epoch, publicKey, recoveryPoint: 0 });
+  });
+  return out;
+}
+
 function writeEpoch(dir: string, name: string, epoch: number): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, `epoch-${name}`), `${epoch}\n`, { mode: 0o600 });
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
 }

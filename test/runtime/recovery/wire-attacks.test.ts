@@ -8,7 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeRigMessage, encodeHello, isRigMessage } from '../../../hil/link/rig-protocol.ts';
+import { encodeMessage } from '../../../src/core/codec/encode.ts';
 import { MESSAGE_KINDS } from '../../../src/core/codec/messages.ts';
+import { createNewKey } from '../../../src/core/recovery/new-key.ts';
 import { parseTopology, type Topology } from '../../../src/runtime/config.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';
 import {
@@ -94,6 +96,35 @@ describe('one faulty board against the runtime message paths', () => {
     expectRejoined(f, VICTIM);
     for (const b of f.boards.values())
       expect(b.transport.budget?.stats().refused).toEqual({ datagrams: 0, bytes: 0 });
+  });
+
+  it('a board that pushed its own key epoch up at every board while faulty is refused as stale once restarted, and jumps above (EPOCH-REPORT)', async () => {
+    const f = await flying(19);
+    f.runFrames(25);
+    // Faulty, b0 signs NEW-KEYs of its replica 1 two bounded jumps ahead, at every board.
+    const pushed = principalOf.replica(1);
+    const identity = f.get(ATTACKER).keys.signer(1);
+    for (const epoch of [1024, 2048]) {
+      const x25519Seed = new Uint8Array(32).fill(epoch >> 8);
+      const { message } = createNewKey({ node: pushed, epoch, recoveryPoint: 0, x25519Seed, identity });
+      for (const to of CORRECT) f.net.inject(ATTACKER, to, encodeMessage({ kind: 'new-key', ...message }));
+      f.runFrames(2);
+    }
+    for (const name of CORRECT) expect(f.get(name).keys.epochs().held[pushed], name).toBe(2048);
+    // Recovered: its persisted epoch + 1 (1) is refused as stale; f+1 boards report 2048; it moves to 2049.
+    await f.restart(ATTACKER);
+    f.runFrames(50);
+    const b0 = f.get(ATTACKER);
+    expect(b0.keys.epoch(pushed)).toBe(2049);
+    expect(b0.counters.get('keys.epoch-report.jumped')).toBe(1);
+    for (const name of CORRECT) {
+      expect(f.get(name).keys.epochs().held[pushed], name).toBe(2049);
+      expect(count(f, name, 'keys.new-key.refused.stale-epoch'), name).toBeGreaterThan(0);
+    }
+    // It caught up in the group's view: the votes it asked for came under authenticators made with its new keys.
+    expect(b0.board.replica?.replica.status().view).toBe(0);
+    expect(b0.recovery.rejoined(), f.holdsReport()).toEqual({ replica: true, channel: true });
+    expectUnharmed(f);
   });
 
   it('forged NEW-KEYs for a restarting board are refused as wrong-source, before they spend its signature checks', async () => {

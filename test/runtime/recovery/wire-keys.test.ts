@@ -1,47 +1,25 @@
-/**
- * NEW-KEY on the wire (src/runtime/recovery/wire-keys.ts): real key files (`generateKeySet`), real state
- * directories, a board "restarted" by loading its keys again (a new process would do exactly that). Checks that
- * the keys of a restarted board and its peers agree after the exchange, that the old keys are refused, and that
- * forged, replayed, misattributed and oversized NEW-KEYs are refused and counted.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage } from '../../../src/core/codec/encode.ts';
 import { SigningKey } from '../../../src/core/crypto/sign.ts';
 import { createNewKey } from '../../../src/core/recovery/new-key.ts';
 import { loadTopology, type Topology } from '../../../src/runtime/config.ts';
-import { generateKeySet, loadPrivateKey, privateKeyPath } from '../../../src/runtime/keyfiles.ts';
-import { Counters } from '../../../src/runtime/loop/counters.ts';
-import { topologyPrincipals } from '../../../src/runtime/loop/keys.ts';
+import { loadPrivateKey, privateKeyPath } from '../../../src/runtime/keyfiles.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';
-import { MAX_VERIFIES_PER_SECOND, WireKeys } from '../../../src/runtime/recovery/wire-keys.ts';
+import { MAX_VERIFIES_PER_SECOND, type WireKeys } from '../../../src/runtime/recovery/wire-keys.ts';
+import { type KeyBench, keyBench, type LoadedKeys } from './wire-keys-fixture.ts';
 
 const topology: Topology = loadTopology('config/serial-mesh.json');
-let dir: string;
+let bench: KeyBench;
 let keysDir: string;
 let now = 0;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'triplex-wire-keys-'));
-  keysDir = join(dir, 'keys');
-  await generateKeySet(keysDir, topologyPrincipals(topology));
+  bench = await keyBench(topology, 'triplex-wire-keys-', () => now);
+  keysDir = bench.keysDir;
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => bench.close());
 
-async function load(board: string, state: string): Promise<{ keys: WireKeys; counters: Counters }> {
-  const counters = new Counters();
-  const keys = await WireKeys.load({
-    topology,
-    board,
-    keysDir,
-    stateDir: join(dir, state),
-    counters,
-    now: () => now,
-  });
-  return { keys, counters };
-}
+const load = (board: string, state: string): Promise<LoadedKeys> => bench.load(board, state);
 
 const payload = new TextEncoder().encode('frame 12');
 const ch = principalOf.channel;

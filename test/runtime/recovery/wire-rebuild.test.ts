@@ -65,8 +65,13 @@ describe('abstract state on the wire', () => {
   });
 
   it('the recovery kinds are new tags at the end (the firmware knows the count)', () => {
-    expect(MESSAGE_KINDS.slice(-2)).toEqual(['channel-state-request', 'channel-state-reply']);
-    expect([...RECOVERY_KINDS].sort()).toEqual(['channel-state-reply', 'channel-state-request', 'new-key']);
+    expect(MESSAGE_KINDS.slice(-3)).toEqual(['channel-state-request', 'channel-state-reply', 'epoch-report']);
+    expect([...RECOVERY_KINDS].sort()).toEqual([
+      'channel-state-reply',
+      'channel-state-request',
+      'epoch-report',
+      'new-key',
+    ]);
   });
 
   it('refuses a reply that claims more states than the limit before reading them', () => {

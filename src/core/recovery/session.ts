@@ -212,27 +212,29 @@ export function nextEpoch(
 ):
   | { readonly ok: true; readonly epoch: number }
   | { readonly ok: false; readonly reason: 'epoch-space-exhausted' } {
-  const epoch = Math.max(persisted, credibleEpoch(reports, f, maxAhead) ?? 0) + 1;
+  const epoch = Math.max(persisted, credibleEpoch(reports, f, maxAhead, persisted) ?? 0) + 1;
   if (epoch > MAX_KEY_EPOCH) return { ok: false, reason: 'epoch-space-exhausted' };
   return { ok: true, epoch };
 }
 
 /**
- * The highest of `reports` (one per board: the epoch it holds of a node) that is credible: at most `maxAhead`
- * above the (f+1)-th highest, which at least one correct board vouches for. Undefined when no report is valid.
- * A faulty board reporting a huge epoch moves the result by at most `maxAhead`; f+1 correct boards that hold
- * the node at a high epoch (its faulty incarnation pushed them there) move it all the way.
- *
- * @example
- * credibleEpoch([9, 9, 2 ** 32 - 1], 1); // 9: the third report is one board's word
+ * The highest of `reports` (one per board: the epoch it holds of a node) that is credible: one above it (the
+ * epoch the node then announces) is at most `maxAhead` above what a correct board holds. That is the (f+1)-th
+ * highest report, which at least one correct board vouches for, or `floor` where higher: the epoch the node
+ * knows correct boards hold of it (its own current one, which they accepted; 0, its key-file key, at a first
+ * start). Undefined when no report is valid. A faulty board reporting a huge epoch moves the result by less than
+ * `maxAhead`, never past what the correct boards would accept (one jump further would freeze every link of the
+ * node); f+1 correct boards that hold the node at a high epoch (its faulty incarnation pushed them there) move
+ * it all the way.
  */
 export function credibleEpoch(
   reports: readonly number[],
   f: number,
   maxAhead: number = DEFAULT_MAX_EPOCH_AHEAD,
+  floor = 0,
 ): number | undefined {
   const sorted = reports.filter((r) => validEpoch(r)).sort((a, b) => b - a);
   if (sorted.length === 0) return undefined;
-  const vouched = sorted[f] ?? 0;
-  return sorted.find((r) => r <= vouched + maxAhead);
+  const vouched = Math.max(sorted[f] ?? 0, floor);
+  return sorted.find((r) => r + 1 <= vouched + maxAhead);
 }

@@ -119,6 +119,33 @@ export type EpochReportOutcome =
   | { readonly accepted: true; readonly subject: number }
   | { readonly accepted: false; readonly reason: string };
 
+/**
+ * At most `limit` events per key in each one-second window (fixed windows: a correct node's handful of NEW-KEYs
+ * or reports fits with room, a flood is cut). The keys are principals the caller has checked exist, so the map is
+ * bounded by the topology.
+ */
+class PerSecondLimit {
+  private readonly windows = new Map<number, { start: number; count: number }>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** Whether one more event for `key` fits this second; when it does, it is counted. */
+  take(key: number): boolean {
+    const now = this.now();
+    const w = this.windows.get(key);
+    if (w === undefined || now - w.start >= 1000) {
+      this.windows.set(key, { start: now, count: 1 });
+      return true;
+    }
+    if (w.count >= this.limit) return false;
+    w.count++;
+    return true;
+  }
+}
+
 export class WireKeys implements BoardKeys {
   readonly replicaPublicKeys: ReadonlyMap<number, Uint8Array>;
   private readonly local = new Map<number, LocalKeys>();
@@ -126,12 +153,12 @@ export class WireKeys implements BoardKeys {
   /** held.get(self).get(peer): what hosted principal `self` holds of `peer`. */
   private readonly held = new Map<number, Map<number, Held>>();
   private readonly rings = new Map<number, GraceRing>();
-  private readonly verifies = new Map<number, { windowStart: number; count: number }>();
+  private readonly verifies: PerSecondLimit;
   private readonly duplicateAnswers = new Map<string, number>();
   /** reports.get(subject).get(reporter principal): what the reporter says it holds of hosted `subject`. */
   private readonly reports = new Map<number, Map<number, { epoch: number; publicKey: Uint8Array }>>();
   private readonly reportMacs = new Map<string, KeyedMac>();
-  private readonly reportsSent = new Map<number, { windowStart: number; count: number }>();
+  private readonly reportsSent: PerSecondLimit;
   private readonly reportJumps = new Map<number, number>();
   private readonly recoveryPoints = new Map<number, number>();
   /** onRekey listeners by hosted principal. */
@@ -143,6 +170,8 @@ export class WireKeys implements BoardKeys {
     private readonly selves: ReadonlyMap<number, PrivateKey>,
   ) {
     const t = o.topology;
+    this.verifies = new PerSecondLimit(MAX_VERIFIES_PER_SECOND, o.now);
+    this.reportsSent = new PerSecondLimit(MAX_REPORTS_PER_SECOND, o.now);
     this.replicaPublicKeys = new Map(
       t.replicas.map((r) => [r.id, this.identityOf(principalOf.replica(r.id))!] as const),
     );
@@ -304,7 +333,7 @@ export class WireKeys implements BoardKeys {
       const current = map.get(m.node);
       if (current !== undefined && m.epoch > current.epoch && !verified) {
         // Only a check that would reach the signature is rate limited.
-        if (!this.mayVerify(m.node)) return this.refuse('rate-limited');
+        if (!this.verifies.take(m.node)) return this.refuse('rate-limited');
         verified = true;
       }
       const verdict = acceptNewKey({
@@ -404,7 +433,13 @@ export class WireKeys implements BoardKeys {
       const board = boardOfPrincipal(this.o.topology, reporter)!;
       perBoard.set(board, Math.max(perBoard.get(board) ?? 0, held.epoch));
     }
-    const credible = credibleEpoch([...perBoard.values()], this.o.topology.f);
+    // The floor: the current epoch, which the boards that did not report hold (they accepted it).
+    const credible = credibleEpoch(
+      [...perBoard.values()],
+      this.o.topology.f,
+      DEFAULT_MAX_EPOCH_AHEAD,
+      current,
+    );
     if (credible === undefined || credible < current) return undefined;
     if (credible + 1 > MAX_KEY_EPOCH) {
       this.o.counters.add('keys.epoch-report.exhausted');
@@ -426,16 +461,10 @@ export class WireKeys implements BoardKeys {
     subject: number,
     board: string,
   ): { reports: { to: string; messages: Uint8Array[] } } | undefined {
-    const now = this.o.now();
-    const w = this.reportsSent.get(subject);
-    if (w === undefined || now - w.windowStart >= 1000)
-      this.reportsSent.set(subject, { windowStart: now, count: 0 });
-    const window = this.reportsSent.get(subject)!;
-    if (window.count >= MAX_REPORTS_PER_SECOND) {
+    if (!this.reportsSent.take(subject)) {
       this.o.counters.add('keys.epoch-report.rate-limited');
       return undefined;
     }
-    window.count++;
     const messages = selves.map((self) => {
       const { epoch, publicKey } = this.held.get(self)!.get(subject)!;
       const unsigned: EpochReport = {
@@ -479,18 +508,6 @@ export class WireKeys implements BoardKeys {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(`${file}.tmp`, `${JSON.stringify({ version: 1, peers })}\n`, { mode: 0o600 });
     renameSync(`${file}.tmp`, file);
-  }
-
-  private mayVerify(node: number): boolean {
-    const now = this.o.now();
-    const w = this.verifies.get(node);
-    if (w === undefined || now - w.windowStart >= 1000) {
-      this.verifies.set(node, { windowStart: now, count: 1 });
-      return true;
-    }
-    if (w.count >= MAX_VERIFIES_PER_SECOND) return false;
-    w.count++;
-    return true;
   }
 
   private identityOf(principal: number): Uint8Array | undefined {

@@ -13,6 +13,7 @@ import {
 } from '../../../src/core/recovery/new-key.ts';
 import {
   acceptNewKey,
+  credibleEpoch,
   type LocalKeys,
   nextEpoch,
   type PeerKeyState,
@@ -233,8 +234,21 @@ describe('key epochs', () => {
     [0, [7, 1_000_000, 6], 1, 8], // one faulty peer cannot make us burn a million epochs
     [0, [2000, 2000, 6], 1, 2001], // f+1 peers vouch for 2000
     [9, [3, 3, 3], 1, 10],
+    [0, [1023], 1, 1024], // one faulty peer alone: the announced epoch stays within the jump bound of 0
+    [0, [1024], 1, 1], // one more would be refused by every correct peer holding 0: ignored
   ])('next epoch after %i with reports %j (f=%i) is %i', (persisted, reports, f, next) => {
     expect(nextEpoch(persisted, reports, f)).toEqual({ ok: true, epoch: next });
+  });
+
+  it.each([
+    // reports, f, floor, credible: one above it is within 1024 of max((f+1)-th highest, floor)
+    [[1024], 1, 0, undefined], // one board's word at a first start: 1025 would be refused by boards holding 0
+    [[1023], 1, 0, 1023],
+    [[1024], 1, 1, 1024], // the node is at 1 (the boards accepted it): 1025 is within their bound
+    [[2048, 2048, 1], 1, 1, 2048], // f+1 boards vouch: all the way
+    [[5000, 2048, 2048], 1, 1, 2048], // the faulty board's 5000 is past what the others would accept
+  ] as const)('credible epoch of %j (f=%i, floor %i) is %s', (reports, f, floor, credible) => {
+    expect(credibleEpoch(reports, f, 1024, floor)).toBe(credible);
   });
 
   it('the epoch space ends with a refusal, not a reused epoch', () => {

@@ -157,6 +157,29 @@ describe('EPOCH-REPORT: a recovered node rejoins above what its faulty incarnati
     expect(fresh.counters.get('keys.epoch-report.jumped')).toBe(MAX_REPORT_JUMPS);
   });
 
+  it('one faulty reporter at a node’s first start: where it moves the node, every correct receiver follows', async () => {
+    // b1 (faulty) reports, unasked, as high as the bound lets one board's word go, and one above.
+    for (const reported of [DEFAULT_MAX_EPOCH_AHEAD - 1, DEFAULT_MAX_EPOCH_AHEAD]) {
+      const state = `first-start-faulty-${reported}`;
+      const rx = await receivers(state);
+      const b2 = await bench.load('b2', state); // first start: epoch 0, the receivers hold its key-file key
+      expect(b2.keys.epoch(SUBJECT)).toBe(0);
+      now = 30_000;
+      const r = await report('replica-2', SUBJECT, reported, someKey);
+      expect(b2.keys.receiveReport(r, 'b1')).toMatchObject({ accepted: true });
+      const jump = b2.keys.jumpForReports(SUBJECT);
+      if (reported === DEFAULT_MAX_EPOCH_AHEAD) {
+        // Moving to one above would be refused by every correct receiver (epoch-too-far) and freeze the node's
+        // links: ignored.
+        expect(jump).toBeUndefined();
+        continue;
+      }
+      expect(newKey(jump!).epoch).toBe(DEFAULT_MAX_EPOCH_AHEAD);
+      for (const b of ['mon', 'b0', 'aiu'] as const)
+        expect(rx[b]!.keys.receive(jump!, 'b2'), b).toMatchObject({ accepted: true });
+    }
+  });
+
   it('a report of the node’s own current key (a replayed old NEW-KEY was refused) moves nothing', async () => {
     const state = 'replayed';
     const rx = await receivers(state);

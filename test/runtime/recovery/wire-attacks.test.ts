@@ -11,8 +11,10 @@ import { decodeRigMessage, encodeHello, isRigMessage } from '../../../hil/link/r
 import { encodeMessage } from '../../../src/core/codec/encode.ts';
 import { MESSAGE_KINDS } from '../../../src/core/codec/messages.ts';
 import { createNewKey } from '../../../src/core/recovery/new-key.ts';
+import { DEFAULT_MAX_EPOCH_AHEAD } from '../../../src/core/recovery/session.ts';
 import { parseTopology, type Topology } from '../../../src/runtime/config.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';
+import { MAX_REPORT_JUMPS } from '../../../src/runtime/recovery/wire-keys.ts';
 import {
   ANSWER_BURST,
   ANSWERS_PER_SECOND,
@@ -24,6 +26,7 @@ import {
   floodHellos,
   floodStateRequests,
   forgeNewKeys,
+  lyingEpochReports,
   oversizeChannelState,
   replayNewKeys,
   replayStateRequests,
@@ -124,6 +127,60 @@ describe('one faulty board against the runtime message paths', () => {
     // It caught up in the group's view: the votes it asked for came under authenticators made with its new keys.
     expect(b0.board.replica?.replica.status().view).toBe(0);
     expect(b0.recovery.rejoined(), f.holdsReport()).toEqual({ replica: true, channel: true });
+    expectUnharmed(f);
+  });
+
+  it('EPOCH-REPORTs lying unasked about a board, before and across its restart, move it at most twice a start and never past what correct boards accept', async () => {
+    const f = await flying(23);
+    f.runFrames(10);
+    // b0 tells b2 every frame that it holds b2's principals at the bound from their key-file epoch (0): a jump one
+    // above would be refused by every correct board (epoch-too-far), freezing b2's links. (A reporter's highest
+    // report is what counts: one of the last epoch would hide this one, and is not credible alone.)
+    const epochs = [DEFAULT_MAX_EPOCH_AHEAD];
+    const attack = await lyingEpochReports(f, { attacker: ATTACKER, victim: VICTIM, epochs, perSecond: 25 });
+    f.runFrames(40);
+    const first = f.get(VICTIM);
+    for (const p of VICTIM_PRINCIPALS)
+      expect(first.keys.epoch(p)).toBeLessThanOrEqual(DEFAULT_MAX_EPOCH_AHEAD);
+    expect(count(f, VICTIM, 'keys.epoch-report.jumped')).toBeLessThanOrEqual(
+      MAX_REPORT_JUMPS * VICTIM_PRINCIPALS.length,
+    );
+    for (const name of CORRECT.filter((n) => n !== VICTIM)) {
+      const held = f.get(name).keys.epochs().held;
+      for (const p of VICTIM_PRINCIPALS) expect(held[p], `${name} holds ${p}`).toBe(first.keys.epoch(p));
+    }
+    await f.restart(VICTIM);
+    f.runFrames(125);
+    attack.stop();
+    expect(attack.sent()).toBeGreaterThan(0);
+    const b2 = f.get(VICTIM);
+    expect(count(f, VICTIM, 'keys.epoch-report.accepted')).toBeGreaterThan(0);
+    expect(count(f, VICTIM, 'keys.epoch-report.jumped')).toBeLessThanOrEqual(
+      MAX_REPORT_JUMPS * VICTIM_PRINCIPALS.length,
+    );
+    for (const p of VICTIM_PRINCIPALS)
+      expect(b2.keys.epoch(p)).toBeLessThanOrEqual(first.keys.epoch(p) + 1 + 2 * DEFAULT_MAX_EPOCH_AHEAD);
+    expectRejoined(f, VICTIM);
+    expectUnharmed(f);
+  });
+
+  it('EPOCH-REPORTs naming another board’s principal as the reporter are refused as wrong-source and move nothing', async () => {
+    const f = await flying(29);
+    f.runFrames(10);
+    await f.restart(VICTIM);
+    const attack = await lyingEpochReports(f, {
+      attacker: ATTACKER,
+      victim: VICTIM,
+      epochs: [DEFAULT_MAX_EPOCH_AHEAD - 1],
+      perSecond: 50,
+      claim: 'other',
+    });
+    f.runFrames(100);
+    attack.stop();
+    f.runFrames(5); // the last ones land
+    expect(count(f, VICTIM, 'keys.epoch-report.refused.wrong-source')).toBe(attack.sent());
+    expect(count(f, VICTIM, 'keys.epoch-report.jumped')).toBe(0);
+    expectRejoined(f, VICTIM);
     expectUnharmed(f);
   });
 

@@ -305,6 +305,11 @@ export class WireFleet {
     this.onReplicaEvent = o.onReplicaEvent;
   }
 
+  /** The fleet's key files (what a faulty board's own principals can sign and tag with). */
+  get keysDir(): string {
+    return join(this.dir, 'keys');
+  }
+
   static async create(o: WireFleetOptions): Promise<WireFleet> {
     const dir = mkdtempSync(join(tmpdir(), 'triplex-wire-fleet-'));
     const fleet = new WireFleet(o, dir);
@@ -421,7 +426,7 @@ export class WireFleet {
     const keys = await WireKeys.load({
       topology: t,
       board: name,
-      keysDir: join(this.dir, 'keys'),
+      keysDir: this.keysDir,
       stateDir: join(this.dir, 'state', name),
       counters,
       now: () => this.scheduler.now(),

@@ -59,6 +59,8 @@ export interface RecoveryRun {
   readonly scheduler: RealScheduler;
   /** The rig board's NEW-KEY counters (accepted, refused by reason). */
   readonly keyCounters: Counters;
+  /** The rig board's links (its input units' requests go out here). */
+  readonly transport: SerialTransport;
   /** Authentic channel outputs that reached the voter's board, per frame (late ones included). */
   readonly arrivals: Map<number, number>;
   /** Frames missed so far by cause. */
@@ -124,6 +126,7 @@ export async function startRecoveryRun(o: RecoveryRunOptions): Promise<RecoveryR
     cluster,
     scheduler,
     keyCounters,
+    transport,
     recovery: () => recovery,
     loop: () => loop,
     async fly(scenario, during) {

@@ -19,6 +19,9 @@
  * Misses by cause: `proactive`/`crash` = fewer than f+1 outputs reached the voter while such a restart was in
  * progress; `afterRestart` = too few within RESTART_SETTLE_MS (3 s) after a rejoin; `late` = f+1 arrived after
  * the deadline (the host); `other` = too few, no restart in progress or settling.
+ * A second without a write prints a `stall` line (soak-stall.ts: the rig's links, the boards, the restarts in
+ * progress, every process's scheduling state), again every 5 s while it lasts, and `stallEnded` when writes
+ * come back.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -26,7 +29,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadTopology } from '../src/runtime/config.ts';
+import { childrenNamed } from '../src/runtime/node/child-scheduling.ts';
 import { breakdownTotals, type MissesByCause, restartBreakdown, startRecoveryRun } from './soak-harness.ts';
+import { processState, StallWatch } from './soak-stall.ts';
 
 const { values } = parseArgs({
   options: {
@@ -103,11 +108,51 @@ function minus(a: MissesByCause & { frames: number }, b: MissesByCause & { frame
   return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k as keyof typeof b] ?? 0)]));
 }
 
+/** What a stall waits on: the rig's links, the boards, the restarts in progress, and each process as Linux sees it. */
+function stallSnapshot(): object {
+  const links = Object.fromEntries(
+    Object.entries(run.transport.peerStats()).map(([peer, l]) => [
+      peer,
+      {
+        state: l.state,
+        framesOut: l.framesOut,
+        framesIn: l.framesIn,
+        queuedBytes: l.queuedBytes,
+        drops: l.drops,
+        errors: l.errors,
+        ...(l.lastError ? { lastError: l.lastError } : {}),
+      },
+    ]),
+  );
+  const rep = run.recovery()?.report();
+  const processes: Record<string, object | undefined> = { rig: processState(process.pid) };
+  for (const b of run.cluster.boards) {
+    const pid = run.cluster.pid(b);
+    processes[b] = pid === undefined ? undefined : { pid, ...processState(pid) };
+  }
+  return {
+    load: loadavg().map((x) => Math.round(x * 100) / 100),
+    rigLinks: links,
+    inProgress: rep?.inProgress ?? [],
+    restarts: (rep?.records ?? []).filter((r) => r.rejoinedAtMs === undefined).slice(-4),
+    boards: boardsOf(),
+    processes,
+    socat: childrenNamed('socat').map((pid) => ({ pid, ...processState(pid) })),
+  };
+}
+const stalls = new StallWatch({
+  thresholdFrames: Math.round(rate),
+  everyFrames: Math.round(5 * rate),
+  snapshot: () => stallSnapshot(),
+  write: (line) => process.stdout.write(`${line}\n`),
+});
+
 const run = await startRecoveryRun({
   topology,
   seed: Number(values.seed),
   workDir: dir,
   logger,
+  onFrame: (record) => stalls.frame(record.frame, record.outcome === 'write'),
   logLevel: values['board-log'],
   pace: values.pace,
   recovery: {

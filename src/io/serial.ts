@@ -145,10 +145,15 @@ export class SerialTransport implements Transport {
   }
 
   /** Per-peer statistics and the last error of each device (why it is down). */
-  peerStats(): Record<PeerId, LinkStats & { lastError?: string }> {
-    const out: Record<PeerId, LinkStats & { lastError?: string }> = {};
+  /** Per peer: its link's counters, the device's state and the bytes waiting for its wire (what a stuck link shows). */
+  peerStats(): Record<PeerId, LinkStats & { lastError?: string; state: LinkState; queuedBytes: number }> {
+    const out: Record<PeerId, LinkStats & { lastError?: string; state: LinkState; queuedBytes: number }> = {};
     for (const c of this.channels.values()) {
-      const s: LinkStats & { lastError?: string } = c.device.counters.snapshot(c.deframer.stats());
+      const s: LinkStats & { lastError?: string; state: LinkState; queuedBytes: number } = {
+        ...c.device.counters.snapshot(c.deframer.stats()),
+        state: c.device.state.value,
+        queuedBytes: c.device.queued(),
+      };
       if (c.device.lastError !== undefined) s.lastError = c.device.lastError;
       out[c.peer] = s;
     }

@@ -13,7 +13,8 @@
  * scheduled restarts, a control), --pace (pace the serial links at their baud rate), --keep DIR (keep the board
  * processes' logs and work directory there instead of a temporary directory removed at the end), --log LEVEL
  * (the rig's own log, pino JSON on stderr; default silent), --board-log LEVEL (the board processes' logs, in
- * the work directory's logs/; default warn).
+ * the work directory's logs/; default warn), --node-args 'FLAGS' (Node flags for the board processes, e.g.
+ * '--perf-basic-prof-only-functions' so that `perf` names their JavaScript frames).
  * Each minute's line also has every board's last recovery status (view, primary, active, last executed,
  * recovering, rebuilding) and the voter's channel health: what a run that stopped writing was stuck on.
  * Misses by cause: `proactive`/`crash` = fewer than f+1 outputs reached the voter while such a restart was in
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     keep: { type: 'string' },
     log: { type: 'string', default: 'silent' },
     'board-log': { type: 'string', default: 'warn' },
+    'node-args': { type: 'string' },
   },
 });
 
@@ -154,6 +156,7 @@ const run = await startRecoveryRun({
   logger,
   onFrame: (record) => stalls.frame(record.frame, record.outcome === 'write'),
   logLevel: values['board-log'],
+  ...(values['node-args'] ? { nodeArgs: values['node-args'].split(' ').filter((x) => x !== '') } : {}),
   pace: values.pace,
   recovery: {
     periodSeconds: Number(values.period),

@@ -312,6 +312,15 @@ export interface GovernorOptions {
   readonly windows?: number;
   /** Window length, ms (250). */
   readonly windowMs?: number;
+  /**
+   * Mean share of one CPU over `sustainedWindows` windows that also drops real time (0.6): a spin that hovers just
+   * under `maxShare` (two board processes at 83-87 % of a CPU each for 75 s never had two windows in a row above
+   * 0.85, and starved every thread below them: their own libuv pool threads, the others' reads, a killed board's
+   * exit). A board at 50 Hz uses 12-27 %.
+   */
+  readonly sustainedShare?: number;
+  /** Windows the sustained mean is taken over (8: 2 s). */
+  readonly sustainedWindows?: number;
   readonly pid?: number;
   /**
    * Consecutive calm windows (at most half of `maxShare`) after a drop before real time is taken back (8: 2 s);
@@ -329,8 +338,9 @@ const MAX_CALM_WINDOWS = 64;
 /**
  * A real-time process that spins starves everything below it, including the peers it may be waiting for (a
  * board process polling a link whose other end cannot run): a livelock. The governor watches this process's
- * JavaScript thread and, when it used more than `maxShare` of a CPU for `windows` windows in a row, gives
- * real-time scheduling back and says so. A control loop at 50 Hz uses a few percent. Half a second: while it
+ * JavaScript thread and, when it used more than `maxShare` of a CPU for `windows` windows in a row, or more than
+ * `sustainedShare` on average over `sustainedWindows` (a spin just under `maxShare`), gives real-time scheduling
+ * back and says so. A control loop at 50 Hz uses a few percent. Half a second: while it
  * spins at real-time priority, every ordinary task on its CPU and every real-time one queued behind it waits
  * (measured: board processes caught in a message storm after a view change spun at 92-95% of a CPU; with
  * windows of 1 s x 3, the others, the rig's process included, waited 3 s for a CPU).
@@ -352,6 +362,8 @@ export class RealtimeGovernor {
   private readonly timer: NodeJS.Timeout;
   private readonly restoreTo: { readonly priority: number; readonly helpers: number } | undefined;
   private spinning = 0;
+  /** The last `sustainedWindows` shares, for the sustained rule. */
+  private readonly shares: number[] = [];
   private calm = 0;
   private state: 'realtime' | 'dropping' | 'dropped' | 'restoring' | 'stopped' = 'realtime';
   private endWith: 'ordinary' | 'keep' = 'ordinary';
@@ -381,6 +393,8 @@ export class RealtimeGovernor {
       maxShare: o.maxShare ?? 0.85,
       windows: o.windows ?? 2,
       windowMs: o.windowMs ?? 250,
+      sustainedShare: o.sustainedShare ?? 0.6,
+      sustainedWindows: o.sustainedWindows ?? 8,
       pid: o.pid ?? process.pid,
       calmWindows: o.calmWindows ?? 8,
       ...(o.restore ? { restore: o.restore } : {}),
@@ -420,7 +434,16 @@ export class RealtimeGovernor {
     const share = s.runMs / wall;
     if (this.state === 'realtime') {
       this.spinning = share > this.o.maxShare ? this.spinning + 1 : 0;
-      if (this.spinning >= this.o.windows) void this.drop(share);
+      // A late check (the event loop held for a while) covers several windows of wall time: its share weighs as
+      // much as the windows it stands for, at most the whole span.
+      const weight = Math.min(this.o.sustainedWindows, Math.max(1, Math.round(wall / this.o.windowMs)));
+      for (let i = 0; i < weight; i++) this.shares.push(share);
+      while (this.shares.length > this.o.sustainedWindows) this.shares.shift();
+      const mean = this.shares.reduce((a, b) => a + b, 0) / this.shares.length;
+      if (this.spinning >= this.o.windows)
+        void this.drop(share, `for ${this.spinning} windows of ${this.o.windowMs} ms`);
+      else if (this.shares.length >= this.o.sustainedWindows && mean > this.o.sustainedShare)
+        void this.drop(mean, `on average over ${this.o.sustainedWindows} windows of ${this.o.windowMs} ms`);
     } else if (this.state === 'dropped') {
       this.calm = share <= this.o.maxShare / 2 ? this.calm + 1 : 0;
       const needed = Math.min(MAX_CALM_WINDOWS, this.o.calmWindows * 2 ** (this.drops - 1));
@@ -428,13 +451,13 @@ export class RealtimeGovernor {
     }
   }
 
-  private async drop(share: number): Promise<void> {
+  private async drop(share: number, how: string): Promise<void> {
     this.state = 'dropping';
-    const windows = this.spinning;
     this.spinning = 0;
+    this.shares.length = 0;
     // Counted and said when decided: the chrt runs on while this process flies on.
     this.drops++;
-    const why = `real-time scheduling dropped: the JS thread used ${(share * 100).toFixed(0)}% of a CPU for ${windows} windows of ${this.o.windowMs} ms`;
+    const why = `real-time scheduling dropped: the JS thread used ${(share * 100).toFixed(0)}% of a CPU ${how}`;
     this.firstDrop ??= why;
     this.logger.warn({ share, drops: this.drops }, why);
     const failed = await dropRealtimeAsync(this.o.pid);
@@ -468,5 +491,6 @@ export class RealtimeGovernor {
     this.logger.info({ restores: this.restores, priority: to.priority }, 'real-time scheduling taken back');
     this.state = 'realtime';
     this.spinning = 0;
+    this.shares.length = 0;
   }
 }

@@ -82,7 +82,7 @@ const MAX_DUPLICATE_ANSWERS = 2;
 /** Largest encoded EPOCH-REPORT: version, kind, three varints (u16, u16, u32), a key, a 16-byte tag and its length. */
 export const MAX_EPOCH_REPORT_BYTES = 2 + 3 + 3 + 5 + 32 + 1 + 16;
 /** EPOCH-REPORTs tag length: rare messages, full-strength tags. */
-const REPORT_TAG_BYTES = 16;
+export const REPORT_TAG_BYTES = 16;
 /** EPOCH-REPORTs one board sends about one subject per second (the subject announces a handful of times). */
 export const MAX_REPORTS_PER_SECOND = 4;
 /** Jumps for reports one hosted principal makes per start (or rotation in this process). */
@@ -118,6 +118,22 @@ export interface NewKeyOutcome {
 export type EpochReportOutcome =
   | { readonly accepted: true; readonly subject: number }
   | { readonly accepted: false; readonly reason: string };
+
+/**
+ * A recovery message off the wire, of `kind`, or why not: too long (before any decoding), malformed (the codec's
+ * reason), or another kind ('not-new-key', 'not-epoch-report').
+ */
+function wireMessage<K extends 'new-key' | 'epoch-report'>(
+  bytes: Uint8Array,
+  maxBytes: number,
+  kind: K,
+): (K extends 'new-key' ? NewKey : EpochReport) | string {
+  if (bytes.length > maxBytes) return 'too-long';
+  const decoded = decodeMessage(bytes);
+  if (!decoded.ok) return `malformed.${decoded.reason}`;
+  if (decoded.message.kind !== kind) return `not-${kind}`;
+  return decoded.message as K extends 'new-key' ? NewKey : EpochReport;
+}
 
 /**
  * At most `limit` events per key in each one-second window (fixed windows: a correct node's handful of NEW-KEYs
@@ -315,11 +331,8 @@ export class WireKeys implements BoardKeys {
    * `fromBoard`: the board the link says it came from (absent: not known, no source check).
    */
   receive(bytes: Uint8Array, fromBoard?: string): NewKeyOutcome {
-    if (bytes.length > MAX_NEW_KEY_BYTES) return this.refuse('too-long');
-    const decoded = decodeMessage(bytes);
-    if (!decoded.ok) return this.refuse(`malformed.${decoded.reason}`);
-    const m = decoded.message;
-    if (m.kind !== 'new-key') return this.refuse('not-new-key');
+    const m = wireMessage(bytes, MAX_NEW_KEY_BYTES, 'new-key');
+    if (typeof m === 'string') return this.refuse(m);
     if (this.local.has(m.node)) return this.refuse('own-principal');
     const board = boardOfPrincipal(this.o.topology, m.node);
     const identity = this.identityOf(m.node);
@@ -388,11 +401,8 @@ export class WireKeys implements BoardKeys {
    * `keys.epoch-report.refused.<reason>`; it never throws. `jumpForReports` then decides.
    */
   receiveReport(bytes: Uint8Array, fromBoard?: string): EpochReportOutcome {
-    if (bytes.length > MAX_EPOCH_REPORT_BYTES) return this.refuseReport('too-long');
-    const decoded = decodeMessage(bytes);
-    if (!decoded.ok) return this.refuseReport(`malformed.${decoded.reason}`);
-    const m = decoded.message;
-    if (m.kind !== 'epoch-report') return this.refuseReport('not-epoch-report');
+    const m = wireMessage(bytes, MAX_EPOCH_REPORT_BYTES, 'epoch-report');
+    if (typeof m === 'string') return this.refuseReport(m);
     if (!this.local.has(m.subject)) return this.refuseReport('not-hosted');
     if (this.local.has(m.node)) return this.refuseReport('own-principal');
     const board = boardOfPrincipal(this.o.topology, m.node);

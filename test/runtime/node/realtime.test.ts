@@ -16,6 +16,21 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 });
 
+/**
+ * A node child running `code` at SCHED_FIFO priority 1 (no helper threads raised), killed after the test; its
+ * pid, or undefined (the reason printed) where real-time scheduling is not permitted here.
+ */
+async function realtimeChild(code: string): Promise<number | undefined> {
+  const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+  children.push(child);
+  await new Promise<void>((r) => child.once('spawn', () => r()));
+  const pid = child.pid!;
+  const s = requestRealtime({ pid, priority: 1, helpers: 0, mode: 'fifo' });
+  if (s.how === 'chrt') return pid;
+  console.log(`skipped: real-time scheduling not permitted here (${s.summary})`);
+  return undefined;
+}
+
 describe('requestRealtime', () => {
   it('refuses out-of-range priorities and nice values with a message', () => {
     expect(() => requestRealtime({ priority: 0, mode: 'off' })).toThrow(/priority must be 1 to 99/);
@@ -105,31 +120,16 @@ describe('requestRealtime', () => {
     'the governor gives real-time scheduling back from a process that spins',
     { timeout: 15_000 },
     async () => {
-      const child = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
-      try {
-        children.push(child);
-        await new Promise<void>((r) => child.once('spawn', () => r()));
-        const pid = child.pid!;
-        const s = requestRealtime({ pid, priority: 1, helpers: 0, mode: 'fifo' });
-        if (s.how !== 'chrt') {
-          console.log(`skipped: real-time scheduling not permitted here (${s.summary})`);
-          return;
-        }
-        const governor = RealtimeGovernor.start(pino({ level: 'silent' }), {
-          pid,
-          windowMs: 100,
-          windows: 2,
-        });
-        // Bounded wait: two spinning windows of 100 ms, then the drop (the child spins at priority 1 meanwhile).
-        for (let i = 0; i < 100 && currentPolicy(pid)?.policy === 'fifo'; i++)
-          await new Promise((r) => setTimeout(r, 50));
-        expect(currentPolicy(pid)?.policy).toBe('other');
-        expect(governor.stop()).toMatch(
-          /^real-time scheduling dropped: the JS thread used \d+% of a CPU (for 2 windows|on average over 8 windows) of 100 ms$/,
-        );
-      } finally {
-        child.kill('SIGKILL');
-      }
+      const pid = await realtimeChild('for (;;) {}');
+      if (pid === undefined) return;
+      const governor = RealtimeGovernor.start(pino({ level: 'silent' }), { pid, windowMs: 100, windows: 2 });
+      // Bounded wait: two spinning windows of 100 ms, then the drop (the child spins at priority 1 meanwhile).
+      for (let i = 0; i < 100 && currentPolicy(pid)?.policy === 'fifo'; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(currentPolicy(pid)?.policy).toBe('other');
+      expect(governor.stop()).toMatch(
+        /^real-time scheduling dropped: the JS thread used \d+% of a CPU (for 2 windows|on average over 8 windows) of 100 ms$/,
+      );
     },
   );
 
@@ -138,38 +138,22 @@ describe('requestRealtime', () => {
     { timeout: 15_000 },
     async () => {
       // Busy 15 ms of every 20 (75 %): never two windows above 0.85, always above the sustained 0.6.
-      const child = spawn(
-        process.execPath,
-        [
-          '-e',
-          'const t = () => { const end = Date.now() + 15; while (Date.now() < end) {} setTimeout(t, 5); }; t();',
-        ],
-        { stdio: 'ignore' },
+      const pid = await realtimeChild(
+        'const t = () => { const end = Date.now() + 15; while (Date.now() < end) {} setTimeout(t, 5); }; t();',
       );
-      try {
-        children.push(child);
-        await new Promise<void>((r) => child.once('spawn', () => r()));
-        const pid = child.pid!;
-        const s = requestRealtime({ pid, priority: 1, helpers: 0, mode: 'fifo' });
-        if (s.how !== 'chrt') {
-          console.log(`skipped: real-time scheduling not permitted here (${s.summary})`);
-          return;
-        }
-        const governor = RealtimeGovernor.start(pino({ level: 'silent' }), {
-          pid,
-          windowMs: 100,
-          windows: 2,
-          sustainedWindows: 8,
-        });
-        for (let i = 0; i < 100 && currentPolicy(pid)?.policy === 'fifo'; i++)
-          await new Promise((r) => setTimeout(r, 50));
-        expect(currentPolicy(pid)?.policy).toBe('other');
-        expect(governor.stop()).toMatch(
-          /^real-time scheduling dropped: the JS thread used \d+% of a CPU on average over 8 windows of 100 ms$/,
-        );
-      } finally {
-        child.kill('SIGKILL');
-      }
+      if (pid === undefined) return;
+      const governor = RealtimeGovernor.start(pino({ level: 'silent' }), {
+        pid,
+        windowMs: 100,
+        windows: 2,
+        sustainedWindows: 8,
+      });
+      for (let i = 0; i < 100 && currentPolicy(pid)?.policy === 'fifo'; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(currentPolicy(pid)?.policy).toBe('other');
+      expect(governor.stop()).toMatch(
+        /^real-time scheduling dropped: the JS thread used \d+% of a CPU on average over 8 windows of 100 ms$/,
+      );
     },
   );
 
@@ -178,43 +162,30 @@ describe('requestRealtime', () => {
     { timeout: 15_000 },
     async () => {
       // Spins for 600 ms, then idles (a catch-up after a rejoin, not a process that always spins).
-      const child = spawn(
-        process.execPath,
-        ['-e', 'const end = Date.now() + 600; while (Date.now() < end) {} setInterval(() => {}, 1000);'],
-        { stdio: 'ignore' },
+      const pid = await realtimeChild(
+        'const end = Date.now() + 600; while (Date.now() < end) {} setInterval(() => {}, 1000);',
       );
-      try {
-        children.push(child);
-        await new Promise<void>((r) => child.once('spawn', () => r()));
-        const pid = child.pid!;
-        const s = requestRealtime({ pid, priority: 1, helpers: 0, mode: 'fifo' });
-        if (s.how !== 'chrt') {
-          console.log(`skipped: real-time scheduling not permitted here (${s.summary})`);
-          return;
-        }
-        const governor = RealtimeGovernor.start(pino({ level: 'silent' }), {
-          pid,
-          windowMs: 100,
-          windows: 2,
-          calmWindows: 3,
-          restore: { priority: 1, helpers: 0 },
-        });
-        // Bounded waits: the drop within the spin, then three calm windows and the restore.
-        for (let i = 0; i < 100 && governor.counts.drops === 0; i++)
-          await new Promise((r) => setTimeout(r, 20));
-        expect(governor.counts.drops).toBe(1);
-        for (let i = 0; i < 200 && governor.counts.restores === 0; i++)
-          await new Promise((r) => setTimeout(r, 20));
-        expect(governor.counts.restores).toBe(1);
-        expect(currentPolicy(pid)?.policy).toBe('fifo');
-        expect(governor.stop()).toMatch(
-          /^real-time scheduling dropped: .*; dropped 1 times in all, taken back 1 times$/,
-        );
-        // Stopping the governor returns the process to ordinary scheduling.
-        expect(currentPolicy(pid)?.policy).toBe('other');
-      } finally {
-        child.kill('SIGKILL');
-      }
+      if (pid === undefined) return;
+      const governor = RealtimeGovernor.start(pino({ level: 'silent' }), {
+        pid,
+        windowMs: 100,
+        windows: 2,
+        calmWindows: 3,
+        restore: { priority: 1, helpers: 0 },
+      });
+      // Bounded waits: the drop within the spin, then three calm windows and the restore.
+      for (let i = 0; i < 100 && governor.counts.drops === 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(governor.counts.drops).toBe(1);
+      for (let i = 0; i < 200 && governor.counts.restores === 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(governor.counts.restores).toBe(1);
+      expect(currentPolicy(pid)?.policy).toBe('fifo');
+      expect(governor.stop()).toMatch(
+        /^real-time scheduling dropped: .*; dropped 1 times in all, taken back 1 times$/,
+      );
+      // Stopping the governor returns the process to ordinary scheduling.
+      expect(currentPolicy(pid)?.policy).toBe('other');
     },
   );
 });

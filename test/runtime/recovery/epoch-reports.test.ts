@@ -9,22 +9,20 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authPayload, decodeMessage, encodeMessage } from '../../../src/core/codec/encode.ts';
-import type { EpochReport, NewKey } from '../../../src/core/codec/messages.ts';
-import { epochReportKey } from '../../../src/core/crypto/hkdf.ts';
-import { keyedMac, macTag } from '../../../src/core/crypto/mac.ts';
-import { SigningKey, x25519Agree } from '../../../src/core/crypto/sign.ts';
+import { decodeMessage, encodeMessage } from '../../../src/core/codec/encode.ts';
+import type { NewKey } from '../../../src/core/codec/messages.ts';
+import { SigningKey } from '../../../src/core/crypto/sign.ts';
 import { createNewKey, MAX_KEY_EPOCH } from '../../../src/core/recovery/new-key.ts';
 import { DEFAULT_MAX_EPOCH_AHEAD } from '../../../src/core/recovery/session.ts';
 import { loadTopology, type Topology } from '../../../src/runtime/config.ts';
-import { loadPrivateKey, loadPublicKeys, privateKeyPath } from '../../../src/runtime/keyfiles.ts';
+import { loadPrivateKey, privateKeyPath } from '../../../src/runtime/keyfiles.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';
 import {
   MAX_EPOCH_REPORT_BYTES,
   MAX_REPORT_JUMPS,
   MAX_REPORTS_PER_SECOND,
 } from '../../../src/runtime/recovery/wire-keys.ts';
-import { type KeyBench, keyBench, type LoadedKeys } from './wire-keys-fixture.ts';
+import { type KeyBench, keyBench, type LoadedKeys, taggedEpochReport } from './wire-keys-fixture.ts';
 
 const topology: Topology = loadTopology('config/serial-mesh.json');
 const replica = principalOf.replica;
@@ -55,27 +53,8 @@ async function signedNewKey(node: number, name: string, epoch: number): Promise<
 }
 
 /** An EPOCH-REPORT from principal `name` (its key file: what its own board, faulty or not, can tag). */
-async function report(
-  name: string,
-  subject: number,
-  epoch: number,
-  publicKey: Uint8Array,
-): Promise<Uint8Array> {
-  const k = await loadPrivateKey(privateKeyPath(bench.keysDir, name));
-  const publics = await loadPublicKeys(join(bench.keysDir, 'public.json'));
-  const theirs = publics.principals.find((p) => p.id === subject)!;
-  const agreed = x25519Agree(k.x25519Private, theirs.x25519Public);
-  if (!agreed.ok) throw new Error(agreed.reason);
-  const unsigned: EpochReport = {
-    kind: 'epoch-report',
-    node: k.id,
-    subject,
-    epoch,
-    publicKey,
-    tag: new Uint8Array(0),
-  };
-  const mac = keyedMac(epochReportKey(agreed.sharedSecret, k.id, subject));
-  return encodeMessage({ ...unsigned, tag: macTag(mac, authPayload(unsigned), 16) });
+function report(name: string, subject: number, epoch: number, publicKey: Uint8Array): Promise<Uint8Array> {
+  return taggedEpochReport({ keysDir: bench.keysDir, name, subject, epoch, publicKey });
 }
 
 function newKey(bytes: Uint8Array): NewKey {

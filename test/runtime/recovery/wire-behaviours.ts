@@ -9,19 +9,15 @@
  * attack.stop();
  */
 
-import { join } from 'node:path';
 import { encodeHello } from '../../../hil/link/rig-protocol.ts';
 import { authPayload, decodeMessage, encodeMessage } from '../../../src/core/codec/encode.ts';
-import { type EpochReport, MESSAGE_KINDS, WIRE_VERSION } from '../../../src/core/codec/messages.ts';
-import { epochReportKey } from '../../../src/core/crypto/hkdf.ts';
-import { keyedMac, macTag } from '../../../src/core/crypto/mac.ts';
-import { x25519Agree } from '../../../src/core/crypto/sign.ts';
+import { MESSAGE_KINDS, WIRE_VERSION } from '../../../src/core/codec/messages.ts';
 import { createNewKey } from '../../../src/core/recovery/new-key.ts';
-import { loadPrivateKey, loadPublicKeys, privateKeyPath } from '../../../src/runtime/keyfiles.ts';
 import { topologyPrincipals } from '../../../src/runtime/loop/keys.ts';
 import { principalOf } from '../../../src/runtime/loop/principals.ts';
 import { boardOfPrincipal } from '../../../src/runtime/recovery/principal-board.ts';
 import type { WireFleet } from './wire-fleet.ts';
+import { taggedEpochReport } from './wire-keys-fixture.ts';
 
 export interface Attack {
   /** Messages injected so far. */
@@ -138,7 +134,6 @@ export async function lyingEpochReports(
   },
 ): Promise<Attack> {
   const t = fleet.topology;
-  const publics = await loadPublicKeys(join(fleet.keysDir, 'public.json'));
   const reporterBoard =
     o.claim === 'other'
       ? t.boards.map((b) => b.name).find((n) => n !== o.attacker && n !== o.victim)!
@@ -146,25 +141,20 @@ export async function lyingEpochReports(
   const messages: Uint8Array[] = [];
   for (const reporter of principalsOf(fleet, o.attacker)) {
     const name = topologyPrincipals(t).find((p) => p.id === reporter)!.name;
-    const own = await loadPrivateKey(privateKeyPath(fleet.keysDir, name));
-    const claimed = o.claim === 'other' ? principalsOf(fleet, reporterBoard)[0]! : reporter;
-    for (const subject of principalsOf(fleet, o.victim)) {
-      const theirs = publics.principals.find((p) => p.id === subject)!;
-      const agreed = x25519Agree(own.x25519Private, theirs.x25519Public);
-      if (!agreed.ok) throw new Error(agreed.reason);
-      const mac = keyedMac(epochReportKey(agreed.sharedSecret, reporter, subject), t.crypto.macBackend);
-      for (const epoch of o.epochs) {
-        const unsigned: EpochReport = {
-          kind: 'epoch-report',
-          node: claimed,
-          subject,
-          epoch,
-          publicKey: new Uint8Array(32).fill(0x42),
-          tag: new Uint8Array(0),
-        };
-        messages.push(encodeMessage({ ...unsigned, tag: macTag(mac, authPayload(unsigned), 16) }));
-      }
-    }
+    const claimedNode = o.claim === 'other' ? principalsOf(fleet, reporterBoard)[0]! : reporter;
+    for (const subject of principalsOf(fleet, o.victim))
+      for (const epoch of o.epochs)
+        messages.push(
+          await taggedEpochReport({
+            keysDir: fleet.keysDir,
+            name,
+            subject,
+            epoch,
+            publicKey: new Uint8Array(32).fill(0x42),
+            claimedNode,
+            macBackend: t.crypto.macBackend,
+          }),
+        );
   }
   let sent = 0;
   const stop = every(fleet, 1000 / o.perSecond, () => {
